@@ -1,0 +1,42 @@
+// Bundles: dist/extension.js (node, cjs, vscode external), dist/worker.js (inference worker),
+// dist/cli.js, dist/webview.js (browser), out/test/suite/index.js (mocha suites for the extension host).
+// The tfjs wasm binaries are copied into dist/wasm so the packaged .vsix works offline.
+import * as esbuild from 'esbuild';
+import { cpSync, mkdirSync, existsSync } from 'node:fs';
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+
+const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', legalComments: 'none' };
+const node = { ...common, platform: 'node', format: 'cjs', target: 'node20', external: ['vscode', 'mocha'] };
+
+const configs = [
+  { ...node, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' },
+  { ...node, entryPoints: ['src/worker/worker.ts'], outfile: 'dist/worker.js' },
+  { ...node, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  {
+    ...common,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    entryPoints: ['webview/main.ts'],
+    outfile: 'dist/webview.js',
+  },
+];
+if (!production && existsSync('test/suite/index.ts')) {
+  configs.push({ ...node, entryPoints: ['test/suite/index.ts'], outfile: 'out/test/suite/index.js' });
+}
+
+mkdirSync('dist/wasm', { recursive: true });
+for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) {
+  cpSync(`node_modules/@tensorflow/tfjs-backend-wasm/dist/${f}`, `dist/wasm/${f}`);
+}
+
+if (watch) {
+  const contexts = await Promise.all(configs.map((c) => esbuild.context(c)));
+  await Promise.all(contexts.map((c) => c.watch()));
+  console.log('esbuild: watching…');
+} else {
+  await Promise.all(configs.map((c) => esbuild.build(c)));
+  console.log(`esbuild: built ${configs.length} bundles${production ? ' (production)' : ''}`);
+}

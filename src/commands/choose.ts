@@ -1,0 +1,46 @@
+// QuickPicks for model, score function and normaliser; they write the user's settings, which
+// apply at once (the next run, and the panel's what-if for the current one).
+import * as vscode from 'vscode';
+import { CATALOG as BUILTIN_MODELS } from '../model/catalog';
+import type { Normaliser, ScoreFunction } from '../model/trace';
+
+const SCORE_ITEMS: (vscode.QuickPickItem & { value: ScoreFunction })[] = [
+  { value: 'dot', label: 'dot', description: 'q·k', detail: 'Luong dot product: similarity as the inner product of query and key.' },
+  { value: 'scaled-dot', label: 'scaled dot', description: 'q·k / √d', detail: 'Transformer attention: the dot product divided by √d keeps softmax out of saturation as d grows.' },
+  { value: 'general', label: 'general (bilinear)', description: 'qᵀ W k', detail: 'Luong general: a learned matrix W relates query and key spaces.' },
+  { value: 'additive', label: 'additive (concat)', description: 'vᵀ tanh(W₁q + W₂k)', detail: 'Bahdanau: a one-hidden-layer network scores each query–key pair.' },
+];
+
+const NORMALISER_ITEMS: (vscode.QuickPickItem & { value: Normaliser })[] = [
+  { value: 'softmax', label: 'softmax', description: 'exp(s) / Σ exp(s)', detail: 'Every key gets some weight; rows sum to 1.' },
+  { value: 'sparsemax', label: 'sparsemax', description: 'Euclidean projection onto the simplex', detail: 'Low-scoring keys get exactly 0; rows sum to 1.' },
+  { value: 'sigmoid', label: 'sigmoid', description: '1 / (1 + exp(−s))', detail: 'Each key is weighted independently; rows need not sum to 1.' },
+];
+
+async function update(key: string, value: string): Promise<void> {
+  await vscode.workspace.getConfiguration('attentionLens').update(key, value, vscode.ConfigurationTarget.Global);
+}
+
+export function registerChooseCommands(): vscode.Disposable[] {
+  return [
+    vscode.commands.registerCommand('attentionLens.chooseModel', async () => {
+      const current = vscode.workspace.getConfiguration('attentionLens').get<string>('model');
+      const pick = await vscode.window.showQuickPick(
+        BUILTIN_MODELS.map((m) => ({ label: m.label, description: m.id === current ? `${m.id} (current)` : m.id, detail: m.description, id: m.id })),
+        { title: 'Attention Lens: choose a model', matchOnDetail: true },
+      );
+      if (pick) await update('model', pick.id);
+      return pick?.id;
+    }),
+    vscode.commands.registerCommand('attentionLens.chooseScoreFunction', async () => {
+      const pick = await vscode.window.showQuickPick(SCORE_ITEMS, { title: 'Attention Lens: score function', matchOnDetail: true });
+      if (pick) await update('scoreFunction', pick.value);
+      return pick?.value;
+    }),
+    vscode.commands.registerCommand('attentionLens.chooseNormaliser', async () => {
+      const pick = await vscode.window.showQuickPick(NORMALISER_ITEMS, { title: 'Attention Lens: normaliser', matchOnDetail: true });
+      if (pick) await update('normaliser', pick.value);
+      return pick?.value;
+    }),
+  ];
+}

@@ -1,0 +1,32 @@
+// Stage commands: move the cursor from the palette or keybindings; the panel and hover follow.
+import * as vscode from 'vscode';
+import type { Session } from '../session';
+import type { Trace } from '../model/trace';
+import type { Cursor } from '../protocol';
+import { moveHead, moveLayer, moveStage, moveStep } from '../navigation';
+
+type Move = (trace: Trace, c: Cursor, delta: number) => Cursor;
+
+const MOVES: Record<string, [Move, number]> = {
+  'attentionLens.nextStage': [moveStage, 1],
+  'attentionLens.previousStage': [moveStage, -1],
+  'attentionLens.nextLayer': [moveLayer, 1],
+  'attentionLens.previousLayer': [moveLayer, -1],
+  'attentionLens.nextHead': [moveHead, 1],
+  'attentionLens.previousHead': [moveHead, -1],
+  'attentionLens.nextStep': [moveStep, 1],
+  'attentionLens.previousStep': [moveStep, -1],
+};
+
+export function registerStepCommands(session: Session): vscode.Disposable[] {
+  return Object.entries(MOVES).map(([id, [move, delta]]) =>
+    vscode.commands.registerCommand(id, () => {
+      const trace = session.trace;
+      if (!trace) {
+        void vscode.window.showInformationMessage('Attention Lens: run "Visualise attention" first.');
+        return;
+      }
+      session.moveCursor(move(trace, session.cursor, delta));
+    }),
+  );
+}

@@ -1,0 +1,77 @@
+// Wiring only: create the services, register commands, providers and the panel serializer.
+import * as vscode from 'vscode';
+import { EngineClient } from './engine/client';
+import { Session } from './session';
+import { PanelManager, PANEL_VIEW_TYPE } from './panel/panel';
+import { visualiseSelection } from './commands/visualise';
+import { registerStepCommands } from './commands/steps';
+import { registerChooseCommands } from './commands/choose';
+import { showModelInfo } from './commands/modelInfo';
+import { panelSettings, readConfig } from './config';
+import { AttentionHoverProvider, SHOW_IN_PANEL } from './hover/provider';
+import { AttentionDecorations } from './hover/decorations';
+import { createStatusBar } from './statusBar';
+import { stepsOf } from './navigation';
+import type { Cursor } from './protocol';
+
+export interface AttentionLensApi {
+  readonly session: Session;
+  readonly engine: EngineClient;
+  readonly panels: PanelManager;
+}
+
+export function activate(context: vscode.ExtensionContext): AttentionLensApi {
+  const log = vscode.window.createOutputChannel('Attention Lens', { log: true });
+  const engine = new EngineClient(context.asAbsolutePath('dist/worker.js'), (level, message) => log[level](message), 1500, () => readConfig().backend);
+  const session = new Session();
+  const panels = new PanelManager(context.extensionUri, session, engine, log, panelSettings);
+  const decorations = new AttentionDecorations(session, () => readConfig().decorations && panels.isOpen);
+  const deps = { session, engine, panels, log };
+  const setContext = (key: string, value: unknown): Thenable<unknown> => vscode.commands.executeCommand('setContext', key, value);
+
+  context.subscriptions.push(
+    log,
+    session,
+    panels,
+    decorations,
+    { dispose: () => engine.dispose() },
+    vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, panels.serializer()),
+    vscode.languages.registerHoverProvider({ scheme: '*' }, new AttentionHoverProvider(session, () => readConfig().topK)),
+    createStatusBar(session, () => panels.isOpen, panels.onDidChangeActive),
+    vscode.commands.registerCommand('attentionLens.visualiseSelection', (modelId?: unknown) => visualiseSelection(deps, typeof modelId === 'string' ? modelId : undefined)),
+    ...registerStepCommands(session),
+    ...registerChooseCommands(),
+    vscode.commands.registerCommand('attentionLens.showModelInfo', () => showModelInfo(session)),
+    vscode.commands.registerCommand(SHOW_IN_PANEL, (target?: Partial<Cursor>) => {
+      if (!session.trace) return;
+      session.moveCursor({ ...session.cursor, ...(target?.stage !== undefined ? { stage: target.stage } : {}), ...(target?.row !== undefined ? { row: target.row } : {}) });
+      panels.show();
+    }),
+    vscode.commands.registerCommand('attentionLens.toggleDecorations', async () => {
+      const cfg = vscode.workspace.getConfiguration('attentionLens');
+      await cfg.update('decorations.enabled', !cfg.get<boolean>('decorations.enabled', true), vscode.ConfigurationTarget.Global);
+    }),
+    session.onDidChange(() => {
+      void setContext('attentionLens.hasTrace', session.trace !== undefined);
+      void setContext('attentionLens.hasSteps', session.trace ? stepsOf(session.trace).length > 0 : false);
+    }),
+    panels.onDidChangeActive(() => {
+      void setContext('attentionLens.panelOpen', panels.isOpen);
+      if (!panels.isOpen) decorations.clearAll();
+      else decorations.refresh();
+    }),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (!e.affectsConfiguration('attentionLens')) return;
+      panels.postSettings();
+      decorations.refresh();
+      if (e.affectsConfiguration('attentionLens.backend')) {
+        log.info(`backend set to ${readConfig().backend}; restarting the inference worker`);
+        engine.restartWorker();
+      }
+    }),
+  );
+  void engine.backend().then((b) => log.info(`inference worker ready on the ${b.backend} backend`));
+  return { session, engine, panels };
+}
+
+export function deactivate(): void {}

@@ -1,0 +1,67 @@
+// What a token attends to, for the editor hover and decorations. Pure: no vscode import.
+import type { Stage, Token, Trace } from '../model/trace';
+import { findTensor } from '../model/trace';
+import type { Cursor } from '../protocol';
+import { weightsStageFor } from '../navigation';
+
+/** Index of the token covering a UTF-16 offset into the trace's text, or -1. */
+export function tokenAt(tokens: readonly Token[], offset: number): number {
+  // Tokens are sorted by start; binary search for the last token starting at or before offset.
+  let lo = 0;
+  let hi = tokens.length - 1;
+  let best = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const t = tokens[mid]!;
+    if (t.start < 0) {
+      // Special tokens (BOS) have no text; they sort first.
+      lo = mid + 1;
+      continue;
+    }
+    if (t.start <= offset) {
+      best = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  if (best < 0) return -1;
+  const t = tokens[best]!;
+  return offset < t.end ? best : -1;
+}
+
+export interface Attended {
+  readonly stage: Stage;
+  readonly stageIndex: number;
+  /** -1 = mean over heads. */
+  readonly head: number;
+  readonly query: number;
+  readonly entries: readonly { readonly key: number; readonly token: Token; readonly weight: number }[];
+  /** The full row of weights over keys (for decorations). */
+  readonly row: Float32Array;
+}
+
+/**
+ * The top-k keys the query token `query` attends to in the cursor's layer and head.
+ * Works for self-attention ([head, query, key] weights over input tokens).
+ */
+export function attendedBy(trace: Trace, cursor: Cursor, query: number, k: number): Attended | undefined {
+  const stage = weightsStageFor(trace, cursor);
+  if (!stage || stage.attention?.queries !== 'input' || stage.attention.keys !== 'input') return undefined;
+  const w = findTensor(stage, 'weights');
+  if (!w || w.shape.length !== 3) return undefined;
+  const [H, Q, K] = w.shape as [number, number, number];
+  if (query < 0 || query >= Q) return undefined;
+  const head = cursor.head >= H ? H - 1 : cursor.head;
+  const row = new Float32Array(K);
+  if (head < 0) {
+    for (let h = 0; h < H; h++) for (let j = 0; j < K; j++) row[j]! += w.data[(h * Q + query) * K + j]! / H;
+  } else row.set(w.data.subarray((head * Q + query) * K, (head * Q + query + 1) * K));
+  const order = Array.from({ length: K }, (_, j) => j).sort((a, b) => row[b]! - row[a]! || a - b);
+  const entries = order.slice(0, k).map((key) => ({ key, token: trace.tokens[key]!, weight: row[key]! }));
+  return { stage, stageIndex: trace.stages.indexOf(stage), head, query, entries, row };
+}
+
+/** A 10-cell text bar for a weight in [0, 1]. */
+export function bar(weight: number, width = 10): string {
+  const filled = Math.round(Math.max(0, Math.min(1, weight)) * width);
+  return '█'.repeat(filled) + '░'.repeat(width - filled);
+}

@@ -1,0 +1,58 @@
+// Hover-to-inspect: hovering a token of the last run shows the tokens it attends to.
+import * as vscode from 'vscode';
+import type { Session } from '../session';
+import { attendedBy, bar, tokenAt } from './attends';
+import { tokenLabel } from '../../webview/tensorView';
+
+export const SHOW_IN_PANEL = 'attentionLens.showInPanel';
+
+/** The session's trace, if it was computed on this document, with the offset mapping. */
+export function traceFor(session: Session, doc: vscode.TextDocument): { offset: number; stale: boolean } | undefined {
+  const src = session.source;
+  if (!session.trace || !src || src.uri !== doc.uri.toString()) return undefined;
+  return { offset: src.offset, stale: doc.version !== src.version };
+}
+
+export class AttentionHoverProvider implements vscode.HoverProvider {
+  constructor(
+    private readonly session: Session,
+    private readonly topK: () => number,
+  ) {}
+
+  provideHover(doc: vscode.TextDocument, pos: vscode.Position): vscode.Hover | undefined {
+    const src = traceFor(this.session, doc);
+    const trace = this.session.trace;
+    if (!src || !trace) return undefined;
+    const local = doc.offsetAt(pos) - src.offset;
+    if (local < 0 || local >= trace.text.length) return undefined;
+    if (src.stale) {
+      return new vscode.Hover(new vscode.MarkdownString('**Attention Lens:** this text changed after the run, so its attention is out of date. Run *Visualise attention* again.'));
+    }
+    const index = tokenAt(trace.tokens, local);
+    if (index < 0) return undefined;
+    const a = attendedBy(trace, this.session.cursor, index, this.topK());
+    if (!a) return undefined;
+    const token = trace.tokens[index]!;
+    const headText = a.head < 0 ? 'mean of heads' : `head ${a.head}`;
+    const kv = a.head >= 0 && a.stage.attention?.kvHeadOf ? ` (shares K/V head ${a.stage.attention.kvHeadOf[a.head]})` : '';
+    const md = new vscode.MarkdownString(undefined, true);
+    md.appendMarkdown(`**Attention Lens** · ${escape(trace.model.name)} · ${escape(a.stage.title)} · ${headText}${kv}\n\n`);
+    md.appendMarkdown(`${code(tokenLabel(token))} attends to:\n\n`);
+    md.appendMarkdown('| token | weight | |\n|---|---:|---|\n');
+    for (const e of a.entries) md.appendMarkdown(`| ${code(tokenLabel(e.token))} #${e.key} | ${e.weight.toFixed(4)} | ${bar(e.weight)} |\n`);
+    const args = encodeURIComponent(JSON.stringify([{ stage: a.stageIndex, row: index }]));
+    md.appendMarkdown(`\n[Show in panel](command:${SHOW_IN_PANEL}?${args})`);
+    md.isTrusted = { enabledCommands: [SHOW_IN_PANEL] };
+    const range = new vscode.Range(doc.positionAt(src.offset + token.start), doc.positionAt(src.offset + token.end));
+    return new vscode.Hover(md, range);
+  }
+}
+
+/** Token text in a table cell: a code span, with backticks swapped and pipes escaped (GFM tables). */
+function code(s: string): string {
+  return '`' + s.replace(/`/g, 'ˋ').replace(/\|/g, '\\|') + '`';
+}
+
+function escape(s: string): string {
+  return s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, (c) => `\\${c}`);
+}

@@ -1,0 +1,30 @@
+// The built-in models' names and descriptions, without their code: the extension host lists
+// them (QuickPick, settings) without loading tfjs; the worker's registry.ts loads them.
+export interface CatalogEntry {
+  readonly id: string;
+  readonly label: string;
+  readonly description: string;
+}
+
+export const SEQ2SEQ_VARIANTS = ['additive', 'dot', 'general', 'scaled-dot', 'none'] as const;
+export type Seq2seqVariant = (typeof SEQ2SEQ_VARIANTS)[number];
+
+export const DEFAULT_MODEL_ID = 'tinystories-656k';
+
+export const CATALOG: readonly CatalogEntry[] = [
+  {
+    id: 'tinystories-656k',
+    label: 'TinyStories-656K (Llama, pretrained)',
+    description: 'Real pretrained causal LM: 2 layers, 8 query heads sharing 4 key/value heads (GQA), RoPE.',
+  },
+  {
+    id: 'toy-self-attention',
+    label: 'Toy self-attention (any score function)',
+    description: 'One self-attention layer, 2 heads, seeded weights; switch score function and normaliser freely.',
+  },
+  { id: 'seq2seq-dates-additive', label: 'Seq2seq dates: additive (Bahdanau)', description: 'BiGRU encoder → GRU decoder, score vᵀtanh(W₁q + W₂k).' },
+  { id: 'seq2seq-dates-dot', label: 'Seq2seq dates: dot', description: 'BiGRU encoder → GRU decoder, score q·k.' },
+  { id: 'seq2seq-dates-general', label: 'Seq2seq dates: general', description: 'BiGRU encoder → GRU decoder, score qᵀWk.' },
+  { id: 'seq2seq-dates-scaled-dot', label: 'Seq2seq dates: scaled dot', description: 'BiGRU encoder → GRU decoder, score q·k/√d.' },
+  { id: 'seq2seq-dates-none', label: 'Seq2seq dates: no attention (bottleneck)', description: 'The decoder sees only the encoder’s final state: the fixed-context bottleneck.' },
+];

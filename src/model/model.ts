@@ -1,0 +1,27 @@
+// The contract every built-in and loaded model fulfils. Pure TypeScript + tfjs; no vscode.
+import { AttentionInputError, type ModelInfo, type Normaliser, type ScoreFunction, type Trace } from './trace';
+
+export interface RunOptions {
+  /** Longer inputs are truncated to this many tokens, with a warning naming the limit. */
+  readonly maxTokens?: number;
+  /** For models whose attention can be switched at run time (toy, hand-built); others ignore it. */
+  readonly score?: ScoreFunction;
+  readonly normaliser?: Normaliser;
+  /** How many next-token / output predictions to keep per position. */
+  readonly topK?: number;
+  /** Cancels between stages; a cancelled run throws AttentionInputError('cancelled') and leaks no tensors. */
+  readonly signal?: AbortSignal;
+  /** Progress in [0, 1] with a short message, for the editor's progress notification. */
+  readonly onProgress?: (fraction: number, message: string) => void;
+}
+
+export interface AttentionModel {
+  readonly info: ModelInfo;
+  run(text: string, options?: RunOptions): Promise<Trace>;
+  /** Frees the model's weight tensors. */
+  dispose(): void;
+}
+
+export function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AttentionInputError('cancelled', 'The run was cancelled.');
+}

@@ -1,0 +1,34 @@
+// Loads built-in models by id (in the worker, CLI, tests and bench). Cached per process.
+import type { AttentionModel } from './model';
+import { CATALOG, DEFAULT_MODEL_ID, SEQ2SEQ_VARIANTS, type CatalogEntry, type Seq2seqVariant } from './catalog';
+import { createToyModel } from './toy';
+import { builtinTinyStoriesDir, loadLlama } from './llama';
+import { builtinSeq2seqDir, loadSeq2seq } from './seq2seq';
+
+export { CATALOG as BUILTIN_MODELS, DEFAULT_MODEL_ID };
+
+function loader(id: string): (() => Promise<AttentionModel>) | undefined {
+  if (id === 'tinystories-656k') return () => loadLlama(builtinTinyStoriesDir());
+  if (id === 'toy-self-attention') return async () => createToyModel();
+  const variant = id.replace(/^seq2seq-dates-/, '') as Seq2seqVariant;
+  if (id.startsWith('seq2seq-dates-') && SEQ2SEQ_VARIANTS.includes(variant)) return () => loadSeq2seq(builtinSeq2seqDir(), variant);
+  return undefined;
+}
+
+const loaded = new Map<string, Promise<AttentionModel>>();
+
+export function findModel(id: string): CatalogEntry | undefined {
+  return CATALOG.find((m) => m.id === id);
+}
+
+export function getModel(id: string): Promise<AttentionModel> {
+  const load = findModel(id) ? loader(id) : undefined;
+  if (!load) return Promise.reject(new Error(`Unknown model "${id}". Built-in models: ${CATALOG.map((m) => m.id).join(', ')}.`));
+  let p = loaded.get(id);
+  if (!p) {
+    p = load();
+    loaded.set(id, p);
+    p.catch(() => loaded.delete(id));
+  }
+  return p;
+}

@@ -1,0 +1,38 @@
+// A trace as plain JSON for files (CLI --json, panel export): tensors as base64 little-endian
+// float32 with shape and axes, never as nested number arrays. Round-trips exactly.
+import type { Stage, TensorData, Trace } from './trace';
+
+export interface JsonTensor extends Omit<TensorData, 'data'> {
+  readonly dtype: 'float32';
+  readonly data: string;
+}
+
+function toBase64(a: Float32Array): string {
+  const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  if (typeof Buffer !== 'undefined') return Buffer.from(bytes).toString('base64');
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+function fromBase64(s: string): Float32Array {
+  let bytes: Uint8Array;
+  if (typeof Buffer !== 'undefined') bytes = new Uint8Array(Buffer.from(s, 'base64'));
+  else bytes = Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+}
+
+export function tensorToJson(t: TensorData): JsonTensor {
+  return { ...t, dtype: 'float32', data: toBase64(t.data) };
+}
+
+export function traceToJson(trace: Trace): unknown {
+  return { ...trace, stages: trace.stages.map((s) => ({ ...s, tensors: s.tensors.map(tensorToJson) })) };
+}
+
+export function traceFromJson(json: unknown): Trace {
+  const t = json as Omit<Trace, 'stages'> & { stages: (Omit<Stage, 'tensors'> & { tensors: JsonTensor[] })[] };
+  if (!t || t.version !== 1 || !Array.isArray(t.stages)) throw new Error('not an Attention Lens trace (version 1)');
+  const stages: Stage[] = t.stages.map((s) => ({ ...s, tensors: s.tensors.map(({ dtype: _d, data, ...rest }): TensorData => ({ ...rest, data: fromBase64(data) })) }));
+  return { ...t, stages };
+}

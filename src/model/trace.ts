@@ -1,0 +1,134 @@
+// The one immutable value every view reads. No vscode import here: the model layer runs in
+// plain Node, in a worker thread, in tests, the CLI and the benchmark.
+
+/** A dense row-major tensor that crosses thread and webview boundaries as a typed array. */
+export interface TensorData {
+  readonly name: string;
+  readonly shape: readonly number[];
+  /** One name per axis, e.g. ['head', 'query', 'key'] or ['token', 'd_model']. */
+  readonly axes: readonly string[];
+  readonly data: Float32Array;
+  /**
+   * Which token list labels an axis, by axis name. 'input' = trace.tokens,
+   * 'output' = trace.outputTokens. Axes not listed are numbered (feature dimensions, heads).
+   */
+  readonly tokenAxes?: Readonly<Record<string, 'input' | 'output'>>;
+  readonly description?: string;
+}
+
+export interface Token {
+  readonly text: string;
+  readonly id: number;
+  /** UTF-16 offsets into the source text (the editor's own units); -1/-1 for special tokens. */
+  readonly start: number;
+  readonly end: number;
+  readonly special?: boolean;
+  readonly unknown?: boolean;
+}
+
+export type StageKind =
+  | 'tokens'
+  | 'embedding'
+  | 'encoder-layer'
+  | 'encoder-step'
+  | 'qkv'
+  | 'score'
+  | 'normalise'
+  | 'context'
+  | 'self-attention'
+  | 'cross-attention'
+  | 'decoder-step'
+  | 'output';
+
+export type ScoreFunction = 'dot' | 'scaled-dot' | 'general' | 'additive';
+export type Normaliser = 'softmax' | 'sparsemax' | 'sigmoid';
+export const SCORE_FUNCTIONS: readonly ScoreFunction[] = ['dot', 'scaled-dot', 'general', 'additive'];
+export const NORMALISERS: readonly Normaliser[] = ['softmax', 'sparsemax', 'sigmoid'];
+
+/** What an attention stage attends over, so views and hovers can label and map it. */
+export interface AttentionInfo {
+  /** Which token list the rows (queries) and columns (keys) belong to. */
+  readonly queries: 'input' | 'output';
+  readonly keys: 'input' | 'output';
+  readonly causal: boolean;
+  readonly score: ScoreFunction;
+  readonly normaliser: Normaliser;
+  /** Grouped-query attention: kvHeadOf[h] is the key/value head query head h reads. */
+  readonly kvHeadOf?: readonly number[];
+}
+
+export interface Stage {
+  readonly id: string;
+  readonly kind: StageKind;
+  readonly title: string;
+  /** The formula at this step, in plain Unicode maths, e.g. 'α = softmax(QKᵀ/√d_k)'. */
+  readonly formula: string;
+  /** One paragraph saying what happens here and why. */
+  readonly explanation: string;
+  readonly layer?: number;
+  /** Decoder step (0-based) for stages that belong to one output position. */
+  readonly step?: number;
+  readonly attention?: AttentionInfo;
+  readonly tensors: readonly TensorData[];
+}
+
+export interface Prediction {
+  /** Position in the token list whose next token is predicted (or decoder step). */
+  readonly position: number;
+  readonly top: readonly { readonly text: string; readonly id: number; readonly p: number }[];
+}
+
+export interface ModelInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly family: string;
+  readonly description: string;
+  readonly layers: number;
+  readonly heads: number;
+  readonly kvHeads?: number;
+  readonly dModel: number;
+  readonly parameters?: number;
+  readonly licence?: string;
+}
+
+export interface Trace {
+  readonly version: 1;
+  readonly model: ModelInfo;
+  /** The exact text the model saw (after truncation), and where it starts in the document. */
+  readonly text: string;
+  readonly tokens: readonly Token[];
+  readonly outputTokens?: readonly Token[];
+  readonly stages: readonly Stage[];
+  readonly predictions?: readonly Prediction[];
+  readonly warnings: readonly string[];
+  readonly backend: string;
+  readonly elapsedMs: number;
+}
+
+export function tensor(
+  name: string,
+  shape: readonly number[],
+  axes: readonly string[],
+  data: Float32Array,
+  extra: Pick<TensorData, 'tokenAxes' | 'description'> = {},
+): TensorData {
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (data.length !== size) throw new Error(`tensor ${name}: ${data.length} values do not fill shape [${shape.join('×')}]`);
+  if (axes.length !== shape.length) throw new Error(`tensor ${name}: ${axes.length} axis names for ${shape.length} axes`);
+  return { name, shape, axes, data, ...extra };
+}
+
+export function findTensor(stage: Stage, name: string): TensorData | undefined {
+  return stage.tensors.find((t) => t.name === name);
+}
+
+/** The typed error every model entry point throws for bad input; `code` is stable for tests and UI. */
+export class AttentionInputError extends Error {
+  constructor(
+    readonly code: 'empty' | 'too-long' | 'shape' | 'config' | 'file' | 'unsupported' | 'cancelled',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AttentionInputError';
+  }
+}

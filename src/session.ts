@@ -1,0 +1,49 @@
+// The current run: its trace, where its text came from, and the stage cursor. Views read it;
+// commands move the cursor. Nothing else in the extension keeps attention state.
+import * as vscode from 'vscode';
+import type { Trace } from './model/trace';
+import { DEFAULT_CURSOR, type Cursor } from './protocol';
+
+export interface Source {
+  readonly uri: string;
+  /** Document version the trace was computed on; a later version makes the trace stale. */
+  readonly version: number;
+  /** Offset (UTF-16) in the document where the trace's text starts. */
+  readonly offset: number;
+}
+
+export class Session implements vscode.Disposable {
+  private current: { trace: Trace; source?: Source; cursor: Cursor } | undefined;
+  private readonly changed = new vscode.EventEmitter<'trace' | 'cursor'>();
+  readonly onDidChange = this.changed.event;
+
+  get trace(): Trace | undefined {
+    return this.current?.trace;
+  }
+  get source(): Source | undefined {
+    return this.current?.source;
+  }
+  get cursor(): Cursor {
+    return this.current?.cursor ?? DEFAULT_CURSOR;
+  }
+
+  set(trace: Trace, source: Source | undefined, cursor: Cursor = DEFAULT_CURSOR): void {
+    this.current = { trace, source, cursor };
+    this.changed.fire('trace');
+  }
+
+  moveCursor(cursor: Cursor): void {
+    if (!this.current) return;
+    this.current = { ...this.current, cursor };
+    this.changed.fire('cursor');
+  }
+
+  clear(): void {
+    this.current = undefined;
+    this.changed.fire('trace');
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+}

@@ -1,0 +1,41 @@
+// Runs the mocha suites in test/suite inside code-server's real Node extension host, loaded
+// through the workbench's extension-development URL payload (see ../shared/E2E.md).
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { launch, type Session } from './harness';
+// @ts-expect-error: plain ESM helper
+import { ROOT } from '../../scripts/codeServer.mjs';
+
+const PREFIX = 'ATTENTION_LENS_MOCHA_SUMMARY ';
+let s: Session;
+before(async () => {
+  s = await launch({
+    query: (port) => {
+      const remote = (p: string): string => `vscode-remote://127.0.0.1:${port}${p}`;
+      const payload = [
+        ['extensionDevelopmentPath', remote(ROOT)],
+        ['extensionTestsPath', remote(path.join(ROOT, 'out', 'test', 'suite', 'index.js'))],
+      ];
+      return `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+    },
+  });
+});
+after(async () => {
+  await s?.close();
+});
+
+test('mocha suites pass inside the real extension host', async () => {
+  const deadline = Date.now() + 240_000;
+  let summary: string | undefined;
+  while (!summary && Date.now() < deadline) {
+    summary = s.consoleLines.find((l) => l.includes(PREFIX)) ?? s.serverOutput().split('\n').find((l) => l.includes(PREFIX));
+    if (!summary) await new Promise((r) => setTimeout(r, 500));
+  }
+  for (const l of s.consoleLines.filter((l) => l.includes('ATTENTION_LENS_MOCHA_'))) console.log(l.slice(l.indexOf('ATTENTION_LENS_MOCHA_')));
+  await s.shot('extension-host-suite');
+  assert.ok(summary, `no mocha summary; server log tail:\n${s.serverOutput().slice(-3000)}`);
+  const { passed, failed } = JSON.parse(summary.slice(summary.indexOf(PREFIX) + PREFIX.length)) as { passed: number; failed: number };
+  assert.equal(failed, 0, s.consoleLines.filter((l) => l.includes('MOCHA_FAIL')).join('\n'));
+  assert.ok(passed >= 5, `only ${passed} extension-host tests passed`);
+});

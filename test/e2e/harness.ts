@@ -1,0 +1,143 @@
+// Drives a real VS Code (code-server) in Debian's Chromium the way a person does.
+import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+// @ts-expect-error: plain ESM helper shared with `npm start`
+import { ROOT, linkedExtensionsDir, makeProfile, startCodeServer, installVsix, removeQuietly } from '../../scripts/codeServer.mjs';
+
+export const RESULTS = path.join(ROOT, 'test-results');
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export interface Session {
+  readonly page: Page;
+  readonly browser: Browser;
+  readonly url: string;
+  readonly serverOutput: () => string;
+  readonly consoleLines: string[];
+  shot(name: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface LaunchOptions {
+  readonly vsix?: string;
+  readonly settings?: Record<string, unknown>;
+  readonly colorTheme?: 'Default Dark Modern' | 'Default Light Modern' | 'Default High Contrast';
+  /** Extra query string for the workbench URL (e.g. the extension-development payload). */
+  readonly query?: (port: number) => string;
+  readonly folder?: string;
+}
+
+export async function launch(opts: LaunchOptions = {}): Promise<Session> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'attention-lens-e2e-'));
+  const userDataDir = makeProfile(path.join(tmp, 'user-data'), { 'workbench.colorTheme': opts.colorTheme ?? 'Default Dark Modern', ...opts.settings });
+  const extensionsDir = path.join(tmp, 'extensions');
+  if (opts.vsix) {
+    mkdirSync(extensionsDir, { recursive: true });
+    installVsix(opts.vsix, userDataDir, extensionsDir);
+  } else if (!opts.query) {
+    linkedExtensionsDir(extensionsDir);
+  } else {
+    mkdirSync(extensionsDir, { recursive: true });
+  }
+  const server = await startCodeServer({ userDataDir, extensionsDir, folder: opts.folder });
+  let browser: Browser | undefined;
+  try {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    });
+    const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+    const page = await context.newPage();
+    const consoleLines: string[] = [];
+    page.on('console', (m) => consoleLines.push(m.text()));
+    const url = opts.query ? `${server.url}&${opts.query(server.port)}` : server.url;
+    await page.goto(url);
+    await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+    mkdirSync(RESULTS, { recursive: true });
+    const b = browser;
+    return {
+      page,
+      browser: b,
+      url,
+      consoleLines,
+      serverOutput: server.output,
+      shot: async (name) => {
+        const file = path.join(RESULTS, `${name}.png`);
+        await page.screenshot({ path: file });
+        return file;
+      },
+      close: async () => {
+        await b.close().catch(() => {});
+        server.stop();
+        removeQuietly(tmp);
+      },
+    };
+  } catch (err) {
+    await browser?.close().catch(() => {});
+    server.stop();
+    removeQuietly(tmp);
+    throw err;
+  }
+}
+
+export async function openFile(page: Page, name: string): Promise<void> {
+  await page.keyboard.press('Control+P');
+  await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input');
+  await page.keyboard.type(name);
+  await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${name}"]`, { timeout: 15_000 });
+  await page.keyboard.press('Enter');
+  await page.waitForSelector(`.tab.active[aria-label*="${name}"], .tab.active [aria-label*="${name}"]`, { timeout: 15_000 }).catch(() => {});
+  await page.waitForSelector('.monaco-editor .view-lines');
+}
+
+/** Selects line `line` (1-based) completely, like a person pressing Ctrl+G, Home, Shift+End. */
+export async function selectLine(page: Page, line: number): Promise<void> {
+  await page.click('.monaco-editor .view-lines');
+  await page.keyboard.press('Control+G');
+  await page.keyboard.type(String(line));
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Home');
+  await page.keyboard.press('Home');
+  await page.keyboard.press('Shift+End');
+}
+
+/** Right-clicks the middle of the current selection (the text layer sits above the overlay). */
+export async function rightClickSelection(page: Page): Promise<void> {
+  const sel = page.locator('.monaco-editor .view-overlays .selected-text').first();
+  await sel.waitFor({ timeout: 10_000 });
+  const box = await sel.boundingBox();
+  if (!box) throw new Error('selection has no box');
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2, { button: 'right' });
+}
+
+export async function rightClickMenu(page: Page, title: string): Promise<void> {
+  await rightClickSelection(page);
+  const item = page.locator('.monaco-menu .action-label', { hasText: title }).first();
+  await item.waitFor({ timeout: 10_000 });
+  await item.click();
+}
+
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('Control+Shift+P');
+  await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input');
+  await page.keyboard.type(title);
+  await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${title}"]`, { timeout: 15_000 });
+  await page.keyboard.press('Enter');
+}
+
+/** The webview frame that holds our panel (webviews are nested iframes). */
+export async function panelFrame(page: Page, selector = '#app', timeoutMs = 90_000): Promise<Frame> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const f of page.frames()) {
+      try {
+        if (await f.$(selector)) return f;
+      } catch {
+        /* frame navigating */
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`no webview frame with ${selector} within ${timeoutMs} ms`);
+    await page.waitForTimeout(250);
+  }
+}

@@ -1,0 +1,78 @@
+// Runs inside the real extension host: the vscode API, our commands, the worker, the panel.
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { AttentionLensApi } from '../../src/extension';
+
+const EXTENSION_ID = 'attention-lens.attention-lens';
+
+async function api(): Promise<AttentionLensApi> {
+  const ext = vscode.extensions.getExtension<AttentionLensApi>(EXTENSION_ID);
+  assert.ok(ext, `extension ${EXTENSION_ID} is installed`);
+  return ext.isActive ? ext.exports : await ext.activate();
+}
+
+async function openWith(content: string): Promise<vscode.TextEditor> {
+  const doc = await vscode.workspace.openTextDocument({ content, language: 'plaintext' });
+  return vscode.window.showTextDocument(doc);
+}
+
+suite('Attention Lens in the extension host', () => {
+  test('registers its commands', async () => {
+    await api();
+    const all = await vscode.commands.getCommands(true);
+    assert.ok(all.includes('attentionLens.visualiseSelection'));
+  });
+
+  test('the worker starts on the wasm backend', async () => {
+    const { engine } = await api();
+    const b = await engine.backend();
+    assert.equal(b.backend, 'wasm', b.warning);
+  });
+
+  test('runs on a selection, keeps its offsets, and opens the panel', async () => {
+    const { session, panels } = await api();
+    const editor = await openWith('Intro line.\nThe cat sat on the mat.\n');
+    const start = editor.document.positionAt(12);
+    const end = editor.document.positionAt(12 + 'The cat sat on the mat.'.length);
+    editor.selection = new vscode.Selection(start, end);
+    const ok = await vscode.commands.executeCommand<boolean>('attentionLens.visualiseSelection', 'toy-self-attention');
+    assert.equal(ok, true);
+    const trace = session.trace;
+    assert.ok(trace);
+    assert.equal(trace.model.id, 'toy-self-attention');
+    assert.deepEqual(
+      trace.tokens.filter((t) => !t.special).map((t) => t.text),
+      ['The', 'cat', 'sat', 'on', 'the', 'mat', '.'],
+    );
+    assert.equal(session.source?.offset, 12);
+    for (const t of trace.tokens.filter((t) => !t.special)) assert.equal(trace.text.slice(t.start, t.end), t.text);
+    assert.equal(panels.isOpen, true);
+    const weights = trace.stages.find((s) => s.kind === 'normalise')?.tensors.find((t) => t.name === 'weights');
+    assert.ok(weights);
+    const n = trace.tokens.length;
+    assert.deepEqual([...weights.shape.slice(1)], [n, n]);
+    for (let r = 0; r < n; r++) {
+      let sum = 0;
+      for (let c = 0; c < n; c++) sum += weights.data[r * n + c]!;
+      assert.ok(Math.abs(sum - 1) < 1e-5, `row ${r} sums to ${sum}`);
+    }
+  });
+
+  test('an empty selection runs nothing and says so', async () => {
+    const { session } = await api();
+    const before = session.trace;
+    const editor = await openWith('   \n\t\n');
+    editor.selection = new vscode.Selection(0, 0, 1, 1);
+    const ok = await vscode.commands.executeCommand<boolean>('attentionLens.visualiseSelection', 'toy-self-attention');
+    assert.equal(ok, false);
+    assert.equal(session.trace, before);
+  });
+
+  test('the worker leaks no tensors across runs', async () => {
+    const { engine } = await api();
+    const before = await engine.memory();
+    await engine.run({ modelId: 'toy-self-attention', text: 'Attention is a weighted mean.' }).promise;
+    const after = await engine.memory();
+    assert.equal(after.numTensors, before.numTensors);
+  });
+});
