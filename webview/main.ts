@@ -4,11 +4,18 @@ import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import type { Stage, TensorData, Trace } from '../src/model/trace';
 import { findTensor } from '../src/model/trace';
+import { traceFromJson } from '../src/model/serialise';
 import { assertNever, DEFAULT_CURSOR, type Cursor, type HostMessage, type PanelSettings, type PersistedState, type WebviewMessage } from '../src/protocol';
 import { headsOf, jumpToPhase, layersOf, moveHead, moveStage, moveStep, PHASES, phaseOf, stepsOf } from '../src/navigation';
 import { clear, h } from './dom';
 import { drawHeatmap, hitTest, layoutHeatmap, type HeatmapStyle } from './heatmap';
 import { formatValue, shapeText, toMatrix, tokenLabel, type Matrix } from './tensorView';
+import { Rpc } from './rpc';
+import { buildGrid } from './views/grid';
+import { drawLines, layoutLines, lineRowAt } from './views/lines';
+import { fileSafe, heatmapSvg, matrixToCsv, stageToJson } from './exporters';
+import { NORMALISERS, SCORE_FUNCTIONS, type Normaliser, type ScoreFunction } from '../src/model/trace';
+import type { ExportFormat, ViewMode, WhatIfResult } from '../src/protocol';
 
 interface VsCodeApi {
   postMessage(msg: WebviewMessage): void;
@@ -16,7 +23,16 @@ interface VsCodeApi {
   setState(s: PersistedState): void;
 }
 declare function acquireVsCodeApi(): VsCodeApi;
-const vscode = acquireVsCodeApi();
+declare global {
+  interface Window {
+    /** Set by the standalone HTML export: the trace to show, with no host to talk to. */
+    ATTENTION_LENS_STANDALONE?: { trace: unknown; cursor: Cursor };
+  }
+}
+const standalone = window.ATTENTION_LENS_STANDALONE;
+const vscode: VsCodeApi = standalone
+  ? { postMessage: () => {}, getState: () => ({ trace: traceFromJson(standalone.trace), cursor: standalone.cursor }), setState: () => {} }
+  : acquireVsCodeApi();
 
 let trace: Trace | undefined;
 let cursor: Cursor = DEFAULT_CURSOR;
@@ -26,6 +42,13 @@ const app = document.getElementById('app')!;
 function post(msg: WebviewMessage): void {
   vscode.postMessage(msg);
 }
+const rpc = new Rpc(post);
+
+/** What-if results for the stage they were computed on (cleared when the trace changes). */
+let whatIf: { stageId: string; score: ScoreFunction; normaliser: Normaliser; result: WhatIfResult } | undefined;
+let whatIfError: string | undefined;
+/** The matrix currently shown full-size, for exports. */
+let shown: { matrix: Matrix; title: string; tensorName: string; stage: Stage } | undefined;
 
 function setCursor(c: Cursor, notify = true): void {
   cursor = c;
@@ -40,6 +63,8 @@ window.addEventListener('message', (e: MessageEvent<HostMessage>) => {
     case 'trace':
       trace = msg.trace;
       settings = msg.settings;
+      whatIf = undefined;
+      whatIfError = undefined;
       setCursor(msg.cursor, false);
       return;
     case 'cursor':
@@ -56,7 +81,10 @@ window.addEventListener('message', (e: MessageEvent<HostMessage>) => {
       showBanner(msg.message, 'error');
       return;
     case 'export':
+      void exportAs(msg.format);
+      return;
     case 'response':
+      rpc.settle(msg.id, msg.ok, msg.ok ? msg.result : msg.error);
       return;
     default:
       assertNever(msg);
@@ -159,18 +187,162 @@ function stageInfo(stage: Stage): HTMLElement {
   );
 }
 
+function viewSwitch(): HTMLElement {
+  const views: [ViewMode, string][] = [
+    ['heatmap', 'Heatmap'],
+    ['lines', 'Head view (lines)'],
+    ['grid', 'All heads (model view)'],
+  ];
+  return h(
+    'div',
+    { class: 'view-switch', role: 'tablist', 'aria-label': 'View' },
+    ...views.map(([v, label]) =>
+      h('button', { role: 'tab', class: cursor.view === v ? 'tab current' : 'tab', 'aria-selected': cursor.view === v ? 'true' : 'false', 'data-testid': `view-${v}`, onclick: () => setCursor({ ...cursor, view: v }) }, label),
+    ),
+  );
+}
+
+function exportBar(): HTMLElement {
+  const formats: [ExportFormat, string][] = [
+    ['png', 'PNG'],
+    ['svg', 'SVG'],
+    ['csv', 'CSV'],
+    ['json', 'JSON'],
+    ['html', 'HTML (whole panel)'],
+  ];
+  return h('div', { class: 'export-bar' }, h('span', { class: 'muted' }, 'Export: '), ...formats.map(([f, label]) => h('vscode-button', { secondary: true, 'data-testid': `export-${f}`, onclick: () => void exportAs(f) }, label)));
+}
+
 function stageBody(t: Trace, stage: Stage): HTMLElement {
   const body = h('section', { class: 'stage-body' });
+  shown = undefined;
+  body.append(viewSwitch());
+  if (cursor.view === 'grid') {
+    body.append(buildGrid(t, { colourMap: settings.colourMap, currentStage: cursor.stage, currentHead: cursor.head, onOpen: (si, head) => setCursor({ ...cursor, stage: si, head, view: 'heatmap' }) }));
+    return body;
+  }
   if (stage.kind === 'tokens') {
     body.append(tokenChips(t));
     return body;
   }
   const kvHeadOf = stage.attention?.kvHeadOf;
-  const grid = h('div', { class: 'matrices' });
-  for (const tensor of stage.tensors) grid.append(matrixFigure(t, stage, tensor, kvHeadOf));
-  body.append(grid);
+  const weights = findTensor(stage, 'weights') ?? findTensor(stage, 'scores');
+  if (cursor.view === 'lines' && weights && weights.shape.length >= 2) {
+    body.append(linesFigure(t, stage, weights));
+  } else {
+    const grid = h('div', { class: 'matrices' });
+    for (const tensor of stage.tensors) if (tensor.name !== 'mask') grid.append(matrixFigure(t, stage, tensor, kvHeadOf));
+    body.append(grid);
+  }
   if (stage.kind === 'decoder-step' && t.predictions?.length) body.append(predictionsTable(t, stage));
+  // A standalone export has no host to recompute or save with.
+  if (!standalone) {
+    const wi = whatIfPanel(t, stage);
+    if (wi) body.append(wi);
+    body.append(exportBar());
+  }
   return body;
+}
+
+/** The stage in the same layer/step that holds Q, K and V, which a what-if recomputes from. */
+function qkvStageFor(t: Trace, stage: Stage): Stage | undefined {
+  if (!stage.attention) return undefined;
+  return t.stages.find((s) => s.layer === stage.layer && s.step === stage.step && findTensor(s, 'Q') && findTensor(s, 'K') && findTensor(s, 'V'));
+}
+
+function whatIfPanel(t: Trace, stage: Stage): HTMLElement | undefined {
+  const qkv = qkvStageFor(t, stage);
+  if (!qkv || !(['score', 'normalise', 'context', 'qkv'] as string[]).includes(stage.kind)) return undefined;
+  const has = (n: string): boolean => findTensor(qkv, n) !== undefined;
+  const available = (f: ScoreFunction): string | undefined =>
+    f === 'general' && !has('W') ? 'needs a learned W (this model has none)' : f === 'additive' && !(has('W1') && has('W2') && has('v')) ? 'needs learned W₁, W₂ and v (this model has none)' : undefined;
+  const current = whatIf?.stageId === qkv.id ? whatIf : undefined;
+  let score: ScoreFunction = current?.score ?? (available(settings.score) ? 'scaled-dot' : settings.score);
+  let normaliser: Normaliser = current?.normaliser ?? settings.normaliser;
+  const scoreSel = h('vscode-single-select', { 'data-testid': 'whatif-score', 'aria-label': 'What-if score function' }) as HTMLElement & { value: string };
+  for (const f of SCORE_FUNCTIONS) {
+    const why = available(f);
+    scoreSel.append(h('vscode-option', { value: f, selected: f === score, disabled: why !== undefined, description: why }, why ? `${f} — ${why}` : f));
+  }
+  scoreSel.addEventListener('change', () => (score = scoreSel.value as ScoreFunction));
+  const normSel = h('vscode-single-select', { 'data-testid': 'whatif-normaliser', 'aria-label': 'What-if normaliser' }) as HTMLElement & { value: string };
+  for (const n of NORMALISERS) normSel.append(h('vscode-option', { value: n, selected: n === normaliser }, n));
+  normSel.addEventListener('change', () => (normaliser = normSel.value as Normaliser));
+  const run = async (): Promise<void> => {
+    whatIfError = undefined;
+    try {
+      const result = await rpc.request({ kind: 'whatIf', stageId: qkv.id, score, normaliser });
+      whatIf = { stageId: qkv.id, score, normaliser, result };
+    } catch (err) {
+      whatIfError = (err as Error).message;
+    }
+    render();
+  };
+  const panel = h(
+    'section',
+    { class: 'whatif', 'data-testid': 'whatif' },
+    h('h3', {}, 'What if…'),
+    h('p', { class: 'muted' }, `Recompute this layer’s scores, weights and context from the very same Q, K and V with another score function or normaliser. The model used ${stage.attention!.score} + ${stage.attention!.normaliser}.`),
+    h('div', { class: 'controls' }, h('label', { class: 'control' }, h('span', {}, 'score'), scoreSel), h('label', { class: 'control' }, h('span', {}, 'normaliser'), normSel), h('vscode-button', { 'data-testid': 'whatif-run', onclick: () => void run() }, 'Recompute')),
+  );
+  if (whatIfError) panel.append(h('div', { class: 'banner error', role: 'alert' }, whatIfError));
+  if (current) {
+    const orig = findTensor(t.stages.find((s) => s.kind === 'normalise' && s.layer === stage.layer && s.step === stage.step) ?? stage, 'weights');
+    const w = current.result.weights;
+    const fig = h('div', { class: 'matrices' }, matrixFigure(t, stage, { ...w, name: 'weights' }, undefined, `what-if weights (${current.score} + ${current.normaliser})`, 'whatif-weights'));
+    if (orig && orig.data.length === w.data.length) {
+      const diff = w.data.map((v, i) => v - orig.data[i]!);
+      fig.append(matrixFigure(t, stage, { ...w, name: 'difference', data: diff }, undefined, 'what-if − model weights', 'whatif-diff'));
+    }
+    panel.append(fig);
+    if (current.normaliser === 'sigmoid') panel.append(h('p', { class: 'muted' }, 'Sigmoid weighs every key independently, so a row need not sum to 1: the context is not a weighted mean any more.'));
+  }
+  return panel;
+}
+
+function linesFigure(t: Trace, stage: Stage, tensor: TensorData): HTMLElement {
+  const m = toMatrix(t, tensor, cursor.head, stage.attention?.kvHeadOf);
+  const l = layoutLines(m);
+  const canvas = h('canvas', { class: 'lines', 'data-testid': 'lines', tabindex: 0, role: 'img', 'aria-label': `head view of ${tensor.name}` });
+  const dpr = window.devicePixelRatio || 1;
+  canvas.width = l.width * dpr;
+  canvas.height = l.height * dpr;
+  canvas.style.width = `${l.width}px`;
+  canvas.style.height = `${l.height}px`;
+  const ctx = canvas.getContext('2d')!;
+  ctx.scale(dpr, dpr);
+  const st = style();
+  let focus: number | undefined = cursor.row;
+  const readout = h('div', { class: 'readout', 'aria-live': 'polite' }, '\u00a0');
+  const paint = (): void => {
+    drawLines(ctx, m, l, settings.colourMap, st.foreground, st.font, focus);
+    if (focus === undefined) readout.textContent = 'Hover a token on the left to see only its lines.';
+    else {
+      const row = Array.from({ length: m.cols }, (_, k) => [k, m.data[focus! * m.cols + k]!] as const).sort((a, b) => b[1] - a[1]).slice(0, 5);
+      readout.textContent = `${m.rowLabels[focus]} → ${row.map(([k, v]) => `${m.colLabels[k]} ${formatValue(v)}`).join(', ')}`;
+    }
+  };
+  canvas.addEventListener('mousemove', (e) => {
+    const r = canvas.getBoundingClientRect();
+    const row = lineRowAt(l, m, e.clientX - r.left, e.clientY - r.top);
+    if (row !== focus) {
+      focus = row;
+      paint();
+    }
+  });
+  canvas.addEventListener('mouseleave', () => {
+    focus = undefined;
+    paint();
+  });
+  canvas.addEventListener('keydown', (e) => {
+    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+    e.preventDefault();
+    focus = Math.max(0, Math.min(m.rows - 1, (focus ?? -1) + (e.key === 'ArrowDown' ? 1 : -1)));
+    paint();
+  });
+  paint();
+  shown = { matrix: m, title: `${stage.title} — ${tensor.name}`, tensorName: tensor.name, stage };
+  return h('figure', { class: 'figure wide' }, h('figcaption', {}, h('b', {}, `${tensor.name} as lines`), ' ', h('span', { class: 'shape' }, shapeText(tensor))), canvas, readout);
 }
 
 function tokenChips(t: Trace): HTMLElement {
@@ -201,17 +373,17 @@ function predictionsTable(t: Trace, stage: Stage): HTMLElement {
 }
 
 function isAttentionMatrix(tensor: TensorData): boolean {
-  return tensor.name === 'weights' || tensor.name === 'scores';
+  return tensor.name === 'weights' || tensor.name === 'scores' || tensor.name === 'difference';
 }
 
-function matrixFigure(t: Trace, stage: Stage, tensor: TensorData, kvHeadOf?: readonly number[]): HTMLElement {
+function matrixFigure(t: Trace, stage: Stage, tensor: TensorData, kvHeadOf?: readonly number[], caption?: string, testid = tensor.name): HTMLElement {
   const m = toMatrix(t, tensor, cursor.head, kvHeadOf);
   const mask = findTensor(stage, 'mask');
   const matrix: Matrix = mask && isAttentionMatrix(tensor) && mask.shape.length === 2 ? { ...m, masked: (r, c) => mask.data[r * m.cols + c] === 0 } : m;
   const wide = isAttentionMatrix(tensor);
   const maxWidth = wide ? Math.max(320, app.clientWidth - 40) : Math.max(240, Math.min(480, (app.clientWidth - 60) / 2));
   const l = layoutHeatmap(matrix, maxWidth);
-  const canvas = h('canvas', { class: 'heatmap', 'data-testid': `heatmap-${tensor.name}`, tabindex: 0, role: 'img', 'aria-label': `${tensor.name} ${shapeText(tensor)}` });
+  const canvas = h('canvas', { class: 'heatmap', 'data-testid': `heatmap-${testid}`, tabindex: 0, role: 'img', 'aria-label': `${tensor.name} ${shapeText(tensor)}` });
   const dpr = window.devicePixelRatio || 1;
   canvas.width = l.width * dpr;
   canvas.height = l.height * dpr;
@@ -220,8 +392,9 @@ function matrixFigure(t: Trace, stage: Stage, tensor: TensorData, kvHeadOf?: rea
   const ctx = canvas.getContext('2d')!;
   ctx.scale(dpr, dpr);
   const st: HeatmapStyle = { ...style(), fixedRange: tensor.name === 'weights' ? { min: 0, max: 1 } : undefined, showValues: true };
+  if (!caption && (!shown || tensor.name === 'weights' || (tensor.name === 'scores' && shown.tensorName !== 'weights'))) shown = { matrix, title: `${stage.title} — ${tensor.name}`, tensorName: tensor.name, stage };
   let cell: { row: number; col: number } | undefined;
-  const readout = h('div', { class: 'readout', 'data-testid': `readout-${tensor.name}`, 'aria-live': 'polite' }, '\u00a0');
+  const readout = h('div', { class: 'readout', 'data-testid': `readout-${testid}`, 'aria-live': 'polite' }, '\u00a0');
   const show = (c: { row: number; col: number } | undefined): void => {
     cell = c;
     drawHeatmap(ctx, matrix, l, st, cell);
@@ -244,7 +417,47 @@ function matrixFigure(t: Trace, stage: Stage, tensor: TensorData, kvHeadOf?: rea
   });
   drawHeatmap(ctx, matrix, l, st);
   const headNote = tensor.axes[0] === 'head' ? (cursor.head < 0 ? ' · mean of heads' : ` · head ${cursor.head}`) : tensor.axes[0] === 'kv_head' && kvHeadOf ? ` · KV head ${kvHeadOf[Math.max(0, cursor.head)]} (shared)` : '';
-  return h('figure', { class: wide ? 'figure wide' : 'figure' }, h('figcaption', {}, h('b', {}, tensor.name), ' ', h('span', { class: 'shape', 'data-testid': `shape-${tensor.name}` }, shapeText(tensor)), headNote), canvas, readout);
+  return h('figure', { class: wide ? 'figure wide' : 'figure' }, h('figcaption', {}, h('b', {}, caption ?? tensor.name), ' ', h('span', { class: 'shape', 'data-testid': `shape-${testid}` }, shapeText(tensor)), headNote), canvas, readout);
+}
+
+async function exportAs(format: ExportFormat): Promise<void> {
+  if (!trace) return;
+  const stage = trace.stages[cursor.stage]!;
+  const base = fileSafe(`${trace.model.id}-${stage.id}${shown ? `-${shown.tensorName}` : ''}${cursor.head >= 0 ? `-h${cursor.head}` : '-mean'}`);
+  let content: string | Uint8Array;
+  switch (format) {
+    case 'csv':
+      if (!shown) return showBanner('This stage has no matrix to export as CSV.', 'error');
+      content = matrixToCsv(shown.matrix);
+      break;
+    case 'json':
+      content = stageToJson(stage, { model: trace.model.id, text: trace.text, tokens: trace.tokens, head: cursor.head });
+      break;
+    case 'svg':
+      if (!shown) return showBanner('This stage has no matrix to export as SVG.', 'error');
+      content = heatmapSvg(shown.matrix, { title: `${trace.model.name}: ${shown.title}${cursor.head >= 0 ? ` (head ${cursor.head})` : ' (mean of heads)'}`, colourMap: settings.colourMap, fixedRange: shown.tensorName === 'weights' ? { min: 0, max: 1 } : undefined });
+      break;
+    case 'png': {
+      const canvas = app.querySelector<HTMLCanvasElement>('canvas.heatmap, canvas.lines');
+      if (!canvas) return showBanner('Nothing drawn to export as PNG.', 'error');
+      const blob = await new Promise<Blob | null>((r) => canvas.toBlob(r, 'image/png'));
+      if (!blob) return showBanner('The PNG could not be encoded.', 'error');
+      content = new Uint8Array(await blob.arrayBuffer());
+      break;
+    }
+    case 'html':
+      // The host builds the standalone page from the trace it holds and the panel's own script.
+      content = '';
+      break;
+    default:
+      return assertNever(format);
+  }
+  try {
+    const r = await rpc.request({ kind: 'save', format, suggestedName: `${base}.${format}`, content });
+    if (r.path) showBanner(`Saved ${r.path}`, 'busy');
+  } catch (err) {
+    showBanner(`Export failed: ${(err as Error).message}`, 'error');
+  }
 }
 
 const restored = vscode.getState();
@@ -254,4 +467,4 @@ if (restored?.trace) {
 }
 render();
 window.addEventListener('resize', () => render());
-post({ type: 'ready' });
+if (!standalone) post({ type: 'ready' });

@@ -6,6 +6,7 @@ import type { EngineClient } from '../engine/client';
 import { findTensor, type Trace } from '../model/trace';
 import { assertNever, type Cursor, type HostMessage, type PanelSettings, type PersistedState, type Request, type ResponseMap, type WebviewMessage } from '../protocol';
 import { saveExport } from './export';
+import { standaloneHtml } from './standalone';
 
 export const PANEL_VIEW_TYPE = 'attentionLens.panel';
 
@@ -142,8 +143,14 @@ export class PanelManager implements vscode.Disposable {
     switch (req.kind) {
       case 'whatIf':
         return this.whatIf(this.session.trace, req);
-      case 'save':
-        return saveExport(req, this.log);
+      case 'save': {
+        if (req.format !== 'html') return saveExport(req, this.log);
+        const trace = this.session.trace;
+        if (!trace) throw new Error('There is no run to export.');
+        const read = async (...p: string[]): Promise<string> => new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(this.extensionUri, ...p)));
+        const content = standaloneHtml(trace, this.session.cursor, await read('dist', 'webview.js'), await read('media', 'panel.css'));
+        return saveExport({ ...req, content }, this.log);
+      }
       default:
         return assertNever(req);
     }

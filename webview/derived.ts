@@ -1,0 +1,71 @@
+// Display transforms derived from a trace's weights (no model maths): head mean and attention
+// rollout (Abnar & Zuidema, 2020) across self-attention layers.
+import type { Stage, Trace } from '../src/model/trace';
+import { findTensor } from '../src/model/trace';
+
+/** Self-attention weight stages ([head, query, key] over input tokens), in layer order. */
+export function selfAttentionWeightStages(trace: Trace): Stage[] {
+  return trace.stages.filter((s) => s.kind === 'normalise' && s.attention?.queries === 'input' && s.attention.keys === 'input' && findTensor(s, 'weights')?.shape.length === 3);
+}
+
+export function headMean(weights: Float32Array, heads: number, n: number, m: number): Float32Array {
+  const out = new Float32Array(n * m);
+  for (let h = 0; h < heads; h++) for (let i = 0; i < n * m; i++) out[i]! += weights[h * n * m + i]! / heads;
+  return out;
+}
+
+/**
+ * Rollout: Â_l = ½·mean_h(A_l) + ½·I (the residual path), rows renormalised; R = Â_L ⋯ Â_1.
+ * Returns one n×n matrix: how much each token's final representation draws on each input token.
+ */
+export function rollout(trace: Trace): { data: Float32Array; n: number } | undefined {
+  const stages = selfAttentionWeightStages(trace);
+  if (stages.length === 0) return undefined;
+  const first = findTensor(stages[0]!, 'weights')!;
+  const n = first.shape[1]!;
+  let r: Float32Array = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) r[i * n + i] = 1;
+  for (const s of stages) {
+    const w = findTensor(s, 'weights')!;
+    const [H, Q, K] = w.shape as [number, number, number];
+    if (Q !== n || K !== n) return undefined;
+    const a = headMean(w.data, H, n, n);
+    for (let i = 0; i < n; i++) {
+      let sum = 0;
+      for (let j = 0; j < n; j++) {
+        const v = 0.5 * a[i * n + j]! + (i === j ? 0.5 : 0);
+        a[i * n + j] = v;
+        sum += v;
+      }
+      for (let j = 0; j < n; j++) a[i * n + j]! /= sum || 1;
+    }
+    const next = new Float32Array(n * n);
+    for (let i = 0; i < n; i++)
+      for (let k = 0; k < n; k++) {
+        const aik = a[i * n + k]!;
+        if (aik === 0) continue;
+        for (let j = 0; j < n; j++) next[i * n + j]! += aik * r[k * n + j]!;
+      }
+    r = next;
+  }
+  return { data: r, n };
+}
+
+/** Average-pool a rows×cols matrix down to at most `max`×`max` cells, for thumbnails. */
+export function downsample(data: Float32Array, rows: number, cols: number, max: number): { data: Float32Array; rows: number; cols: number } {
+  const fr = Math.max(1, Math.ceil(rows / max));
+  const fc = Math.max(1, Math.ceil(cols / max));
+  if (fr === 1 && fc === 1) return { data, rows, cols };
+  const R = Math.ceil(rows / fr);
+  const C = Math.ceil(cols / fc);
+  const out = new Float32Array(R * C);
+  const cnt = new Uint16Array(R * C);
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) {
+      const i = Math.floor(r / fr) * C + Math.floor(c / fc);
+      out[i]! += data[r * cols + c]!;
+      cnt[i]!++;
+    }
+  for (let i = 0; i < out.length; i++) out[i]! /= cnt[i]! || 1;
+  return { data: out, rows: R, cols: C };
+}

@@ -1,0 +1,87 @@
+// Exports of the current view: CSV and JSON of its tensors, SVG of its heatmap (vector,
+// publication quality). Pure string builders, unit-tested in plain Node.
+import type { ColourMap } from '../src/protocol';
+import type { Stage } from '../src/model/trace';
+import { tensorToJson } from '../src/model/serialise';
+import { cssColour } from './colormap';
+import { formatValue, range, type Matrix } from './tensorView';
+
+/** Float32 values printed with 9 significant digits round-trip exactly. */
+const exact = (v: number): string => (Number.isFinite(v) ? String(Number(v.toPrecision(9))) : String(v));
+
+function csvCell(s: string): string {
+  return /[",\n\r]/.test(s) || /^[=+\-@\t]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function matrixToCsv(m: Matrix): string {
+  const head = [csvCell(`${m.rowAxis} \\ ${m.colAxis}`), ...m.colLabels.map((l, j) => csvCell(`${j}:${l}`))].join(',');
+  const rows = [head];
+  for (let r = 0; r < m.rows; r++) {
+    const cells = [csvCell(`${r}:${m.rowLabels[r] ?? r}`)];
+    for (let c = 0; c < m.cols; c++) cells.push(exact(m.data[r * m.cols + c]!));
+    rows.push(cells.join(','));
+  }
+  return rows.join('\n') + '\n';
+}
+
+export function stageToJson(stage: Stage, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ ...extra, stage: { ...stage, tensors: stage.tensors.map(tensorToJson) } }, null, 1);
+}
+
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+export interface SvgOptions {
+  readonly title: string;
+  readonly colourMap: ColourMap;
+  readonly fixedRange?: { min: number; max: number };
+  readonly cell?: number;
+  readonly font?: string;
+}
+
+/** A standalone SVG heatmap: one rect per cell, token labels, title and colour legend. */
+export function heatmapSvg(m: Matrix, o: SvgOptions): string {
+  const cell = o.cell ?? (m.cols > 64 ? 6 : 18);
+  const font = o.font ?? 'Helvetica, Arial, sans-serif';
+  const labelW = Math.min(14, Math.max(1, ...m.rowLabels.map((l) => [...l].length))) * 6.5 + 10;
+  const labelH = Math.min(14, Math.max(1, ...m.colLabels.map((l) => [...l].length))) * 6.5 + 10;
+  const top = 24 + labelH;
+  const left = labelW;
+  const w = left + m.cols * cell + 70;
+  const h = top + m.rows * cell + 16;
+  const { min, max } = o.fixedRange ?? range(m.data);
+  const span = max - min || 1;
+  const showLabels = cell >= 10;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="${esc(font)}" font-size="11">`,
+    `<title>${esc(o.title)}</title>`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    `<text x="${left}" y="16" font-size="13" font-weight="bold">${esc(o.title)}</text>`,
+  ];
+  for (let r = 0; r < m.rows; r++)
+    for (let c = 0; c < m.cols; c++) {
+      const v = m.data[r * m.cols + c]!;
+      const fill = m.masked?.(r, c) ? '#eee' : cssColour(o.colourMap, (v - min) / span);
+      parts.push(`<rect x="${left + c * cell}" y="${top + r * cell}" width="${cell}" height="${cell}" fill="${fill}"><title>${esc(`${m.rowLabels[r]} → ${m.colLabels[c]}: ${formatValue(v)}`)}</title></rect>`);
+    }
+  if (showLabels) {
+    m.rowLabels.forEach((l, r) => parts.push(`<text x="${left - 4}" y="${top + (r + 0.5) * cell}" text-anchor="end" dominant-baseline="middle">${esc(l)}</text>`));
+    m.colLabels.forEach((l, c) => {
+      const x = left + (c + 0.5) * cell;
+      parts.push(`<text transform="translate(${x},${top - 4}) rotate(-90)" dominant-baseline="middle">${esc(l)}</text>`);
+    });
+  }
+  const lx = left + m.cols * cell + 14;
+  const lh = Math.max(40, Math.min(200, m.rows * cell));
+  parts.push(`<defs><linearGradient id="legend" x1="0" y1="1" x2="0" y2="0">`);
+  for (let i = 0; i <= 10; i++) parts.push(`<stop offset="${i / 10}" stop-color="${cssColour(o.colourMap, i / 10)}"/>`);
+  parts.push(`</linearGradient></defs>`, `<rect x="${lx}" y="${top}" width="10" height="${lh}" fill="url(#legend)"/>`);
+  parts.push(`<text x="${lx + 14}" y="${top + 8}">${esc(formatValue(max))}</text>`, `<text x="${lx + 14}" y="${top + lh}">${esc(formatValue(min))}</text>`);
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+export function fileSafe(s: string): string {
+  return s.replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'attention';
+}
