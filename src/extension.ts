@@ -47,6 +47,18 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
       session.moveCursor({ ...session.cursor, ...(target?.stage !== undefined ? { stage: target.stage } : {}), ...(target?.row !== undefined ? { row: target.row } : {}) });
       panels.show();
     }),
+    vscode.commands.registerCommand('attentionLens.openSample', async (name?: unknown) => {
+      const file = typeof name === 'string' && /^[\w.-]+$/.test(name) ? name : 'prose.txt';
+      const doc = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(context.extensionUri, 'samples', file));
+      const editor = await vscode.window.showTextDocument(doc);
+      // Select the first line, ready for "Visualise attention".
+      editor.selection = new vscode.Selection(0, 0, 0, doc.lineAt(0).text.length);
+    }),
+    vscode.commands.registerCommand('attentionLens.showGrid', () => {
+      if (!session.trace) return void vscode.window.showInformationMessage('Attention Lens: run "Visualise attention" first.');
+      session.moveCursor({ ...session.cursor, view: 'grid' });
+      panels.show();
+    }),
     vscode.commands.registerCommand('attentionLens.toggleDecorations', async () => {
       const cfg = vscode.workspace.getConfiguration('attentionLens');
       await cfg.update('decorations.enabled', !cfg.get<boolean>('decorations.enabled', true), vscode.ConfigurationTarget.Global);

@@ -5,6 +5,7 @@ import { initBackend, tf } from '../model/backend';
 import { getModel } from '../model/registry';
 import { recompute } from '../model/whatif';
 import { AttentionInputError } from '../model/trace';
+import { throwIfCancelled } from '../model/model';
 import { buffersOf, type FromWorker, type ToWorker } from '../engine/workerProtocol';
 
 const port = parentPort;
@@ -33,6 +34,9 @@ async function handle(msg: ToWorker): Promise<void> {
       try {
         await backend;
         const model = await getModel(msg.request.modelId);
+        // Let a cancel that was sent right after the run be seen before any work starts.
+        await new Promise((r) => setImmediate(r));
+        throwIfCancelled(controller.signal);
         const { text, maxTokens, score, normaliser, topK } = msg.request;
         const trace = await model.run(text, {
           maxTokens,

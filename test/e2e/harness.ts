@@ -141,3 +141,37 @@ export async function panelFrame(page: Page, selector = '#app', timeoutMs = 90_0
     await page.waitForTimeout(250);
   }
 }
+
+/** Runs the CLI on the same model and text, for an independent copy of the trace the panel shows. */
+export function cliTrace(model: string, text: string): import('../../src/model/trace').Trace {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { readFileSync } = require('node:fs') as typeof import('node:fs');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { traceFromJson } = require('../../src/model/serialise') as typeof import('../../src/model/serialise');
+  const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'attention-lens-cli-')), 'trace.json');
+  execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), '--model', model, '--json', out, text], { stdio: 'pipe' });
+  return traceFromJson(JSON.parse(readFileSync(out, 'utf8')));
+}
+
+/** Types a path into VS Code's own (simple) save dialog and accepts it. */
+export async function answerSaveDialog(page: Page, file: string): Promise<void> {
+  const input = page.locator('.quick-input-widget input').first();
+  await input.waitFor({ timeout: 15_000 });
+  await input.fill(file);
+  await page.keyboard.press('Enter');
+}
+
+/** Hovers the mouse over character `index` of the text `lineText` in the visible editor. */
+export async function hoverText(page: Page, lineText: string, index: number): Promise<void> {
+  const line = page.locator('.monaco-editor .view-line', { hasText: lineText }).first();
+  const box = await line.boundingBox();
+  if (!box) throw new Error(`line "${lineText}" not visible`);
+  const full = (await line.textContent()) ?? '';
+  const at = full.indexOf(lineText) + index;
+  const span = line.locator('span').first();
+  const sb = (await span.boundingBox())!;
+  const charW = sb.width / Math.max(1, (await span.textContent())!.length);
+  await page.mouse.move(box.x + (at + 0.5) * charW, box.y + box.height / 2);
+}

@@ -75,4 +75,48 @@ suite('Attention Lens in the extension host', () => {
     const after = await engine.memory();
     assert.equal(after.numTensors, before.numTensors);
   });
+
+  test('the hover provider lists the attended tokens of the current head', async () => {
+    const { session } = await api();
+    const editor = await openWith('Attention is a weighted mean of values.');
+    editor.selection = new vscode.Selection(0, 0, 0, editor.document.lineAt(0).text.length);
+    assert.equal(await vscode.commands.executeCommand<boolean>('attentionLens.visualiseSelection', 'toy-self-attention'), true);
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', editor.document.uri, new vscode.Position(0, 16));
+    const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
+    assert.match(text, /weighted/);
+    assert.match(text, /attends to/);
+    assert.ok(session.trace);
+  });
+
+  test('stale results are marked, never shown wrong', async () => {
+    const editor = await openWith('The cat sat on the mat.');
+    editor.selection = new vscode.Selection(0, 0, 0, 23);
+    assert.equal(await vscode.commands.executeCommand<boolean>('attentionLens.visualiseSelection', 'toy-self-attention'), true);
+    await editor.edit((e) => e.insert(new vscode.Position(0, 0), 'A '));
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', editor.document.uri, new vscode.Position(0, 6));
+    const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
+    assert.match(text, /out of date/);
+    assert.doesNotMatch(text, /attends to/);
+  });
+
+  test('step commands move the cursor and the context keys follow', async () => {
+    const { session } = await api();
+    const before = session.cursor.stage;
+    await vscode.commands.executeCommand('attentionLens.nextStage');
+    assert.equal(session.cursor.stage, before + 1);
+    await vscode.commands.executeCommand('attentionLens.nextHead');
+    assert.equal(session.cursor.head, 1);
+    await vscode.commands.executeCommand('attentionLens.previousStage');
+    assert.equal(session.cursor.stage, before);
+  });
+
+  test('a cancelled run stops, reports cancelled and leaks no tensors', async () => {
+    const { engine } = await api();
+    const before = await engine.memory();
+    const handle = engine.run({ modelId: 'toy-self-attention', text: 'word '.repeat(2000), maxTokens: 2048 });
+    handle.cancel();
+    await assert.rejects(handle.promise, /cancel/i);
+    const after = await engine.memory();
+    assert.equal(after.numTensors, before.numTensors);
+  });
 });

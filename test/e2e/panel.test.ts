@@ -1,0 +1,139 @@
+// The panel as a learner uses it: step through every stage, read exact values, switch views,
+// what-if, export, reload; untrusted token text stays text. Screenshots in light and dark.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, mkdtempSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Frame } from 'playwright-core';
+import { answerSaveDialog, cliTrace, launch, openFile, panelFrame, rightClickMenu, runCommand, selectLine, type Session } from './harness';
+import { findTensor } from '../../src/model/trace';
+
+const TEXT = 'The black cat sat on the warm mat.';
+let s: Session;
+let frame: Frame;
+before(async () => {
+  s = await launch({ settings: { 'attentionLens.model': 'toy-self-attention' }, colorTheme: 'Default Light Modern' });
+  await openFile(s.page, 'translation.txt');
+  await selectLine(s.page, 1);
+  await rightClickMenu(s.page, 'Visualise attention');
+  frame = await panelFrame(s.page, '[data-testid="tokens"]');
+});
+after(async () => {
+  await s?.close();
+});
+
+async function title(): Promise<string> {
+  return (await frame.textContent('[data-testid="stage-title"]')) ?? '';
+}
+
+test('every stage is reachable with the panel’s buttons, each with its own title and shapes', async () => {
+  const seen: string[] = [await title()];
+  await s.shot('panel-light-tokens');
+  for (let i = 0; i < 20; i++) {
+    const before = await frame.textContent('[data-testid="stage-position"]');
+    await frame.click('[data-testid="next-stage"]');
+    const after = await frame.textContent('[data-testid="stage-position"]');
+    if (after === before) break;
+    seen.push(await title());
+    await s.shot(`panel-light-stage-${seen.length}`);
+  }
+  const trace = cliTrace('toy-self-attention', TEXT);
+  assert.deepEqual(seen, trace.stages.map((st) => st.title));
+  assert.match((await frame.textContent('[data-testid="shape-context"]')) ?? '', /\[2 head × 9 query × \d+ d_k\]/);
+  for (let i = 0; i < 20; i++) await frame.click('[data-testid="prev-stage"]');
+  assert.equal(await title(), trace.stages[0]!.title);
+});
+
+test('hovering a heatmap cell reads the exact value the model computed', async () => {
+  const trace = cliTrace('toy-self-attention', TEXT);
+  const stageIndex = trace.stages.findIndex((st) => st.kind === 'normalise');
+  for (let i = 0; i < stageIndex; i++) await frame.click('[data-testid="next-stage"]');
+  const canvas = frame.locator('[data-testid="heatmap-weights"]');
+  await canvas.waitFor();
+  // Keyboard: focus the heatmap and move the cell cursor to (query 3 "sat", key 2 "cat").
+  await canvas.focus();
+  for (const k of ['ArrowDown', 'ArrowDown', 'ArrowDown', 'ArrowRight', 'ArrowRight']) await canvas.press(k);
+  const text = (await frame.textContent('[data-testid="readout-weights"]')) ?? '';
+  const w = findTensor(trace.stages[stageIndex]!, 'weights')!;
+  const n = w.shape[1]!;
+  const expected = w.data[3 * n + 2]!;
+  const shownValue = Number(/= (-?[\d.e-]+)$/.exec(text)?.[1]);
+  assert.match(text, /sat \(#3\).*cat \(#2\)/);
+  assert.ok(Math.abs(shownValue - expected) < 1e-4, `${text} vs ${expected}`);
+  await s.shot('panel-light-heatmap-cursor');
+});
+
+test('what-if: sparsemax on the same scores gives exact zeros and a different heatmap', async () => {
+  await frame.locator('[data-testid="whatif-normaliser"]').click();
+  await frame.locator('vscode-option', { hasText: 'sparsemax' }).first().click();
+  await frame.click('[data-testid="whatif-run"]');
+  await frame.locator('[data-testid="heatmap-whatif-weights"]').waitFor({ timeout: 30_000 });
+  await frame.locator('[data-testid="heatmap-whatif-diff"]').waitFor();
+  await s.shot('panel-light-whatif-sparsemax');
+});
+
+test('export CSV through the save dialog writes the heatmap’s numbers', async () => {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'attention-lens-export-')), 'weights.csv');
+  await frame.click('[data-testid="export-csv"]');
+  await answerSaveDialog(s.page, file);
+  const deadline = Date.now() + 15_000;
+  let csv = '';
+  while (Date.now() < deadline) {
+    try {
+      csv = readFileSync(file, 'utf8');
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  const trace = cliTrace('toy-self-attention', TEXT);
+  const w = findTensor(trace.stages.find((st) => st.kind === 'normalise')!, 'weights')!;
+  const n = w.shape[1]!;
+  const rows = csv.trim().split('\n');
+  assert.equal(rows.length, n + 1);
+  assert.match(rows[0]!, /0:The,1:black,2:cat/);
+  const got = rows.slice(1).flatMap((r) => r.split(',').slice(1).map(Number));
+  got.forEach((v, i) => assert.ok(Math.abs(v - w.data[i]!) < 1e-6, `cell ${i}: ${v} vs ${w.data[i]}`));
+});
+
+test('head view and all-heads grid', async () => {
+  await frame.click('[data-testid="view-lines"]');
+  await frame.locator('[data-testid="lines"]').waitFor();
+  await s.shot('panel-light-lines');
+  await frame.click('[data-testid="view-grid"]');
+  await frame.locator('[data-testid="heads-grid"]').waitFor();
+  await s.shot('panel-light-grid');
+  await frame.locator('[data-testid="heads-grid"] button').nth(1).click();
+  await frame.locator('[data-testid="heatmap-weights"]').waitFor();
+});
+
+test('the panel comes back after a window reload with the same stage', async () => {
+  const before = await title();
+  await runCommand(s.page, 'Developer: Reload Window');
+  await s.page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+  frame = await panelFrame(s.page, '[data-testid="stage-title"]', 60_000);
+  assert.equal(await title(), before);
+  await s.shot('panel-light-restored');
+});
+
+test('untrusted token text is shown as text, never run as HTML', async () => {
+  const dialogs: string[] = [];
+  s.page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+  await runCommand(s.page, 'File: New Untitled Text File');
+  await s.page.waitForSelector('.monaco-editor.focused', { timeout: 10_000 });
+  await s.page.keyboard.type('<img src=x onerror=alert(1)> </script><script>alert(2)</script>');
+  await s.page.keyboard.press('Control+A');
+  await runCommand(s.page, 'Attention Lens: Visualise attention');
+  await s.page.waitForTimeout(3000);
+  frame = await panelFrame(s.page, '[data-testid="tokens"]');
+  for (let i = 0; i < 20 && !(await frame.$('[data-testid="tokens"]')); i++) await frame.click('[data-testid="prev-stage"]');
+  const texts = await frame.$$eval('[data-testid="tokens"] .tok-text', (els) => els.map((e) => e.textContent ?? ''));
+  assert.ok(texts.join('').includes('<img'), texts.join('|'));
+  assert.equal(await frame.$$eval('#app img, #app script', (els) => els.length), 0);
+  assert.deepEqual(dialogs, []);
+  await s.shot('panel-xss-as-text');
+});
