@@ -5,7 +5,9 @@ import { colourAt, cssColour } from './colormap';
 import { formatValue, range, type Matrix } from './tensorView';
 
 export interface Layout {
+  /** Cell width and height; cells are square unless a wide matrix would make rows unreadably thin. */
   readonly cell: number;
+  readonly cellH: number;
   readonly left: number;
   readonly top: number;
   readonly width: number;
@@ -24,21 +26,24 @@ export function layoutHeatmap(m: Pick<Matrix, 'rows' | 'cols' | 'rowLabels' | 'c
   const top = showLabels ? Math.ceil(maxLabel(m.colLabels) * LABEL_FONT_PX * 0.62) + 8 : 0;
   const legend = 56;
   const cell = Math.max(2, Math.min(28, Math.floor((maxWidth - left - legend) / Math.max(1, m.cols))));
-  const stride = cell >= LABEL_FONT_PX + 2 ? 1 : Math.ceil((LABEL_FONT_PX + 2) / cell);
+  // Rows stay tall enough to label (when there are few of them) even if columns are thin.
+  const cellH = m.rows <= 64 && showLabels ? Math.max(cell, Math.min(LABEL_FONT_PX + 3, 18)) : cell;
+  const stride = (size: number): number => (size >= LABEL_FONT_PX + 2 ? 1 : Math.ceil((LABEL_FONT_PX + 2) / size));
   return {
     cell,
+    cellH,
     left,
     top,
     width: left + cell * m.cols + legend,
-    height: top + cell * m.rows + 4,
-    rowLabelStride: stride,
-    colLabelStride: stride,
+    height: top + Math.max(cellH * m.rows, 44) + 4,
+    rowLabelStride: stride(cellH),
+    colLabelStride: stride(cell),
   };
 }
 
 export function hitTest(l: Layout, m: Pick<Matrix, 'rows' | 'cols'>, x: number, y: number): { row: number; col: number } | undefined {
   const col = Math.floor((x - l.left) / l.cell);
-  const row = Math.floor((y - l.top) / l.cell);
+  const row = Math.floor((y - l.top) / l.cellH);
   if (x < l.left || y < l.top || col < 0 || row < 0 || col >= m.cols || row >= m.rows) return undefined;
   return { row, col };
 }
@@ -53,8 +58,13 @@ export interface HeatmapStyle {
   readonly showValues?: boolean;
 }
 
+/** The colour scale's range: fixed, or the data's over the cells that are not masked out. */
 export function valueRange(m: Matrix, style: HeatmapStyle): { min: number; max: number } {
-  return style.fixedRange ?? range(m.data);
+  if (style.fixedRange) return style.fixedRange;
+  if (!m.masked) return range(m.data);
+  const kept: number[] = [];
+  for (let r = 0; r < m.rows; r++) for (let c = 0; c < m.cols; c++) if (!m.masked(r, c)) kept.push(m.data[r * m.cols + c]!);
+  return range(Float32Array.from(kept));
 }
 
 export function drawHeatmap(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout, style: HeatmapStyle, cursor?: { row: number; col: number }): void {
@@ -65,22 +75,31 @@ export function drawHeatmap(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout,
   for (let r = 0; r < m.rows; r++) {
     for (let c = 0; c < m.cols; c++) {
       const x = l.left + c * l.cell;
-      const y = l.top + r * l.cell;
+      const y = l.top + r * l.cellH;
       if (m.masked?.(r, c)) {
-        ctx.fillStyle = 'rgba(128,128,128,0.15)';
-        ctx.fillRect(x, y, l.cell, l.cell);
+        // Masked (e.g. future tokens under a causal mask): hatched, so it never reads as a 0 weight.
+        ctx.fillStyle = 'rgba(128,128,128,0.12)';
+        ctx.fillRect(x, y, l.cell, l.cellH);
+        if (l.cell >= 6) {
+          ctx.strokeStyle = 'rgba(128,128,128,0.45)';
+          ctx.lineWidth = 1;
+          ctx.beginPath();
+          ctx.moveTo(x, y + l.cellH);
+          ctx.lineTo(x + l.cell, y);
+          ctx.stroke();
+        }
         continue;
       }
       const v = m.data[r * m.cols + c]!;
       ctx.fillStyle = cssColour(style.colourMap, (v - min) / span);
-      ctx.fillRect(x, y, l.cell, l.cell);
-      if (style.showValues && l.cell >= 26) {
+      ctx.fillRect(x, y, l.cell, l.cellH);
+      if (style.showValues && l.cell >= 26 && l.cellH >= 14) {
         const rgb = colourAt(style.colourMap, (v - min) / span);
         ctx.fillStyle = rgb[0] * 0.3 + rgb[1] * 0.59 + rgb[2] * 0.11 > 140 ? '#000' : '#fff';
         ctx.font = `9px ${style.font}`;
         ctx.textAlign = 'center';
         ctx.textBaseline = 'middle';
-        ctx.fillText(v.toFixed(2).replace(/^0\./, '.'), x + l.cell / 2, y + l.cell / 2);
+        ctx.fillText(v.toFixed(2).replace(/^0\./, '.'), x + l.cell / 2, y + l.cellH / 2);
       }
     }
   }
@@ -89,7 +108,7 @@ export function drawHeatmap(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout,
   if (cursor) {
     ctx.strokeStyle = style.foreground;
     ctx.lineWidth = 2;
-    ctx.strokeRect(l.left + cursor.col * l.cell + 1, l.top + cursor.row * l.cell + 1, l.cell - 2, l.cell - 2);
+    ctx.strokeRect(l.left + cursor.col * l.cell + 1, l.top + cursor.row * l.cellH + 1, Math.max(1, l.cell - 2), Math.max(1, l.cellH - 2));
   }
   ctx.restore();
 }
@@ -104,7 +123,7 @@ function drawLabels(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout, style: 
   ctx.font = `${LABEL_FONT_PX}px ${style.font}`;
   ctx.textBaseline = 'middle';
   ctx.textAlign = 'right';
-  for (let r = 0; r < m.rows; r += l.rowLabelStride) ctx.fillText(clip(m.rowLabels[r] ?? ''), l.left - 4, l.top + (r + 0.5) * l.cell);
+  for (let r = 0; r < m.rows; r += l.rowLabelStride) ctx.fillText(clip(m.rowLabels[r] ?? ''), l.left - 4, l.top + (r + 0.5) * l.cellH);
   for (let c = 0; c < m.cols; c += l.colLabelStride) {
     ctx.save();
     ctx.translate(l.left + (c + 0.5) * l.cell, l.top - 4);
@@ -117,7 +136,7 @@ function drawLabels(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout, style: 
 
 function drawLegend(ctx: CanvasRenderingContext2D, l: Layout, rows: number, style: HeatmapStyle, min: number, max: number): void {
   const x = l.width - 48;
-  const h = Math.max(40, Math.min(200, rows * l.cell));
+  const h = Math.max(40, Math.min(200, rows * l.cellH));
   for (let i = 0; i < h; i++) {
     ctx.fillStyle = cssColour(style.colourMap, 1 - i / (h - 1));
     ctx.fillRect(x, l.top + i, 10, 1);

@@ -301,7 +301,9 @@ function whatIfPanel(t: Trace, stage: Stage): HTMLElement | undefined {
 }
 
 function linesFigure(t: Trace, stage: Stage, tensor: TensorData): HTMLElement {
-  const m = toMatrix(t, tensor, cursor.head, stage.attention?.kvHeadOf);
+  const base = toMatrix(t, tensor, cursor.head, stage.attention?.kvHeadOf);
+  const mask = maskFor(t, stage);
+  const m: Matrix = mask && mask.shape.length === 2 ? { ...base, masked: (r, c) => mask.data[r * base.cols + c] === 0 } : base;
   const l = layoutLines(m);
   const canvas = h('canvas', { class: 'lines', 'data-testid': 'lines', tabindex: 0, role: 'img', 'aria-label': `head view of ${tensor.name}` });
   const dpr = window.devicePixelRatio || 1;
@@ -372,13 +374,22 @@ function predictionsTable(t: Trace, stage: Stage): HTMLElement {
   );
 }
 
+/** The attention mask of a stage's layer/step (it lives on the scores stage). */
+function maskFor(t: Trace, stage: Stage): TensorData | undefined {
+  if (!stage.attention) return undefined;
+  const own = findTensor(stage, 'mask');
+  if (own) return own;
+  const holder = t.stages.find((s) => s.layer === stage.layer && s.step === stage.step && s.attention?.queries === stage.attention?.queries && s.attention?.keys === stage.attention?.keys && findTensor(s, 'mask'));
+  return holder ? findTensor(holder, 'mask') : undefined;
+}
+
 function isAttentionMatrix(tensor: TensorData): boolean {
   return tensor.name === 'weights' || tensor.name === 'scores' || tensor.name === 'difference';
 }
 
 function matrixFigure(t: Trace, stage: Stage, tensor: TensorData, kvHeadOf?: readonly number[], caption?: string, testid = tensor.name): HTMLElement {
   const m = toMatrix(t, tensor, cursor.head, kvHeadOf);
-  const mask = findTensor(stage, 'mask');
+  const mask = maskFor(t, stage);
   const matrix: Matrix = mask && isAttentionMatrix(tensor) && mask.shape.length === 2 ? { ...m, masked: (r, c) => mask.data[r * m.cols + c] === 0 } : m;
   const wide = isAttentionMatrix(tensor);
   const maxWidth = wide ? Math.max(320, app.clientWidth - 40) : Math.max(240, Math.min(480, (app.clientWidth - 60) / 2));

@@ -31,9 +31,13 @@ test('heatmap layout fits the width, and hit-testing inverts it', () => {
   assert.ok(l.width <= 600);
   assert.ok(l.cell >= 2 && l.cell <= 28);
   for (let r = 0; r < 9; r++)
-    for (let c = 0; c < 9; c++) assert.deepEqual(hitTest(l, m, l.left + (c + 0.5) * l.cell, l.top + (r + 0.5) * l.cell), { row: r, col: c });
+    for (let c = 0; c < 9; c++) assert.deepEqual(hitTest(l, m, l.left + (c + 0.5) * l.cell, l.top + (r + 0.5) * l.cellH), { row: r, col: c });
   assert.equal(hitTest(l, m, l.left - 1, l.top + 1), undefined);
   assert.equal(hitTest(l, m, l.left + 9 * l.cell + 1, l.top + 1), undefined);
+  const wide = { rows: 13, cols: 128, rowLabels: Array(13).fill('tok'), colLabels: Array(128).fill('1') };
+  const lw = layoutHeatmap(wide, 500);
+  assert.ok(lw.cellH >= 12 && lw.cell < lw.cellH, 'rows of a wide matrix stay readable');
+  assert.deepEqual(hitTest(lw, wide, lw.left + 100.5 * lw.cell, lw.top + 12.5 * lw.cellH), { row: 12, col: 100 });
   const big = { rows: 512, cols: 512, rowLabels: Array(512).fill('x'), colLabels: Array(512).fill('x') };
   const lb = layoutHeatmap(big, 800);
   assert.equal(lb.cell, 2);

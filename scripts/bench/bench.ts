@@ -1,0 +1,132 @@
+// Benchmark: model inference per built-in model and length, the wasm backend's matmul peak,
+// worker round trip, host event-loop delay during a run, tensor leaks, bytes per trace.
+// Prints figures and ratios; asserts nothing about time.
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import * as path from 'node:path';
+import { initBackend, tf } from '../../src/model/backend';
+import { CATALOG } from '../../src/model/catalog';
+import { getModel } from '../../src/model/registry';
+import { EngineClient } from '../../src/engine/client';
+import type { Trace } from '../../src/model/trace';
+import { benchLayers } from './layer';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const args = new Set(process.argv.slice(2));
+const quick = args.has('--quick');
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+export async function time(fn: () => Promise<unknown> | unknown, repeats = quick ? 2 : 5, warmup = 1): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const xs: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    await fn();
+    xs.push(performance.now() - t0);
+  }
+  return median(xs);
+}
+
+export function table(title: string, header: string[], rows: (string | number)[][]): void {
+  console.log(`\n## ${title}\n`);
+  const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? (Number.isInteger(c) ? String(c) : c.toFixed(2)) : c)))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => String(r[i] ?? '').length)));
+  for (const [k, r] of cells.entries()) {
+    console.log('| ' + r.map((c, i) => String(c).padEnd(widths[i]!)).join(' | ') + ' |');
+    if (k === 0) console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  }
+}
+
+const WORDS = 'once upon a time there was a little girl named mia she loved to play in the park with her red ball one day the ball rolled under a big tree'.split(' ');
+const DATE = 'Monday 23rd of November 2026 ';
+
+function textOf(modelId: string, tokens: number): string {
+  if (modelId.startsWith('seq2seq')) return DATE.repeat(Math.max(1, Math.ceil(tokens / DATE.length))).slice(0, tokens);
+  return Array.from({ length: tokens }, (_, i) => WORDS[i % WORDS.length]).join(' ');
+}
+
+export function traceBytes(trace: Trace): { tensorBytes: number; jsonBytes: number } {
+  let tensorBytes = 0;
+  const skeleton = { ...trace, stages: trace.stages.map((s) => ({ ...s, tensors: s.tensors.map((t) => { tensorBytes += t.data.byteLength; return { ...t, data: null }; }) })) };
+  return { tensorBytes, jsonBytes: JSON.stringify(skeleton).length };
+}
+
+async function models(): Promise<void> {
+  const lengths = [16, 64, 128, 512];
+  const rows: (string | number)[][] = [];
+  for (const entry of CATALOG) {
+    let model;
+    try {
+      model = await getModel(entry.id);
+    } catch (err) {
+      rows.push([entry.id, ...lengths.map(() => 'n/a'), `not available: ${(err as Error).message.slice(0, 60)}`]);
+      continue;
+    }
+    const row: (string | number)[] = [entry.id];
+    let bytes = '';
+    for (const n of lengths) {
+      const text = textOf(entry.id, n);
+      const before = tf.memory().numTensors;
+      let trace: Trace | undefined;
+      const ms = await time(async () => (trace = await model.run(text, { maxTokens: n })), quick ? 1 : 3);
+      const leak = tf.memory().numTensors - before;
+      row.push(`${ms.toFixed(1)} ms (${trace!.tokens.length} tok)${leak ? ` LEAK ${leak}` : ''}`);
+      if (n === 128) {
+        const b = traceBytes(trace!);
+        bytes = `${(b.tensorBytes / 1e6).toFixed(2)} MB tensors + ${(b.jsonBytes / 1e3).toFixed(1)} kB rest`;
+      }
+    }
+    row.push(bytes);
+    rows.push(row);
+  }
+  table('Inference per built-in model (median, wasm backend, whole run() incl. tokenising and trace copies)', ['model', '16', '64', '128', '512', 'trace size at 128'], rows);
+}
+
+async function worker(): Promise<void> {
+  const engine = new EngineClient(path.join(ROOT, 'dist', 'worker.js'));
+  try {
+    await engine.backend();
+    const text = textOf('toy', 16);
+    const local = await getModel('toy-self-attention');
+    const inProcess = await time(() => local.run(text));
+    const viaWorker = await time(() => engine.run({ modelId: 'toy-self-attention', text }).promise);
+    const long = textOf('tinystories', 512);
+    const h = monitorEventLoopDelay({ resolution: 1 });
+    await engine.run({ modelId: 'tinystories-656k', text: long, maxTokens: 512 }).promise;
+    h.enable();
+    const t0 = performance.now();
+    await engine.run({ modelId: 'tinystories-656k', text: long, maxTokens: 512 }).promise;
+    const runMs = performance.now() - t0;
+    h.disable();
+    const mem0 = await engine.memory();
+    for (let i = 0; i < 3; i++) await engine.run({ modelId: 'tinystories-656k', text: long }).promise;
+    const mem1 = await engine.memory();
+    table('Worker thread', ['measure', 'value'], [
+      ['toy run in process (16 tokens)', `${inProcess.toFixed(2)} ms`],
+      ['toy run via worker (16 tokens)', `${viaWorker.toFixed(2)} ms`],
+      ['worker round-trip overhead', `${(viaWorker - inProcess).toFixed(2)} ms`],
+      ['TinyStories 512 tokens via worker', `${runMs.toFixed(1)} ms`],
+      ['host event-loop delay during that run: max', `${(h.max / 1e6).toFixed(1)} ms`],
+      ['host event-loop delay: p99', `${(h.percentile(99) / 1e6).toFixed(1)} ms`],
+      ['worker numTensors before / after 3 runs', `${mem0.numTensors} / ${mem1.numTensors}${mem0.numTensors === mem1.numTensors ? ' (no leak)' : ' LEAK'}`],
+    ]);
+  } finally {
+    engine.dispose();
+  }
+}
+
+async function main(): Promise<void> {
+  const b = await initBackend('wasm');
+  console.log(`# Attention Lens benchmark\n\nbackend: ${b.name}${b.warning ? ` (${b.warning})` : ''}; node ${process.version}; ${quick ? 'quick mode' : 'full'}`);
+  await benchLayers({ quick });
+  await models();
+  await worker();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
