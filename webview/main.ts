@@ -5,6 +5,7 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import type { Stage, TensorData, Trace } from '../src/model/trace';
 import { findTensor } from '../src/model/trace';
 import { traceFromJson } from '../src/model/serialise';
+import { missingParams } from '../src/model/scoreParams';
 import { assertNever, DEFAULT_CURSOR, type Cursor, type HostMessage, type PanelSettings, type PersistedState, type WebviewMessage } from '../src/protocol';
 import { headsOf, jumpToPhase, layersOf, moveHead, moveStage, moveStep, PHASES, phaseOf, stepsOf } from '../src/navigation';
 import { clear, h } from './dom';
@@ -253,9 +254,8 @@ function qkvStageFor(t: Trace, stage: Stage): Stage | undefined {
 function whatIfPanel(t: Trace, stage: Stage): HTMLElement | undefined {
   const qkv = qkvStageFor(t, stage);
   if (!qkv || !(['score', 'normalise', 'context', 'qkv'] as string[]).includes(stage.kind)) return undefined;
-  const has = (n: string): boolean => findTensor(qkv, n) !== undefined;
-  const available = (f: ScoreFunction): string | undefined =>
-    f === 'general' && !has('W') ? 'needs a learned W (this model has none)' : f === 'additive' && !(has('W1') && has('W2') && has('v')) ? 'needs learned W₁, W₂ and v (this model has none)' : undefined;
+  const params = Object.fromEntries(['W', 'W1', 'W2', 'v'].map((n) => [n, findTensor(qkv, n)]));
+  const available = (f: ScoreFunction): string | undefined => missingParams(f, params);
   const current = whatIf?.stageId === qkv.id ? whatIf : undefined;
   let score: ScoreFunction = current?.score ?? (available(settings.score) ? 'scaled-dot' : settings.score);
   let normaliser: Normaliser = current?.normaliser ?? settings.normaliser;

@@ -33,7 +33,8 @@ export function findWasmDir(startDir: string = __dirname): string | undefined {
 export function initBackend(preferred: BackendName = 'wasm', wasmDir?: string): Promise<BackendStatus> {
   ready ??= (async (): Promise<BackendStatus> => {
     if (preferred === 'wasm') {
-      const dir = wasmDir ?? findWasmDir();
+      // An explicit folder wins when it has the binaries (the bundle's dist/wasm); else search.
+      const dir = wasmDir && fs.existsSync(path.join(wasmDir, 'tfjs-backend-wasm-simd.wasm')) ? wasmDir : findWasmDir();
       try {
         if (!dir) throw new Error('tfjs-backend-wasm-simd.wasm not found next to the bundle or in node_modules');
         // Node's wasm loader in tfjs takes a file path prefix (trailing separator required).

@@ -27,13 +27,19 @@ after(async () => {
 
 test('mocha suites pass inside the real extension host', async () => {
   const deadline = Date.now() + 240_000;
+  let exitedAt: number | undefined;
   let summary: string | undefined;
   while (!summary && Date.now() < deadline) {
+    // The host exits when run() settles; give its last console lines a moment to arrive.
+    if (exitedAt === undefined && /Extension Host Process exited/.test(s.serverOutput())) exitedAt = Date.now();
+    if (exitedAt !== undefined && Date.now() - exitedAt > 5000) break;
     summary = s.consoleLines.find((l) => l.includes(PREFIX)) ?? s.serverOutput().split('\n').find((l) => l.includes(PREFIX));
     if (!summary) await new Promise((r) => setTimeout(r, 500));
   }
   for (const l of s.consoleLines.filter((l) => l.includes('ATTENTION_LENS_MOCHA_'))) console.log(l.slice(l.indexOf('ATTENTION_LENS_MOCHA_')));
   await s.shot('extension-host-suite');
+  // Keep the whole console for diagnosis.
+  (await import('node:fs')).writeFileSync(path.join(ROOT, 'test-results', 'extension-host-console.txt'), s.consoleLines.join('\n'));
   assert.ok(summary, `no mocha summary; server log tail:\n${s.serverOutput().slice(-3000)}`);
   const { passed, failed } = JSON.parse(summary.slice(summary.indexOf(PREFIX) + PREFIX.length)) as { passed: number; failed: number };
   assert.equal(failed, 0, s.consoleLines.filter((l) => l.includes('MOCHA_FAIL')).join('\n'));

@@ -6,7 +6,7 @@ import Mocha from 'mocha';
 export const SUMMARY_PREFIX = 'ATTENTION_LENS_MOCHA_SUMMARY ';
 
 export function run(): Promise<void> {
-  const mocha = new Mocha({ ui: 'bdd', timeout: 120_000, color: false, reporter: 'spec' });
+  const mocha = new Mocha({ ui: 'tdd', timeout: 120_000, color: false, reporter: 'spec' });
   mocha.suite.emit('pre-require', globalThis, 'suite', mocha);
   // Suites register with the globals mocha just installed; import them after pre-require.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
