@@ -57,9 +57,12 @@ export type WebviewMessage =
   | { readonly type: 'request'; readonly id: number; readonly request: Request }
   | { readonly type: 'log'; readonly level: 'info' | 'error'; readonly message: string };
 
-/** State the webview persists with setState, so a reload restores the same trace and cursor. */
+/**
+ * State the webview persists with setState, so a reload restores the same trace and cursor.
+ * VS Code stores it as JSON, so the trace is kept in its JSON form (tensors base64, see serialise.ts).
+ */
 export interface PersistedState {
-  readonly trace?: Trace;
+  readonly trace?: unknown;
   readonly cursor?: Cursor;
 }
 

@@ -99,7 +99,8 @@ export function drawHeatmap(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout,
         ctx.font = `9px ${style.font}`;
         ctx.textAlign = 'center';
         ctx.textBaseline = 'middle';
-        ctx.fillText(v.toFixed(2).replace(/^0\./, '.'), x + l.cell / 2, y + l.cellH / 2);
+        // An exact zero (sparsemax, masks) reads "0", unlike a small weight that rounds to .00.
+        ctx.fillText(v === 0 ? '0' : v.toFixed(2).replace(/^(-?)0\./, '$1.'), x + l.cell / 2, y + l.cellH / 2);
       }
     }
   }

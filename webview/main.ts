@@ -4,7 +4,7 @@ import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import type { Stage, TensorData, Trace } from '../src/model/trace';
 import { findTensor } from '../src/model/trace';
-import { traceFromJson } from '../src/model/serialise';
+import { traceFromJson, traceToJson } from '../src/model/serialise';
 import { missingParams } from '../src/model/scoreParams';
 import { assertNever, DEFAULT_CURSOR, type Cursor, type HostMessage, type PanelSettings, type PersistedState, type WebviewMessage } from '../src/protocol';
 import { headsOf, jumpToPhase, layersOf, moveHead, moveStage, moveStep, PHASES, phaseOf, stepsOf } from '../src/navigation';
@@ -32,7 +32,7 @@ declare global {
 }
 const standalone = window.ATTENTION_LENS_STANDALONE;
 const vscode: VsCodeApi = standalone
-  ? { postMessage: () => {}, getState: () => ({ trace: traceFromJson(standalone.trace), cursor: standalone.cursor }), setState: () => {} }
+  ? { postMessage: () => {}, getState: () => ({ trace: standalone.trace, cursor: standalone.cursor }), setState: () => {} }
   : acquireVsCodeApi();
 
 let trace: Trace | undefined;
@@ -51,9 +51,12 @@ let whatIfError: string | undefined;
 /** The matrix currently shown full-size, for exports. */
 let shown: { matrix: Matrix; title: string; tensorName: string; stage: Stage } | undefined;
 
+/** The trace in its JSON form, kept for setState (encoded once per trace, not per cursor move). */
+let persistedTrace: unknown;
+
 function setCursor(c: Cursor, notify = true): void {
   cursor = c;
-  vscode.setState({ trace, cursor });
+  vscode.setState({ trace: persistedTrace, cursor });
   if (notify) post({ type: 'cursor', cursor });
   render();
 }
@@ -63,6 +66,7 @@ window.addEventListener('message', (e: MessageEvent<HostMessage>) => {
   switch (msg.type) {
     case 'trace':
       trace = msg.trace;
+      persistedTrace = traceToJson(msg.trace);
       settings = msg.settings;
       whatIf = undefined;
       whatIfError = undefined;
@@ -257,33 +261,35 @@ function whatIfPanel(t: Trace, stage: Stage): HTMLElement | undefined {
   const params = Object.fromEntries(['W', 'W1', 'W2', 'v'].map((n) => [n, findTensor(qkv, n)]));
   const available = (f: ScoreFunction): string | undefined => missingParams(f, params);
   const current = whatIf?.stageId === qkv.id ? whatIf : undefined;
-  let score: ScoreFunction = current?.score ?? (available(settings.score) ? 'scaled-dot' : settings.score);
-  let normaliser: Normaliser = current?.normaliser ?? settings.normaliser;
-  const scoreSel = h('vscode-single-select', { 'data-testid': 'whatif-score', 'aria-label': 'What-if score function' }) as HTMLElement & { value: string };
-  for (const f of SCORE_FUNCTIONS) {
-    const why = available(f);
-    scoreSel.append(h('vscode-option', { value: f, selected: f === score, disabled: why !== undefined, description: why }, why ? `${f} — ${why}` : f));
-  }
-  scoreSel.addEventListener('change', () => (score = scoreSel.value as ScoreFunction));
-  const normSel = h('vscode-single-select', { 'data-testid': 'whatif-normaliser', 'aria-label': 'What-if normaliser' }) as HTMLElement & { value: string };
-  for (const n of NORMALISERS) normSel.append(h('vscode-option', { value: n, selected: n === normaliser }, n));
-  normSel.addEventListener('change', () => (normaliser = normSel.value as Normaliser));
-  const run = async (): Promise<void> => {
+  const score: ScoreFunction = current?.score ?? (available(settings.score) ? 'scaled-dot' : settings.score);
+  const normaliser: Normaliser = current?.normaliser ?? settings.normaliser;
+  const run = async (sc: ScoreFunction, no: Normaliser): Promise<void> => {
     whatIfError = undefined;
     try {
-      const result = await rpc.request({ kind: 'whatIf', stageId: qkv.id, score, normaliser });
-      whatIf = { stageId: qkv.id, score, normaliser, result };
+      const result = await rpc.request({ kind: 'whatIf', stageId: qkv.id, score: sc, normaliser: no });
+      whatIf = { stageId: qkv.id, score: sc, normaliser: no, result };
     } catch (err) {
       whatIfError = (err as Error).message;
     }
     render();
   };
+  const toggles = <T extends string>(label: string, values: readonly T[], chosen: T, why: (v: T) => string | undefined, pick: (v: T) => void): HTMLElement =>
+    h(
+      'div',
+      { class: 'toggles', role: 'group', 'aria-label': label },
+      h('span', { class: 'toggle-label' }, label),
+      ...values.map((v) => {
+        const reason = why(v);
+        return h('button', { class: v === chosen && current ? 'toggle on' : 'toggle', 'aria-pressed': v === chosen && current ? 'true' : 'false', disabled: reason !== undefined, title: reason ?? `Recompute with ${v}`, 'data-testid': `whatif-${v}`, onclick: () => pick(v) }, v);
+      }),
+    );
   const panel = h(
     'section',
     { class: 'whatif', 'data-testid': 'whatif' },
     h('h3', {}, 'What if…'),
     h('p', { class: 'muted' }, `Recompute this layer’s scores, weights and context from the very same Q, K and V with another score function or normaliser. The model used ${stage.attention!.score} + ${stage.attention!.normaliser}.`),
-    h('div', { class: 'controls' }, h('label', { class: 'control' }, h('span', {}, 'score'), scoreSel), h('label', { class: 'control' }, h('span', {}, 'normaliser'), normSel), h('vscode-button', { 'data-testid': 'whatif-run', onclick: () => void run() }, 'Recompute')),
+    toggles('score', SCORE_FUNCTIONS, score, available, (v) => void run(v, normaliser)),
+    toggles('normaliser', NORMALISERS, normaliser, () => undefined, (v) => void run(score, v)),
   );
   if (whatIfError) panel.append(h('div', { class: 'banner error', role: 'alert' }, whatIfError));
   if (current) {
@@ -473,7 +479,12 @@ async function exportAs(format: ExportFormat): Promise<void> {
 
 const restored = vscode.getState();
 if (restored?.trace) {
-  trace = restored.trace;
+  try {
+    trace = traceFromJson(restored.trace);
+    persistedTrace = restored.trace;
+  } catch {
+    trace = undefined;
+  }
   cursor = restored.cursor ?? DEFAULT_CURSOR;
 }
 render();

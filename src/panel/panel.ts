@@ -6,6 +6,7 @@ import type { EngineClient } from '../engine/client';
 import { findTensor, type Trace } from '../model/trace';
 import { assertNever, type Cursor, type HostMessage, type PanelSettings, type PersistedState, type Request, type ResponseMap, type WebviewMessage } from '../protocol';
 import { saveExport } from './export';
+import { traceFromJson } from '../model/serialise';
 import { standaloneHtml } from './standalone';
 
 export const PANEL_VIEW_TYPE = 'attentionLens.panel';
@@ -52,7 +53,13 @@ export class PanelManager implements vscode.Disposable {
     return {
       deserializeWebviewPanel: async (panel, state) => {
         panel.webview.options = this.options();
-        if (state?.trace && !this.session.trace) this.session.set(state.trace, undefined, state.cursor);
+        if (state?.trace && !this.session.trace) {
+          try {
+            this.session.set(traceFromJson(state.trace), undefined, state.cursor);
+          } catch (err) {
+            this.log.warn(`could not restore the panel's last run: ${(err as Error).message}`);
+          }
+        }
         this.attach(panel);
       },
     };

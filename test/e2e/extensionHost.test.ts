@@ -25,7 +25,7 @@ after(async () => {
   await s?.close();
 });
 
-test('mocha suites pass inside the real extension host', async () => {
+test('mocha suites pass inside the real extension host', async (t) => {
   const deadline = Date.now() + 240_000;
   let exitedAt: number | undefined;
   let summary: string | undefined;
@@ -36,7 +36,13 @@ test('mocha suites pass inside the real extension host', async () => {
     summary = s.consoleLines.find((l) => l.includes(PREFIX)) ?? s.serverOutput().split('\n').find((l) => l.includes(PREFIX));
     if (!summary) await new Promise((r) => setTimeout(r, 500));
   }
-  for (const l of s.consoleLines.filter((l) => l.includes('ATTENTION_LENS_MOCHA_'))) console.log(l.slice(l.indexOf('ATTENTION_LENS_MOCHA_')));
+  // Report each extension-host test as a test of its own, so the totals count them.
+  for (const l of s.consoleLines.filter((l) => /ATTENTION_LENS_MOCHA_(PASS|FAIL) /.test(l))) {
+    const [, kind, rest] = /ATTENTION_LENS_MOCHA_(PASS|FAIL) (.*)$/s.exec(l)!;
+    await t.test(`[extension host] ${rest!.split(': ')[0]}`, () => {
+      if (kind === 'FAIL') throw new Error(rest);
+    });
+  }
   await s.shot('extension-host-suite');
   // Keep the whole console for diagnosis.
   (await import('node:fs')).writeFileSync(path.join(ROOT, 'test-results', 'extension-host-console.txt'), s.consoleLines.join('\n'));

@@ -104,11 +104,20 @@ export async function selectLine(page: Page, line: number): Promise<void> {
 
 /** Right-clicks the middle of the current selection (the text layer sits above the overlay). */
 export async function rightClickSelection(page: Page): Promise<void> {
-  const sel = page.locator('.monaco-editor .view-overlays .selected-text').first();
-  await sel.waitFor({ timeout: 10_000 });
-  const box = await sel.boundingBox();
-  if (!box) throw new Error('selection has no box');
-  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2, { button: 'right' });
+  const sel = page.locator('.monaco-editor .view-overlays .selected-text');
+  await sel.first().waitFor({ state: 'attached', timeout: 10_000 });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    for (const el of await sel.all()) {
+      const box = await el.boundingBox();
+      if (box && box.width > 2) {
+        await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2, { button: 'right' });
+        return;
+      }
+    }
+    if (Date.now() > deadline) throw new Error('the selection is not visible');
+    await page.waitForTimeout(200);
+  }
 }
 
 export async function rightClickMenu(page: Page, title: string): Promise<void> {
@@ -137,7 +146,10 @@ export async function panelFrame(page: Page, selector = '#app', timeoutMs = 90_0
         /* frame navigating */
       }
     }
-    if (Date.now() > deadline) throw new Error(`no webview frame with ${selector} within ${timeoutMs} ms`);
+    if (Date.now() > deadline) {
+      await page.screenshot({ path: path.join(RESULTS, `no-frame-${selector.replace(/\W+/g, '_')}.png`) }).catch(() => {});
+      throw new Error(`no webview frame with ${selector} within ${timeoutMs} ms`);
+    }
     await page.waitForTimeout(250);
   }
 }

@@ -65,11 +65,23 @@ test('hovering a heatmap cell reads the exact value the model computed', async (
 });
 
 test('what-if: sparsemax on the same scores gives exact zeros and a different heatmap', async () => {
-  await frame.locator('[data-testid="whatif-normaliser"]').click();
-  await frame.locator('vscode-option', { hasText: 'sparsemax' }).first().click();
-  await frame.click('[data-testid="whatif-run"]');
+  await frame.click('[data-testid="whatif-sparsemax"]');
   await frame.locator('[data-testid="heatmap-whatif-weights"]').waitFor({ timeout: 30_000 });
   await frame.locator('[data-testid="heatmap-whatif-diff"]').waitFor();
+  assert.equal(await frame.getAttribute('[data-testid="whatif-sparsemax"]', 'aria-pressed'), 'true');
+  // Read a row of the what-if weights with the keyboard cursor: sparsemax leaves exact zeros.
+  const canvas = frame.locator('[data-testid="heatmap-whatif-weights"]');
+  await canvas.focus();
+  const values: number[] = [];
+  for (let k = 0; k < 9; k++) {
+    await canvas.press(k === 0 ? 'ArrowDown' : 'ArrowRight');
+    if (k === 0) await canvas.press('ArrowUp');
+    values.push(Number(/= (-?[\d.e-]+)$/.exec((await frame.textContent('[data-testid="readout-whatif-weights"]')) ?? '')?.[1]));
+  }
+  assert.ok(values.some((v) => v === 0), `sparsemax row ${values.join(', ')} has no exact zero`);
+  assert.ok(Math.abs(values.reduce((a, b) => a + b, 0) - 1) < 1e-3, `row sums to ${values.reduce((a, b) => a + b, 0)}`);
+  // The general and additive toggles are live for the toy model (it has W, W₁, W₂, v).
+  assert.equal(await frame.isDisabled('[data-testid="whatif-additive"]'), false);
   await s.shot('panel-light-whatif-sparsemax');
 });
 
@@ -82,10 +94,11 @@ test('export CSV through the save dialog writes the heatmap’s numbers', async 
   while (Date.now() < deadline) {
     try {
       csv = readFileSync(file, 'utf8');
-      break;
+      if (csv.endsWith('\n')) break;
     } catch {
-      await new Promise((r) => setTimeout(r, 200));
+      /* not written yet */
     }
+    await new Promise((r) => setTimeout(r, 200));
   }
   const trace = cliTrace('toy-self-attention', TEXT);
   const w = findTensor(trace.stages.find((st) => st.kind === 'normalise')!, 'weights')!;

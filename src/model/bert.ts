@@ -1,0 +1,663 @@
+// Bidirectional Transformer encoders in Hugging Face layouts: BERT (model_type "bert", e.g.
+// BertModel / BertForMaskedLM checkpoints) and DistilBERT ("distilbert"), read from a folder with
+// config.json, model.safetensors and a WordPiece tokenizer.json. The built-in model is a small BERT
+// trained here on WordNet's glosses (models/english-encoder). The forward pass runs in tfjs and
+// records every step:
+//   tokens → embedding (word + position + type, LayerNorm) → per layer: Q,K,V → scores → softmax
+//   weights → context → residual + LayerNorm → GELU MLM → residual + LayerNorm → masked-token predictions.
+// RoBERTa-style checkpoints (byte-level BPE, offset positions) are rejected as 'unsupported'.
+// No vscode import. Every tf op is inside tf.tidy or disposed: a run leaves tf.memory() unchanged.
+import * as path from 'node:path';
+import { tf } from './backend';
+import { HfTokenizer } from './hfTokenizer';
+import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
+import { readSafetensorsFile, type SafeTensor } from './safetensors';
+import {
+  ACTIVATION_FORMULA,
+  ACTIVATIONS,
+  activate,
+  alignNormalised,
+  attentionStages,
+  configReader,
+  dense,
+  f32,
+  findBuiltinDir,
+  layerNorm,
+  multiHead,
+  readJsonFile,
+  recordAttention,
+  topKRows,
+  yieldToEventLoop,
+  type Activation,
+  type AlignPiece,
+  type AttentionRecord,
+  type Dense,
+} from './transformerStages';
+import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from './trace';
+
+export type BertFamily = 'bert' | 'distilbert';
+
+export interface BertConfig {
+  readonly family: BertFamily;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly numHeads: number;
+  readonly headDim: number;
+  readonly intermediateSize: number;
+  readonly vocabSize: number;
+  readonly maxPositions: number;
+  /** 0 for DistilBERT (no segment embeddings). */
+  readonly typeVocabSize: number;
+  readonly eps: number;
+  readonly activation: Activation;
+}
+
+export interface LoadBertOptions {
+  readonly id?: string;
+  readonly name?: string;
+  readonly description?: string;
+  readonly licence?: string;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (fraction: number, message: string) => void;
+}
+
+export const ENGLISH_ENCODER_DIR = path.join('models', 'english-encoder');
+
+/** The folder of the built-in English encoder (walks up from `startDir` to models/english-encoder). */
+export function builtinEnglishEncoderDir(startDir: string = __dirname): string {
+  return findBuiltinDir(ENGLISH_ENCODER_DIR, startDir);
+}
+
+// ---------------------------------------------------------------------------------------------
+// config.json
+
+/** Validates a Hugging Face BERT or DistilBERT config.json with clear messages. */
+export function parseBertConfig(raw: unknown, where = 'config.json'): BertConfig {
+  const { c, int, num, fail } = configReader(raw, where);
+  const type = c['model_type'];
+  const arch = Array.isArray(c['architectures']) ? (c['architectures'] as unknown[]).map(String) : [];
+  let family: BertFamily;
+  if (type === 'bert' || (type === undefined && arch.some((a) => a.startsWith('Bert')))) family = 'bert';
+  else if (type === 'distilbert' || (type === undefined && arch.some((a) => a.startsWith('DistilBert')))) family = 'distilbert';
+  else if (type === undefined) return fail(`${where} has no "model_type"; this loader reads BERT ("bert") and DistilBERT ("distilbert") encoders.`);
+  else {
+    throw new AttentionInputError(
+      'unsupported',
+      `${where} describes a "${String(type)}" model; this loader reads BERT ("bert") and DistilBERT ("distilbert") encoders` +
+        (type === 'roberta' ? ' (RoBERTa differs in its byte-level tokenizer and offset positions, which are not supported).' : '.'),
+    );
+  }
+  const hiddenSize = family === 'bert' ? int('hidden_size') : int('dim');
+  const numLayers = family === 'bert' ? int('num_hidden_layers') : int('n_layers');
+  const numHeads = family === 'bert' ? int('num_attention_heads') : int('n_heads');
+  const intermediateSize = family === 'bert' ? int('intermediate_size') : int('hidden_dim');
+  const vocabSize = int('vocab_size');
+  const maxPositions = int('max_position_embeddings', 512);
+  const typeVocabSize = family === 'bert' ? int('type_vocab_size', 2) : 0;
+  const eps = family === 'bert' ? num('layer_norm_eps', 1e-12) : 1e-12;
+  if (hiddenSize % numHeads !== 0) {
+    fail(`${where}: the hidden size ${hiddenSize} is not divisible by the ${numHeads} attention heads, so the heads cannot split it evenly.`);
+  }
+  const act = (family === 'bert' ? c['hidden_act'] : c['activation']) ?? 'gelu';
+  if (typeof act !== 'string' || !(ACTIVATIONS as readonly string[]).includes(act)) {
+    throw new AttentionInputError('unsupported', `${where}: activation ${JSON.stringify(act)} is not supported (supported: ${ACTIVATIONS.join(', ')}).`);
+  }
+  const posType = c['position_embedding_type'] ?? 'absolute';
+  if (posType !== 'absolute') {
+    throw new AttentionInputError('unsupported', `${where}: position_embedding_type "${String(posType)}" is not supported; only "absolute" is.`);
+  }
+  if (family === 'distilbert' && c['sinusoidal_pos_embds'] === true) {
+    // The sinusoidal table is still stored as position_embeddings.weight; nothing else changes.
+  }
+  return { family, hiddenSize, numLayers, numHeads, headDim: hiddenSize / numHeads, intermediateSize, vocabSize, maxPositions, typeVocabSize, eps, activation: act as Activation };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weights
+
+interface LN {
+  readonly g: tf.Tensor1D;
+  readonly b: tf.Tensor1D;
+}
+
+interface LayerWeights {
+  readonly q: Dense;
+  readonly k: Dense;
+  readonly v: Dense;
+  readonly o: Dense;
+  readonly attnNorm: LN;
+  readonly up: Dense;
+  readonly down: Dense;
+  readonly outNorm: LN;
+}
+
+interface Weights {
+  readonly word: tf.Tensor2D;
+  /** [maxPositions, D] (position rows) and the segment-0 row (zeros for DistilBERT). */
+  readonly position: tf.Tensor2D;
+  readonly type0: tf.Tensor1D;
+  readonly embNorm: LN;
+  readonly layers: readonly LayerWeights[];
+  /** The masked-language-model head, when the checkpoint has one. */
+  readonly mlm?: { readonly transform: Dense; readonly norm: LN; readonly decoderT: tf.Tensor2D; readonly bias: tf.Tensor1D };
+}
+
+/** Parameter names per family (HF's own names). */
+function names(family: BertFamily, l: number) {
+  if (family === 'bert') {
+    const p = `encoder.layer.${l}.`;
+    return {
+      q: p + 'attention.self.query',
+      k: p + 'attention.self.key',
+      v: p + 'attention.self.value',
+      o: p + 'attention.output.dense',
+      attnNorm: p + 'attention.output.LayerNorm',
+      up: p + 'intermediate.dense',
+      down: p + 'output.dense',
+      outNorm: p + 'output.LayerNorm',
+    };
+  }
+  const p = `transformer.layer.${l}.`;
+  return {
+    q: p + 'attention.q_lin',
+    k: p + 'attention.k_lin',
+    v: p + 'attention.v_lin',
+    o: p + 'attention.out_lin',
+    attnNorm: p + 'sa_layer_norm',
+    up: p + 'ffn.lin1',
+    down: p + 'ffn.lin2',
+    outNorm: p + 'output_layer_norm',
+  };
+}
+
+function disposeWeights(w: Weights): void {
+  const all = new Set<tf.Tensor>();
+  const add = (x: unknown): void => {
+    if (x instanceof tf.Tensor) all.add(x);
+    else if (x && typeof x === 'object') for (const v of Object.values(x)) add(v);
+  };
+  add(w);
+  for (const t of all) t.dispose();
+}
+
+function buildWeights(map: Map<string, SafeTensor>, cfg: BertConfig, where: string): Weights {
+  const { hiddenSize: D, intermediateSize: I, vocabSize: V, maxPositions: P, family } = cfg;
+  const base = family === 'bert' ? 'bert.' : 'distilbert.';
+  const find = (name: string): { key: string; t: SafeTensor } | undefined => {
+    for (const key of [base + name, name]) {
+      const t = map.get(key);
+      if (t) return { key, t };
+    }
+    return undefined;
+  };
+  const checked = new Map<string, SafeTensor>();
+  const need = (name: string, shape: number[], meaning: string, optional = false): string | undefined => {
+    const hit = find(name) ?? (name.startsWith('cls.') || name.startsWith('vocab_') ? (map.has(name) ? { key: name, t: map.get(name)! } : undefined) : undefined);
+    if (!hit) {
+      if (optional) return undefined;
+      throw new AttentionInputError('file', `${where} has no tensor "${base}${name}" (${meaning}).`);
+    }
+    const s = hit.t.shape;
+    if (s.length !== shape.length || s.some((d, i) => d !== shape[i])) {
+      throw new AttentionInputError('shape', `${hit.key} is ${s.join('×')} but ${meaning} is ${shape.join('×')} (from config.json).`);
+    }
+    checked.set(name, hit.t);
+    return name;
+  };
+  // Validate every shape first, so a bad file allocates no tensors.
+  need('embeddings.word_embeddings.weight', [V, D], 'vocab_size × hidden_size');
+  need('embeddings.position_embeddings.weight', [P, D], 'max_position_embeddings × hidden_size');
+  if (family === 'bert') need('embeddings.token_type_embeddings.weight', [cfg.typeVocabSize, D], 'type_vocab_size × hidden_size');
+  need('embeddings.LayerNorm.weight', [D], 'hidden_size');
+  need('embeddings.LayerNorm.bias', [D], 'hidden_size');
+  const denseSpec = (name: string, out: number, inp: number, meaning: string): void => {
+    need(name + '.weight', [out, inp], meaning);
+    need(name + '.bias', [out], meaning.split(' × ')[0]!);
+  };
+  const lnSpec = (name: string): void => {
+    need(name + '.weight', [D], 'hidden_size');
+    need(name + '.bias', [D], 'hidden_size');
+  };
+  for (let l = 0; l < cfg.numLayers; l++) {
+    const n = names(family, l);
+    denseSpec(n.q, D, D, 'hidden_size × hidden_size');
+    denseSpec(n.k, D, D, 'hidden_size × hidden_size');
+    denseSpec(n.v, D, D, 'hidden_size × hidden_size');
+    denseSpec(n.o, D, D, 'hidden_size × hidden_size');
+    lnSpec(n.attnNorm);
+    denseSpec(n.up, I, D, 'intermediate_size × hidden_size');
+    denseSpec(n.down, D, I, 'hidden_size × intermediate_size');
+    lnSpec(n.outNorm);
+  }
+  // MLM head (BertForMaskedLM: cls.predictions.*; DistilBertForMaskedLM: vocab_*), decoder tied when absent.
+  const mlmNames =
+    family === 'bert'
+      ? { dense: 'cls.predictions.transform.dense', norm: 'cls.predictions.transform.LayerNorm', decoder: 'cls.predictions.decoder.weight', bias: 'cls.predictions.bias' }
+      : { dense: 'vocab_transform', norm: 'vocab_layer_norm', decoder: 'vocab_projector.weight', bias: 'vocab_projector.bias' };
+  const hasMlm = map.has(mlmNames.dense + '.weight');
+  if (hasMlm) {
+    denseSpec(mlmNames.dense, D, D, 'hidden_size × hidden_size');
+    lnSpec(mlmNames.norm);
+    need(mlmNames.bias, [V], 'vocab_size');
+    need(mlmNames.decoder, [V, D], 'vocab_size × hidden_size', true);
+  }
+  const created: tf.Tensor[] = [];
+  const keep = <T extends tf.Tensor>(t: T): T => {
+    created.push(t);
+    return t;
+  };
+  const get = (name: string): SafeTensor => checked.get(name)!;
+  const t1 = (name: string): tf.Tensor1D => keep(tf.tensor1d(get(name).data, 'float32'));
+  const t2 = (name: string): tf.Tensor2D => {
+    const w = get(name);
+    return keep(tf.tensor2d(w.data, [w.shape[0]!, w.shape[1]!], 'float32'));
+  };
+  const t2T = (name: string): tf.Tensor2D => {
+    const w = get(name);
+    return keep(tf.tidy(() => tf.transpose(tf.tensor2d(w.data, [w.shape[0]!, w.shape[1]!], 'float32')) as tf.Tensor2D));
+  };
+  const lin = (name: string): Dense => ({ w: t2T(name + '.weight'), b: t1(name + '.bias') });
+  const ln = (name: string): LN => ({ g: t1(name + '.weight'), b: t1(name + '.bias') });
+  try {
+    const word = t2('embeddings.word_embeddings.weight');
+    const position = t2('embeddings.position_embeddings.weight');
+    const type0 =
+      family === 'bert'
+        ? keep(tf.tensor1d(get('embeddings.token_type_embeddings.weight').data.subarray(0, D), 'float32'))
+        : keep(tf.zeros([D], 'float32') as tf.Tensor1D);
+    const layers: LayerWeights[] = [];
+    for (let l = 0; l < cfg.numLayers; l++) {
+      const n = names(family, l);
+      layers.push({ q: lin(n.q), k: lin(n.k), v: lin(n.v), o: lin(n.o), attnNorm: ln(n.attnNorm), up: lin(n.up), down: lin(n.down), outNorm: ln(n.outNorm) });
+    }
+    let mlm: Weights['mlm'];
+    if (hasMlm) {
+      const decoderT = checked.has(mlmNames.decoder) ? t2T(mlmNames.decoder) : keep(tf.transpose(word) as tf.Tensor2D);
+      mlm = { transform: lin(mlmNames.dense), norm: ln(mlmNames.norm), decoderT, bias: t1(mlmNames.bias) };
+    }
+    return { word, position, type0, embNorm: ln('embeddings.LayerNorm'), layers, ...(mlm ? { mlm } : {}) };
+  } catch (err) {
+    for (const t of created) t.dispose();
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokenisation helpers (BertNormalizer, one code point at a time, for offsets)
+
+function bertNormChar(ch: string): string {
+  const cp = ch.codePointAt(0)!;
+  if (cp === 0 || cp === 0xfffd) return '';
+  if (/\s/u.test(ch)) return ' ';
+  if (/[\p{Cc}\p{Cf}\p{Co}\p{Cs}]/u.test(ch)) return '';
+  return ch.toLowerCase().normalize('NFD').replace(/\p{Mn}/gu, '');
+}
+
+function isBertPunct(ch: string): boolean {
+  const cp = ch.codePointAt(0)!;
+  if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126)) return true;
+  return /\p{P}/u.test(ch);
+}
+
+interface LayerRecord {
+  readonly attention: AttentionRecord;
+  /** LayerNorm(x + attention output): the input to the feed-forward block. */
+  readonly attnHidden: Float32Array;
+  readonly output: Float32Array;
+}
+
+interface ForwardResult {
+  readonly embedding: Float32Array;
+  readonly layers: LayerRecord[];
+  readonly mlmHidden?: Float32Array;
+  readonly logits?: Float32Array;
+  readonly topP?: Float32Array;
+  readonly topId?: Int32Array;
+}
+
+export class BertModel implements AttentionModel {
+  readonly info: ModelInfo;
+  private weights: Weights | undefined;
+  readonly clsId: number;
+  readonly sepId: number;
+
+  constructor(
+    readonly config: BertConfig,
+    readonly tokenizer: HfTokenizer,
+    weights: Weights,
+    info: ModelInfo,
+  ) {
+    this.weights = weights;
+    this.info = info;
+    const id = (name: string): number => {
+      const v = tokenizer.encodeIds(name, false);
+      if (v.length !== 1 || tokenizer.piece(v[0]!) !== name) throw new AttentionInputError('config', `The tokenizer has no ${name} token.`);
+      return v[0]!;
+    };
+    this.clsId = id('[CLS]');
+    this.sepId = id('[SEP]');
+  }
+
+  get hasMlmHead(): boolean {
+    return this.weights?.mlm !== undefined;
+  }
+
+  dispose(): void {
+    if (!this.weights) return;
+    disposeWeights(this.weights);
+    this.weights = undefined;
+  }
+
+  private live(): Weights {
+    if (!this.weights) throw new Error(`${this.info.name} has been disposed.`);
+    return this.weights;
+  }
+
+  /** [CLS] + the text's WordPiece tokens + [SEP], at most `maxTokens` in all, with UTF-16 offsets. */
+  tokenize(text: string, maxTokens: number): { tokens: Token[]; truncated: boolean; coveredLength: number; alignmentIssues: number } {
+    const budget = Math.max(0, maxTokens - 2);
+    // Long inputs: tokenise a prefix cut at whitespace, growing it until it has more than enough tokens.
+    let source = text;
+    let ids: number[];
+    for (let limit = (budget + 16) * 8; ; limit *= 4) {
+      if (text.length <= limit) {
+        source = text;
+        ids = this.tokenizer.encodeIds(text, false);
+        break;
+      }
+      let cut = text.lastIndexOf(' ', limit);
+      if (cut <= 0) cut = limit;
+      source = text.slice(0, cut);
+      ids = this.tokenizer.encodeIds(source, false);
+      if (ids.length > budget) break;
+    }
+    const truncated = ids.length > budget || source !== text;
+    const kept = ids.slice(0, budget);
+    const unkId = this.tokenizer.unkId;
+    const pieces: AlignPiece[] = kept.map((id) => {
+      const p = this.tokenizer.piece(id);
+      if (id === unkId && p === this.tokenizer.unkToken) return { unknownWord: true };
+      if (this.tokenizer.isSpecial(id)) return { literal: p };
+      return { piece: p.startsWith('##') ? p.slice(2) : p };
+    });
+    const { spans, issues } = alignNormalised(source, pieces, bertNormChar, isBertPunct);
+    const tokens: Token[] = [{ text: '[CLS]', id: this.clsId, start: -1, end: -1, special: true }];
+    kept.forEach((id, i) => {
+      const [start, end] = spans[i]!;
+      tokens.push({
+        text: this.tokenizer.piece(id),
+        id,
+        start,
+        end,
+        ...(this.tokenizer.isSpecial(id) ? { special: true } : {}),
+        ...(id === unkId ? { unknown: true } : {}),
+      });
+    });
+    tokens.push({ text: '[SEP]', id: this.sepId, start: -1, end: -1, special: true });
+    let covered = text.length;
+    if (truncated) {
+      covered = 0;
+      for (const t of tokens) if (t.end > covered) covered = t.end;
+    }
+    return { tokens, truncated, coveredLength: covered, alignmentIssues: issues };
+  }
+
+  private async forward(ids: readonly number[], topK: number, signal?: AbortSignal, onProgress?: (f: number, m: string) => void): Promise<ForwardResult> {
+    const w = this.live();
+    const cfg = this.config;
+    const { hiddenSize: D, numHeads: H, headDim: hd, numLayers: L } = cfg;
+    const T = ids.length;
+    if (T > cfg.maxPositions) throw new AttentionInputError('shape', `${T} tokens do not fit the ${cfg.maxPositions} positions of this model.`);
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= cfg.vocabSize) throw new AttentionInputError('shape', `Token id ${id} is outside the embedding table (vocab_size ${cfg.vocabSize}).`);
+    }
+    const layers: LayerRecord[] = [];
+    let x: tf.Tensor2D | undefined;
+    try {
+      x = tf.tidy(() => {
+        const words = tf.gather(w.word, tf.tensor1d(ids.slice(), 'int32'));
+        const pos = tf.slice(w.position, [0, 0], [T, D]);
+        return layerNorm(tf.add(tf.add(words, pos), w.type0) as tf.Tensor2D, w.embNorm.g, w.embNorm.b, cfg.eps);
+      });
+      const embedding = f32(x);
+      for (let l = 0; l < L; l++) {
+        throwIfCancelled(signal);
+        onProgress?.(l / (L + 1), `Layer ${l + 1} of ${L}`);
+        const lw = w.layers[l]!;
+        const input = x;
+        const next = tf.tidy(() => {
+          const m = multiHead(dense(input, lw.q), dense(input, lw.k), dense(input, lw.v), H, hd);
+          const attnOut = dense(m.merged, lw.o);
+          const h1 = layerNorm(tf.add(input, attnOut) as tf.Tensor2D, lw.attnNorm.g, lw.attnNorm.b, cfg.eps);
+          const ff = dense(activate(cfg.activation, dense(h1, lw.up)), lw.down);
+          const out = layerNorm(tf.add(h1, ff) as tf.Tensor2D, lw.outNorm.g, lw.outNorm.b, cfg.eps);
+          layers.push({ attention: recordAttention(m, attnOut), attnHidden: f32(h1), output: f32(out) });
+          return out;
+        });
+        x = next;
+        input.dispose();
+        await yieldToEventLoop();
+      }
+      throwIfCancelled(signal);
+      if (!w.mlm) return { embedding, layers };
+      onProgress?.(L / (L + 1), 'Masked-token predictions');
+      const mlm = w.mlm;
+      const last = x;
+      let result: ForwardResult = { embedding, layers };
+      tf.tidy(() => {
+        const h = layerNorm(activate(cfg.activation, dense(last, mlm.transform)), mlm.norm.g, mlm.norm.b, cfg.eps);
+        const logits = tf.add(tf.matMul(h, mlm.decoderT), mlm.bias) as tf.Tensor2D;
+        const top = topKRows(logits, Math.max(1, Math.min(topK, cfg.vocabSize)));
+        result = { embedding, layers, mlmHidden: f32(h), logits: f32(logits), topP: top.p, topId: top.id };
+      });
+      return result;
+    } finally {
+      x?.dispose();
+    }
+  }
+
+  /** MLM logits for every position of `ids` ([ids.length × vocab_size]), for tests and tools. */
+  async logits(ids: readonly number[]): Promise<Float32Array | undefined> {
+    return (await this.forward(ids, 1)).logits;
+  }
+
+  async run(text: string, options: RunOptions = {}): Promise<Trace> {
+    const started = performance.now();
+    const { signal, onProgress } = options;
+    throwIfCancelled(signal);
+    if (text.trim().length === 0) throw new AttentionInputError('empty', 'There is no text to run: select some words first.');
+    const cfg = this.config;
+    const warnings: string[] = [];
+    let maxTokens = options.maxTokens !== undefined && Number.isFinite(options.maxTokens) ? Math.floor(options.maxTokens) : cfg.maxPositions;
+    if (maxTokens < 3) maxTokens = 3;
+    if (maxTokens > cfg.maxPositions) {
+      warnings.push(`maxTokens ${maxTokens} is more than this model's ${cfg.maxPositions} positions (max_position_embeddings); using ${cfg.maxPositions}.`);
+      maxTokens = cfg.maxPositions;
+    }
+    onProgress?.(0, 'Tokenising');
+    const enc = this.tokenize(text, maxTokens);
+    if (enc.truncated) {
+      warnings.push(`The input was truncated to ${maxTokens} tokens (including [CLS] and [SEP]); the model saw the first ${enc.coveredLength} of ${text.length} characters.`);
+    }
+    if (enc.alignmentIssues > 0) {
+      warnings.push(`${enc.alignmentIssues} token${enc.alignmentIssues === 1 ? '' : 's'} could not be matched exactly with the text; their editor positions are unknown.`);
+    }
+    const unknown = enc.tokens.filter((t) => t.unknown).length;
+    if (unknown > 0) warnings.push(`${unknown} word${unknown === 1 ? '' : 's'} could not be spelled with the vocabulary and became [UNK].`);
+    const ids = enc.tokens.map((t) => t.id);
+    const topK = Math.max(1, Math.min(Math.floor(options.topK ?? 5), cfg.vocabSize));
+    const out = await this.forward(ids, topK, signal, onProgress);
+    throwIfCancelled(signal);
+    const stages = this.stages(enc.tokens, out, topK);
+    let predictions: Prediction[] | undefined;
+    if (out.topId && out.topP) {
+      predictions = [];
+      for (let i = 0; i < ids.length; i++) {
+        const top = [];
+        for (let r = 0; r < topK; r++) {
+          const id = out.topId[i * topK + r]!;
+          top.push({ id, text: this.tokenizer.piece(id), p: out.topP[i * topK + r]! });
+        }
+        predictions.push({ position: i, top });
+      }
+    }
+    onProgress?.(1, 'Done');
+    return {
+      version: 1,
+      model: this.info,
+      text: text.slice(0, enc.coveredLength),
+      tokens: enc.tokens,
+      stages,
+      ...(predictions ? { predictions } : {}),
+      warnings,
+      backend: tf.getBackend(),
+      elapsedMs: performance.now() - started,
+    };
+  }
+
+  private stages(tokens: readonly Token[], out: ForwardResult, topK: number): Stage[] {
+    const cfg = this.config;
+    const T = tokens.length;
+    const { numHeads: H, headDim: hd, hiddenSize: D } = cfg;
+    const tok = { token: 'input' } as const;
+    const attention: AttentionInfo = { queries: 'input', keys: 'input', causal: false, score: 'scaled-dot', normaliser: 'softmax' };
+    const distil = cfg.family === 'distilbert';
+    const stages: Stage[] = [
+      {
+        id: 'tokens',
+        kind: 'tokens',
+        title: 'Tokens',
+        formula: 'text → [CLS] w₁ … wₙ [SEP]',
+        explanation:
+          `The text is lower-cased, accents are removed, and it is split at spaces and punctuation. Each word is then spelled with the ` +
+          `${cfg.vocabSize}-entry WordPiece vocabulary, longest piece first: a word the vocabulary lacks becomes a stem plus continuation ` +
+          `pieces marked "##". [CLS] is put in front and [SEP] at the end, as in training; they have no position in your text. ` +
+          `Type [MASK] in the text to ask the model to fill in a word.`,
+        tensors: [tensor('ids', [T], ['token'], Float32Array.from(tokens, (t) => t.id), { tokenAxes: tok, description: 'Token ids' })],
+      },
+      {
+        id: 'embedding',
+        kind: 'embedding',
+        title: 'Embeddings: word + position' + (distil ? '' : ' + segment'),
+        formula: distil ? 'X[i] = LayerNorm(E[tᵢ] + P[i])' : 'X[i] = LayerNorm(E[tᵢ] + P[i] + S[0])',
+        explanation:
+          `Each token id picks a row of the ${cfg.vocabSize}×${D} word-embedding matrix E, and the row P[i] of a learned position table is ` +
+          `added so the model knows where the token stands (attention itself ignores order). ` +
+          (distil ? '' : 'BERT also adds a segment vector S (all tokens here are in segment 0, "sentence A"). ') +
+          `The sum is layer-normalised: each token's vector is shifted to mean 0, scaled to variance 1, then given a learned gain and bias.`,
+        tensors: [tensor('X', [T, D], ['token', 'd_model'], out.embedding, { tokenAxes: tok, description: 'Input to layer 0' })],
+      },
+    ];
+    out.layers.forEach((rec, l) => {
+      stages.push(
+        ...attentionStages({
+          prefix: `L${l}`,
+          layer: l,
+          title: `Layer ${l}`,
+          attention,
+          heads: H,
+          headDim: hd,
+          dModel: D,
+          queryCount: T,
+          keyCount: T,
+          record: rec.attention,
+          qkvText:
+            `Every token's ${D}-vector is projected three ways, each by its own learned matrix and bias: a query (what this token looks for), ` +
+            `a key (what it offers to be found by) and a value (what it passes on). The ${D} numbers are then cut into ${H} heads of ${hd}, ` +
+            `and each head attends on its own.`,
+          scoresText:
+            `Each query is compared with every key by a dot product, divided by √${hd} to keep softmax out of saturation. This is an encoder: ` +
+            `there is no causal mask, so every token may look at tokens before and after it. That two-sided view is what masked-language ` +
+            `training rewards: to guess a hidden word, the words on both sides help.`,
+          weightsText:
+            `Softmax turns each query's row of scores into weights that are positive and sum to 1. Small trained BERTs often park weight on ` +
+            `[CLS], [SEP] or punctuation when a head has nothing specific to find, and some heads look mostly at the previous or next word.`,
+          contextText:
+            `Each head blends the value vectors of all tokens using its weights, giving a ${hd}-vector per token. The ${H} heads are put side by ` +
+            `side (${H * hd} numbers) and projected back to ${D} dimensions by W_O: that is what attention adds to the token's vector.`,
+        }),
+        {
+          id: `L${l}.output`,
+          kind: 'encoder-layer',
+          layer: l,
+          title: `Layer ${l}: add & norm, feed-forward, add & norm`,
+          formula: `h = LayerNorm(x + attn);  x' = LayerNorm(h + W₂ ${cfg.activation}(W₁h + b₁) + b₂)`,
+          explanation:
+            `BERT normalises after each sub-block ("post-norm"): the attention output is added to the token's vector and the sum layer-normalised. ` +
+            `Then every token, on its own, goes through a two-layer feed-forward network (${D} → ${cfg.intermediateSize} → ${D}, ` +
+            `${ACTIVATION_FORMULA[cfg.activation]}), whose output is added and normalised again. The result is the layer's output and the next layer's input.`,
+          tensors: [
+            tensor('hidden', [T, D], ['token', 'd_model'], rec.output, { tokenAxes: tok, description: 'Layer output' }),
+            tensor('attention_hidden', [T, D], ['token', 'd_model'], rec.attnHidden, { tokenAxes: tok, description: 'LayerNorm(x + attention): input to the feed-forward block' }),
+          ],
+        },
+      );
+    });
+    if (out.mlmHidden && out.topP && out.topId) {
+      stages.push({
+        id: 'output',
+        kind: 'output',
+        title: 'Masked-token predictions',
+        formula: `p(token at i) = softmax(LayerNorm(${cfg.activation}(W xᵢ + b)) Eᵀ + b_vocab)`,
+        explanation:
+          `The masked-language-model head reads each token's final vector, transforms and normalises it, and compares it with every row of ` +
+          `the word-embedding matrix E (shared with the input), giving a probability for every vocabulary entry. In training, 15% of the ` +
+          `tokens were hidden and this head had to name them; at a [MASK] the top guesses show what the model thinks fits, elsewhere it ` +
+          `mostly reproduces the word that is there. Shown: the ${topK} most likely tokens per position.`,
+        tensors: [
+          tensor('hidden', [T, D], ['token', 'd_model'], out.mlmHidden, { tokenAxes: tok, description: 'Transformed final vectors' }),
+          tensor('top_p', [T, topK], ['token', 'rank'], out.topP, { tokenAxes: tok, description: 'Probabilities of the top tokens' }),
+          tensor('top_id', [T, topK], ['token', 'rank'], Float32Array.from(out.topId), { tokenAxes: tok, description: 'Their token ids' }),
+        ],
+      });
+    }
+    return stages;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+/** Loads a BERT / DistilBERT folder: config.json, model.safetensors, tokenizer.json (+ tokenizer_config.json). */
+export async function loadBert(dir: string, options: LoadBertOptions = {}): Promise<BertModel> {
+  const { signal, onProgress } = options;
+  throwIfCancelled(signal);
+  const configPath = path.join(dir, 'config.json');
+  const config = parseBertConfig(await readJsonFile(configPath, 'config'), configPath);
+  onProgress?.(0, 'Reading tokenizer');
+  const tokenizer = await HfTokenizer.load(dir);
+  if (tokenizer.vocabSize > config.vocabSize) {
+    throw new AttentionInputError('shape', `The tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${config.vocabSize}.`);
+  }
+  const weightsPath = path.join(dir, 'model.safetensors');
+  const tensors = await readSafetensorsFile(weightsPath, { signal, onProgress: (f, m) => onProgress?.(0.05 + 0.9 * f, m) });
+  throwIfCancelled(signal);
+  const weights = buildWeights(tensors, config, weightsPath);
+  let parameters = 0;
+  for (const t of tensors.values()) parameters += t.data.length;
+  const base = path.basename(path.resolve(dir));
+  const builtin = base === 'english-encoder';
+  const info: ModelInfo = {
+    id: options.id ?? (builtin ? 'english-encoder' : `${config.family}:${base}`),
+    name: options.name ?? (builtin ? 'English encoder (small BERT)' : base),
+    family: config.family,
+    description:
+      options.description ??
+      (builtin
+        ? `A small BERT trained here with masked-language modelling on WordNet's definitions and example sentences: ` +
+          `${config.numLayers} layers × ${config.numHeads} heads, d_model ${config.hiddenSize}, ${config.vocabSize}-entry WordPiece vocabulary.`
+        : `${config.family === 'bert' ? 'BERT' : 'DistilBERT'} encoder: ${config.numLayers} layers, ${config.numHeads} heads, d_model ${config.hiddenSize}.`),
+    layers: config.numLayers,
+    heads: config.numHeads,
+    dModel: config.hiddenSize,
+    parameters,
+    ...(options.licence ? { licence: options.licence } : builtin ? { licence: 'Apache-2.0 (weights; trained on WordNet 3.0, WordNet licence)' } : {}),
+  };
+  onProgress?.(1, 'Model ready');
+  try {
+    return new BertModel(config, tokenizer, weights, info);
+  } catch (err) {
+    disposeWeights(weights);
+    throw err;
+  }
+}

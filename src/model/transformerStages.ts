@@ -1,0 +1,382 @@
+// Shared pieces of the Transformer loaders (BERT encoder, Marian encoder–decoder): tf helpers for
+// LayerNorm, activations and multi-head attention (one 2-D matmul per head: tfjs-wasm's batched
+// matMul is much slower at these sizes), and the builders of the four attention stages every
+// attention block shows: Q/K/V → scores → weights → context. No vscode import.
+import * as fs from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { tf } from './backend';
+import { AttentionInputError, tensor, type AttentionInfo, type Stage } from './trace';
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+/** Walks up from `startDir` to the first folder containing `rel/config.json`. */
+export function findBuiltinDir(rel: string, startDir: string = __dirname): string {
+  let dir = path.resolve(startDir);
+  for (let i = 0; i < 8; i++) {
+    const candidate = path.join(dir, rel);
+    if (existsSync(path.join(candidate, 'config.json'))) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new AttentionInputError('file', `The built-in model folder ${rel} was not found above ${startDir}.`);
+}
+
+export async function readJsonFile(file: string, code: 'config' | 'file'): Promise<unknown> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw new AttentionInputError(code, `Cannot read ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new AttentionInputError(code, `${file} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Reads positive integers / numbers from a config object with clear AttentionInputError('config') messages. */
+export function configReader(raw: unknown, where: string) {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new AttentionInputError('config', `${where} is not a JSON object.`);
+  const c = raw as Record<string, unknown>;
+  const fail = (message: string): never => {
+    throw new AttentionInputError('config', message);
+  };
+  const int = (key: string, fallback?: number, min = 1): number => {
+    const v = c[key] ?? fallback;
+    if (v === undefined || v === null) fail(`${where} is missing "${key}".`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+      fail(`${where}: "${key}" must be ${min === 0 ? 'a non-negative' : 'a positive'} integer, not ${JSON.stringify(v)}.`);
+    }
+    return v as number;
+  };
+  const num = (key: string, fallback?: number): number => {
+    const v = c[key] ?? fallback;
+    if (v === undefined || v === null) fail(`${where} is missing "${key}".`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`${where}: "${key}" must be a positive number, not ${JSON.stringify(v)}.`);
+    return v as number;
+  };
+  const optInt = (key: string): number | undefined => (typeof c[key] === 'number' && Number.isInteger(c[key]) && (c[key] as number) >= 0 ? (c[key] as number) : undefined);
+  return { c, int, num, optInt, fail };
+}
+
+// ---------------------------------------------------------------------------------------------
+// tf helpers (call inside tf.tidy)
+
+export function f32(t: tf.Tensor): Float32Array {
+  const d = t.dataSync();
+  return d instanceof Float32Array ? d : new Float32Array(d);
+}
+
+export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+export function layerNorm(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D, eps: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const mean = tf.mean(x, -1, true);
+    const centred = tf.sub(x, mean);
+    const variance = tf.mean(tf.square(centred), -1, true);
+    return tf.add(tf.mul(tf.div(centred, tf.sqrt(tf.add(variance, eps))), g), b) as tf.Tensor2D;
+  });
+}
+
+export type Activation = 'gelu' | 'gelu_new' | 'relu' | 'silu' | 'swish';
+export const ACTIVATIONS: readonly Activation[] = ['gelu', 'gelu_new', 'relu', 'silu', 'swish'];
+
+export function activate(name: Activation, x: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    switch (name) {
+      case 'gelu':
+        return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))) as tf.Tensor2D;
+      case 'gelu_new': {
+        const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+        return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner))) as tf.Tensor2D;
+      }
+      case 'relu':
+        return tf.relu(x);
+      case 'silu':
+      case 'swish':
+        return tf.mul(x, tf.sigmoid(x)) as tf.Tensor2D;
+    }
+  });
+}
+
+export const ACTIVATION_FORMULA: Record<Activation, string> = {
+  gelu: 'gelu(z) = z·Φ(z) = ½z(1 + erf(z/√2))',
+  gelu_new: 'gelu(z) ≈ ½z(1 + tanh(√(2/π)(z + 0.044715z³)))',
+  relu: 'relu(z) = max(0, z)',
+  silu: 'silu(z) = z·σ(z)',
+  swish: 'swish(z) = z·σ(z)',
+};
+
+/** Linear layer with weights stored pre-transposed ([in, out]) and a bias. */
+export interface Dense {
+  readonly w: tf.Tensor2D;
+  readonly b: tf.Tensor1D;
+}
+
+export function dense(x: tf.Tensor2D, d: Dense): tf.Tensor2D {
+  return tf.tidy(() => tf.add(tf.matMul(x, d.w), d.b) as tf.Tensor2D);
+}
+
+/** The tensors of one multi-head attention block, still on the tf side (inside a tidy). */
+export interface MultiHeadTensors {
+  /** [H, Tq, hd], [H, Tk, hd], [H, Tk, hd] */
+  readonly q: tf.Tensor3D;
+  readonly k: tf.Tensor3D;
+  readonly v: tf.Tensor3D;
+  /** [H, Tq, Tk] scaled scores (before any mask), weights, and [H, Tq, hd] contexts. */
+  readonly scores: tf.Tensor3D;
+  readonly weights: tf.Tensor3D;
+  readonly context: tf.Tensor3D;
+  /** [Tq, H·hd]: the heads' contexts side by side (before the output projection). */
+  readonly merged: tf.Tensor2D;
+}
+
+/**
+ * Scaled dot-product attention over H heads of size hd. `q2`: [Tq, H·hd], `k2`, `v2`: [Tk, H·hd]
+ * (projections already applied). `maskAdd` ([Tq, Tk], 0 or −∞) is added to the scores before softmax.
+ * Must be called inside tf.tidy.
+ */
+export function multiHead(q2: tf.Tensor2D, k2: tf.Tensor2D, v2: tf.Tensor2D, H: number, hd: number, maskAdd?: tf.Tensor2D): MultiHeadTensors {
+  const Tq = q2.shape[0];
+  const Tk = k2.shape[0];
+  const scale = 1 / Math.sqrt(hd);
+  const scoreList: tf.Tensor2D[] = [];
+  const weightList: tf.Tensor2D[] = [];
+  const contextList: tf.Tensor2D[] = [];
+  const qs: tf.Tensor2D[] = [];
+  const ks: tf.Tensor2D[] = [];
+  const vs: tf.Tensor2D[] = [];
+  for (let h = 0; h < H; h++) {
+    const qh = tf.slice(q2, [0, h * hd], [Tq, hd]);
+    const kh = tf.slice(k2, [0, h * hd], [Tk, hd]);
+    const vh = tf.slice(v2, [0, h * hd], [Tk, hd]);
+    qs.push(qh);
+    ks.push(kh);
+    vs.push(vh);
+    const s = tf.mul(tf.matMul(qh, kh, false, true), scale) as tf.Tensor2D;
+    const a = tf.softmax(maskAdd ? tf.add(s, maskAdd) : s, -1) as tf.Tensor2D;
+    scoreList.push(s);
+    weightList.push(a);
+    contextList.push(tf.matMul(a, vh));
+  }
+  return {
+    q: tf.stack(qs) as tf.Tensor3D,
+    k: tf.stack(ks) as tf.Tensor3D,
+    v: tf.stack(vs) as tf.Tensor3D,
+    scores: tf.stack(scoreList) as tf.Tensor3D,
+    weights: tf.stack(weightList) as tf.Tensor3D,
+    context: tf.stack(contextList) as tf.Tensor3D,
+    merged: tf.concat(contextList, 1),
+  };
+}
+
+/** One attention block's numbers, pulled out of tf. */
+export interface AttentionRecord {
+  readonly q: Float32Array;
+  readonly k: Float32Array;
+  readonly v: Float32Array;
+  readonly scores: Float32Array;
+  readonly weights: Float32Array;
+  readonly context: Float32Array;
+  /** [Tq, d_model]: concat(heads) W_O + b_O, what attention adds to the residual stream. */
+  readonly output: Float32Array;
+}
+
+export function recordAttention(m: MultiHeadTensors, output: tf.Tensor2D): AttentionRecord {
+  return {
+    q: f32(m.q),
+    k: f32(m.k),
+    v: f32(m.v),
+    scores: f32(m.scores),
+    weights: f32(m.weights),
+    context: f32(m.context),
+    output: f32(output),
+  };
+}
+
+/** Softmax top-k per row of `logits` ([rows, vocab]); inside or outside a tidy. */
+export function topKRows(logits: tf.Tensor2D, k: number): { p: Float32Array; id: Int32Array } {
+  let out: { p: Float32Array; id: Int32Array } | undefined;
+  tf.tidy(() => {
+    const top = tf.topk(tf.softmax(logits, -1), k, true);
+    const idx = top.indices.dataSync();
+    out = { p: f32(top.values), id: idx instanceof Int32Array ? idx : Int32Array.from(idx) };
+  });
+  return out!;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stages
+
+export interface AttentionStageSpec {
+  /** Stage id prefix, e.g. 'L0', 'enc1', 'dec0.self', 'dec1.cross'. */
+  readonly prefix: string;
+  readonly layer: number;
+  /** Title prefix, e.g. 'Layer 0', 'Decoder layer 1, cross-attention'. */
+  readonly title: string;
+  readonly attention: AttentionInfo;
+  readonly heads: number;
+  readonly headDim: number;
+  readonly dModel: number;
+  readonly queryCount: number;
+  readonly keyCount: number;
+  readonly record: AttentionRecord;
+  /** Stage kind for the weights (always 'normalise' here, kept explicit). */
+  readonly qkvText: string;
+  readonly scoresText: string;
+  readonly weightsText: string;
+  readonly contextText: string;
+  /** Causal (or other) mask shown beside the scores: 1 = may attend, 0 = masked. */
+  readonly mask?: Float32Array;
+  readonly weightsFormula?: string;
+  readonly qkvFormula?: string;
+}
+
+/** The four stages of one attention block: Q/K/V, scores, weights, context. */
+export function attentionStages(s: AttentionSpecLike): Stage[] {
+  const { prefix, layer, title, attention, heads: H, headDim: hd, dModel: D, queryCount: Tq, keyCount: Tk, record: r } = s;
+  const qTok = { token: attention.queries } as const;
+  const kTok = { token: attention.keys } as const;
+  const qk = { query: attention.queries, key: attention.keys } as const;
+  const scoreTensors = [tensor('scores', [H, Tq, Tk], ['head', 'query', 'key'], r.scores, { tokenAxes: qk, description: `QKᵀ/√${hd}${s.mask ? ' before masking' : ''}` })];
+  if (s.mask) scoreTensors.push(tensor('mask', [Tq, Tk], ['query', 'key'], s.mask, { tokenAxes: qk, description: '1 = may attend, 0 = masked (future position)' }));
+  return [
+    {
+      id: `${prefix}.qkv`,
+      kind: 'qkv',
+      layer,
+      attention,
+      title: `${title}: queries, keys, values`,
+      formula: s.qkvFormula ?? 'Q = h W_Q + b_Q,  K = h W_K + b_K,  V = h W_V + b_V  (split into heads)',
+      explanation: s.qkvText,
+      tensors: [
+        tensor('Q', [H, Tq, hd], ['head', 'token', 'd_head'], r.q, { tokenAxes: qTok, description: 'Queries, one row per query token and head' }),
+        tensor('K', [H, Tk, hd], ['head', 'token', 'd_head'], r.k, { tokenAxes: kTok, description: 'Keys, one row per key token and head' }),
+        tensor('V', [H, Tk, hd], ['head', 'token', 'd_head'], r.v, { tokenAxes: kTok, description: 'Values, one row per key token and head' }),
+      ],
+    },
+    {
+      id: `${prefix}.scores`,
+      kind: 'score',
+      layer,
+      attention,
+      title: `${title}: attention scores`,
+      formula: `S[h] = Q[h] K[h]ᵀ / √${hd}`,
+      explanation: s.scoresText,
+      tensors: scoreTensors,
+    },
+    {
+      id: `${prefix}.weights`,
+      kind: 'normalise',
+      layer,
+      attention,
+      title: `${title}: attention weights`,
+      formula: s.weightsFormula ?? 'α[h] = softmax(S[h])  (each row sums to 1)',
+      explanation: s.weightsText,
+      tensors: [tensor('weights', [H, Tq, Tk], ['head', 'query', 'key'], r.weights, { tokenAxes: qk, description: 'Attention weights α' })],
+    },
+    {
+      id: `${prefix}.context`,
+      kind: 'context',
+      layer,
+      attention,
+      title: `${title}: context vectors`,
+      formula: 'cᵢ[h] = Σⱼ αᵢⱼ[h] Vⱼ[h];  out = concat_h(c) W_O + b_O',
+      explanation: s.contextText,
+      tensors: [
+        tensor('context', [H, Tq, hd], ['head', 'query', 'd_head'], r.context, { tokenAxes: { query: attention.queries }, description: 'Per-head context vectors' }),
+        tensor('output', [Tq, D], ['token', 'd_model'], r.output, { tokenAxes: qTok, description: 'concat(heads) W_O + b_O' }),
+      ],
+    },
+  ];
+}
+
+type AttentionSpecLike = AttentionStageSpec;
+
+// ---------------------------------------------------------------------------------------------
+// Offsets for normalising tokenizers (BERT's lower-casing, accent stripping)
+
+/** A token to place in the text: a vocabulary piece (normalised), a literal (special token typed
+ * in the text, matched case-sensitively), an unknown word (the next whole word), or no text at all. */
+export type AlignPiece = { readonly piece: string } | { readonly literal: string } | { readonly unknownWord: true } | null;
+
+/**
+ * Maps tokens back to UTF-16 spans of `text`. Each source code point is normalised on its own
+ * (`norm`, e.g. lower-case + strip accents), the tokens are matched left to right against the
+ * normalised stream, and every matched normalised character maps back to the code point it came
+ * from. Tokens that cannot be matched get [-1, -1] and are counted in `issues`.
+ */
+export function alignNormalised(
+  text: string,
+  pieces: readonly AlignPiece[],
+  norm: (ch: string) => string,
+  isPunct: (ch: string) => boolean,
+): { spans: [number, number][]; issues: number } {
+  const chars: string[] = [];
+  const from: number[] = [];
+  const to: number[] = [];
+  for (let i = 0; i < text.length; ) {
+    const cp = text.codePointAt(i)!;
+    const n = cp > 0xffff ? 2 : 1;
+    const ch = text.slice(i, i + n);
+    for (const out of norm(ch)) {
+      chars.push(out);
+      from.push(i);
+      to.push(i + n);
+    }
+    i += n;
+  }
+  const isSpace = (ch: string): boolean => /\s/u.test(ch);
+  let cursor = 0;
+  let issues = 0;
+  const spans: [number, number][] = [];
+  const miss = (): void => {
+    issues++;
+    spans.push([-1, -1]);
+  };
+  for (const p of pieces) {
+    if (p === null) {
+      spans.push([-1, -1]);
+      continue;
+    }
+    let at = cursor;
+    while (at < chars.length && isSpace(chars[at]!)) at++;
+    if ('literal' in p) {
+      let src = at < chars.length ? from[at]! : text.length;
+      while (src < text.length && /\s/u.test(text[src]!)) src++;
+      if (!text.startsWith(p.literal, src)) {
+        miss();
+        continue;
+      }
+      const end = src + p.literal.length;
+      spans.push([src, end]);
+      while (cursor < chars.length && from[cursor]! < end) cursor++;
+      continue;
+    }
+    if ('unknownWord' in p) {
+      if (at >= chars.length) {
+        miss();
+        continue;
+      }
+      let end = at + 1;
+      if (!isPunct(chars[at]!)) while (end < chars.length && !isSpace(chars[end]!) && !isPunct(chars[end]!)) end++;
+      spans.push([from[at]!, to[end - 1]!]);
+      cursor = end;
+      continue;
+    }
+    const want = [...p.piece];
+    let ok = want.length > 0 && at + want.length <= chars.length;
+    for (let k = 0; ok && k < want.length; k++) if (chars[at + k] !== want[k]) ok = false;
+    if (!ok) {
+      miss();
+      continue;
+    }
+    spans.push([from[at]!, to[at + want.length - 1]!]);
+    cursor = at + want.length;
+  }
+  return { spans, issues };
+}
