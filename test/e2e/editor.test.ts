@@ -19,7 +19,7 @@ after(async () => {
 });
 
 async function hoverContent(): Promise<string> {
-  const hover = s.page.locator('.monaco-hover-content').first();
+  const hover = s.page.locator('.monaco-hover-content', { hasText: 'Attention Lens' }).first();
   await hover.waitFor({ timeout: 15_000 });
   return (await hover.innerText()).replace(/\s+/g, ' ');
 }
@@ -61,12 +61,20 @@ test('keybindings step through stages; the status bar and panel follow', async (
 });
 
 test('a setting applies without reload: hover top-k', async () => {
-  await runCommand(s.page, 'Preferences: Open User Settings (JSON)');
+  await runCommand(s.page, 'Preferences: Open Settings (UI)');
+  const search = s.page.locator('.settings-editor .suggest-input-container textarea, .settings-editor .search-container input').first();
+  // The settings search box has focus when the editor opens, as for a person.
+  await search.waitFor({ state: 'attached', timeout: 20_000 });
+  await s.page.waitForTimeout(800);
+  await s.page.keyboard.type('attentionLens.hover.topK');
+  // Wait for the search to filter down to our setting (its title reads "Hover: Top K").
+  const input = s.page.locator('.settings-editor .setting-item-contents', { hasText: 'Top K' }).locator('input').first();
+  await input.waitFor({ timeout: 20_000 });
+  await s.shot('settings-ui-topk');
+  await input.fill('2');
+  await input.press('Tab');
   await s.page.waitForTimeout(1000);
-  await s.page.keyboard.press('Control+A');
-  await s.page.keyboard.type('{"workbench.startupEditor": "none", "attentionLens.hover.topK": 2, "git.enabled": false}');
-  await s.page.keyboard.press('Control+S');
-  await s.page.waitForTimeout(1000);
+  await s.page.locator('.tab', { hasText: 'Settings' }).locator('.codicon-close').first().click();
   await openFile(s.page, 'prose.txt');
   await s.page.locator('.monaco-editor .view-lines').first().click();
   await hoverText(s.page, LINE, LINE.indexOf('girl') + 1);
@@ -84,9 +92,14 @@ test('the walkthrough opens from the palette and a step completes on its command
   await s.page.waitForSelector('.getting-started-step', { timeout: 30_000 });
   await s.page.locator('.getting-started-step', { hasText: 'Queries, keys and values' }).first().click();
   await s.shot('walkthrough');
-  await runCommand(s.page, 'Attention Lens: Next stage');
-  await s.page.waitForTimeout(1000);
-  const done = await s.page.locator('.getting-started-step.complete, .getting-started-step .codicon-pass-filled').count();
-  assert.ok(done >= 1, 'no walkthrough step completed');
+  const step = s.page.locator('.getting-started-step', { hasText: 'Queries, keys and values' }).first();
+  const frame = await panelFrame(s.page, '[data-testid="stage-position"]');
+  const before = await frame.textContent('[data-testid="stage-position"]');
+  await step.getByText('Next stage', { exact: true }).first().click();
+  await s.page.waitForTimeout(1500);
+  assert.notEqual(await frame.textContent('[data-testid="stage-position"]'), before, 'the step button moved the panel');
+  const html = await step.evaluate((el) => el.outerHTML.slice(0, 400));
+  const done = await s.page.locator('.getting-started-step[aria-checked="true"]').count();
+  assert.ok(done >= 1, `no walkthrough step completed: ${html}`);
   await s.shot('walkthrough-step-done');
 });

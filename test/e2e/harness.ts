@@ -124,7 +124,18 @@ export async function rightClickMenu(page: Page, title: string): Promise<void> {
   await rightClickSelection(page);
   const item = page.locator('.monaco-menu .action-label', { hasText: title }).first();
   await item.waitFor({ timeout: 10_000 });
+  // Monaco ignores a click that lands in the first instants after the menu opens; rest, then
+  // click, and if the menu is still up press Enter on the highlighted entry, as a person would.
+  await item.hover();
+  await page.waitForTimeout(300);
   await item.click();
+  try {
+    await page.locator('.monaco-menu').first().waitFor({ state: 'detached', timeout: 2000 });
+  } catch {
+    await item.hover();
+    await page.keyboard.press('Enter');
+    await page.locator('.monaco-menu').first().waitFor({ state: 'detached', timeout: 5000 });
+  }
 }
 
 export async function runCommand(page: Page, title: string): Promise<void> {
@@ -185,5 +196,9 @@ export async function hoverText(page: Page, lineText: string, index: number): Pr
   const span = line.locator('span').first();
   const sb = (await span.boundingBox())!;
   const charW = sb.width / Math.max(1, (await span.textContent())!.length);
-  await page.mouse.move(box.x + (at + 0.5) * charW, box.y + box.height / 2);
+  const x = box.x + (at + 0.5) * charW;
+  const y = box.y + box.height / 2;
+  // Monaco shows a hover after the mouse rests on a word: arrive in small steps, then rest.
+  await page.mouse.move(x - 3, y);
+  await page.mouse.move(x, y, { steps: 3 });
 }
