@@ -22,6 +22,16 @@ export const CATALOG: readonly CatalogEntry[] = [
     label: 'Toy self-attention (any score function)',
     description: 'One self-attention layer, 2 heads, seeded weights; switch score function and normaliser freely.',
   },
+  {
+    id: 'english-encoder',
+    label: 'English encoder (BERT, bidirectional)',
+    description: 'Small BERT trained here on WordNet glosses: 2 layers × 4 heads, every token sees every other (no causal mask).',
+  },
+  {
+    id: 'dates-transformer',
+    label: 'Dates Transformer (Marian encoder–decoder)',
+    description: 'Encoder self-attention, causal decoder self-attention and cross-attention; rewrites dates as YYYY-MM-DD.',
+  },
   { id: 'seq2seq-dates-additive', label: 'Seq2seq dates: additive (Bahdanau)', description: 'BiGRU encoder → GRU decoder, score vᵀtanh(W₁q + W₂k).' },
   { id: 'seq2seq-dates-dot', label: 'Seq2seq dates: dot', description: 'BiGRU encoder → GRU decoder, score q·k.' },
   { id: 'seq2seq-dates-general', label: 'Seq2seq dates: general', description: 'BiGRU encoder → GRU decoder, score qᵀWk.' },

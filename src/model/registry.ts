@@ -4,12 +4,16 @@ import { CATALOG, DEFAULT_MODEL_ID, SEQ2SEQ_VARIANTS, type CatalogEntry, type Se
 import { createToyModel } from './toy';
 import { builtinTinyStoriesDir, loadLlama } from './llama';
 import { builtinSeq2seqDir, loadSeq2seq } from './seq2seq';
+import { builtinEnglishEncoderDir, loadBert } from './bert';
+import { builtinDatesTransformerDir, loadEncoderDecoder } from './encdec';
 
 export { CATALOG as BUILTIN_MODELS, DEFAULT_MODEL_ID };
 
 function loader(id: string): (() => Promise<AttentionModel>) | undefined {
   if (id === 'tinystories-656k') return () => loadLlama(builtinTinyStoriesDir());
   if (id === 'toy-self-attention') return async () => createToyModel();
+  if (id === 'english-encoder') return () => loadBert(builtinEnglishEncoderDir());
+  if (id === 'dates-transformer') return () => loadEncoderDecoder(builtinDatesTransformerDir());
   const variant = id.replace(/^seq2seq-dates-/, '') as Seq2seqVariant;
   if (id.startsWith('seq2seq-dates-') && SEQ2SEQ_VARIANTS.includes(variant)) return () => loadSeq2seq(builtinSeq2seqDir(), variant);
   return undefined;

@@ -206,6 +206,12 @@ interface StepData {
   readonly probs: Float32Array;
 }
 
+const SUBSCRIPTS = '₀₁₂₃₄₅₆₇₈₉';
+/** 12 → '₁₂' */
+function sub(n: number): string {
+  return String(n).replace(/[0-9]/g, (d) => SUBSCRIPTS[Number(d)]!);
+}
+
 /** Yields to the event loop so a cancel request (AbortSignal) can arrive between stages. */
 function breathe(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -253,7 +259,7 @@ class Seq2seqModel implements AttentionModel {
   ) {
     this.info = {
       id: `seq2seq-dates-${variant}`,
-      name: variant === 'none' ? 'Seq2seq dates (no attention)' : `Seq2seq dates (${SCORE_NAME[variant]} attention)`,
+      name: variant === 'none' ? 'Seq2seq dates, no attention' : `Seq2seq dates, ${SCORE_NAME[variant]} attention`,
       family: 'seq2seq',
       description:
         variant === 'none'
@@ -416,7 +422,7 @@ class Seq2seqModel implements AttentionModel {
         kind: 'context',
         title: 'The fixed-size bottleneck',
         formula: 's₀ = [→h_n ; ←h_1]  (the decoder never sees h_1 … h_n again)',
-        explanation: `This variant has no attention. Everything the decoder will ever know about the ${n} input characters must fit into s₀, one vector of ${d} numbers, however long the input is. Each output character is predicted from the decoder's own state alone. Long inputs, with extra words before the date, are where this bottleneck shows: compare the attention variants on the same text.`,
+        explanation: `This variant has no attention. Everything the decoder will ever know about the ${n} input characters must fit into s₀, one vector of ${d} numbers, however long the input is. Each output character is predicted from the decoder's own state alone. Long inputs, with many extra words around the date, are where this bottleneck shows: compare the attention variants on the same text.`,
         tensors: [tensor('s0', [d], ['d_dec'], s0Data, { description: 'the only summary of the input the decoder receives' })],
       });
     }
@@ -497,8 +503,8 @@ class Seq2seqModel implements AttentionModel {
         id: `dec${t}.query`,
         kind: 'decoder-step',
         title: `Decoder step ${t + 1}: state (query)`,
-        formula: `s_${t} = GRU_dec(E_out[y_${t - 1}], s_${t - 1})`.replace('y_-1', 'y₋₁').replace('s_-1', 's₋₁'),
-        explanation: `The decoder GRU reads the character it produced last (${t === 0 ? 'the start token <s> at the first step' : `'${prevText}'`}) and updates its state. ${attn ? `That state s_t is the query: it says what the decoder needs to know next, and the keys of the input characters will be compared with it.` : 'Without attention, this state alone must carry everything the decoder knows about the input.'} Step 0 starts from s₀, the encoder's final states.`,
+        formula: `s${sub(t + 1)} = GRU_dec(E_out[y${sub(t)}], s${sub(t)})${t === 0 ? ',  y₀ = <s>' : ''}`,
+        explanation: `The decoder GRU reads the character it produced last (${t === 0 ? 'the start token <s> at the first step' : `'${prevText}'`}) and updates its state. ${attn ? `That state s${sub(t + 1)} is the query: it says what the decoder needs to know next, and the keys of the input characters will be compared with it.` : 'Without attention, this state alone must carry everything the decoder knows about the input.'}${t === 0 ? ' The first step starts from s₀, the encoder’s final states.' : ''}`,
         step: t,
         ...(info ? { attention: info } : {}),
         tensors: [
@@ -578,7 +584,7 @@ class Seq2seqModel implements AttentionModel {
         kind: 'cross-attention',
         title: 'Alignment: every output character against every input character',
         formula: 'A[t, i] = α_ti',
-        explanation: `All the decoder steps' attention weights in one matrix: row t is where the decoder looked while writing output character t. For dates, the year's digits light up over the year, the month over the month name or number, and the day over the day, whatever order the input wrote them in. Each row sums to 1.`,
+        explanation: `All the decoder steps' attention weights in one matrix: row t is where the decoder looked while writing output character t, and each row sums to 1. In a well-trained date model the year's digits mostly look at the year, the month's at the month name or number, and the day's at the day, whatever order the input wrote them in; where a row is spread out, the encoder states themselves already carry the information from their neighbours.`,
         attention: info,
         tensors: [tensor('weights', [T, n], ['output', 'input'], A, { tokenAxes: { output: 'output', input: 'input' } })],
       });

@@ -92,13 +92,16 @@ test('export CSV through the save dialog writes the heatmap’s numbers', async 
   const deadline = Date.now() + 15_000;
   let csv = '';
   while (Date.now() < deadline) {
+    // The file may still be being written: wait until two reads 300 ms apart agree.
+    let now = '';
     try {
-      csv = readFileSync(file, 'utf8');
-      if (csv.endsWith('\n')) break;
+      now = readFileSync(file, 'utf8');
     } catch {
       /* not written yet */
     }
-    await new Promise((r) => setTimeout(r, 200));
+    if (now !== '' && now === csv) break;
+    csv = now;
+    await new Promise((r) => setTimeout(r, 300));
   }
   const trace = cliTrace('toy-self-attention', TEXT);
   const w = findTensor(trace.stages.find((st) => st.kind === 'normalise')!, 'weights')!;

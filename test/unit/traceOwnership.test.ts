@@ -10,6 +10,8 @@ const CASES: [string, string][] = [
   ['toy-self-attention', 'The cat sat on the mat.'],
   ['tinystories-656k', 'Once upon a time, there was a little dog.'],
   ['seq2seq-dates-additive', 'Monday 23rd of November 2026'],
+  ['english-encoder', 'The cat sat on the warm mat.'],
+  ['dates-transformer', 'Monday 23rd of November 2026'],
 ];
 
 for (const [id, text] of CASES) {
