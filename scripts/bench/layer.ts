@@ -1,6 +1,17 @@
-// The wasm backend's own matmul peak (GFLOP/s), the yardstick for every other figure.
+// BERT-base-sized encoder layer (768 wide, 12 heads, FFN 3072) through the engine's own HF BERT
+// loader and run(), beside the same layer in numpy and torch (scripts/bench/layer_ref.py) on the
+// same weights and inputs; plus the wasm backend's own matmul peak as the yardstick.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { tf } from '../../src/model/backend';
+import { loadBert } from '../../src/model/bert';
+import { writeSafetensors } from '../../src/model/safetensors';
+import { mulberry32 } from '../../src/model/toy';
+
+const ROOT = path.resolve(__dirname, '..', '..');
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -15,16 +26,111 @@ export async function matmulPeak(n = 1024, repeats = 5): Promise<number> {
     const t0 = performance.now();
     const c = tf.matMul(a, b);
     c.dataSync();
-    const dt = performance.now() - t0;
+    xs.push(performance.now() - t0);
     c.dispose();
-    if (i > 0) xs.push(dt);
   }
   a.dispose();
   b.dispose();
-  return (2 * n ** 3) / (median(xs) / 1e3) / 1e9;
+  return (2 * n ** 3) / (median(xs.slice(1)) / 1e3) / 1e9;
+}
+
+/** A one-layer BERT-base-sized checkpoint in the Hugging Face layout, with the shipped tokenizer. */
+function bertBaseCheckpoint(dir: string): void {
+  const D = 768;
+  const F = 3072;
+  const V = 4044;
+  const rand = mulberry32(7);
+  const w = (shape: number[], scale = 0.02): { shape: number[]; data: Float32Array } => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = (rand() * 2 - 1) * scale * Math.sqrt(3);
+    return { shape, data };
+  };
+  const ones = (n: number): { shape: number[]; data: Float32Array } => ({ shape: [n], data: new Float32Array(n).fill(1) });
+  const L = 'bert.encoder.layer.0.';
+  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {
+    'bert.embeddings.word_embeddings.weight': w([V, D]),
+    'bert.embeddings.position_embeddings.weight': w([512, D]),
+    'bert.embeddings.token_type_embeddings.weight': w([2, D]),
+    'bert.embeddings.LayerNorm.weight': ones(D),
+    'bert.embeddings.LayerNorm.bias': w([D]),
+  };
+  for (const n of ['query', 'key', 'value']) {
+    tensors[`${L}attention.self.${n}.weight`] = w([D, D]);
+    tensors[`${L}attention.self.${n}.bias`] = w([D]);
+  }
+  Object.assign(tensors, {
+    [`${L}attention.output.dense.weight`]: w([D, D]),
+    [`${L}attention.output.dense.bias`]: w([D]),
+    [`${L}attention.output.LayerNorm.weight`]: ones(D),
+    [`${L}attention.output.LayerNorm.bias`]: w([D]),
+    [`${L}intermediate.dense.weight`]: w([F, D]),
+    [`${L}intermediate.dense.bias`]: w([F]),
+    [`${L}output.dense.weight`]: w([D, F]),
+    [`${L}output.dense.bias`]: w([D]),
+    [`${L}output.LayerNorm.weight`]: ones(D),
+    [`${L}output.LayerNorm.bias`]: w([D]),
+  });
+  writeFileSync(path.join(dir, 'model.safetensors'), writeSafetensors(tensors));
+  const config = { architectures: ['BertModel'], model_type: 'bert', hidden_size: D, num_hidden_layers: 1, num_attention_heads: 12, intermediate_size: F, max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12, hidden_act: 'gelu', vocab_size: V, pad_token_id: 0 };
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) copyFileSync(path.join(ROOT, 'models', 'english-encoder', f), path.join(dir, f));
+}
+
+function python(): string | undefined {
+  for (const p of ['/usr/bin/python3', 'python3']) {
+    try {
+      execFileSync(p, ['-c', 'import numpy'], { stdio: 'pipe' });
+      return p;
+    } catch {
+      /* try the next */
+    }
+  }
+  return undefined;
 }
 
 export async function benchLayers({ quick }: { quick: boolean }): Promise<void> {
   const peak = await matmulPeak(quick ? 512 : 1024, quick ? 2 : 5);
-  console.log(`\nwasm matmul peak: ${peak.toFixed(2)} GFLOP/s (${quick ? 512 : 1024}² float32)`);
+  console.log(`\nwasm matmul peak: ${peak.toFixed(2)} GFLOP/s (${quick ? 512 : 1024}² float32 matmul)`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'attention-lens-bench-'));
+  try {
+    bertBaseCheckpoint(dir);
+    const model = await loadBert(dir);
+    const py = python();
+    const rows: string[][] = [];
+    for (const T of quick ? [128] : [128, 512]) {
+      // WordPiece tokens of common words: T−2 words plus [CLS] and [SEP] = T tokens.
+      const text = Array.from({ length: T - 2 }, (_, i) => ['the', 'cat', 'sat', 'on', 'a', 'mat'][i % 6]).join(' ');
+      const xs: number[] = [];
+      let tokens = 0;
+      for (let i = 0; i < (quick ? 2 : 4); i++) {
+        const t0 = performance.now();
+        const trace = await model.run(text, { maxTokens: 512 });
+        xs.push(performance.now() - t0);
+        tokens = trace.tokens.length;
+      }
+      const ours = median(xs.slice(1));
+      // FLOPs of one layer: QKV + output projections, scores and context, FFN.
+      const D = 768;
+      const flops = 2 * tokens * D * D * 4 + 2 * 2 * tokens * tokens * D + 2 * 2 * tokens * D * 3072;
+      let ref: Record<string, number | string> = {};
+      if (py) {
+        try {
+          ref = JSON.parse(execFileSync(py, [path.join(ROOT, 'scripts', 'bench', 'layer_ref.py'), path.join(dir, 'model.safetensors'), String(tokens), quick ? '2' : '4'], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2' } }));
+        } catch (err) {
+          ref = { error: (err as Error).message.split('\n')[0]! };
+        }
+      }
+      const fmt = (v: number | string | undefined): string => (typeof v === 'number' ? `${v.toFixed(1)} ms` : v ?? 'python3 with numpy not found');
+      const ratio = (v: number | string | undefined): string => (typeof v === 'number' ? `${(ours / v).toFixed(2)}×` : '—');
+      rows.push([String(tokens), `${ours.toFixed(1)} ms`, `${(flops / (ours / 1e3) / 1e9).toFixed(2)} GFLOP/s (${((flops / (ours / 1e3) / 1e9 / peak) * 100).toFixed(0)}% of peak)`, fmt(ref['numpy_ms']), ratio(ref['numpy_ms']), fmt(ref['torch_ms']), ratio(ref['torch_ms'])]);
+    }
+    model.dispose();
+    console.log('\n## BERT-base-sized layer (768, 12 heads, FFN 3072): ours = whole run() incl. embeddings and trace copies\n');
+    console.log('| tokens | ours (tfjs wasm) | throughput | numpy | ours/numpy | torch (2 threads) | ours/torch |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
