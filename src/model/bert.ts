@@ -7,11 +7,12 @@
 //   weights → context → residual + LayerNorm → GELU MLM → residual + LayerNorm → masked-token predictions.
 // RoBERTa-style checkpoints (byte-level BPE, offset positions) are rejected as 'unsupported'.
 // No vscode import. Every tf op is inside tf.tidy or disposed: a run leaves tf.memory() unchanged.
+import { readHfFolder } from './hfFolder';
 import * as path from 'node:path';
 import { tf } from './backend';
 import { HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
-import { readSafetensorsFile, type SafeTensor } from './safetensors';
+import type { SafeTensor } from './safetensors';
 import {
   ACTIVATION_FORMULA,
   ACTIVATIONS,
@@ -24,7 +25,6 @@ import {
   findBuiltinDir,
   layerNorm,
   multiHead,
-  readJsonFile,
   recordAttention,
   topKRows,
   yieldToEventLoop,
@@ -620,18 +620,7 @@ export class BertModel implements AttentionModel {
 
 /** Loads a BERT / DistilBERT folder: config.json, model.safetensors, tokenizer.json (+ tokenizer_config.json). */
 export async function loadBert(dir: string, options: LoadBertOptions = {}): Promise<BertModel> {
-  const { signal, onProgress } = options;
-  throwIfCancelled(signal);
-  const configPath = path.join(dir, 'config.json');
-  const config = parseBertConfig(await readJsonFile(configPath, 'config'), configPath);
-  onProgress?.(0, 'Reading tokenizer');
-  const tokenizer = await HfTokenizer.load(dir);
-  if (tokenizer.vocabSize > config.vocabSize) {
-    throw new AttentionInputError('shape', `The tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${config.vocabSize}.`);
-  }
-  const weightsPath = path.join(dir, 'model.safetensors');
-  const tensors = await readSafetensorsFile(weightsPath, { signal, onProgress: (f, m) => onProgress?.(0.05 + 0.9 * f, m) });
-  throwIfCancelled(signal);
+  const { config, tokenizer, tensors, weightsPath } = await readHfFolder(dir, parseBertConfig, options);
   const weights = buildWeights(tensors, config, weightsPath);
   let parameters = 0;
   for (const t of tensors.values()) parameters += t.data.length;
@@ -653,7 +642,7 @@ export async function loadBert(dir: string, options: LoadBertOptions = {}): Prom
     parameters,
     ...(options.licence ? { licence: options.licence } : builtin ? { licence: 'Apache-2.0 (weights; trained on WordNet 3.0, WordNet licence)' } : {}),
   };
-  onProgress?.(1, 'Model ready');
+  options.onProgress?.(1, 'Model ready');
   try {
     return new BertModel(config, tokenizer, weights, info);
   } catch (err) {

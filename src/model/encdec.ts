@@ -10,11 +10,12 @@
 //   → decoder embedding → dec{l}: causal self-attention, cross-attention over the encoder, FFN
 //   → output: next-character probabilities per step.
 // No vscode import. Every tf op is inside tf.tidy or disposed: a run leaves tf.memory() unchanged.
+import { readHfFolder } from './hfFolder';
 import * as path from 'node:path';
 import { tf } from './backend';
 import { HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
-import { readSafetensorsFile, type SafeTensor } from './safetensors';
+import type { SafeTensor } from './safetensors';
 import {
   ACTIVATION_FORMULA,
   ACTIVATIONS,
@@ -26,7 +27,6 @@ import {
   findBuiltinDir,
   layerNorm,
   multiHead,
-  readJsonFile,
   recordAttention,
   topKRows,
   yieldToEventLoop,
@@ -712,18 +712,7 @@ export class EncoderDecoderModel implements AttentionModel {
 
 /** Loads a Marian folder: config.json, model.safetensors, tokenizer.json (+ tokenizer_config.json). */
 export async function loadEncoderDecoder(dir: string, options: LoadEncoderDecoderOptions = {}): Promise<EncoderDecoderModel> {
-  const { signal, onProgress } = options;
-  throwIfCancelled(signal);
-  const configPath = path.join(dir, 'config.json');
-  const config = parseMarianConfig(await readJsonFile(configPath, 'config'), configPath);
-  onProgress?.(0, 'Reading tokenizer');
-  const tokenizer = await HfTokenizer.load(dir);
-  if (tokenizer.vocabSize > config.vocabSize) {
-    throw new AttentionInputError('shape', `The tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${config.vocabSize}.`);
-  }
-  const weightsPath = path.join(dir, 'model.safetensors');
-  const tensors = await readSafetensorsFile(weightsPath, { signal, onProgress: (f, m) => onProgress?.(0.05 + 0.9 * f, m) });
-  throwIfCancelled(signal);
+  const { config, tokenizer, tensors, weightsPath } = await readHfFolder(dir, parseMarianConfig, options);
   const weights = buildWeights(tensors, config, weightsPath);
   let parameters = 0;
   for (const [name, t] of tensors) if (!name.includes('embed_positions') && name !== 'final_logits_bias') parameters += t.data.length;
@@ -745,6 +734,6 @@ export async function loadEncoderDecoder(dir: string, options: LoadEncoderDecode
     parameters,
     ...(options.licence ? { licence: options.licence } : {}),
   };
-  onProgress?.(1, 'Model ready');
+  options.onProgress?.(1, 'Model ready');
   return new EncoderDecoderModel(config, tokenizer, weights, info);
 }

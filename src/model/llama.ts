@@ -4,13 +4,14 @@
 //   tokens → embedding → per layer: RMSNorm → Q,K,V (+RoPE) → scores → softmax weights → context
 //   → MLP → … → final norm → next-token predictions.
 // No vscode import. Every tf op is inside tf.tidy or disposed: a run leaves tf.memory() unchanged.
+import { readHfFolder } from './hfFolder';
 import * as fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { tf } from './backend';
 import { HfTokenizer, type HfToken } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
-import { readSafetensorsFile, type SafeTensor } from './safetensors';
+import type { SafeTensor } from './safetensors';
 import {
   AttentionInputError,
   tensor,
@@ -728,20 +729,6 @@ export class LlamaModel implements AttentionModel {
 // ---------------------------------------------------------------------------------------------
 // Loading
 
-async function readJson(file: string, code: 'config' | 'file'): Promise<unknown> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    throw new AttentionInputError(code, `Cannot read ${file}: ${(err as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new AttentionInputError(code, `${file} is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
 async function detectLicence(dir: string): Promise<string | undefined> {
   try {
     const text = await fs.readFile(path.join(dir, 'LICENSE'), 'utf8');
@@ -755,21 +742,7 @@ async function detectLicence(dir: string): Promise<string | undefined> {
 
 /** Loads a Llama model folder: config.json, model.safetensors, tokenizer.json (+ tokenizer_config.json). */
 export async function loadLlama(dir: string, options: LoadLlamaOptions = {}): Promise<LlamaModel> {
-  const { signal, onProgress } = options;
-  throwIfCancelled(signal);
-  const configPath = path.join(dir, 'config.json');
-  const config = parseLlamaConfig(await readJson(configPath, 'config'), configPath);
-  onProgress?.(0, 'Reading tokenizer');
-  const tokenizer = await HfTokenizer.load(dir);
-  if (tokenizer.vocabSize > config.vocabSize) {
-    throw new AttentionInputError('shape', `The tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${config.vocabSize}.`);
-  }
-  const weightsPath = path.join(dir, 'model.safetensors');
-  const tensors = await readSafetensorsFile(weightsPath, {
-    signal,
-    onProgress: (f, m) => onProgress?.(0.05 + 0.9 * f, m),
-  });
-  throwIfCancelled(signal);
+  const { config, tokenizer, tensors, weightsPath } = await readHfFolder(dir, parseLlamaConfig, options);
   const weights = buildWeights(tensors, config, weightsPath);
   let parameters = 0;
   for (const t of tensors.values()) parameters += t.data.length;
@@ -792,7 +765,7 @@ export async function loadLlama(dir: string, options: LoadLlamaOptions = {}): Pr
     parameters,
     licence: options.licence ?? (await detectLicence(dir)),
   };
-  onProgress?.(1, 'Model ready');
+  options.onProgress?.(1, 'Model ready');
   try {
     return new LlamaModel(config, tokenizer, weights, info);
   } catch (err) {

@@ -2,7 +2,6 @@
 // LayerNorm, activations and multi-head attention (one 2-D matmul per head: tfjs-wasm's batched
 // matMul is much slower at these sizes), and the builders of the four attention stages every
 // attention block shows: Q/K/V → scores → weights → context. No vscode import.
-import * as fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { tf } from './backend';
@@ -24,19 +23,7 @@ export function findBuiltinDir(rel: string, startDir: string = __dirname): strin
   throw new AttentionInputError('file', `The built-in model folder ${rel} was not found above ${startDir}.`);
 }
 
-export async function readJsonFile(file: string, code: 'config' | 'file'): Promise<unknown> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    throw new AttentionInputError(code, `Cannot read ${file}: ${(err as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new AttentionInputError(code, `${file} is not valid JSON: ${(err as Error).message}`);
-  }
-}
+export { readJsonFile } from './hfFolder';
 
 /** Reads positive integers / numbers from a config object with clear AttentionInputError('config') messages. */
 export function configReader(raw: unknown, where: string) {
