@@ -8,7 +8,9 @@ const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
 
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', legalComments: 'none' };
-const node = { ...common, platform: 'node', format: 'cjs', target: 'node20', external: ['vscode', 'mocha'] };
+// jsonc-parser's default (UMD) build requires its parts at run time, which a bundle cannot follow.
+const alias = { 'jsonc-parser': './node_modules/jsonc-parser/lib/esm/main.js' };
+const node = { ...common, platform: 'node', format: 'cjs', target: 'node20', external: ['vscode', 'mocha'], alias };
 
 const configs = [
   { ...node, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' },

@@ -7,6 +7,8 @@ import { visualiseSelection } from './commands/visualise';
 import { registerStepCommands } from './commands/steps';
 import { registerChooseCommands } from './commands/choose';
 import { showModelInfo } from './commands/modelInfo';
+import { rerunOnSave, visualiseConfig } from './commands/visualiseConfig';
+import { registerConfigDiagnostics } from './configs/diagnostics';
 import { panelSettings, readConfig } from './config';
 import { AttentionHoverProvider, SHOW_IN_PANEL } from './hover/provider';
 import { AttentionDecorations } from './hover/decorations';
@@ -38,7 +40,15 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, panels.serializer()),
     vscode.languages.registerHoverProvider({ scheme: '*' }, new AttentionHoverProvider(session, () => readConfig().topK)),
     createStatusBar(session, () => panels.isOpen, panels.onDidChangeActive),
-    vscode.commands.registerCommand('attentionLens.visualiseSelection', (modelId?: unknown) => visualiseSelection(deps, typeof modelId === 'string' ? modelId : undefined)),
+    vscode.commands.registerCommand('attentionLens.visualiseSelection', (arg?: unknown) => {
+      // On an *.attention.json file, "Visualise attention" runs the config itself.
+      const doc = vscode.window.activeTextEditor?.document;
+      if (typeof arg !== 'string' && doc?.uri.path.endsWith('.attention.json')) return visualiseConfig(deps, doc.uri);
+      return visualiseSelection(deps, typeof arg === 'string' ? arg : undefined);
+    }),
+    vscode.commands.registerCommand('attentionLens.visualiseConfig', (uri?: vscode.Uri) => visualiseConfig(deps, uri instanceof vscode.Uri ? uri : undefined)),
+    registerConfigDiagnostics(),
+    rerunOnSave(deps),
     ...registerStepCommands(session),
     ...registerChooseCommands(),
     vscode.commands.registerCommand('attentionLens.showModelInfo', () => showModelInfo(session)),

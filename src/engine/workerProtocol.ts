@@ -4,6 +4,8 @@ import type { WhatIfResult } from '../protocol';
 
 export interface RunRequest {
   readonly modelId: string;
+  /** Run an *.attention.json file (its text and folder) instead of modelId on text. */
+  readonly config?: { readonly text: string; readonly baseDir: string };
   readonly text: string;
   readonly maxTokens?: number;
   readonly score?: ScoreFunction;

@@ -3,6 +3,7 @@ import { parentPort } from 'node:worker_threads';
 import * as path from 'node:path';
 import { initBackend, tf } from '../model/backend';
 import { getModel } from '../model/registry';
+import { runConfigFile } from '../model/runConfig';
 import { recompute } from '../model/whatif';
 import { AttentionInputError } from '../model/trace';
 import { throwIfCancelled } from '../model/model';
@@ -33,19 +34,19 @@ async function handle(msg: ToWorker): Promise<void> {
       controllers.set(msg.id, controller);
       try {
         await backend;
-        const model = await getModel(msg.request.modelId);
         // Let a cancel that was sent right after the run be seen before any work starts.
         await new Promise((r) => setImmediate(r));
         throwIfCancelled(controller.signal);
-        const { text, maxTokens, score, normaliser, topK } = msg.request;
-        const trace = await model.run(text, {
+        const { text, maxTokens, score, normaliser, topK, config } = msg.request;
+        const options = {
           maxTokens,
           score,
           normaliser,
           topK,
           signal: controller.signal,
-          onProgress: (fraction, message) => post({ type: 'progress', id: msg.id, fraction, message }),
-        });
+          onProgress: (fraction: number, message: string) => post({ type: 'progress', id: msg.id, fraction, message }),
+        };
+        const trace = config ? await runConfigFile(config.text, config.baseDir, options) : await (await getModel(msg.request.modelId)).run(text, options);
         const tensors = trace.stages.flatMap((s) => s.tensors);
         post({ type: 'trace', id: msg.id, trace, numTensors: tf.memory().numTensors }, buffersOf(tensors));
       } catch (err) {

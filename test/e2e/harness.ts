@@ -182,7 +182,15 @@ export function cliTrace(model: string, text: string): import('../../src/model/t
 export async function answerSaveDialog(page: Page, file: string): Promise<void> {
   const input = page.locator('.quick-input-widget input').first();
   await input.waitFor({ timeout: 15_000 });
-  await input.fill(file);
+  // The dialog fills in its suggested path a moment after it opens; replace it only after that.
+  const deadline = Date.now() + 10_000;
+  while (!(await input.inputValue()).includes('.') && Date.now() < deadline) await page.waitForTimeout(100);
+  for (let i = 0; i < 5; i++) {
+    await input.fill(file);
+    await page.waitForTimeout(300);
+    if ((await input.inputValue()) === file) break;
+  }
+  if ((await input.inputValue()) !== file) throw new Error(`the save dialog shows ${await input.inputValue()}, not ${file}`);
   await page.keyboard.press('Enter');
 }
 

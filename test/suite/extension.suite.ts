@@ -1,6 +1,9 @@
 // Runs inside the real extension host: the vscode API, our commands, the worker, the panel.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
+import { mkdtempSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { AttentionLensApi } from '../../src/extension';
 
 const EXTENSION_ID = 'attention-lens.attention-lens';
@@ -118,5 +121,33 @@ suite('Attention Lens in the extension host', () => {
     await assert.rejects(handle.promise, /cancel/i);
     const after = await engine.memory();
     assert.equal(after.numTensors, before.numTensors);
+  });
+
+  test('a broken *.attention.json gets a diagnostic at the matrix, with both sizes', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'al-config-'));
+    const file = vscode.Uri.file(`${dir}/broken.attention.json`);
+    const text = JSON.stringify({ kind: 'hand-built', tokens: ['a', 'b'], embeddings: [[1, 0, 0], [0, 1, 0]], W_q: [[1, 0], [0, 1], [1, 1], [0, 0]], W_k: [[1, 0], [0, 1], [1, 1]], W_v: [[1], [0], [1]] }, null, 2);
+    await vscode.workspace.fs.writeFile(file, new TextEncoder().encode(text));
+    const doc = await vscode.workspace.openTextDocument(file);
+    await vscode.window.showTextDocument(doc);
+    let diags: vscode.Diagnostic[] = [];
+    for (let i = 0; i < 50 && diags.length === 0; i++) {
+      diags = vscode.languages.getDiagnostics(file).filter((d) => d.source === 'Attention Lens');
+      if (diags.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(diags.length > 0, 'no diagnostic');
+    assert.match(diags[0]!.message, /"W_q" is 4×2 but .* 3×2/);
+    assert.equal(doc.getText(diags[0]!.range), '"W_q"');
+  });
+
+  test('visualising a hand-built config runs its own matrices', async () => {
+    const { session } = await api();
+    const root = vscode.workspace.workspaceFolders?.[0]?.uri;
+    assert.ok(root, 'the samples folder is open');
+    const ok = await vscode.commands.executeCommand<boolean>('attentionLens.visualiseConfig', vscode.Uri.joinPath(root, 'configs', 'dot-product-3-tokens.attention.json'));
+    assert.equal(ok, true);
+    assert.equal(session.trace?.model.family, 'hand-built');
+    const scores = session.trace!.stages.find((s) => s.kind === 'score')!.tensors[0]!;
+    assert.deepEqual([...scores.data.slice(0, 3)], [2, 4, 4]);
   });
 });
