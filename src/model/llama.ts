@@ -5,8 +5,8 @@
 //   → MLP → … → final norm → next-token predictions.
 // No vscode import. Every tf op is inside tf.tidy or disposed: a run leaves tf.memory() unchanged.
 import { readHfFolder } from './hfFolder';
+import { findBuiltinDir } from './transformerStages';
 import * as fs from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { tf } from './backend';
 import { HfTokenizer, type HfToken } from './hfTokenizer';
@@ -55,15 +55,7 @@ const BUILTIN_DIR = path.join('models', 'tinystories-656k');
  * beside the bundle. Walks up from `startDir` (dist/ when bundled, src/model/ from source).
  */
 export function builtinTinyStoriesDir(startDir: string = __dirname): string {
-  let dir = path.resolve(startDir);
-  for (let i = 0; i < 8; i++) {
-    const candidate = path.join(dir, BUILTIN_DIR);
-    if (existsSync(path.join(candidate, 'config.json'))) return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  throw new AttentionInputError('file', `The built-in model folder ${BUILTIN_DIR} was not found above ${startDir}.`);
+  return findBuiltinDir(BUILTIN_DIR, startDir);
 }
 
 // ---------------------------------------------------------------------------------------------
