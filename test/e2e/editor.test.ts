@@ -41,6 +41,21 @@ test('hovering a token lists what it attends to, matching the trace', async () =
   assert.ok(text.includes(Math.max(...row).toFixed(4)), `hover "${text}" lacks top weight ${Math.max(...row).toFixed(4)} (key ${best})`);
 });
 
+test('the caret on a token paints what it attends to onto the text', async () => {
+  await s.page.keyboard.press('Escape');
+  const line = s.page.locator('.monaco-editor .view-line', { hasText: LINE }).first();
+  const box = (await line.boundingBox())!;
+  const span = line.locator('span').first();
+  const sb = (await span.boundingBox())!;
+  const charW = sb.width / Math.max(1, (await span.textContent())!.length);
+  // Click inside "Mia": the caret's token is outlined, the tokens it attends to get a background.
+  await s.page.mouse.click(box.x + (LINE.indexOf('Mia') + 1.5) * charW, box.y + box.height / 2);
+  await s.page.waitForTimeout(800);
+  const painted = await s.page.locator('.monaco-editor .view-overlays .cdr').count();
+  await s.shot('editor-decorations');
+  assert.ok(painted >= 2, `only ${painted} decorated ranges`);
+});
+
 test('keybindings step through stages; the status bar and panel follow', async () => {
   await s.page.mouse.move(5, 500);
   await s.page.locator('.monaco-editor .view-lines').first().click();
