@@ -36,9 +36,14 @@ export function cssColour(map: ColourMap, t: number): string {
   return `rgb(${r},${g},${b})`;
 }
 
-/** A 256-entry lookup table as packed RGBA bytes, for fast ImageData fills. */
+const luts = new Map<ColourMap, Uint8ClampedArray>();
+
+/** A 256-entry lookup table as packed RGBA bytes, for fast ImageData fills (built once per map). */
 export function lut(map: ColourMap): Uint8ClampedArray {
+  const cached = luts.get(map);
+  if (cached) return cached;
   const out = new Uint8ClampedArray(256 * 4);
+  luts.set(map, out);
   for (let i = 0; i < 256; i++) {
     const [r, g, b] = colourAt(map, i / 255);
     out.set([r, g, b, 255], i * 4);

@@ -59,13 +59,20 @@ export function downsample(data: Float32Array, rows: number, cols: number, max: 
   const R = Math.ceil(rows / fr);
   const C = Math.ceil(cols / fc);
   const out = new Float32Array(R * C);
-  const cnt = new Uint16Array(R * C);
-  for (let r = 0; r < rows; r++)
-    for (let c = 0; c < cols; c++) {
-      const i = Math.floor(r / fr) * C + Math.floor(c / fc);
-      out[i]! += data[r * cols + c]!;
-      cnt[i]!++;
+  // Sum each block row by row (no per-element division), then divide by the block's size.
+  for (let r = 0; r < rows; r++) {
+    const base = ((r / fr) | 0) * C;
+    const row = r * cols;
+    for (let cb = 0, c = 0; cb < C; cb++) {
+      let sum = 0;
+      const end = Math.min(cols, c + fc);
+      for (; c < end; c++) sum += data[row + c]!;
+      out[base + cb]! += sum;
     }
-  for (let i = 0; i < out.length; i++) out[i]! /= cnt[i]! || 1;
+  }
+  for (let rb = 0; rb < R; rb++) {
+    const h = Math.min(fr, rows - rb * fr);
+    for (let cb = 0; cb < C; cb++) out[rb * C + cb]! /= h * Math.min(fc, cols - cb * fc);
+  }
   return { data: out, rows: R, cols: C };
 }

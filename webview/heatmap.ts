@@ -1,7 +1,7 @@
 // Canvas heatmap with token labels on both axes, a colour legend, hover hit-testing and a
 // keyboard cell cursor. Layout and hit-testing are pure (unit-tested); drawing uses canvas 2D.
 import type { ColourMap } from '../src/protocol';
-import { colourAt, cssColour } from './colormap';
+import { colourAt, cssColour, lut } from './colormap';
 import { formatValue, range, type Matrix } from './tensorView';
 
 export interface Layout {
@@ -72,37 +72,57 @@ export function drawHeatmap(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout,
   const span = max - min || 1;
   ctx.save();
   ctx.clearRect(0, 0, l.width, l.height);
+  // Colours go through an ImageData of one pixel per cell, scaled up without smoothing: one draw
+  // call instead of a fillRect per cell (512 × 512 cells stay fast).
+  const img = new ImageData(m.cols, m.rows);
+  const table = lut(style.colourMap);
   for (let r = 0; r < m.rows; r++) {
     for (let c = 0; c < m.cols; c++) {
-      const x = l.left + c * l.cell;
-      const y = l.top + r * l.cellH;
+      const o = (r * m.cols + c) * 4;
       if (m.masked?.(r, c)) {
-        // Masked (e.g. future tokens under a causal mask): hatched, so it never reads as a 0 weight.
-        ctx.fillStyle = 'rgba(128,128,128,0.12)';
-        ctx.fillRect(x, y, l.cell, l.cellH);
-        if (l.cell >= 6) {
-          ctx.strokeStyle = 'rgba(128,128,128,0.45)';
-          ctx.lineWidth = 1;
-          ctx.beginPath();
-          ctx.moveTo(x, y + l.cellH);
-          ctx.lineTo(x + l.cell, y);
-          ctx.stroke();
-        }
+        img.data[o] = img.data[o + 1] = img.data[o + 2] = 128;
+        img.data[o + 3] = 30;
         continue;
       }
       const v = m.data[r * m.cols + c]!;
-      ctx.fillStyle = cssColour(style.colourMap, (v - min) / span);
-      ctx.fillRect(x, y, l.cell, l.cellH);
-      if (style.showValues && l.cell >= 26 && l.cellH >= 14) {
+      const i = Number.isNaN(v) ? 128 : Math.max(0, Math.min(255, Math.round(((v - min) / span) * 255)));
+      img.data.set(table.subarray(i * 4, i * 4 + 4), o);
+    }
+  }
+  const off = document.createElement('canvas');
+  off.width = m.cols;
+  off.height = m.rows;
+  off.getContext('2d')!.putImageData(img, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(off, l.left, l.top, m.cols * l.cell, m.rows * l.cellH);
+  if (l.cell >= 6 && m.masked) {
+    // Masked (e.g. future tokens under a causal mask): hatched, so it never reads as a 0 weight.
+    ctx.strokeStyle = 'rgba(128,128,128,0.45)';
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    for (let r = 0; r < m.rows; r++)
+      for (let c = 0; c < m.cols; c++) {
+        if (!m.masked(r, c)) continue;
+        const x = l.left + c * l.cell;
+        const y = l.top + r * l.cellH;
+        ctx.moveTo(x, y + l.cellH);
+        ctx.lineTo(x + l.cell, y);
+      }
+    ctx.stroke();
+  }
+  if (style.showValues && l.cell >= 26 && l.cellH >= 14) {
+    ctx.font = `9px ${style.font}`;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    for (let r = 0; r < m.rows; r++)
+      for (let c = 0; c < m.cols; c++) {
+        if (m.masked?.(r, c)) continue;
+        const v = m.data[r * m.cols + c]!;
         const rgb = colourAt(style.colourMap, (v - min) / span);
         ctx.fillStyle = rgb[0] * 0.3 + rgb[1] * 0.59 + rgb[2] * 0.11 > 140 ? '#000' : '#fff';
-        ctx.font = `9px ${style.font}`;
-        ctx.textAlign = 'center';
-        ctx.textBaseline = 'middle';
         // An exact zero (sparsemax, masks) reads "0", unlike a small weight that rounds to .00.
-        ctx.fillText(v === 0 ? '0' : v.toFixed(2).replace(/^(-?)0\./, '$1.'), x + l.cell / 2, y + l.cellH / 2);
+        ctx.fillText(v === 0 ? '0' : v.toFixed(2).replace(/^(-?)0\./, '$1.'), l.left + (c + 0.5) * l.cell, l.top + (r + 0.5) * l.cellH);
       }
-    }
   }
   if (style.showLabels !== false) drawLabels(ctx, m, l, style);
   drawLegend(ctx, l, m.rows, style, min, max);

@@ -9,6 +9,7 @@ import { getModel } from '../../src/model/registry';
 import { EngineClient } from '../../src/engine/client';
 import type { Trace } from '../../src/model/trace';
 import { benchLayers } from './layer';
+import { benchRender } from './render';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const args = new Set(process.argv.slice(2));
@@ -124,6 +125,7 @@ async function main(): Promise<void> {
   await benchLayers({ quick });
   await models();
   await worker();
+  await benchRender();
 }
 
 main().catch((err) => {

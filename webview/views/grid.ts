@@ -21,9 +21,15 @@ export function paintThumb(canvas: HTMLCanvasElement, data: Float32Array, rows: 
   // Scale each thumbnail to its own max so weak heads stay visible; the full view shows exact values.
   let max = 0;
   for (const v of d.data) if (v > max) max = v;
+  const px = img.data;
+  const scale = 255 / (max || 1);
   for (let i = 0; i < d.data.length; i++) {
-    const idx = Math.max(0, Math.min(255, Math.round((d.data[i]! / (max || 1)) * 255))) * 4;
-    img.data.set(table.subarray(idx, idx + 4), i * 4);
+    const idx = Math.max(0, Math.min(255, (d.data[i]! * scale + 0.5) | 0)) * 4;
+    const o = i * 4;
+    px[o] = table[idx]!;
+    px[o + 1] = table[idx + 1]!;
+    px[o + 2] = table[idx + 2]!;
+    px[o + 3] = 255;
   }
   ctx.putImageData(img, 0, 0);
 }
@@ -60,7 +66,9 @@ export function buildGrid(trace: Trace, o: GridOptions): HTMLElement {
     observer.observe(canvas);
     return cell;
   };
-  const table = h('div', { class: 'grid', role: 'grid', 'data-testid': 'heads-grid', style: `grid-template-columns: auto repeat(${heads + 1}, ${THUMB + 8}px)` });
+  const table = h('div', { class: 'grid', role: 'grid', 'data-testid': 'heads-grid' });
+  // Through the CSSOM: the panel's CSP forbids inline style attributes.
+  table.style.gridTemplateColumns = `auto repeat(${heads + 1}, ${THUMB + 8}px)`;
   table.append(h('div', {}), ...Array.from({ length: heads }, (_, i) => h('div', { class: 'grid-head' }, `head ${i}`)), h('div', { class: 'grid-head' }, 'mean'));
   for (const s of stages) {
     const w = findTensor(s, 'weights')!;
