@@ -64,14 +64,23 @@ function setCursor(c: Cursor, notify = true): void {
 window.addEventListener('message', (e: MessageEvent<HostMessage>) => {
   const msg = e.data;
   switch (msg.type) {
-    case 'trace':
+    case 'trace': {
+      const received = performance.now();
       trace = msg.trace;
-      persistedTrace = traceToJson(msg.trace);
+      persistedTrace = undefined;
       settings = msg.settings;
       whatIf = undefined;
       whatIfError = undefined;
       setCursor(msg.cursor, false);
+      reportFirstPaint(received);
+      // Encoding the trace for setState waits until it is on screen.
+      setTimeout(() => {
+        if (trace !== msg.trace) return;
+        persistedTrace = traceToJson(msg.trace);
+        vscode.setState({ trace: persistedTrace, cursor });
+      }, 0);
       return;
+    }
     case 'cursor':
       setCursor(msg.cursor, false);
       return;
@@ -477,6 +486,14 @@ async function exportAs(format: ExportFormat): Promise<void> {
   }
 }
 
+/** Trace received → first heatmap painted (drawing is synchronous in render()); for the log and the bench. */
+function reportFirstPaint(since: number): void {
+  const ms = performance.now() - since;
+  (window as unknown as { attentionLensFirstPaintMs?: number }).attentionLensFirstPaintMs = ms;
+  if (!standalone) post({ type: 'log', level: 'info', message: `trace shown in ${ms.toFixed(1)} ms` });
+}
+
+const started = performance.now();
 const restored = vscode.getState();
 if (restored?.trace) {
   try {
@@ -488,5 +505,6 @@ if (restored?.trace) {
   cursor = restored.cursor ?? DEFAULT_CURSOR;
 }
 render();
+if (trace) reportFirstPaint(started);
 window.addEventListener('resize', () => render());
 if (!standalone) post({ type: 'ready' });

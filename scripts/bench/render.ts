@@ -4,6 +4,12 @@ import { chromium } from 'playwright-core';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { initBackend } from '../../src/model/backend';
+import { getModel } from '../../src/model/registry';
+import { standaloneHtml } from '../../src/panel/standalone';
+
+const ROOT = path.resolve(__dirname, '..', '..');
 
 export async function benchRender(): Promise<void> {
   const exe = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -24,6 +30,20 @@ export async function benchRender(): Promise<void> {
     console.log('|---|---|---|');
     for (const n of [128, 512]) console.log(`| ${n} | ${r[`heatmap_${n}_ms`]!.toFixed(1)} ms | ${r[`grid_12x12_${n}_ms`]!.toFixed(1)} ms (${r[`grid_reuse_${n}_ms`]!.toFixed(1)} ms drawing into one canvas) |`);
     console.log('\nThe grid draws thumbnails lazily as they scroll into view, so the first screen costs a fraction of the full grid.');
+    // The real panel script on a real trace: TinyStories at 128 tokens, opened on layer 0's weights.
+    await initBackend();
+    const model = await getModel('tinystories-656k');
+    const text = Array.from({ length: 120 }, (_, i) => ['once', 'upon', 'a', 'time', 'there', 'was', 'a', 'girl'][i % 8]).join(' ');
+    const trace = await model.run(text, { maxTokens: 128 });
+    const stage = trace.stages.findIndex((st) => st.id === 'L0.weights');
+    const js = readFileSync(path.join(ROOT, 'dist', 'webview.js'), 'utf8');
+    const css = readFileSync(path.join(ROOT, 'media', 'panel.css'), 'utf8');
+    writeFileSync(path.join(dir, 'panel.html'), standaloneHtml(trace, { stage, head: 0, view: 'heatmap' }, js, css));
+    const panel = await browser.newPage({ viewport: { width: 900, height: 900 } });
+    await panel.goto(`file://${path.join(dir, 'panel.html')}`);
+    const firstPaint = await panel.evaluate(() => (window as unknown as { attentionLensFirstPaintMs?: number }).attentionLensFirstPaintMs);
+    const bytes = trace.stages.flatMap((st) => st.tensors).reduce((a, t) => a + t.data.byteLength, 0);
+    console.log(`\nTrace received → first heatmap painted, real panel script, TinyStories at ${trace.tokens.length} tokens (${(bytes / 1e6).toFixed(2)} MB of tensors): ${firstPaint?.toFixed(1)} ms (includes decoding the embedded trace).`);
   } finally {
     await browser.close();
     rmSync(dir, { recursive: true, force: true });

@@ -18,7 +18,11 @@ function toBase64(a: Float32Array): string {
 function fromBase64(s: string): Float32Array {
   let bytes: Uint8Array;
   if (typeof Buffer !== 'undefined') bytes = new Uint8Array(Buffer.from(s, 'base64'));
-  else bytes = Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+  else {
+    const bin = atob(s);
+    bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  }
   return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
 }
 
