@@ -30,4 +30,14 @@ test('right-click → Visualise attention shows a heatmap labelled with the sele
   const shape = await frame.textContent('[data-testid="shape-weights"]');
   assert.match(shape ?? '', /\[2 head × 9 query × 9 key\]/);
   await s.shot('04-panel-heatmap');
+  // The other views, in the dark theme (panel.test.ts covers them in the light one).
+  await frame.click('[data-testid="whatif-sparsemax"]');
+  await frame.locator('[data-testid="heatmap-whatif-weights"]').waitFor();
+  await s.shot('05-panel-dark-whatif');
+  await frame.click('[data-testid="view-lines"]');
+  await frame.locator('[data-testid="lines"]').waitFor();
+  await s.shot('06-panel-dark-lines');
+  await frame.click('[data-testid="view-grid"]');
+  await frame.locator('[data-testid="heads-grid"]').waitFor();
+  await s.shot('07-panel-dark-grid');
 });
