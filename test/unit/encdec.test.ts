@@ -8,14 +8,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend, tf } from '../../src/model/backend';
 import { builtinDatesTransformerDir, loadEncoderDecoder, parseMarianConfig, sinusoidalPositions, type EncoderDecoderModel } from '../../src/model/encdec';
-import { AttentionInputError, findTensor, type Stage, type Trace } from '../../src/model/trace';
+import { AttentionInputError } from '../../src/model/trace';
+import { assertClose, decodeArr, stage, t, type Arr } from './fixtureTools';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'transformer');
 
-interface Arr {
-  shape: number[];
-  b64: string;
-}
 type AttnKeys = 'Q' | 'K' | 'V' | 'scores' | 'weights' | 'context' | 'attn_output';
 interface DatesFixture {
   text: string;
@@ -30,39 +27,6 @@ interface DatesFixture {
   logits: Arr;
   top_ids: number[][];
   top_p: number[][];
-}
-
-function decodeArr(a: Arr): Float32Array {
-  const buf = Buffer.from(a.b64, 'base64');
-  const out = new Float32Array(buf.length / 4);
-  for (let i = 0; i < out.length; i++) out[i] = buf.readFloatLE(i * 4);
-  return out;
-}
-
-/** |actual − expected| ≤ 1e-5·|expected| + 1e-6·max(1, max|expected|), element by element. */
-function assertClose(actual: Float32Array | readonly number[], expected: Float32Array | readonly number[], what: string, rtol = 1e-5): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let scale = 1;
-  for (const v of expected) scale = Math.max(scale, Math.abs(v));
-  const atol = 1e-6 * scale;
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!;
-    const e = expected[i]!;
-    const err = Math.abs(a - e);
-    if (!(err <= rtol * Math.abs(e) + atol)) assert.fail(`${what}[${i}]: ${a} vs numpy ${e} (error ${err.toExponential(2)})`);
-  }
-}
-
-function stage(trace: Trace, id: string): Stage {
-  const s = trace.stages.find((x) => x.id === id);
-  assert.ok(s, `stage ${id} present`);
-  return s;
-}
-
-function t(s: Stage, name: string) {
-  const x = findTensor(s, name);
-  assert.ok(x, `${s.id} has tensor ${name}`);
-  return x;
 }
 
 const fixtures: DatesFixture[] = fs

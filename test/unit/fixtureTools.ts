@@ -1,0 +1,41 @@
+// Shared by the tests that compare a trace with a numpy fixture (base64 float32 arrays).
+import assert from 'node:assert/strict';
+import { findTensor, type Stage, type Trace } from '../../src/model/trace';
+
+export interface Arr {
+  shape: number[];
+  b64: string;
+}
+
+export function decodeArr(a: Arr): Float32Array {
+  const buf = Buffer.from(a.b64, 'base64');
+  const out = new Float32Array(buf.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = buf.readFloatLE(i * 4);
+  return out;
+}
+
+/** |actual − expected| ≤ 1e-5·|expected| + 1e-6·max(1, max|expected|), element by element. */
+export function assertClose(actual: Float32Array | readonly number[], expected: Float32Array | readonly number[], what: string, rtol = 1e-5): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let scale = 1;
+  for (const v of expected) scale = Math.max(scale, Math.abs(v));
+  const atol = 1e-6 * scale;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i]!;
+    const e = expected[i]!;
+    const err = Math.abs(a - e);
+    if (!(err <= rtol * Math.abs(e) + atol)) assert.fail(`${what}[${i}]: ${a} vs numpy ${e} (error ${err.toExponential(2)})`);
+  }
+}
+
+export function stage(trace: Trace, id: string): Stage {
+  const s = trace.stages.find((x) => x.id === id);
+  assert.ok(s, `stage ${id} present`);
+  return s;
+}
+
+export function t(s: Stage, name: string) {
+  const x = findTensor(s, name);
+  assert.ok(x, `${s.id} has tensor ${name}`);
+  return x;
+}
