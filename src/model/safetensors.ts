@@ -69,6 +69,28 @@ function readHeaderLength(prefix: Uint8Array, fileSize: number, where: string): 
   return len;
 }
 
+/** Deepest nesting of JSON brackets outside strings (stops counting past 1000); linear time, no recursion. */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) max = depth;
+      if (max > 1000) return max;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
+/** Deeper than any valid header ({name: {shape: [...]}} is 3 levels), yet lenient with extra fields. */
+const MAX_NESTING = 16;
+
 function isNonNegativeInteger(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
@@ -83,6 +105,10 @@ function validateHeader(headerBytes: Uint8Array, dataStart: number, dataLength: 
     text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
   } catch {
     fail(`${where} is corrupted: its header is not valid UTF-8.`);
+  }
+  const depth = nestingDepth(text);
+  if (depth > MAX_NESTING) {
+    fail(`${where} is corrupted: its header nests ${depth > 1000 ? 'more than 1000' : depth} levels deep, but a safetensors header is a map of tensor entries (3 levels).`);
   }
   let json: unknown;
   try {
@@ -262,6 +288,16 @@ function cancelled(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AttentionInputError('cancelled', 'Loading the model weights was cancelled.');
 }
 
+/** Fills `target` from `position`, looping over short reads; `eofMessage` if the file ends first. */
+async function readFully(handle: fs.FileHandle, target: Uint8Array, position: number, eofMessage: string): Promise<void> {
+  let done = 0;
+  while (done < target.length) {
+    const { bytesRead } = await handle.read(target, done, target.length - done, position + done);
+    if (bytesRead === 0) fail(eofMessage);
+    done += bytesRead;
+  }
+}
+
 /**
  * Reads a safetensors file: the header first, then each tensor straight into its float32 array
  * (F32 is read in place; F16/BF16 through one bounded chunk buffer). Memory is the tensors plus
@@ -279,14 +315,7 @@ export async function readSafetensorsFile(path: string, options: ReadSafetensors
   }
   try {
     const size = (await handle.stat()).size;
-    const readExactly = async (target: Uint8Array, position: number, what: string): Promise<void> => {
-      let done = 0;
-      while (done < target.length) {
-        const { bytesRead } = await handle.read(target, done, target.length - done, position + done);
-        if (bytesRead === 0) fail(`${where} is truncated: reading ${what} hit the end of the file.`);
-        done += bytesRead;
-      }
-    };
+    const readExactly = (target: Uint8Array, position: number, what: string): Promise<void> => readFully(handle, target, position, `${where} is truncated: reading ${what} hit the end of the file.`);
     const prefix = new Uint8Array(8);
     if (size >= 8) await readExactly(prefix, 0, 'the header length');
     const n = readHeaderLength(prefix, size, where);
@@ -349,12 +378,14 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
   try {
     const size = (await handle.stat()).size;
     const prefix = new Uint8Array(8);
-    if (size >= 8) await handle.read(prefix, 0, 8, 0);
+    if (size >= 8) await readFully(handle, prefix, 0, `${where} is truncated inside its header length.`);
     const n = readHeaderLength(prefix, size, where);
     const headerBytes = new Uint8Array(n);
-    const { bytesRead } = await handle.read(headerBytes, 0, n, 8);
-    if (bytesRead !== n) fail(`${where} is truncated inside its header.`);
+    await readFully(handle, headerBytes, 8, `${where} is truncated inside its header.`);
     return validateHeader(headerBytes, 8 + n, size - 8 - n, where);
+  } catch (err) {
+    if (err instanceof AttentionInputError) throw err;
+    fail(`Cannot read the weights file ${path}: ${(err as Error).message}`);
   } finally {
     await handle.close().catch(() => undefined);
   }
