@@ -1,16 +1,19 @@
 // Bidirectional Transformer encoders in Hugging Face layouts: BERT (model_type "bert", e.g.
-// BertModel / BertForMaskedLM checkpoints) and DistilBERT ("distilbert"), read from a folder with
-// config.json, model.safetensors and a WordPiece tokenizer.json. The built-in model is a small BERT
+// BertModel / BertForMaskedLM checkpoints), DistilBERT ("distilbert") and RoBERTa ("roberta", and
+// XLM-RoBERTa, "xlm-roberta", the same network), read from a folder with config.json,
+// model.safetensors and a tokenizer.json (WordPiece for BERT, byte-level BPE or SentencePiece for
+// the RoBERTas). The built-in model is a small BERT
 // trained here on WordNet's glosses (models/english-encoder). The forward pass runs in tfjs and
 // records every step:
 //   tokens → embedding (word + position + type, LayerNorm) → per layer: Q,K,V → scores → softmax
 //   weights → context → residual + LayerNorm → GELU MLM → residual + LayerNorm → masked-token predictions.
-// RoBERTa-style checkpoints (byte-level BPE, offset positions) are rejected as 'unsupported'.
+// RoBERTa is BERT's network with positions numbered from padding_idx + 1, one segment, and an MLM
+// head (lm_head.*) that always uses exact GELU.
 // No vscode import. Every tf op is inside tf.tidy or disposed: a run leaves tf.memory() unchanged.
 import { readHfFolder } from './hfFolder';
 import * as path from 'node:path';
 import { tf } from './backend';
-import { HfTokenizer } from './hfTokenizer';
+import type { HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
 import type { SafeTensor } from './safetensors';
 import {
@@ -35,7 +38,9 @@ import {
 } from './transformerStages';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from './trace';
 
-export type BertFamily = 'bert' | 'distilbert';
+export type BertFamily = 'bert' | 'distilbert' | 'roberta' | 'xlm-roberta';
+
+const FAMILY_NAME: Record<BertFamily, string> = { bert: 'BERT', distilbert: 'DistilBERT', roberta: 'RoBERTa', 'xlm-roberta': 'XLM-RoBERTa' };
 
 export interface BertConfig {
   readonly family: BertFamily;
@@ -45,11 +50,20 @@ export interface BertConfig {
   readonly headDim: number;
   readonly intermediateSize: number;
   readonly vocabSize: number;
+  /** How many tokens fit: positionTable − positionOffset. */
   readonly maxPositions: number;
+  /** Rows of the position table (max_position_embeddings). */
+  readonly positionTable: number;
+  /** RoBERTa: padding_idx + 1, the position of the first token; 0 for BERT and DistilBERT. */
+  readonly positionOffset: number;
+  /** RoBERTa's padding_idx (pad_token_id): pad tokens take this position and do not advance the count. */
+  readonly padId: number | undefined;
   /** 0 for DistilBERT (no segment embeddings). */
   readonly typeVocabSize: number;
   readonly eps: number;
   readonly activation: Activation;
+  /** The MLM head's activation: hidden_act for BERT / DistilBERT, always exact GELU for RoBERTa. */
+  readonly mlmActivation: Activation;
 }
 
 export interface LoadBertOptions {
@@ -71,34 +85,47 @@ export function builtinEnglishEncoderDir(startDir: string = __dirname): string {
 // ---------------------------------------------------------------------------------------------
 // config.json
 
-/** Validates a Hugging Face BERT or DistilBERT config.json with clear messages. */
+const ENCODERS = 'BERT ("bert"), DistilBERT ("distilbert"), RoBERTa ("roberta") and XLM-RoBERTa ("xlm-roberta") encoders';
+const SUPPORTED_TYPES = 'llama, gpt2, bert, distilbert, roberta, xlm-roberta, marian';
+
+/** Validates a Hugging Face BERT, DistilBERT, RoBERTa or XLM-RoBERTa config.json with clear messages. */
 export function parseBertConfig(raw: unknown, where = 'config.json'): BertConfig {
   const { c, int, num, fail } = configReader(raw, where);
   const type = c['model_type'];
   const arch = Array.isArray(c['architectures']) ? (c['architectures'] as unknown[]).map(String) : [];
+  const byArch = (prefix: string): boolean => type === undefined && arch.some((a) => a.startsWith(prefix));
   let family: BertFamily;
-  if (type === 'bert' || (type === undefined && arch.some((a) => a.startsWith('Bert')))) family = 'bert';
-  else if (type === 'distilbert' || (type === undefined && arch.some((a) => a.startsWith('DistilBert')))) family = 'distilbert';
-  else if (type === undefined) return fail(`${where} has no "model_type"; this loader reads BERT ("bert") and DistilBERT ("distilbert") encoders.`);
+  if (type === 'bert' || byArch('Bert')) family = 'bert';
+  else if (type === 'distilbert' || byArch('DistilBert')) family = 'distilbert';
+  else if (type === 'roberta' || byArch('Roberta')) family = 'roberta';
+  else if (type === 'xlm-roberta' || byArch('XLMRoberta')) family = 'xlm-roberta';
+  else if (type === undefined) return fail(`${where} has no "model_type"; this loader reads ${ENCODERS}.`);
   else {
     throw new AttentionInputError(
       'unsupported',
-      `${where} describes a "${String(type)}" model; this loader reads BERT ("bert") and DistilBERT ("distilbert") encoders` +
-        (type === 'roberta' ? ' (RoBERTa differs in its byte-level tokenizer and offset positions, which are not supported).' : '.'),
+      `${where} describes a "${String(type)}" model; this loader reads ${ENCODERS}. Supported model_type values: ${SUPPORTED_TYPES}.`,
     );
   }
-  const hiddenSize = family === 'bert' ? int('hidden_size') : int('dim');
-  const numLayers = family === 'bert' ? int('num_hidden_layers') : int('n_layers');
-  const numHeads = family === 'bert' ? int('num_attention_heads') : int('n_heads');
-  const intermediateSize = family === 'bert' ? int('intermediate_size') : int('hidden_dim');
+  const bertKeys = family !== 'distilbert';
+  const roberta = family === 'roberta' || family === 'xlm-roberta';
+  const hiddenSize = bertKeys ? int('hidden_size') : int('dim');
+  const numLayers = bertKeys ? int('num_hidden_layers') : int('n_layers');
+  const numHeads = bertKeys ? int('num_attention_heads') : int('n_heads');
+  const intermediateSize = bertKeys ? int('intermediate_size') : int('hidden_dim');
   const vocabSize = int('vocab_size');
-  const maxPositions = int('max_position_embeddings', 512);
-  const typeVocabSize = family === 'bert' ? int('type_vocab_size', 2) : 0;
-  const eps = family === 'bert' ? num('layer_norm_eps', 1e-12) : 1e-12;
+  const positionTable = int('max_position_embeddings', 512);
+  // RoBERTa numbers positions from padding_idx + 1 (position padding_idx belongs to <pad>).
+  const padId = roberta ? int('pad_token_id', 1, 0) : undefined;
+  const positionOffset = padId === undefined ? 0 : padId + 1;
+  if (positionOffset >= positionTable) {
+    fail(`${where}: max_position_embeddings ${positionTable} leaves no positions after the padding offset (pad_token_id ${padId} + 1); it must be more than ${positionOffset}.`);
+  }
+  const typeVocabSize = bertKeys ? int('type_vocab_size', 2) : 0;
+  const eps = bertKeys ? num('layer_norm_eps', 1e-12) : 1e-12;
   if (hiddenSize % numHeads !== 0) {
     fail(`${where}: the hidden size ${hiddenSize} is not divisible by the ${numHeads} attention heads, so the heads cannot split it evenly.`);
   }
-  const act = (family === 'bert' ? c['hidden_act'] : c['activation']) ?? 'gelu';
+  const act = (bertKeys ? c['hidden_act'] : c['activation']) ?? 'gelu';
   if (typeof act !== 'string' || !(ACTIVATIONS as readonly string[]).includes(act)) {
     throw new AttentionInputError('unsupported', `${where}: activation ${JSON.stringify(act)} is not supported (supported: ${ACTIVATIONS.join(', ')}).`);
   }
@@ -109,7 +136,23 @@ export function parseBertConfig(raw: unknown, where = 'config.json'): BertConfig
   if (family === 'distilbert' && c['sinusoidal_pos_embds'] === true) {
     // The sinusoidal table is still stored as position_embeddings.weight; nothing else changes.
   }
-  return { family, hiddenSize, numLayers, numHeads, headDim: hiddenSize / numHeads, intermediateSize, vocabSize, maxPositions, typeVocabSize, eps, activation: act as Activation };
+  return {
+    family,
+    hiddenSize,
+    numLayers,
+    numHeads,
+    headDim: hiddenSize / numHeads,
+    intermediateSize,
+    vocabSize,
+    maxPositions: positionTable - positionOffset,
+    positionTable,
+    positionOffset,
+    padId,
+    typeVocabSize,
+    eps,
+    activation: act as Activation,
+    mlmActivation: roberta ? 'gelu' : (act as Activation),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -133,7 +176,7 @@ interface LayerWeights {
 
 interface Weights {
   readonly word: tf.Tensor2D;
-  /** [maxPositions, D] (position rows) and the segment-0 row (zeros for DistilBERT). */
+  /** [positionTable, D] (position rows) and the segment-0 row (zeros for DistilBERT). */
   readonly position: tf.Tensor2D;
   readonly type0: tf.Tensor1D;
   readonly embNorm: LN;
@@ -144,7 +187,7 @@ interface Weights {
 
 /** Parameter names per family (HF's own names). */
 function names(family: BertFamily, l: number) {
-  if (family === 'bert') {
+  if (family !== 'distilbert') {
     const p = `encoder.layer.${l}.`;
     return {
       q: p + 'attention.self.query',
@@ -181,8 +224,8 @@ function disposeWeights(w: Weights): void {
 }
 
 function buildWeights(map: Map<string, SafeTensor>, cfg: BertConfig, where: string): Weights {
-  const { hiddenSize: D, intermediateSize: I, vocabSize: V, maxPositions: P, family } = cfg;
-  const base = family === 'bert' ? 'bert.' : 'distilbert.';
+  const { hiddenSize: D, intermediateSize: I, vocabSize: V, positionTable: P, family } = cfg;
+  const base = family === 'bert' ? 'bert.' : family === 'distilbert' ? 'distilbert.' : 'roberta.';
   const find = (name: string): { key: string; t: SafeTensor } | undefined => {
     for (const key of [base + name, name]) {
       const t = map.get(key);
@@ -192,7 +235,7 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: BertConfig, where: stri
   };
   const checked = new Map<string, SafeTensor>();
   const need = (name: string, shape: number[], meaning: string, optional = false): string | undefined => {
-    const hit = find(name) ?? (name.startsWith('cls.') || name.startsWith('vocab_') ? (map.has(name) ? { key: name, t: map.get(name)! } : undefined) : undefined);
+    const hit = find(name);
     if (!hit) {
       if (optional) return undefined;
       throw new AttentionInputError('file', `${where} has no tensor "${base}${name}" (${meaning}).`);
@@ -207,7 +250,7 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: BertConfig, where: stri
   // Validate every shape first, so a bad file allocates no tensors.
   need('embeddings.word_embeddings.weight', [V, D], 'vocab_size × hidden_size');
   need('embeddings.position_embeddings.weight', [P, D], 'max_position_embeddings × hidden_size');
-  if (family === 'bert') need('embeddings.token_type_embeddings.weight', [cfg.typeVocabSize, D], 'type_vocab_size × hidden_size');
+  if (family !== 'distilbert') need('embeddings.token_type_embeddings.weight', [cfg.typeVocabSize, D], 'type_vocab_size × hidden_size');
   need('embeddings.LayerNorm.weight', [D], 'hidden_size');
   need('embeddings.LayerNorm.bias', [D], 'hidden_size');
   const denseSpec = (name: string, out: number, inp: number, meaning: string): void => {
@@ -229,11 +272,14 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: BertConfig, where: stri
     denseSpec(n.down, D, I, 'hidden_size × intermediate_size');
     lnSpec(n.outNorm);
   }
-  // MLM head (BertForMaskedLM: cls.predictions.*; DistilBertForMaskedLM: vocab_*), decoder tied when absent.
+  // MLM head (BertForMaskedLM: cls.predictions.*; DistilBertForMaskedLM: vocab_*; RobertaForMaskedLM:
+  // lm_head.*, whose bias is saved as lm_head.bias or, tied, lm_head.decoder.bias), decoder tied when absent.
   const mlmNames =
     family === 'bert'
       ? { dense: 'cls.predictions.transform.dense', norm: 'cls.predictions.transform.LayerNorm', decoder: 'cls.predictions.decoder.weight', bias: 'cls.predictions.bias' }
-      : { dense: 'vocab_transform', norm: 'vocab_layer_norm', decoder: 'vocab_projector.weight', bias: 'vocab_projector.bias' };
+      : family === 'distilbert'
+        ? { dense: 'vocab_transform', norm: 'vocab_layer_norm', decoder: 'vocab_projector.weight', bias: 'vocab_projector.bias' }
+        : { dense: 'lm_head.dense', norm: 'lm_head.layer_norm', decoder: 'lm_head.decoder.weight', bias: map.has('lm_head.bias') || !map.has('lm_head.decoder.bias') ? 'lm_head.bias' : 'lm_head.decoder.bias' };
   const hasMlm = map.has(mlmNames.dense + '.weight');
   if (hasMlm) {
     denseSpec(mlmNames.dense, D, D, 'hidden_size × hidden_size');
@@ -262,7 +308,7 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: BertConfig, where: stri
     const word = t2('embeddings.word_embeddings.weight');
     const position = t2('embeddings.position_embeddings.weight');
     const type0 =
-      family === 'bert'
+      family !== 'distilbert'
         ? keep(tf.tensor1d(get('embeddings.token_type_embeddings.weight').data.subarray(0, D), 'float32'))
         : keep(tf.zeros([D], 'float32') as tf.Tensor1D);
     const layers: LayerWeights[] = [];
@@ -320,6 +366,9 @@ export class BertModel implements AttentionModel {
   private weights: Weights | undefined;
   readonly clsId: number;
   readonly sepId: number;
+  /** The tokens put around the text: [CLS] … [SEP] for BERT and DistilBERT, <s> … </s> for the RoBERTas. */
+  readonly clsToken: string;
+  readonly sepToken: string;
 
   constructor(
     readonly config: BertConfig,
@@ -334,8 +383,11 @@ export class BertModel implements AttentionModel {
       if (v.length !== 1 || tokenizer.piece(v[0]!) !== name) throw new AttentionInputError('config', `The tokenizer has no ${name} token.`);
       return v[0]!;
     };
-    this.clsId = id('[CLS]');
-    this.sepId = id('[SEP]');
+    const roberta = config.family === 'roberta' || config.family === 'xlm-roberta';
+    this.clsToken = roberta ? '<s>' : '[CLS]';
+    this.sepToken = roberta ? '</s>' : '[SEP]';
+    this.clsId = id(this.clsToken);
+    this.sepId = id(this.sepToken);
   }
 
   get hasMlmHead(): boolean {
@@ -353,9 +405,16 @@ export class BertModel implements AttentionModel {
     return this.weights;
   }
 
-  /** [CLS] + the text's WordPiece tokens + [SEP], at most `maxTokens` in all, with UTF-16 offsets. */
+  /** [CLS] + the text's tokens + [SEP] (<s> … </s> for RoBERTa), at most `maxTokens` in all, with UTF-16 offsets. */
   tokenize(text: string, maxTokens: number): { tokens: Token[]; truncated: boolean; coveredLength: number; alignmentIssues: number } {
     const budget = Math.max(0, maxTokens - 2);
+    if (this.clsToken === '<s>') {
+      // Byte-level BPE / SentencePiece: the tokenizer's own byte alignment gives the offsets.
+      const enc = this.tokenizer.encode(text, { addBos: false, maxTokens: budget });
+      const cls: Token = { text: this.clsToken, id: this.clsId, start: -1, end: -1, special: true };
+      const sep: Token = { text: this.sepToken, id: this.sepId, start: -1, end: -1, special: true };
+      return { tokens: [cls, ...enc.tokens, sep], truncated: enc.truncated, coveredLength: enc.coveredLength, alignmentIssues: enc.alignmentIssues };
+    }
     // Long inputs: tokenise a prefix cut at whitespace, growing it until it has more than enough tokens.
     let source = text;
     let ids: number[];
@@ -381,7 +440,7 @@ export class BertModel implements AttentionModel {
       return { piece: p.startsWith('##') ? p.slice(2) : p };
     });
     const { spans, issues } = alignNormalised(source, pieces, bertNormChar, isBertPunct);
-    const tokens: Token[] = [{ text: '[CLS]', id: this.clsId, start: -1, end: -1, special: true }];
+    const tokens: Token[] = [{ text: this.clsToken, id: this.clsId, start: -1, end: -1, special: true }];
     kept.forEach((id, i) => {
       const [start, end] = spans[i]!;
       tokens.push({
@@ -393,7 +452,7 @@ export class BertModel implements AttentionModel {
         ...(id === unkId ? { unknown: true } : {}),
       });
     });
-    tokens.push({ text: '[SEP]', id: this.sepId, start: -1, end: -1, special: true });
+    tokens.push({ text: this.sepToken, id: this.sepId, start: -1, end: -1, special: true });
     let covered = text.length;
     if (truncated) {
       covered = 0;
@@ -414,9 +473,10 @@ export class BertModel implements AttentionModel {
     const layers: LayerRecord[] = [];
     let x: tf.Tensor2D | undefined;
     try {
+      const positions = this.positionIds(ids);
       x = tf.tidy(() => {
         const words = tf.gather(w.word, tf.tensor1d(ids.slice(), 'int32'));
-        const pos = tf.slice(w.position, [0, 0], [T, D]);
+        const pos = cfg.positionOffset === 0 ? tf.slice(w.position, [0, 0], [T, D]) : tf.gather(w.position, tf.tensor1d(positions, 'int32'));
         return layerNorm(tf.add(tf.add(words, pos), w.type0) as tf.Tensor2D, w.embNorm.g, w.embNorm.b, cfg.eps);
       });
       const embedding = f32(x);
@@ -445,7 +505,7 @@ export class BertModel implements AttentionModel {
       const last = x;
       let result: ForwardResult = { embedding, layers };
       tf.tidy(() => {
-        const h = layerNorm(activate(cfg.activation, dense(last, mlm.transform)), mlm.norm.g, mlm.norm.b, cfg.eps);
+        const h = layerNorm(activate(cfg.mlmActivation, dense(last, mlm.transform)), mlm.norm.g, mlm.norm.b, cfg.eps);
         const logits = tf.add(tf.matMul(h, mlm.decoderT), mlm.bias) as tf.Tensor2D;
         const top = topKRows(logits, Math.max(1, Math.min(topK, cfg.vocabSize)));
         result = { embedding, layers, mlmHidden: f32(h), logits: f32(logits), topP: top.p, topId: top.id };
@@ -454,6 +514,26 @@ export class BertModel implements AttentionModel {
     } finally {
       x?.dispose();
     }
+  }
+
+  /**
+   * The row of the position table each token reads. BERT: 0, 1, 2, …; RoBERTa (HF's
+   * create_position_ids_from_input_ids): padding_idx + (number of non-pad tokens up to and including
+   * this one), and padding_idx itself for a pad token, so without pads token i reads row i + padding_idx + 1.
+   */
+  positionIds(ids: readonly number[]): Int32Array {
+    const out = new Int32Array(ids.length);
+    const pad = this.config.padId;
+    if (pad === undefined) {
+      for (let i = 0; i < ids.length; i++) out[i] = i + this.config.positionOffset;
+      return out;
+    }
+    let count = 0;
+    ids.forEach((id, i) => {
+      if (id !== pad) count++;
+      out[i] = id === pad ? pad : pad + count;
+    });
+    return out;
   }
 
   /** MLM logits for every position of `ids` ([ids.length × vocab_size]), for tests and tools. */
@@ -471,19 +551,23 @@ export class BertModel implements AttentionModel {
     let maxTokens = options.maxTokens !== undefined && Number.isFinite(options.maxTokens) ? Math.floor(options.maxTokens) : cfg.maxPositions;
     if (maxTokens < 3) maxTokens = 3;
     if (maxTokens > cfg.maxPositions) {
-      warnings.push(`maxTokens ${maxTokens} is more than this model's ${cfg.maxPositions} positions (max_position_embeddings); using ${cfg.maxPositions}.`);
+      const source =
+        cfg.positionOffset === 0
+          ? 'max_position_embeddings'
+          : `max_position_embeddings ${cfg.positionTable} minus the ${cfg.positionOffset} rows before the first position, padding_idx + 1`;
+      warnings.push(`maxTokens ${maxTokens} is more than this model's ${cfg.maxPositions} positions (${source}); using ${cfg.maxPositions}.`);
       maxTokens = cfg.maxPositions;
     }
     onProgress?.(0, 'Tokenising');
     const enc = this.tokenize(text, maxTokens);
     if (enc.truncated) {
-      warnings.push(`The input was truncated to ${maxTokens} tokens (including [CLS] and [SEP]); the model saw the first ${enc.coveredLength} of ${text.length} characters.`);
+      warnings.push(`The input was truncated to ${maxTokens} tokens (including ${this.clsToken} and ${this.sepToken}); the model saw the first ${enc.coveredLength} of ${text.length} characters.`);
     }
     if (enc.alignmentIssues > 0) {
       warnings.push(`${enc.alignmentIssues} token${enc.alignmentIssues === 1 ? '' : 's'} could not be matched exactly with the text; their editor positions are unknown.`);
     }
     const unknown = enc.tokens.filter((t) => t.unknown).length;
-    if (unknown > 0) warnings.push(`${unknown} word${unknown === 1 ? '' : 's'} could not be spelled with the vocabulary and became [UNK].`);
+    if (unknown > 0) warnings.push(`${unknown} word${unknown === 1 ? '' : 's'} could not be spelled with the vocabulary and became ${this.tokenizer.unkToken ?? '[UNK]'}.`);
     const ids = enc.tokens.map((t) => t.id);
     const topK = Math.max(1, Math.min(Math.floor(options.topK ?? 5), cfg.vocabSize));
     const out = await this.forward(ids, topK, signal, onProgress);
@@ -522,28 +606,47 @@ export class BertModel implements AttentionModel {
     const tok = { token: 'input' } as const;
     const attention: AttentionInfo = { queries: 'input', keys: 'input', causal: false, score: 'scaled-dot', normaliser: 'softmax' };
     const distil = cfg.family === 'distilbert';
+    const name = FAMILY_NAME[cfg.family];
+    const { clsToken: cls, sepToken: sep } = this;
+    const maskToken = cls === '<s>' ? '<mask>' : '[MASK]';
+    const off = cfg.positionOffset;
+    const posIndex = off === 0 ? 'i' : `i+${off}`;
+    const wordsText =
+      cfg.family === 'roberta'
+        ? `The text is turned into UTF-8 bytes, each shown as one printable character (a space appears as "Ġ"), and frequent byte ` +
+          `sequences are merged into tokens from a ${cfg.vocabSize}-entry byte-pair vocabulary, so no character is ever unknown. Nothing is ` +
+          `lower-cased, and a space belongs to the word after it ("Ġcat"). `
+        : cfg.family === 'xlm-roberta'
+          ? `The text is split into pieces from a ${cfg.vocabSize}-entry SentencePiece vocabulary covering about a hundred languages; ` +
+            `"▁" marks a space, glued onto the start of the word that follows it. `
+          : `The text is lower-cased, accents are removed, and it is split at spaces and punctuation. Each word is then spelled with the ` +
+            `${cfg.vocabSize}-entry WordPiece vocabulary, longest piece first: a word the vocabulary lacks becomes a stem plus continuation ` +
+            `pieces marked "##". `;
     const stages: Stage[] = [
       {
         id: 'tokens',
         kind: 'tokens',
         title: 'Tokens',
-        formula: 'text → [CLS] w₁ … wₙ [SEP]',
+        formula: `text → ${cls} w₁ … wₙ ${sep}`,
         explanation:
-          `The text is lower-cased, accents are removed, and it is split at spaces and punctuation. Each word is then spelled with the ` +
-          `${cfg.vocabSize}-entry WordPiece vocabulary, longest piece first: a word the vocabulary lacks becomes a stem plus continuation ` +
-          `pieces marked "##". [CLS] is put in front and [SEP] at the end, as in training; they have no position in your text. ` +
-          `Type [MASK] in the text to ask the model to fill in a word.`,
+          wordsText +
+          `${cls} is put in front and ${sep} at the end, as in training; they have no position in your text. ` +
+          `Type ${maskToken} in the text to ask the model to fill in a word.`,
         tensors: [tensor('ids', [T], ['token'], Float32Array.from(tokens, (t) => t.id), { tokenAxes: tok, description: 'Token ids' })],
       },
       {
         id: 'embedding',
         kind: 'embedding',
         title: 'Embeddings: word + position' + (distil ? '' : ' + segment'),
-        formula: distil ? 'X[i] = LayerNorm(E[tᵢ] + P[i])' : 'X[i] = LayerNorm(E[tᵢ] + P[i] + S[0])',
+        formula: distil ? 'X[i] = LayerNorm(E[tᵢ] + P[i])' : `X[i] = LayerNorm(E[tᵢ] + P[${posIndex}] + S[0])`,
         explanation:
-          `Each token id picks a row of the ${cfg.vocabSize}×${D} word-embedding matrix E, and the row P[i] of a learned position table is ` +
+          `Each token id picks a row of the ${cfg.vocabSize}×${D} word-embedding matrix E, and the row P[${posIndex}] of a learned position table is ` +
           `added so the model knows where the token stands (attention itself ignores order). ` +
-          (distil ? '' : 'BERT also adds a segment vector S (all tokens here are in segment 0, "sentence A"). ') +
+          (off === 0
+            ? ''
+            : `${name} numbers positions from padding_idx + 1 = ${off} (row ${cfg.padId} belongs to the padding token), so the first token ` +
+              `reads row ${off} and at most ${cfg.maxPositions} of the table's ${cfg.positionTable} rows are usable. `) +
+          (distil ? '' : `${name} also adds a segment vector S (all tokens here are in segment 0, "sentence A"). `) +
           `The sum is layer-normalised: each token's vector is shifted to mean 0, scaled to variance 1, then given a learned gain and bias.`,
         tensors: [tensor('X', [T, D], ['token', 'd_model'], out.embedding, { tokenAxes: tok, description: 'Input to layer 0' })],
       },
@@ -570,8 +673,8 @@ export class BertModel implements AttentionModel {
             `there is no causal mask, so every token may look at tokens before and after it. That two-sided view is what masked-language ` +
             `training rewards: to guess a hidden word, the words on both sides help.`,
           weightsText:
-            `Softmax turns each query's row of scores into weights that are positive and sum to 1. Small trained BERTs often park weight on ` +
-            `[CLS], [SEP] or punctuation when a head has nothing specific to find, and some heads look mostly at the previous or next word.`,
+            `Softmax turns each query's row of scores into weights that are positive and sum to 1. Trained ${name === 'DistilBERT' ? 'BERT' : name}s often park weight on ` +
+            `${cls}, ${sep} or punctuation when a head has nothing specific to find, and some heads look mostly at the previous or next word.`,
           contextText:
             `Each head blends the value vectors of all tokens using its weights, giving a ${hd}-vector per token. The ${H} heads are put side by ` +
             `side (${H * hd} numbers) and projected back to ${D} dimensions by W_O: that is what attention adds to the token's vector.`,
@@ -583,7 +686,7 @@ export class BertModel implements AttentionModel {
           title: `Layer ${l}: add & norm, feed-forward, add & norm`,
           formula: `h = LayerNorm(x + attn);  x' = LayerNorm(h + W₂ ${cfg.activation}(W₁h + b₁) + b₂)`,
           explanation:
-            `BERT normalises after each sub-block ("post-norm"): the attention output is added to the token's vector and the sum layer-normalised. ` +
+            `${name === 'DistilBERT' ? 'BERT' : name} normalises after each sub-block ("post-norm"): the attention output is added to the token's vector and the sum layer-normalised. ` +
             `Then every token, on its own, goes through a two-layer feed-forward network (${D} → ${cfg.intermediateSize} → ${D}, ` +
             `${ACTIVATION_FORMULA[cfg.activation]}), whose output is added and normalised again. The result is the layer's output and the next layer's input.`,
           tensors: [
@@ -598,11 +701,11 @@ export class BertModel implements AttentionModel {
         id: 'output',
         kind: 'output',
         title: 'Masked-token predictions',
-        formula: `p(token at i) = softmax(LayerNorm(${cfg.activation}(W xᵢ + b)) Eᵀ + b_vocab)`,
+        formula: `p(token at i) = softmax(LayerNorm(${cfg.mlmActivation}(W xᵢ + b)) Eᵀ + b_vocab)`,
         explanation:
           `The masked-language-model head reads each token's final vector, transforms and normalises it, and compares it with every row of ` +
           `the word-embedding matrix E (shared with the input), giving a probability for every vocabulary entry. In training, 15% of the ` +
-          `tokens were hidden and this head had to name them; at a [MASK] the top guesses show what the model thinks fits, elsewhere it ` +
+          `tokens were hidden and this head had to name them; at a ${maskToken} the top guesses show what the model thinks fits, elsewhere it ` +
           `mostly reproduces the word that is there. Shown: the ${topK} most likely tokens per position.`,
         tensors: [
           tensor('hidden', [T, D], ['token', 'd_model'], out.mlmHidden, { tokenAxes: tok, description: 'Transformed final vectors' }),
@@ -618,7 +721,7 @@ export class BertModel implements AttentionModel {
 // ---------------------------------------------------------------------------------------------
 // Loading
 
-/** Loads a BERT / DistilBERT folder: config.json, model.safetensors, tokenizer.json (+ tokenizer_config.json). */
+/** Loads a BERT / DistilBERT / RoBERTa / XLM-RoBERTa folder: config.json, model.safetensors, tokenizer.json (+ tokenizer_config.json). */
 export async function loadBert(dir: string, options: LoadBertOptions = {}): Promise<BertModel> {
   const { config, tokenizer, tensors, weightsPath } = await readHfFolder(dir, parseBertConfig, options);
   const weights = buildWeights(tensors, config, weightsPath);
@@ -635,7 +738,7 @@ export async function loadBert(dir: string, options: LoadBertOptions = {}): Prom
       (builtin
         ? `A small BERT trained here with masked-language modelling on WordNet's definitions and example sentences: ` +
           `${config.numLayers} layers × ${config.numHeads} heads, d_model ${config.hiddenSize}, ${config.vocabSize}-entry WordPiece vocabulary.`
-        : `${config.family === 'bert' ? 'BERT' : 'DistilBERT'} encoder: ${config.numLayers} layers, ${config.numHeads} heads, d_model ${config.hiddenSize}.`),
+        : `${FAMILY_NAME[config.family]} encoder: ${config.numLayers} layers, ${config.numHeads} heads, d_model ${config.hiddenSize}.`),
     layers: config.numLayers,
     heads: config.numHeads,
     dModel: config.hiddenSize,

@@ -248,7 +248,7 @@ test('config validation gives clear errors', () => {
   assert.match(code({ ...good, num_attention_heads: 5 }), /^config: .*not divisible by the 5 attention heads/);
   assert.match(code({ ...good, hidden_size: undefined }), /^config: .*missing "hidden_size"/);
   assert.match(code({ ...good, num_hidden_layers: 0 }), /^config: .*num_hidden_layers/);
-  assert.match(code({ ...good, model_type: 'roberta' }), /^unsupported: .*roberta/);
+  assert.match(code({ ...good, model_type: 'gpt2' }), /^unsupported: .*"gpt2".*roberta/);
   assert.match(code({ ...good, position_embedding_type: 'relative_key' }), /^unsupported: /);
   assert.match(code({ ...good, hidden_act: 'mish' }), /^unsupported: /);
   assert.match(code([1, 2]), /^config: .*not a JSON object/);
