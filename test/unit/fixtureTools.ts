@@ -39,3 +39,27 @@ export function t(s: Stage, name: string) {
   assert.ok(x, `${s.id} has tensor ${name}`);
   return x;
 }
+
+/** A reference for one attention block: Q, K, V, scores, weights, context, output (+ mask when one was applied). */
+export type AttentionArrs = Record<'Q' | 'K' | 'V' | 'scores' | 'weights' | 'context' | 'output', Arr> & { mask?: Arr };
+
+/**
+ * Compares the four stages `${prefix}.qkv|scores|weights|context` of a trace (transformerStages'
+ * attentionStages naming) with a reference block, shapes included. A reference mask must match the
+ * trace's 0/1 mask; without one, the trace must show none either (or an all-ones one).
+ */
+export function assertAttentionStages(trace: Trace, prefix: string, ref: AttentionArrs, what: string): void {
+  const cmp = (id: string, name: string, arr: Arr): void => {
+    const x = t(stage(trace, `${prefix}.${id}`), name);
+    assert.deepEqual([...x.shape], arr.shape, `${what} ${name}: shape`);
+    assertClose(x.data, decodeArr(arr), `${what} ${name}`);
+  };
+  for (const k of ['Q', 'K', 'V'] as const) cmp('qkv', k, ref[k]);
+  cmp('scores', 'scores', ref.scores);
+  const mask = findTensor(stage(trace, `${prefix}.scores`), 'mask');
+  if (ref.mask) cmp('scores', 'mask', ref.mask);
+  else if (mask) assert.ok(mask.data.every((v) => v === 1), `${what}: the trace shows a mask the reference did not apply`);
+  cmp('weights', 'weights', ref.weights);
+  cmp('context', 'context', ref.context);
+  cmp('context', 'output', ref.output);
+}
