@@ -1,6 +1,6 @@
 // Bundles: dist/extension.js (node, cjs, vscode external), dist/worker.js (inference worker),
 // dist/cli.js, dist/webview.js (browser), out/test/suite/index.js (mocha suites for the extension host).
-// The tfjs wasm binaries are copied into dist/wasm so the packaged .vsix works offline.
+// The tfjs wasm binaries (and the threaded build's scripts) are copied into dist/wasm so the packaged .vsix works offline.
 import * as esbuild from 'esbuild';
 import { cpSync, mkdirSync, existsSync } from 'node:fs';
 
@@ -33,6 +33,11 @@ mkdirSync('dist/wasm', { recursive: true });
 for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) {
   cpSync(`node_modules/@tensorflow/tfjs-backend-wasm/dist/${f}`, `dist/wasm/${f}`);
 }
+// The threaded build's scripts, for the pthreads that let XNNPACK use every core (src/model/backend.ts).
+for (const f of ['tfjs-backend-wasm-threaded-simd.js', 'tfjs-backend-wasm-threaded-simd.worker.js']) {
+  cpSync(`node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/${f}`, `dist/wasm/${f}`);
+}
+cpSync('src/model/wasm/pthreadWorker.cjs', 'dist/wasm/pthreadWorker.cjs');
 
 if (watch) {
   const contexts = await Promise.all(configs.map((c) => esbuild.context(c)));

@@ -10,6 +10,8 @@ import { EngineClient } from '../../src/engine/client';
 import type { Trace } from '../../src/model/trace';
 import { benchLayers } from './layer';
 import { benchRender } from './render';
+import { benchLoad } from './load';
+import { execFileSync } from 'node:child_process';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const args = new Set(process.argv.slice(2));
@@ -55,9 +57,37 @@ export function traceBytes(trace: Trace): { tensorBytes: number; jsonBytes: numb
   return { tensorBytes, jsonBytes: JSON.stringify(skeleton).length };
 }
 
+/** Built-in models that the Python references can run too (scripts/reference/hf_families.py --time). */
+const REFERENCE_DIRS: Readonly<Record<string, string>> = {
+  'tinystories-656k': 'models/tinystories-656k',
+  'english-encoder': 'models/english-encoder',
+  'dates-transformer': 'models/dates-transformer',
+};
+
+type RefTimes = Record<'torch' | 'numpy', Map<number, number | string>>;
+
+/** numpy and torch (2 threads) times for the same model and lengths; a message per cell when unavailable. */
+function referenceTimes(modelId: string, lengths: number[]): RefTimes | string {
+  const dir = REFERENCE_DIRS[modelId];
+  if (!dir) return 'no reference implementation';
+  const out: RefTimes = { torch: new Map(), numpy: new Map() };
+  for (const engine of ['torch', 'numpy'] as const) {
+    try {
+      const args = [path.join(ROOT, 'scripts', 'reference', 'hf_families.py'), '--time', path.join(ROOT, dir), ...lengths.map(String), ...(engine === 'numpy' ? ['--numpy'] : [])];
+      const json = JSON.parse(execFileSync('/usr/bin/python3', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OMP_NUM_THREADS: '2' }, timeout: 600_000 })) as { results: { tokens: number; ms: number | null; error?: string }[] };
+      for (const r of json.results) out[engine].set(r.tokens, r.ms ?? r.error ?? 'n/a');
+    } catch (err) {
+      const msg = (err as Error).message;
+      for (const n of lengths) out[engine].set(n, /No module named|ENOENT/.test(msg) ? `${engine} not installed` : 'failed');
+    }
+  }
+  return out;
+}
+
 async function models(): Promise<void> {
   const lengths = [16, 64, 128, 512];
   const rows: (string | number)[][] = [];
+  const refRows: (string | number)[][] = [];
   for (const entry of CATALOG) {
     let model;
     try {
@@ -67,6 +97,7 @@ async function models(): Promise<void> {
       continue;
     }
     const row: (string | number)[] = [entry.id];
+    const refs = referenceTimes(entry.id, lengths);
     let bytes = '';
     for (const n of lengths) {
       const text = textOf(entry.id, n);
@@ -75,6 +106,10 @@ async function models(): Promise<void> {
       const ms = await time(async () => (trace = await model.run(text, { maxTokens: n })), quick ? 1 : 3);
       const leak = tf.memory().numTensors - before;
       row.push(`${ms.toFixed(1)} ms (${trace!.tokens.length} tok)${leak ? ` LEAK ${leak}` : ''}`);
+      if (typeof refs !== 'string') {
+        const cell = (v: number | string | undefined): string => (typeof v === 'number' ? `${v.toFixed(1)} ms (ours ${(ms / v).toFixed(2)}×)` : v ?? 'n/a');
+        refRows.push([entry.id, n, `${ms.toFixed(1)} ms`, cell(refs.numpy.get(n)), cell(refs.torch.get(n))]);
+      }
       if (n === 128) {
         const b = traceBytes(trace!);
         bytes = `${(b.tensorBytes / 1e6).toFixed(2)} MB tensors + ${(b.jsonBytes / 1e3).toFixed(1)} kB rest`;
@@ -84,6 +119,13 @@ async function models(): Promise<void> {
     rows.push(row);
   }
   table('Inference per built-in model (median, wasm backend, whole run() incl. tokenising and trace copies)', ['model', '16', '64', '128', '512', 'trace size at 128'], rows);
+  table(
+    'The same models in numpy and torch (hf_families.py --time: forward pass only, float32, torch on 2 threads; ours is the whole run())',
+    ['model', 'requested tokens', 'ours', 'numpy', 'torch'],
+    refRows,
+  );
+  const none = CATALOG.filter((m) => !REFERENCE_DIRS[m.id]).map((m) => m.id);
+  console.log(`\nNo Python timing for ${none.join(', ')}: their references (seq2seq_ref.py, the toy) check numbers, not speed.`);
 }
 
 async function worker(): Promise<void> {
@@ -121,9 +163,10 @@ async function worker(): Promise<void> {
 
 async function main(): Promise<void> {
   const b = await initBackend('wasm');
-  console.log(`# Attention Lens benchmark\n\nbackend: ${b.name}${b.warning ? ` (${b.warning})` : ''}; node ${process.version}; ${quick ? 'quick mode' : 'full'}`);
+  console.log(`# Attention Lens benchmark\n\nbackend: ${b.name}, ${b.threads} thread${b.threads === 1 ? '' : 's'}${b.warning ? ` (${b.warning})` : ''}; node ${process.version}; ${quick ? 'quick mode' : 'full'}`);
   await benchLayers({ quick });
   await models();
+  await benchLoad({ quick });
   await worker();
   await benchRender();
 }

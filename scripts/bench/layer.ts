@@ -6,7 +6,7 @@ import { copyFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { tf } from '../../src/model/backend';
+import { initBackend, tf } from '../../src/model/backend';
 import { loadBert } from '../../src/model/bert';
 import { writeSafetensors } from '../../src/model/safetensors';
 import { mulberry32 } from '../../src/model/toy';
@@ -35,7 +35,7 @@ export async function matmulPeak(n = 1024, repeats = 5): Promise<number> {
 }
 
 /** A one-layer BERT-base-sized checkpoint in the Hugging Face layout, with the shipped tokenizer. */
-function bertBaseCheckpoint(dir: string): void {
+export function bertBaseCheckpoint(dir: string): void {
   const D = 768;
   const F = 3072;
   const V = 4044;
@@ -89,27 +89,58 @@ function python(): string | undefined {
   return undefined;
 }
 
-export async function benchLayers({ quick }: { quick: boolean }): Promise<void> {
-  const peak = await matmulPeak(quick ? 512 : 1024, quick ? 2 : 5);
-  console.log(`\nwasm matmul peak: ${peak.toFixed(2)} GFLOP/s (${quick ? 512 : 1024}² float32 matmul)`);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'attention-lens-bench-'));
+/** Median ms of our whole BERT-layer run() per token count, on this process's backend. */
+async function timeOurLayer(dir: string, lengths: number[], runs: number): Promise<{ tokens: number; ms: number }[]> {
+  const model = await loadBert(dir);
+  const out: { tokens: number; ms: number }[] = [];
   try {
-    bertBaseCheckpoint(dir);
-    const model = await loadBert(dir);
-    const py = python();
-    const rows: string[][] = [];
-    for (const T of quick ? [128] : [128, 512]) {
+    for (const T of lengths) {
       // WordPiece tokens of common words: T−2 words plus [CLS] and [SEP] = T tokens.
       const text = Array.from({ length: T - 2 }, (_, i) => ['the', 'cat', 'sat', 'on', 'a', 'mat'][i % 6]).join(' ');
       const xs: number[] = [];
       let tokens = 0;
-      for (let i = 0; i < (quick ? 2 : 4); i++) {
+      for (let i = 0; i < runs; i++) {
         const t0 = performance.now();
         const trace = await model.run(text, { maxTokens: 512 });
         xs.push(performance.now() - t0);
         tokens = trace.tokens.length;
       }
-      const ours = median(xs.slice(1));
+      out.push({ tokens, ms: median(xs.slice(1)) });
+    }
+  } finally {
+    model.dispose();
+  }
+  return out;
+}
+
+/** The same measurement in a fresh process on one thread (the backend is chosen once per process). */
+function oneThread(dir: string, lengths: number[], runs: number): { tokens: number; ms: number }[] | string {
+  try {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', __filename, '--child', dir, String(runs), ...lengths.map(String)], {
+      encoding: 'utf8',
+      env: { ...process.env, ATTENTION_LENS_THREADS: '1' },
+      timeout: 600_000,
+    });
+    return JSON.parse(out) as { tokens: number; ms: number }[];
+  } catch (err) {
+    return `failed: ${(err as Error).message.split('\n')[0]}`;
+  }
+}
+
+export async function benchLayers({ quick }: { quick: boolean }): Promise<void> {
+  const threads = (await initBackend()).threads;
+  const peak = await matmulPeak(quick ? 512 : 1024, quick ? 2 : 5);
+  console.log(`\nwasm matmul peak: ${peak.toFixed(2)} GFLOP/s (${quick ? 512 : 1024}² float32 matmul, ${threads} thread${threads === 1 ? '' : 's'})`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'attention-lens-bench-'));
+  try {
+    bertBaseCheckpoint(dir);
+    const lengths = quick ? [128] : [128, 512];
+    const runs = quick ? 2 : 4;
+    const ours = await timeOurLayer(dir, lengths, runs);
+    const single = threads > 1 ? oneThread(dir, lengths, runs) : undefined;
+    const py = python();
+    const rows: string[][] = [];
+    for (const [i, { tokens, ms }] of ours.entries()) {
       // FLOPs of one layer: QKV + output projections, scores and context, FFN.
       const D = 768;
       const flops = 2 * tokens * D * D * 4 + 2 * 2 * tokens * tokens * D + 2 * 2 * tokens * D * 3072;
@@ -122,15 +153,22 @@ export async function benchLayers({ quick }: { quick: boolean }): Promise<void> 
         }
       }
       const fmt = (v: number | string | undefined): string => (typeof v === 'number' ? `${v.toFixed(1)} ms` : v ?? 'python3 with numpy not found');
-      const ratio = (v: number | string | undefined): string => (typeof v === 'number' ? `${(ours / v).toFixed(2)}×` : '—');
-      rows.push([String(tokens), `${ours.toFixed(1)} ms`, `${(flops / (ours / 1e3) / 1e9).toFixed(2)} GFLOP/s (${((flops / (ours / 1e3) / 1e9 / peak) * 100).toFixed(0)}% of peak)`, fmt(ref['numpy_ms']), ratio(ref['numpy_ms']), fmt(ref['torch_ms']), ratio(ref['torch_ms'])]);
+      const ratio = (v: number | string | undefined): string => (typeof v === 'number' ? `${(ms / v).toFixed(2)}×` : '—');
+      const gflops = flops / (ms / 1e3) / 1e9;
+      const one = typeof single === 'string' ? single : single ? `${single[i]!.ms.toFixed(1)} ms (${(single[i]!.ms / ms).toFixed(2)}× slower)` : 'same (1 thread)';
+      rows.push([String(tokens), `${ms.toFixed(1)} ms`, one, `${gflops.toFixed(2)} GFLOP/s (${((gflops / peak) * 100).toFixed(0)}% of peak)`, fmt(ref['numpy_ms']), ratio(ref['numpy_ms']), fmt(ref['torch_ms']), ratio(ref['torch_ms'])]);
     }
-    model.dispose();
-    console.log('\n## BERT-base-sized layer (768, 12 heads, FFN 3072): ours = whole run() incl. embeddings and trace copies\n');
-    console.log('| tokens | ours (tfjs wasm) | throughput | numpy | ours/numpy | torch (2 threads) | ours/torch |');
-    console.log('|---|---|---|---|---|---|---|');
+    console.log(`\n## BERT-base-sized layer (768, 12 heads, FFN 3072): ours = whole run() incl. embeddings and trace copies\n`);
+    console.log(`| tokens | ours (tfjs wasm, ${threads} threads) | ours on 1 thread | throughput | numpy | ours/numpy | torch (2 threads) | ours/torch |`);
+    console.log('|---|---|---|---|---|---|---|---|');
     for (const r of rows) console.log(`| ${r.join(' | ')} |`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// `--child DIR RUNS T…`: time our layer in this process and print JSON (see oneThread).
+if (process.argv[2] === '--child') {
+  const [dir, runs, ...lengths] = process.argv.slice(3);
+  void initBackend().then(async () => process.stdout.write(JSON.stringify(await timeOurLayer(dir!, lengths.map(Number), Number(runs)))));
 }

@@ -23,17 +23,29 @@ export interface RunHandle {
   cancel(): void;
 }
 
+export interface EngineSettings {
+  readonly backend: 'wasm' | 'cpu';
+  /** 0 = the worker's default (one per core, at most 4). */
+  readonly threads: number;
+}
+
+export interface BackendInfo {
+  readonly backend: string;
+  readonly threads: number;
+  readonly warning?: string;
+}
+
 export class EngineClient {
   private worker: Worker | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  private backendInfo: Promise<{ backend: string; warning?: string }> | undefined;
+  private backendInfo: Promise<BackendInfo> | undefined;
 
   constructor(
     private readonly workerPath: string,
     private readonly log: (level: 'info' | 'warn' | 'error', message: string) => void = () => {},
     private readonly cancelGraceMs = 1500,
-    private readonly backendName: () => 'wasm' | 'cpu' = () => 'wasm',
+    private readonly settings: () => EngineSettings = () => ({ backend: 'wasm', threads: 0 }),
   ) {}
 
   /** Stops the worker (failing what is pending); the next request starts a fresh one. */
@@ -42,7 +54,7 @@ export class EngineClient {
   }
 
   /** Which tfjs backend the worker runs on (starts the worker). */
-  backend(): Promise<{ backend: string; warning?: string }> {
+  backend(): Promise<BackendInfo> {
     this.ensureWorker();
     return this.backendInfo!;
   }
@@ -98,14 +110,17 @@ export class EngineClient {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(this.workerPath, { env: { ...process.env, ATTENTION_LENS_BACKEND: this.backendName() } });
+    const { backend, threads } = this.settings();
+    const env: NodeJS.ProcessEnv = { ...process.env, ATTENTION_LENS_BACKEND: backend };
+    if (threads > 0) env['ATTENTION_LENS_THREADS'] = String(threads);
+    const worker = new Worker(this.workerPath, { env });
     this.worker = worker;
-    let readyResolve!: (v: { backend: string; warning?: string }) => void;
+    let readyResolve!: (v: BackendInfo) => void;
     this.backendInfo = new Promise((r) => (readyResolve = r));
     worker.on('message', (msg: FromWorker) => {
       if (msg.type === 'ready') {
         if (msg.warning) this.log('warn', msg.warning);
-        readyResolve({ backend: msg.backend, warning: msg.warning });
+        readyResolve({ backend: msg.backend, threads: msg.threads, warning: msg.warning });
         return;
       }
       const p = this.pending.get(msg.id);

@@ -36,7 +36,7 @@ export interface WorkerError {
 }
 
 export type FromWorker =
-  | { readonly type: 'ready'; readonly backend: string; readonly warning?: string }
+  | { readonly type: 'ready'; readonly backend: string; readonly threads: number; readonly warning?: string }
   | { readonly type: 'progress'; readonly id: number; readonly fraction: number; readonly message: string }
   | { readonly type: 'trace'; readonly id: number; readonly trace: Trace; readonly numTensors: number }
   | { readonly type: 'whatIf'; readonly id: number; readonly result: WhatIfResult }

@@ -64,17 +64,35 @@ function checkQK(q: tf.Tensor, k: tf.Tensor, sameDim: boolean): void {
   if (sameDim && q.shape[2] !== k.shape[2]) shapeError(`q·k needs equal dimensions, got d_q = ${q.shape[2]} and d_k = ${k.shape[2]}`);
 }
 
+/**
+ * a [H, n, d] × b [H, m, d]ᵀ → [H, n, m], as one 2-D product per head against an explicit
+ * transpose: several times faster in tfjs-wasm than a batched matMul with transposeB.
+ */
+export function perHeadABt(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [H, n, d] = a.shape;
+    const m = b.shape[1];
+    const out: tf.Tensor2D[] = [];
+    for (let h = 0; h < H; h++) {
+      const ah = tf.reshape(tf.slice(a, [h, 0, 0], [1, n, d]), [n, d]) as tf.Tensor2D;
+      const bh = tf.reshape(tf.slice(b, [h, 0, 0], [1, m, d]), [m, d]) as tf.Tensor2D;
+      out.push(tf.matMul(ah, tf.transpose(bh)));
+    }
+    return tf.stack(out) as tf.Tensor3D;
+  });
+}
+
 /** dot: s = q·k, [H, Tq, d] × [H, Tk, d] → [H, Tq, Tk]. */
 export function dotScores(q: tf.Tensor, k: tf.Tensor): tf.Tensor3D {
   checkQK(q, k, true);
-  return tf.matMul(q as tf.Tensor3D, k as tf.Tensor3D, false, true);
+  return perHeadABt(q as tf.Tensor3D, k as tf.Tensor3D);
 }
 
 /** scaled dot: s = q·k / √d. */
 export function scaledDotScores(q: tf.Tensor, k: tf.Tensor): tf.Tensor3D {
   checkQK(q, k, true);
   const d = q.shape[2]!;
-  return tf.tidy(() => tf.div(tf.matMul(q as tf.Tensor3D, k as tf.Tensor3D, false, true), tf.scalar(Math.sqrt(d))) as tf.Tensor3D);
+  return tf.tidy(() => tf.div(perHeadABt(q as tf.Tensor3D, k as tf.Tensor3D), tf.scalar(Math.sqrt(d))) as tf.Tensor3D);
 }
 
 /** general (bilinear, Luong): s = qᵀ W k, with W [d_q, d_k] shared or [H, d_q, d_k] per head. */
@@ -93,7 +111,7 @@ export function generalScores(q: tf.Tensor, k: tf.Tensor, W: tf.Tensor): tf.Tens
     } else {
       shapeError(`general: W must have 2 or 3 axes, got [${W.shape.join(', ')}]`);
     }
-    return tf.matMul(qW, k as tf.Tensor3D, false, true);
+    return perHeadABt(qW, k as tf.Tensor3D);
   });
 }
 

@@ -137,6 +137,9 @@ export function multiHead(q2: tf.Tensor2D, k2: tf.Tensor2D, v2: tf.Tensor2D, H: 
   const qs: tf.Tensor2D[] = [];
   const ks: tf.Tensor2D[] = [];
   const vs: tf.Tensor2D[] = [];
+  // Kᵀ once, then one 2-D product per head: tfjs-wasm's matMul with transposeB, and its batched
+  // (3-D) matMul, are several times slower than a plain 2-D product (npm run bench).
+  const kT = tf.transpose(k2);
   for (let h = 0; h < H; h++) {
     const qh = tf.slice(q2, [0, h * hd], [Tq, hd]);
     const kh = tf.slice(k2, [0, h * hd], [Tk, hd]);
@@ -144,7 +147,7 @@ export function multiHead(q2: tf.Tensor2D, k2: tf.Tensor2D, v2: tf.Tensor2D, H: 
     qs.push(qh);
     ks.push(kh);
     vs.push(vh);
-    const s = tf.mul(tf.matMul(qh, kh, false, true), scale) as tf.Tensor2D;
+    const s = tf.mul(tf.matMul(qh, tf.slice(kT, [h * hd, 0], [hd, Tk])), scale) as tf.Tensor2D;
     const a = tf.softmax(maskAdd ? tf.add(s, maskAdd) : s, -1) as tf.Tensor2D;
     scoreList.push(s);
     weightList.push(a);
