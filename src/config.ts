@@ -1,9 +1,14 @@
 import * as vscode from 'vscode';
+import * as path from 'node:path';
+import { fileModelId } from './model/catalog';
 import type { Normaliser, ScoreFunction } from './model/trace';
 import type { ColourMap, PanelSettings } from './protocol';
 
 export interface LensConfig {
+  /** A built-in id, or `file:` + the path of the model file set in attentionLens.modelFile. */
   readonly model: string;
+  /** The attentionLens.modelFile setting resolved to an absolute path, when set. */
+  readonly modelFile: string | undefined;
   readonly maxTokens: number;
   readonly topK: number;
   readonly colourMap: ColourMap;
@@ -11,12 +16,18 @@ export interface LensConfig {
   readonly normaliser: Normaliser;
   readonly decorations: boolean;
   readonly backend: 'wasm' | 'cpu';
+  /** 0 = one per core (at most 4). */
+  readonly threads: number;
 }
 
 export function readConfig(): LensConfig {
   const c = vscode.workspace.getConfiguration('attentionLens');
+  const fileSetting = c.get<string>('modelFile', '').trim();
+  const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  const modelFile = fileSetting ? (path.isAbsolute(fileSetting) || !root ? path.resolve(fileSetting) : path.join(root, fileSetting)) : undefined;
   return {
-    model: c.get<string>('model', 'tinystories-656k'),
+    model: modelFile ? fileModelId(modelFile) : c.get<string>('model', 'tinystories-656k'),
+    modelFile,
     maxTokens: c.get<number>('maxTokens', 256),
     topK: c.get<number>('hover.topK', 5),
     colourMap: c.get<ColourMap>('colourMap', 'viridis'),
@@ -24,6 +35,7 @@ export function readConfig(): LensConfig {
     normaliser: c.get<Normaliser>('normaliser', 'softmax'),
     decorations: c.get<boolean>('decorations.enabled', true),
     backend: c.get<'wasm' | 'cpu'>('backend', 'wasm'),
+    threads: c.get<number>('threads', 0),
   };
 }
 

@@ -8,6 +8,7 @@ import { registerStepCommands } from './commands/steps';
 import { registerChooseCommands } from './commands/choose';
 import { showModelInfo } from './commands/modelInfo';
 import { rerunOnSave, visualiseConfig } from './commands/visualiseConfig';
+import { visualiseModelFile } from './commands/visualiseModelFile';
 import { registerConfigDiagnostics } from './configs/diagnostics';
 import { panelSettings, readConfig } from './config';
 import { AttentionHoverProvider, SHOW_IN_PANEL } from './hover/provider';
@@ -24,7 +25,10 @@ export interface AttentionLensApi {
 
 export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   const log = vscode.window.createOutputChannel('Attention Lens', { log: true });
-  const engine = new EngineClient(context.asAbsolutePath('dist/worker.js'), (level, message) => log[level](message), 1500, () => readConfig().backend);
+  const engine = new EngineClient(context.asAbsolutePath('dist/worker.js'), (level, message) => log[level](message), 1500, () => {
+    const c = readConfig();
+    return { backend: c.backend, threads: c.threads };
+  });
   const session = new Session();
   const panels = new PanelManager(context.extensionUri, session, engine, log, panelSettings);
   const decorations = new AttentionDecorations(session, () => readConfig().decorations && panels.isOpen);
@@ -47,6 +51,10 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
       return visualiseSelection(deps, typeof arg === 'string' ? arg : undefined);
     }),
     vscode.commands.registerCommand('attentionLens.visualiseConfig', (uri?: vscode.Uri) => visualiseConfig(deps, uri instanceof vscode.Uri ? uri : undefined)),
+    // Tests and scripts may pass the text as a second argument; people get an input box.
+    vscode.commands.registerCommand('attentionLens.visualiseModelFile', (uri?: vscode.Uri, text?: unknown) =>
+      visualiseModelFile(deps, uri instanceof vscode.Uri ? uri : undefined, typeof text === 'string' ? text : undefined),
+    ),
     registerConfigDiagnostics(),
     rerunOnSave(deps),
     ...registerStepCommands(session),
@@ -86,13 +94,13 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
       if (!e.affectsConfiguration('attentionLens')) return;
       panels.postSettings();
       decorations.refresh();
-      if (e.affectsConfiguration('attentionLens.backend')) {
-        log.info(`backend set to ${readConfig().backend}; restarting the inference worker`);
+      if (e.affectsConfiguration('attentionLens.backend') || e.affectsConfiguration('attentionLens.threads')) {
+        log.info(`backend set to ${readConfig().backend}, threads ${readConfig().threads || 'auto'}; restarting the inference worker`);
         engine.restartWorker();
       }
     }),
   );
-  void engine.backend().then((b) => log.info(`inference worker ready on the ${b.backend} backend`));
+  void engine.backend().then((b) => log.info(`inference worker ready on the ${b.backend} backend, ${b.threads} thread${b.threads === 1 ? '' : 's'}`));
   return { session, engine, panels };
 }
 

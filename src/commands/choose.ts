@@ -3,6 +3,8 @@
 import * as vscode from 'vscode';
 import { CATALOG as BUILTIN_MODELS } from '../model/catalog';
 import type { Normaliser, ScoreFunction } from '../model/trace';
+import { readConfig } from '../config';
+import { useModelFile } from './visualiseModelFile';
 
 const SCORE_ITEMS: (vscode.QuickPickItem & { value: ScoreFunction })[] = [
   { value: 'dot', label: 'dot', description: 'q·k', detail: 'Luong dot product: similarity as the inner product of query and key.' },
@@ -24,13 +26,24 @@ async function update(key: string, value: string): Promise<void> {
 export function registerChooseCommands(): vscode.Disposable[] {
   return [
     vscode.commands.registerCommand('attentionLens.chooseModel', async () => {
-      const current = vscode.workspace.getConfiguration('attentionLens').get<string>('model');
-      const pick = await vscode.window.showQuickPick(
-        BUILTIN_MODELS.map((m) => ({ label: m.label, description: m.id === current ? `${m.id} (current)` : m.id, detail: m.description, id: m.id })),
-        { title: 'Attention Lens: choose a model', matchOnDetail: true },
-      );
-      if (pick) await update('model', pick.id);
-      return pick?.id;
+      const { modelFile } = readConfig();
+      const current = modelFile ? undefined : vscode.workspace.getConfiguration('attentionLens').get<string>('model');
+      type Item = vscode.QuickPickItem & { id?: string; action?: 'open' | 'keep' };
+      const items: Item[] = BUILTIN_MODELS.map((m) => ({ label: m.label, description: m.id === current ? `${m.id} (current)` : m.id, detail: m.description, id: m.id }));
+      items.push({ label: 'Your models', kind: vscode.QuickPickItemKind.Separator });
+      if (modelFile) items.push({ label: `$(file) ${vscode.workspace.asRelativePath(modelFile)}`, description: '(current)', detail: 'From attentionLens.modelFile', action: 'keep' });
+      items.push({ label: '$(folder-opened) Open a model file…', detail: 'A Hugging Face config.json (beside model.safetensors) or a TensorFlow.js model.json', action: 'open' });
+      const pick = await vscode.window.showQuickPick(items, { title: 'Attention Lens: choose a model', matchOnDetail: true });
+      if (!pick || pick.action === 'keep') return pick ? modelFile : undefined;
+      if (pick.action === 'open') {
+        const file = (await vscode.window.showOpenDialog({ title: 'Attention Lens: open a model file', canSelectMany: false, filters: { 'Model files': ['json'] } }))?.[0];
+        if (!file) return undefined;
+        await useModelFile(file.fsPath);
+        return file.fsPath;
+      }
+      await update('model', pick.id!);
+      if (modelFile) await useModelFile(undefined);
+      return pick.id;
     }),
     vscode.commands.registerCommand('attentionLens.chooseScoreFunction', async () => {
       const pick = await vscode.window.showQuickPick(SCORE_ITEMS, { title: 'Attention Lens: score function', matchOnDetail: true });

@@ -1,10 +1,15 @@
 // "Visualise attention": run the configured model on the selection (or the whole document).
+// `runAndShow` is the one path every entry point takes: progress with Cancel, warnings, errors.
 import * as vscode from 'vscode';
 import { readConfig } from '../config';
-import type { Session } from '../session';
+import type { Session, Source } from '../session';
 import type { EngineClient } from '../engine/client';
 import { EngineError } from '../engine/client';
+import type { RunRequest } from '../engine/workerProtocol';
 import type { PanelManager } from '../panel/panel';
+import type { Trace } from '../model/trace';
+import { filePathOf } from '../model/catalog';
+import { confirmUntrustedLoad } from './trust';
 
 export interface VisualiseDeps {
   readonly session: Session;
@@ -15,6 +20,41 @@ export interface VisualiseDeps {
 
 /** Hard limit on what is sent to the worker at all; models truncate further to their own maximum. */
 export const MAX_SELECTION_CHARS = 100_000;
+
+/** Runs `request` in the worker with a cancellable progress notification; the trace, or undefined. */
+export async function runAndShow(deps: VisualiseDeps, title: string, request: RunRequest, source?: Source, keepCursor = false): Promise<Trace | undefined> {
+  const started = Date.now();
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Attention Lens: ${title}`, cancellable: true }, async (progress, token) => {
+    const handle = deps.engine.run(request, (fraction, message) => progress.report({ message: `${message} (${Math.round(fraction * 100)}%)` }));
+    const sub = token.onCancellationRequested(() => {
+      deps.log.info(`run cancelled by the user after ${Date.now() - started} ms`);
+      handle.cancel();
+    });
+    try {
+      const trace = await handle.promise;
+      deps.log.info(`ran ${trace.model.id} on ${trace.tokens.length} tokens with the ${trace.backend} backend in ${trace.elapsedMs.toFixed(0)} ms (round trip ${Date.now() - started} ms)`);
+      for (const w of trace.warnings) {
+        deps.log.warn(w);
+        void vscode.window.showWarningMessage(`Attention Lens: ${w}`);
+      }
+      const sameModel = keepCursor && deps.session.trace?.model.id === trace.model.id;
+      deps.session.set(trace, source, sameModel ? deps.session.cursor : undefined);
+      deps.panels.show();
+      return trace;
+    } catch (err) {
+      if (err instanceof EngineError && err.code === 'cancelled') {
+        void vscode.window.showInformationMessage('Attention Lens: run cancelled.');
+        return undefined;
+      }
+      const message = err instanceof Error ? err.message : String(err);
+      deps.log.error(`${title} failed: ${message}`);
+      void vscode.window.showErrorMessage(`Attention Lens: ${message}`);
+      return undefined;
+    } finally {
+      sub.dispose();
+    }
+  });
+}
 
 export async function visualiseSelection(deps: VisualiseDeps, modelId?: string): Promise<boolean> {
   const editor = vscode.window.activeTextEditor;
@@ -36,39 +76,9 @@ export async function visualiseSelection(deps: VisualiseDeps, modelId?: string):
   }
   const cfg = readConfig();
   const model = modelId ?? cfg.model;
-  const started = Date.now();
-  return vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Attention Lens: running ${model}`, cancellable: true },
-    async (progress, token) => {
-      const handle = deps.engine.run({ modelId: model, text, maxTokens: cfg.maxTokens, score: cfg.score, normaliser: cfg.normaliser, topK: cfg.topK }, (fraction, message) =>
-        progress.report({ message: `${message} (${Math.round(fraction * 100)}%)` }),
-      );
-      const sub = token.onCancellationRequested(() => {
-        deps.log.info(`run cancelled by the user after ${Date.now() - started} ms`);
-        handle.cancel();
-      });
-      try {
-        const trace = await handle.promise;
-        deps.log.info(`ran ${trace.model.id} on ${trace.tokens.length} tokens (${text.length} chars) with the ${trace.backend} backend in ${trace.elapsedMs.toFixed(0)} ms (round trip ${Date.now() - started} ms)`);
-        for (const w of trace.warnings) {
-          deps.log.warn(w);
-          void vscode.window.showWarningMessage(`Attention Lens: ${w}`);
-        }
-        deps.session.set(trace, { uri: doc.uri.toString(), version: doc.version, offset });
-        deps.panels.show();
-        return true;
-      } catch (err) {
-        if (err instanceof EngineError && err.code === 'cancelled') {
-          void vscode.window.showInformationMessage('Attention Lens: run cancelled.');
-          return false;
-        }
-        const message = err instanceof Error ? err.message : String(err);
-        deps.log.error(`run of ${model} failed: ${message}`);
-        void vscode.window.showErrorMessage(`Attention Lens: ${message}`);
-        return false;
-      } finally {
-        sub.dispose();
-      }
-    },
-  );
+  const file = filePathOf(model);
+  if (file && !(await confirmUntrustedLoad(file))) return false;
+  const request = { modelId: model, text, maxTokens: cfg.maxTokens, score: cfg.score, normaliser: cfg.normaliser, topK: cfg.topK };
+  const trace = await runAndShow(deps, `running ${file ? vscode.workspace.asRelativePath(file) : model}`, request, { uri: doc.uri.toString(), version: doc.version, offset });
+  return trace !== undefined;
 }

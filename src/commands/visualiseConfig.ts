@@ -3,10 +3,10 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { readConfig } from '../config';
-import { EngineError } from '../engine/client';
 import { parseAttentionConfig } from '../model/configFile';
 import { isAttentionConfig } from '../configs/diagnostics';
-import type { VisualiseDeps } from './visualise';
+import { runAndShow, type VisualiseDeps } from './visualise';
+import { confirmUntrustedLoad } from './trust';
 
 let shown: string | undefined;
 
@@ -24,32 +24,12 @@ export async function visualiseConfig(deps: VisualiseDeps, uri?: vscode.Uri): Pr
     void vscode.window.showErrorMessage(`Attention Lens: ${path.basename(target.fsPath)} has ${errors.length} problem${errors.length === 1 ? '' : 's'} (see the Problems panel): ${errors[0]!.message}`);
     return false;
   }
-  // Model weights from an untrusted workspace are only read after the user says so.
-  if (parsed.config?.kind === 'model' && parsed.config.path && !vscode.workspace.isTrusted) {
-    const ok = await vscode.window.showWarningMessage(`This workspace is not trusted. Load the model files in "${parsed.config.path}"? No code is run from them.`, { modal: true }, 'Load');
-    if (ok !== 'Load') return false;
-  }
+  if (parsed.config?.kind === 'model' && parsed.config.path && !(await confirmUntrustedLoad(parsed.config.path))) return false;
   const cfg = readConfig();
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Attention Lens: running ${path.basename(target.fsPath)}`, cancellable: true }, async (progress, token) => {
-    const handle = deps.engine.run({ modelId: 'config', text: '', config: { text, baseDir: path.dirname(target.fsPath) }, maxTokens: cfg.maxTokens, topK: cfg.topK }, (f, m) => progress.report({ message: `${m} (${Math.round(f * 100)}%)` }));
-    const sub = token.onCancellationRequested(() => handle.cancel());
-    try {
-      const trace = await handle.promise;
-      deps.log.info(`ran ${target.fsPath} (${trace.model.name}) in ${trace.elapsedMs.toFixed(0)} ms`);
-      deps.session.set(trace, undefined, deps.session.trace?.model.id === trace.model.id ? deps.session.cursor : undefined);
-      shown = target.toString();
-      deps.panels.show();
-      return true;
-    } catch (err) {
-      if (err instanceof EngineError && err.code === 'cancelled') return false;
-      const message = err instanceof Error ? err.message : String(err);
-      deps.log.error(`running ${target.fsPath} failed: ${message}`);
-      void vscode.window.showErrorMessage(`Attention Lens: ${message}`);
-      return false;
-    } finally {
-      sub.dispose();
-    }
-  });
+  const request = { modelId: 'config', text: '', config: { text, baseDir: path.dirname(target.fsPath) }, maxTokens: cfg.maxTokens, topK: cfg.topK };
+  const trace = await runAndShow(deps, `running ${path.basename(target.fsPath)}`, request, undefined, true);
+  if (trace) shown = target.toString();
+  return trace !== undefined;
 }
 
 /** Saving the config that is on screen runs it again, so a learner sees one changed number take effect. */

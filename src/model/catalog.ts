@@ -38,3 +38,14 @@ export const CATALOG: readonly CatalogEntry[] = [
   { id: 'seq2seq-dates-scaled-dot', label: 'Seq2seq dates: scaled dot', description: 'BiGRU encoder → GRU decoder, score q·k/√d.' },
   { id: 'seq2seq-dates-none', label: 'Seq2seq dates: no attention (bottleneck)', description: 'The decoder sees only the encoder’s final state: the fixed-context bottleneck.' },
 ];
+
+/** A model from the user's disk is named by its file: `file:` + the absolute path of its config.json / model.json. */
+export const FILE_MODEL_PREFIX = 'file:';
+
+export function fileModelId(file: string): string {
+  return FILE_MODEL_PREFIX + file;
+}
+
+export function filePathOf(modelId: string): string | undefined {
+  return modelId.startsWith(FILE_MODEL_PREFIX) ? modelId.slice(FILE_MODEL_PREFIX.length) : undefined;
+}

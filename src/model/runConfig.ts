@@ -5,9 +5,8 @@ import { parseAttentionConfig, type ModelRefConfig } from './configFile';
 import { runHandBuilt } from './handBuilt';
 import type { AttentionModel, RunOptions } from './model';
 import { getModel } from './registry';
-import { loadLlama } from './llama';
-import { loadBert } from './bert';
-import { loadEncoderDecoder } from './encdec';
+import { HF_FAMILIES, hfFamilyOf, loadHfModel, type ModelRole } from './modelFiles';
+import { readJsonFile } from './hfFolder';
 import { AttentionInputError, type Trace } from './trace';
 
 /** A path from the config, resolved against its folder; refuses to leave that folder. */
@@ -20,20 +19,27 @@ export function insideFolder(baseDir: string, rel: string): string {
   return full;
 }
 
-async function modelFor(c: ModelRefConfig, baseDir: string): Promise<AttentionModel> {
+async function modelFor(c: ModelRefConfig, baseDir: string, options: RunOptions): Promise<AttentionModel> {
   if (c.builtin) return getModel(c.builtin);
   const dir = insideFolder(baseDir, c.path!);
-  switch (c.architecture) {
-    case 'transformer-decoder':
-      return loadLlama(dir);
-    case 'transformer-encoder':
-      return loadBert(dir);
-    case 'transformer-encoder-decoder':
-      return loadEncoderDecoder(dir);
-    case 'seq2seq-rnn':
-      throw new AttentionInputError('unsupported', 'seq2seq-rnn models load as built-ins only ("builtin": "seq2seq-dates-additive", …).');
+  if (c.architecture === 'seq2seq-rnn') {
+    throw new AttentionInputError('unsupported', 'seq2seq-rnn models load as built-ins only ("builtin": "seq2seq-dates-additive", …).');
   }
+  // The folder's own config.json decides the loader; the declared architecture must agree with it.
+  const configPath = path.join(dir, 'config.json');
+  const family = hfFamilyOf(await readJsonFile(configPath, 'config'), configPath);
+  const role = HF_FAMILIES[family].role;
+  if (ROLE_OF[c.architecture] !== role) {
+    throw new AttentionInputError('config', `"architecture" is "${c.architecture}" but ${c.path} holds a ${HF_FAMILIES[family].label}, a transformer-${role}. Set "architecture": "transformer-${role}".`);
+  }
+  return loadHfModel(dir, options);
 }
+
+const ROLE_OF: Record<Exclude<ModelRefConfig['architecture'], 'seq2seq-rnn'>, ModelRole> = {
+  'transformer-decoder': 'decoder',
+  'transformer-encoder': 'encoder',
+  'transformer-encoder-decoder': 'encoder-decoder',
+};
 
 export async function runConfigFile(text: string, baseDir: string, options: RunOptions = {}): Promise<Trace> {
   const { config, problems } = parseAttentionConfig(text);
@@ -43,7 +49,7 @@ export async function runConfigFile(text: string, baseDir: string, options: RunO
   }
   if (config.kind === 'hand-built') return runHandBuilt(config);
   const input = 'text' in config.input ? config.input.text : await fs.readFile(insideFolder(baseDir, config.input.file), 'utf8');
-  const model = await modelFor(config, baseDir);
+  const model = await modelFor(config, baseDir, { signal: options.signal, onProgress: options.onProgress });
   // Models loaded from a path are this run's only; built-ins stay cached in the registry.
   try {
     return await model.run(input, options);

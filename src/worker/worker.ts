@@ -3,6 +3,8 @@ import { parentPort } from 'node:worker_threads';
 import * as path from 'node:path';
 import { initBackend, tf } from '../model/backend';
 import { getModel } from '../model/registry';
+import { filePathOf } from '../model/catalog';
+import { ModelFileCache } from '../model/modelFiles';
 import { runConfigFile } from '../model/runConfig';
 import { recompute } from '../model/whatif';
 import { AttentionInputError } from '../model/trace';
@@ -14,9 +16,10 @@ if (!port) throw new Error('worker.js must run in a worker thread');
 
 const post = (msg: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(msg, transfer);
 const controllers = new Map<number, AbortController>();
+const fileModels = new ModelFileCache();
 
 const backend = initBackend(process.env.ATTENTION_LENS_BACKEND === 'cpu' ? 'cpu' : 'wasm', path.join(__dirname, 'wasm'));
-void backend.then((b) => post({ type: 'ready', backend: b.name, warning: b.warning }));
+void backend.then((b) => post({ type: 'ready', backend: b.name, threads: b.threads, warning: b.warning }));
 
 function errorOf(err: unknown): { message: string; code?: string } {
   if (err instanceof AttentionInputError) return { message: err.message, code: err.code };
@@ -46,7 +49,9 @@ async function handle(msg: ToWorker): Promise<void> {
           signal: controller.signal,
           onProgress: (fraction: number, message: string) => post({ type: 'progress', id: msg.id, fraction, message }),
         };
-        const trace = config ? await runConfigFile(config.text, config.baseDir, options) : await (await getModel(msg.request.modelId)).run(text, options);
+        const file = filePathOf(msg.request.modelId);
+        const model = config ? undefined : file ? await fileModels.get(file, options) : await getModel(msg.request.modelId);
+        const trace = config ? await runConfigFile(config.text, config.baseDir, options) : await model!.run(text, options);
         const tensors = trace.stages.flatMap((s) => s.tensors);
         post({ type: 'trace', id: msg.id, trace, numTensors: tf.memory().numTensors }, buffersOf(tensors));
       } catch (err) {

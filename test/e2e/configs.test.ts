@@ -6,7 +6,7 @@ import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame } from 'playwright-core';
-import { launch, openFile, panelFrame, runCommand, type Session } from './harness';
+import { explorerMenu, launch, openFile, panelFrame, runCommand, type Session } from './harness';
 // @ts-expect-error: plain ESM helper
 import { ROOT } from '../../scripts/codeServer.mjs';
 
@@ -34,21 +34,7 @@ async function scoreCell(frame: Frame): Promise<number> {
 }
 
 test('right-click a config in the explorer → the panel shows its attention', async () => {
-  const row = s.page.locator('.explorer-folders-view .monaco-list-row', { hasText: NAME }).first();
-  await row.waitFor({ timeout: 20_000 });
-  const item = s.page.locator('.monaco-menu .action-label', { hasText: 'Visualise attention config' }).first();
-  // Menus fill in once the workbench has scanned the extensions; a person would simply try again.
-  for (let i = 0; i < 20; i++) {
-    await row.click({ button: 'right' });
-    if (await item.isVisible({ timeout: 1000 }).catch(() => false)) break;
-    await s.page.keyboard.press('Escape');
-    await s.page.waitForTimeout(1000);
-  }
-  await item.waitFor({ timeout: 5000 });
-  await s.shot('config-explorer-menu');
-  await item.hover();
-  await s.page.waitForTimeout(300);
-  await item.click();
+  await explorerMenu(s.page, NAME, 'Visualise attention config', s.shot);
   const frame = await panelFrame(s.page, '[data-testid="model-name"]');
   assert.equal(await frame.textContent('[data-testid="model-name"]'), 'Dot-product attention on three tokens');
   for (let i = 0; i < 6 && !(await frame.$('[data-testid="heatmap-scores"]')); i++) await frame.click('[data-testid="next-stage"]');

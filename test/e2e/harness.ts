@@ -1,5 +1,5 @@
 // Drives a real VS Code (code-server) in Debian's Chromium the way a person does.
-import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import { chromium, type Browser, type Frame, type Locator, type Page } from 'playwright-core';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -124,8 +124,33 @@ export async function rightClickMenu(page: Page, title: string): Promise<void> {
   await rightClickSelection(page);
   const item = page.locator('.monaco-menu .action-label', { hasText: title }).first();
   await item.waitFor({ timeout: 10_000 });
-  // Monaco ignores a click that lands in the first instants after the menu opens; rest, then
-  // click, and if the menu is still up press Enter on the highlighted entry, as a person would.
+  await clickMenuItem(page, item);
+}
+
+/** The explorer row whose label is exactly `name`. */
+export function explorerRow(page: Page, name: string): Locator {
+  return page.locator('.explorer-folders-view .monaco-list-row', { hasText: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }).first();
+}
+
+/** Right-clicks an explorer row and picks `title` from its context menu. */
+export async function explorerMenu(page: Page, rowName: string, title: string, shot?: (name: string) => Promise<string>): Promise<void> {
+  const row = explorerRow(page, rowName);
+  await row.waitFor({ timeout: 20_000 });
+  const item = page.locator('.monaco-menu .action-label', { hasText: title }).first();
+  // Menus fill in once the workbench has scanned the extensions; a person would simply try again.
+  for (let i = 0; i < 20; i++) {
+    await row.click({ button: 'right' });
+    if (await item.isVisible({ timeout: 1000 }).catch(() => false)) break;
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(1000);
+  }
+  await item.waitFor({ timeout: 5000 });
+  if (shot) await shot(`explorer-menu-${rowName.replace(/\W+/g, '-')}`);
+  await clickMenuItem(page, item);
+}
+
+/** Monaco ignores a click in the first instants after a menu opens: rest, click, and if the menu is still up press Enter on the highlighted entry, as a person would. */
+async function clickMenuItem(page: Page, item: Locator): Promise<void> {
   await item.hover();
   await page.waitForTimeout(300);
   await item.click();
