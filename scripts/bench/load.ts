@@ -22,11 +22,15 @@ const LOADERS: Record<string, [string, string]> = {
   roberta: ['src/model/bert', 'loadBert'],
   gpt2: ['src/model/gpt2', 'loadGpt2'],
   marian: ['src/model/encdec', 'loadEncoderDecoder'],
+  // Takes the model.json itself rather than a folder.
+  'tfjs-layers': ['src/model/tfjsLayers', 'loadTfjsLayersModel'],
 };
 
-function folderBytes(dir: string): number {
+function folderBytes(target: string): number {
   let n = 0;
-  for (const f of fs.readdirSync(dir)) if (f.endsWith('.safetensors')) n += fs.statSync(path.join(dir, f)).size;
+  // A model.json's weights are its .bin shards; a checkpoint folder's are its .safetensors files.
+  const [dir, ext] = target.endsWith('.json') ? [path.dirname(target), '.bin'] : [target, '.safetensors'];
+  for (const f of fs.readdirSync(dir)) if (f.endsWith(ext)) n += fs.statSync(path.join(dir, f)).size;
   return n;
 }
 
@@ -197,9 +201,10 @@ export async function benchLoad(opts: { quick: boolean }): Promise<void> {
     ['dates-transformer', 'marian'],
   ];
   const folders: [string, string, string][] = builtins.map(([name, family]) => [`${name} (${family})`, path.join(ROOT, 'models', name), family]);
-  for (const family of Object.keys(LOADERS)) folders.push([`fixture ${family}`, path.join(ROOT, 'test', 'fixtures', 'hf', family), family]);
+  for (const family of Object.keys(LOADERS)) if (family !== 'tfjs-layers') folders.push([`fixture ${family}`, path.join(ROOT, 'test', 'fixtures', 'hf', family), family]);
+  folders.push(['sample tfjs-mha-charlm (tfjs-layers)', path.join(ROOT, 'samples', 'models', 'tfjs-mha-charlm', 'model.json'), 'tfjs-layers']);
   for (const [label, dir, family] of folders) {
-    if (!fs.existsSync(path.join(dir, 'config.json'))) {
+    if (!fs.existsSync(dir.endsWith('.json') ? dir : path.join(dir, 'config.json'))) {
       rows.push([label, 'not present', '', '', '', '', '', '']);
       continue;
     }

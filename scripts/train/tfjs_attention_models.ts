@@ -12,6 +12,7 @@
 // sentences (next-character prediction), enough for the heatmaps to show structure.
 // Run from the repository root (about 2–4 minutes on 2 cores):
 //   node --import tsx scripts/train/tfjs_attention_models.ts
+import { mulberry32 } from '../../src/model/toy';
 // then regenerate the numpy fixture: /usr/bin/python3 scripts/reference/tfjs_layers_ref.py
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -26,16 +27,6 @@ const SHARD_BYTES = 16 * 1024; // small shards, so the loader's multi-shard path
 // ---------------------------------------------------------------------------------------------
 // Seeded synthetic corpus
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = {
   name: ['mia', 'tom', 'sam', 'lily', 'ben', 'anna'],

@@ -26,6 +26,13 @@ export interface BackendOptions {
 }
 
 let ready: Promise<BackendStatus> | undefined;
+let threadsInUse = 1;
+
+/** What a trace records as its backend, e.g. "wasm, 2 threads". */
+export function backendLabel(): string {
+  const name = tf.getBackend();
+  return name === 'wasm' && threadsInUse > 1 ? `wasm, ${threadsInUse} threads` : name;
+}
 
 const WASM_SIMD = 'tfjs-backend-wasm-simd.wasm';
 const THREADED_FACTORY = 'tfjs-backend-wasm-threaded-simd.js';
@@ -143,7 +150,9 @@ export function initBackend(preferred: BackendName = 'wasm', options: BackendOpt
       const dir = opts.wasmDir && fs.existsSync(path.join(opts.wasmDir, WASM_SIMD)) ? opts.wasmDir : findWasmDir();
       try {
         if (!dir) throw new Error(`${WASM_SIMD} not found next to the bundle or in node_modules`);
-        return await startWasm(dir, opts.threads ?? defaultThreads());
+        const status = await startWasm(dir, opts.threads ?? defaultThreads());
+        threadsInUse = status.threads;
+        return status;
       } catch (err) {
         await tf.setBackend('cpu');
         await tf.ready();

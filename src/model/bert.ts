@@ -12,7 +12,7 @@
 // No vscode import. Every tf op is inside tf.tidy or disposed: a run leaves tf.memory() unchanged.
 import { readHfFolder } from './hfFolder';
 import * as path from 'node:path';
-import { tf } from './backend';
+import { backendLabel, tf } from './backend';
 import type { HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
 import type { SafeTensor } from './safetensors';
@@ -594,7 +594,7 @@ export class BertModel implements AttentionModel {
       stages,
       ...(predictions ? { predictions } : {}),
       warnings,
-      backend: tf.getBackend(),
+      backend: backendLabel(),
       elapsedMs: performance.now() - started,
     };
   }

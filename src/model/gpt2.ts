@@ -8,7 +8,7 @@
 // transpose is needed. No vscode import. Every tf op is inside tf.tidy or disposed: a run (and a load
 // that fails or is cancelled) leaves tf.memory() unchanged.
 import * as path from 'node:path';
-import { tf } from './backend';
+import { backendLabel, tf } from './backend';
 import { readHfFolder } from './hfFolder';
 import type { HfEncoding, HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
@@ -525,7 +525,7 @@ export class Gpt2Model implements AttentionModel {
       stages,
       predictions,
       warnings,
-      backend: tf.getBackend(),
+      backend: backendLabel(),
       elapsedMs: performance.now() - started,
     };
   }

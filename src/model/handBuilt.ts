@@ -1,6 +1,6 @@
 // Runs a hand-built `*.attention.json` (kind "hand-built"): the learner's own tokens, embeddings
 // and matrices through one attention head, every step recorded like any other model's trace.
-import { tf } from './backend';
+import { backendLabel, tf } from './backend';
 import { attend, disposeAttend } from './attention';
 import type { HandBuiltConfig, Matrix } from './configFile';
 import { SCORE_FORMULAS, NORMALISER_FORMULAS, NORMALISER_DOCS } from './attention';
@@ -92,7 +92,7 @@ export function runHandBuilt(c: HandBuiltConfig): Trace {
     ...(cross ? { outputTokens: tokensOf(c.queryTokens!) } : {}),
     stages,
     warnings: [],
-    backend: tf.getBackend(),
+    backend: backendLabel(),
     elapsedMs: Date.now() - t0,
   };
 }

@@ -8,7 +8,7 @@ import { readHfFolder } from './hfFolder';
 import { findBuiltinDir } from './transformerStages';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { tf } from './backend';
+import { backendLabel, tf } from './backend';
 import { HfTokenizer, type HfToken } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
 import type { SafeTensor } from './safetensors';
@@ -526,7 +526,7 @@ export class LlamaModel implements AttentionModel {
       stages,
       predictions,
       warnings,
-      backend: tf.getBackend(),
+      backend: backendLabel(),
       elapsedMs: performance.now() - started,
     };
   }

@@ -4,7 +4,7 @@
 // tfjs only; no vscode. Every tf op is inside tf.tidy or explicitly disposed.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { tf } from './backend';
+import { backendLabel, tf } from './backend';
 import { CharVocab, describeChar } from './charVocab';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
 import { readSafetensorsFile, type SafeTensor } from './safetensors';
@@ -599,7 +599,7 @@ class Seq2seqModel implements AttentionModel {
       stages,
       predictions,
       warnings,
-      backend: tf.getBackend(),
+      backend: backendLabel(),
       elapsedMs: performance.now() - t0,
     };
   }

@@ -15,7 +15,7 @@
 // tf.memory().numTensors where they found it.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { tf } from './backend';
+import { backendLabel, tf } from './backend';
 import { HfTokenizer } from './hfTokenizer';
 import { KERAS_ATTENTION_CLASSES, isKerasAttentionLayer, type AttentionLayerRecord, type KerasAttentionLayer } from './kerasAttention';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
@@ -457,7 +457,7 @@ export class TfjsLayersModel implements AttentionModel {
       stages,
       ...(predictions ? { predictions } : {}),
       warnings,
-      backend: tf.getBackend(),
+      backend: backendLabel(),
       elapsedMs: performance.now() - started,
     };
   }

@@ -5,7 +5,7 @@
 //   → scores → weights → context → merged heads · W_O
 // The same word (case-insensitive, NFC) always gets the same vector, in every run and process.
 // No vscode import. Every tf op is inside tf.tidy or disposed: a run leaves tf.memory() unchanged.
-import { tf } from './backend';
+import { backendLabel, tf } from './backend';
 import {
   NORMALISER_FORMULAS,
   SCORE_FORMULAS,
@@ -267,7 +267,7 @@ class ToyModel implements AttentionModel {
         tokens,
         stages,
         warnings,
-        backend: tf.getBackend(),
+        backend: backendLabel(),
         elapsedMs: performance.now() - started,
       };
     } finally {

@@ -1,5 +1,9 @@
 // Shared by the tests that compare a trace with a numpy fixture (base64 float32 arrays).
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { after } from 'node:test';
 import { findTensor, type Stage, type Trace } from '../../src/model/trace';
 
 export interface Arr {
@@ -62,4 +66,17 @@ export function assertAttentionStages(trace: Trace, prefix: string, ref: Attenti
   cmp('weights', 'weights', ref.weights);
   cmp('context', 'context', ref.context);
   cmp('context', 'output', ref.output);
+}
+
+/** Temporary folders for a test file, removed when the file's tests are done. */
+export function scratchDirs(): (prefix: string) => string {
+  const dirs: string[] = [];
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  return (prefix) => {
+    const d = mkdtempSync(path.join(tmpdir(), prefix));
+    dirs.push(d);
+    return d;
+  };
 }

@@ -5,6 +5,7 @@
 // zeros, truncation at n_positions, RoBERTa's offset positions, and tf.memory() after every path.
 // (test/unit/hfFamilies.test.ts compares against an independent torch reference as well.)
 import { test, before, after } from 'node:test';
+import { mulberry32 } from '../../src/model/toy';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -21,17 +22,8 @@ import { assertClose, stage, t } from './fixtureTools';
 
 type Tensors = Record<string, { shape: number[]; data: Float32Array }>;
 
-/** mulberry32: a deterministic stream of uniform numbers in [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic stream of uniform numbers in [0, 1). */
+const rng = mulberry32;
 
 function randomTensor(r: () => number, shape: number[], scale: number, centre = 0): { shape: number[]; data: Float32Array } {
   const n = shape.reduce((a, b) => a * b, 1);

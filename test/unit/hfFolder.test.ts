@@ -1,11 +1,11 @@
 // Hugging Face folders: sharded safetensors checkpoints (same tensors and the same run as the single
 // file; escapes, missing and inconsistent shards; progress and cancel across shards), refusal of
 // pickled and other frameworks' weights without reading them, and tokenizers built from vocab.txt.
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
+import { scratchDirs } from './fixtureTools';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend, tf } from '../../src/model/backend';
 import { loadBert } from '../../src/model/bert';
@@ -19,15 +19,7 @@ const ROOT = path.join(__dirname, '..', '..');
 const TINY = path.join(ROOT, 'models', 'tinystories-656k');
 const ENCODER = path.join(ROOT, 'models', 'english-encoder');
 
-const tmpDirs: string[] = [];
-function tmpDir(prefix: string): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  tmpDirs.push(d);
-  return d;
-}
-after(() => {
-  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
-});
+const tmpDir = scratchDirs();
 before(async () => {
   await initBackend();
 });

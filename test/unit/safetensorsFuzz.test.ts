@@ -3,10 +3,10 @@
 // every boundary) through the in-memory parser, the file reader and the header reader. Each case must
 // end, within a time bound, in either a consistent parse or an AttentionInputError (never another
 // error); truncated real checkpoints through the family loaders must leave no tensors behind.
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
+import { scratchDirs } from './fixtureTools';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend, tf } from '../../src/model/backend';
 import { loadBert } from '../../src/model/bert';
@@ -19,15 +19,7 @@ const MODELS = path.join(__dirname, '..', '..', 'models');
 /** Per case, per reader; generous for a slow shared 2-core machine (typical cases take well under 1 ms). */
 const CASE_MS = 200;
 
-const tmpDirs: string[] = [];
-function tmpDir(prefix: string): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  tmpDirs.push(d);
-  return d;
-}
-after(() => {
-  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
-});
+const tmpDir = scratchDirs();
 before(async () => {
   await initBackend();
 });

@@ -9,6 +9,7 @@ interface ChildResult {
   backend: { name: string; threads: number; warning?: string };
   weights: number[];
   hidden: number[];
+  label: string;
   leaked: number;
 }
 
@@ -29,6 +30,8 @@ test('two threads: same attention weights and hidden states as one thread, no le
   assert.deepEqual(one.backend, { name: 'wasm', threads: 1 });
   assert.equal(two.backend.name, 'wasm');
   assert.equal(two.backend.threads, 2, `threaded wasm did not start: ${two.backend.warning ?? ''}`);
+  assert.equal(one.label, 'wasm');
+  assert.equal(two.label, 'wasm, 2 threads', 'the trace says what computed it');
   assert.equal(one.leaked, 0);
   assert.equal(two.leaked, 0);
   assert.equal(two.weights.length, one.weights.length);

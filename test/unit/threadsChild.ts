@@ -11,6 +11,6 @@ void (async () => {
   const all = (name: string): number[] => trace.stages.flatMap((s) => s.tensors.filter((t) => t.name === name)).flatMap((t) => Array.from(t.data));
   const leaked = tf.memory().numTensors - before;
   model.dispose();
-  process.stdout.write(JSON.stringify({ backend, weights: all('weights'), hidden: all('hidden'), leaked }));
+  process.stdout.write(JSON.stringify({ backend, label: trace.backend, weights: all('weights'), hidden: all('hidden'), leaked }));
   // No process.exit: the pool's threads must not keep the process alive.
 })();
