@@ -48,6 +48,8 @@ interface AddedInfo {
   readonly content: string;
   readonly special: boolean;
   readonly normalized: boolean;
+  /** The token swallows the whitespace before it (RoBERTa's <mask>). */
+  readonly lstrip: boolean;
 }
 
 /** GPT-2's byte ↔ printable-character table, inverted: char → byte. */
@@ -326,7 +328,7 @@ export class HfTokenizer {
     for (const raw of addedList) {
       const t = asRecord(raw);
       if (typeof t['id'] === 'number' && typeof t['content'] === 'string') {
-        this.added.set(t['id'], { content: t['content'], special: t['special'] === true, normalized: t['normalized'] !== false });
+        this.added.set(t['id'], { content: t['content'], special: t['special'] === true, normalized: t['normalized'] !== false, lstrip: t['lstrip'] === true });
       }
     }
     const tokenName = (v: unknown): string | undefined =>
@@ -564,6 +566,12 @@ export class HfTokenizer {
           issues++;
         }
       } else {
+        if (added?.lstrip && literal) {
+          // The spaces before an lstrip token belong to it (the library strips them into its span).
+          let k = cursor;
+          while (k < bytes.length && (bytes[k] === 0x20 || bytes[k] === 0x09 || bytes[k] === 0x0a || bytes[k] === 0x0d)) k++;
+          if (k > cursor && startsWithBytes(k, literal)) take(k - cursor);
+        }
         const units = this.units(piece);
         for (let u = 0; u < units.length; u++) {
           const unit = units[u]!;

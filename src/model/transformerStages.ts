@@ -105,7 +105,8 @@ export interface Dense {
 }
 
 export function dense(x: tf.Tensor2D, d: Dense): tf.Tensor2D {
-  return tf.tidy(() => tf.add(tf.matMul(x, d.w), d.b) as tf.Tensor2D);
+  // One fused kernel (product and bias) instead of a product and a separate Add pass.
+  return tf.fused.matMul({ a: x, b: d.w, bias: d.b });
 }
 
 /** The tensors of one multi-head attention block, still on the tf side (inside a tidy). */

@@ -239,3 +239,13 @@ test('tokens satisfy the trace Token contract', async () => {
   assert.equal(t.text, t.piece);
   assert.ok(e.tokens.every((x) => x.text === x.piece && Number.isInteger(x.id)));
 });
+
+test('an lstrip special token (RoBERTa <mask>) takes the space before it, with no alignment issue', async () => {
+  const tok = await HfTokenizer.load(path.join(__dirname, '..', 'fixtures', 'hf', 'roberta'));
+  const text = 'The cat <mask> here';
+  const enc = tok.encode(text);
+  assert.equal(enc.alignmentIssues, 0);
+  const mask = enc.tokens.find((t) => t.text === '<mask>');
+  assert.ok(mask, 'the <mask> token is there');
+  assert.equal(text.slice(mask.start, mask.end), ' <mask>');
+});
