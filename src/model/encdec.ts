@@ -49,6 +49,8 @@ export interface MarianConfig {
   readonly activation: Activation;
   readonly scaleEmbedding: boolean;
   readonly padId: number;
+  /** Single-token entries of bad_words_ids (real Marian configs ban <pad>): never chosen by greedy decoding, as in HF generate. */
+  readonly bannedIds: readonly number[];
   readonly eosId: number;
   readonly decoderStartId: number;
   /** HF generation's max_length: the decoder start token plus at most max_length − 1 generated tokens. */
@@ -111,6 +113,10 @@ export function parseMarianConfig(raw: unknown, where = 'config.json'): MarianCo
   for (const [k, v] of [['pad_token_id', padId], ['eos_token_id', eosId], ['decoder_start_token_id', decoderStartId]] as const) {
     if (v >= vocabSize) fail(`${where}: ${k} ${v} is outside the vocabulary (vocab_size ${vocabSize}).`);
   }
+  const bad = c['bad_words_ids'];
+  const bannedIds = Array.isArray(bad)
+    ? bad.filter((w): w is [number] => Array.isArray(w) && w.length === 1 && Number.isInteger(w[0]) && w[0] >= 0 && w[0] < vocabSize).map((w) => w[0])
+    : [];
   const maxLength = int('max_length', 64);
   if (maxLength < 2) fail(`${where}: "max_length" must be at least 2 (the start token and one generated token).`);
   if (maxLength > maxPositions) fail(`${where}: max_length ${maxLength} exceeds max_position_embeddings ${maxPositions}.`);
@@ -127,6 +133,7 @@ export function parseMarianConfig(raw: unknown, where = 'config.json'): MarianCo
     activation: act as Activation,
     scaleEmbedding: c['scale_embedding'] === true,
     padId,
+    bannedIds,
     eosId,
     decoderStartId,
     maxLength,
@@ -422,17 +429,24 @@ export class EncoderDecoderModel implements AttentionModel {
   private async greedy(memory: tf.Tensor2D, signal?: AbortSignal, onStep?: (n: number) => void): Promise<number[]> {
     const cfg = this.config;
     const out: number[] = [];
-    for (let step = 0; step < cfg.maxLength - 1; step++) {
-      throwIfCancelled(signal);
-      const next = tf.tidy(() => {
-        const { logits } = this.decodeIn([cfg.decoderStartId, ...out], memory, false);
-        const last = tf.slice(logits, [out.length, 0], [1, cfg.vocabSize]);
-        return tf.argMax(last, -1).dataSync()[0]!;
-      });
-      out.push(next);
-      onStep?.(out.length);
-      if (next === cfg.eosId) break;
-      await yieldToEventLoop();
+    const ban = new Float32Array(cfg.vocabSize);
+    for (const id of cfg.bannedIds) ban[id] = -Infinity;
+    const banT = cfg.bannedIds.length ? tf.tensor2d(ban, [1, cfg.vocabSize]) : undefined;
+    try {
+      for (let step = 0; step < cfg.maxLength - 1; step++) {
+        throwIfCancelled(signal);
+        const next = tf.tidy(() => {
+          const { logits } = this.decodeIn([cfg.decoderStartId, ...out], memory, false);
+          const last = tf.slice(logits, [out.length, 0], [1, cfg.vocabSize]);
+          return tf.argMax(banT ? tf.add(last, banT) : last, -1).dataSync()[0]!;
+        });
+        out.push(next);
+        onStep?.(out.length);
+        if (next === cfg.eosId) break;
+        await yieldToEventLoop();
+      }
+    } finally {
+      banT?.dispose();
     }
     return out;
   }

@@ -106,7 +106,7 @@ export interface Dense {
 
 export function dense(x: tf.Tensor2D, d: Dense): tf.Tensor2D {
   // One fused kernel (product and bias) instead of a product and a separate Add pass.
-  return tf.fused.matMul({ a: x, b: d.w, bias: d.b });
+  return tf.fused.matMul({ a: x, b: d.w, bias: d.b }) as tf.Tensor2D;
 }
 
 /** The tensors of one multi-head attention block, still on the tf side (inside a tidy). */

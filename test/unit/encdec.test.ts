@@ -269,3 +269,27 @@ test('the sinusoidal table matches the one stored in the checkpoint', async () =
   const stored = w.get('model.encoder.embed_positions.weight')!;
   assertClose(sinusoidalPositions(stored.shape[0]!, stored.shape[1]!), stored.data, 'positions');
 });
+
+test('bad_words_ids: single banned tokens (real Marian bans <pad>) are never chosen by greedy decoding', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attention-lens-banned-'));
+  try {
+    fs.cpSync(builtinDatesTransformerDir(), dir, { recursive: true });
+    const plain = await loadEncoderDecoder(dir);
+    const text = 'Monday 23rd of November 2026';
+    const first = (await plain.run(text)).outputTokens![0]!.id;
+    plain.dispose();
+    const cfgPath = path.join(dir, 'config.json');
+    const cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(cfgPath, JSON.stringify({ ...cfg, bad_words_ids: [[first], [1, 2]] }));
+    assert.deepEqual(parseMarianConfig({ ...cfg, bad_words_ids: [[first], [1, 2], ['x']] }).bannedIds, [first], 'only single, valid ids are bans');
+    const before = tf.memory().numTensors;
+    const banned = await loadEncoderDecoder(dir);
+    const out = (await banned.run(text)).outputTokens!;
+    banned.dispose();
+    assert.notEqual(out[0]!.id, first, 'the model’s own first choice is banned, so another token comes first');
+    assert.ok(out.every((tok) => tok.id !== first));
+    assert.equal(tf.memory().numTensors, before);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
