@@ -139,14 +139,22 @@ export async function explorerMenu(page: Page, rowName: string, title: string, s
   const item = page.locator('.monaco-menu .action-label', { hasText: title }).first();
   // Menus fill in once the workbench has scanned the extensions; a person would simply try again.
   for (let i = 0; i < 20; i++) {
-    await row.click({ button: 'right' });
-    if (await item.isVisible({ timeout: 1000 }).catch(() => false)) break;
-    await page.keyboard.press('Escape');
+    await closeMenus(page);
+    await row.click({ button: 'right', timeout: 5000 }).catch(() => undefined);
+    if (await item.isVisible({ timeout: 1500 }).catch(() => false)) break;
     await page.waitForTimeout(1000);
   }
   await item.waitFor({ timeout: 5000 });
   if (shot) await shot(`explorer-menu-${rowName.replace(/\W+/g, '-')}`);
   await clickMenuItem(page, item);
+}
+
+/** Presses Escape until no context menu is open (one can open late, after the first Escape). */
+async function closeMenus(page: Page): Promise<void> {
+  for (let i = 0; i < 5 && (await page.locator('.context-view .monaco-menu, .context-view-block').count()) > 0; i++) {
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(300);
+  }
 }
 
 /** Monaco ignores a click in the first instants after a menu opens: rest, click, and if the menu is still up press Enter on the highlighted entry, as a person would. */
