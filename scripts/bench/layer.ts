@@ -135,7 +135,7 @@ export async function benchLayers({ quick }: { quick: boolean }): Promise<void> 
   try {
     bertBaseCheckpoint(dir);
     const lengths = quick ? [128] : [128, 512];
-    const runs = quick ? 2 : 4;
+    const runs = quick ? 3 : 8;
     const ours = await timeOurLayer(dir, lengths, runs);
     const single = threads > 1 ? oneThread(dir, lengths, runs) : undefined;
     const py = python();

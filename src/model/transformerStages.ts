@@ -135,29 +135,27 @@ export function multiHead(q2: tf.Tensor2D, k2: tf.Tensor2D, v2: tf.Tensor2D, H: 
   const scoreList: tf.Tensor2D[] = [];
   const weightList: tf.Tensor2D[] = [];
   const contextList: tf.Tensor2D[] = [];
-  const qs: tf.Tensor2D[] = [];
-  const ks: tf.Tensor2D[] = [];
-  const vs: tf.Tensor2D[] = [];
-  // Kᵀ once, then one 2-D product per head: tfjs-wasm's matMul with transposeB, and its batched
+  // Heads apart with one reshape + transpose each (cheaper than H column slices), Kᵀ per head
+  // directly, then one 2-D product per head: tfjs-wasm's matMul with transposeB, and its batched
   // (3-D) matMul, are several times slower than a plain 2-D product (npm run bench).
-  const kT = tf.transpose(k2);
+  const heads = (x: tf.Tensor2D, T: number, order: number[]): tf.Tensor3D => tf.transpose(tf.reshape(x, [T, H, hd]), order);
+  const q = heads(q2, Tq, [1, 0, 2]);
+  const k = heads(k2, Tk, [1, 0, 2]);
+  const v = heads(v2, Tk, [1, 0, 2]);
+  const qs = tf.unstack(q) as tf.Tensor2D[];
+  const kTs = tf.unstack(heads(k2, Tk, [1, 2, 0])) as tf.Tensor2D[];
+  const vs = tf.unstack(v) as tf.Tensor2D[];
   for (let h = 0; h < H; h++) {
-    const qh = tf.slice(q2, [0, h * hd], [Tq, hd]);
-    const kh = tf.slice(k2, [0, h * hd], [Tk, hd]);
-    const vh = tf.slice(v2, [0, h * hd], [Tk, hd]);
-    qs.push(qh);
-    ks.push(kh);
-    vs.push(vh);
-    const s = tf.mul(tf.matMul(qh, tf.slice(kT, [h * hd, 0], [hd, Tk])), scale) as tf.Tensor2D;
+    const s = tf.mul(tf.matMul(qs[h]!, kTs[h]!), scale) as tf.Tensor2D;
     const a = tf.softmax(maskAdd ? tf.add(s, maskAdd) : s, -1) as tf.Tensor2D;
     scoreList.push(s);
     weightList.push(a);
-    contextList.push(tf.matMul(a, vh));
+    contextList.push(tf.matMul(a, vs[h]!));
   }
   return {
-    q: tf.stack(qs) as tf.Tensor3D,
-    k: tf.stack(ks) as tf.Tensor3D,
-    v: tf.stack(vs) as tf.Tensor3D,
+    q,
+    k,
+    v,
     scores: tf.stack(scoreList) as tf.Tensor3D,
     weights: tf.stack(weightList) as tf.Tensor3D,
     context: tf.stack(contextList) as tf.Tensor3D,
