@@ -16,26 +16,7 @@ import { backendLabel, tf } from './backend';
 import type { HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
 import type { SafeTensor } from './safetensors';
-import {
-  ACTIVATION_FORMULA,
-  ACTIVATIONS,
-  activate,
-  alignNormalised,
-  attentionStages,
-  configReader,
-  dense,
-  f32,
-  findBuiltinDir,
-  layerNorm,
-  multiHead,
-  recordAttention,
-  topKRows,
-  yieldToEventLoop,
-  type Activation,
-  type AlignPiece,
-  type AttentionRecord,
-  type Dense,
-} from './transformerStages';
+import { activate, ACTIVATION_FORMULA, ACTIVATIONS, alignNormalised, attentionStages, configReader, dense, EmbeddingTable, f32, findBuiltinDir, layerNorm, multiHead, recordAttention, topKRows, type Activation, type AlignPiece, type AttentionRecord, type Dense, yieldToEventLoop, disposeTensorsIn } from './transformerStages';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from './trace';
 
 export type BertFamily = 'bert' | 'distilbert' | 'roberta' | 'xlm-roberta';
@@ -175,9 +156,9 @@ interface LayerWeights {
 }
 
 interface Weights {
-  readonly word: tf.Tensor2D;
+  readonly word: EmbeddingTable;
   /** [positionTable, D] (position rows) and the segment-0 row (zeros for DistilBERT). */
-  readonly position: tf.Tensor2D;
+  readonly position: EmbeddingTable;
   readonly type0: tf.Tensor1D;
   readonly embNorm: LN;
   readonly layers: readonly LayerWeights[];
@@ -213,15 +194,7 @@ function names(family: BertFamily, l: number) {
   };
 }
 
-function disposeWeights(w: Weights): void {
-  const all = new Set<tf.Tensor>();
-  const add = (x: unknown): void => {
-    if (x instanceof tf.Tensor) all.add(x);
-    else if (x && typeof x === 'object') for (const v of Object.values(x)) add(v);
-  };
-  add(w);
-  for (const t of all) t.dispose();
-}
+const disposeWeights: (w: Weights) => void = disposeTensorsIn;
 
 function buildWeights(map: Map<string, SafeTensor>, cfg: BertConfig, where: string): Weights {
   const { hiddenSize: D, intermediateSize: I, vocabSize: V, positionTable: P, family } = cfg;
@@ -294,10 +267,6 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: BertConfig, where: stri
   };
   const get = (name: string): SafeTensor => checked.get(name)!;
   const t1 = (name: string): tf.Tensor1D => keep(tf.tensor1d(get(name).data, 'float32'));
-  const t2 = (name: string): tf.Tensor2D => {
-    const w = get(name);
-    return keep(tf.tensor2d(w.data, [w.shape[0]!, w.shape[1]!], 'float32'));
-  };
   const t2T = (name: string): tf.Tensor2D => {
     const w = get(name);
     return keep(tf.tidy(() => tf.transpose(tf.tensor2d(w.data, [w.shape[0]!, w.shape[1]!], 'float32')) as tf.Tensor2D));
@@ -305,8 +274,9 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: BertConfig, where: stri
   const lin = (name: string): Dense => ({ w: t2T(name + '.weight'), b: t1(name + '.bias') });
   const ln = (name: string): LN => ({ g: t1(name + '.weight'), b: t1(name + '.bias') });
   try {
-    const word = t2('embeddings.word_embeddings.weight');
-    const position = t2('embeddings.position_embeddings.weight');
+    const table = (name: string): EmbeddingTable => new EmbeddingTable(get(name).data, get(name).shape[0]!, get(name).shape[1]!);
+    const word = table('embeddings.word_embeddings.weight');
+    const position = table('embeddings.position_embeddings.weight');
     const type0 =
       family !== 'distilbert'
         ? keep(tf.tensor1d(get('embeddings.token_type_embeddings.weight').data.subarray(0, D), 'float32'))
@@ -318,7 +288,7 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: BertConfig, where: stri
     }
     let mlm: Weights['mlm'];
     if (hasMlm) {
-      const decoderT = checked.has(mlmNames.decoder) ? t2T(mlmNames.decoder) : keep(tf.transpose(word) as tf.Tensor2D);
+      const decoderT = checked.has(mlmNames.decoder) ? t2T(mlmNames.decoder) : keep(word.transposed());
       mlm = { transform: lin(mlmNames.dense), norm: ln(mlmNames.norm), decoderT, bias: t1(mlmNames.bias) };
     }
     return { word, position, type0, embNorm: ln('embeddings.LayerNorm'), layers, ...(mlm ? { mlm } : {}) };
@@ -464,7 +434,7 @@ export class BertModel implements AttentionModel {
   private async forward(ids: readonly number[], topK: number, signal?: AbortSignal, onProgress?: (f: number, m: string) => void): Promise<ForwardResult> {
     const w = this.live();
     const cfg = this.config;
-    const { hiddenSize: D, numHeads: H, headDim: hd, numLayers: L } = cfg;
+    const { numHeads: H, headDim: hd, numLayers: L } = cfg;
     const T = ids.length;
     if (T > cfg.maxPositions) throw new AttentionInputError('shape', `${T} tokens do not fit the ${cfg.maxPositions} positions of this model.`);
     for (const id of ids) {
@@ -475,8 +445,8 @@ export class BertModel implements AttentionModel {
     try {
       const positions = this.positionIds(ids);
       x = tf.tidy(() => {
-        const words = tf.gather(w.word, tf.tensor1d(ids.slice(), 'int32'));
-        const pos = cfg.positionOffset === 0 ? tf.slice(w.position, [0, 0], [T, D]) : tf.gather(w.position, tf.tensor1d(positions, 'int32'));
+        const words = w.word.lookup(ids);
+        const pos = w.position.lookup(positions);
         return layerNorm(tf.add(tf.add(words, pos), w.type0) as tf.Tensor2D, w.embNorm.g, w.embNorm.b, cfg.eps);
       });
       const embedding = f32(x);

@@ -16,24 +16,7 @@ import { backendLabel, tf } from './backend';
 import { HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
 import type { SafeTensor } from './safetensors';
-import {
-  ACTIVATION_FORMULA,
-  ACTIVATIONS,
-  activate,
-  attentionStages,
-  configReader,
-  dense,
-  f32,
-  findBuiltinDir,
-  layerNorm,
-  multiHead,
-  recordAttention,
-  topKRows,
-  yieldToEventLoop,
-  type Activation,
-  type AttentionRecord,
-  type Dense,
-} from './transformerStages';
+import { ACTIVATION_FORMULA, ACTIVATIONS, activate, attentionStages, configReader, dense, f32, findBuiltinDir, layerNorm, multiHead, recordAttention, topKRows, yieldToEventLoop, type Activation, type AttentionRecord, type Dense, disposeTensorsIn, EmbeddingTable } from './transformerStages';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from './trace';
 
 export interface MarianConfig {
@@ -180,7 +163,7 @@ interface DecLayer extends EncLayer {
   readonly crossNorm: LN;
 }
 interface Weights {
-  readonly embed: tf.Tensor2D;
+  readonly embed: EmbeddingTable;
   readonly encPos: tf.Tensor2D;
   readonly decPos: tf.Tensor2D;
   /** [D, V] output projection (transposed), and the [V] final_logits_bias. */
@@ -190,15 +173,7 @@ interface Weights {
   readonly dec: readonly DecLayer[];
 }
 
-function disposeWeights(w: Weights): void {
-  const all = new Set<tf.Tensor>();
-  const add = (x: unknown): void => {
-    if (x instanceof tf.Tensor) all.add(x);
-    else if (x && typeof x === 'object') for (const v of Object.values(x)) add(v);
-  };
-  add(w);
-  for (const t of all) t.dispose();
-}
+const disposeWeights: (w: Weights) => void = disposeTensorsIn;
 
 function buildWeights(map: Map<string, SafeTensor>, cfg: MarianConfig, where: string): Weights {
   const { dModel: D, vocabSize: V, maxPositions: P } = cfg;
@@ -267,11 +242,11 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: MarianConfig, where: st
   const ln = (n: string): LN => ({ g: t1(n + '.weight'), b: t1(n + '.bias') });
   const attn = (p: string): Attn => ({ q: lin(p + 'q_proj'), k: lin(p + 'k_proj'), v: lin(p + 'v_proj'), o: lin(p + 'out_proj') });
   try {
-    const embed = t2(embedName);
+    const embed = new EmbeddingTable(get(embedName).data, get(embedName).shape[0]!, get(embedName).shape[1]!);
     const sinus = hasEncPos && hasDecPos ? undefined : sinusoidalPositions(P, D);
     const encPos = hasEncPos ? t2('model.encoder.embed_positions.weight') : keep(tf.tensor2d(sinus!, [P, D]));
     const decPos = hasDecPos ? t2('model.decoder.embed_positions.weight') : keep(tf.tensor2d(sinus!, [P, D]));
-    const lmHeadT = hasHead ? t2T('lm_head.weight') : keep(tf.transpose(embed) as tf.Tensor2D);
+    const lmHeadT = hasHead ? t2T('lm_head.weight') : keep(embed.transposed());
     const logitsBias = hasBias ? t1('final_logits_bias') : keep(tf.zeros([V], 'float32') as tf.Tensor1D);
     const enc: EncLayer[] = [];
     for (let l = 0; l < cfg.encoderLayers; l++) {
@@ -352,7 +327,7 @@ export class EncoderDecoderModel implements AttentionModel {
     const w = this.live();
     const D = this.config.dModel;
     const scale = this.config.scaleEmbedding ? Math.sqrt(D) : 1;
-    return tf.add(tf.mul(tf.gather(w.embed, tf.tensor1d(ids.slice(), 'int32')), scale), tf.slice(pos, [0, 0], [ids.length, D])) as tf.Tensor2D;
+    return tf.add(tf.mul(w.embed.lookup(ids), scale), tf.slice(pos, [0, 0], [ids.length, D])) as tf.Tensor2D;
   }
 
   /** Runs the encoder; returns the memory tensor (caller disposes) and, with `record`, every layer's numbers. */

@@ -13,23 +13,7 @@ import { readHfFolder } from './hfFolder';
 import type { HfEncoding, HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
 import type { SafeTensor } from './safetensors';
-import {
-  ACTIVATION_FORMULA,
-  ACTIVATIONS,
-  activate,
-  attentionStages,
-  configReader,
-  dense,
-  f32,
-  layerNorm,
-  multiHead,
-  recordAttention,
-  topKRows,
-  yieldToEventLoop,
-  type Activation,
-  type AttentionRecord,
-  type Dense,
-} from './transformerStages';
+import { ACTIVATION_FORMULA, ACTIVATIONS, activate, attentionStages, configReader, dense, f32, layerNorm, multiHead, recordAttention, topKRows, yieldToEventLoop, type Activation, type AttentionRecord, type Dense, disposeTensorsIn, EmbeddingTable } from './transformerStages';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from './trace';
 
 /** Every Hugging Face family the model-folder loaders read (for "unsupported model_type" messages). */
@@ -167,7 +151,7 @@ interface LayerWeights {
 
 interface Weights {
   /** wte: [vocab, D]. */
-  readonly wte: tf.Tensor2D;
+  readonly wte: EmbeddingTable;
   /** wpe: [n_positions, D]. */
   readonly wpe: tf.Tensor2D;
   readonly lnF: LN;
@@ -179,15 +163,7 @@ interface Weights {
   readonly layers: readonly LayerWeights[];
 }
 
-function disposeWeights(w: Weights): void {
-  const all = new Set<tf.Tensor>();
-  const add = (x: unknown): void => {
-    if (x instanceof tf.Tensor) all.add(x);
-    else if (x && typeof x === 'object') for (const v of Object.values(x)) add(v);
-  };
-  add(w);
-  for (const t of all) t.dispose();
-}
+const disposeWeights: (w: Weights) => void = disposeTensorsIn;
 
 const fmt = (shape: readonly number[]): string => shape.join('×');
 
@@ -255,10 +231,10 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: Gpt2Config, where: stri
   const conv = (name: string): Dense => ({ w: t2(name + '.weight'), b: t1(name + '.bias') });
   const norm = (name: string): LN => ({ g: t1(name + '.weight'), b: t1(name + '.bias') });
   try {
-    const wte = t2('wte.weight');
+    const wte = new EmbeddingTable(get('wte.weight').data, V, D);
     const wpe = t2('wpe.weight');
     const lmHeadT = cfg.tieEmbeddings
-      ? keep(tf.transpose(wte) as tf.Tensor2D)
+      ? keep(wte.transposed())
       : keep(tf.tidy(() => tf.transpose(tf.tensor2d(get(headName).data, [V, D], 'float32')) as tf.Tensor2D));
     const layers: LayerWeights[] = [];
     for (let l = 0; l < cfg.numLayers; l++) {
@@ -370,7 +346,7 @@ export class Gpt2Model implements AttentionModel {
     const result: { -readonly [K in keyof ForwardResult]: ForwardResult[K] } = { layers };
     try {
       x = tf.tidy(() => {
-        const tokRows = tf.gather(w.wte, tf.tensor1d(ids.slice(), 'int32')) as tf.Tensor2D;
+        const tokRows = w.wte.lookup(ids);
         const posRows = tf.slice(w.wpe, [0, 0], [T, D]);
         const sum = tf.add(tokRows, posRows) as tf.Tensor2D;
         if (record) {

@@ -5,7 +5,7 @@
 //   → MLP → … → final norm → next-token predictions.
 // No vscode import. Every tf op is inside tf.tidy or disposed: a run leaves tf.memory() unchanged.
 import { readHfFolder } from './hfFolder';
-import { findBuiltinDir } from './transformerStages';
+import { findBuiltinDir, EmbeddingTable, disposeTensorsIn } from './transformerStages';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { backendLabel, tf } from './backend';
@@ -146,7 +146,7 @@ interface LayerWeights {
 
 interface Weights {
   /** [vocab, d_model], rows gathered for the input embedding. */
-  readonly embed: tf.Tensor2D;
+  readonly embed: EmbeddingTable;
   /** [d_model, vocab]: the output projection, transposed (a transposed copy of embed when tied). */
   readonly lmHead: tf.Tensor2D;
   readonly finalNorm: tf.Tensor1D;
@@ -202,12 +202,6 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: LlamaConfig, where: str
   const found = new Map<string, SafeTensor>();
   for (const s of spec) found.set(s.name, takeWeight(map, s.name, s.shape, s.meaning, where));
   const created: tf.Tensor[] = [];
-  const t2 = (name: string): tf.Tensor2D => {
-    const w = found.get(name)!;
-    const t = tf.tensor2d(w.data, [w.shape[0]!, w.shape[1]!], 'float32');
-    created.push(t);
-    return t;
-  };
   const t2T = (name: string): tf.Tensor2D => {
     const w = found.get(name)!;
     const t = tf.tidy(() => tf.transpose(tf.tensor2d(w.data, [w.shape[0]!, w.shape[1]!], 'float32')) as tf.Tensor2D);
@@ -220,7 +214,8 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: LlamaConfig, where: str
     return t;
   };
   try {
-    const embed = t2(embedName);
+    const e = found.get(embedName)!;
+    const embed = new EmbeddingTable(e.data, e.shape[0]!, e.shape[1]!);
     const lmHead = t2T(headName);
     const layers: LayerWeights[] = [];
     for (let l = 0; l < cfg.numLayers; l++) {
@@ -294,9 +289,7 @@ export class LlamaModel implements AttentionModel {
     const w = this.weights;
     if (!w) return;
     this.weights = undefined;
-    const all = new Set<tf.Tensor>([w.embed, w.lmHead, w.finalNorm]);
-    for (const l of w.layers) for (const t of Object.values(l)) all.add(t as tf.Tensor);
-    for (const t of all) t.dispose();
+    disposeTensorsIn(w);
   }
 
   private live(): Weights {
@@ -360,7 +353,7 @@ export class LlamaModel implements AttentionModel {
     let x: tf.Tensor2D | undefined;
     let embedding: Float32Array | undefined;
     try {
-      x = tf.tidy(() => tf.gather(w.embed, tf.tensor1d(ids.slice(), 'int32')) as tf.Tensor2D);
+      x = w.embed.lookup(ids);
       if (record) embedding = f32(x);
       const rmsNorm = (v: tf.Tensor2D, g: tf.Tensor1D): tf.Tensor2D =>
         tf.tidy(() => v.div(tf.sqrt(tf.mean(tf.square(v), -1, true).add(cfg.rmsEps))).mul(g) as tf.Tensor2D);
@@ -761,9 +754,7 @@ export async function loadLlama(dir: string, options: LoadLlamaOptions = {}): Pr
   try {
     return new LlamaModel(config, tokenizer, weights, info);
   } catch (err) {
-    const all = new Set<tf.Tensor>([weights.embed, weights.lmHead, weights.finalNorm]);
-    for (const l of weights.layers) for (const t of Object.values(l)) all.add(t as tf.Tensor);
-    for (const t of all) t.dispose();
+    disposeTensorsIn(weights);
     throw err;
   }
 }
