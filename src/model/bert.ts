@@ -16,7 +16,7 @@ import { backendLabel, tf } from './backend';
 import type { HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
 import type { SafeTensor } from './safetensors';
-import { activate, ACTIVATION_FORMULA, ACTIVATIONS, alignNormalised, attentionStages, configReader, dense, EmbeddingTable, f32, findBuiltinDir, layerNorm, multiHead, recordAttention, topKRows, type Activation, type AlignPiece, type AttentionRecord, type Dense, yieldToEventLoop, disposeTensorsIn } from './transformerStages';
+import { activate, ACTIVATION_FORMULA, ACTIVATIONS, alignNormalised, attentionStages, configReader, dense, EmbeddingTable, f32, findBuiltinDir, layerNorm, multiHead, recordAttention, topKRows, type Activation, type AlignPiece, type AttentionRecord, type Dense, yieldToEventLoop, disposeTensorsIn, LoadedModel } from './transformerStages';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from './trace';
 
 export type BertFamily = 'bert' | 'distilbert' | 'roberta' | 'xlm-roberta';
@@ -194,7 +194,6 @@ function names(family: BertFamily, l: number) {
   };
 }
 
-const disposeWeights: (w: Weights) => void = disposeTensorsIn;
 
 function buildWeights(map: Map<string, SafeTensor>, cfg: BertConfig, where: string): Weights {
   const { hiddenSize: D, intermediateSize: I, vocabSize: V, positionTable: P, family } = cfg;
@@ -331,23 +330,15 @@ interface ForwardResult {
   readonly topId?: Int32Array;
 }
 
-export class BertModel implements AttentionModel {
-  readonly info: ModelInfo;
-  private weights: Weights | undefined;
+export class BertModel extends LoadedModel<BertConfig, Weights> implements AttentionModel {
   readonly clsId: number;
   readonly sepId: number;
   /** The tokens put around the text: [CLS] … [SEP] for BERT and DistilBERT, <s> … </s> for the RoBERTas. */
   readonly clsToken: string;
   readonly sepToken: string;
 
-  constructor(
-    readonly config: BertConfig,
-    readonly tokenizer: HfTokenizer,
-    weights: Weights,
-    info: ModelInfo,
-  ) {
-    this.weights = weights;
-    this.info = info;
+  constructor(config: BertConfig, tokenizer: HfTokenizer, weights: Weights, info: ModelInfo) {
+    super(config, tokenizer, weights, info);
     const id = (name: string): number => {
       const v = tokenizer.encodeIds(name, false);
       if (v.length !== 1 || tokenizer.piece(v[0]!) !== name) throw new AttentionInputError('config', `The tokenizer has no ${name} token.`);
@@ -361,19 +352,9 @@ export class BertModel implements AttentionModel {
   }
 
   get hasMlmHead(): boolean {
-    return this.weights?.mlm !== undefined;
+    return this.live().mlm !== undefined;
   }
 
-  dispose(): void {
-    if (!this.weights) return;
-    disposeWeights(this.weights);
-    this.weights = undefined;
-  }
-
-  private live(): Weights {
-    if (!this.weights) throw new Error(`${this.info.name} has been disposed.`);
-    return this.weights;
-  }
 
   /** [CLS] + the text's tokens + [SEP] (<s> … </s> for RoBERTa), at most `maxTokens` in all, with UTF-16 offsets. */
   tokenize(text: string, maxTokens: number): { tokens: Token[]; truncated: boolean; coveredLength: number; alignmentIssues: number } {
@@ -719,7 +700,7 @@ export async function loadBert(dir: string, options: LoadBertOptions = {}): Prom
   try {
     return new BertModel(config, tokenizer, weights, info);
   } catch (err) {
-    disposeWeights(weights);
+    disposeTensorsIn(weights);
     throw err;
   }
 }

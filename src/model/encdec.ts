@@ -16,7 +16,7 @@ import { backendLabel, tf } from './backend';
 import { HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
 import type { SafeTensor } from './safetensors';
-import { ACTIVATION_FORMULA, ACTIVATIONS, activate, attentionStages, configReader, dense, f32, findBuiltinDir, layerNorm, multiHead, recordAttention, topKRows, yieldToEventLoop, type Activation, type AttentionRecord, type Dense, disposeTensorsIn, EmbeddingTable } from './transformerStages';
+import { ACTIVATION_FORMULA, ACTIVATIONS, activate, attentionStages, configReader, dense, f32, findBuiltinDir, layerNorm, multiHead, recordAttention, topKRows, yieldToEventLoop, type Activation, type AttentionRecord, type Dense, EmbeddingTable, LoadedModel } from './transformerStages';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from './trace';
 
 export interface MarianConfig {
@@ -173,7 +173,6 @@ interface Weights {
   readonly dec: readonly DecLayer[];
 }
 
-const disposeWeights: (w: Weights) => void = disposeTensorsIn;
 
 function buildWeights(map: Map<string, SafeTensor>, cfg: MarianConfig, where: string): Weights {
   const { dModel: D, vocabSize: V, maxPositions: P } = cfg;
@@ -289,30 +288,12 @@ interface DecRecord {
   readonly output: Float32Array;
 }
 
-export class EncoderDecoderModel implements AttentionModel {
-  readonly info: ModelInfo;
-  private weights: Weights | undefined;
+export class EncoderDecoderModel extends LoadedModel<MarianConfig, Weights> implements AttentionModel {
 
-  constructor(
-    readonly config: MarianConfig,
-    readonly tokenizer: HfTokenizer,
-    weights: Weights,
-    info: ModelInfo,
-  ) {
-    this.weights = weights;
-    this.info = info;
+  constructor(config: MarianConfig, tokenizer: HfTokenizer, weights: Weights, info: ModelInfo) {
+    super(config, tokenizer, weights, info);
   }
 
-  dispose(): void {
-    if (!this.weights) return;
-    disposeWeights(this.weights);
-    this.weights = undefined;
-  }
-
-  private live(): Weights {
-    if (!this.weights) throw new Error(`${this.info.name} has been disposed.`);
-    return this.weights;
-  }
 
   private checkIds(ids: readonly number[], what: string): void {
     for (const id of ids) {

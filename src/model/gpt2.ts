@@ -13,7 +13,7 @@ import { readHfFolder } from './hfFolder';
 import type { HfEncoding, HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
 import type { SafeTensor } from './safetensors';
-import { ACTIVATION_FORMULA, ACTIVATIONS, activate, attentionStages, configReader, dense, f32, layerNorm, multiHead, recordAttention, topKRows, yieldToEventLoop, type Activation, type AttentionRecord, type Dense, disposeTensorsIn, EmbeddingTable } from './transformerStages';
+import { ACTIVATION_FORMULA, ACTIVATIONS, activate, attentionStages, configReader, dense, f32, layerNorm, multiHead, recordAttention, topKRows, yieldToEventLoop, type Activation, type AttentionRecord, type Dense, disposeTensorsIn, EmbeddingTable, LoadedModel } from './transformerStages';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from './trace';
 
 /** Every Hugging Face family the model-folder loaders read (for "unsupported model_type" messages). */
@@ -163,7 +163,6 @@ interface Weights {
   readonly layers: readonly LayerWeights[];
 }
 
-const disposeWeights: (w: Weights) => void = disposeTensorsIn;
 
 const fmt = (shape: readonly number[]): string => shape.join('×');
 
@@ -282,30 +281,12 @@ interface ForwardResult {
   readonly topId?: Int32Array;
 }
 
-export class Gpt2Model implements AttentionModel {
-  readonly info: ModelInfo;
-  private weights: Weights | undefined;
+export class Gpt2Model extends LoadedModel<Gpt2Config, Weights> implements AttentionModel {
 
-  constructor(
-    readonly config: Gpt2Config,
-    readonly tokenizer: HfTokenizer,
-    weights: Weights,
-    info: ModelInfo,
-  ) {
-    this.weights = weights;
-    this.info = info;
+  constructor(config: Gpt2Config, tokenizer: HfTokenizer, weights: Weights, info: ModelInfo) {
+    super(config, tokenizer, weights, info);
   }
 
-  dispose(): void {
-    if (!this.weights) return;
-    disposeWeights(this.weights);
-    this.weights = undefined;
-  }
-
-  private live(): Weights {
-    if (!this.weights) throw new Error(`${this.info.name} has been disposed.`);
-    return this.weights;
-  }
 
   /** Whether scores are plain QKᵀ/√head_dim (GPT-2's default), as the shared attention helper computes them. */
   private get standardScale(): boolean {
@@ -681,7 +662,7 @@ export async function loadGpt2(dir: string, options: LoadGpt2Options = {}): Prom
     options.onProgress?.(1, 'Model ready');
     return new Gpt2Model(config, tokenizer, weights, info);
   } catch (err) {
-    disposeWeights(weights);
+    disposeTensorsIn(weights);
     throw err;
   }
 }

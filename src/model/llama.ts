@@ -5,7 +5,7 @@
 //   → MLP → … → final norm → next-token predictions.
 // No vscode import. Every tf op is inside tf.tidy or disposed: a run leaves tf.memory() unchanged.
 import { readHfFolder } from './hfFolder';
-import { findBuiltinDir, EmbeddingTable, disposeTensorsIn } from './transformerStages';
+import { findBuiltinDir, EmbeddingTable, disposeTensorsIn, LoadedModel } from './transformerStages';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { backendLabel, tf } from './backend';
@@ -263,21 +263,13 @@ interface LayerRecord {
   readonly output: Float32Array;
 }
 
-export class LlamaModel implements AttentionModel {
-  readonly info: ModelInfo;
+export class LlamaModel extends LoadedModel<LlamaConfig, Weights> implements AttentionModel {
   /** kvHeadOf[h]: the key/value head query head h reads (grouped-query attention). */
   readonly kvHeadOf: readonly number[];
-  private weights: Weights | undefined;
   private readonly bosId: number;
 
-  constructor(
-    readonly config: LlamaConfig,
-    readonly tokenizer: HfTokenizer,
-    weights: Weights,
-    info: ModelInfo,
-  ) {
-    this.weights = weights;
-    this.info = info;
+  constructor(config: LlamaConfig, tokenizer: HfTokenizer, weights: Weights, info: ModelInfo) {
+    super(config, tokenizer, weights, info);
     const group = config.numHeads / config.numKvHeads;
     this.kvHeadOf = Array.from({ length: config.numHeads }, (_, h) => Math.floor(h / group));
     const bos = config.bosId ?? tokenizer.bosId;
@@ -285,17 +277,6 @@ export class LlamaModel implements AttentionModel {
     this.bosId = bos;
   }
 
-  dispose(): void {
-    const w = this.weights;
-    if (!w) return;
-    this.weights = undefined;
-    disposeTensorsIn(w);
-  }
-
-  private live(): Weights {
-    if (!this.weights) throw new Error(`${this.info.name} has been disposed.`);
-    return this.weights;
-  }
 
   /** BOS + the text's tokens, truncated to `maxTokens` (BOS included). */
   tokenize(text: string, maxTokens: number): { tokens: HfToken[]; truncated: boolean; coveredLength: number; alignmentIssues: number } {

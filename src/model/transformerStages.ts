@@ -5,7 +5,8 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { tf } from './backend';
-import { AttentionInputError, tensor, type AttentionInfo, type Stage } from './trace';
+import type { HfTokenizer } from './hfTokenizer';
+import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Stage } from './trace';
 
 // ---------------------------------------------------------------------------------------------
 // Files
@@ -142,6 +143,32 @@ export function disposeTensorsIn(weights: object): void {
   };
   add(weights);
   for (const t of all) t.dispose();
+}
+
+/** What every loaded Hugging Face model shares: config, tokenizer, info, and weights freed once. */
+export abstract class LoadedModel<C, W extends object> {
+  #weights: W | undefined;
+
+  constructor(
+    readonly config: C,
+    readonly tokenizer: HfTokenizer,
+    weights: W,
+    readonly info: ModelInfo,
+  ) {
+    this.#weights = weights;
+  }
+
+  dispose(): void {
+    const w = this.#weights;
+    this.#weights = undefined;
+    if (w) disposeTensorsIn(w);
+  }
+
+  /** The weights, or a clear error after dispose(). */
+  protected live(): W {
+    if (!this.#weights) throw new Error(`${this.info.name} has been disposed.`);
+    return this.#weights;
+  }
 }
 
 /** Linear layer with weights stored pre-transposed ([in, out]) and a bias. */
