@@ -3,7 +3,7 @@
 // Prints figures and ratios; asserts nothing about time.
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import * as path from 'node:path';
-import { initBackend, tf } from '../../src/model/backend';
+import { defaultThreads, initBackend, tf } from '../../src/model/backend';
 import { CATALOG } from '../../src/model/catalog';
 import { getModel } from '../../src/model/registry';
 import { EngineClient } from '../../src/engine/client';
@@ -162,8 +162,9 @@ async function worker(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const b = await initBackend('wasm');
-  console.log(`# Attention Lens benchmark\n\nbackend: ${b.name}, ${b.threads} thread${b.threads === 1 ? '' : 's'}${b.warning ? ` (${b.warning})` : ''}; node ${process.version}; ${quick ? 'quick mode' : 'full'}`);
+  // One thread, as the extension runs built-in and other small models (the engine's small lane).
+  const b = await initBackend('wasm', { threads: 1 });
+  console.log(`# Attention Lens benchmark\n\nbackend: ${b.name}; built-in models on ${b.threads} thread${b.threads === 1 ? '' : 's'} (the engine's small-model lane), large checkpoints on ${defaultThreads()}${b.warning ? ` (${b.warning})` : ''}; node ${process.version}; ${quick ? 'quick mode' : 'full'}`);
   await benchLayers({ quick });
   await models();
   await benchLoad({ quick });
