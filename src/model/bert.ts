@@ -16,7 +16,7 @@ import { backendLabel, tf } from './backend';
 import type { HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
 import type { SafeTensor } from './safetensors';
-import { activate, ACTIVATION_FORMULA, ACTIVATIONS, alignNormalised, attentionStages, configReader, dense, EmbeddingTable, f32, findBuiltinDir, layerNorm, multiHead, recordAttention, topKRows, type Activation, type AlignPiece, type AttentionRecord, type Dense, yieldToEventLoop, disposeTensorsIn, LoadedModel } from './transformerStages';
+import { activate, ACTIVATION_FORMULA, ACTIVATIONS, alignNormalised, attentionStages, configReader, dense, EmbeddingTable, f32, findBuiltinDir, layerNorm, multiHead, recordAttention, topKRows, type Activation, type AlignPiece, type AttentionRecord, type Dense, yieldToEventLoop, disposeTensorsIn, LoadedModel, weightMaker, type LN } from './transformerStages';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from './trace';
 
 export type BertFamily = 'bert' | 'distilbert' | 'roberta' | 'xlm-roberta';
@@ -139,10 +139,6 @@ export function parseBertConfig(raw: unknown, where = 'config.json'): BertConfig
 // ---------------------------------------------------------------------------------------------
 // Weights
 
-interface LN {
-  readonly g: tf.Tensor1D;
-  readonly b: tf.Tensor1D;
-}
 
 interface LayerWeights {
   readonly q: Dense;
@@ -259,21 +255,10 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: BertConfig, where: stri
     need(mlmNames.bias, [V], 'vocab_size');
     need(mlmNames.decoder, [V, D], 'vocab_size × hidden_size', true);
   }
-  const created: tf.Tensor[] = [];
-  const keep = <T extends tf.Tensor>(t: T): T => {
-    created.push(t);
-    return t;
-  };
+  const made = weightMaker(checked);
+  const { keep, t1, t2T, table, linear: lin, layerNorm: ln } = made;
   const get = (name: string): SafeTensor => checked.get(name)!;
-  const t1 = (name: string): tf.Tensor1D => keep(tf.tensor1d(get(name).data, 'float32'));
-  const t2T = (name: string): tf.Tensor2D => {
-    const w = get(name);
-    return keep(tf.tidy(() => tf.transpose(tf.tensor2d(w.data, [w.shape[0]!, w.shape[1]!], 'float32')) as tf.Tensor2D));
-  };
-  const lin = (name: string): Dense => ({ w: t2T(name + '.weight'), b: t1(name + '.bias') });
-  const ln = (name: string): LN => ({ g: t1(name + '.weight'), b: t1(name + '.bias') });
   try {
-    const table = (name: string): EmbeddingTable => new EmbeddingTable(get(name).data, get(name).shape[0]!, get(name).shape[1]!);
     const word = table('embeddings.word_embeddings.weight');
     const position = table('embeddings.position_embeddings.weight');
     const type0 =
@@ -292,7 +277,7 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: BertConfig, where: stri
     }
     return { word, position, type0, embNorm: ln('embeddings.LayerNorm'), layers, ...(mlm ? { mlm } : {}) };
   } catch (err) {
-    for (const t of created) t.dispose();
+    made.freeAll();
     throw err;
   }
 }

@@ -16,7 +16,7 @@ import { backendLabel, tf } from './backend';
 import { HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
 import type { SafeTensor } from './safetensors';
-import { ACTIVATION_FORMULA, ACTIVATIONS, activate, attentionStages, configReader, dense, f32, findBuiltinDir, layerNorm, multiHead, recordAttention, topKRows, yieldToEventLoop, type Activation, type AttentionRecord, type Dense, EmbeddingTable, LoadedModel } from './transformerStages';
+import { ACTIVATION_FORMULA, ACTIVATIONS, activate, attentionStages, configReader, dense, f32, findBuiltinDir, layerNorm, multiHead, recordAttention, topKRows, yieldToEventLoop, type Activation, type AttentionRecord, type Dense, EmbeddingTable, LoadedModel, weightMaker, type LN } from './transformerStages';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from './trace';
 
 export interface MarianConfig {
@@ -141,10 +141,6 @@ export function sinusoidalPositions(n: number, D: number): Float32Array {
 // ---------------------------------------------------------------------------------------------
 // Weights
 
-interface LN {
-  readonly g: tf.Tensor1D;
-  readonly b: tf.Tensor1D;
-}
 interface Attn {
   readonly q: Dense;
   readonly k: Dense;
@@ -228,20 +224,11 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: MarianConfig, where: st
     ffnSpec(p, cfg.decoderFfn, 'decoder');
     lnSpec(p + 'final_layer_norm');
   }
-  const created: tf.Tensor[] = [];
-  const keep = <T extends tf.Tensor>(t: T): T => {
-    created.push(t);
-    return t;
-  };
-  const get = (n: string): SafeTensor => checked.get(n)!;
-  const t1 = (n: string): tf.Tensor1D => keep(tf.tensor1d(get(n).data, 'float32'));
-  const t2 = (n: string): tf.Tensor2D => keep(tf.tensor2d(get(n).data, [get(n).shape[0]!, get(n).shape[1]!], 'float32'));
-  const t2T = (n: string): tf.Tensor2D => keep(tf.tidy(() => tf.transpose(tf.tensor2d(get(n).data, [get(n).shape[0]!, get(n).shape[1]!], 'float32')) as tf.Tensor2D));
-  const lin = (n: string): Dense => ({ w: t2T(n + '.weight'), b: t1(n + '.bias') });
-  const ln = (n: string): LN => ({ g: t1(n + '.weight'), b: t1(n + '.bias') });
+  const made = weightMaker(checked);
+  const { keep, t1, t2, t2T, linear: lin, layerNorm: ln } = made;
   const attn = (p: string): Attn => ({ q: lin(p + 'q_proj'), k: lin(p + 'k_proj'), v: lin(p + 'v_proj'), o: lin(p + 'out_proj') });
   try {
-    const embed = new EmbeddingTable(get(embedName).data, get(embedName).shape[0]!, get(embedName).shape[1]!);
+    const embed = made.table(embedName);
     const sinus = hasEncPos && hasDecPos ? undefined : sinusoidalPositions(P, D);
     const encPos = hasEncPos ? t2('model.encoder.embed_positions.weight') : keep(tf.tensor2d(sinus!, [P, D]));
     const decPos = hasDecPos ? t2('model.decoder.embed_positions.weight') : keep(tf.tensor2d(sinus!, [P, D]));
@@ -267,7 +254,7 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: MarianConfig, where: st
     }
     return { embed, encPos, decPos, lmHeadT, logitsBias, enc, dec };
   } catch (err) {
-    for (const t of created) t.dispose();
+    made.freeAll();
     throw err;
   }
 }

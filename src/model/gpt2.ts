@@ -13,7 +13,7 @@ import { readHfFolder } from './hfFolder';
 import type { HfEncoding, HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
 import type { SafeTensor } from './safetensors';
-import { ACTIVATION_FORMULA, ACTIVATIONS, activate, attentionStages, configReader, dense, f32, layerNorm, multiHead, recordAttention, topKRows, yieldToEventLoop, type Activation, type AttentionRecord, type Dense, disposeTensorsIn, EmbeddingTable, LoadedModel } from './transformerStages';
+import { ACTIVATION_FORMULA, ACTIVATIONS, activate, attentionStages, configReader, dense, f32, layerNorm, multiHead, recordAttention, topKRows, yieldToEventLoop, type Activation, type AttentionRecord, type Dense, disposeTensorsIn, EmbeddingTable, LoadedModel, weightMaker, type LN } from './transformerStages';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from './trace';
 
 /** Every Hugging Face family the model-folder loaders read (for "unsupported model_type" messages). */
@@ -132,10 +132,6 @@ export function parseGpt2Config(raw: unknown, where = 'config.json'): Gpt2Config
 // ---------------------------------------------------------------------------------------------
 // Weights
 
-interface LN {
-  readonly g: tf.Tensor1D;
-  readonly b: tf.Tensor1D;
-}
 
 interface LayerWeights {
   readonly ln1: LN;
@@ -216,21 +212,11 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: Gpt2Config, where: stri
   let parameters = 0;
   for (const t of checked.values()) parameters += t.data.length;
 
-  const created: tf.Tensor[] = [];
-  const keep = <T extends tf.Tensor>(t: T): T => {
-    created.push(t);
-    return t;
-  };
+  const made = weightMaker(checked);
+  const { keep, t2, conv1d: conv, layerNorm: norm } = made;
   const get = (name: string): SafeTensor => checked.get(name)!;
-  const t1 = (name: string): tf.Tensor1D => keep(tf.tensor1d(get(name).data, 'float32'));
-  const t2 = (name: string): tf.Tensor2D => {
-    const w = get(name);
-    return keep(tf.tensor2d(w.data, [w.shape[0]!, w.shape[1]!], 'float32'));
-  };
-  const conv = (name: string): Dense => ({ w: t2(name + '.weight'), b: t1(name + '.bias') });
-  const norm = (name: string): LN => ({ g: t1(name + '.weight'), b: t1(name + '.bias') });
   try {
-    const wte = new EmbeddingTable(get('wte.weight').data, V, D);
+    const wte = made.table('wte.weight');
     const wpe = t2('wpe.weight');
     const lmHeadT = cfg.tieEmbeddings
       ? keep(wte.transposed())
@@ -249,7 +235,7 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: Gpt2Config, where: stri
     }
     return { weights: { wte, wpe, lnF: norm('ln_f'), lmHeadT, layers }, parameters };
   } catch (err) {
-    for (const t of created) t.dispose();
+    made.freeAll();
     throw err;
   }
 }

@@ -5,7 +5,7 @@
 //   → MLP → … → final norm → next-token predictions.
 // No vscode import. Every tf op is inside tf.tidy or disposed: a run leaves tf.memory() unchanged.
 import { readHfFolder } from './hfFolder';
-import { findBuiltinDir, EmbeddingTable, disposeTensorsIn, LoadedModel } from './transformerStages';
+import { findBuiltinDir, EmbeddingTable, disposeTensorsIn, LoadedModel, weightMaker } from './transformerStages';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { backendLabel, tf } from './backend';
@@ -201,21 +201,10 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: LlamaConfig, where: str
   }
   const found = new Map<string, SafeTensor>();
   for (const s of spec) found.set(s.name, takeWeight(map, s.name, s.shape, s.meaning, where));
-  const created: tf.Tensor[] = [];
-  const t2T = (name: string): tf.Tensor2D => {
-    const w = found.get(name)!;
-    const t = tf.tidy(() => tf.transpose(tf.tensor2d(w.data, [w.shape[0]!, w.shape[1]!], 'float32')) as tf.Tensor2D);
-    created.push(t);
-    return t;
-  };
-  const t1 = (name: string): tf.Tensor1D => {
-    const t = tf.tensor1d(found.get(name)!.data, 'float32');
-    created.push(t);
-    return t;
-  };
+  const made = weightMaker(found);
+  const { t1, t2T } = made;
   try {
-    const e = found.get(embedName)!;
-    const embed = new EmbeddingTable(e.data, e.shape[0]!, e.shape[1]!);
+    const embed = made.table(embedName);
     const lmHead = t2T(headName);
     const layers: LayerWeights[] = [];
     for (let l = 0; l < cfg.numLayers; l++) {
@@ -234,7 +223,7 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: LlamaConfig, where: str
     }
     return { embed, lmHead, finalNorm: t1('model.norm.weight'), layers };
   } catch (err) {
-    for (const t of created) t.dispose();
+    made.freeAll();
     throw err;
   }
 }

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { tf } from './backend';
 import type { HfTokenizer } from './hfTokenizer';
+import type { SafeTensor } from './safetensors';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Stage } from './trace';
 
 // ---------------------------------------------------------------------------------------------
@@ -175,6 +176,68 @@ export abstract class LoadedModel<C, W extends object> {
 export interface Dense {
   readonly w: tf.Tensor2D;
   readonly b: tf.Tensor1D;
+}
+
+/** LayerNorm's gain and bias. */
+export interface LN {
+  readonly g: tf.Tensor1D;
+  readonly b: tf.Tensor1D;
+}
+
+/** Turns a checkpoint's (already shape-checked) tensors into the tfjs tensors a model keeps. */
+export interface WeightMaker {
+  keep<T extends tf.Tensor>(t: T): T;
+  t1(name: string): tf.Tensor1D;
+  /** As stored. */
+  t2(name: string): tf.Tensor2D;
+  /** Transposed: a torch Linear's [out, in] becomes the [in, out] that x·W wants. */
+  t2T(name: string): tf.Tensor2D;
+  /** `name.weight` (torch Linear, transposed) and `name.bias`. */
+  linear(name: string): Dense;
+  /** `name.weight` stored [in, out] (GPT-2's Conv1D) and `name.bias`. */
+  conv1d(name: string): Dense;
+  layerNorm(name: string): LN;
+  table(name: string): EmbeddingTable;
+  /** Disposes everything made so far (a load that failed half-way). */
+  freeAll(): void;
+}
+
+export function weightMaker(tensors: ReadonlyMap<string, SafeTensor>): WeightMaker {
+  const created: tf.Tensor[] = [];
+  const get = (name: string): SafeTensor => {
+    const t = tensors.get(name);
+    if (!t) throw new Error(`weight ${name} was not checked before use`);
+    return t;
+  };
+  const keep = <T extends tf.Tensor>(t: T): T => {
+    created.push(t);
+    return t;
+  };
+  const t1 = (name: string): tf.Tensor1D => keep(tf.tensor1d(get(name).data, 'float32'));
+  const t2 = (name: string): tf.Tensor2D => {
+    const w = get(name);
+    return keep(tf.tensor2d(w.data, [w.shape[0]!, w.shape[1]!], 'float32'));
+  };
+  const t2T = (name: string): tf.Tensor2D => {
+    const w = get(name);
+    return keep(tf.tidy(() => tf.transpose(tf.tensor2d(w.data, [w.shape[0]!, w.shape[1]!], 'float32')) as tf.Tensor2D));
+  };
+  return {
+    keep,
+    t1,
+    t2,
+    t2T,
+    linear: (name) => ({ w: t2T(name + '.weight'), b: t1(name + '.bias') }),
+    conv1d: (name) => ({ w: t2(name + '.weight'), b: t1(name + '.bias') }),
+    layerNorm: (name) => ({ g: t1(name + '.weight'), b: t1(name + '.bias') }),
+    table: (name) => {
+      const w = get(name);
+      return new EmbeddingTable(w.data, w.shape[0]!, w.shape[1]!);
+    },
+    freeAll: () => {
+      for (const t of created.splice(0)) t.dispose();
+    },
+  };
 }
 
 export function dense(x: tf.Tensor2D, d: Dense): tf.Tensor2D {
