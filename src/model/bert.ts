@@ -16,7 +16,7 @@ import { backendLabel, tf } from './backend';
 import type { HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
 import type { SafeTensor } from './safetensors';
-import { activate, ACTIVATION_FORMULA, ACTIVATIONS, alignNormalised, attentionStages, configReader, dense, EmbeddingTable, f32, findBuiltinDir, layerNorm, multiHead, recordAttention, topKRows, type Activation, type AlignPiece, type AttentionRecord, type Dense, yieldToEventLoop, disposeTensorsIn, LoadedModel, weightMaker, type LN } from './transformerStages';
+import { activate, ACTIVATION_FORMULA, ACTIVATIONS, alignNormalised, attentionStages, configReader, dense, EmbeddingTable, f32, findBuiltinDir, layerNorm, multiHead, recordAttention, topKRows, type Activation, type AlignPiece, type AttentionRecord, type Dense, yieldToEventLoop, LoadedModel, weightMaker, type LN, folderIdentity, modelOwning } from './transformerStages';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from './trace';
 
 export type BertFamily = 'bert' | 'distilbert' | 'roberta' | 'xlm-roberta';
@@ -663,11 +663,10 @@ export async function loadBert(dir: string, options: LoadBertOptions = {}): Prom
   const weights = buildWeights(tensors, config, weightsPath);
   let parameters = 0;
   for (const t of tensors.values()) parameters += t.data.length;
-  const base = path.basename(path.resolve(dir));
-  const builtin = base === 'english-encoder';
+  const { id, name, builtin } = folderIdentity(dir, config.family, options, { folder: 'english-encoder', id: 'english-encoder', name: 'English encoder (small BERT)' });
   const info: ModelInfo = {
-    id: options.id ?? (builtin ? 'english-encoder' : `${config.family}:${base}`),
-    name: options.name ?? (builtin ? 'English encoder (small BERT)' : base),
+    id,
+    name,
     family: config.family,
     description:
       options.description ??
@@ -682,10 +681,5 @@ export async function loadBert(dir: string, options: LoadBertOptions = {}): Prom
     ...(options.licence ? { licence: options.licence } : builtin ? { licence: 'Apache-2.0 (weights; trained on WordNet 3.0, WordNet licence)' } : {}),
   };
   options.onProgress?.(1, 'Model ready');
-  try {
-    return new BertModel(config, tokenizer, weights, info);
-  } catch (err) {
-    disposeTensorsIn(weights);
-    throw err;
-  }
+  return modelOwning(weights, () => new BertModel(config, tokenizer, weights, info));
 }

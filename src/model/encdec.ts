@@ -16,7 +16,7 @@ import { backendLabel, tf } from './backend';
 import { HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
 import type { SafeTensor } from './safetensors';
-import { ACTIVATION_FORMULA, ACTIVATIONS, activate, attentionStages, configReader, dense, f32, findBuiltinDir, layerNorm, multiHead, recordAttention, topKRows, yieldToEventLoop, type Activation, type AttentionRecord, type Dense, EmbeddingTable, LoadedModel, weightMaker, type LN } from './transformerStages';
+import { ACTIVATION_FORMULA, ACTIVATIONS, activate, attentionStages, configReader, dense, f32, findBuiltinDir, layerNorm, multiHead, recordAttention, topKRows, yieldToEventLoop, type Activation, type AttentionRecord, type Dense, EmbeddingTable, LoadedModel, weightMaker, type LN, folderIdentity, modelOwning } from './transformerStages';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from './trace';
 
 export interface MarianConfig {
@@ -673,11 +673,10 @@ export async function loadEncoderDecoder(dir: string, options: LoadEncoderDecode
   const weights = buildWeights(tensors, config, weightsPath);
   let parameters = 0;
   for (const [name, t] of tensors) if (!name.includes('embed_positions') && name !== 'final_logits_bias') parameters += t.data.length;
-  const base = path.basename(path.resolve(dir));
-  const builtin = base === 'dates-transformer';
+  const { id, name, builtin } = folderIdentity(dir, 'marian', options, { folder: 'dates-transformer', id: 'dates-transformer', name: 'Date normaliser (Transformer)' });
   const info: ModelInfo = {
-    id: options.id ?? (builtin ? 'dates-transformer' : `marian:${base}`),
-    name: options.name ?? (builtin ? 'Date normaliser (Transformer)' : base),
+    id,
+    name,
     family: 'marian',
     description:
       options.description ??
@@ -692,5 +691,5 @@ export async function loadEncoderDecoder(dir: string, options: LoadEncoderDecode
     ...(options.licence ? { licence: options.licence } : {}),
   };
   options.onProgress?.(1, 'Model ready');
-  return new EncoderDecoderModel(config, tokenizer, weights, info);
+  return modelOwning(weights, () => new EncoderDecoderModel(config, tokenizer, weights, info));
 }

@@ -7,13 +7,12 @@
 // GPT-2's linear layers are Conv1D: the weight is stored [in, out] and applied as x·W + b, so no
 // transpose is needed. No vscode import. Every tf op is inside tf.tidy or disposed: a run (and a load
 // that fails or is cancelled) leaves tf.memory() unchanged.
-import * as path from 'node:path';
 import { backendLabel, tf } from './backend';
 import { readHfFolder } from './hfFolder';
 import type { HfEncoding, HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
 import type { SafeTensor } from './safetensors';
-import { ACTIVATION_FORMULA, ACTIVATIONS, activate, attentionStages, configReader, dense, f32, layerNorm, multiHead, recordAttention, topKRows, yieldToEventLoop, type Activation, type AttentionRecord, type Dense, disposeTensorsIn, EmbeddingTable, LoadedModel, weightMaker, type LN } from './transformerStages';
+import { ACTIVATION_FORMULA, ACTIVATIONS, activate, attentionStages, configReader, dense, f32, layerNorm, multiHead, recordAttention, topKRows, yieldToEventLoop, type Activation, type AttentionRecord, type Dense, EmbeddingTable, LoadedModel, weightMaker, type LN, folderIdentity, modelOwning } from './transformerStages';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from './trace';
 
 /** Every Hugging Face family the model-folder loaders read (for "unsupported model_type" messages). */
@@ -629,12 +628,12 @@ export class Gpt2Model extends LoadedModel<Gpt2Config, Weights> implements Atten
 export async function loadGpt2(dir: string, options: LoadGpt2Options = {}): Promise<Gpt2Model> {
   const { config, tokenizer, tensors, weightsPath } = await readHfFolder(dir, parseGpt2Config, options);
   const { weights, parameters } = buildWeights(tensors, config, weightsPath);
-  try {
+  return modelOwning(weights, () => {
     throwIfCancelled(options.signal);
-    const base = path.basename(path.resolve(dir));
+    const { id, name } = folderIdentity(dir, 'gpt2', options);
     const info: ModelInfo = {
-      id: options.id ?? `gpt2:${base}`,
-      name: options.name ?? base,
+      id,
+      name,
       family: 'gpt2',
       description:
         options.description ??
@@ -647,8 +646,5 @@ export async function loadGpt2(dir: string, options: LoadGpt2Options = {}): Prom
     };
     options.onProgress?.(1, 'Model ready');
     return new Gpt2Model(config, tokenizer, weights, info);
-  } catch (err) {
-    disposeTensorsIn(weights);
-    throw err;
-  }
+  });
 }

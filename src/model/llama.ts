@@ -5,7 +5,7 @@
 //   → MLP → … → final norm → next-token predictions.
 // No vscode import. Every tf op is inside tf.tidy or disposed: a run leaves tf.memory() unchanged.
 import { readHfFolder } from './hfFolder';
-import { findBuiltinDir, EmbeddingTable, disposeTensorsIn, LoadedModel, weightMaker } from './transformerStages';
+import { findBuiltinDir, EmbeddingTable, LoadedModel, weightMaker, folderIdentity, modelOwning } from './transformerStages';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { backendLabel, tf } from './backend';
@@ -701,11 +701,10 @@ export async function loadLlama(dir: string, options: LoadLlamaOptions = {}): Pr
   const weights = buildWeights(tensors, config, weightsPath);
   let parameters = 0;
   for (const t of tensors.values()) parameters += t.data.length;
-  const base = path.basename(path.resolve(dir));
-  const builtin = base === 'tinystories-656k';
+  const { id, name, builtin } = folderIdentity(dir, 'llama', options, { folder: 'tinystories-656k', id: 'tinystories-656k', name: 'TinyStories-656K' });
   const info: ModelInfo = {
-    id: options.id ?? (builtin ? 'tinystories-656k' : `llama:${base}`),
-    name: options.name ?? (builtin ? 'TinyStories-656K' : base),
+    id,
+    name,
     family: 'llama',
     description:
       options.description ??
@@ -721,12 +720,7 @@ export async function loadLlama(dir: string, options: LoadLlamaOptions = {}): Pr
     licence: options.licence ?? (await detectLicence(dir)),
   };
   options.onProgress?.(1, 'Model ready');
-  try {
-    return new LlamaModel(config, tokenizer, weights, info);
-  } catch (err) {
-    disposeTensorsIn(weights);
-    throw err;
-  }
+  return modelOwning(weights, () => new LlamaModel(config, tokenizer, weights, info));
 }
 
 /** Greedy continuation of `text` by `n` tokens (fewer if the model ends the story); returns only the new text. */

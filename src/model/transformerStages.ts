@@ -146,6 +146,28 @@ export function disposeTensorsIn(weights: object): void {
   for (const t of all) t.dispose();
 }
 
+/** id, name and whether `dir` is a built-in's own folder; other folders are "<family>:<folder>", named after the folder. */
+export function folderIdentity(
+  dir: string,
+  family: string,
+  options: { readonly id?: string; readonly name?: string },
+  builtin?: { readonly folder: string; readonly id: string; readonly name: string },
+): { id: string; name: string; builtin: boolean } {
+  const base = path.basename(path.resolve(dir));
+  const own = builtin && base === builtin.folder ? builtin : undefined;
+  return { id: options.id ?? own?.id ?? `${family}:${base}`, name: options.name ?? own?.name ?? base, builtin: own !== undefined };
+}
+
+/** The model `make` builds from `weights`; if building it throws, the weights are freed first. */
+export function modelOwning<W extends object, M>(weights: W, make: () => M): M {
+  try {
+    return make();
+  } catch (err) {
+    disposeTensorsIn(weights);
+    throw err;
+  }
+}
+
 /** What every loaded Hugging Face model shares: config, tokenizer, info, and weights freed once. */
 export abstract class LoadedModel<C, W extends object> {
   #weights: W | undefined;
