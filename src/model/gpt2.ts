@@ -12,7 +12,7 @@ import { readHfFolder } from './hfFolder';
 import type { HfEncoding, HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
 import type { SafeTensor } from './safetensors';
-import { ACTIVATION_FORMULA, ACTIVATIONS, activate, attentionStages, configReader, dense, f32, layerNorm, multiHead, recordAttention, topKRows, yieldToEventLoop, type Activation, type AttentionRecord, type Dense, EmbeddingTable, LoadedModel, weightMaker, type LN, folderIdentity, modelOwning } from './transformerStages';
+import { ACTIVATION_FORMULA, ACTIVATIONS, activate, attentionStages, configReader, dense, f32, layerNorm, multiHead, recordAttention, topKRows, yieldToEventLoop, type Activation, type AttentionRecord, type Dense, EmbeddingTable, LoadedModel, weightMaker, type LN, folderIdentity, modelOwning, greedyTokens, appendedText } from './transformerStages';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from './trace';
 
 /** Every Hugging Face family the model-folder loaders read (for "unsupported model_type" messages). */
@@ -393,29 +393,20 @@ export class Gpt2Model extends LoadedModel<Gpt2Config, Weights> implements Atten
    * outgrows n_positions, the oldest tokens slide out of it. Returns the new ids.
    */
   async generate(ids: readonly number[], n: number, signal?: AbortSignal): Promise<number[]> {
-    const out: number[] = [];
-    const V = this.config.vocabSize;
-    const eos = this.config.eosId ?? this.tokenizer.eosId;
-    for (let step = 0; step < n; step++) {
-      throwIfCancelled(signal);
-      const context = [...ids, ...out].slice(-this.config.maxPositions);
-      const logits = (await this.forward(context, { record: false, lastOnly: true, signal })).logits!;
-      let best = 0;
-      for (let i = 1; i < V; i++) if (logits[i]! > logits[best]!) best = i;
-      out.push(best);
-      if (best === eos) break;
-    }
-    return out;
+    return greedyTokens(ids, n, {
+      next: async (context) => (await this.forward(context, { record: false, lastOnly: true, signal })).logits!,
+      window: (seq) => seq.slice(-this.config.maxPositions),
+      vocabSize: this.config.vocabSize,
+      eos: this.config.eosId ?? this.tokenizer.eosId,
+      signal,
+    });
   }
 
   /** Greedy continuation of `text` by up to `n` tokens; returns only the new text. */
   async continueText(text: string, n: number, signal?: AbortSignal): Promise<string> {
     if (text.trim().length === 0) throw new AttentionInputError('empty', 'There is no text to continue.');
     const ids = this.tokenizer.encodeIds(text);
-    const added = await this.generate(ids, n, signal);
-    const before = this.tokenizer.decode(ids);
-    const after = this.tokenizer.decode([...ids, ...added]);
-    return after.startsWith(before) ? after.slice(before.length) : this.tokenizer.decode(added);
+    return appendedText(this.tokenizer, ids, await this.generate(ids, n, signal));
   }
 
   async run(text: string, options: RunOptions = {}): Promise<Trace> {

@@ -5,7 +5,7 @@
 //   → MLP → … → final norm → next-token predictions.
 // No vscode import. Every tf op is inside tf.tidy or disposed: a run leaves tf.memory() unchanged.
 import { readHfFolder } from './hfFolder';
-import { findBuiltinDir, EmbeddingTable, LoadedModel, weightMaker, folderIdentity, modelOwning } from './transformerStages';
+import { findBuiltinDir, EmbeddingTable, LoadedModel, weightMaker, folderIdentity, modelOwning, greedyTokens, appendedText } from './transformerStages';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { backendLabel, tf } from './backend';
@@ -423,19 +423,15 @@ export class LlamaModel extends LoadedModel<LlamaConfig, Weights> implements Att
 
   /** Greedy decoding: appends up to `n` argmax tokens (stops after EOS). Returns the new ids. */
   async generate(ids: readonly number[], n: number, signal?: AbortSignal): Promise<number[]> {
-    const out: number[] = [];
-    const V = this.config.vocabSize;
-    for (let step = 0; step < n; step++) {
-      throwIfCancelled(signal);
-      let context = [...ids, ...out];
-      if (context.length > this.config.maxPositions) context = [context[0]!, ...context.slice(context.length - this.config.maxPositions + 1)];
-      const logits = (await this.forward(context, { record: false, lastOnly: true, signal })).logits!;
-      let best = 0;
-      for (let i = 1; i < V; i++) if (logits[i]! > logits[best]!) best = i;
-      out.push(best);
-      if (best === this.config.eosId) break;
-    }
-    return out;
+    const P = this.config.maxPositions;
+    return greedyTokens(ids, n, {
+      next: async (context) => (await this.forward(context, { record: false, lastOnly: true, signal })).logits!,
+      // Past max_position_embeddings the oldest tokens slide out, but BOS stays first.
+      window: (seq) => (seq.length > P ? [seq[0]!, ...seq.slice(seq.length - P + 1)] : seq),
+      vocabSize: this.config.vocabSize,
+      eos: this.config.eosId,
+      signal,
+    });
   }
 
   async run(text: string, options: RunOptions = {}): Promise<Trace> {
@@ -728,8 +724,5 @@ export async function greedyContinue(model: LlamaModel, text: string, n: number,
   if (text.trim().length === 0) throw new AttentionInputError('empty', 'There is no text to continue.');
   const enc = model.tokenize(text, model.config.maxPositions);
   const ids = enc.tokens.map((t) => t.id);
-  const added = await model.generate(ids, n, signal);
-  const before = model.tokenizer.decode(ids);
-  const after = model.tokenizer.decode([...ids, ...added]);
-  return after.startsWith(before) ? after.slice(before.length) : model.tokenizer.decode(added);
+  return appendedText(model.tokenizer, ids, await model.generate(ids, n, signal));
 }

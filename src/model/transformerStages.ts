@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { tf } from './backend';
 import type { HfTokenizer } from './hfTokenizer';
 import type { SafeTensor } from './safetensors';
+import { throwIfCancelled } from './model';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Stage } from './trace';
 
 // ---------------------------------------------------------------------------------------------
@@ -166,6 +167,39 @@ export function modelOwning<W extends object, M>(weights: W, make: () => M): M {
     disposeTensorsIn(weights);
     throw err;
   }
+}
+
+/** Greedy decoding for causal LMs: up to `n` argmax tokens, stopping after `eos`. Returns the new ids. */
+export async function greedyTokens(
+  ids: readonly number[],
+  n: number,
+  step: {
+    /** Logits ([vocab]) for the token after `context`. */
+    readonly next: (context: number[]) => Promise<Float32Array>;
+    /** The part of the sequence the model can see (its positions are limited). */
+    readonly window: (sequence: number[]) => number[];
+    readonly vocabSize: number;
+    readonly eos: number | undefined;
+    readonly signal?: AbortSignal;
+  },
+): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    throwIfCancelled(step.signal);
+    const logits = await step.next(step.window([...ids, ...out]));
+    let best = 0;
+    for (let v = 1; v < step.vocabSize; v++) if (logits[v]! > logits[best]!) best = v;
+    out.push(best);
+    if (best === step.eos) break;
+  }
+  return out;
+}
+
+/** The text that `added` ids append to `ids`: the decoded difference, so pieces that merge across the boundary read right. */
+export function appendedText(tokenizer: HfTokenizer, ids: readonly number[], added: readonly number[]): string {
+  const before = tokenizer.decode(ids);
+  const after = tokenizer.decode([...ids, ...added]);
+  return after.startsWith(before) ? after.slice(before.length) : tokenizer.decode(added);
 }
 
 /** What every loaded Hugging Face model shares: config, tokenizer, info, and weights freed once. */
