@@ -16,7 +16,7 @@ import { backendLabel, tf } from './backend';
 import type { HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
 import type { SafeTensor } from './safetensors';
-import { activate, ACTIVATION_FORMULA, ACTIVATIONS, alignNormalised, attentionStages, configReader, dense, EmbeddingTable, f32, findBuiltinDir, layerNorm, multiHead, recordAttention, topKRows, type Activation, type AlignPiece, type AttentionRecord, type Dense, yieldToEventLoop, LoadedModel, weightMaker, type LN, folderIdentity, modelOwning } from './transformerStages';
+import { activate, ACTIVATION_FORMULA, ACTIVATIONS, alignNormalised, attentionStages, configReader, dense, EmbeddingTable, f32, findBuiltinDir, layerNorm, multiHead, recordAttention, topKRows, type Activation, type AlignPiece, type AttentionRecord, type Dense, yieldToEventLoop, LoadedModel, weightMaker, type LN, folderIdentity, modelOwning, topKTensors } from './transformerStages';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from './trace';
 
 export type BertFamily = 'bert' | 'distilbert' | 'roberta' | 'xlm-roberta';
@@ -645,8 +645,7 @@ export class BertModel extends LoadedModel<BertConfig, Weights> implements Atten
           `mostly reproduces the word that is there. Shown: the ${topK} most likely tokens per position.`,
         tensors: [
           tensor('hidden', [T, D], ['token', 'd_model'], out.mlmHidden, { tokenAxes: tok, description: 'Transformed final vectors' }),
-          tensor('top_p', [T, topK], ['token', 'rank'], out.topP, { tokenAxes: tok, description: 'Probabilities of the top tokens' }),
-          tensor('top_id', [T, topK], ['token', 'rank'], Float32Array.from(out.topId), { tokenAxes: tok, description: 'Their token ids' }),
+          ...topKTensors(T, topK, out.topP, out.topId, tok, 'tokens'),
         ],
       });
     }

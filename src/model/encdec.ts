@@ -16,7 +16,7 @@ import { backendLabel, tf } from './backend';
 import { HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
 import type { SafeTensor } from './safetensors';
-import { ACTIVATION_FORMULA, ACTIVATIONS, activate, attentionStages, configReader, dense, f32, findBuiltinDir, layerNorm, multiHead, recordAttention, topKRows, yieldToEventLoop, type Activation, type AttentionRecord, type Dense, EmbeddingTable, LoadedModel, weightMaker, type LN, folderIdentity, modelOwning } from './transformerStages';
+import { ACTIVATION_FORMULA, ACTIVATIONS, activate, attentionStages, configReader, dense, f32, findBuiltinDir, layerNorm, multiHead, recordAttention, topKRows, yieldToEventLoop, type Activation, type AttentionRecord, type Dense, EmbeddingTable, LoadedModel, weightMaker, type LN, folderIdentity, modelOwning, topKTensors } from './transformerStages';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from './trace';
 
 export interface MarianConfig {
@@ -656,8 +656,7 @@ export class EncoderDecoderModel extends LoadedModel<MarianConfig, Weights> impl
         `plus a bias, and softmax gives a probability for every character. Greedy decoding takes the most likely one, feeds it back as the ` +
         `next step's input, and stops at ${eos}. Shown: the ${topK} most likely characters per step.`,
       tensors: [
-        tensor('top_p', [T, topK], ['token', 'rank'], decoded.topP, { tokenAxes: outTok, description: 'Probabilities of the top characters' }),
-        tensor('top_id', [T, topK], ['token', 'rank'], Float32Array.from(decoded.topId), { tokenAxes: outTok, description: 'Their token ids' }),
+        ...topKTensors(T, topK, decoded.topP, decoded.topId, outTok, 'characters'),
       ],
     });
     return stages;

@@ -12,7 +12,7 @@ import { readHfFolder } from './hfFolder';
 import type { HfEncoding, HfTokenizer } from './hfTokenizer';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
 import type { SafeTensor } from './safetensors';
-import { ACTIVATION_FORMULA, ACTIVATIONS, activate, attentionStages, configReader, dense, f32, layerNorm, multiHead, recordAttention, topKRows, yieldToEventLoop, type Activation, type AttentionRecord, type Dense, EmbeddingTable, LoadedModel, weightMaker, type LN, folderIdentity, modelOwning, greedyTokens, appendedText } from './transformerStages';
+import { ACTIVATION_FORMULA, ACTIVATIONS, activate, attentionStages, configReader, dense, f32, layerNorm, multiHead, recordAttention, topKRows, yieldToEventLoop, type Activation, type AttentionRecord, type Dense, EmbeddingTable, LoadedModel, weightMaker, type LN, folderIdentity, modelOwning, greedyTokens, appendedText, topKTensors } from './transformerStages';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from './trace';
 
 /** Every Hugging Face family the model-folder loaders read (for "unsupported model_type" messages). */
@@ -604,8 +604,7 @@ export class Gpt2Model extends LoadedModel<Gpt2Config, Weights> implements Atten
         `and the tokens before it, so one run gives ${T} predictions. Shown: the ${topK} most likely next tokens per position.`,
       tensors: [
         tensor('hidden', [T, D], ['token', 'd_model'], out.final!, { tokenAxes: tok, description: 'ln_f of the residual stream' }),
-        tensor('top_p', [T, topK], ['token', 'rank'], out.topP!, { tokenAxes: tok, description: 'Probabilities of the top next tokens' }),
-        tensor('top_id', [T, topK], ['token', 'rank'], Float32Array.from(out.topId!), { tokenAxes: tok, description: 'Their token ids' }),
+        ...topKTensors(T, topK, out.topP!, out.topId!, tok, 'next tokens'),
       ],
     });
     return stages;

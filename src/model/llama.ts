@@ -5,7 +5,7 @@
 //   → MLP → … → final norm → next-token predictions.
 // No vscode import. Every tf op is inside tf.tidy or disposed: a run leaves tf.memory() unchanged.
 import { readHfFolder } from './hfFolder';
-import { findBuiltinDir, EmbeddingTable, LoadedModel, weightMaker, folderIdentity, modelOwning, greedyTokens, appendedText } from './transformerStages';
+import { findBuiltinDir, EmbeddingTable, LoadedModel, weightMaker, folderIdentity, modelOwning, greedyTokens, appendedText, topKTensors } from './transformerStages';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { backendLabel, tf } from './backend';
@@ -669,8 +669,7 @@ export class LlamaModel extends LoadedModel<LlamaConfig, Weights> implements Att
         `that follows it, using only itself and the tokens before it. Shown: the ${topK} most likely next tokens per position.`,
       tensors: [
         tensor('hidden', [T, D], ['token', 'd_model'], out.final!, { tokenAxes: tok, description: 'Final RMSNorm of the residual stream' }),
-        tensor('top_p', [T, topK], ['token', 'rank'], out.topP!, { tokenAxes: tok, description: 'Probabilities of the top next tokens' }),
-        tensor('top_id', [T, topK], ['token', 'rank'], Float32Array.from(out.topId!), { tokenAxes: tok, description: 'Their token ids' }),
+        ...topKTensors(T, topK, out.topP!, out.topId!, tok, 'next tokens'),
       ],
     });
     return stages;

@@ -19,7 +19,7 @@ import { backendLabel, tf } from './backend';
 import { HfTokenizer } from './hfTokenizer';
 import { KERAS_ATTENTION_CLASSES, isKerasAttentionLayer, type AttentionLayerRecord, type KerasAttentionLayer } from './kerasAttention';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
-import { attentionStages, f32, readJsonFile, topKRows } from './transformerStages';
+import { attentionStages, f32, readJsonFile, topKRows, topKTensors } from './transformerStages';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type TensorData, type Token, type Trace } from './trace';
 
 export interface LoadTfjsOptions {
@@ -511,8 +511,7 @@ export class TfjsLayersModel implements AttentionModel {
           `token that comes next. Shown: the ${k} most likely per position.`,
         tensors: [
           tensor('probabilities', [T, V], ['token', 'vocab'], fwd.output, { tokenAxes: tok, description: 'Output probabilities per position' }),
-          tensor('top_p', [T, k], ['token', 'rank'], Float32Array.from(predictions.flatMap((p) => p.top.map((x) => x.p))), { tokenAxes: tok, description: 'Probabilities of the top tokens' }),
-          tensor('top_id', [T, k], ['token', 'rank'], Float32Array.from(top!.id), { tokenAxes: tok, description: 'Their token ids' }),
+          ...topKTensors(T, k, Float32Array.from(predictions.flatMap((p) => p.top.map((x) => x.p))), top!.id, tok, 'tokens'),
         ],
       });
       return { stages, predictions };

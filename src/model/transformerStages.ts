@@ -8,7 +8,7 @@ import { tf } from './backend';
 import type { HfTokenizer } from './hfTokenizer';
 import type { SafeTensor } from './safetensors';
 import { throwIfCancelled } from './model';
-import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Stage } from './trace';
+import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Stage, type TensorData } from './trace';
 
 // ---------------------------------------------------------------------------------------------
 // Files
@@ -200,6 +200,14 @@ export function appendedText(tokenizer: HfTokenizer, ids: readonly number[], add
   const before = tokenizer.decode(ids);
   const after = tokenizer.decode([...ids, ...added]);
   return after.startsWith(before) ? after.slice(before.length) : tokenizer.decode(added);
+}
+
+/** The top-k predictions per position as the two tensors the panel's prediction views read. */
+export function topKTensors(T: number, k: number, p: Float32Array, id: ArrayLike<number>, tokenAxes: Readonly<Record<string, 'input' | 'output'>>, what: string): TensorData[] {
+  return [
+    tensor('top_p', [T, k], ['token', 'rank'], p, { tokenAxes, description: `Probabilities of the top ${what}` }),
+    tensor('top_id', [T, k], ['token', 'rank'], Float32Array.from(id), { tokenAxes, description: 'Their token ids' }),
+  ];
 }
 
 /** What every loaded Hugging Face model shares: config, tokenizer, info, and weights freed once. */
