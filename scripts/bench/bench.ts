@@ -16,6 +16,9 @@ import { execFileSync } from 'node:child_process';
 const ROOT = path.resolve(__dirname, '..', '..');
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
+// `--only=layer,models` runs just those parts (layer, models, load, worker, render).
+const only = [...args].find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const part = (name: string): boolean => !only || only.includes(name);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -165,11 +168,11 @@ async function main(): Promise<void> {
   // One thread, as the extension runs built-in and other small models (the engine's small lane).
   const b = await initBackend('wasm', { threads: 1 });
   console.log(`# Attention Lens benchmark\n\nbackend: ${b.name}; built-in models on ${b.threads} thread${b.threads === 1 ? '' : 's'} (the engine's small-model lane), large checkpoints on ${defaultThreads()}${b.warning ? ` (${b.warning})` : ''}; node ${process.version}; ${quick ? 'quick mode' : 'full'}`);
-  await benchLayers({ quick });
-  await models();
-  await benchLoad({ quick });
-  await worker();
-  await benchRender();
+  if (part('layer')) await benchLayers({ quick });
+  if (part('models')) await models();
+  if (part('load')) await benchLoad({ quick });
+  if (part('worker')) await worker();
+  if (part('render')) await benchRender();
 }
 
 main().catch((err) => {

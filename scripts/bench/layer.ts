@@ -72,7 +72,8 @@ export function bertBaseCheckpoint(dir: string): void {
     [`${L}output.LayerNorm.bias`]: w([D]),
   });
   writeFileSync(path.join(dir, 'model.safetensors'), writeSafetensors(tensors));
-  const config = { architectures: ['BertModel'], model_type: 'bert', hidden_size: D, num_hidden_layers: 1, num_attention_heads: 12, intermediate_size: F, max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12, hidden_act: 'gelu', vocab_size: V, pad_token_id: 0 };
+  // GELU's tanh form (gelu_new), the one layer_ref.py computes in numpy and torch (numpy has no erf).
+  const config = { architectures: ['BertModel'], model_type: 'bert', hidden_size: D, num_hidden_layers: 1, num_attention_heads: 12, intermediate_size: F, max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12, hidden_act: 'gelu_new', vocab_size: V, pad_token_id: 0 };
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
   for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) copyFileSync(path.join(ROOT, 'models', 'english-encoder', f), path.join(dir, f));
 }

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { installWasmKernels } from './wasmKernels';
 
 export type BackendName = 'wasm' | 'cpu';
 
@@ -126,6 +127,7 @@ async function startWasm(dir: string, threads: number): Promise<BackendStatus> {
     try {
       if (await withCoreCount(threads, () => tf.setBackend('wasm'))) {
         await tf.ready();
+        installWasmKernels();
         return { name: 'wasm', threads: getThreadsCount() };
       }
       warning = 'multi-threaded wasm did not start';
@@ -138,6 +140,7 @@ async function startWasm(dir: string, threads: number): Promise<BackendStatus> {
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") returned false');
   await tf.ready();
+  installWasmKernels();
   return { name: 'wasm', threads: 1, warning: warning && `${warning}; using one thread` };
 }
 

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { tf } from './backend';
+import { readConcatenated } from './wasmKernels';
 import type { HfTokenizer } from './hfTokenizer';
 import type { SafeTensor } from './safetensors';
 import { throwIfCancelled } from './model';
@@ -81,8 +82,10 @@ export function activate(name: Activation, x: tf.Tensor2D): tf.Tensor2D {
       case 'gelu':
         return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))) as tf.Tensor2D;
       case 'gelu_new': {
-        const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
-        return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner))) as tf.Tensor2D;
+        // ½x(1 + tanh u) = x·σ(2u): tfjs-wasm's Tanh and Pow are scalar code (~30 ns an element),
+        // its Sigmoid is XNNPACK's vectorised one; and no 1 + tanh cancellation for negative x.
+        const u2 = tf.mul(2 * Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x))));
+        return tf.mul(x, tf.sigmoid(u2)) as tf.Tensor2D;
       }
       case 'relu':
         return tf.relu(x);
@@ -315,9 +318,10 @@ export interface MultiHeadTensors {
   readonly q: tf.Tensor3D;
   readonly k: tf.Tensor3D;
   readonly v: tf.Tensor3D;
-  /** [H, Tq, Tk] scaled scores (before any mask), weights, and [H, Tq, hd] contexts. */
-  readonly scores: tf.Tensor3D;
-  readonly weights: tf.Tensor3D;
+  /** Per head: [Tq, Tk] scaled scores (before any mask) and weights; read out by recordAttention without stacking. */
+  readonly scores: readonly tf.Tensor2D[];
+  readonly weights: readonly tf.Tensor2D[];
+  /** [H, Tq, hd] contexts. */
   readonly context: tf.Tensor3D;
   /** [Tq, H·hd]: the heads' contexts side by side (before the output projection). */
   readonly merged: tf.Tensor2D;
@@ -342,24 +346,31 @@ export function multiHead(q2: tf.Tensor2D, k2: tf.Tensor2D, v2: tf.Tensor2D, H: 
   const q = heads(q2, Tq, [1, 0, 2]);
   const k = heads(k2, Tk, [1, 0, 2]);
   const v = heads(v2, Tk, [1, 0, 2]);
-  const qs = tf.unstack(q) as tf.Tensor2D[];
+  // When √d is a power of two (d = 4, 16, 64, 256) scaling is exact, so 1/√d can go on the
+  // queries ([Tq, hd] per head) instead of the scores ([Tq, Tk]): fewer multiplications, the
+  // same bits. Otherwise the scores are scaled, as the references do.
+  const exact = Number.isInteger(Math.log2(scale));
+  const qs = tf.unstack(exact ? tf.mul(q, scale) : q) as tf.Tensor2D[];
   const kTs = tf.unstack(heads(k2, Tk, [1, 2, 0])) as tf.Tensor2D[];
   const vs = tf.unstack(v) as tf.Tensor2D[];
   for (let h = 0; h < H; h++) {
-    const s = tf.mul(tf.matMul(qs[h]!, kTs[h]!), scale) as tf.Tensor2D;
+    const product = tf.matMul(qs[h]!, kTs[h]!) as tf.Tensor2D;
+    const s = exact ? product : tf.mul<tf.Tensor2D>(product, scale);
     const a = tf.softmax(maskAdd ? tf.add(s, maskAdd) : s, -1) as tf.Tensor2D;
     scoreList.push(s);
     weightList.push(a);
     contextList.push(tf.matMul(a, vs[h]!));
   }
+  const context = tf.stack(contextList) as tf.Tensor3D;
   return {
     q,
     k,
     v,
-    scores: tf.stack(scoreList) as tf.Tensor3D,
-    weights: tf.stack(weightList) as tf.Tensor3D,
-    context: tf.stack(contextList) as tf.Tensor3D,
-    merged: tf.concat(contextList, 1),
+    scores: scoreList,
+    weights: weightList,
+    context,
+    // Heads side by side with the native transpose: tfjs-wasm's Concat along axis 1 copies row by row in JS.
+    merged: tf.reshape(tf.transpose(context, [1, 0, 2]), [Tq, H * hd]),
   };
 }
 
@@ -380,8 +391,8 @@ export function recordAttention(m: MultiHeadTensors, output: tf.Tensor2D): Atten
     q: f32(m.q),
     k: f32(m.k),
     v: f32(m.v),
-    scores: f32(m.scores),
-    weights: f32(m.weights),
+    scores: readConcatenated(m.scores),
+    weights: readConcatenated(m.weights),
     context: f32(m.context),
     output: f32(output),
   };

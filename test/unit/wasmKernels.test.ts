@@ -1,0 +1,130 @@
+// The wasm Slice, Unpack and SplitV replacements (src/model/wasmKernels.ts) against plain
+// index arithmetic, for random shapes, offsets and sizes of every rank the models use.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initBackend, tf } from '../../src/model/backend';
+import { mulberry32 } from '../../src/model/toy';
+
+/** x[begin : begin + size] by explicit multi-index arithmetic. */
+function referenceSlice(data: ArrayLike<number>, shape: number[], begin: number[], size: number[]): number[] {
+  const out: number[] = [];
+  const total = size.reduce((a, b) => a * b, 1);
+  for (let flat = 0; flat < total; flat++) {
+    let rest = flat;
+    let src = 0;
+    let stride = 1;
+    const idx = new Array<number>(shape.length);
+    for (let d = shape.length - 1; d >= 0; d--) {
+      idx[d] = rest % size[d]!;
+      rest = Math.floor(rest / size[d]!);
+    }
+    for (let d = shape.length - 1; d >= 0; d--) {
+      src += (begin[d]! + idx[d]!) * stride;
+      stride *= shape[d]!;
+    }
+    out.push(data[src]!);
+  }
+  return out;
+}
+
+test('wasm kernels are the replacements, on the wasm backend', async () => {
+  const status = await initBackend();
+  assert.equal(status.name, 'wasm');
+  const slice = tf.getKernel('Slice', 'wasm');
+  assert.ok(slice);
+  assert.match(String(slice.kernelFunc), /original\.kernelFunc/);
+});
+
+test('Slice: 400 random slices of rank 1–5 tensors equal index arithmetic (float32, int32, bool)', async () => {
+  await initBackend();
+  const rand = mulberry32(11);
+  const int = (n: number): number => Math.floor(rand() * n);
+  const before = tf.memory().numTensors;
+  for (let trial = 0; trial < 400; trial++) {
+    const rank = 1 + int(5);
+    const shape = Array.from({ length: rank }, () => 1 + int(rank > 3 ? 4 : 7));
+    const n = shape.reduce((a, b) => a * b, 1);
+    const dtype = (['float32', 'int32', 'bool'] as const)[trial % 3]!;
+    const values = Array.from({ length: n }, (_, i) => (dtype === 'bool' ? i % 3 === 0 ? 1 : 0 : dtype === 'int32' ? i - 50 : i + rand()));
+    const begin = shape.map((s) => int(s));
+    // Sometimes whole trailing dims (the contiguous fast path), sometimes empty (size 0).
+    const size = shape.map((s, d) => (trial % 29 === 0 && d === 0 ? 0 : 1 + int(s - begin[d]!)));
+    if (trial % 7 === 0) {
+      for (let d = 1; d < rank; d++) {
+        begin[d] = 0;
+        size[d] = shape[d]!;
+      }
+    }
+    const x = tf.tensor(values, shape, dtype);
+    const y = tf.slice(x, begin, size);
+    assert.deepEqual(y.shape, size);
+    const expected = referenceSlice(dtype === 'bool' ? values.map((v) => (v ? 1 : 0)) : dtype === 'float32' ? Float32Array.from(values) : values, shape, begin, size);
+    assert.deepEqual(Array.from(y.dataSync()), expected, `shape ${shape} begin ${begin} size ${size} ${dtype}`);
+    x.dispose();
+    y.dispose();
+  }
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test('Unpack and SplitV: every axis, pieces equal index arithmetic and restack to the input', async () => {
+  await initBackend();
+  const shape = [3, 4, 5, 2];
+  const n = shape.reduce((a, b) => a * b, 1);
+  const values = Array.from({ length: n }, (_, i) => i * 0.5 - 7);
+  const before = tf.memory().numTensors;
+  const x = tf.tensor(values, shape);
+  for (let axis = 0; axis < shape.length; axis++) {
+    const pieces = tf.unstack(x, axis);
+    assert.equal(pieces.length, shape[axis]);
+    pieces.forEach((p, i) => {
+      const begin = shape.map((_, d) => (d === axis ? i : 0));
+      const size = shape.map((s, d) => (d === axis ? 1 : s));
+      assert.deepEqual(p.shape, shape.filter((_, d) => d !== axis));
+      assert.deepEqual(Array.from(p.dataSync()), referenceSlice(values, shape, begin, size));
+    });
+    const restacked = tf.stack(pieces, axis);
+    assert.deepEqual(Array.from(restacked.dataSync()), values);
+    tf.dispose([...pieces, restacked]);
+    const sizes = shape[axis]! >= 3 ? [1, shape[axis]! - 1] : [shape[axis]!];
+    const parts = tf.split(x, sizes, axis);
+    let at = 0;
+    parts.forEach((p, i) => {
+      const begin = shape.map((_, d) => (d === axis ? at : 0));
+      const size = shape.map((s, d) => (d === axis ? sizes[i]! : s));
+      assert.deepEqual(Array.from(p.dataSync()), referenceSlice(values, shape, begin, size));
+      at += sizes[i]!;
+    });
+    tf.dispose(parts);
+  }
+  x.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test('strings still slice with tfjs’s own kernel', async () => {
+  await initBackend();
+  const x = tf.tensor(['a', 'b', 'c', 'd'], [2, 2], 'string');
+  const y = tf.slice(x, [1, 0], [1, 2]);
+  assert.deepEqual(y.arraySync(), [['c', 'd']]);
+  tf.dispose([x, y]);
+});
+
+test('GELU (tanh form, gelu_new) through the sigmoid identity equals ½x(1 + tanh(√(2/π)(x + 0.044715x³)))', async () => {
+  await initBackend();
+  const { activate } = await import('../../src/model/transformerStages');
+  const xs = Float32Array.from({ length: 6000 }, (_, i) => (i - 3000) / 400);
+  const got = tf.tidy(() => activate('gelu_new', tf.tensor2d(xs, [2, 3000])).dataSync());
+  xs.forEach((x, i) => {
+    const want = 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+    assert.ok(Math.abs(got[i]! - want) <= 3e-7 * Math.max(1, Math.abs(x)), `gelu_new(${x}) = ${got[i]}, want ${want}`);
+  });
+});
+
+test('readConcatenated: parts end to end, the same as stacking them and reading the stack', async () => {
+  await initBackend();
+  const { readConcatenated } = await import('../../src/model/wasmKernels');
+  const parts = [0, 1, 2].map((h) => tf.tensor2d(Array.from({ length: 6 }, (_, i) => h * 10 + i + 0.25), [2, 3]));
+  const stacked = tf.stack(parts);
+  assert.deepEqual(Array.from(readConcatenated(parts)), Array.from(stacked.dataSync()));
+  assert.throws(() => readConcatenated([tf.tensor1d([1], 'int32')]), /int32/);
+  tf.dispose([...parts, stacked]);
+});
