@@ -10,7 +10,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { backendLabel, tf } from './backend';
 import { HfTokenizer, type HfToken } from './hfTokenizer';
-import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
+import { throwIfCancelled, yieldToEventLoop, type AttentionModel, type RunOptions } from './model';
 import type { SafeTensor } from './safetensors';
 import {
   AttentionInputError,
@@ -231,7 +231,6 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: LlamaConfig, where: str
 // ---------------------------------------------------------------------------------------------
 // The model
 
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
 function f32(t: tf.Tensor): Float32Array {
   const d = t.dataSync();

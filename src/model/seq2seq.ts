@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { backendLabel, tf } from './backend';
 import { CharVocab, describeChar } from './charVocab';
-import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
+import { throwIfCancelled, yieldToEventLoop, type AttentionModel, type RunOptions } from './model';
 import { readSafetensorsFile, type SafeTensor } from './safetensors';
 import {
   AttentionInputError,
@@ -212,11 +212,6 @@ function sub(n: number): string {
   return String(n).replace(/[0-9]/g, (d) => SUBSCRIPTS[Number(d)]!);
 }
 
-/** Yields to the event loop so a cancel request (AbortSignal) can arrive between stages. */
-function breathe(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 const SCORE_FORMULA: Readonly<Record<ScoreFunction, string>> = {
   additive: 'e_ti = vᵀ tanh(W₁ s_t + W₂ h_i)',
   dot: 'e_ti = s_t · h_i',
@@ -377,7 +372,7 @@ class Seq2seqModel implements AttentionModel {
     });
     throwIfCancelled(signal);
     progress(0.1, 'Running the encoder');
-    await breathe();
+    await yieldToEventLoop();
     throwIfCancelled(signal);
 
     // ---- bidirectional GRU encoder
@@ -444,7 +439,7 @@ class Seq2seqModel implements AttentionModel {
     let finished = false;
     const nOut = vocab.outputSize;
     for (let t = 0; t < cfg.max_output; t++) {
-      await breathe();
+      await yieldToEventLoop();
       throwIfCancelled(signal);
       let data!: StepData;
       const sNew = tf.tidy(() => {

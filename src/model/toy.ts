@@ -13,7 +13,7 @@ import {
   mergeHeads,
   splitHeads,
 } from './attention';
-import { throwIfCancelled, type AttentionModel, type RunOptions } from './model';
+import { throwIfCancelled, yieldToEventLoop, type AttentionModel, type RunOptions } from './model';
 import {
   AttentionInputError,
   NORMALISERS,
@@ -155,8 +155,6 @@ function scoreFormula(score: ScoreFunction): string {
 // ---------------------------------------------------------------------------------------------
 // The model
 
-const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 class ToyModel implements AttentionModel {
   readonly info: ModelInfo = {
     id: TOY_MODEL_ID,
@@ -225,7 +223,7 @@ class ToyModel implements AttentionModel {
     const P = sinusoidalPositions(T, D);
     const X = E.map((e, i) => e + P[i]!);
 
-    await nextTick();
+    await yieldToEventLoop();
     throwIfCancelled(signal);
     onProgress?.(0.2, 'Queries, keys and values');
     const held: tf.Tensor[] = [];
@@ -241,7 +239,7 @@ class ToyModel implements AttentionModel {
       const Kd = new Float32Array(await k!.data());
       const Vd = new Float32Array(await v!.data());
 
-      await nextTick();
+      await yieldToEventLoop();
       throwIfCancelled(signal);
       onProgress?.(0.5, 'Scores and weights');
       const out = attend({ q: q!, k: k!, v: v!, score, normaliser, params: { W: w.W, W1: w.W1, W2: w.W2, v: w.v } });
@@ -250,7 +248,7 @@ class ToyModel implements AttentionModel {
       const weights = new Float32Array(await out.weights.data());
       const ctx = new Float32Array(await out.context.data());
 
-      await nextTick();
+      await yieldToEventLoop();
       throwIfCancelled(signal);
       onProgress?.(0.8, 'Context vectors');
       const merged = tf.tidy(() => tf.matMul(mergeHeads(out.context), w.Wo));

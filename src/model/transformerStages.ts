@@ -5,10 +5,12 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { tf } from './backend';
-import { readConcatenated } from './wasmKernels';
+import { GELU_ERF, hasGeluErf, readConcatenated } from './wasmKernels';
 import type { HfTokenizer } from './hfTokenizer';
 import type { SafeTensor } from './safetensors';
-import { throwIfCancelled } from './model';
+import { throwIfCancelled, yieldToEventLoop } from './model';
+
+export { yieldToEventLoop };
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Stage, type TensorData } from './trace';
 
 // ---------------------------------------------------------------------------------------------
@@ -62,7 +64,6 @@ export function f32(t: tf.Tensor): Float32Array {
   return d instanceof Float32Array ? d : new Float32Array(d);
 }
 
-export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
 export function layerNorm(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D, eps: number): tf.Tensor2D {
   return tf.tidy(() => {
@@ -80,6 +81,7 @@ export function activate(name: Activation, x: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     switch (name) {
       case 'gelu':
+        if (hasGeluErf() && x.dtype === 'float32') return tf.engine().runKernel(GELU_ERF, { x }) as tf.Tensor2D;
         return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))) as tf.Tensor2D;
       case 'gelu_new': {
         // ½x(1 + tanh u) = x·σ(2u): tfjs-wasm's Tanh and Pow are scalar code (~30 ns an element),

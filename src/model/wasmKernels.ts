@@ -3,9 +3,12 @@
 //   heap (readSync) once per output before slicing it: unstacking 12 heads of a [12, 512, 64]
 //   tensor allocated and copied 12 × 1.5 MB. These read the input through a view of the heap and
 //   copy only the part each output needs; the same values, bit for bit.
+// - GeluErf (new): exact GELU in one pass of WebAssembly SIMD (src/model/simd.ts), where the
+//   backend's own Erf is scalar libm code (~20 ns an element) followed by four more passes.
 // - readConcatenated reads per-head tensors straight into one array, without a stack in the heap.
 // test/unit/wasmKernels.test.ts checks all of them against independent arithmetic.
 import * as tf from '@tensorflow/tfjs';
+import { SimdGelu } from './simd';
 
 type Heap = Float32Array | Int32Array | Uint8Array;
 
@@ -106,6 +109,17 @@ function splitV(args: KernelArgs): tf.TensorInfo[] {
   });
 }
 
+/** Name of the exact-GELU kernel (wasm backend only; elsewhere activate() composes tf ops). */
+export const GELU_ERF = 'AttentionLensGeluErf';
+
+function geluErf(simd: SimdGelu, args: KernelArgs): tf.TensorInfo {
+  const x = args.inputs['x']!;
+  const backend = asBackend(args);
+  const out = backend.makeOutput([...x.shape], 'float32');
+  simd.run(backend.typedArrayFromHeap(x) as Float32Array, backend.typedArrayFromHeap(out) as Float32Array);
+  return out;
+}
+
 const REPLACEMENTS: Record<string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]> = { Slice: slice, Unpack: unpack, SplitV: splitV };
 
 let installed = false;
@@ -125,7 +139,14 @@ export function installWasmKernels(): void {
       kernelFunc: (args) => (Object.values(args.inputs).some((t) => t?.dtype === 'string') ? original.kernelFunc(args) : replacement(args)),
     });
   }
+  const simd = SimdGelu.create();
+  if (simd && !tf.getKernel(GELU_ERF, 'wasm')) tf.registerKernel({ kernelName: GELU_ERF, backendName: 'wasm', kernelFunc: (args) => geluErf(simd, args) });
   installed = true;
+}
+
+/** True when the current backend has the one-pass exact GELU. */
+export function hasGeluErf(): boolean {
+  return tf.getKernel(GELU_ERF, tf.getBackend()) !== undefined;
 }
 
 /**

@@ -128,3 +128,57 @@ test('readConcatenated: parts end to end, the same as stacking them and reading 
   assert.throws(() => readConcatenated([tf.tensor1d([1], 'int32')]), /int32/);
   tf.dispose([...parts, stacked]);
 });
+
+/** erf in double precision by its Maclaurin series (|x| < 2.5) or erfc's continued fraction. */
+function erfReference(x: number): number {
+  const ax = Math.abs(x);
+  let r: number;
+  if (ax < 2.5) {
+    let sum = ax;
+    let term = ax;
+    for (let n = 1; n < 200; n++) {
+      term *= (-ax * ax) / n;
+      const add = term / (2 * n + 1);
+      sum += add;
+      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
+    }
+    r = (2 / Math.sqrt(Math.PI)) * sum;
+  } else {
+    // Lentz's method for erfc(x) = exp(−x²)/√π / (x + (1/2)/(x + 1/(x + (3/2)/(x + …)))).
+    let f = ax;
+    let c = ax;
+    let d = 0;
+    for (let n = 1; n < 300; n++) {
+      d = 1 / (ax + (n / 2) * d);
+      c = ax + n / 2 / c;
+      f *= c * d;
+      if (Math.abs(c * d - 1) < 1e-16) break;
+    }
+    r = 1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
+  }
+  return x < 0 ? -r : r;
+}
+
+test('GELU (erf): the SIMD kernel equals ½x(1 + erf(x/√2)) from a double-precision erf, at any length', async () => {
+  await initBackend();
+  const { activate } = await import('../../src/model/transformerStages');
+  const { hasGeluErf } = await import('../../src/model/wasmKernels');
+  assert.ok(hasGeluErf(), 'the wasm backend has the SIMD GELU');
+  // Spot values of the reference itself: Φ(1) = 0.841344746…, Φ(−3) = 0.001349898…
+  assert.ok(Math.abs(0.5 * (1 + erfReference(1 / Math.SQRT2)) - 0.8413447460685429) < 1e-15);
+  assert.ok(Math.abs(0.5 * (1 + erfReference(-3 / Math.SQRT2)) - 0.0013498980316301) < 1e-15);
+  const before = tf.memory().numTensors;
+  for (const [rows, cols] of [[3, 2000], [1, 7], [5, 3]] as const) {
+    const xs = Float32Array.from({ length: rows * cols }, (_, i) => (rows * cols === 6000 ? (i - 3000) / 400 : i * 1.7 - 6));
+    const got = tf.tidy(() => activate('gelu', tf.tensor2d(xs, [rows, cols])).dataSync());
+    xs.forEach((x, i) => {
+      const want = 0.5 * x * (1 + erfReference(x / Math.SQRT2));
+      assert.ok(Math.abs(got[i]! - want) <= 2.5e-7 * Math.max(1, Math.abs(x)), `gelu(${x}) = ${got[i]}, want ${want}`);
+    });
+  }
+  const special = tf.tidy(() => Array.from(activate('gelu', tf.tensor2d([NaN, Infinity, 0, -0.5], [1, 4])).dataSync()));
+  assert.ok(Number.isNaN(special[0]));
+  assert.equal(special[1], Infinity);
+  assert.equal(special[2], 0);
+  assert.equal(tf.memory().numTensors, before);
+});
