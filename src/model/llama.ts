@@ -5,7 +5,7 @@
 //   → MLP → … → final norm → next-token predictions.
 // No vscode import. Every tf op is inside tf.tidy or disposed: a run leaves tf.memory() unchanged.
 import { readHfFolder } from './hfFolder';
-import { findBuiltinDir, EmbeddingTable, LoadedModel, weightMaker, folderIdentity, modelOwning, greedyTokens, appendedText, topKTensors } from './transformerStages';
+import { findBuiltinDir, rmsNorm, EmbeddingTable, LoadedModel, weightMaker, folderIdentity, modelOwning, greedyTokens, appendedText, topKTensors } from './transformerStages';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { backendLabel, tf } from './backend';
@@ -324,8 +324,7 @@ export class LlamaModel extends LoadedModel<LlamaConfig, Weights> implements Att
     try {
       x = w.embed.lookup(ids);
       if (record) embedding = f32(x);
-      const rmsNorm = (v: tf.Tensor2D, g: tf.Tensor1D): tf.Tensor2D =>
-        tf.tidy(() => v.div(tf.sqrt(tf.mean(tf.square(v), -1, true).add(cfg.rmsEps))).mul(g) as tf.Tensor2D);
+      const norm = (v: tf.Tensor2D, g: tf.Tensor1D): tf.Tensor2D => rmsNorm(v, g, cfg.rmsEps);
       const rope = (v: tf.Tensor3D): tf.Tensor3D =>
         tf.tidy(() => {
           const half = hd / 2;
@@ -340,7 +339,7 @@ export class LlamaModel extends LoadedModel<LlamaConfig, Weights> implements Att
         const lw = w.layers[l]!;
         const input = x;
         const next = tf.tidy(() => {
-          const h = rmsNorm(input, lw.inputNorm);
+          const h = norm(input, lw.inputNorm);
           const q = rope(tf.matMul(h, lw.q).reshape([T, H, hd]).transpose([1, 0, 2]) as tf.Tensor3D);
           const k = rope(tf.matMul(h, lw.k).reshape([T, KV, hd]).transpose([1, 0, 2]) as tf.Tensor3D);
           const v = tf.matMul(h, lw.v).reshape([T, KV, hd]).transpose([1, 0, 2]) as tf.Tensor3D;
@@ -363,7 +362,7 @@ export class LlamaModel extends LoadedModel<LlamaConfig, Weights> implements Att
           const merged = tf.concat(contextList, 1);
           const attnOut = tf.matMul(merged, lw.o);
           const x1 = input.add(attnOut) as tf.Tensor2D;
-          const h2 = rmsNorm(x1, lw.postNorm);
+          const h2 = norm(x1, lw.postNorm);
           const gate = tf.matMul(h2, lw.gate);
           const up = tf.matMul(h2, lw.up);
           const mlp = tf.matMul(gate.mul(tf.sigmoid(gate)).mul(up), lw.down);
@@ -395,7 +394,7 @@ export class LlamaModel extends LoadedModel<LlamaConfig, Weights> implements Att
       const result: { final?: Float32Array; logits?: Float32Array; topP?: Float32Array; topId?: Int32Array } = {};
       tf.tidy(() => {
         const src = opts.lastOnly ? tf.slice(last, [T - 1, 0], [1, D]) : last;
-        const final = rmsNorm(src as tf.Tensor2D, w.finalNorm);
+        const final = norm(src as tf.Tensor2D, w.finalNorm);
         const logits = tf.matMul(final, w.lmHead);
         result.logits = f32(logits);
         if (record) {

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { tf } from './backend';
-import { GELU_ERF, hasGeluErf, readConcatenated } from './wasmKernels';
+import { GELU_ERF, hasKernel, LAYER_NORM, readConcatenated } from './wasmKernels';
 import type { HfTokenizer } from './hfTokenizer';
 import type { SafeTensor } from './safetensors';
 import { throwIfCancelled, yieldToEventLoop } from './model';
@@ -65,7 +65,21 @@ export function f32(t: tf.Tensor): Float32Array {
 }
 
 
+/** The SIMD kernel's inputs when it can take this norm (wasm backend, width a multiple of 4). */
+function simdNorm(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D | undefined, eps: number): tf.Tensor2D | undefined {
+  const D = x.shape[1];
+  if (D % 4 !== 0 || g.size !== D || (b && b.size !== D) || x.dtype !== 'float32' || !hasKernel(LAYER_NORM)) return undefined;
+  return tf.engine().runKernel(LAYER_NORM, b ? { x, g, b } : { x, g }, { eps }) as tf.Tensor2D;
+}
+
+/** RMSNorm (Llama): x / √(mean(x²) + eps) · g, per row. */
+export function rmsNorm(x: tf.Tensor2D, g: tf.Tensor1D, eps: number): tf.Tensor2D {
+  return simdNorm(x, g, undefined, eps) ?? tf.tidy(() => tf.mul(tf.div(x, tf.sqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), g) as tf.Tensor2D);
+}
+
 export function layerNorm(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D, eps: number): tf.Tensor2D {
+  const fast = simdNorm(x, g, b, eps);
+  if (fast) return fast;
   return tf.tidy(() => {
     const mean = tf.mean(x, -1, true);
     const centred = tf.sub(x, mean);
@@ -81,7 +95,7 @@ export function activate(name: Activation, x: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     switch (name) {
       case 'gelu':
-        if (hasGeluErf() && x.dtype === 'float32') return tf.engine().runKernel(GELU_ERF, { x }) as tf.Tensor2D;
+        if (hasKernel(GELU_ERF) && x.dtype === 'float32') return tf.engine().runKernel(GELU_ERF, { x }) as tf.Tensor2D;
         return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))) as tf.Tensor2D;
       case 'gelu_new': {
         // ½x(1 + tanh u) = x·σ(2u): tfjs-wasm's Tanh and Pow are scalar code (~30 ns an element),

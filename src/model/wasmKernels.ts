@@ -3,12 +3,13 @@
 //   heap (readSync) once per output before slicing it: unstacking 12 heads of a [12, 512, 64]
 //   tensor allocated and copied 12 × 1.5 MB. These read the input through a view of the heap and
 //   copy only the part each output needs; the same values, bit for bit.
-// - GeluErf (new): exact GELU in one pass of WebAssembly SIMD (src/model/simd.ts), where the
-//   backend's own Erf is scalar libm code (~20 ns an element) followed by four more passes.
+// - GeluErf and LayerNorm (new): exact GELU and layer normalisation in WebAssembly SIMD
+//   (src/model/simd.ts); the backend's Erf is scalar libm code (~20 ns an element) followed by
+//   four more passes, and a layer norm is nine tfjs ops.
 // - readConcatenated reads per-head tensors straight into one array, without a stack in the heap.
 // test/unit/wasmKernels.test.ts checks all of them against independent arithmetic.
 import * as tf from '@tensorflow/tfjs';
-import { SimdGelu } from './simd';
+import { SimdKernels } from './simd';
 
 type Heap = Float32Array | Int32Array | Uint8Array;
 
@@ -109,14 +110,25 @@ function splitV(args: KernelArgs): tf.TensorInfo[] {
   });
 }
 
-/** Name of the exact-GELU kernel (wasm backend only; elsewhere activate() composes tf ops). */
+/** Names of the SIMD kernels (wasm backend only; elsewhere transformerStages composes tf ops). */
 export const GELU_ERF = 'AttentionLensGeluErf';
+export const LAYER_NORM = 'AttentionLensLayerNorm';
 
-function geluErf(simd: SimdGelu, args: KernelArgs): tf.TensorInfo {
+function geluErf(simd: SimdKernels, args: KernelArgs): tf.TensorInfo {
   const x = args.inputs['x']!;
   const backend = asBackend(args);
   const out = backend.makeOutput([...x.shape], 'float32');
-  simd.run(backend.typedArrayFromHeap(x) as Float32Array, backend.typedArrayFromHeap(out) as Float32Array);
+  simd.gelu(backend.typedArrayFromHeap(x) as Float32Array, backend.typedArrayFromHeap(out) as Float32Array);
+  return out;
+}
+
+/** Inputs x, g and (for a layer norm, not RMSNorm) b; attrs { eps }. */
+function layerNorm(simd: SimdKernels, args: KernelArgs): tf.TensorInfo {
+  const { x, g, b } = args.inputs as { x: tf.TensorInfo; g: tf.TensorInfo; b?: tf.TensorInfo };
+  const backend = asBackend(args);
+  const out = backend.makeOutput([...x.shape], 'float32');
+  const heap = (t: tf.TensorInfo): Float32Array => backend.typedArrayFromHeap(t) as Float32Array;
+  simd.layerNorm(heap(x), heap(g), b && heap(b), (args.attrs as unknown as { eps: number }).eps, x.shape[x.shape.length - 1]!, heap(out));
   return out;
 }
 
@@ -139,14 +151,18 @@ export function installWasmKernels(): void {
       kernelFunc: (args) => (Object.values(args.inputs).some((t) => t?.dtype === 'string') ? original.kernelFunc(args) : replacement(args)),
     });
   }
-  const simd = SimdGelu.create();
-  if (simd && !tf.getKernel(GELU_ERF, 'wasm')) tf.registerKernel({ kernelName: GELU_ERF, backendName: 'wasm', kernelFunc: (args) => geluErf(simd, args) });
+  const simd = SimdKernels.create();
+  if (simd) {
+    for (const [kernelName, fn] of [[GELU_ERF, geluErf], [LAYER_NORM, layerNorm]] as const) {
+      if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: (args) => fn(simd, args) });
+    }
+  }
   installed = true;
 }
 
-/** True when the current backend has the one-pass exact GELU. */
-export function hasGeluErf(): boolean {
-  return tf.getKernel(GELU_ERF, tf.getBackend()) !== undefined;
+/** True when the current backend has the SIMD kernel `name` (GELU_ERF, LAYER_NORM). */
+export function hasKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
 }
 
 /**

@@ -162,8 +162,8 @@ function erfReference(x: number): number {
 test('GELU (erf): the SIMD kernel equals ½x(1 + erf(x/√2)) from a double-precision erf, at any length', async () => {
   await initBackend();
   const { activate } = await import('../../src/model/transformerStages');
-  const { hasGeluErf } = await import('../../src/model/wasmKernels');
-  assert.ok(hasGeluErf(), 'the wasm backend has the SIMD GELU');
+  const { hasKernel, GELU_ERF } = await import('../../src/model/wasmKernels');
+  assert.ok(hasKernel(GELU_ERF), 'the wasm backend has the SIMD GELU');
   // Spot values of the reference itself: Φ(1) = 0.841344746…, Φ(−3) = 0.001349898…
   assert.ok(Math.abs(0.5 * (1 + erfReference(1 / Math.SQRT2)) - 0.8413447460685429) < 1e-15);
   assert.ok(Math.abs(0.5 * (1 + erfReference(-3 / Math.SQRT2)) - 0.0013498980316301) < 1e-15);
@@ -180,5 +180,59 @@ test('GELU (erf): the SIMD kernel equals ½x(1 + erf(x/√2)) from a double-prec
   assert.ok(Number.isNaN(special[0]));
   assert.equal(special[1], Infinity);
   assert.equal(special[2], 0);
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test('LayerNorm: the SIMD kernel equals a double-precision layer norm, row by row, at any row count', async () => {
+  await initBackend();
+  const { layerNorm } = await import('../../src/model/transformerStages');
+  const { hasKernel, LAYER_NORM } = await import('../../src/model/wasmKernels');
+  assert.ok(hasKernel(LAYER_NORM), 'the wasm backend has the SIMD layer norm');
+  const rand = mulberry32(5);
+  const before = tf.memory().numTensors;
+  // 768 wide, a large offset (mean ≫ spread: a one-pass E[x²] − E[x]² would lose it), a tiny row,
+  // width 6 (not a multiple of 4: tf ops), and more rows than one chunk of the module's memory.
+  for (const [rows, cols, offset, eps] of [[5, 768, 0, 1e-12], [3, 768, 1000, 1e-5], [2, 4, 0.5, 1e-6], [4, 6, 0, 1e-5], [1400, 768, 0, 1e-12]] as const) {
+    const x = Float32Array.from({ length: rows * cols }, () => offset + (rand() * 2 - 1) * 3);
+    const g = Float32Array.from({ length: cols }, () => rand() * 2);
+    const b = Float32Array.from({ length: cols }, () => rand() - 0.5);
+    const got = tf.tidy(() => layerNorm(tf.tensor2d(x, [rows, cols]), tf.tensor1d(g), tf.tensor1d(b), eps).dataSync());
+    for (let r = 0; r < rows; r++) {
+      let mean = 0;
+      for (let c = 0; c < cols; c++) mean += x[r * cols + c]!;
+      mean /= cols;
+      let variance = 0;
+      for (let c = 0; c < cols; c++) variance += (x[r * cols + c]! - mean) ** 2;
+      variance /= cols;
+      for (let c = 0; c < cols; c++) {
+        const want = ((x[r * cols + c]! - mean) / Math.sqrt(variance + eps)) * g[c]! + b[c]!;
+        // float32 inputs of size ~offset carry ~offset·6e-8 of rounding into x − mean
+        const tol = 2e-6 * (1 + g[c]!) + (4e-7 * Math.abs(offset) * g[c]!) / Math.sqrt(variance);
+        assert.ok(Math.abs(got[r * cols + c]! - want) <= tol, `[${rows}×${cols}] row ${r} col ${c}: ${got[r * cols + c]} vs ${want}`);
+      }
+    }
+  }
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test('RMSNorm: the SIMD kernel (no centring, no bias) equals a double-precision RMSNorm', async () => {
+  await initBackend();
+  const { rmsNorm } = await import('../../src/model/transformerStages');
+  const rand = mulberry32(9);
+  const before = tf.memory().numTensors;
+  for (const [rows, cols] of [[7, 128], [3, 6]] as const) {
+    const x = Float32Array.from({ length: rows * cols }, () => 0.7 + (rand() * 2 - 1) * 2);
+    const g = Float32Array.from({ length: cols }, () => rand() * 2);
+    const got = tf.tidy(() => rmsNorm(tf.tensor2d(x, [rows, cols]), tf.tensor1d(g), 1e-5).dataSync());
+    for (let r = 0; r < rows; r++) {
+      let ms = 0;
+      for (let c = 0; c < cols; c++) ms += x[r * cols + c]! ** 2;
+      const inv = 1 / Math.sqrt(ms / cols + 1e-5);
+      for (let c = 0; c < cols; c++) {
+        const want = x[r * cols + c]! * inv * g[c]!;
+        assert.ok(Math.abs(got[r * cols + c]! - want) <= 2e-6 * (1 + Math.abs(want)), `[${rows}×${cols}] ${r},${c}: ${got[r * cols + c]} vs ${want}`);
+      }
+    }
+  }
   assert.equal(tf.memory().numTensors, before);
 });
