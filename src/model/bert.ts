@@ -397,7 +397,8 @@ export class BertModel extends LoadedModel<BertConfig, Weights> implements Atten
     return { tokens, truncated, coveredLength: covered, alignmentIssues: issues };
   }
 
-  private async forward(ids: readonly number[], topK: number, signal?: AbortSignal, onProgress?: (f: number, m: string) => void): Promise<ForwardResult> {
+  /** `keepLogits`: also return the full [T × vocab] MLM logits (a run keeps only the top-k). */
+  private async forward(ids: readonly number[], topK: number, signal?: AbortSignal, onProgress?: (f: number, m: string) => void, keepLogits = false): Promise<ForwardResult> {
     const w = this.live();
     const cfg = this.config;
     const { numHeads: H, headDim: hd, numLayers: L } = cfg;
@@ -444,7 +445,7 @@ export class BertModel extends LoadedModel<BertConfig, Weights> implements Atten
         const h = layerNorm(activate(cfg.mlmActivation, dense(last, mlm.transform)), mlm.norm.g, mlm.norm.b, cfg.eps);
         const logits = tf.add(tf.matMul(h, mlm.decoderT), mlm.bias) as tf.Tensor2D;
         const top = topKRows(logits, Math.max(1, Math.min(topK, cfg.vocabSize)));
-        result = { embedding, layers, mlmHidden: f32(h), logits: f32(logits), topP: top.p, topId: top.id };
+        result = { embedding, layers, mlmHidden: f32(h), ...(keepLogits ? { logits: f32(logits) } : {}), topP: top.p, topId: top.id };
       });
       return result;
     } finally {
@@ -474,7 +475,7 @@ export class BertModel extends LoadedModel<BertConfig, Weights> implements Atten
 
   /** MLM logits for every position of `ids` ([ids.length × vocab_size]), for tests and tools. */
   async logits(ids: readonly number[]): Promise<Float32Array | undefined> {
-    return (await this.forward(ids, 1)).logits;
+    return (await this.forward(ids, 1, undefined, undefined, true)).logits;
   }
 
   async run(text: string, options: RunOptions = {}): Promise<Trace> {

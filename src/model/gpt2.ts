@@ -368,8 +368,9 @@ export class Gpt2Model extends LoadedModel<Gpt2Config, Weights> implements Atten
         const src = opts.lastOnly ? (tf.slice(last, [T - 1, 0], [1, D]) as tf.Tensor2D) : last;
         const final = layerNorm(src, w.lnF.g, w.lnF.b, cfg.eps);
         const logits = tf.matMul(final, w.lmHeadT) as tf.Tensor2D;
-        result.logits = f32(logits);
-        if (record) {
+        // A run keeps only the top-k: the full [T × vocab] logits are ~100 MB at 512 tokens of GPT-2.
+        if (!record) result.logits = f32(logits);
+        else {
           result.final = f32(final);
           const top = topKRows(logits, Math.max(1, Math.min(opts.topK ?? 5, cfg.vocabSize)));
           result.topP = top.p;

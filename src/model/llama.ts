@@ -396,8 +396,9 @@ export class LlamaModel extends LoadedModel<LlamaConfig, Weights> implements Att
         const src = opts.lastOnly ? tf.slice(last, [T - 1, 0], [1, D]) : last;
         const final = norm(src as tf.Tensor2D, w.finalNorm);
         const logits = tf.matMul(final, w.lmHead);
-        result.logits = f32(logits);
-        if (record) {
+        // A run keeps only the top-k: the full [T × vocab] logits can be many MB.
+        if (!record) result.logits = f32(logits);
+        else {
           result.final = f32(final);
           const top = tf.topk(tf.softmax(logits, -1), k, true);
           result.topP = f32(top.values);
