@@ -127,7 +127,6 @@ async function startWasm(dir: string, threads: number): Promise<BackendStatus> {
     try {
       if (await withCoreCount(threads, () => tf.setBackend('wasm'))) {
         await tf.ready();
-        installWasmKernels();
         return { name: 'wasm', threads: getThreadsCount() };
       }
       warning = 'multi-threaded wasm did not start';
@@ -140,7 +139,6 @@ async function startWasm(dir: string, threads: number): Promise<BackendStatus> {
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") returned false');
   await tf.ready();
-  installWasmKernels();
   return { name: 'wasm', threads: 1, warning: warning && `${warning}; using one thread` };
 }
 
@@ -154,6 +152,7 @@ export function initBackend(preferred: BackendName = 'wasm', options: BackendOpt
       try {
         if (!dir) throw new Error(`${WASM_SIMD} not found next to the bundle or in node_modules`);
         const status = await startWasm(dir, opts.threads ?? defaultThreads());
+        installWasmKernels();
         threadsInUse = status.threads;
         return status;
       } catch (err) {

@@ -5,7 +5,8 @@
 //   → MLP → … → final norm → next-token predictions.
 // No vscode import. Every tf op is inside tf.tidy or disposed: a run leaves tf.memory() unchanged.
 import { readHfFolder } from './hfFolder';
-import { findBuiltinDir, rmsNorm, EmbeddingTable, LoadedModel, weightMaker, folderIdentity, modelOwning, greedyTokens, appendedText, topKTensors } from './transformerStages';
+import { readConcatenated } from './wasmKernels';
+import { f32, findBuiltinDir, rmsNorm, EmbeddingTable, LoadedModel, weightMaker, folderIdentity, modelOwning, greedyTokens, appendedText, topKTensors } from './transformerStages';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { backendLabel, tf } from './backend';
@@ -231,12 +232,6 @@ function buildWeights(map: Map<string, SafeTensor>, cfg: LlamaConfig, where: str
 // ---------------------------------------------------------------------------------------------
 // The model
 
-
-function f32(t: tf.Tensor): Float32Array {
-  const d = t.dataSync();
-  return d instanceof Float32Array ? d : new Float32Array(d);
-}
-
 /** What one layer's forward pass produced, as flat arrays. */
 interface LayerRecord {
   readonly residual: Float32Array;
@@ -359,7 +354,9 @@ export class LlamaModel extends LoadedModel<LlamaConfig, Weights> implements Att
             weightList.push(a);
             contextList.push(tf.matMul(a, vs[g]!));
           }
-          const merged = tf.concat(contextList, 1);
+          const context = tf.stack(contextList) as tf.Tensor3D;
+          // Heads side by side by the native transpose (tfjs-wasm's Concat on axis 1 is a JS row loop).
+          const merged = tf.reshape(tf.transpose(context, [1, 0, 2]), [T, H * hd]) as tf.Tensor2D;
           const attnOut = tf.matMul(merged, lw.o);
           const x1 = input.add(attnOut) as tf.Tensor2D;
           const h2 = norm(x1, lw.postNorm);
@@ -374,9 +371,9 @@ export class LlamaModel extends LoadedModel<LlamaConfig, Weights> implements Att
               q: f32(q),
               k: f32(k),
               v: f32(v),
-              scores: f32(tf.stack(scoreList)),
-              weights: f32(tf.stack(weightList)),
-              context: f32(tf.stack(contextList)),
+              scores: readConcatenated(scoreList),
+              weights: readConcatenated(weightList),
+              context: f32(context),
               attnOutput: f32(attnOut),
               output: f32(out),
             });

@@ -78,8 +78,8 @@ function uleb(n: number): number[] {
 
 /** v128.const with the same float32 in all four lanes. */
 function splat(v: number): number[] {
-  const bytes = new Uint8Array(new Float32Array([v, v, v, v]).buffer);
-  return [...op.v128Const, ...bytes];
+  const lane = f32Bytes(v);
+  return [...op.v128Const, ...lane, ...lane, ...lane, ...lane];
 }
 
 function section(id: number, body: number[]): number[] {
@@ -110,8 +110,7 @@ function sleb(n: number): number[] {
 
 function geluBody(): number[] {
   const [src, dst, n, end, x, u, x2, p, q] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const x2Local = x2;
-  const horner = (coeffs: readonly number[]): number[] => coeffs.slice(1).reduce((acc, c) => [...acc, ...get(x2Local), ...op.f32x4Mul, ...splat(c), ...op.f32x4Add], splat(coeffs[0]!));
+  const horner = (coeffs: readonly number[]): number[] => coeffs.slice(1).reduce((acc, c) => [...acc, ...get(x2), ...op.f32x4Mul, ...splat(c), ...op.f32x4Add], splat(coeffs[0]!));
   return [
     ...[2, 1, 0x7f, 5, 0x7b], // locals: one i32 ($end), five v128
     ...get(src), ...get(n), op.i32Const, 2, op.i32Shl, op.i32Add, ...set(end),

@@ -9,8 +9,6 @@ import { GELU_ERF, hasKernel, LAYER_NORM, readConcatenated } from './wasmKernels
 import type { HfTokenizer } from './hfTokenizer';
 import type { SafeTensor } from './safetensors';
 import { throwIfCancelled, yieldToEventLoop } from './model';
-
-export { yieldToEventLoop };
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Stage, type TensorData } from './trace';
 
 // ---------------------------------------------------------------------------------------------
@@ -64,6 +62,7 @@ export function f32(t: tf.Tensor): Float32Array {
   return d instanceof Float32Array ? d : new Float32Array(d);
 }
 
+export { yieldToEventLoop };
 
 /** The SIMD kernel's inputs when it can take this norm (wasm backend, width a multiple of 4). */
 function simdNorm(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D | undefined, eps: number): tf.Tensor2D | undefined {

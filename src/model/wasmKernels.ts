@@ -35,9 +35,7 @@ function sliceOf(backend: WasmBackend, x: tf.TensorInfo, begin: readonly number[
     dst[0] = src[0]!;
     return out;
   }
-  const strides = new Array<number>(rank);
-  strides[rank - 1] = 1;
-  for (let d = rank - 2; d >= 0; d--) strides[d] = strides[d + 1]! * shape[d + 1]!;
+  const strides = [...tf.util.computeStrides(shape), 1];
   // The trailing dims taken whole, together with the one before them, are one contiguous run.
   let k = rank - 1;
   while (k > 0 && size[k] === shape[k] && begin[k] === 0) k--;
