@@ -37,7 +37,7 @@ for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-
 for (const f of ['tfjs-backend-wasm-threaded-simd.js', 'tfjs-backend-wasm-threaded-simd.worker.js']) {
   cpSync(`node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/${f}`, `dist/wasm/${f}`);
 }
-cpSync('src/model/wasm/pthreadWorker.cjs', 'dist/wasm/pthreadWorker.cjs');
+cpSync('src/model/runtime/wasm/pthreadWorker.cjs', 'dist/wasm/pthreadWorker.cjs');
 
 if (watch) {
   const contexts = await Promise.all(configs.map((c) => esbuild.context(c)));

@@ -21,8 +21,50 @@ export default tseslint.config(
       'no-restricted-imports': 'off',
     },
   },
+  // Three import zones: shared/ (no vscode, no DOM, no tfjs) is imported by both sides;
+  // src/ (extension host, worker, model) and webview/ (the panel's UI) never import each other.
+  {
+    files: ['shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'vscode', message: 'shared/ runs in the host, the worker and the webview: no vscode here.' }],
+        patterns: [
+          { group: ['@tensorflow/*'], message: 'shared/ has no tfjs: it is imported by the webview and the host.' },
+          { group: ['node:*', 'fs', 'path', 'os', 'worker_threads', 'child_process'], message: 'shared/ runs in the webview too: no Node built-ins.' },
+          { group: ['**/src/**', '../src', '../src/*'], message: 'shared/ imports nothing from src/.' },
+          { group: ['**/webview/**', '../webview', '../webview/*'], message: 'shared/ imports nothing from webview/.' },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/model/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/webview/**', '**/webview'], message: 'src/ and webview/ never import each other: move what both need to shared/.' }],
+      }],
+    },
+  },
   {
     files: ['src/model/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'src/model runs in plain Node: no vscode here.' }] }] },
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'vscode', message: 'src/model runs in plain Node: no vscode here.' }],
+        patterns: [{ group: ['**/webview/**', '**/webview'], message: 'src/ and webview/ never import each other: move what both need to shared/.' }],
+      }],
+    },
+  },
+  {
+    files: ['webview/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'vscode', message: 'The webview cannot import vscode.' }],
+        patterns: [
+          { group: ['**/src/**', '**/src'], message: 'src/ and webview/ never import each other: move what both need to shared/.' },
+          { group: ['@tensorflow/*'], message: 'The webview draws; the worker computes.' },
+        ],
+      }],
+    },
   },
 );

@@ -2,10 +2,10 @@
 // --json PATH writes the whole trace (tensors as base64 float32); --list-models lists built-ins.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { initBackend, tf } from './model/backend';
-import { BUILTIN_MODELS, DEFAULT_MODEL_ID, getModel } from './model/registry';
-import { findTensor, NORMALISERS, SCORE_FUNCTIONS, type Normaliser, type ScoreFunction, type Trace } from './model/trace';
-import { traceToJson } from './model/serialise';
+import { initBackend, tf } from './model/runtime/backend';
+import { BUILTIN_MODELS, DEFAULT_MODEL_ID, getModel } from './model/open/builtins';
+import { findTensor, NORMALISERS, SCORE_FUNCTIONS, type Normaliser, type ScoreFunction, type Trace } from '../shared/trace';
+import { traceToJson } from '../shared/codec';
 
 interface Args {
   model: string;

@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { fileModelId } from './model/catalog';
-import type { Normaliser, ScoreFunction } from './model/trace';
-import type { ColourMap, PanelSettings } from './protocol';
+import { fileModelId } from '../shared/catalog';
+import type { Normaliser, ScoreFunction } from '../shared/trace';
+import type { ColourMap, PanelSettings } from '../shared/protocol';
 
 export interface LensConfig {
   /** A built-in id, or `file:` + the path of the model file set in attentionLens.modelFile. */

@@ -14,8 +14,8 @@ import { panelSettings, readConfig } from './config';
 import { AttentionHoverProvider, SHOW_IN_PANEL } from './hover/provider';
 import { AttentionDecorations } from './hover/decorations';
 import { createStatusBar } from './statusBar';
-import { stepsOf } from './navigation';
-import type { Cursor } from './protocol';
+import { stepsOf } from '../shared/navigation';
+import type { Cursor } from '../shared/protocol';
 
 export interface AttentionLensApi {
   readonly session: Session;

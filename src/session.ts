@@ -1,8 +1,8 @@
 // The current run: its trace, where its text came from, and the stage cursor. Views read it;
 // commands move the cursor. Nothing else in the extension keeps attention state.
 import * as vscode from 'vscode';
-import type { Trace } from './model/trace';
-import { DEFAULT_CURSOR, type Cursor } from './protocol';
+import type { Trace } from '../shared/trace';
+import { DEFAULT_CURSOR, type Cursor } from '../shared/protocol';
 
 export interface Source {
   readonly uri: string;

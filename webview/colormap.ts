@@ -1,6 +1,6 @@
 // Perceptually uniform colour maps (anchors sampled from matplotlib's viridis, cividis, magma),
 // readable on light, dark and high-contrast themes and for colour-blind users.
-import type { ColourMap } from '../src/protocol';
+import type { ColourMap } from '../shared/protocol';
 
 type RGB = readonly [number, number, number];
 

@@ -1,10 +1,10 @@
 // Exports of the current view: CSV and JSON of its tensors, SVG of its heatmap (vector,
 // publication quality). Pure string builders, unit-tested in plain Node.
-import type { ColourMap } from '../src/protocol';
-import type { Stage } from '../src/model/trace';
-import { tensorToJson } from '../src/model/serialise';
+import type { ColourMap } from '../shared/protocol';
+import type { Stage } from '../shared/trace';
+import { tensorToJson } from '../shared/codec';
 import { cssColour } from './colormap';
-import { formatValue, range, type Matrix } from './tensorView';
+import { formatValue, range, type Matrix } from '../shared/tensorView';
 
 /** Float32 values printed with 9 significant digits round-trip exactly. */
 const exact = (v: number): string => (Number.isFinite(v) ? String(Number(v.toPrecision(9))) : String(v));

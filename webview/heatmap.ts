@@ -1,8 +1,8 @@
 // Canvas heatmap with token labels on both axes, a colour legend, hover hit-testing and a
 // keyboard cell cursor. Layout and hit-testing are pure (unit-tested); drawing uses canvas 2D.
-import type { ColourMap } from '../src/protocol';
+import type { ColourMap } from '../shared/protocol';
 import { colourAt, cssColour, lut } from './colormap';
-import { formatValue, range, type Matrix } from './tensorView';
+import { formatValue, range, type Matrix } from '../shared/tensorView';
 
 export interface Layout {
   /** Cell width and height; cells are square unless a wide matrix would make rows unreadably thin. */

@@ -2,21 +2,21 @@
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
-import type { Stage, TensorData, Trace } from '../src/model/trace';
-import { findTensor } from '../src/model/trace';
-import { traceFromJson, traceToJson } from '../src/model/serialise';
-import { missingParams } from '../src/model/scoreParams';
-import { assertNever, DEFAULT_CURSOR, type Cursor, type HostMessage, type PanelSettings, type PersistedState, type WebviewMessage } from '../src/protocol';
-import { headsOf, jumpToPhase, layersOf, moveHead, moveStage, moveStep, PHASES, phaseOf, stepsOf } from '../src/navigation';
+import type { Stage, TensorData, Trace } from '../shared/trace';
+import { findTensor } from '../shared/trace';
+import { traceFromJson, traceToJson } from '../shared/codec';
+import { missingParams } from '../shared/scoreParams';
+import { assertNever, DEFAULT_CURSOR, type Cursor, type HostMessage, type PanelSettings, type PersistedState, type WebviewMessage } from '../shared/protocol';
+import { headsOf, jumpToPhase, layersOf, moveHead, moveStage, moveStep, PHASES, phaseOf, stepsOf } from '../shared/navigation';
 import { clear, h } from './dom';
 import { drawHeatmap, hitTest, layoutHeatmap, type HeatmapStyle } from './heatmap';
-import { formatValue, shapeText, toMatrix, tokenLabel, type Matrix } from './tensorView';
+import { formatValue, shapeText, toMatrix, tokenLabel, type Matrix } from '../shared/tensorView';
 import { Rpc } from './rpc';
 import { buildGrid } from './views/grid';
 import { drawLines, layoutLines, lineRowAt } from './views/lines';
 import { fileSafe, heatmapSvg, matrixToCsv, stageToJson } from './exporters';
-import { NORMALISERS, SCORE_FUNCTIONS, type Normaliser, type ScoreFunction } from '../src/model/trace';
-import type { ExportFormat, ViewMode, WhatIfResult } from '../src/protocol';
+import { NORMALISERS, SCORE_FUNCTIONS, type Normaliser, type ScoreFunction } from '../shared/trace';
+import type { ExportFormat, ViewMode, WhatIfResult } from '../shared/protocol';
 
 interface VsCodeApi {
   postMessage(msg: WebviewMessage): void;

@@ -1,5 +1,5 @@
 // Request/response over postMessage: ids, exactly-once settlement, and a timeout.
-import { REQUEST_TIMEOUT_MS, type Request, type ResponseMap, type WebviewMessage } from '../src/protocol';
+import { REQUEST_TIMEOUT_MS, type Request, type ResponseMap, type WebviewMessage } from '../shared/protocol';
 
 type Kind = Request['kind'];
 

@@ -3,11 +3,11 @@
 // Prints figures and ratios; asserts nothing about time.
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import * as path from 'node:path';
-import { defaultThreads, initBackend, tf } from '../../src/model/backend';
-import { CATALOG } from '../../src/model/catalog';
-import { getModel } from '../../src/model/registry';
+import { defaultThreads, initBackend, tf } from '../../src/model/runtime/backend';
+import { CATALOG } from '../../shared/catalog';
+import { getModel } from '../../src/model/open/builtins';
 import { EngineClient } from '../../src/engine/client';
-import type { Trace } from '../../src/model/trace';
+import type { Trace } from '../../shared/trace';
 import { benchLayers } from './layer';
 import { benchRender } from './render';
 import { benchLoad } from './load';

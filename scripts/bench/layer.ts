@@ -6,10 +6,10 @@ import { copyFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { defaultThreads, initBackend, tf } from '../../src/model/backend';
-import { loadBert } from '../../src/model/bert';
-import { writeSafetensors } from '../../src/model/safetensors';
-import { mulberry32 } from '../../src/model/toy';
+import { defaultThreads, initBackend, tf } from '../../src/model/runtime/backend';
+import { loadBert } from '../../src/model/families/bert/model';
+import { writeSafetensors } from '../../src/model/formats/safetensors';
+import { mulberry32 } from '../../src/model/families/toy/model';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 

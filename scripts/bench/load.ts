@@ -7,8 +7,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execFileSync } from 'node:child_process';
-import { readSafetensorsHeader, writeSafetensors } from '../../src/model/safetensors';
-import { mulberry32 } from '../../src/model/toy';
+import { readSafetensorsHeader, writeSafetensors } from '../../src/model/formats/safetensors';
+import { mulberry32 } from '../../src/model/families/toy/model';
 import { table } from './bench';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -16,14 +16,14 @@ const MB = 1024 * 1024;
 
 /** Family → loader module and export, imported (in the child process) only for folders that exist. */
 const LOADERS: Record<string, [string, string]> = {
-  llama: ['src/model/llama', 'loadLlama'],
-  bert: ['src/model/bert', 'loadBert'],
-  distilbert: ['src/model/bert', 'loadBert'],
-  roberta: ['src/model/bert', 'loadBert'],
-  gpt2: ['src/model/gpt2', 'loadGpt2'],
-  marian: ['src/model/encdec', 'loadEncoderDecoder'],
+  llama: ['src/model/families/llama/model', 'loadLlama'],
+  bert: ['src/model/families/bert/model', 'loadBert'],
+  distilbert: ['src/model/families/bert/model', 'loadBert'],
+  roberta: ['src/model/families/bert/model', 'loadBert'],
+  gpt2: ['src/model/families/gpt2/model', 'loadGpt2'],
+  marian: ['src/model/families/marian/model', 'loadEncoderDecoder'],
   // Takes the model.json itself rather than a folder.
-  'tfjs-layers': ['src/model/tfjsLayers', 'loadTfjsLayersModel'],
+  'tfjs-layers': ['src/model/families/tfjsLayers/model', 'loadTfjsLayersModel'],
 };
 
 function folderBytes(target: string): number {
@@ -50,7 +50,7 @@ interface Measure {
  */
 const CHILD = `
 import { performance } from 'node:perf_hooks';
-import { initBackend, tf } from ${JSON.stringify(path.join(ROOT, 'src/model/backend'))};
+import { initBackend, tf } from ${JSON.stringify(path.join(ROOT, 'src/model/runtime/backend'))};
 const job = JSON.parse(process.env.ATTENTION_LENS_LOAD_JOB);
 const gc = globalThis.gc ?? (() => {});
 (async () => {
@@ -68,7 +68,7 @@ const gc = globalThis.gc ?? (() => {});
       return { ms, tfBytes };
     };
   } else {
-    const { readCheckpointTensors } = await import(${JSON.stringify(path.join(ROOT, 'src/model/hfFolder'))});
+    const { readCheckpointTensors } = await import(${JSON.stringify(path.join(ROOT, 'src/model/formats/hfFolder'))});
     run = async (t0) => {
       await readCheckpointTensors(job.dir);
       return { ms: performance.now() - t0, tfBytes: 0 };

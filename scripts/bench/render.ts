@@ -5,8 +5,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readFileSync } from 'node:fs';
-import { initBackend } from '../../src/model/backend';
-import { getModel } from '../../src/model/registry';
+import { initBackend } from '../../src/model/runtime/backend';
+import { getModel } from '../../src/model/open/builtins';
 import { standaloneHtml } from '../../src/panel/standalone';
 
 const ROOT = path.resolve(__dirname, '..', '..');

@@ -2,8 +2,8 @@
 // synthetic attention — one heatmap at 128 and 512 tokens, and a 12 × 12 all-heads grid.
 import { drawHeatmap, layoutHeatmap } from '../../webview/heatmap';
 import { paintThumb } from '../../webview/views/grid';
-import { headMean } from '../../webview/derived';
-import type { Matrix } from '../../webview/tensorView';
+import { headMean } from '../../shared/derived';
+import type { Matrix } from '../../shared/tensorView';
 
 function softmaxRows(n: number, seed: number): Float32Array {
   const a = new Float32Array(n * n);

@@ -12,12 +12,12 @@
 // sentences (next-character prediction), enough for the heatmaps to show structure.
 // Run from the repository root (about 2–4 minutes on 2 cores):
 //   node --import tsx scripts/train/tfjs_attention_models.ts
-import { mulberry32 } from '../../src/model/toy';
+import { mulberry32 } from '../../src/model/families/toy/model';
 // then regenerate the numpy fixture: /usr/bin/python3 scripts/reference/tfjs_layers_ref.py
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { initBackend, tf } from '../../src/model/backend';
-import { AdditiveAttention, Attention, MultiHeadAttention } from '../../src/model/kerasAttention';
+import { initBackend, tf } from '../../src/model/runtime/backend';
+import { AdditiveAttention, Attention, MultiHeadAttention } from '../../src/model/families/tfjsLayers/kerasAttention';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SEQ = 32; // training window

@@ -1,8 +1,8 @@
 // QuickPicks for model, score function and normaliser; they write the user's settings, which
 // apply at once (the next run, and the panel's what-if for the current one).
 import * as vscode from 'vscode';
-import { CATALOG as BUILTIN_MODELS } from '../model/catalog';
-import type { Normaliser, ScoreFunction } from '../model/trace';
+import { CATALOG as BUILTIN_MODELS } from '../../shared/catalog';
+import type { Normaliser, ScoreFunction } from '../../shared/trace';
 import { readConfig } from '../config';
 import { useModelFile } from './visualiseModelFile';
 

@@ -1,9 +1,9 @@
 // Stage commands: move the cursor from the palette or keybindings; the panel and hover follow.
 import * as vscode from 'vscode';
 import type { Session } from '../session';
-import type { Trace } from '../model/trace';
-import type { Cursor } from '../protocol';
-import { moveHead, moveLayer, moveStage, moveStep } from '../navigation';
+import type { Trace } from '../../shared/trace';
+import type { Cursor } from '../../shared/protocol';
+import { moveHead, moveLayer, moveStage, moveStep } from '../../shared/navigation';
 
 type Move = (trace: Trace, c: Cursor, delta: number) => Cursor;
 

@@ -5,10 +5,10 @@ import { readConfig } from '../config';
 import type { Session, Source } from '../session';
 import type { EngineClient } from '../engine/client';
 import { EngineError } from '../engine/client';
-import type { RunRequest } from '../engine/workerProtocol';
+import type { RunRequest } from '../../shared/workerProtocol';
 import type { PanelManager } from '../panel/panel';
-import type { Trace } from '../model/trace';
-import { filePathOf } from '../model/catalog';
+import type { Trace } from '../../shared/trace';
+import { filePathOf } from '../../shared/catalog';
 import { confirmUntrustedLoad } from './trust';
 
 export interface VisualiseDeps {

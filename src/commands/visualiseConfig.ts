@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { readConfig } from '../config';
-import { parseAttentionConfig } from '../model/configFile';
+import { parseAttentionConfig } from '../model/formats/attentionConfig';
 import { isAttentionConfig } from '../configs/diagnostics';
 import { runAndShow, type VisualiseDeps } from './visualise';
 import { confirmUntrustedLoad } from './trust';

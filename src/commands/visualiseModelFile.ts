@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { readConfig } from '../config';
-import { fileModelId } from '../model/catalog';
+import { fileModelId } from '../../shared/catalog';
 import { runAndShow, MAX_SELECTION_CHARS, type VisualiseDeps } from './visualise';
 import { confirmUntrustedLoad } from './trust';
 

@@ -1,6 +1,6 @@
 // Problems in *.attention.json files, at the right place, as the user types.
 import * as vscode from 'vscode';
-import { parseAttentionConfig } from '../model/configFile';
+import { parseAttentionConfig } from '../model/formats/attentionConfig';
 
 export const isAttentionConfig = (doc: vscode.TextDocument): boolean => doc.uri.path.endsWith('.attention.json');
 

@@ -5,10 +5,10 @@
 import { Worker } from 'node:worker_threads';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { filePathOf } from '../model/catalog';
-import type { Trace } from '../model/trace';
-import type { WhatIfResult } from '../protocol';
-import type { FromWorker, RunRequest, ToWorker, WhatIfRequest, WorkerError } from './workerProtocol';
+import { filePathOf } from '../../shared/catalog';
+import type { Trace } from '../../shared/trace';
+import type { WhatIfResult } from '../../shared/protocol';
+import type { FromWorker, RunRequest, ToWorker, WhatIfRequest, WorkerError } from '../../shared/workerProtocol';
 
 export class EngineError extends Error {
   constructor(message: string, readonly code?: string) {

@@ -1,8 +1,8 @@
 // What a token attends to, for the editor hover and decorations. Pure: no vscode import.
-import type { Stage, Token, Trace } from '../model/trace';
-import { findTensor } from '../model/trace';
-import type { Cursor } from '../protocol';
-import { weightsStageFor } from '../navigation';
+import type { Stage, Token, Trace } from '../../shared/trace';
+import { findTensor } from '../../shared/trace';
+import type { Cursor } from '../../shared/protocol';
+import { weightsStageFor } from '../../shared/navigation';
 
 /** Index of the token covering a UTF-16 offset into the trace's text, or -1. */
 export function tokenAt(tokens: readonly Token[], offset: number): number {

@@ -2,7 +2,7 @@
 import * as vscode from 'vscode';
 import type { Session } from '../session';
 import { attendedBy, bar, tokenAt } from './attends';
-import { tokenLabel } from '../../webview/tensorView';
+import { tokenLabel } from '../../shared/tensorView';
 
 export const SHOW_IN_PANEL = 'attentionLens.showInPanel';
 

@@ -1,6 +1,6 @@
 // Writes an export the webview produced, only where the user chose in the save dialog.
 import * as vscode from 'vscode';
-import type { ExportFormat, Request, ResponseMap } from '../protocol';
+import type { ExportFormat, Request, ResponseMap } from '../../shared/protocol';
 
 const FILTERS: Record<ExportFormat, Record<string, string[]>> = {
   png: { 'PNG image': ['png'] },

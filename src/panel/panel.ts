@@ -3,10 +3,10 @@ import * as vscode from 'vscode';
 import { panelHtml } from './html';
 import type { Session } from '../session';
 import type { EngineClient } from '../engine/client';
-import { findTensor, type Trace } from '../model/trace';
-import { assertNever, type Cursor, type HostMessage, type PanelSettings, type PersistedState, type Request, type ResponseMap, type WebviewMessage } from '../protocol';
+import { findTensor, type Trace } from '../../shared/trace';
+import { assertNever, type Cursor, type HostMessage, type PanelSettings, type PersistedState, type Request, type ResponseMap, type WebviewMessage } from '../../shared/protocol';
 import { saveExport } from './export';
-import { traceFromJson } from '../model/serialise';
+import { traceFromJson } from '../../shared/codec';
 import { standaloneHtml } from './standalone';
 
 export const PANEL_VIEW_TYPE = 'attentionLens.panel';

@@ -1,8 +1,8 @@
 // The whole panel as one HTML file that opens offline in any browser: the panel's own script and
 // stylesheet inlined, the trace embedded as JSON (tensors base64), light-theme colour variables.
-import { traceToJson } from '../model/serialise';
-import type { Trace } from '../model/trace';
-import type { Cursor } from '../protocol';
+import { traceToJson } from '../../shared/codec';
+import type { Trace } from '../../shared/trace';
+import type { Cursor } from '../../shared/protocol';
 
 const THEME = `:root, body {
   --vscode-foreground: #1f1f1f; --vscode-editor-foreground: #1f1f1f; --vscode-editor-background: #ffffff;

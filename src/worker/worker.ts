@@ -1,15 +1,15 @@
 // The inference worker: runs models off the extension host's event loop.
 import { parentPort } from 'node:worker_threads';
 import * as path from 'node:path';
-import { initBackend, tf } from '../model/backend';
-import { getModel } from '../model/registry';
-import { filePathOf } from '../model/catalog';
-import { ModelFileCache } from '../model/modelFiles';
-import { runConfigFile } from '../model/runConfig';
-import { recompute } from '../model/whatif';
-import { AttentionInputError } from '../model/trace';
+import { initBackend, tf } from '../model/runtime/backend';
+import { getModel } from '../model/open/builtins';
+import { filePathOf } from '../../shared/catalog';
+import { ModelFileCache } from '../model/open/modelFiles';
+import { runConfigFile } from '../model/open/runConfig';
+import { recompute } from '../model/attention/whatif';
+import { AttentionInputError } from '../../shared/trace';
 import { throwIfCancelled } from '../model/model';
-import { buffersOf, type FromWorker, type ToWorker } from '../engine/workerProtocol';
+import { buffersOf, type FromWorker, type ToWorker } from '../../shared/workerProtocol';
 
 const port = parentPort;
 if (!port) throw new Error('worker.js must run in a worker thread');

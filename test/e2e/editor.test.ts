@@ -3,7 +3,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { cliTrace, hoverText, launch, openFile, panelFrame, rightClickMenu, runCommand, selectLine, type Session } from './harness';
-import { findTensor } from '../../src/model/trace';
+import { findTensor } from '../../shared/trace';
 
 const LINE = 'Once upon a time, there was a little girl named Mia. She loved to play in the park with her red ball.';
 let s: Session;

@@ -199,13 +199,13 @@ export async function panelFrame(page: Page, selector = '#app', timeoutMs = 90_0
 }
 
 /** Runs the CLI on the same model and text, for an independent copy of the trace the panel shows. */
-export function cliTrace(model: string, text: string): import('../../src/model/trace').Trace {
+export function cliTrace(model: string, text: string): import('../../shared/trace').Trace {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { readFileSync } = require('node:fs') as typeof import('node:fs');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { traceFromJson } = require('../../src/model/serialise') as typeof import('../../src/model/serialise');
+  const { traceFromJson } = require('../../shared/codec') as typeof import('../../shared/codec');
   const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'attention-lens-cli-')), 'trace.json');
   execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), '--model', model, '--json', out, text], { stdio: 'pipe' });
   return traceFromJson(JSON.parse(readFileSync(out, 'utf8')));

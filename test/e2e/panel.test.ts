@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame } from 'playwright-core';
 import { answerSaveDialog, cliTrace, launch, openFile, panelFrame, rightClickMenu, runCommand, selectLine, type Session } from './harness';
-import { findTensor } from '../../src/model/trace';
+import { findTensor } from '../../shared/trace';
 
 const TEXT = 'The black cat sat on the warm mat.';
 let s: Session;

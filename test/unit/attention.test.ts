@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { initBackend, tf } from '../../src/model/backend';
+import { initBackend, tf } from '../../src/model/runtime/backend';
 import {
   NORMALISER_DOCS,
   SIGMOID_ROWS_NOTE,
@@ -22,9 +22,9 @@ import {
   sparsemax,
   splitHeads,
   type ScoreParams,
-} from '../../src/model/attention';
-import { availableScores, recompute } from '../../src/model/whatif';
-import { AttentionInputError, NORMALISERS, SCORE_FUNCTIONS, tensor, type Normaliser, type ScoreFunction, type TensorData } from '../../src/model/trace';
+} from '../../src/model/attention/attention';
+import { availableScores, recompute } from '../../src/model/attention/whatif';
+import { AttentionInputError, NORMALISERS, SCORE_FUNCTIONS, tensor, type Normaliser, type ScoreFunction, type TensorData } from '../../shared/trace';
 
 // ---------------------------------------------------------------------------------------------
 // Fixture plumbing

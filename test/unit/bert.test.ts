@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend, tf } from '../../src/model/backend';
-import { builtinEnglishEncoderDir, loadBert, parseBertConfig, type BertModel } from '../../src/model/bert';
-import { AttentionInputError } from '../../src/model/trace';
+import { initBackend, tf } from '../../src/model/runtime/backend';
+import { builtinEnglishEncoderDir, loadBert, parseBertConfig, type BertModel } from '../../src/model/families/bert/model';
+import { AttentionInputError } from '../../shared/trace';
 import { assertClose, decodeArr, stage, t, type Arr } from './fixtureTools';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'transformer');
@@ -290,7 +290,7 @@ function writeSafetensors(file: string, tensors: Map<string, { shape: number[]; 
 }
 
 test('DistilBERT parameter names load and compute the same as the BERT they were renamed from', async () => {
-  const { readSafetensorsFile } = await import('../../src/model/safetensors');
+  const { readSafetensorsFile } = await import('../../src/model/formats/safetensors');
   const src = await readSafetensorsFile(path.join(builtinEnglishEncoderDir(), 'model.safetensors'));
   const cfg = JSON.parse(fs.readFileSync(path.join(builtinEnglishEncoderDir(), 'config.json'), 'utf8')) as Record<string, number>;
   const D = cfg['hidden_size']!;

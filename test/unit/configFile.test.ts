@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { parseAttentionConfig } from '../../src/model/configFile';
+import { parseAttentionConfig } from '../../src/model/formats/attentionConfig';
 
 const SAMPLES = path.join(__dirname, '..', '..', 'samples', 'configs');
 

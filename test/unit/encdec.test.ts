@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend, tf } from '../../src/model/backend';
-import { builtinDatesTransformerDir, loadEncoderDecoder, parseMarianConfig, sinusoidalPositions, type EncoderDecoderModel } from '../../src/model/encdec';
-import { AttentionInputError } from '../../src/model/trace';
+import { initBackend, tf } from '../../src/model/runtime/backend';
+import { builtinDatesTransformerDir, loadEncoderDecoder, parseMarianConfig, sinusoidalPositions, type EncoderDecoderModel } from '../../src/model/families/marian/model';
+import { AttentionInputError } from '../../shared/trace';
 import { assertClose, decodeArr, stage, t, type Arr } from './fixtureTools';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'transformer');
@@ -264,7 +264,7 @@ test('config validation and mismatched weights give clear errors', async () => {
 });
 
 test('the sinusoidal table matches the one stored in the checkpoint', async () => {
-  const { readSafetensorsFile } = await import('../../src/model/safetensors');
+  const { readSafetensorsFile } = await import('../../src/model/formats/safetensors');
   const w = await readSafetensorsFile(path.join(builtinDatesTransformerDir(), 'model.safetensors'));
   const stored = w.get('model.encoder.embed_positions.weight')!;
   assertClose(sinusoidalPositions(stored.shape[0]!, stored.shape[1]!), stored.data, 'positions');

@@ -6,7 +6,7 @@ import { cpSync, existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EngineClient } from '../../src/engine/client';
-import { fileModelId } from '../../src/model/catalog';
+import { fileModelId } from '../../shared/catalog';
 import { scratchDirs } from './fixtureTools';
 
 const ROOT = path.resolve(__dirname, '..', '..');

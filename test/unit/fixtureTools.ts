@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after } from 'node:test';
-import { findTensor, type Stage, type Trace } from '../../src/model/trace';
+import { findTensor, type Stage, type Trace } from '../../shared/trace';
 
 export interface Arr {
   shape: number[];

@@ -5,16 +5,16 @@
 // zeros, truncation at n_positions, RoBERTa's offset positions, and tf.memory() after every path.
 // (test/unit/hfFamilies.test.ts compares against an independent torch reference as well.)
 import { test, before, after } from 'node:test';
-import { mulberry32 } from '../../src/model/toy';
+import { mulberry32 } from '../../src/model/families/toy/model';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend, tf } from '../../src/model/backend';
-import { loadBert, parseBertConfig, type BertModel } from '../../src/model/bert';
-import { loadGpt2, parseGpt2Config } from '../../src/model/gpt2';
-import { writeSafetensors } from '../../src/model/safetensors';
-import { AttentionInputError, type Trace } from '../../src/model/trace';
+import { initBackend, tf } from '../../src/model/runtime/backend';
+import { loadBert, parseBertConfig, type BertModel } from '../../src/model/families/bert/model';
+import { loadGpt2, parseGpt2Config } from '../../src/model/families/gpt2/model';
+import { writeSafetensors } from '../../src/model/formats/safetensors';
+import { AttentionInputError, type Trace } from '../../shared/trace';
 import { assertClose, stage, t } from './fixtureTools';
 
 // ---------------------------------------------------------------------------------------------

@@ -4,10 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { initBackend, tf } from '../../src/model/backend';
-import { parseAttentionConfig, type HandBuiltConfig } from '../../src/model/configFile';
-import { runHandBuilt } from '../../src/model/handBuilt';
-import { findTensor } from '../../src/model/trace';
+import { initBackend, tf } from '../../src/model/runtime/backend';
+import { parseAttentionConfig, type HandBuiltConfig } from '../../src/model/formats/attentionConfig';
+import { runHandBuilt } from '../../src/model/families/handBuilt/model';
+import { findTensor } from '../../shared/trace';
 
 const sample = (name: string): HandBuiltConfig => {
   const r = parseAttentionConfig(readFileSync(path.join(__dirname, '..', '..', 'samples', 'configs', name), 'utf8'));

@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { HfTokenizer, type HfEncoding, type HfToken } from '../../src/model/hfTokenizer';
-import { AttentionInputError } from '../../src/model/trace';
+import { HfTokenizer, type HfEncoding, type HfToken } from '../../src/model/tokenizers/hfTokenizer';
+import { AttentionInputError } from '../../shared/trace';
 
 const MODEL_DIR = path.join(__dirname, '..', '..', 'models', 'tinystories-656k');
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'llama');

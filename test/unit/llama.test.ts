@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend, tf } from '../../src/model/backend';
-import { builtinTinyStoriesDir, greedyContinue, loadLlama, parseLlamaConfig, type LlamaModel } from '../../src/model/llama';
-import { AttentionInputError, findTensor, type Stage, type Trace } from '../../src/model/trace';
+import { initBackend, tf } from '../../src/model/runtime/backend';
+import { builtinTinyStoriesDir, greedyContinue, loadLlama, parseLlamaConfig, type LlamaModel } from '../../src/model/families/llama/model';
+import { AttentionInputError, findTensor, type Stage, type Trace } from '../../shared/trace';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'llama');
 const MODEL_DIR = path.join(__dirname, '..', '..', 'models', 'tinystories-656k');

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend, tf } from '../../src/model/backend';
-import { hfFamilyOf, loadModelFile, ModelFileCache } from '../../src/model/modelFiles';
-import { AttentionInputError } from '../../src/model/trace';
+import { initBackend, tf } from '../../src/model/runtime/backend';
+import { hfFamilyOf, loadModelFile, ModelFileCache } from '../../src/model/open/modelFiles';
+import { AttentionInputError } from '../../shared/trace';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const HF = path.join(ROOT, 'test', 'fixtures', 'hf');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { headsOf, jumpToPhase, layersOf, moveHead, moveLayer, moveStage, phaseOf, weightsStageFor } from '../../src/navigation';
-import { DEFAULT_CURSOR } from '../../src/protocol';
+import { headsOf, jumpToPhase, layersOf, moveHead, moveLayer, moveStage, phaseOf, weightsStageFor } from '../../shared/navigation';
+import { DEFAULT_CURSOR } from '../../shared/protocol';
 import { makeTrace } from './traceFixture';
 
 test('stage steps clamp at both ends', () => {

@@ -13,8 +13,8 @@ import {
   readSafetensorsFile,
   readSafetensorsHeader,
   writeSafetensors,
-} from '../../src/model/safetensors';
-import { AttentionInputError } from '../../src/model/trace';
+} from '../../src/model/formats/safetensors';
+import { AttentionInputError } from '../../shared/trace';
 
 const MODEL = path.join(__dirname, '..', '..', 'models', 'tinystories-656k', 'model.safetensors');
 

@@ -8,12 +8,12 @@ import { scratchDirs } from './fixtureTools';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { initBackend, tf } from '../../src/model/backend';
-import { loadBert } from '../../src/model/bert';
-import { loadEncoderDecoder } from '../../src/model/encdec';
-import { loadLlama } from '../../src/model/llama';
-import { parseSafetensors, parseSafetensorsHeader, readSafetensorsFile, readSafetensorsHeader, writeSafetensors, type SafeTensor } from '../../src/model/safetensors';
-import { AttentionInputError } from '../../src/model/trace';
+import { initBackend, tf } from '../../src/model/runtime/backend';
+import { loadBert } from '../../src/model/families/bert/model';
+import { loadEncoderDecoder } from '../../src/model/families/marian/model';
+import { loadLlama } from '../../src/model/families/llama/model';
+import { parseSafetensors, parseSafetensorsHeader, readSafetensorsFile, readSafetensorsHeader, writeSafetensors, type SafeTensor } from '../../src/model/formats/safetensors';
+import { AttentionInputError } from '../../shared/trace';
 
 const MODELS = path.join(__dirname, '..', '..', 'models');
 /** Per case, per reader; generous for a slow shared 2-core machine (typical cases take well under 1 ms). */

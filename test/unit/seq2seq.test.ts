@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend, tf } from '../../src/model/backend';
+import { initBackend, tf } from '../../src/model/runtime/backend';
 import type { AttentionModel } from '../../src/model/model';
-import { builtinSeq2seqDir, loadSeq2seq, SEQ2SEQ_VARIANTS, type Seq2seqVariant } from '../../src/model/seq2seq';
-import { CharVocab } from '../../src/model/charVocab';
-import { AttentionInputError, findTensor, type Stage, type Trace } from '../../src/model/trace';
+import { builtinSeq2seqDir, loadSeq2seq, SEQ2SEQ_VARIANTS, type Seq2seqVariant } from '../../src/model/families/seq2seq/model';
+import { CharVocab } from '../../src/model/tokenizers/charVocab';
+import { AttentionInputError, findTensor, type Stage, type Trace } from '../../shared/trace';
 
 interface F32 {
   readonly shape: number[];

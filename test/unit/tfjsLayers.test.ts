@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend, tf } from '../../src/model/backend';
-import { loadTfjsLayersModel } from '../../src/model/tfjsLayers';
-import { AttentionInputError, findTensor } from '../../src/model/trace';
+import { initBackend, tf } from '../../src/model/runtime/backend';
+import { loadTfjsLayersModel } from '../../src/model/families/tfjsLayers/model';
+import { AttentionInputError, findTensor } from '../../shared/trace';
 import { assertClose, decodeArr, stage, t, type Arr } from './fixtureTools';
 
 const ROOT = path.resolve(__dirname, '..', '..');

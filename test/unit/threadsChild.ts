@@ -1,7 +1,7 @@
 // Run by threads.test.ts in a fresh process (the backend is chosen once per process): prints the
 // thread count and TinyStories' attention weights and logits for one sentence, as JSON.
-import { initBackend, tf } from '../../src/model/backend';
-import { getModel } from '../../src/model/registry';
+import { initBackend, tf } from '../../src/model/runtime/backend';
+import { getModel } from '../../src/model/open/builtins';
 
 void (async () => {
   const backend = await initBackend('wasm');

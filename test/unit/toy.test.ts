@@ -6,10 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { initBackend, tf } from '../../src/model/backend';
-import { createToyModel, TOY_MODEL_ID, sinusoidalPositions, toyWordVector } from '../../src/model/toy';
-import { recompute } from '../../src/model/whatif';
-import { AttentionInputError, NORMALISERS, SCORE_FUNCTIONS, findTensor, type Stage, type TensorData, type Trace } from '../../src/model/trace';
+import { initBackend, tf } from '../../src/model/runtime/backend';
+import { createToyModel, TOY_MODEL_ID, sinusoidalPositions, toyWordVector } from '../../src/model/families/toy/model';
+import { recompute } from '../../src/model/attention/whatif';
+import { AttentionInputError, NORMALISERS, SCORE_FUNCTIONS, findTensor, type Stage, type TensorData, type Trace } from '../../shared/trace';
 
 interface F32 {
   readonly shape: number[];

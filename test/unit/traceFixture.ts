@@ -1,5 +1,5 @@
 // A small hand-made trace for testing views and navigation without running a model.
-import { tensor, type Stage, type Trace } from '../../src/model/trace';
+import { tensor, type Stage, type Trace } from '../../shared/trace';
 
 export function makeTrace(layers = 2, heads = 2, n = 3): Trace {
   const tokens = ['The', 'cat', 'sat'].slice(0, n).map((text, i) => ({ text, id: i, start: i * 4, end: i * 4 + text.length }));

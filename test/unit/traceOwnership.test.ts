@@ -2,9 +2,9 @@
 // array it keeps (weights, caches) into a trace. Run, detach everything, run again: same numbers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initBackend, tf } from '../../src/model/backend';
-import { getModel } from '../../src/model/registry';
-import { buffersOf } from '../../src/engine/workerProtocol';
+import { initBackend, tf } from '../../src/model/runtime/backend';
+import { getModel } from '../../src/model/open/builtins';
+import { buffersOf } from '../../shared/workerProtocol';
 
 const CASES: [string, string][] = [
   ['toy-self-attention', 'The cat sat on the mat.'],

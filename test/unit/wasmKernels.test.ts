@@ -2,8 +2,8 @@
 // index arithmetic, for random shapes, offsets and sizes of every rank the models use.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initBackend, tf } from '../../src/model/backend';
-import { mulberry32 } from '../../src/model/toy';
+import { initBackend, tf } from '../../src/model/runtime/backend';
+import { mulberry32 } from '../../src/model/families/toy/model';
 
 /** x[begin : begin + size] by explicit multi-index arithmetic. */
 function referenceSlice(data: ArrayLike<number>, shape: number[], begin: number[], size: number[]): number[] {
@@ -110,7 +110,7 @@ test('strings still slice with tfjs’s own kernel', async () => {
 
 test('GELU (tanh form, gelu_new) through the sigmoid identity equals ½x(1 + tanh(√(2/π)(x + 0.044715x³)))', async () => {
   await initBackend();
-  const { activate } = await import('../../src/model/transformerStages');
+  const { activate } = await import('../../src/model/trace/transformerStages');
   const xs = Float32Array.from({ length: 6000 }, (_, i) => (i - 3000) / 400);
   const got = tf.tidy(() => activate('gelu_new', tf.tensor2d(xs, [2, 3000])).dataSync());
   xs.forEach((x, i) => {
@@ -121,7 +121,7 @@ test('GELU (tanh form, gelu_new) through the sigmoid identity equals ½x(1 + tan
 
 test('readConcatenated: parts end to end, the same as stacking them and reading the stack', async () => {
   await initBackend();
-  const { readConcatenated } = await import('../../src/model/wasmKernels');
+  const { readConcatenated } = await import('../../src/model/runtime/wasmKernels');
   const parts = [0, 1, 2].map((h) => tf.tensor2d(Array.from({ length: 6 }, (_, i) => h * 10 + i + 0.25), [2, 3]));
   const stacked = tf.stack(parts);
   assert.deepEqual(Array.from(readConcatenated(parts)), Array.from(stacked.dataSync()));
@@ -161,8 +161,8 @@ function erfReference(x: number): number {
 
 test('GELU (erf): the SIMD kernel equals ½x(1 + erf(x/√2)) from a double-precision erf, at any length', async () => {
   await initBackend();
-  const { activate } = await import('../../src/model/transformerStages');
-  const { hasKernel, GELU_ERF } = await import('../../src/model/wasmKernels');
+  const { activate } = await import('../../src/model/trace/transformerStages');
+  const { hasKernel, GELU_ERF } = await import('../../src/model/runtime/wasmKernels');
   assert.ok(hasKernel(GELU_ERF), 'the wasm backend has the SIMD GELU');
   // Spot values of the reference itself: Φ(1) = 0.841344746…, Φ(−3) = 0.001349898…
   assert.ok(Math.abs(0.5 * (1 + erfReference(1 / Math.SQRT2)) - 0.8413447460685429) < 1e-15);
@@ -185,8 +185,8 @@ test('GELU (erf): the SIMD kernel equals ½x(1 + erf(x/√2)) from a double-prec
 
 test('LayerNorm: the SIMD kernel equals a double-precision layer norm, row by row, at any row count', async () => {
   await initBackend();
-  const { layerNorm } = await import('../../src/model/transformerStages');
-  const { hasKernel, LAYER_NORM } = await import('../../src/model/wasmKernels');
+  const { layerNorm } = await import('../../src/model/trace/transformerStages');
+  const { hasKernel, LAYER_NORM } = await import('../../src/model/runtime/wasmKernels');
   assert.ok(hasKernel(LAYER_NORM), 'the wasm backend has the SIMD layer norm');
   const rand = mulberry32(5);
   const before = tf.memory().numTensors;
@@ -217,7 +217,7 @@ test('LayerNorm: the SIMD kernel equals a double-precision layer norm, row by ro
 
 test('RMSNorm: the SIMD kernel (no centring, no bias) equals a double-precision RMSNorm', async () => {
   await initBackend();
-  const { rmsNorm } = await import('../../src/model/transformerStages');
+  const { rmsNorm } = await import('../../src/model/trace/transformerStages');
   const rand = mulberry32(9);
   const before = tf.memory().numTensors;
   for (const [rows, cols] of [[7, 128], [3, 6]] as const) {

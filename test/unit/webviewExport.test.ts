@@ -2,12 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { matrixToCsv, heatmapSvg, stageToJson, fileSafe } from '../../webview/exporters';
-import { downsample, headMean, rollout } from '../../webview/derived';
+import { downsample, headMean, rollout } from '../../shared/derived';
 import { Rpc } from '../../webview/rpc';
-import { toMatrix } from '../../webview/tensorView';
+import { toMatrix } from '../../shared/tensorView';
 import { scriptSafeJson } from '../../src/panel/standalone';
-import { traceFromJson, traceToJson } from '../../src/model/serialise';
-import type { WebviewMessage } from '../../src/protocol';
+import { traceFromJson, traceToJson } from '../../shared/codec';
+import type { WebviewMessage } from '../../shared/protocol';
 import { makeTrace } from './traceFixture';
 
 test('CSV has token headers and values that round-trip float32 exactly', () => {

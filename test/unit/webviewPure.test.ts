@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { colourAt, lut } from '../../webview/colormap';
 import { hitTest, layoutHeatmap } from '../../webview/heatmap';
-import { formatValue, range, shapeText, toMatrix, tokenLabel } from '../../webview/tensorView';
-import { tensor } from '../../src/model/trace';
+import { formatValue, range, shapeText, toMatrix, tokenLabel } from '../../shared/tensorView';
+import { tensor } from '../../shared/trace';
 import { makeTrace } from './traceFixture';
 
 const lum = ([r, g, b]: readonly number[]): number => 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;

@@ -1,7 +1,7 @@
 // The toy model's word/punctuation tokenizer: Unicode word boundaries with UTF-16 offsets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WORD_VOCAB_SIZE, fnv1a32, tokenizeWords, wordId, wordKey } from '../../src/model/wordTokenizer';
+import { WORD_VOCAB_SIZE, fnv1a32, tokenizeWords, wordId, wordKey } from '../../src/model/tokenizers/wordTokenizer';
 
 const texts = (s: string): string[] => tokenizeWords(s).tokens.map((t) => t.text);
 

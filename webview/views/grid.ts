@@ -1,11 +1,11 @@
 // Model view: every layer × head of self-attention as thumbnails, plus each layer's head mean
 // and the attention rollout. Thumbnails are drawn lazily (when scrolled into view) from
 // downsampled copies; clicking one opens it full size with exact values on hover.
-import type { ColourMap } from '../../src/protocol';
-import type { Trace } from '../../src/model/trace';
-import { findTensor } from '../../src/model/trace';
+import type { ColourMap } from '../../shared/protocol';
+import type { Trace } from '../../shared/trace';
+import { findTensor } from '../../shared/trace';
 import { lut } from '../colormap';
-import { downsample, headMean, rollout, selfAttentionWeightStages } from '../derived';
+import { downsample, headMean, rollout, selfAttentionWeightStages } from '../../shared/derived';
 import { h } from '../dom';
 
 export const THUMB = 72;

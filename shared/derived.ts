@@ -1,0 +1,78 @@
+// Display transforms derived from a trace's weights (no model maths): head mean and attention
+// rollout (Abnar & Zuidema, 2020) across self-attention layers.
+import type { Stage, Trace } from './trace';
+import { findTensor } from './trace';
+
+/** Self-attention weight stages ([head, query, key] over input tokens), in layer order. */
+export function selfAttentionWeightStages(trace: Trace): Stage[] {
+  return trace.stages.filter((s) => s.kind === 'normalise' && s.attention?.queries === 'input' && s.attention.keys === 'input' && findTensor(s, 'weights')?.shape.length === 3);
+}
+
+export function headMean(weights: Float32Array, heads: number, n: number, m: number): Float32Array {
+  const out = new Float32Array(n * m);
+  for (let h = 0; h < heads; h++) for (let i = 0; i < n * m; i++) out[i]! += weights[h * n * m + i]! / heads;
+  return out;
+}
+
+/**
+ * Rollout: Â_l = ½·mean_h(A_l) + ½·I (the residual path), rows renormalised; R = Â_L ⋯ Â_1.
+ * Returns one n×n matrix: how much each token's final representation draws on each input token.
+ */
+export function rollout(trace: Trace): { data: Float32Array; n: number } | undefined {
+  const stages = selfAttentionWeightStages(trace);
+  if (stages.length === 0) return undefined;
+  const first = findTensor(stages[0]!, 'weights')!;
+  const n = first.shape[1]!;
+  let r: Float32Array = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) r[i * n + i] = 1;
+  for (const s of stages) {
+    const w = findTensor(s, 'weights')!;
+    const [H, Q, K] = w.shape as [number, number, number];
+    if (Q !== n || K !== n) return undefined;
+    const a = headMean(w.data, H, n, n);
+    for (let i = 0; i < n; i++) {
+      let sum = 0;
+      for (let j = 0; j < n; j++) {
+        const v = 0.5 * a[i * n + j]! + (i === j ? 0.5 : 0);
+        a[i * n + j] = v;
+        sum += v;
+      }
+      for (let j = 0; j < n; j++) a[i * n + j]! /= sum || 1;
+    }
+    const next = new Float32Array(n * n);
+    for (let i = 0; i < n; i++)
+      for (let k = 0; k < n; k++) {
+        const aik = a[i * n + k]!;
+        if (aik === 0) continue;
+        for (let j = 0; j < n; j++) next[i * n + j]! += aik * r[k * n + j]!;
+      }
+    r = next;
+  }
+  return { data: r, n };
+}
+
+/** Average-pool a rows×cols matrix down to at most `max`×`max` cells, for thumbnails. */
+export function downsample(data: Float32Array, rows: number, cols: number, max: number): { data: Float32Array; rows: number; cols: number } {
+  const fr = Math.max(1, Math.ceil(rows / max));
+  const fc = Math.max(1, Math.ceil(cols / max));
+  if (fr === 1 && fc === 1) return { data, rows, cols };
+  const R = Math.ceil(rows / fr);
+  const C = Math.ceil(cols / fc);
+  const out = new Float32Array(R * C);
+  // Sum each block row by row (no per-element division), then divide by the block's size.
+  for (let r = 0; r < rows; r++) {
+    const base = ((r / fr) | 0) * C;
+    const row = r * cols;
+    for (let cb = 0, c = 0; cb < C; cb++) {
+      let sum = 0;
+      const end = Math.min(cols, c + fc);
+      for (; c < end; c++) sum += data[row + c]!;
+      out[base + cb]! += sum;
+    }
+  }
+  for (let rb = 0; rb < R; rb++) {
+    const h = Math.min(fr, rows - rb * fr);
+    for (let cb = 0; cb < C; cb++) out[rb * C + cb]! /= h * Math.min(fc, cols - cb * fc);
+  }
+  return { data: out, rows: R, cols: C };
+}

@@ -1,0 +1,91 @@
+// Pure helpers that turn a trace tensor into a 2-D matrix to draw: pick a head, average heads,
+// name the rows and columns. No DOM here, so they run in plain Node tests.
+import type { TensorData, Token, Trace } from './trace';
+
+export interface Matrix {
+  readonly rows: number;
+  readonly cols: number;
+  readonly data: Float32Array;
+  readonly rowLabels: readonly string[];
+  readonly colLabels: readonly string[];
+  readonly rowAxis: string;
+  readonly colAxis: string;
+  /** Cells that are masked out (drawn hatched), if the stage has a mask. */
+  readonly masked?: (r: number, c: number) => boolean;
+}
+
+export function tokenLabel(t: Token): string {
+  // Make whitespace visible: SentencePiece's ▁ stays, raw spaces and newlines get symbols.
+  return t.text.replace(/\r\n|\n/g, '↵').replace(/\t/g, '⇥').replace(/^ /, '␣');
+}
+
+function labelsFor(trace: Trace, tensor: TensorData, axis: number): string[] {
+  const name = tensor.axes[axis]!;
+  const which = tensor.tokenAxes?.[name];
+  const n = tensor.shape[axis]!;
+  const list = which === 'output' ? trace.outputTokens : which === 'input' ? trace.tokens : undefined;
+  if (list && list.length >= n) return list.slice(0, n).map(tokenLabel);
+  return Array.from({ length: n }, (_, i) => String(i));
+}
+
+/** Number of heads in a tensor whose first axis is a head axis; 0 if none. */
+export function headCount(t: TensorData): number {
+  return t.axes[0] === 'head' || t.axes[0] === 'kv_head' ? t.shape[0]! : 0;
+}
+
+/**
+ * The 2-D slice to draw. For a [head, a, b] tensor: head h, or the mean over heads for h = -1.
+ * For grouped-query K/V ([kv_head, …]) a query head h maps to kvHeadOf[h].
+ * 1-D tensors become one row.
+ */
+export function toMatrix(trace: Trace, t: TensorData, head: number, kvHeadOf?: readonly number[]): Matrix {
+  const heads = headCount(t);
+  if (heads > 0 && t.shape.length === 3) {
+    const [H, R, C] = t.shape as [number, number, number];
+    const size = R * C;
+    let data: Float32Array;
+    if (head < 0) {
+      data = new Float32Array(size);
+      for (let h = 0; h < H; h++) for (let i = 0; i < size; i++) data[i]! += t.data[h * size + i]! / H;
+    } else {
+      const idx = t.axes[0] === 'kv_head' && kvHeadOf ? (kvHeadOf[head] ?? 0) : Math.min(head, H - 1);
+      data = t.data.subarray(idx * size, (idx + 1) * size);
+    }
+    return { rows: R, cols: C, data, rowLabels: labelsFor(trace, t, 1), colLabels: labelsFor(trace, t, 2), rowAxis: t.axes[1]!, colAxis: t.axes[2]! };
+  }
+  if (t.shape.length === 2) {
+    const [R, C] = t.shape as [number, number];
+    return { rows: R, cols: C, data: t.data, rowLabels: labelsFor(trace, t, 0), colLabels: labelsFor(trace, t, 1), rowAxis: t.axes[0]!, colAxis: t.axes[1]! };
+  }
+  if (t.shape.length === 1) {
+    return { rows: 1, cols: t.shape[0]!, data: t.data, rowLabels: [t.name], colLabels: labelsFor(trace, t, 0), rowAxis: '', colAxis: t.axes[0]! };
+  }
+  // Higher ranks: flatten leading axes into rows.
+  const C = t.shape[t.shape.length - 1]!;
+  const R = t.data.length / C;
+  return { rows: R, cols: C, data: t.data, rowLabels: Array.from({ length: R }, (_, i) => String(i)), colLabels: Array.from({ length: C }, (_, i) => String(i)), rowAxis: t.axes.slice(0, -1).join('·'), colAxis: t.axes[t.axes.length - 1]! };
+}
+
+export function range(data: Float32Array): { min: number; max: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of data) {
+    if (!Number.isFinite(v)) continue;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  if (min === Infinity) return { min: 0, max: 1 };
+  if (min === max) return { min: min - 0.5, max: max + 0.5 };
+  return { min, max };
+}
+
+export function shapeText(t: TensorData): string {
+  return `[${t.shape.map((n, i) => `${n} ${t.axes[i]}`).join(' × ')}]`;
+}
+
+export function formatValue(v: number): string {
+  if (!Number.isFinite(v)) return v > 0 ? '+∞' : v < 0 ? '−∞' : 'NaN';
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  return a >= 1e4 || a < 1e-3 ? v.toExponential(4) : v.toFixed(a >= 100 ? 2 : 4);
+}

@@ -1,0 +1,121 @@
+// Users' own models from disk: a Hugging Face checkpoint folder (its config.json) or a
+// TensorFlow.js layers model (its model.json). Picks the loader from the file itself and keeps
+// the last loaded model, reloading it when its files change.
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { readJsonFile } from '../formats/hfFolder';
+import { loadLlama } from '../families/llama/model';
+import { loadGpt2 } from '../families/gpt2/model';
+import { loadBert } from '../families/bert/model';
+import { loadEncoderDecoder } from '../families/marian/model';
+import { loadTfjsLayersModel } from '../families/tfjsLayers/model';
+import type { AttentionModel } from '../model';
+import { AttentionInputError } from '../../../shared/trace';
+
+export type HfFamily = 'llama' | 'gpt2' | 'bert' | 'distilbert' | 'roberta' | 'xlm-roberta' | 'marian';
+export type ModelRole = 'decoder' | 'encoder' | 'encoder-decoder';
+
+export const HF_FAMILIES: Readonly<Record<HfFamily, { readonly role: ModelRole; readonly label: string }>> = {
+  llama: { role: 'decoder', label: 'Llama (causal, RoPE, grouped-query attention)' },
+  gpt2: { role: 'decoder', label: 'GPT-2 (causal, learned positions)' },
+  bert: { role: 'encoder', label: 'BERT (bidirectional encoder)' },
+  distilbert: { role: 'encoder', label: 'DistilBERT (bidirectional encoder)' },
+  roberta: { role: 'encoder', label: 'RoBERTa (bidirectional encoder)' },
+  'xlm-roberta': { role: 'encoder', label: 'XLM-RoBERTa (bidirectional encoder)' },
+  marian: { role: 'encoder-decoder', label: 'Marian (encoder–decoder with cross-attention)' },
+};
+
+const SUPPORTED = Object.keys(HF_FAMILIES).join(', ');
+
+export interface LoadFileOptions {
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (fraction: number, message: string) => void;
+}
+
+/** The family a config.json names, or a clear error listing what is supported. */
+export function hfFamilyOf(raw: unknown, where: string): HfFamily {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AttentionInputError('config', `${where} is not a JSON object.`);
+  const c = raw as Record<string, unknown>;
+  const type = c['model_type'];
+  const archs = Array.isArray(c['architectures']) ? c['architectures'].map(String) : [];
+  if (typeof type === 'string' && type in HF_FAMILIES) return type as HfFamily;
+  if (type === undefined && archs.some((a) => a.startsWith('Llama'))) return 'llama';
+  if (type === undefined && archs.some((a) => a.startsWith('GPT2'))) return 'gpt2';
+  const named = type === undefined ? (archs.length ? `architectures ${archs.join(', ')} and no "model_type"` : 'no "model_type"') : `model_type "${String(type)}"`;
+  throw new AttentionInputError('unsupported', `${where} has ${named}. Supported Hugging Face families: ${SUPPORTED}. TensorFlow.js layers models load from their model.json.`);
+}
+
+/** A Hugging Face checkpoint folder through its family's loader. */
+export async function loadHfModel(dir: string, options: LoadFileOptions = {}): Promise<AttentionModel> {
+  const configPath = path.join(dir, 'config.json');
+  const family = hfFamilyOf(await readJsonFile(configPath, 'config'), configPath);
+  switch (family) {
+    case 'llama':
+      return loadLlama(dir, options);
+    case 'gpt2':
+      return loadGpt2(dir, options);
+    case 'bert':
+    case 'distilbert':
+    case 'roberta':
+    case 'xlm-roberta':
+      return loadBert(dir, options);
+    case 'marian':
+      return loadEncoderDecoder(dir, options);
+  }
+}
+
+export type ModelFileKind = 'hf-config' | 'tfjs-layers';
+
+/** What a model file is, from its name and contents; an error says what was expected. */
+export async function modelFileKind(file: string): Promise<ModelFileKind> {
+  const raw = await readJsonFile(file, 'file');
+  const o = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  if ('modelTopology' in o || 'weightsManifest' in o) return 'tfjs-layers';
+  if ('model_type' in o || 'architectures' in o) return 'hf-config';
+  throw new AttentionInputError(
+    'file',
+    `${file} is neither a Hugging Face config.json (it has no "model_type") nor a TensorFlow.js model.json (it has no "modelTopology"). ` +
+      'Open the config.json beside model.safetensors, or the model.json beside its weight shards.',
+  );
+}
+
+export async function loadModelFile(file: string, options: LoadFileOptions = {}): Promise<AttentionModel> {
+  const kind = await modelFileKind(file);
+  return kind === 'tfjs-layers' ? loadTfjsLayersModel(file, options) : loadHfModel(path.dirname(file), options);
+}
+
+/** Newest modification time among a model folder's files: a re-saved checkpoint reloads. */
+async function stamp(file: string): Promise<number> {
+  const dir = path.dirname(file);
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  let newest = 0;
+  for (const n of names) {
+    const st = await fs.stat(path.join(dir, n)).catch(() => undefined);
+    if (st?.isFile()) newest = Math.max(newest, st.mtimeMs);
+  }
+  return newest;
+}
+
+/** Keeps the last user model loaded (a worker runs one at a time; weights can be large). */
+export class ModelFileCache {
+  private current: { file: string; stamp: number; model: Promise<AttentionModel> } | undefined;
+
+  async get(file: string, options: LoadFileOptions = {}): Promise<AttentionModel> {
+    const s = await stamp(file);
+    if (this.current && this.current.file === file && this.current.stamp === s) return this.current.model;
+    this.dispose();
+    const model = loadModelFile(file, options);
+    this.current = { file, stamp: s, model };
+    // A failed or cancelled load is not kept: the next request tries again.
+    model.catch(() => {
+      if (this.current?.model === model) this.current = undefined;
+    });
+    return model;
+  }
+
+  dispose(): void {
+    const old = this.current;
+    this.current = undefined;
+    void old?.model.then((m) => m.dispose(), () => undefined);
+  }
+}

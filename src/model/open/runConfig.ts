@@ -1,0 +1,59 @@
+// Runs an `*.attention.json` file: hand-built attention, or a built-in / on-disk model on its input.
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { parseAttentionConfig, type ModelRefConfig } from '../formats/attentionConfig';
+import { runHandBuilt } from '../families/handBuilt/model';
+import type { AttentionModel, RunOptions } from '../model';
+import { getModel } from './builtins';
+import { HF_FAMILIES, hfFamilyOf, loadHfModel, type ModelRole } from './modelFiles';
+import { readJsonFile } from '../formats/hfFolder';
+import { AttentionInputError, type Trace } from '../../../shared/trace';
+
+/** A path from the config, resolved against its folder; refuses to leave that folder. */
+export function insideFolder(baseDir: string, rel: string): string {
+  const full = path.resolve(baseDir, rel);
+  const back = path.relative(baseDir, full);
+  if (back.startsWith('..') || path.isAbsolute(back)) {
+    throw new AttentionInputError('file', `"${rel}" points outside the config's folder (${baseDir}); keep models and inputs beside the config.`);
+  }
+  return full;
+}
+
+async function modelFor(c: ModelRefConfig, baseDir: string, options: RunOptions): Promise<AttentionModel> {
+  if (c.builtin) return getModel(c.builtin);
+  const dir = insideFolder(baseDir, c.path!);
+  if (c.architecture === 'seq2seq-rnn') {
+    throw new AttentionInputError('unsupported', 'seq2seq-rnn models load as built-ins only ("builtin": "seq2seq-dates-additive", …).');
+  }
+  // The folder's own config.json decides the loader; the declared architecture must agree with it.
+  const configPath = path.join(dir, 'config.json');
+  const family = hfFamilyOf(await readJsonFile(configPath, 'config'), configPath);
+  const role = HF_FAMILIES[family].role;
+  if (ROLE_OF[c.architecture] !== role) {
+    throw new AttentionInputError('config', `"architecture" is "${c.architecture}" but ${c.path} holds a ${HF_FAMILIES[family].label}, a transformer-${role}. Set "architecture": "transformer-${role}".`);
+  }
+  return loadHfModel(dir, options);
+}
+
+const ROLE_OF: Record<Exclude<ModelRefConfig['architecture'], 'seq2seq-rnn'>, ModelRole> = {
+  'transformer-decoder': 'decoder',
+  'transformer-encoder': 'encoder',
+  'transformer-encoder-decoder': 'encoder-decoder',
+};
+
+export async function runConfigFile(text: string, baseDir: string, options: RunOptions = {}): Promise<Trace> {
+  const { config, problems } = parseAttentionConfig(text);
+  const errors = problems.filter((p) => p.severity === 'error');
+  if (!config || errors.length > 0) {
+    throw new AttentionInputError('config', `The config has ${errors.length} problem${errors.length === 1 ? '' : 's'}: ${errors.map((p) => p.message).join(' ')}`);
+  }
+  if (config.kind === 'hand-built') return runHandBuilt(config);
+  const input = 'text' in config.input ? config.input.text : await fs.readFile(insideFolder(baseDir, config.input.file), 'utf8');
+  const model = await modelFor(config, baseDir, { signal: options.signal, onProgress: options.onProgress });
+  // Models loaded from a path are this run's only; built-ins stay cached in the registry.
+  try {
+    return await model.run(input, options);
+  } finally {
+    if (!config.builtin) model.dispose();
+  }
+}
