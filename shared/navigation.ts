@@ -1,5 +1,6 @@
 // Moving the stage cursor: shared by the webview's buttons and the host's step commands.
-import type { Stage, StageKind, Trace } from './trace';
+import type { AttentionInfo, Stage, StageKind, TensorData, Token, Trace } from './trace';
+import { findTensor } from './trace';
 import type { Cursor } from './protocol';
 
 /** The pipeline as a learner reads it; each stage kind belongs to one phase. */
@@ -87,14 +88,127 @@ export function jumpToPhase(trace: Trace, c: Cursor, phase: Phase): Cursor {
   return i >= 0 ? { ...c, stage: i } : c;
 }
 
+/**
+ * One attention block, self-contained: everything a viewer needs about one attention (one layer's
+ * self-attention, a decoder layer's cross-attention, one decoder step) without searching the
+ * stage list again. Like bertviz's attn_data: a record per attention, not per stage.
+ */
+export interface AttentionBlock {
+  /** Stable: the id of the stage holding the weights. */
+  readonly id: string;
+  readonly layer?: number;
+  readonly step?: number;
+  readonly info: AttentionInfo;
+  /** 'cross' when queries and keys come from different token lists (decoder → encoder). */
+  readonly role: 'self' | 'cross';
+  readonly q?: TensorData;
+  readonly k?: TensorData;
+  readonly v?: TensorData;
+  /** 1 = may attend, 0 = masked; [query, key]. */
+  readonly mask?: TensorData;
+  readonly scores?: TensorData;
+  readonly weights: TensorData;
+  readonly context?: TensorData;
+  readonly queryTokens: readonly Token[];
+  readonly keyTokens: readonly Token[];
+  readonly stages: { readonly qkv?: Stage; readonly score?: Stage; readonly normalise: Stage; readonly context?: Stage };
+}
+
+type Part = 'qkv' | 'score' | 'normalise' | 'context';
+const PART_OF: Partial<Record<StageKind, Part>> = { qkv: 'qkv', score: 'score', normalise: 'normalise', context: 'context', 'self-attention': 'normalise', 'cross-attention': 'normalise' };
+
+interface Blocks {
+  readonly list: readonly AttentionBlock[];
+  readonly byStage: ReadonlyMap<Stage, AttentionBlock>;
+}
+const memo = new WeakMap<Trace, Blocks>();
+
+/**
+ * Groups the stage list into attention blocks: consecutive-or-not stages of kind qkv, score,
+ * normalise and context that share layer, step and attention lists (queries, keys). A part seen
+ * twice under one key opens a new block, so two attentions of one kind in one layer stay apart.
+ * A summary stage ('self-attention' / 'cross-attention' kind) is a block of its own.
+ */
+function build(trace: Trace): Blocks {
+  type Open = { -readonly [P in Part]?: Stage };
+  const groups: Open[] = [];
+  const openByKey = new Map<string, Open>();
+  for (const s of trace.stages) {
+    const part = PART_OF[s.kind];
+    if (!part || !s.attention) continue;
+    const summary = s.kind === 'self-attention' || s.kind === 'cross-attention';
+    const key = `${s.layer ?? ''}|${s.step ?? ''}|${s.attention.queries}|${s.attention.keys}`;
+    let g = summary ? undefined : openByKey.get(key);
+    if (!g || g[part]) {
+      g = {};
+      groups.push(g);
+      if (!summary) openByKey.set(key, g);
+    }
+    g[part] = s;
+  }
+  const list: AttentionBlock[] = [];
+  const byStage = new Map<Stage, AttentionBlock>();
+  const tokensOf = (which: 'input' | 'output'): readonly Token[] => (which === 'input' ? trace.tokens : (trace.outputTokens ?? []));
+  for (const g of groups) {
+    const normalise = g.normalise;
+    const weights = normalise && findTensor(normalise, 'weights');
+    if (!normalise || !weights) continue;
+    const info = normalise.attention!;
+    const parts = [g.qkv, g.score, normalise, g.context].filter((s): s is Stage => s !== undefined);
+    const mask = parts.map((s) => findTensor(s, 'mask')).find((t) => t !== undefined);
+    const block: AttentionBlock = {
+      id: normalise.id,
+      layer: normalise.layer,
+      step: normalise.step,
+      info,
+      role: info.queries === info.keys ? 'self' : 'cross',
+      q: g.qkv && findTensor(g.qkv, 'Q'),
+      k: g.qkv && findTensor(g.qkv, 'K'),
+      v: g.qkv && findTensor(g.qkv, 'V'),
+      mask,
+      scores: g.score && findTensor(g.score, 'scores'),
+      weights,
+      context: g.context && findTensor(g.context, 'context'),
+      queryTokens: tokensOf(info.queries),
+      keyTokens: tokensOf(info.keys),
+      stages: { qkv: g.qkv, score: g.score, normalise, context: g.context },
+    };
+    list.push(block);
+    for (const s of parts) byStage.set(s, block);
+  }
+  return { list, byStage };
+}
+
+function blocks(trace: Trace): Blocks {
+  let b = memo.get(trace);
+  if (!b) memo.set(trace, (b = build(trace)));
+  return b;
+}
+
+/** Every attention block of a trace, in stage order. Memoised per trace. */
+export function attentionBlocks(trace: Trace): readonly AttentionBlock[] {
+  return blocks(trace).list;
+}
+
+/** The block any of its stages (Q/K/V, scores, weights, context) belongs to. */
+export function blockOf(trace: Trace, stage: Stage): AttentionBlock | undefined {
+  return blocks(trace).byStage.get(stage);
+}
+
+/**
+ * The block the hover and decorations read for the cursor: the cursor's own block, else (on a
+ * stage outside any block, e.g. a layer's input) a per-head weights block of the same layer and
+ * step, of the same layer, or the first.
+ */
+export function blockAt(trace: Trace, c: Cursor): AttentionBlock | undefined {
+  const cur = trace.stages[c.stage];
+  const own = cur && blockOf(trace, cur);
+  if (own) return own;
+  const perHead = attentionBlocks(trace).filter((b) => b.stages.normalise.kind === 'normalise');
+  return perHead.find((b) => b.layer === cur?.layer && b.step === cur?.step) ?? perHead.find((b) => b.layer === cur?.layer) ?? perHead[0];
+}
+
 /** The attention-weights stage the hover and decorations read for the cursor's layer/step. */
 export function weightsStageFor(trace: Trace, c: Cursor): Stage | undefined {
-  const cur = trace.stages[c.stage];
-  const isWeights = (s: Stage): boolean => s.kind === 'normalise' && s.tensors.some((t) => t.name === 'weights');
-  if (cur && isWeights(cur)) return cur;
-  return (
-    trace.stages.find((s) => isWeights(s) && s.layer === cur?.layer && s.step === cur?.step) ??
-    trace.stages.find((s) => isWeights(s) && s.layer === cur?.layer) ??
-    trace.stages.find(isWeights)
-  );
+  return blockAt(trace, c)?.stages.normalise;
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { headsOf, jumpToPhase, layersOf, moveHead, moveLayer, moveStage, phaseOf, weightsStageFor } from '../../shared/navigation';
+import { attentionBlocks, blockAt, blockOf, headsOf, jumpToPhase, layersOf, moveHead, moveLayer, moveStage, phaseOf, weightsStageFor } from '../../shared/navigation';
 import { DEFAULT_CURSOR } from '../../shared/protocol';
 import { makeTrace } from './traceFixture';
 
@@ -42,4 +42,16 @@ test('phases jump within the current layer and hover reads that layer’s weight
   assert.equal(weightsStageFor(t, { ...DEFAULT_CURSOR, stage: at })!.id, 'L1.weights');
   assert.equal(weightsStageFor(t, DEFAULT_CURSOR)!.id, 'L0.weights');
   assert.equal(phaseOf('qkv'), 'Q/K/V');
+});
+
+test('attention blocks of a hand-made trace: scores and weights of one layer form one block', () => {
+  const t = makeTrace(2);
+  const blocks = attentionBlocks(t);
+  assert.deepEqual(blocks.map((b) => b.id), ['L0.weights', 'L1.weights']);
+  assert.equal(attentionBlocks(t), blocks, 'memoised per trace');
+  const scores = t.stages.find((s) => s.id === 'L1.scores')!;
+  assert.equal(blockOf(t, scores), blocks[1]);
+  assert.equal(blocks[1]!.scores, scores.tensors[0]);
+  assert.equal(blockOf(t, t.stages[0]!), undefined);
+  assert.equal(blockAt(t, { ...DEFAULT_CURSOR, stage: 1 })!.id, 'L0.weights');
 });
