@@ -18,8 +18,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Two channels joined as by postMessage: asynchronous delivery through structuredClone with the transfer list. */
 function pair(opts: { timeoutMs?: number; transferResults?: boolean; handlers?: Partial<Record<Ask['kind'], (r: never, c: HandlerContext) => unknown>> } = {}) {
   const log: ChannelMessage[] = [];
-  let client!: Channel<Ask, AskRes>;
-  let server!: Channel<never, never, Ask, AskRes>;
+  const ends: { client?: Channel<Ask, AskRes>; server?: Channel<never, never, Ask, AskRes> } = {};
   const deliver = (to: () => { receive(m: unknown): boolean }) => (m: ChannelMessage, transfer: ArrayBuffer[]) => {
     log.push(m);
     const copy = structuredClone(m, { transfer });
@@ -49,8 +48,8 @@ function pair(opts: { timeoutMs?: number; transferResults?: boolean; handlers?: 
     },
     ...opts.handlers,
   } as never;
-  client = new Channel<Ask, AskRes>({ post: deliver(() => server), timeoutMs: opts.timeoutMs });
-  server = new Channel<never, never, Ask, AskRes>({ post: deliver(() => client), handlers, transferResults: opts.transferResults });
+  const client = (ends.client = new Channel<Ask, AskRes>({ post: deliver(() => ends.server!), timeoutMs: opts.timeoutMs }));
+  const server = (ends.server = new Channel<never, never, Ask, AskRes>({ post: deliver(() => ends.client!), handlers, transferResults: opts.transferResults }));
   return { client, server, log, seenAborts };
 }
 
@@ -73,9 +72,9 @@ test('a handler error rejects with its message and code; a missing handler says 
 
 test('errorOf maps remote errors to the caller’s class', async () => {
   class MyError extends Error {}
-  let server!: Channel<never, never, Ask, AskRes>;
-  const client = new Channel<Ask, AskRes>({ post: (m) => setImmediate(() => server.receive(structuredClone(m))), errorOf: (e) => new MyError(`${e.code}: ${e.message}`) });
-  server = new Channel<never, never, Ask, AskRes>({
+  const ends: { server?: Channel<never, never, Ask, AskRes> } = {};
+  const client = new Channel<Ask, AskRes>({ post: (m) => setImmediate(() => ends.server!.receive(structuredClone(m))), errorOf: (e) => new MyError(`${e.code}: ${e.message}`) });
+  ends.server = new Channel<never, never, Ask, AskRes>({
     post: (m) => setImmediate(() => client.receive(structuredClone(m))),
     handlers: { fail: () => Promise.reject(Object.assign(new Error('no'), { code: 'config' })) } as never,
   });
@@ -134,10 +133,10 @@ test('failAll rejects everything in flight; foreign messages are not the channel
 test('results’ typed arrays are transferred when asked, copied otherwise', async () => {
   for (const transferResults of [true, false]) {
     const sent: ArrayBuffer[][] = [];
-    let server!: Channel<never, never, Ask, AskRes>;
-    const client = new Channel<Ask, AskRes>({ post: (m, t) => setImmediate(() => server.receive(structuredClone(m, { transfer: t }))) });
+    const ends: { server?: Channel<never, never, Ask, AskRes> } = {};
+    const client = new Channel<Ask, AskRes>({ post: (m, t) => setImmediate(() => ends.server!.receive(structuredClone(m, { transfer: t }))) });
     let kept: Float32Array | undefined;
-    server = new Channel<never, never, Ask, AskRes>({
+    ends.server = new Channel<never, never, Ask, AskRes>({
       post: (m, t) => {
         sent.push(t);
         setImmediate(() => client.receive(structuredClone(m, { transfer: t })));
