@@ -1,4 +1,4 @@
-// The attention maths (src/model/attention.ts, whatif.ts) against an independent numpy reference
+// The attention maths (src/model/attention/: scores, normalisers, attend, heads, whatif) against an independent numpy reference
 // (scripts/reference/attention_ref.py → test/fixtures/attention/*.json), plus properties that
 // must hold for any input.
 import { test } from 'node:test';
@@ -6,23 +6,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend, tf } from '../../src/model/runtime/backend';
-import {
-  NORMALISER_DOCS,
-  SIGMOID_ROWS_NOTE,
-  attend,
-  causalMask,
-  combineMasks,
-  computeScores,
-  disposeAttend,
-  expandKv,
-  groupedKvHeads,
-  mergeHeads,
-  normalise,
-  paddingMask,
-  sparsemax,
-  splitHeads,
-  type ScoreParams,
-} from '../../src/model/attention/attention';
+import { NORMALISER_DOCS, SIGMOID_ROWS_NOTE, causalMask, combineMasks, normalise, paddingMask, sparsemax } from '../../src/model/attention/normalisers';
+import { computeScores, type ScoreParams } from '../../src/model/attention/scores';
+import { attend, disposeAttend } from '../../src/model/attention/attend';
+import { expandKv, groupedKvHeads, mergeHeads, splitHeads } from '../../src/model/attention/heads';
 import { availableScores, recompute } from '../../src/model/attention/whatif';
 import { AttentionInputError, NORMALISERS, SCORE_FUNCTIONS, tensor, type Normaliser, type ScoreFunction, type TensorData } from '../../shared/trace';
 

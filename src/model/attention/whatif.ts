@@ -2,7 +2,8 @@
 // context from a stage's own Q, K and V (and whatever score parameters the model has). Pure: takes
 // TensorData, returns TensorData, leaves tf.memory() exactly as it found it, also when it throws.
 import { tf } from '../runtime/backend';
-import { attend, missingParams, type ScoreParams } from './attention';
+import { attend } from './attend';
+import { missingParams, type ScoreParams } from './scores';
 import { AttentionInputError, SCORE_FUNCTIONS, tensor, type Normaliser, type ScoreFunction, type TensorData } from '../../../shared/trace';
 
 export interface WhatIfParams {

@@ -1,9 +1,10 @@
 // Runs a hand-built `*.attention.json` (kind "hand-built"): the learner's own tokens, embeddings
 // and matrices through one attention head, every step recorded like any other model's trace.
 import { backendLabel, tf } from '../../runtime/backend';
-import { attend, disposeAttend } from '../../attention/attention';
+import { attend, disposeAttend } from '../../attention/attend';
 import type { HandBuiltConfig, Matrix } from '../../formats/attentionConfig';
-import { SCORE_FORMULAS, NORMALISER_FORMULAS, NORMALISER_DOCS } from '../../attention/attention';
+import { SCORE_FORMULAS } from '../../attention/scores';
+import { NORMALISER_FORMULAS, NORMALISER_DOCS } from '../../attention/normalisers';
 import { tensor, type AttentionInfo, type Stage, type Token, type Trace } from '../../../../shared/trace';
 
 const flat = (m: Matrix): Float32Array => Float32Array.from(m.flat());

@@ -6,13 +6,10 @@
 // The same word (case-insensitive, NFC) always gets the same vector, in every run and process.
 // No vscode import. Every tf op is inside tf.tidy or disposed: a run leaves tf.memory() unchanged.
 import { backendLabel, tf } from '../../runtime/backend';
-import {
-  NORMALISER_FORMULAS,
-  SCORE_FORMULAS,
-  attend,
-  mergeHeads,
-  splitHeads,
-} from '../../attention/attention';
+import { attend } from '../../attention/attend';
+import { mergeHeads, splitHeads } from '../../attention/heads';
+import { SCORE_FORMULAS } from '../../attention/scores';
+import { NORMALISER_FORMULAS } from '../../attention/normalisers';
 import { throwIfCancelled, yieldToEventLoop, type AttentionModel, type RunOptions } from '../../model';
 import {
   AttentionInputError,
