@@ -1,25 +1,31 @@
 #!/usr/bin/env python3
 """Random-weight Hugging Face checkpoints for every family we load, and an independent torch forward pass.
 
-    /usr/bin/python3 scripts/reference/hf_families.py              # writes test/fixtures/hf/<family>/
+    /usr/bin/python3 scripts/reference/hf_families.py              # writes test/fixtures/hf/<family>/ for every family
+    /usr/bin/python3 scripts/reference/hf_families.py qwen2 gpt2   # only these families
+    /usr/bin/python3 scripts/reference/hf_families.py --out DIR    # into DIR/<family>/ (e.g. to diff against the tree)
     /usr/bin/python3 scripts/reference/hf_families.py --time DIR 16 64 128 [--numpy]
 
-Fixture mode writes, for each family (llama, bert, distilbert, roberta, gpt2, marian), a folder laid out
+Fixture mode writes, for each family (llama, bert, distilbert, roberta, gpt2, marian, qwen2), a folder laid out
 exactly like a Hugging Face checkpoint of that family: config.json with the family's real keys,
 model.safetensors (written here with struct + json, tensor names / shapes / layouts as on the Hub:
 GPT-2's Conv1D weights stored [in, out] with a fused c_attn, RoBERTa's offset position table, ...),
-and the tokenizer files. Weights are seeded random numbers; llama is stored as BF16, bert and marian as F16,
-distilbert as BF16 (so the readers' conversions are exercised); the reference uses the same rounded
+and the tokenizer files. Weights are seeded random numbers; llama and qwen2 are stored as BF16, bert and
+marian as F16, distilbert as BF16 (so the readers' conversions are exercised); the reference uses the same rounded
 values. Then it runs the model in torch float64, written from the Hugging Face modelling semantics
 (nothing ported from our TypeScript), and writes reference.json with every attention tensor.
 
 Nothing is imported from the TypeScript side. Tokenisation is done here too: the llama and BERT
 tokenizers reuse the from-scratch Python tokenizers of llama_ref.py / transformer_ref.py, the date
-tokenizer is one token per character, and the byte-level BPE (GPT-2, RoBERTa) is written below.
+tokenizer is one token per character, and the byte-level BPE (GPT-2, RoBERTa; Qwen2 with its own
+NFC + Split regex pre-tokenizer) is written below. qwen2's reference is also checked against the
+transformers conventions by other routes (check_qwen2): RoPE as a complex rotation, repeat_kv, rows of
+weights summing to 1, the tied head, causality, and the sliding window staying off.
 
 Conventions of reference.json (float32, base64 little-endian + shape):
   Q, K, V   [heads, T, d_head] projections split into heads, *before* the 1/√d scale (HF multiplies
-            Q by it; the scores are identical). Llama: after RoPE, K and V per key/value head.
+            Q by it; the scores are identical). Llama, Qwen2: after RoPE (Qwen2: bias added before
+            it), K and V per key/value head; kv_head_of[h] is the key/value head query head h reads.
   scores    [heads, Tq, Tk] Q Kᵀ / √d for every pair, before the mask.
   mask      [Tq, Tk] 1 where a query may attend, 0 where the mask removed the key.
   weights   softmax(scores + mask), context [heads, Tq, d_head] = weights · V,
@@ -280,6 +286,56 @@ def llama_forward(o, W, c, ids):
     final = rms_norm(o, x, W['model.norm.weight'], eps)
     head = W['lm_head.weight'] if 'lm_head.weight' in W else embed
     rec.update(final=final, logits=linear(o, final, head))
+    return rec
+
+
+def qwen2_layer_types(c):
+    """Qwen2Config.__post_init__: sliding_window only counts when use_sliding_window; then layers ≥ max_window_layers slide."""
+    window = c.get('sliding_window') if c.get('use_sliding_window') else None
+    return c.get('layer_types') or ['sliding_attention' if window is not None and l >= c['max_window_layers'] else 'full_attention'
+                                     for l in range(c['num_hidden_layers'])]
+
+
+def qwen2_forward(o, W, c, ids):
+    """Qwen2ForCausalLM (modeling_qwen2.py): Llama's decoder layer with biases on q_proj, k_proj and v_proj."""
+    D, H, KV = c['hidden_size'], c['num_attention_heads'], c['num_key_value_heads']
+    hd = c.get('head_dim') or D // H
+    eps, theta = c['rms_norm_eps'], c['rope_theta']
+    T = len(ids)
+    # Qwen2RotaryEmbedding (default rope): inv_freq_i = θ^(−2i/hd), emb = cat(freqs, freqs): the [θ, θ] layout.
+    inv = 1.0 / (theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd))  # [hd/2]
+    emb = np.concatenate([np.outer(np.arange(T), inv)] * 2, axis=-1)  # [T, hd]
+    cos, sin = o.arr(np.cos(emb)), o.arr(np.sin(emb))
+
+    def rope(x):  # apply_rotary_pos_emb: x·cos + rotate_half(x)·sin, rotate_half(x) = cat(−x₂, x₁)
+        return x * cos + o.cat([-x[..., hd // 2:], x[..., : hd // 2]], -1) * sin
+
+    # repeat_kv: kv head j serves query heads j·n_rep … j·n_rep + n_rep − 1.
+    kv_of = [h // (H // KV) for h in range(H)]
+    # create_causal_mask / create_sliding_window_causal_mask: key j ≤ query i, and i − j < sliding_window when sliding.
+    qi, kj = np.arange(T)[:, None], np.arange(T)[None, :]
+    masks = {'full_attention': kj <= qi, 'sliding_attention': (kj <= qi) & (qi - kj < (c.get('sliding_window') or T + 1))}
+    E = W['model.embed_tokens.weight']
+    x = E[o.ids(ids)]  # [T, D]
+    rec = {'embedding': x, 'layers': []}
+    for l, kind in enumerate(qwen2_layer_types(c)):
+        p = f'model.layers.{l}.'
+        a = p + 'self_attn.'
+        h = rms_norm(o, x, W[p + 'input_layernorm.weight'], eps)
+        q = rope(heads(o, linear(o, h, W[a + 'q_proj.weight'], W[a + 'q_proj.bias']), H))  # [T, H·hd] → [H, T, hd]
+        k = rope(heads(o, linear(o, h, W[a + 'k_proj.weight'], W[a + 'k_proj.bias']), KV))  # [T, KV·hd] → [KV, T, hd]
+        v = heads(o, linear(o, h, W[a + 'v_proj.weight'], W[a + 'v_proj.bias']), KV)  # [T, KV·hd] → [KV, T, hd]
+        att = attend(o, q, k, v, masks[kind], W[a + 'o_proj.weight'], None, kv_of=kv_of)  # o_proj has no bias
+        residual = x
+        x = x + att['output']
+        h2 = rms_norm(o, x, W[p + 'post_attention_layernorm.weight'], eps)
+        m = p + 'mlp.'
+        x = x + linear(o, act(o, c['hidden_act'], linear(o, h2, W[m + 'gate_proj.weight'])) * linear(o, h2, W[m + 'up_proj.weight']),
+                       W[m + 'down_proj.weight'])
+        rec['layers'].append(dict(att, residual=residual, input=h, hidden=x, kind=kind))
+    final = rms_norm(o, x, W['model.norm.weight'], eps)
+    head = E if c.get('tie_word_embeddings') else W['lm_head.weight']
+    rec.update(final=final, logits=linear(o, final, head), kv_of=kv_of)
     return rec
 
 
@@ -567,13 +623,63 @@ def gpt2_pretokenize(text):
     return out
 
 
+# Qwen2's Split pre-tokenizer (tokenizer.json), applied after its NFC normaliser. Unlike GPT-2's: one
+# digit per piece, a letter run takes one preceding non-letter non-digit character ("(hello", " the"),
+# contractions match in any case, and newlines get pieces of their own.
+QWEN2_SPLIT = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+
+
+def _qwen2_piece_end(t, i):
+    """End of the regex match at i: the alternatives of QWEN2_SPLIT tried in order, as a backtracking engine does."""
+    n = len(t)
+    is_l = lambda ch: unicodedata.category(ch).startswith('L')  # noqa: E731
+    is_n = lambda ch: unicodedata.category(ch).startswith('N')  # noqa: E731
+    sym = lambda ch: not ch.isspace() and not is_l(ch) and not is_n(ch)  # noqa: E731
+    if t[i] == "'":  # (?i:'s|'t|'re|'ve|'m|'ll|'d), ASCII case folding
+        for c in ('s', 't', 're', 've', 'm', 'll', 'd'):
+            if t[i + 1:i + 1 + len(c)].lower() == c:
+                return i + 1 + len(c)
+    j = i if is_l(t[i]) else i + 1 if t[i] not in '\r\n' and not is_n(t[i]) and i + 1 < n and is_l(t[i + 1]) else None
+    if j is not None:  # [^\r\n\p{L}\p{N}]?\p{L}+
+        while j < n and is_l(t[j]):
+            j += 1
+        return j
+    if is_n(t[i]):  # \p{N}
+        return i + 1
+    j = i + 1 if t[i] == ' ' and i + 1 < n and sym(t[i + 1]) else i
+    if sym(t[j]):  # ' ?[^\s\p{L}\p{N}]+[\r\n]*'
+        while j < n and sym(t[j]):
+            j += 1
+        while j < n and t[j] in '\r\n':
+            j += 1
+        return j
+    k = i  # t[i] is whitespace: k = end of the whitespace run
+    while k < n and t[k].isspace():
+        k += 1
+    newlines = [p for p in range(i, k) if t[p] in '\r\n']
+    if newlines:  # \s*[\r\n]+: up to the run's last newline
+        return newlines[-1] + 1
+    if k == n or k - i == 1:  # \s+(?!\S) at the end of the text, else \s+
+        return k
+    return k - 1  # \s+(?!\S): leave the last space to the next piece
+
+
+def qwen2_pretokenize(text):
+    out, i = [], 0
+    while i < len(text):
+        m = _qwen2_piece_end(text, i)
+        out.append(text[i:m])
+        i = m
+    return out
+
+
 def byte_symbols(word):
     return [BYTE_CHAR[b] for b in word.encode('utf-8')]
 
 
-def bpe_train(corpus, n_merges):
+def bpe_train(corpus, n_merges, pretokenize=gpt2_pretokenize):
     words = {}
-    for w in gpt2_pretokenize(corpus):
+    for w in pretokenize(corpus):
         words[tuple(byte_symbols(w))] = words.get(tuple(byte_symbols(w)), 0) + 1
     merges = []
     for _ in range(n_merges):
@@ -601,10 +707,12 @@ def bpe_train(corpus, n_merges):
 
 
 class ByteBpe:
-    def __init__(self, vocab, merges, specials=()):
+    def __init__(self, vocab, merges, specials=(), pretokenize=gpt2_pretokenize, normalize=None):
         self.vocab = vocab
         self.rank = {tuple(m): r for r, m in enumerate(merges)}
         self.specials = list(specials)
+        self.pretokenize = pretokenize
+        self.normalize = normalize
 
     def _word(self, w):
         syms = byte_symbols(w)
@@ -621,8 +729,10 @@ class ByteBpe:
         return [self.vocab[s] for s in syms]
 
     def encode(self, text):
+        if self.normalize:
+            text = unicodedata.normalize(self.normalize, text)
         ids = []
-        for w in gpt2_pretokenize(text):
+        for w in self.pretokenize(text):
             ids += self._word(w)
         return ids
 
@@ -693,6 +803,11 @@ GPT2_CORPUS = 'The quick brown fox jumps over the lazy dog. The dog sleeps, the 
 GPT2_TEXTS = ["It's the quick café 🦊!"]
 MARIAN_TEXTS = ['à 23rd Nov 2026']
 MARIAN_SEED = 18  # a seed whose greedy output is not one character repeated
+# Qwen2: CJK, digits (one per piece), a contraction in capitals, a bracket before a word, a blank line.
+QWEN2_CORPUS = ("The quick brown fox jumps over the lazy dog. 你好，世界！你好 the fox. It's the fox's café; "
+                'the dog sleeps and the fox is quick.\n\nThe end of the world, 2026.')
+QWEN2_TEXTS = ["The quick fox's café, 2026 😀", "IT'S (quick)\n\n你好 world!"]
+QWEN2_SPECIALS = ('<|endoftext|>', '<|im_start|>', '<|im_end|>')
 
 
 def write_json(path, obj):
@@ -1022,6 +1137,167 @@ def make_gpt2(o):
     return {'family': 'gpt2', 'dtype': 'F32', 'cases': cases}
 
 
+def qwen2_tokenizer_json(vocab, merges, added):
+    """Qwen2's tokenizer.json: NFC, the Split regex then byte-level without its own regex, no post-processing tokens."""
+    byte_level = {'type': 'ByteLevel', 'add_prefix_space': False, 'trim_offsets': False, 'use_regex': False}
+    return {
+        'version': '1.0',
+        'truncation': None,
+        'padding': None,
+        'added_tokens': [
+            {'id': i, 'content': s, 'single_word': False, 'lstrip': False, 'rstrip': False, 'normalized': False, 'special': True}
+            for s, i in added
+        ],
+        'normalizer': {'type': 'NFC'},
+        'pre_tokenizer': {'type': 'Sequence', 'pretokenizers': [
+            {'type': 'Split', 'pattern': {'Regex': QWEN2_SPLIT}, 'behavior': 'Isolated', 'invert': False}, byte_level]},
+        'post_processor': byte_level,
+        'decoder': byte_level,
+        'model': {
+            'type': 'BPE', 'dropout': None, 'unk_token': None, 'continuing_subword_prefix': '', 'end_of_word_suffix': '',
+            'fuse_unk': False, 'byte_fallback': False, 'ignore_merges': False,
+            'vocab': vocab, 'merges': [f'{a} {b}' for a, b in merges],
+        },
+    }
+
+
+def make_qwen2(o):
+    """Qwen2.5-style (0.5B layout): tied embeddings, BF16, q/k/v biases, GQA, vocab_size padded past the tokenizer's."""
+    d = family_dir('qwen2')
+    merges = bpe_train(QWEN2_CORPUS, 64, qwen2_pretokenize)
+    vocab = {ch: i for i, (_, ch) in enumerate(bytes_to_unicode())}  # the 256 bytes first, in GPT-2's order, as Qwen2's
+    for a, b in merges:
+        vocab.setdefault(a + b, len(vocab))
+    n_regular = len(vocab)
+    added = [(s, n_regular + i) for i, s in enumerate(QWEN2_SPECIALS)]  # special tokens live outside model.vocab
+    eot = added[0][1]
+    # Qwen2.5's embedding has more rows than the tokenizer has tokens (151936 vs 151665); so does this one.
+    V = -(-(n_regular + len(added)) // 64) * 64
+    D, H, KV, I, L = 32, 4, 2, 64, 2
+    hd = D // H
+    c = {
+        'architectures': ['Qwen2ForCausalLM'], 'attention_dropout': 0.0, 'bos_token_id': eot, 'eos_token_id': eot, 'hidden_act': 'silu',
+        'hidden_size': D, 'initializer_range': 0.02, 'intermediate_size': I, 'max_position_embeddings': 128,
+        # A window shorter than the texts, on layer 1, that must stay off: use_sliding_window is false.
+        'max_window_layers': 1, 'model_type': 'qwen2', 'num_attention_heads': H, 'num_hidden_layers': L, 'num_key_value_heads': KV,
+        'rms_norm_eps': 1e-06, 'rope_scaling': None, 'rope_theta': 1000000.0, 'sliding_window': 4, 'tie_word_embeddings': True,
+        'torch_dtype': 'bfloat16', 'transformers_version': '4.43.1', 'use_cache': True, 'use_mrope': False, 'use_sliding_window': False,
+        'vocab_size': V,
+    }
+    r = Rng(6)
+    t = {'model.embed_tokens.weight': r.w(V, D, std=1.0), 'model.norm.weight': r.g(D)}
+    for l in range(L):
+        p = f'model.layers.{l}.'
+        t[p + 'input_layernorm.weight'] = r.g(D)
+        lin(t, r, p + 'self_attn.q_proj', H * hd, D, False, std=2.0 / math.sqrt(D))
+        t[p + 'self_attn.q_proj.bias'] = r.b(H * hd, std=0.5)
+        lin(t, r, p + 'self_attn.k_proj', KV * hd, D, False, std=2.0 / math.sqrt(D))
+        t[p + 'self_attn.k_proj.bias'] = r.b(KV * hd, std=0.5)
+        lin(t, r, p + 'self_attn.v_proj', KV * hd, D, True)
+        lin(t, r, p + 'self_attn.o_proj', D, H * hd, False)
+        t[p + 'post_attention_layernorm.weight'] = r.g(D)
+        lin(t, r, p + 'mlp.gate_proj', I, D, False)
+        lin(t, r, p + 'mlp.up_proj', I, D, False)
+        lin(t, r, p + 'mlp.down_proj', D, I, False)
+    stored = write_safetensors(os.path.join(d, 'model.safetensors'), t, lambda n: 'BF16')  # no lm_head.weight: tied
+    write_json(os.path.join(d, 'config.json'), c)
+    write_json(os.path.join(d, 'generation_config.json'), {
+        'bos_token_id': eot, 'do_sample': False, 'eos_token_id': eot, 'max_new_tokens': 2048, 'transformers_version': '4.43.1'})
+    write_json(os.path.join(d, 'tokenizer.json'), qwen2_tokenizer_json(vocab, merges, added))
+    write_json(os.path.join(d, 'vocab.json'), vocab)
+    with open(os.path.join(d, 'merges.txt'), 'w', encoding='utf-8') as f:
+        f.write('#version: 0.2\n' + ''.join(f'{a} {b}\n' for a, b in merges))
+    entry = lambda s: {'content': s, 'lstrip': False, 'normalized': False, 'rstrip': False, 'single_word': False, 'special': True}  # noqa: E731
+    write_json(os.path.join(d, 'tokenizer_config.json'), {  # Qwen2.5-0.5B's keys: no BOS token, none added
+        'add_bos_token': False, 'add_prefix_space': False, 'added_tokens_decoder': {str(i): entry(s) for s, i in added},
+        'additional_special_tokens': list(QWEN2_SPECIALS[1:]), 'bos_token': None,
+        'chat_template': ("{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+                          "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
+                          "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+                          "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"),
+        'clean_up_tokenization_spaces': False, 'eos_token': QWEN2_SPECIALS[0], 'errors': 'replace', 'model_max_length': 128,
+        'pad_token': QWEN2_SPECIALS[0], 'split_special_tokens': False, 'tokenizer_class': 'Qwen2Tokenizer', 'unk_token': None,
+    })
+    tok = ByteBpe(vocab, merges, pretokenize=qwen2_pretokenize, normalize='NFC')
+    W = torch_weights(o, stored)
+    cases = []
+    for text in QWEN2_TEXTS:
+        ids = tok.encode(text)  # add_bos_token: false, and the ByteLevel post-processor adds nothing
+        rec = qwen2_forward(o, W, c, ids)
+        check_qwen2(o, W, c, tok, text, ids, rec, n_regular)
+        rows, lg = logits_rows(o, rec['logits'], V)
+        cases.append({
+            'text': text, 'ids': ids, 'embedding': enc(o.np(rec['embedding'])),
+            'layers': [layer_json(o, x, ('residual', 'input', 'hidden')) for x in rec['layers']],
+            'final': enc(o.np(rec['final'])), 'logit_rows': rows, 'logits': lg,
+        })
+    return {'family': 'qwen2', 'dtype': 'BF16', 'kv_head_of': [h // (H // KV) for h in range(H)], 'cases': cases}
+
+
+def check_qwen2(o, W, c, tok, text, ids, rec, n_regular):
+    """The reference against the transformers conventions, by other routes than qwen2_forward takes (numpy, float64)."""
+    D, H, KV, eps = c['hidden_size'], c['num_attention_heads'], c['num_key_value_heads'], c['rms_norm_eps']
+    hd, n_rep, T = D // H, H // KV, len(ids)
+    Wn = {k: o.np(v) for k, v in W.items()}
+    E = Wn['model.embed_tokens.weight']
+    near = lambda a, b, what, tol=1e-10: np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=f'qwen2 {text!r}: {what}')  # noqa: E731
+    # Tokens: the byte-level pieces spell the NFC text; no start token, nothing in the padded rows.
+    inverse = {ch: b for b, ch in bytes_to_unicode()}
+    pieces = {i: s for s, i in tok.vocab.items()}
+    spelled = bytes(inverse[ch] for i in ids for ch in pieces[i])
+    assert spelled == unicodedata.normalize('NFC', text).encode('utf-8'), (text, spelled)
+    assert all(i < n_regular for i in ids) and c['vocab_size'] > n_regular + len(QWEN2_SPECIALS)
+    near(o.np(rec['embedding']), E[ids], 'embedding = rows of embed_tokens')
+    # repeat_kv(x, n_rep) = repeat_interleave over heads: query head h reads kv head h // n_rep.
+    assert rec['kv_of'] == list(np.repeat(np.arange(KV), n_rep))
+    inv = 1.0 / (c['rope_theta'] ** (np.arange(0, hd, 2) / hd))
+    turn = np.exp(1j * np.outer(np.arange(T), inv))  # [T, hd/2]: RoPE as a complex rotation of (x_i, x_{i+hd/2})
+    rms = lambda x, g: x / np.sqrt((x * x).mean(-1, keepdims=True) + eps) * g  # noqa: E731
+    silu = lambda x: x / (1 + np.exp(-x))  # noqa: E731
+    causal = np.tril(np.ones((T, T)))
+    x = E[ids]
+    for l, L in enumerate(rec['layers']):
+        p, a = f'model.layers.{l}.', f'model.layers.{l}.self_attn.'
+        Q, K, V, S, A, C, O = (o.np(L[k]) for k in ('Q', 'K', 'V', 'scores', 'weights', 'context', 'output'))
+        assert Q.shape == (H, T, hd) and K.shape == V.shape == (KV, T, hd), (Q.shape, K.shape, V.shape)
+        near(o.np(L['residual']), x, f'L{l} residual = previous hidden')
+        h = rms(x, Wn[p + 'input_layernorm.weight'])
+        near(o.np(L['input']), h, f'L{l} input_layernorm')
+        for name, got, n in (('q', Q, H), ('k', K, KV)):
+            pre = (h @ Wn[a + f'{name}_proj.weight'].T + Wn[a + f'{name}_proj.bias']).reshape(T, n, hd).transpose(1, 0, 2)
+            z = (pre[..., : hd // 2] + 1j * pre[..., hd // 2:]) * turn
+            near(got, np.concatenate([z.real, z.imag], -1), f'L{l} {name}: RoPE as a complex rotation, bias added before it')
+            near(np.linalg.norm(got, axis=-1), np.linalg.norm(pre, axis=-1), f'L{l} {name}: RoPE keeps lengths')
+        near(V, (h @ Wn[a + 'v_proj.weight'].T + Wn[a + 'v_proj.bias']).reshape(T, KV, hd).transpose(1, 0, 2), f'L{l} v_proj + bias')
+        Kr, Vr = np.repeat(K, n_rep, axis=0), np.repeat(V, n_rep, axis=0)  # [KV, T, hd] → [H, T, hd]
+        near(S, np.einsum('htd,hsd->hts', Q, Kr) * hd ** -0.5, f'L{l} scores = Q·Kᵀ·head_dim^-0.5, before the mask')
+        assert c['use_sliding_window'] is False and np.array_equal(L['mask'], causal), f'L{l}: full causal mask'
+        e = np.exp(S - S.max(-1, keepdims=True)) * causal
+        near(A, e / e.sum(-1, keepdims=True), f'L{l} weights = softmax over the allowed keys')
+        assert np.abs(A.sum(-1) - 1).max() < 1e-12 and not A[:, causal == 0].any(), f'L{l}: rows sum to 1, masked keys get 0'
+        near(C, A @ Vr, f'L{l} context = weights · V of its kv head')
+        near(O, C.transpose(1, 0, 2).reshape(T, H * hd) @ Wn[a + 'o_proj.weight'].T, f'L{l} o_proj (no bias)')
+        x = x + O
+        h2 = rms(x, Wn[p + 'post_attention_layernorm.weight'])
+        x = x + (silu(h2 @ Wn[p + 'mlp.gate_proj.weight'].T) * (h2 @ Wn[p + 'mlp.up_proj.weight'].T)) @ Wn[p + 'mlp.down_proj.weight'].T
+        near(o.np(L['hidden']), x, f'L{l} hidden = residual + attention + SwiGLU MLP')
+    final = rms(x, Wn['model.norm.weight'])
+    near(o.np(rec['final']), final, 'final norm')
+    near(o.np(rec['logits']), final @ E.T, 'logits = final · embed_tokensᵀ (tied lm_head)')
+    # Causal: a prefix gives the same numbers at its positions.
+    n = T - 3
+    pre = qwen2_forward(o, W, c, ids[:n])
+    for l, (Lp, L) in enumerate(zip(pre['layers'], rec['layers'])):
+        for k in ('Q', 'K', 'V', 'context'):
+            near(o.np(Lp[k]), o.np(L[k])[:, :n], f'L{l} {k}: causal')
+        near(o.np(Lp['weights']), o.np(L['weights'])[:, :n, :n], f'L{l} weights: causal')
+        near(o.np(Lp['hidden']), o.np(L['hidden'])[:n], f'L{l} hidden: causal')
+    # The sliding window in config.json is a live trap: switched on, it would change layer max_window_layers on.
+    slid = qwen2_forward(o, W, dict(c, use_sliding_window=True), ids)
+    assert [x['kind'] for x in slid['layers']] == ['full_attention', 'sliding_attention']
+    assert T > c['sliding_window'] and np.abs(o.np(slid['layers'][1]['weights']) - o.np(rec['layers'][1]['weights'])).max() > 1e-3
+
+
 def char_encode(d, text):
     """The date tokenizer: one token per character (WordLevel over a Split('.') pre-tokenizer), unknown → <unk>, then </s>."""
     with open(os.path.join(d, 'tokenizer.json'), encoding='utf-8') as f:
@@ -1106,15 +1382,21 @@ def make_marian(o):
     return {'family': 'marian', 'dtype': 'F16', 'cases': cases}
 
 
-def generate():
+def generate(families=()):
     import torch
     torch.set_num_threads(2)
     o = TorchOps(torch.float64)
     makers = {
         'llama': lambda: make_llama(o), 'bert': lambda: make_bert(o, 'bert'), 'distilbert': lambda: make_bert(o, 'distilbert'),
         'roberta': lambda: make_roberta(o), 'gpt2': lambda: make_gpt2(o), 'marian': lambda: make_marian(o),
+        'qwen2': lambda: make_qwen2(o),
     }
+    unknown = [f for f in families if f not in makers]
+    if unknown:
+        raise SystemExit(f'unknown famil{"ies" if len(unknown) > 1 else "y"} {", ".join(unknown)}; known: {", ".join(makers)}')
     for fam, make in makers.items():
+        if families and fam not in families:
+            continue
         ref = make()
         ref['generator'] = 'scripts/reference/hf_families.py (torch float64, Hugging Face semantics)'
         with open(os.path.join(OUT, fam, 'reference.json'), 'w', encoding='utf-8') as f:
@@ -1129,7 +1411,7 @@ def generate():
 
 def detect_family(c):
     t = c.get('model_type')
-    if t in ('llama', 'bert', 'distilbert', 'roberta', 'gpt2', 'marian'):
+    if t in ('llama', 'bert', 'distilbert', 'roberta', 'gpt2', 'marian', 'qwen2'):
         return t
     raise SystemExit(f'unsupported model_type {t!r}')
 
@@ -1162,6 +1444,8 @@ def time_model(d, token_counts, use_numpy, repeats=7):
         def run():
             if fam == 'llama':
                 return llama_forward(o, W, c, ids)
+            if fam == 'qwen2':
+                return qwen2_forward(o, W, c, ids)
             if fam == 'gpt2':
                 return gpt2_forward(o, W, c, ids)
             if fam == 'marian':  # like encdec.ts run(): encoder, greedy decoding (no cache), the recorded decoder pass
@@ -1198,9 +1482,22 @@ def main(argv):
             raise SystemExit('usage: hf_families.py --time DIR TOKENS... [--numpy]')
         print(json.dumps(time_model(rest[0], [int(x) for x in rest[1:]], '--numpy' in argv)))
         return
-    if argv:
-        raise SystemExit(__doc__)
-    generate()
+    families, out = [], None
+    it = iter(argv)
+    for a in it:
+        if a == '--out':
+            out = next(it, None)
+            if out is None:
+                raise SystemExit(__doc__)
+        elif a.startswith('-'):
+            raise SystemExit(__doc__)
+        else:
+            families.append(a)
+    if out is not None:
+        global OUT
+        OUT = os.path.abspath(out)
+        os.makedirs(OUT, exist_ok=True)
+    generate(families)
 
 
 if __name__ == '__main__':
