@@ -803,10 +803,11 @@ GPT2_CORPUS = 'The quick brown fox jumps over the lazy dog. The dog sleeps, the 
 GPT2_TEXTS = ["It's the quick café 🦊!"]
 MARIAN_TEXTS = ['à 23rd Nov 2026']
 MARIAN_SEED = 18  # a seed whose greedy output is not one character repeated
-# Qwen2: CJK, digits (one per piece), a contraction in capitals, a bracket before a word, a blank line.
+# Qwen2: CJK, digits (one per piece), a contraction in capitals, punctuation before a blank line. The corpus
+# gives merges only Qwen2's split can reach ("'S", ".ĊĊ"), so the second text tokenises differently with GPT-2's.
 QWEN2_CORPUS = ("The quick brown fox jumps over the lazy dog. 你好，世界！你好 the fox. It's the fox's café; "
-                'the dog sleeps and the fox is quick.\n\nThe end of the world, 2026.')
-QWEN2_TEXTS = ["The quick fox's café, 2026 😀", "IT'S (quick)\n\n你好 world!"]
+                "IT'S (quick) and (quick) again, IT'S the dog.\n\nThe dog sleeps and the fox is quick.\n\nThe end of the world, 2026.\n\n")
+QWEN2_TEXTS = ["The quick fox's café, 2026 😀", "IT'S (quick).\n\n你好 world!"]
 QWEN2_SPECIALS = ('<|endoftext|>', '<|im_start|>', '<|im_end|>')
 
 
@@ -1247,6 +1248,8 @@ def check_qwen2(o, W, c, tok, text, ids, rec, n_regular):
     spelled = bytes(inverse[ch] for i in ids for ch in pieces[i])
     assert spelled == unicodedata.normalize('NFC', text).encode('utf-8'), (text, spelled)
     assert all(i < n_regular for i in ids) and c['vocab_size'] > n_regular + len(QWEN2_SPECIALS)
+    if text == QWEN2_TEXTS[-1]:  # a GPT-2-style pre-tokenizer would not give these ids
+        assert ByteBpe(tok.vocab, list(tok.rank)).encode(text) != ids, 'the Qwen2 split changes this text\'s tokens'
     near(o.np(rec['embedding']), E[ids], 'embedding = rows of embed_tokens')
     # repeat_kv(x, n_rep) = repeat_interleave over heads: query head h reads kv head h // n_rep.
     assert rec['kv_of'] == list(np.repeat(np.arange(KV), n_rep))
