@@ -5,12 +5,12 @@
 //   → scores → weights → context → merged heads · W_O
 // The same word (case-insensitive, NFC) always gets the same vector, in every run and process.
 // No vscode import. Every tf op is inside tf.tidy or disposed: a run leaves tf.memory() unchanged.
-import { backendLabel, tf } from '../../runtime/backend';
+import { tf } from '../../runtime/backend';
 import { attend } from '../../attention/attend';
 import { mergeHeads, splitHeads } from '../../attention/heads';
-import { SCORE_FORMULAS } from '../../attention/scores';
-import { NORMALISER_FORMULAS } from '../../attention/normalisers';
-import { throwIfCancelled, yieldToEventLoop, type AttentionModel, type RunOptions } from '../../model';
+import { yieldToEventLoop, type AttentionModel, type RunOptions } from '../../model';
+import { Run } from '../../trace/run';
+import { toyDescription, toyLesson, type ToySizes } from './lesson';
 import {
   AttentionInputError,
   NORMALISERS,
@@ -24,7 +24,7 @@ import {
   type Token,
   type Trace,
 } from '../../../../shared/trace';
-import { WORD_VOCAB_SIZE, fnv1a32, tokenizeWords, wordKey } from '../../tokenizers/wordTokenizer';
+import { fnv1a32, tokenizeWords, wordKey } from '../../tokenizers/wordTokenizer';
 
 export const TOY_MODEL_ID = 'toy-self-attention';
 export const TOY_D_MODEL = 16;
@@ -121,35 +121,6 @@ export function toyWeights(): ToyWeights {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Explanations
-
-const SCORE_WORDS: Record<ScoreFunction, string> = {
-  dot: 'the dot product q·k: large when query and key point the same way. Nothing rescales it, so with d_k = 8 the scores spread wide and the weights tend to be peaked',
-  'scaled-dot': 'the scaled dot product q·k/√d_k: dividing by √8 keeps the spread of scores near 1 whatever the head size, so the normaliser is not pushed into saturation',
-  general: 'the general (bilinear) score qᵀWk: each head first maps the query through its own matrix W (here seeded), so query and key need not live in the same space',
-  additive: 'the additive (Bahdanau) score vᵀtanh(W₁q + W₂k): a one-hidden-layer network with d_a = 8 tanh units looks at query and key together and v reads one number off it',
-};
-
-const NORMALISER_WORDS: Record<Normaliser, string> = {
-  softmax: 'softmax exponentiates each score and divides by the row total, so every key gets some positive weight and each row sums to 1',
-  sparsemax: 'sparsemax projects each row of scores onto the probability simplex: it subtracts a threshold τ and clips at 0, so keys far enough below the best get exactly 0 while each row still sums to 1',
-  sigmoid: 'sigmoid squashes each score into (0, 1) on its own, without looking at the other keys, so a row need not sum to 1 and the context is a weighted sum rather than a weighted mean',
-};
-
-function scoreFormula(score: ScoreFunction): string {
-  switch (score) {
-    case 'dot':
-      return 'S[h] = Q[h] K[h]ᵀ';
-    case 'scaled-dot':
-      return `S[h] = Q[h] K[h]ᵀ / √${TOY_D_K}`;
-    case 'general':
-      return 'S[h] = Q[h] W[h] K[h]ᵀ';
-    case 'additive':
-      return 'S[h]ᵢⱼ = vᵀ tanh(W₁ Q[h]ᵢ + W₂ K[h]ⱼ)';
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // The model
 
 class ToyModel implements AttentionModel {
@@ -157,9 +128,7 @@ class ToyModel implements AttentionModel {
     id: TOY_MODEL_ID,
     name: 'Toy self-attention',
     family: 'toy',
-    description:
-      `One self-attention layer over words with fixed, seeded (untrained) weights: d_model ${TOY_D_MODEL}, ${TOY_HEADS} heads of d_k ${TOY_D_K}, ` +
-      'sinusoidal positions. Any score function (dot, scaled dot, general, additive) and normaliser (softmax, sparsemax, sigmoid).',
+    description: toyDescription({ D: TOY_D_MODEL, H: TOY_HEADS, d: TOY_D_K }),
     layers: 1,
     heads: TOY_HEADS,
     dModel: TOY_D_MODEL,
@@ -191,25 +160,19 @@ class ToyModel implements AttentionModel {
   }
 
   async run(text: string, options: RunOptions = {}): Promise<Trace> {
-    const started = performance.now();
-    const { signal, onProgress } = options;
-    throwIfCancelled(signal);
     const score: ScoreFunction = options.score ?? 'scaled-dot';
     const normaliser: Normaliser = options.normaliser ?? 'softmax';
+    const run = Run.begin(text, options, { defaultMaxTokens: TOY_DEFAULT_MAX_TOKENS });
     if (!SCORE_FUNCTIONS.includes(score)) throw new AttentionInputError('unsupported', `Unknown score function "${String(score)}"; use one of ${SCORE_FUNCTIONS.join(', ')}.`);
     if (!NORMALISERS.includes(normaliser)) throw new AttentionInputError('unsupported', `Unknown normaliser "${String(normaliser)}"; use one of ${NORMALISERS.join(', ')}.`);
-    if (text.trim().length === 0) throw new AttentionInputError('empty', 'There is no text to run: select some words first.');
-    const requested = options.maxTokens;
-    const maxTokens = requested !== undefined && Number.isFinite(requested) ? Math.max(1, Math.floor(requested)) : TOY_DEFAULT_MAX_TOKENS;
 
-    onProgress?.(0, 'Tokenising');
-    const enc = tokenizeWords(text, { maxTokens });
+    run.progress(0, 'Tokenising');
+    const enc = tokenizeWords(text, { maxTokens: run.maxTokens });
+    run.admit(
+      { tokens: enc.tokens, truncated: enc.truncated, coveredLength: enc.coveredLength },
+      { noTokens: 'The selection has no words or punctuation to attend over.', truncatedWhy: (maxTokens) => `(maxTokens = ${maxTokens})` },
+    );
     const tokens: Token[] = enc.tokens;
-    if (tokens.length === 0) throw new AttentionInputError('empty', 'The selection has no words or punctuation to attend over.');
-    const warnings: string[] = [];
-    if (enc.truncated) {
-      warnings.push(`The input was truncated to maxTokens = ${maxTokens} tokens; the model saw the first ${enc.coveredLength} of ${text.length} characters.`);
-    }
     const T = tokens.length;
     const D = TOY_D_MODEL;
     const H = TOY_HEADS;
@@ -221,15 +184,15 @@ class ToyModel implements AttentionModel {
     const X = E.map((e, i) => e + P[i]!);
 
     await yieldToEventLoop();
-    throwIfCancelled(signal);
-    onProgress?.(0.2, 'Queries, keys and values');
+    run.checkCancelled();
+    run.progress(0.2, 'Queries, keys and values');
     const held: tf.Tensor[] = [];
     try {
       const w = this.tensors();
       held.push(...Object.values(w));
       const [q, k, v] = tf.tidy(() => {
         const x = tf.tensor2d(X, [T, D]);
-        return [splitHeads(tf.matMul(x, w.Wq), H), splitHeads(tf.matMul(x, w.Wk), H), splitHeads(tf.matMul(x, w.Wv), H)];
+        return [splitHeads(tf.matMul(x, w.Wq), H), splitHeads(tf.matMul(x, w.Wk), H), splitHeads(tf.matMul(x, w.Wv), H)]; // [T, D] → [H, T, d] each
       });
       held.push(q!, k!, v!);
       const Qd = new Float32Array(await q!.data());
@@ -237,34 +200,23 @@ class ToyModel implements AttentionModel {
       const Vd = new Float32Array(await v!.data());
 
       await yieldToEventLoop();
-      throwIfCancelled(signal);
-      onProgress?.(0.5, 'Scores and weights');
-      const out = attend({ q: q!, k: k!, v: v!, score, normaliser, params: { W: w.W, W1: w.W1, W2: w.W2, v: w.v } });
+      run.checkCancelled();
+      run.progress(0.5, 'Scores and weights');
+      const out = attend({ q: q!, k: k!, v: v!, score, normaliser, params: { W: w.W, W1: w.W1, W2: w.W2, v: w.v } }); // [H, T, T] scores and weights, [H, T, d] context
       held.push(out.scores, out.weights, out.context);
       const scores = new Float32Array(await out.scores.data());
       const weights = new Float32Array(await out.weights.data());
       const ctx = new Float32Array(await out.context.data());
 
       await yieldToEventLoop();
-      throwIfCancelled(signal);
-      onProgress?.(0.8, 'Context vectors');
-      const merged = tf.tidy(() => tf.matMul(mergeHeads(out.context), w.Wo));
+      run.checkCancelled();
+      run.progress(0.8, 'Context vectors');
+      const merged = tf.tidy(() => tf.matMul(mergeHeads(out.context), w.Wo)); // [H, T, d] → [T, H·d] → [T, D]
       held.push(merged);
       const output = new Float32Array(await merged.data());
 
-      throwIfCancelled(signal);
       const stages = this.stages({ tokens, score, normaliser, E, P, X, Qd, Kd, Vd, scores, weights, ctx, output });
-      onProgress?.(1, 'Done');
-      return {
-        version: 1,
-        model: this.info,
-        text: text.slice(0, enc.coveredLength),
-        tokens,
-        stages,
-        warnings,
-        backend: backendLabel(),
-        elapsedMs: performance.now() - started,
-      };
+      return run.finish({ model: this.info, coveredLength: enc.coveredLength, tokens, stages });
     } finally {
       for (const t of held) if (!t.isDisposed) t.dispose();
     }
@@ -294,29 +246,18 @@ class ToyModel implements AttentionModel {
     const qk = { query: 'input', key: 'input' } as const;
     const attention: AttentionInfo = { queries: 'input', keys: 'input', causal: false, score: r.score, normaliser: r.normaliser };
     const w = this.w;
-    const how = `${r.score} scores with ${r.normaliser}`;
+    const sizes: ToySizes = { T, D, H, d, a };
     return [
       {
         id: 'tokens',
         kind: 'tokens',
-        title: 'Tokens',
-        formula: 'text → [w₁, w₂, …, w_n]',
-        explanation:
-          `The text is cut into ${T} word and punctuation tokens at Unicode word boundaries; spaces and line breaks are dropped. ` +
-          `There is no fixed vocabulary: each token's id is a hash of its lower-case spelling into ${WORD_VOCAB_SIZE} buckets, ` +
-          'so the same word always gets the same id, and no word is ever unknown.',
+        ...toyLesson.tokens(sizes),
         tensors: [tensor('ids', [T], ['token'], Float32Array.from(r.tokens, (t) => t.id), { tokenAxes: tok, description: 'Hashed token ids' })],
       },
       {
         id: 'embedding',
         kind: 'embedding',
-        title: 'Embeddings + positions',
-        formula: 'X[i] = E(wᵢ) + PE(i),  PE(i)₂ⱼ = sin(i / 10000^(2j/d)),  PE(i)₂ⱼ₊₁ = cos(i / 10000^(2j/d))',
-        explanation:
-          `Each word gets a fixed ${D}-number vector E(w), drawn from a random generator seeded by the word itself, so "The" and "the" ` +
-          'share a vector in every run. A trained model would have learned these vectors; here they are random, which is enough to see the ' +
-          'mechanism. Attention itself ignores order, so a position signal PE(i) is added: sines and cosines of the position at ' +
-          'wavelengths from 2π up to 10000·2π, one pair per two features. The same word at two positions therefore gets two different X rows.',
+        ...toyLesson.embedding(sizes),
         tensors: [
           tensor('X', [T, D], ['token', 'd_model'], r.X, { tokenAxes: tok, description: 'X = E + PE, the input to attention' }),
           tensor('E', [T, D], ['token', 'd_model'], r.E, { tokenAxes: tok, description: 'Seeded word vectors E(w)' }),
@@ -328,13 +269,7 @@ class ToyModel implements AttentionModel {
         kind: 'qkv',
         layer: 0,
         attention,
-        title: 'Queries, keys, values',
-        formula: 'Q = X W_Q,  K = X W_K,  V = X W_V,  split into heads: [T, 16] → [2, T, 8]',
-        explanation:
-          `Three seeded ${D}×${D} matrices turn every token's X row into a query (what this token looks for), a key (what it offers to be ` +
-          `found by) and a value (what it hands over when found). Each is cut into ${H} heads of ${d} numbers, features 0–${d - 1} for head 0 ` +
-          `and ${d}–${2 * d - 1} for head 1, and every head attends on its own. Also shown are the parameters the score functions need: ` +
-          `W (one ${d}×${d} matrix per head) for general scores, and W₁, W₂ (${a}×${d}) and v (${a}) for additive scores. This run uses ${how}.`,
+        ...toyLesson.qkv(sizes, r.score, r.normaliser),
         tensors: [
           tensor('Q', [H, T, d], ['head', 'token', 'd_k'], r.Qd, { tokenAxes: tok, description: 'Queries per head' }),
           tensor('K', [H, T, d], ['head', 'token', 'd_k'], r.Kd, { tokenAxes: tok, description: 'Keys per head' }),
@@ -350,12 +285,7 @@ class ToyModel implements AttentionModel {
         kind: 'score',
         layer: 0,
         attention,
-        title: `Attention scores (${r.score})`,
-        formula: `${scoreFormula(r.score)};  ${SCORE_FORMULAS[r.score]}`,
-        explanation:
-          `Every query is compared with every key, its own included, giving one ${T}×${T} grid per head: row i says how well token i's ` +
-          `query matches each key. The score function here is ${SCORE_WORDS[r.score]}. There is no mask: this is bidirectional ` +
-          'self-attention, so a token may look at tokens after it as well as before.',
+        ...toyLesson.scores(sizes, r.score),
         tensors: [tensor('scores', [H, T, T], ['head', 'query', 'key'], r.scores, { tokenAxes: qk, description: `Scores (${r.score})` })],
       },
       {
@@ -363,12 +293,7 @@ class ToyModel implements AttentionModel {
         kind: 'normalise',
         layer: 0,
         attention,
-        title: `Attention weights (${r.normaliser})`,
-        formula: `α[h] = ${r.normaliser}(S[h]) row by row;  ${NORMALISER_FORMULAS[r.normaliser]}`,
-        explanation:
-          `Each row of scores becomes a row of attention weights: ${NORMALISER_WORDS[r.normaliser]}. ` +
-          `Row i of head h now says how much of each token's value ends up in token i's context. Try the what-if controls to ` +
-          'see other normalisers on these very same scores.',
+        ...toyLesson.weights(sizes, r.normaliser),
         tensors: [tensor('weights', [H, T, T], ['head', 'query', 'key'], r.weights, { tokenAxes: qk, description: `Attention weights α (${r.normaliser})` })],
       },
       {
@@ -376,12 +301,7 @@ class ToyModel implements AttentionModel {
         kind: 'context',
         layer: 0,
         attention,
-        title: 'Context vectors',
-        formula: 'cᵢ[h] = Σⱼ αᵢⱼ[h] V[h]ⱼ;  output = concat(c[0], c[1]) W_O',
-        explanation:
-          `Each token's context vector, per head, is its attention row applied to the values: a mix of the value vectors of the tokens it ` +
-          `attends to (with ${r.normaliser}${r.normaliser === 'sigmoid' ? ', a weighted sum whose weights need not add up to 1' : ', a weighted mean'}). ` +
-          `The ${H} heads' ${d}-number contexts are put side by side again (${H * d} numbers) and mixed by W_O into the layer's ${D}-number output per token.`,
+        ...toyLesson.context(sizes, r.normaliser),
         tensors: [
           tensor('context', [H, T, d], ['head', 'query', 'd_k'], r.ctx, { tokenAxes: { query: 'input' }, description: 'Per-head context vectors' }),
           tensor('output', [T, D], ['token', 'd_model'], r.output, { tokenAxes: tok, description: 'concat(heads) · W_O' }),
