@@ -1,6 +1,7 @@
 // Messages between the extension host and the inference worker thread.
 import type { Normaliser, ScoreFunction, TensorData, Trace } from './trace';
 import type { WhatIfResult } from './protocol';
+import type { ChannelMessage } from './channel';
 
 export interface RunRequest {
   readonly modelId: string;
@@ -24,24 +25,25 @@ export interface WhatIfRequest {
   readonly normaliser: Normaliser;
 }
 
-export type ToWorker =
-  | { readonly type: 'run'; readonly id: number; readonly request: RunRequest }
-  | { readonly type: 'whatIf'; readonly id: number; readonly request: WhatIfRequest }
-  | { readonly type: 'cancel'; readonly id: number }
-  | { readonly type: 'memory'; readonly id: number };
+/** What the host asks the worker, over the one Channel (shared/channel.ts). */
+export type WorkerRequest = ({ readonly kind: 'run' } & RunRequest) | ({ readonly kind: 'whatIf' } & WhatIfRequest) | { readonly kind: 'memory' };
 
-export interface WorkerError {
-  readonly message: string;
-  readonly code?: string;
+export interface WorkerResponseMap {
+  run: Trace;
+  whatIf: WhatIfResult;
+  memory: { readonly numTensors: number; readonly numBytes: number };
 }
 
-export type FromWorker =
-  | { readonly type: 'ready'; readonly backend: string; readonly threads: number; readonly warning?: string }
-  | { readonly type: 'progress'; readonly id: number; readonly fraction: number; readonly message: string }
-  | { readonly type: 'trace'; readonly id: number; readonly trace: Trace; readonly numTensors: number }
-  | { readonly type: 'whatIf'; readonly id: number; readonly result: WhatIfResult }
-  | { readonly type: 'memory'; readonly id: number; readonly numTensors: number; readonly numBytes: number }
-  | { readonly type: 'error'; readonly id: number; readonly error: WorkerError };
+/** The one message outside the channel: the worker's backend is up (posted once, unasked). */
+export interface WorkerReady {
+  readonly type: 'ready';
+  readonly backend: string;
+  readonly threads: number;
+  readonly warning?: string;
+}
+
+export type ToWorker = ChannelMessage<WorkerRequest>;
+export type FromWorker = WorkerReady | ChannelMessage<never>;
 
 /** Every distinct ArrayBuffer under a value, for postMessage's transfer list. */
 export function buffersOf(tensors: Iterable<TensorData>): ArrayBuffer[] {

@@ -100,7 +100,6 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
       }
     }),
   );
-  void engine.backend().then((b) => log.info(`inference worker ready on the ${b.backend} backend, ${b.threads} thread${b.threads === 1 ? '' : 's'}`));
   return { session, engine, panels };
 }
 

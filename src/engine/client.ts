@@ -8,19 +8,14 @@ import * as path from 'node:path';
 import { filePathOf } from '../../shared/catalog';
 import type { Trace } from '../../shared/trace';
 import type { WhatIfResult } from '../../shared/protocol';
-import type { FromWorker, RunRequest, ToWorker, WhatIfRequest, WorkerError } from '../../shared/workerProtocol';
+import { Channel, type Call, type WireError } from '../../shared/channel';
+import type { FromWorker, RunRequest, WhatIfRequest, WorkerRequest, WorkerResponseMap } from '../../shared/workerProtocol';
 
 export class EngineError extends Error {
   constructor(message: string, readonly code?: string) {
     super(message);
     this.name = 'EngineError';
   }
-}
-
-interface Pending {
-  resolve(msg: FromWorker): void;
-  reject(err: Error): void;
-  onProgress?: (fraction: number, message: string) => void;
 }
 
 export interface RunHandle {
@@ -47,39 +42,41 @@ export const LARGE_MODEL_BYTES = 32 * 1024 * 1024;
 
 type Log = (level: 'info' | 'warn' | 'error', message: string) => void;
 
-/** One worker thread and the requests it owes answers to. */
+const toError = (e: WireError): EngineError => new EngineError(e.message, e.code);
+
+/** One worker thread, started on its first request, and the channel to it. */
 class WorkerSlot {
   private worker: Worker | undefined;
   private info: Promise<BackendInfo> | undefined;
-  readonly pending = new Map<number, Pending>();
+  readonly channel = new Channel<WorkerRequest, WorkerResponseMap>({
+    post: (message) => this.ensure().postMessage(message),
+    errorOf: toError,
+  });
 
   constructor(
+    private readonly lane: Lane,
     private readonly workerPath: string,
     private readonly env: () => NodeJS.ProcessEnv,
     private readonly log: Log,
   ) {}
+
+  get started(): boolean {
+    return this.worker !== undefined;
+  }
 
   backend(): Promise<BackendInfo> {
     this.ensure();
     return this.info!;
   }
 
-  send(msg: ToWorker, onProgress?: Pending['onProgress']): Promise<FromWorker> {
-    const worker = this.ensure();
-    return new Promise<FromWorker>((resolve, reject) => {
-      this.pending.set(msg.id, { resolve, reject, onProgress });
-      worker.postMessage(msg);
-    });
-  }
-
-  post(msg: ToWorker): void {
-    this.worker?.postMessage(msg);
+  call<K extends WorkerRequest['kind']>(request: Extract<WorkerRequest, { kind: K }>, onProgress?: (fraction: number, message: string) => void): Call<WorkerResponseMap[K]> {
+    return this.channel.call(request, { onProgress });
   }
 
   restart(reason: Error, log = true): void {
     const w = this.worker;
     this.worker = undefined;
-    this.failAll(reason);
+    this.channel.failAll(reason);
     if (w) {
       if (log) this.log('info', 'terminating an inference worker');
       void w.terminate();
@@ -88,25 +85,16 @@ class WorkerSlot {
 
   private ensure(): Worker {
     if (this.worker) return this.worker;
+    const started = Date.now();
     const worker = new Worker(this.workerPath, { env: this.env() });
     this.worker = worker;
     let readyResolve!: (v: BackendInfo) => void;
     this.info = new Promise((r) => (readyResolve = r));
     worker.on('message', (msg: FromWorker) => {
-      if (msg.type === 'ready') {
-        if (msg.warning) this.log('warn', msg.warning);
-        readyResolve({ backend: msg.backend, threads: msg.threads, warning: msg.warning });
-        return;
-      }
-      const p = this.pending.get(msg.id);
-      if (!p) return;
-      if (msg.type === 'progress') {
-        p.onProgress?.(msg.fraction, msg.message);
-        return;
-      }
-      this.pending.delete(msg.id);
-      if (msg.type === 'error') p.reject(toError(msg.error));
-      else p.resolve(msg);
+      if (this.channel.receive(msg) || msg.type !== 'ready') return;
+      if (msg.warning) this.log('warn', msg.warning);
+      this.log('info', `inference worker (${this.lane} models) ready on the ${msg.backend} backend, ${msg.threads} thread${msg.threads === 1 ? '' : 's'}, in ${Date.now() - started} ms`);
+      readyResolve({ backend: msg.backend, threads: msg.threads, warning: msg.warning });
     });
     worker.on('error', (err) => {
       this.log('error', `inference worker failed: ${err.stack ?? err.message}`);
@@ -115,16 +103,10 @@ class WorkerSlot {
     worker.on('exit', (code) => {
       if (this.worker === worker) {
         this.worker = undefined;
-        if (code !== 0) this.failAll(new EngineError(`The inference worker exited with code ${code}.`));
+        if (code !== 0) this.channel.failAll(new EngineError(`The inference worker exited with code ${code}.`));
       }
     });
     return worker;
-  }
-
-  private failAll(reason: Error): void {
-    const all = [...this.pending.values()];
-    this.pending.clear();
-    for (const p of all) p.reject(reason);
   }
 }
 
@@ -140,7 +122,6 @@ async function weightBytes(file: string): Promise<number> {
 }
 
 export class EngineClient {
-  private nextId = 1;
   private readonly slots: Record<Lane, WorkerSlot>;
   /** The lane of the last run: what-if and memory questions go where its trace came from. */
   private lastLane: Lane = 'small';
@@ -160,12 +141,17 @@ export class EngineClient {
       else delete out['ATTENTION_LENS_THREADS'];
       return out;
     };
-    this.slots = { small: new WorkerSlot(workerPath, env('small'), log), large: new WorkerSlot(workerPath, env('large'), log) };
+    this.slots = { small: new WorkerSlot('small', workerPath, env('small'), log), large: new WorkerSlot('large', workerPath, env('large'), log) };
   }
 
   /** Stops the workers (failing what is pending); the next request starts fresh ones. */
   restartWorker(): void {
     for (const s of Object.values(this.slots)) s.restart(new EngineError('The inference worker was restarted.', 'cancelled'));
+  }
+
+  /** Whether any worker thread is running (none until the first run: activation starts nothing). */
+  get started(): boolean {
+    return Object.values(this.slots).some((s) => s.started);
   }
 
   /** Which tfjs backend the small-model worker runs on (starts it). */
@@ -181,21 +167,17 @@ export class EngineClient {
   }
 
   run(request: RunRequest, onProgress?: (fraction: number, message: string) => void): RunHandle {
-    const id = this.nextId++;
     let settled = false;
     let cancelled = false;
     let slot: WorkerSlot | undefined;
-    const promise = this.laneFor(request)
-      .then((lane) => {
-        if (cancelled) throw new EngineError('The run was cancelled.', 'cancelled');
-        this.lastLane = lane;
-        slot = this.slots[lane];
-        return slot.send({ type: 'run', id, request }, onProgress);
-      })
-      .then((msg) => {
-        if (msg.type !== 'trace') throw new EngineError(`unexpected worker reply ${msg.type}`);
-        return msg.trace;
-      });
+    let call: Call<Trace> | undefined;
+    const promise = this.laneFor(request).then((lane) => {
+      if (cancelled) throw new EngineError('The run was cancelled.', 'cancelled');
+      this.lastLane = lane;
+      slot = this.slots[lane];
+      call = slot.call({ kind: 'run', ...request }, onProgress);
+      return call.promise;
+    });
     void promise.then(
       () => (settled = true),
       () => (settled = true),
@@ -204,12 +186,13 @@ export class EngineClient {
       if (settled) return;
       cancelled = true;
       const s = slot;
-      if (!s || !s.pending.has(id)) return;
-      s.post({ type: 'cancel', id });
+      const c = call;
+      if (!s || !c || !s.channel.isPending(c.id)) return;
+      c.cancel();
       // A stage that is still computing cannot see the abort; stop the thread itself.
       setTimeout(() => {
-        if (!settled && s.pending.has(id)) {
-          this.log('warn', `run ${id} did not stop within ${this.cancelGraceMs} ms of cancel; restarting the worker`);
+        if (!settled && s.channel.isPending(c.id)) {
+          this.log('warn', `run ${c.id} did not stop within ${this.cancelGraceMs} ms of cancel; restarting the worker`);
           s.restart(new EngineError('The run was cancelled.', 'cancelled'));
         }
       }, this.cancelGraceMs).unref?.();
@@ -217,23 +200,15 @@ export class EngineClient {
     return { promise, cancel };
   }
 
-  async whatIf(request: WhatIfRequest): Promise<WhatIfResult> {
-    const msg = await this.slots[this.lastLane].send({ type: 'whatIf', id: this.nextId++, request });
-    if (msg.type !== 'whatIf') throw new EngineError(`unexpected worker reply ${msg.type}`);
-    return msg.result;
+  whatIf(request: WhatIfRequest): Promise<WhatIfResult> {
+    return this.slots[this.lastLane].call({ kind: 'whatIf', ...request }).promise;
   }
 
-  async memory(): Promise<{ numTensors: number; numBytes: number }> {
-    const msg = await this.slots[this.lastLane].send({ type: 'memory', id: this.nextId++ });
-    if (msg.type !== 'memory') throw new EngineError(`unexpected worker reply ${msg.type}`);
-    return { numTensors: msg.numTensors, numBytes: msg.numBytes };
+  memory(): Promise<{ numTensors: number; numBytes: number }> {
+    return this.slots[this.lastLane].call({ kind: 'memory' }).promise;
   }
 
   dispose(): void {
     for (const s of Object.values(this.slots)) s.restart(new EngineError('The engine was shut down.', 'cancelled'), false);
   }
-}
-
-function toError(e: WorkerError): EngineError {
-  return new EngineError(e.message, e.code);
 }
