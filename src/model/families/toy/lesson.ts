@@ -3,14 +3,10 @@
 import { SCORE_FORMULAS } from '../../attention/scores';
 import { NORMALISER_FORMULAS } from '../../attention/normalisers';
 import { WORD_VOCAB_SIZE } from '../../tokenizers/wordTokenizer';
-import type { Normaliser, ScoreFunction } from '../../../../shared/trace';
+import type { Normaliser, ScoreFunction, Stage } from '../../../../shared/trace';
 
 /** What a stage says about itself; the model adds id, kind, layer and tensors. */
-export interface StageText {
-  readonly title: string;
-  readonly formula: string;
-  readonly explanation: string;
-}
+type StageText = Pick<Stage, 'title' | 'formula' | 'explanation'>;
 
 /** The toy's sizes, as the text quotes them. */
 export interface ToySizes {
