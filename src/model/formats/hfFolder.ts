@@ -1,8 +1,10 @@
 // Reading a Hugging Face checkpoint folder: config.json, the tokenizer (tokenizer.json, or vocab.txt /
 // vocab.json + merges.txt) and the weights (model.safetensors, or shards listed by
-// model.safetensors.index.json), with the checks every family needs. Each family parses its own config.
+// model.safetensors.index.json), with the checks every family needs: the one list of supported
+// families, one config reader, one weight-spec checker. Each family maps its own config.
 // Only safetensors are read: pickled PyTorch files and other frameworks' formats are refused by name,
-// without opening them.
+// without opening them. Over 400 lines because refusing other formats well takes words.
+import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { HfTokenizer } from '../tokenizers/hfTokenizer';
@@ -23,6 +25,175 @@ export async function readJsonFile(file: string, code: 'config' | 'file'): Promi
     throw new AttentionInputError(code, `${file} is not valid JSON: ${(err as Error).message}`);
   }
 }
+
+/** Walks up from `startDir` to the first folder containing `rel/config.json` (a built-in model's folder). */
+export function findBuiltinDir(rel: string, startDir: string = __dirname): string {
+  let dir = path.resolve(startDir);
+  for (let i = 0; i < 8; i++) {
+    const candidate = path.join(dir, rel);
+    if (existsSync(path.join(candidate, 'config.json'))) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new AttentionInputError('file', `The built-in model folder ${rel} was not found above ${startDir}.`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The one list of Hugging Face families
+
+export type HfFamily = 'llama' | 'gpt2' | 'bert' | 'distilbert' | 'roberta' | 'xlm-roberta' | 'marian' | 'qwen2';
+export type ModelRole = 'decoder' | 'encoder' | 'encoder-decoder';
+
+export interface HfFamilyInfo {
+  readonly role: ModelRole;
+  readonly label: string;
+  /** config.json's architectures start with this when model_type is absent (older checkpoints). */
+  readonly architecture: string;
+  /** The same network under another name: listed beside it, "roberta (and xlm-roberta)". */
+  readonly sameNetworkAs?: HfFamily;
+  /** Read in another family's layout, differing only in configuration (Qwen2: Llama with q/k/v biases). */
+  readonly layoutOf?: HfFamily;
+}
+
+/** Every family the loaders read, keyed by config.json's model_type, in the order messages list them. */
+export const HF_FAMILIES: Readonly<Record<HfFamily, HfFamilyInfo>> = {
+  llama: { role: 'decoder', label: 'Llama (causal, RoPE, grouped-query attention)', architecture: 'Llama' },
+  gpt2: { role: 'decoder', label: 'GPT-2 (causal, learned positions)', architecture: 'GPT2' },
+  bert: { role: 'encoder', label: 'BERT (bidirectional encoder)', architecture: 'Bert' },
+  distilbert: { role: 'encoder', label: 'DistilBERT (bidirectional encoder)', architecture: 'DistilBert' },
+  roberta: { role: 'encoder', label: 'RoBERTa (bidirectional encoder)', architecture: 'Roberta' },
+  'xlm-roberta': { role: 'encoder', label: 'XLM-RoBERTa (bidirectional encoder)', architecture: 'XLMRoberta', sameNetworkAs: 'roberta' },
+  marian: { role: 'encoder-decoder', label: 'Marian (encoder–decoder with cross-attention)', architecture: 'Marian' },
+  qwen2: { role: 'decoder', label: 'Qwen2 (causal, RoPE, grouped-query attention, q/k/v biases)', architecture: 'Qwen2', layoutOf: 'llama' },
+};
+
+const FAMILY_NAMES = Object.keys(HF_FAMILIES) as HfFamily[];
+
+/** "llama, gpt2, bert, distilbert, roberta, xlm-roberta, marian, qwen2" */
+export const SUPPORTED_MODEL_TYPES = FAMILY_NAMES.join(', ');
+
+/** The list grouped by network: "llama, gpt2, …, roberta (and xlm-roberta), marian. Also in the Llama layout: qwen2." */
+export const SUPPORTED_HF_FAMILIES = ((): string => {
+  const own = FAMILY_NAMES.filter((f) => !HF_FAMILIES[f].sameNetworkAs && !HF_FAMILIES[f].layoutOf);
+  const named = own.map((f) => {
+    const same = FAMILY_NAMES.filter((g) => HF_FAMILIES[g].sameNetworkAs === f);
+    return same.length ? `${f} (and ${same.join(', ')})` : f;
+  });
+  const layouts = own
+    .map((f) => ({ f, variants: FAMILY_NAMES.filter((g) => HF_FAMILIES[g].layoutOf === f) }))
+    .filter((x) => x.variants.length > 0)
+    .map((x) => ` Also in the ${HF_FAMILIES[x.f].label.split(' ')[0]} layout: ${x.variants.join(', ')}.`);
+  return `${named.join(', ')}.${layouts.join('')}`.replace(/\.$/, '');
+})();
+
+/** The family a config.json names (model_type, else its architectures), or a clear error listing what is supported. */
+export function hfFamilyOf(raw: unknown, where: string): HfFamily {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AttentionInputError('config', `${where} is not a JSON object.`);
+  const c = raw as Record<string, unknown>;
+  const type = c['model_type'];
+  const archs = Array.isArray(c['architectures']) ? c['architectures'].map(String) : [];
+  if (typeof type === 'string' && type in HF_FAMILIES) return type as HfFamily;
+  // Older decoder checkpoints name only their architecture (encoders always say model_type).
+  const byArch = (['llama', 'gpt2', 'qwen2'] as const).find((f) => type === undefined && archs.some((a) => a.startsWith(HF_FAMILIES[f].architecture)));
+  if (byArch) return byArch;
+  const named = type === undefined ? (archs.length ? `architectures ${archs.join(', ')} and no "model_type"` : 'no "model_type"') : `model_type "${String(type)}"`;
+  throw new AttentionInputError('unsupported', `${where} has ${named}. Supported Hugging Face families: ${SUPPORTED_MODEL_TYPES}. TensorFlow.js layers models load from their model.json.`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// config.json values
+
+/** Reads positive integers / numbers from a config object with clear AttentionInputError('config') messages. */
+export function configReader(raw: unknown, where: string) {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new AttentionInputError('config', `${where} is not a JSON object.`);
+  const c = raw as Record<string, unknown>;
+  const fail = (message: string): never => {
+    throw new AttentionInputError('config', message);
+  };
+  const int = (key: string, fallback?: number, min = 1): number => {
+    const v = c[key] ?? fallback;
+    if (v === undefined || v === null) fail(`${where} is missing "${key}".`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+      fail(`${where}: "${key}" must be ${min === 0 ? 'a non-negative' : 'a positive'} integer, not ${JSON.stringify(v)}.`);
+    }
+    return v as number;
+  };
+  const num = (key: string, fallback?: number): number => {
+    const v = c[key] ?? fallback;
+    if (v === undefined || v === null) fail(`${where} is missing "${key}".`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`${where}: "${key}" must be a positive number, not ${JSON.stringify(v)}.`);
+    return v as number;
+  };
+  const bool = (key: string, fallback: boolean): boolean => {
+    const v = c[key] ?? fallback;
+    if (typeof v !== 'boolean') fail(`${where}: "${key}" must be true or false, not ${JSON.stringify(v)}.`);
+    return v as boolean;
+  };
+  const optInt = (key: string): number | undefined => (typeof c[key] === 'number' && Number.isInteger(c[key]) && (c[key] as number) >= 0 ? (c[key] as number) : undefined);
+  const architectures = Array.isArray(c['architectures']) ? (c['architectures'] as unknown[]).map(String) : [];
+  return { c, int, num, bool, optInt, fail, architectures };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The one weight-spec checker
+
+/** A tensor a family needs: its name, the shape config.json implies, and what that shape means. */
+export interface WeightSpec {
+  readonly name: string;
+  readonly shape: readonly number[];
+  /** e.g. 'kv_heads·head_dim × hidden_size': printed beside the shapes when they differ. */
+  readonly meaning: string;
+  /** Names tried in the file, in order (default: the check's candidates, else the name). */
+  readonly keys?: readonly string[];
+  readonly optional?: boolean;
+  /** Said after a missing tensor's shape, e.g. 'config.json says n_layer = 2'. */
+  readonly context?: string;
+}
+
+export interface WeightCheck {
+  /** The weights file, named in messages. */
+  readonly where: string;
+  /** Names a spec may have in the file, in order: e.g. with and without "transformer.". */
+  readonly candidates?: (name: string) => readonly string[];
+  /** How a shape error names the tensor (default: the key found in the file). */
+  readonly shown?: (key: string) => string;
+  /** Said after every missing tensor's shape. */
+  readonly context?: string;
+}
+
+const fmtShape = (shape: readonly number[]): string => shape.join('×');
+
+/**
+ * Finds and shape-checks every tensor a family needs before anything is allocated: a missing tensor
+ * is AttentionInputError('file'), a wrong shape ('shape') with the received and expected shapes.
+ * Returns the tensors found, keyed by spec name (optional ones that are absent are left out).
+ */
+export function checkWeights(tensors: ReadonlyMap<string, SafeTensor>, specs: readonly WeightSpec[], check: WeightCheck): Map<string, SafeTensor> {
+  const found = new Map<string, SafeTensor>();
+  for (const s of specs) {
+    const keys = s.keys ?? check.candidates?.(s.name) ?? [s.name];
+    const key = keys.find((k) => tensors.has(k));
+    if (key === undefined) {
+      if (s.optional) continue;
+      const context = s.context ?? check.context;
+      throw new AttentionInputError('file', `${check.where} has no tensor "${keys.join('" or "')}" (${s.meaning}, ${fmtShape(s.shape)}${context ? `; ${context}` : ''}).`);
+    }
+    const t = tensors.get(key)!;
+    if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
+      throw new AttentionInputError('shape', `${check.shown?.(key) ?? key} is ${fmtShape(t.shape)} but ${s.meaning} is ${fmtShape(s.shape)} (from config.json).`);
+    }
+    found.set(s.name, t);
+  }
+  return found;
+}
+
+/** Whether any of a spec name's candidate keys is in the file. */
+export function hasWeight(tensors: ReadonlyMap<string, SafeTensor>, name: string, check: Pick<WeightCheck, 'candidates'>): boolean {
+  return (check.candidates?.(name) ?? [name]).some((k) => tensors.has(k));
+}
+
+// ---------------------------------------------------------------------------------------------
 
 export interface HfFolderOptions {
   readonly signal?: AbortSignal;

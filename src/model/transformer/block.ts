@@ -1,0 +1,133 @@
+// One encoder/decoder layer for every Transformer family: norm kind and placement, rotary or no
+// positions inside attention, grouped-query heads, biases where the weights have them, plain or
+// gated MLP, causal or bidirectional self-attention and cross-attention, all from a BlockConfig.
+// Returns the attention numbers with the output (no recorder side effects). Call inside tf.tidy.
+import { tf } from '../runtime/backend';
+import { f32 } from '../runtime/read';
+import { activate } from '../layers/activations';
+import { dense, type Dense } from '../layers/linear';
+import { norm, type NormWeights } from '../layers/norms';
+import { applyRope, type RopeTensors } from '../layers/positions';
+import { groupedKvHeadOf, multiHead, recordAttention, splitHeads, type AttentionRecord } from '../attention/multiHead';
+import type { AttentionConfig, BlockConfig } from './config';
+
+export interface AttentionWeights {
+  readonly q: Dense;
+  readonly k: Dense;
+  readonly v: Dense;
+  readonly o: Dense;
+}
+
+export interface MlpWeights {
+  /** Plain: W₁; gated: W_up. */
+  readonly up: Dense;
+  /** Gated MLP only. */
+  readonly gate?: Dense;
+  readonly down: Dense;
+}
+
+/** One layer's weights. The three norms sit before (pre-norm) or after (post-norm) their sub-block. */
+export interface BlockWeights {
+  readonly self: AttentionWeights;
+  readonly selfNorm: NormWeights;
+  readonly cross?: AttentionWeights;
+  readonly crossNorm?: NormWeights;
+  readonly mlp: MlpWeights;
+  readonly mlpNorm: NormWeights;
+}
+
+/** What a layer needs besides its weights, shared by all layers of one forward pass. */
+export interface BlockInputs {
+  readonly layer: number;
+  /** [T, T] additive mask for self-attention (attention/mask.ts), or none. */
+  readonly selfMask?: tf.Tensor2D;
+  /** Rotary tables for T positions when the config has rope. */
+  readonly rope?: RopeTensors;
+  /** [S, D]: the encoder's output, for cross-attention. */
+  readonly memory?: tf.Tensor2D;
+}
+
+/** A layer's numbers for the trace. Pre-norm: x → h = norm(x) → x₁ = x + attn(h) → … ; post-norm: x₁ = norm(x + attn(x)). */
+export interface BlockRecord {
+  /** x: the residual stream entering the layer. */
+  readonly residual: Float32Array;
+  /** What self-attention read: norm(x) (pre-norm) or x itself (post-norm). */
+  readonly attnInput: Float32Array;
+  readonly self: AttentionRecord;
+  /** After self-attention: x + attn (pre-norm) or norm(x + attn) (post-norm). */
+  readonly afterSelf: Float32Array;
+  readonly cross?: AttentionRecord;
+  readonly afterCross?: Float32Array;
+  /** What the MLP read: norm(x₁) (pre-norm) or x₁ (post-norm). */
+  readonly mlpInput: Float32Array;
+  readonly output: Float32Array;
+}
+
+/** kvHeadOf for an attention config (identity without grouped-query attention). */
+export function kvHeadOf(a: AttentionConfig): number[] {
+  return groupedKvHeadOf(a.heads, a.kvHeads);
+}
+
+/** Projections, positions and multi-head attention of `hq` over `hkv`; the output projection applied. */
+function attention(hq: tf.Tensor2D, hkv: tf.Tensor2D, w: AttentionWeights, a: AttentionConfig, inputs: BlockInputs, mask: tf.Tensor2D | undefined, rope: RopeTensors | undefined) {
+  let q = splitHeads(dense(hq, w.q), a.heads, a.headDim); // [Tq, H·hd] → [H, Tq, hd]
+  let k = splitHeads(dense(hkv, w.k), a.kvHeads, a.headDim); // [Tk, KV·hd] → [KV, Tk, hd]
+  const v = splitHeads(dense(hkv, w.v), a.kvHeads, a.headDim); // [Tk, KV·hd] → [KV, Tk, hd]
+  if (rope) {
+    q = applyRope(q, rope);
+    k = applyRope(k, rope);
+  }
+  const m = multiHead(q, k, v, { scale: a.scale(inputs.layer), ...(mask ? { mask } : {}), ...(a.kvHeads !== a.heads ? { kvHeadOf: kvHeadOf(a) } : {}) });
+  const out = dense(m.merged, w.o); // [Tq, H·hd] → [Tq, D]
+  return { m, out };
+}
+
+function mlp(h: tf.Tensor2D, w: MlpWeights, cfg: BlockConfig): tf.Tensor2D {
+  const up = dense(h, w.up); // [T, D] → [T, inner]
+  if (cfg.mlp.kind === 'plain') return dense(activate(cfg.mlp.activation, up), w.down); // [T, inner] → [T, D]
+  if (!w.gate) throw new Error('a gated MLP needs gate weights');
+  const gate = dense(h, w.gate); // [T, D] → [T, inner]
+  return dense(tf.mul(activate(cfg.mlp.activation, gate), up) as tf.Tensor2D, w.down); // [T, inner] → [T, D]
+}
+
+/** One layer: x [T, D] → [T, D], with its record when `record`. Must be called inside tf.tidy. */
+export function transformerBlock(x: tf.Tensor2D, w: BlockWeights, cfg: BlockConfig, inputs: BlockInputs, record: boolean): { out: tf.Tensor2D; record?: BlockRecord } {
+  if (x.shape[1] !== cfg.dModel) throw new Error(`layer ${inputs.layer}: input is ${x.shape.join('×')}, expected T×${cfg.dModel}`);
+  const pre = cfg.placement === 'pre';
+  const n = (v: tf.Tensor2D, g: NormWeights): tf.Tensor2D => norm(cfg.norm, v, g);
+  const rope = cfg.self.rope ? inputs.rope : undefined;
+  if (cfg.self.rope && !rope) throw new Error(`layer ${inputs.layer}: rotary positions need their tables`);
+
+  const h = pre ? n(x, w.selfNorm) : x;
+  const self = attention(h, h, w.self, cfg.self, inputs, inputs.selfMask, rope);
+  const x1 = pre ? (tf.add(x, self.out) as tf.Tensor2D) : n(tf.add(x, self.out) as tf.Tensor2D, w.selfNorm);
+
+  let x2 = x1;
+  let cross: ReturnType<typeof attention> | undefined;
+  if (cfg.cross) {
+    if (!w.cross || !w.crossNorm || !inputs.memory) throw new Error(`layer ${inputs.layer}: cross-attention needs its weights and the encoder's output`);
+    const hc = pre ? n(x1, w.crossNorm) : x1;
+    cross = attention(hc, inputs.memory, w.cross, cfg.cross, inputs, undefined, undefined);
+    x2 = pre ? (tf.add(x1, cross.out) as tf.Tensor2D) : n(tf.add(x1, cross.out) as tf.Tensor2D, w.crossNorm);
+  }
+
+  const hm = pre ? n(x2, w.mlpNorm) : x2;
+  const ff = mlp(hm, w.mlp, cfg);
+  const out = pre ? (tf.add(x2, ff) as tf.Tensor2D) : n(tf.add(x2, ff) as tf.Tensor2D, w.mlpNorm);
+  if (!record) return { out };
+  const residual = f32(x);
+  const afterSelf = f32(x1);
+  const afterCross = cross ? f32(x2) : undefined;
+  return {
+    out,
+    record: {
+      residual,
+      attnInput: pre ? f32(h) : residual,
+      self: recordAttention(self.m, self.out),
+      afterSelf,
+      ...(cross ? { cross: recordAttention(cross.m, cross.out), afterCross } : {}),
+      mlpInput: pre ? f32(hm) : (afterCross ?? afterSelf),
+      output: f32(out),
+    },
+  };
+}

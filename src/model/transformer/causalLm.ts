@@ -1,0 +1,338 @@
+// A decoder-only causal language model (Llama, Qwen2, GPT-2): token embedding (+ learned
+// positions), N parameterised Transformer blocks, a final norm and the next-token head. A family
+// gives its config, weights, tokenizer rule and lesson; the forward pass, greedy decoding and
+// run() are here, once. No vscode import. Every tf op is inside tf.tidy or disposed.
+import { tf } from '../runtime/backend';
+import { f32 } from '../runtime/read';
+import { yieldToEventLoop, throwIfCancelled, type AttentionModel, type RunOptions } from '../model';
+import { additiveMask, allowedMask } from '../attention/mask';
+import { norm, type NormWeights } from '../layers/norms';
+import type { EmbeddingTable } from '../layers/embedding';
+import { ropeTensors } from '../layers/positions';
+import { Run, topKPredictions, type AdmittedInput, type AdmitWords, type PositionLimit } from '../trace/run';
+import { attentionStages, topKRows, topKTensors, type AttentionWords } from '../trace/stages';
+import type { HfTokenizer } from '../tokenizers/hfTokenizer';
+import { kvHeadOf, transformerBlock, type BlockRecord, type BlockWeights } from './block';
+import type { BlockConfig } from './config';
+import { LoadedModel } from './load';
+import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type ScoreFunction, type Stage, type Token, type Trace } from '../../../shared/trace';
+
+/** What the shared decoder needs to know about a family's config. */
+export interface CausalLmSpec {
+  readonly block: BlockConfig;
+  readonly layers: number;
+  readonly vocabSize: number;
+  /** The model's context: RoPE models decode past it by sliding; learned positions refuse longer inputs. */
+  readonly limit: PositionLimit;
+  /** Learned absolute positions (GPT-2's wpe); otherwise positions live in attention (RoPE). */
+  readonly learnedPositions: boolean;
+  /** 2 when a start token is always added (it must leave room for one text token). */
+  readonly minTokens: number;
+  /** Greedy decoding stops after this token. */
+  readonly eosId: number | undefined;
+  readonly score: ScoreFunction;
+  /** K and V are shown per key/value head (grouped-query families), on a 'kv_head' axis. */
+  readonly groupedQuery: boolean;
+  /** What the truncation and tokenizer warnings say. */
+  readonly words: AdmitWords;
+}
+
+export interface CausalLmWeights {
+  /** [vocab, D], rows copied for the input embedding. */
+  readonly embed: EmbeddingTable;
+  /** [positions, D]: GPT-2's learned positions. */
+  readonly positions?: EmbeddingTable;
+  readonly layers: readonly BlockWeights[];
+  readonly finalNorm: NormWeights;
+  /**
+   * [D, vocab]: the output projection transposed (a transposed copy of embed when tied). tfjs-wasm's
+   * matMul with transposeB is ~10× slower at GPT-2's vocabulary size.
+   */
+  readonly lmHeadT: tf.Tensor2D;
+}
+
+/** A stage's words; `describe` names its tensors' descriptions. */
+export interface Words {
+  readonly title: string;
+  readonly formula: string;
+  readonly explanation: string;
+  readonly describe?: Readonly<Record<string, string>>;
+}
+
+export interface LessonContext<C> {
+  readonly config: C;
+  readonly tokens: readonly Token[];
+  readonly topK: number;
+  readonly tokenizer: HfTokenizer;
+  readonly info: ModelInfo;
+  readonly kvHeadOf: readonly number[];
+}
+
+/** The prose of a causal LM's trace, apart from its numbers (each family's lesson.ts). */
+export interface CausalLmLesson<C> {
+  tokens(c: LessonContext<C>): Words;
+  embedding(c: LessonContext<C>): Words;
+  layerInput(c: LessonContext<C>, layer: number): Words;
+  attention(c: LessonContext<C>, layer: number): AttentionWords;
+  layerOutput(c: LessonContext<C>, layer: number): Words;
+  output(c: LessonContext<C>): Words;
+}
+
+interface ForwardResult {
+  readonly tokenRows?: Float32Array;
+  readonly positionRows?: Float32Array;
+  readonly embedding?: Float32Array;
+  readonly layers: BlockRecord[];
+  readonly final?: Float32Array;
+  readonly logits?: Float32Array;
+  readonly topP?: Float32Array;
+  readonly topId?: Int32Array;
+}
+
+export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implements AttentionModel {
+  /** kvHeadOf[h]: the key/value head query head h reads (grouped-query attention). */
+  readonly kvHeadOf: readonly number[];
+
+  constructor(
+    config: C,
+    readonly spec: CausalLmSpec,
+    private readonly lesson: CausalLmLesson<C>,
+    tokenizer: HfTokenizer,
+    weights: CausalLmWeights,
+    info: ModelInfo,
+  ) {
+    super(config, tokenizer, weights, info);
+    this.kvHeadOf = kvHeadOf(spec.block.self);
+  }
+
+  /** The tokens the model sees for `text`, at most `maxTokens`. */
+  abstract tokenize(text: string, maxTokens: number): AdmittedInput & { readonly tokens: readonly Token[] };
+
+  /** The part of a growing sequence the model can see when decoding. */
+  protected abstract window(sequence: number[]): number[];
+
+  private checkIds(ids: readonly number[]): void {
+    const { vocabSize: V, limit } = this.spec;
+    if (ids.length === 0) throw new AttentionInputError('empty', 'There are no tokens to run.');
+    if (this.spec.learnedPositions && ids.length > limit.positions) {
+      throw new AttentionInputError('too-long', `${ids.length} tokens do not fit this model's ${limit.positions} ${limit.label}.`);
+    }
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new AttentionInputError('shape', `Token id ${id} is outside the embedding table (vocab_size ${V}).`);
+    }
+  }
+
+  /**
+   * The forward pass. With `record`, every layer's tensors are pulled out for the trace (and only
+   * the top-k of the logits); without, the logits of the last position (`lastOnly`) or of all.
+   */
+  private async forward(ids: readonly number[], opts: { record: boolean; lastOnly?: boolean; topK?: number; run?: Run; signal?: AbortSignal }): Promise<ForwardResult> {
+    const w = this.live();
+    const { block, layers: L, learnedPositions } = this.spec;
+    this.checkIds(ids);
+    const T = ids.length;
+    const D = block.dModel;
+    const { record } = opts;
+    const signal = opts.run?.signal ?? opts.signal;
+    const layers: BlockRecord[] = [];
+    const result: { -readonly [K in keyof ForwardResult]: ForwardResult[K] } = { layers };
+    const selfMask = tf.tensor2d(additiveMask({ queries: T, keys: T, causal: true }), [T, T]);
+    const rope = block.self.rope ? ropeTensors(T, block.self.rope) : undefined;
+    let x: tf.Tensor2D | undefined;
+    try {
+      x = tf.tidy(() => {
+        const tokRows = w.embed.lookup(ids); // [T] → [T, D]
+        if (!learnedPositions || !w.positions) {
+          if (record) result.embedding = f32(tokRows);
+          return tokRows;
+        }
+        const posRows = w.positions.lookup(Int32Array.from({ length: T }, (_, i) => i)); // [T] → [T, D]
+        const sum = tf.add(tokRows, posRows) as tf.Tensor2D;
+        if (record) {
+          result.tokenRows = f32(tokRows);
+          result.positionRows = f32(posRows);
+          result.embedding = f32(sum);
+        }
+        return sum;
+      });
+      for (let l = 0; l < L; l++) {
+        throwIfCancelled(signal);
+        opts.run?.progress(l / (L + 1), `Layer ${l + 1} of ${L}`);
+        const input = x;
+        x = tf.tidy(() => {
+          const r = transformerBlock(input, w.layers[l]!, block, { layer: l, selfMask, ...(rope ? { rope } : {}) }, record);
+          if (r.record) layers.push(r.record);
+          return r.out;
+        });
+        input.dispose();
+        await yieldToEventLoop();
+      }
+      throwIfCancelled(signal);
+      opts.run?.progress(L / (L + 1), 'Next-token predictions');
+      const last = x;
+      tf.tidy(() => {
+        const src = opts.lastOnly ? (tf.slice(last, [T - 1, 0], [1, D]) as tf.Tensor2D) : last; // [T, D] → [1, D]
+        const final = norm(block.norm, src, w.finalNorm);
+        const logits = tf.matMul(final, w.lmHeadT) as tf.Tensor2D; // [T, D] → [T, vocab]
+        // A run keeps only the top-k: the full [T × vocab] logits are ~100 MB at 512 tokens of GPT-2.
+        if (!record) result.logits = f32(logits);
+        else {
+          result.final = f32(final);
+          const top = topKRows(logits, Math.max(1, Math.min(opts.topK ?? 5, this.spec.vocabSize)));
+          result.topP = top.p;
+          result.topId = top.id;
+        }
+      });
+      return result;
+    } finally {
+      x?.dispose();
+      selfMask.dispose();
+      rope?.cos.dispose();
+      rope?.sin.dispose();
+    }
+  }
+
+  /** Logits for every position, [ids.length × vocab_size] row-major (for tests and tools). */
+  async logits(ids: readonly number[]): Promise<Float32Array> {
+    return (await this.forward(ids, { record: false })).logits!;
+  }
+
+  /** Greedy decoding: appends up to `n` argmax tokens (stops after EOS). Returns the new ids. */
+  async generate(ids: readonly number[], n: number, signal?: AbortSignal): Promise<number[]> {
+    return greedyTokens(ids, n, {
+      next: async (context) => (await this.forward(context, { record: false, lastOnly: true, ...(signal ? { signal } : {}) })).logits!,
+      window: (seq) => this.window(seq),
+      vocabSize: this.spec.vocabSize,
+      eos: this.spec.eosId,
+      ...(signal ? { signal } : {}),
+    });
+  }
+
+  async run(text: string, options: RunOptions = {}): Promise<Trace> {
+    const { limit, minTokens, vocabSize, words } = this.spec;
+    const run = Run.begin(text, options, { limit, minTokens, vocabSize });
+    run.progress(0, 'Tokenising');
+    const enc = run.admit(this.tokenize(text, run.maxTokens), words);
+    const ids = enc.tokens.map((t) => t.id);
+    const out = await this.forward(ids, { record: true, topK: run.topK, run });
+    run.checkCancelled();
+    return run.finish({
+      model: this.info,
+      coveredLength: enc.coveredLength,
+      tokens: enc.tokens,
+      stages: this.stages(enc.tokens, out, run.topK),
+      predictions: topKPredictions(out.topId!, out.topP!, ids.length, run.topK, (id) => this.tokenizer.piece(id)),
+    });
+  }
+
+  private stages(tokens: readonly Token[], out: ForwardResult, topK: number): Stage[] {
+    const { block, groupedQuery, score } = this.spec;
+    const T = tokens.length;
+    const D = block.dModel;
+    const { heads: H, kvHeads: KV, headDim: hd } = block.self;
+    const c: LessonContext<C> = { config: this.config, tokens, topK, tokenizer: this.tokenizer, info: this.info, kvHeadOf: this.kvHeadOf };
+    const L = this.lesson;
+    const tok = { token: 'input' } as const;
+    const rows = (name: string, data: Float32Array, words: Words, fallback: string) =>
+      tensor(name, [T, D], ['token', 'd_model'], data, { tokenAxes: tok, description: words.describe?.[name] ?? fallback });
+    const attention: AttentionInfo = { queries: 'input', keys: 'input', causal: true, score, normaliser: 'softmax', ...(groupedQuery ? { kvHeadOf: this.kvHeadOf } : {}) };
+    const mask = allowedMask({ queries: T, keys: T, causal: true });
+    const tokensWords = L.tokens(c);
+    const embeddingWords = L.embedding(c);
+    const stages: Stage[] = [
+      { id: 'tokens', kind: 'tokens', ...pick(tokensWords), tensors: [tensor('ids', [T], ['token'], Float32Array.from(tokens, (t) => t.id), { tokenAxes: tok, description: 'Token ids' })] },
+      {
+        id: 'embedding',
+        kind: 'embedding',
+        ...pick(embeddingWords),
+        tensors: [
+          rows('X', out.embedding!, embeddingWords, 'Embedding rows'),
+          ...(out.tokenRows ? [rows('E', out.tokenRows, embeddingWords, 'Token-embedding rows E[tᵢ]')] : []),
+          ...(out.positionRows ? [rows('P', out.positionRows, embeddingWords, 'Position-embedding rows P[i]')] : []),
+        ],
+      },
+    ];
+    out.layers.forEach((rec, l) => {
+      const input = L.layerInput(c, l);
+      const output = L.layerOutput(c, l);
+      stages.push(
+        {
+          id: `L${l}.input`,
+          kind: 'encoder-layer',
+          layer: l,
+          ...pick(input),
+          tensors: [rows('hidden', rec.attnInput, input, 'norm(x): the input to attention'), rows('residual', rec.residual, input, 'x: the residual stream entering the layer')],
+        },
+        ...attentionStages({
+          prefix: `L${l}`,
+          layer: l,
+          title: `Layer ${l}`,
+          attention,
+          heads: H,
+          ...(groupedQuery ? { kvHeads: KV } : {}),
+          headDim: hd,
+          dModel: D,
+          queryCount: T,
+          keyCount: T,
+          record: rec.self,
+          mask,
+          ...L.attention(c, l),
+        }),
+        {
+          id: `L${l}.output`,
+          kind: 'encoder-layer',
+          layer: l,
+          ...pick(output),
+          tensors: [
+            rows('hidden', rec.output, output, "x'': the residual stream after the layer"),
+            rows('attention_residual', rec.afterSelf, output, "x' = x + attention output"),
+            rows('mlp_input', rec.mlpInput, output, "norm(x'): the input to the MLP"),
+          ],
+        },
+      );
+    });
+    const final = L.output(c);
+    stages.push({
+      id: 'output',
+      kind: 'decoder-step',
+      ...pick(final),
+      tensors: [rows('hidden', out.final!, final, 'Final norm of the residual stream'), ...topKTensors(T, topK, out.topP!, out.topId!, tok, 'next tokens')],
+    });
+    return stages;
+  }
+}
+
+const pick = (w: Words): { title: string; formula: string; explanation: string } => ({ title: w.title, formula: w.formula, explanation: w.explanation });
+
+/** Greedy decoding for causal LMs: up to `n` argmax tokens, stopping after `eos`. Returns the new ids. */
+export async function greedyTokens(
+  ids: readonly number[],
+  n: number,
+  step: {
+    /** Logits ([vocab]) for the token after `context`. */
+    readonly next: (context: number[]) => Promise<Float32Array>;
+    /** The part of the sequence the model can see (its positions are limited). */
+    readonly window: (sequence: number[]) => number[];
+    readonly vocabSize: number;
+    readonly eos: number | undefined;
+    readonly signal?: AbortSignal;
+  },
+): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    throwIfCancelled(step.signal);
+    const logits = await step.next(step.window([...ids, ...out]));
+    let best = 0;
+    for (let v = 1; v < step.vocabSize; v++) if (logits[v]! > logits[best]!) best = v;
+    out.push(best);
+    if (best === step.eos) break;
+  }
+  return out;
+}
+
+/** The text that `added` ids append to `ids`: the decoded difference, so pieces that merge across the boundary read right. */
+export function appendedText(tokenizer: HfTokenizer, ids: readonly number[], added: readonly number[]): string {
+  const before = tokenizer.decode(ids);
+  const after = tokenizer.decode([...ids, ...added]);
+  return after.startsWith(before) ? after.slice(before.length) : tokenizer.decode(added);
+}

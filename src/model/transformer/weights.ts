@@ -1,0 +1,106 @@
+// Turning a checkpoint's shape-checked tensors into the tfjs tensors a model keeps (the weight-map
+// helpers every family's weights.ts uses), and freeing them once. No vscode import.
+import { tf } from '../runtime/backend';
+import type { SafeTensor } from '../formats/safetensors';
+import { EmbeddingTable } from '../layers/embedding';
+import type { Dense } from '../layers/linear';
+import type { LN, NormWeights } from '../layers/norms';
+
+export interface WeightMaker {
+  keep<T extends tf.Tensor>(t: T): T;
+  has(name: string): boolean;
+  t1(name: string): tf.Tensor1D;
+  /** As stored. */
+  t2(name: string): tf.Tensor2D;
+  /** Transposed: a torch Linear's [out, in] becomes the [in, out] that x·W wants. */
+  t2T(name: string): tf.Tensor2D;
+  /** `name.weight` (torch Linear, transposed) and `name.bias` when `bias` (default true). */
+  linear(name: string, bias?: boolean): Dense;
+  /** `name.weight` stored [in, out] (GPT-2's Conv1D) and `name.bias`. */
+  conv1d(name: string): Dense;
+  /**
+   * A fused Conv1D ([in, parts·out], GPT-2's c_attn) cut into `parts` dense layers of `out` columns
+   * each, at load: Q, K and V become three plain projections.
+   */
+  conv1dSplit(name: string, parts: number): Dense[];
+  layerNorm(name: string): LN;
+  /** `name.weight`, and `name.bias` for LayerNorm. */
+  norm(name: string, kind: 'layer' | 'rms'): NormWeights;
+  table(name: string): EmbeddingTable;
+  /** Disposes everything made so far (a load that failed half-way). */
+  freeAll(): void;
+}
+
+export function weightMaker(tensors: ReadonlyMap<string, SafeTensor>): WeightMaker {
+  const created: tf.Tensor[] = [];
+  const get = (name: string): SafeTensor => {
+    const t = tensors.get(name);
+    if (!t) throw new Error(`weight ${name} was not checked before use`);
+    return t;
+  };
+  const keep = <T extends tf.Tensor>(t: T): T => {
+    created.push(t);
+    return t;
+  };
+  const t1 = (name: string): tf.Tensor1D => keep(tf.tensor1d(get(name).data, 'float32'));
+  const t2 = (name: string): tf.Tensor2D => {
+    const w = get(name);
+    return keep(tf.tensor2d(w.data, [w.shape[0]!, w.shape[1]!], 'float32'));
+  };
+  const t2T = (name: string): tf.Tensor2D => {
+    const w = get(name);
+    return keep(tf.tidy(() => tf.transpose(tf.tensor2d(w.data, [w.shape[0]!, w.shape[1]!], 'float32')) as tf.Tensor2D));
+  };
+  const layerNorm = (name: string): LN => ({ g: t1(name + '.weight'), b: t1(name + '.bias') });
+  return {
+    keep,
+    has: (name) => tensors.has(name),
+    t1,
+    t2,
+    t2T,
+    linear: (name, bias = true) => (bias ? { w: t2T(name + '.weight'), b: t1(name + '.bias') } : { w: t2T(name + '.weight') }),
+    conv1d: (name) => ({ w: t2(name + '.weight'), b: t1(name + '.bias') }),
+    conv1dSplit: (name, parts) => {
+      const w = get(name + '.weight');
+      const b = get(name + '.bias');
+      const [inp, width] = [w.shape[0]!, w.shape[1]!];
+      if (width % parts !== 0 || b.shape[0] !== width) throw new Error(`${name}: ${w.shape.join('×')} and bias ${b.shape.join('×')} do not split into ${parts} equal parts`);
+      return tf.tidy(() => {
+        const ws = tf.split(tf.tensor2d(w.data, [inp, width], 'float32'), parts, 1) as tf.Tensor2D[]; // [in, parts·out] → parts × [in, out]
+        const bs = tf.split(tf.tensor1d(b.data, 'float32'), parts) as tf.Tensor1D[]; // [parts·out] → parts × [out]
+        return ws.map((wi, i) => ({ w: keep(tf.keep(wi)), b: keep(tf.keep(bs[i]!)) }));
+      });
+    },
+    layerNorm,
+    norm: (name, kind) => (kind === 'layer' ? layerNorm(name) : { g: t1(name + '.weight') }),
+    table: (name) => {
+      const w = get(name);
+      return new EmbeddingTable(w.data, w.shape[0]!, w.shape[1]!);
+    },
+    freeAll: () => {
+      for (const t of created.splice(0)) t.dispose();
+    },
+  };
+}
+
+/** Disposes every tensor reachable from a model's weight record (each once, however often shared). */
+export function disposeTensorsIn(weights: object): void {
+  const all = new Set<tf.Tensor>();
+  const add = (x: unknown): void => {
+    if (x instanceof tf.Tensor) all.add(x);
+    else if (x && typeof x === 'object' && !ArrayBuffer.isView(x)) for (const v of Object.values(x)) add(v);
+  };
+  add(weights);
+  for (const t of all) t.dispose();
+}
+
+/** Builds a model's weights with `make`; if it throws half-way, what was made is freed. */
+export function buildWith<W>(tensors: ReadonlyMap<string, SafeTensor>, make: (m: WeightMaker) => W): W {
+  const made = weightMaker(tensors);
+  try {
+    return make(made);
+  } catch (err) {
+    made.freeAll();
+    throw err;
+  }
+}
