@@ -1,11 +1,11 @@
 // Display transforms derived from a trace's weights (no model maths): head mean and attention
 // rollout (Abnar & Zuidema, 2020) across self-attention layers.
-import type { Stage, Trace } from './trace';
-import { findTensor } from './trace';
+import type { Trace } from './trace';
+import { attentionBlocks, type AttentionBlock } from './navigation';
 
-/** Self-attention weight stages ([head, query, key] over input tokens), in layer order. */
-export function selfAttentionWeightStages(trace: Trace): Stage[] {
-  return trace.stages.filter((s) => s.kind === 'normalise' && s.attention?.queries === 'input' && s.attention.keys === 'input' && findTensor(s, 'weights')?.shape.length === 3);
+/** Per-head self-attention blocks over the input tokens (weights [head, query, key]), in layer order. */
+export function selfAttentionBlocks(trace: Trace): AttentionBlock[] {
+  return attentionBlocks(trace).filter((b) => b.stages.normalise.kind === 'normalise' && b.info.queries === 'input' && b.info.keys === 'input' && b.weights.shape.length === 3);
 }
 
 export function headMean(weights: Float32Array, heads: number, n: number, m: number): Float32Array {
@@ -19,14 +19,12 @@ export function headMean(weights: Float32Array, heads: number, n: number, m: num
  * Returns one n×n matrix: how much each token's final representation draws on each input token.
  */
 export function rollout(trace: Trace): { data: Float32Array; n: number } | undefined {
-  const stages = selfAttentionWeightStages(trace);
-  if (stages.length === 0) return undefined;
-  const first = findTensor(stages[0]!, 'weights')!;
-  const n = first.shape[1]!;
+  const blocks = selfAttentionBlocks(trace);
+  if (blocks.length === 0) return undefined;
+  const n = blocks[0]!.weights.shape[1]!;
   let r: Float32Array = new Float32Array(n * n);
   for (let i = 0; i < n; i++) r[i * n + i] = 1;
-  for (const s of stages) {
-    const w = findTensor(s, 'weights')!;
+  for (const { weights: w } of blocks) {
     const [H, Q, K] = w.shape as [number, number, number];
     if (Q !== n || K !== n) return undefined;
     const a = headMean(w.data, H, n, n);

@@ -1,6 +1,7 @@
 // Pure helpers that turn a trace tensor into a 2-D matrix to draw: pick a head, average heads,
 // name the rows and columns. No DOM here, so they run in plain Node tests.
 import type { TensorData, Token, Trace } from './trace';
+import { headMean } from './derived';
 
 export interface Matrix {
   readonly rows: number;
@@ -45,8 +46,7 @@ export function toMatrix(trace: Trace, t: TensorData, head: number, kvHeadOf?: r
     const size = R * C;
     let data: Float32Array;
     if (head < 0) {
-      data = new Float32Array(size);
-      for (let h = 0; h < H; h++) for (let i = 0; i < size; i++) data[i]! += t.data[h * size + i]! / H;
+      data = headMean(t.data, H, R, C);
     } else {
       const idx = t.axes[0] === 'kv_head' && kvHeadOf ? (kvHeadOf[head] ?? 0) : Math.min(head, H - 1);
       data = t.data.subarray(idx * size, (idx + 1) * size);
@@ -77,6 +77,39 @@ export function range(data: Float32Array): { min: number; max: number } {
   if (min === Infinity) return { min: 0, max: 1 };
   if (min === max) return { min: min - 0.5, max: max + 0.5 };
   return { min, max };
+}
+
+/** A colour scale's value range. */
+export interface ValueRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+/** Ends of the colour scale fixed by what a tensor means; an end left out follows the data. */
+export type ScaleEnds = Partial<ValueRange>;
+
+/** Attention weights are probabilities: always drawn on [0, 1], so heads and layers compare. */
+export function scaleEndsFor(tensorName: string): ScaleEnds {
+  return tensorName === 'weights' ? { min: 0, max: 1 } : {};
+}
+
+/**
+ * The one colour range of a drawn matrix (heatmap, SVG and PNG exports, grid thumbnails): the
+ * fixed ends, and the data's range over the cells that are not masked out for the others, so a
+ * masked score (−∞, or a large negative) never stretches the scale.
+ */
+export function colourRange(m: Pick<Matrix, 'rows' | 'cols' | 'data' | 'masked'>, ends: ScaleEnds = {}): ValueRange {
+  const own = ends.min !== undefined && ends.max !== undefined ? { min: ends.min, max: ends.max } : range(keptValues(m));
+  const min = ends.min ?? own.min;
+  const max = ends.max ?? own.max;
+  return max > min ? { min, max } : { min, max: min + 1 };
+}
+
+function keptValues(m: Pick<Matrix, 'rows' | 'cols' | 'data' | 'masked'>): Float32Array {
+  if (!m.masked) return m.data;
+  const kept: number[] = [];
+  for (let r = 0; r < m.rows; r++) for (let c = 0; c < m.cols; c++) if (!m.masked(r, c)) kept.push(m.data[r * m.cols + c]!);
+  return Float32Array.from(kept);
 }
 
 export function shapeText(t: TensorData): string {

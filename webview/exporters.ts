@@ -3,8 +3,8 @@
 import type { ColourMap } from '../shared/protocol';
 import type { Stage } from '../shared/trace';
 import { tensorToJson } from '../shared/codec';
-import { cssColour } from './colormap';
-import { formatValue, range, type Matrix } from '../shared/tensorView';
+import { cssColour } from './draw/colormap';
+import { colourRange, formatValue, type Matrix, type ScaleEnds } from '../shared/tensorView';
 
 /** Float32 values printed with 9 significant digits round-trip exactly. */
 const exact = (v: number): string => (Number.isFinite(v) ? String(Number(v.toPrecision(9))) : String(v));
@@ -35,7 +35,8 @@ function esc(s: string): string {
 export interface SvgOptions {
   readonly title: string;
   readonly colourMap: ColourMap;
-  readonly fixedRange?: { min: number; max: number };
+  /** The panel's scale ends for this tensor (scaleEndsFor), so the SVG has the panel's colours. */
+  readonly fixedRange?: ScaleEnds;
   readonly cell?: number;
   readonly font?: string;
 }
@@ -50,8 +51,8 @@ export function heatmapSvg(m: Matrix, o: SvgOptions): string {
   const left = labelW;
   const w = left + m.cols * cell + 70;
   const h = top + m.rows * cell + 16;
-  const { min, max } = o.fixedRange ?? range(m.data);
-  const span = max - min || 1;
+  const { min, max } = colourRange(m, o.fixedRange);
+  const span = max - min;
   const showLabels = cell >= 10;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="${esc(font)}" font-size="11">`,

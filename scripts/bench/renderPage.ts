@@ -1,7 +1,7 @@
 // Runs in Chromium (bundled by scripts/bench/render.ts): times the panel's drawing code on
 // synthetic attention — one heatmap at 128 and 512 tokens, and a 12 × 12 all-heads grid.
-import { drawHeatmap, layoutHeatmap } from '../../webview/heatmap';
-import { paintThumb } from '../../webview/views/grid';
+import { drawHeatmap, layoutHeatmap } from '../../webview/draw/heatmap';
+import { paintThumb } from '../../webview/draw/thumb';
 import { headMean } from '../../shared/derived';
 import type { Matrix } from '../../shared/tensorView';
 
@@ -44,7 +44,7 @@ function time(fn: () => void, repeats = 3): number {
       canvas.width = l.width;
       canvas.height = l.height;
       const ctx = canvas.getContext('2d')!;
-      drawHeatmap(ctx, m, l, { colourMap: 'viridis', foreground: '#000', font: 'monospace', fixedRange: { min: 0, max: 1 } });
+      drawHeatmap(ctx, m, l, { colourMap: 'viridis', foreground: '#000', font: 'monospace', scale: { min: 0, max: 1 } });
       ctx.getImageData(0, 0, 1, 1); // flush
     });
     // 12 layers × 12 heads of n × n weights, each thumbnail downsampled to 72 × 72, plus 12 head means.

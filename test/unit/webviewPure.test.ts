@@ -1,8 +1,8 @@
 // The webview's pure parts: colour scale, heatmap layout and hit-testing, tensor slicing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { colourAt, lut } from '../../webview/colormap';
-import { hitTest, layoutHeatmap } from '../../webview/heatmap';
+import { colourAt, lut } from '../../webview/draw/colormap';
+import { hitTest, layoutHeatmap } from '../../webview/draw/heatmap';
 import { formatValue, range, shapeText, toMatrix, tokenLabel } from '../../shared/tensorView';
 import { tensor } from '../../shared/trace';
 import { makeTrace } from './traceFixture';

@@ -1,7 +1,7 @@
 // Head view (as in BertViz): queries on the left, keys on the right, a line per pair whose
 // opacity and width follow the weight. Hovering or focusing a query shows only its lines.
 import type { ColourMap } from '../../shared/protocol';
-import { colourAt } from '../colormap';
+import { colourAt } from './colormap';
 import type { Matrix } from '../../shared/tensorView';
 
 export interface LinesLayout {

@@ -1,6 +1,6 @@
 // Perceptually uniform colour maps (anchors sampled from matplotlib's viridis, cividis, magma),
 // readable on light, dark and high-contrast themes and for colour-blind users.
-import type { ColourMap } from '../shared/protocol';
+import type { ColourMap } from '../../shared/protocol';
 
 type RGB = readonly [number, number, number];
 
@@ -49,13 +49,4 @@ export function lut(map: ColourMap): Uint8ClampedArray {
     out.set([r, g, b, 255], i * 4);
   }
   return out;
-}
-
-/** Relative luminance, to choose black or white text over a cell. */
-export function textColourOn(rgb: RGB): string {
-  const [r, g, b] = rgb.map((c) => {
-    const s = c / 255;
-    return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
-  }) as unknown as RGB;
-  return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.35 ? '#000' : '#fff';
 }

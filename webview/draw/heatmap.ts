@@ -1,8 +1,8 @@
 // Canvas heatmap with token labels on both axes, a colour legend, hover hit-testing and a
 // keyboard cell cursor. Layout and hit-testing are pure (unit-tested); drawing uses canvas 2D.
-import type { ColourMap } from '../shared/protocol';
+import type { ColourMap } from '../../shared/protocol';
 import { colourAt, cssColour, lut } from './colormap';
-import { formatValue, range, type Matrix } from '../shared/tensorView';
+import { colourRange, formatValue, type Matrix, type ScaleEnds } from '../../shared/tensorView';
 
 export interface Layout {
   /** Cell width and height; cells are square unless a wide matrix would make rows unreadably thin. */
@@ -52,23 +52,14 @@ export interface HeatmapStyle {
   readonly colourMap: ColourMap;
   readonly foreground: string;
   readonly font: string;
-  /** Fixed value range (e.g. [0, 1] for attention weights) or undefined to use the data's range. */
-  readonly fixedRange?: { min: number; max: number };
+  /** Ends of the colour scale fixed by the tensor's meaning (scaleEndsFor); the rest follow the data. */
+  readonly scale?: ScaleEnds;
   readonly showLabels?: boolean;
   readonly showValues?: boolean;
 }
 
-/** The colour scale's range: fixed, or the data's over the cells that are not masked out. */
-export function valueRange(m: Matrix, style: HeatmapStyle): { min: number; max: number } {
-  if (style.fixedRange) return style.fixedRange;
-  if (!m.masked) return range(m.data);
-  const kept: number[] = [];
-  for (let r = 0; r < m.rows; r++) for (let c = 0; c < m.cols; c++) if (!m.masked(r, c)) kept.push(m.data[r * m.cols + c]!);
-  return range(Float32Array.from(kept));
-}
-
 export function drawHeatmap(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout, style: HeatmapStyle, cursor?: { row: number; col: number }): void {
-  const { min, max } = valueRange(m, style);
+  const { min, max } = colourRange(m, style.scale);
   const span = max - min || 1;
   ctx.save();
   ctx.clearRect(0, 0, l.width, l.height);

@@ -1,0 +1,93 @@
+// One heatmap figure: caption with the tensor's shape and head, the canvas (hover and arrow keys
+// move a cell cursor), and a readout of the exact value under it.
+import type { ColourMap } from '../../shared/protocol';
+import type { TensorData } from '../../shared/trace';
+import { formatValue, scaleEndsFor, shapeText, type Matrix } from '../../shared/tensorView';
+import { h } from '../dom';
+import { drawHeatmap, hitTest, layoutHeatmap, type HeatmapStyle, type Layout } from '../draw/heatmap';
+import { isAttentionMatrix } from '../matrices';
+import type { PanelContext } from './part';
+
+export interface Figure {
+  readonly el: HTMLElement;
+  resize(): void;
+}
+
+export interface MatrixFigureOptions {
+  readonly matrix: Matrix;
+  readonly tensor: TensorData;
+  readonly head: number;
+  readonly colourMap: ColourMap;
+  readonly kvHeadOf?: readonly number[];
+  readonly caption?: string;
+  /** data-testid suffix of the canvas, shape and readout (default: the tensor's name). */
+  readonly testid?: string;
+}
+
+type Cell = { readonly row: number; readonly col: number };
+
+/** Canvas sized for the device's pixel ratio; returns its 2-D context (none in a DOM without canvas). */
+export function sizeCanvas(canvas: HTMLCanvasElement, width: number, height: number): CanvasRenderingContext2D | null {
+  const dpr = window.devicePixelRatio || 1;
+  canvas.width = width * dpr;
+  canvas.height = height * dpr;
+  // Through the CSSOM: the panel's CSP forbids inline style attributes.
+  canvas.style.width = `${width}px`;
+  canvas.style.height = `${height}px`;
+  const ctx = canvas.getContext('2d');
+  ctx?.scale(dpr, dpr);
+  return ctx;
+}
+
+export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure {
+  const { matrix, tensor } = o;
+  const testid = o.testid ?? tensor.name;
+  const wide = isAttentionMatrix(tensor);
+  const style: HeatmapStyle = { colourMap: o.colourMap, ...ctx.theme(), scale: scaleEndsFor(tensor.name), showValues: true };
+  const canvas = h('canvas', { class: 'heatmap', 'data-testid': `heatmap-${testid}`, tabindex: 0, role: 'img', 'aria-label': `${tensor.name} ${shapeText(tensor)}` });
+  const readout = h('div', { class: 'readout', 'data-testid': `readout-${testid}`, 'aria-live': 'polite' }, '\u00a0');
+  let layout: Layout;
+  let g: CanvasRenderingContext2D | null = null;
+  let cell: Cell | undefined;
+  const paint = (): void => {
+    if (g) drawHeatmap(g, matrix, layout, style, cell);
+  };
+  const relayout = (): void => {
+    const w = ctx.width();
+    const maxWidth = wide ? Math.max(320, w - 40) : Math.max(240, Math.min(480, (w - 60) / 2));
+    layout = layoutHeatmap(matrix, maxWidth);
+    g = sizeCanvas(canvas, layout.width, layout.height);
+    paint();
+  };
+  const show = (c: Cell | undefined): void => {
+    cell = c;
+    paint();
+    readout.textContent = c
+      ? `${matrix.rowAxis} ${matrix.rowLabels[c.row]} (#${c.row}) · ${matrix.colAxis} ${matrix.colLabels[c.col]} (#${c.col}) = ${formatValue(matrix.data[c.row * matrix.cols + c.col]!)}`
+      : '\u00a0';
+  };
+  canvas.addEventListener('mousemove', (e) => {
+    const r = canvas.getBoundingClientRect();
+    const c = hitTest(layout, matrix, e.clientX - r.left, e.clientY - r.top);
+    if (c?.row !== cell?.row || c?.col !== cell?.col) show(c);
+  });
+  canvas.addEventListener('keydown', (e) => {
+    const moves: Record<string, [number, number]> = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+    const mv = moves[e.key];
+    if (!mv) return;
+    e.preventDefault();
+    const c = cell ?? { row: 0, col: 0 };
+    show({ row: Math.max(0, Math.min(matrix.rows - 1, c.row + mv[0])), col: Math.max(0, Math.min(matrix.cols - 1, c.col + mv[1])) });
+  });
+  relayout();
+  const headNote =
+    tensor.axes[0] === 'head' ? (o.head < 0 ? ' · mean of heads' : ` · head ${o.head}`) : tensor.axes[0] === 'kv_head' && o.kvHeadOf ? ` · KV head ${o.kvHeadOf[Math.max(0, o.head)]} (shared)` : '';
+  const el = h(
+    'figure',
+    { class: wide ? 'figure wide' : 'figure' },
+    h('figcaption', {}, h('b', {}, o.caption ?? tensor.name), ' ', h('span', { class: 'shape', 'data-testid': `shape-${testid}` }, shapeText(tensor)), headNote),
+    canvas,
+    readout,
+  );
+  return { el, resize: relayout };
+}

@@ -1,0 +1,64 @@
+// The stage body: the view tabs, what the stage shows (heatmaps, the head view, the all-heads
+// grid, or the tokens), the predictions, the what-if and the export bar, each its own part.
+import { blockOf } from '../../shared/navigation';
+import { h } from '../dom';
+import { exportBarPart } from './exportBar';
+import { buildGrid } from './grid';
+import { linesFigure } from './linesFigure';
+import { matrixOf, linesTensor, shownTensors, withMask } from '../matrices';
+import { matrixFigure, type Figure } from './matrixFigure';
+import { group, type Built, type PanelContext, type PartSpec } from './part';
+import { predictionsPart } from './predictions';
+import { currentStage, type PanelState } from '../store';
+import { headCount, toMatrix } from '../../shared/tensorView';
+import { tokenChips } from './tokens';
+import { viewSwitchPart } from './viewSwitch';
+import { whatIfPart } from './whatIf';
+
+function figures(list: readonly Figure[], el: HTMLElement): Built {
+  return { nodes: [el], resize: () => list.forEach((f) => f.resize()) };
+}
+
+/** The stage's own figures. Its key says what they are drawn from, so a head switch redraws them and nothing else. */
+export function contentPart(ctx: PanelContext): PartSpec {
+  return {
+    name: 'content',
+    key: (s: PanelState) => {
+      const stage = currentStage(s);
+      if (!s.trace || !stage) return undefined;
+      const { view, row } = s.cursor;
+      const map = s.settings.colourMap;
+      if (view === 'grid') return [s.trace, 'grid', map];
+      if (stage.kind === 'tokens') return [s.trace, 'tokens'];
+      // A stage without a head axis (embeddings, layer outputs) looks the same for every head.
+      const head = stage.tensors.some((t) => headCount(t) > 0) ? s.cursor.head : undefined;
+      if (view === 'lines' && linesTensor(stage)) return [stage, 'lines', head, map, row];
+      return [stage, 'heatmap', head, map];
+    },
+    build: (s) => {
+      const t = s.trace!;
+      const stage = currentStage(s)!;
+      const { view, head, row } = s.cursor;
+      const map = s.settings.colourMap;
+      if (view === 'grid') return buildGrid(ctx, t, map);
+      if (stage.kind === 'tokens') return { nodes: [tokenChips(t)] };
+      const mask = blockOf(t, stage)?.mask;
+      const kvHeadOf = stage.attention?.kvHeadOf;
+      const lines = view === 'lines' ? linesTensor(stage) : undefined;
+      if (lines) {
+        const f = linesFigure(ctx, lines, withMask(toMatrix(t, lines, head, kvHeadOf), mask), map, row);
+        return figures([f], f.el);
+      }
+      const list = shownTensors(stage).map((tensor) => matrixFigure(ctx, { matrix: matrixOf(t, tensor, head, kvHeadOf, mask), tensor, head, colourMap: map, kvHeadOf }));
+      return figures(list, h('div', { class: 'matrices' }, ...list.map((f) => f.el)));
+    },
+  };
+}
+
+export function stageBodyPart(ctx: PanelContext): PartSpec {
+  return {
+    name: 'stage-body',
+    key: (s) => s.trace && [],
+    build: () => group(ctx, h('section', { class: 'stage-body' }), [viewSwitchPart(ctx), contentPart(ctx), predictionsPart, whatIfPart(ctx), exportBarPart(ctx)]),
+  };
+}

@@ -1,0 +1,111 @@
+// The panel's one store. State changes only by dispatching an action (from a control, the host
+// or a response); the reducer is pure and returns the same object when nothing changed, so an
+// action that changes nothing (the host sending back the cursor the panel already shows)
+// notifies nobody and renders nothing.
+import type { Normaliser, ScoreFunction, Stage, Trace } from '../shared/trace';
+import { DEFAULT_CURSOR, type Cursor, type PanelSettings, type WhatIfResult } from '../shared/protocol';
+
+/** A what-if recomputation of one attention block, with the choices it was made with. */
+export interface WhatIf {
+  /** The block's id (its weights stage), see blockOf. */
+  readonly blockId: string;
+  readonly score: ScoreFunction;
+  readonly normaliser: Normaliser;
+  readonly result: WhatIfResult;
+}
+
+export interface Banner {
+  readonly text: string;
+  readonly kind: 'busy' | 'error';
+}
+
+/**
+ * The trace and the cursor are what the panel shows; the settings come from the host; what-if
+ * results and the banner are answers to the user's last request, cleared by a new trace.
+ */
+export interface PanelState {
+  readonly trace?: Trace;
+  readonly cursor: Cursor;
+  readonly settings: PanelSettings;
+  readonly whatIf?: WhatIf;
+  readonly whatIfError?: string;
+  readonly banner?: Banner;
+}
+
+/** Where a cursor change came from: the panel's own controls are reported to the host, the host's are not sent back. */
+export type Origin = 'panel' | 'host';
+
+export type Action =
+  | { readonly type: 'trace'; readonly trace: Trace | undefined; readonly cursor: Cursor; readonly settings?: PanelSettings }
+  | { readonly type: 'cursor'; readonly cursor: Cursor; readonly from: Origin }
+  | { readonly type: 'settings'; readonly settings: PanelSettings }
+  | { readonly type: 'banner'; readonly banner: Banner | undefined }
+  | { readonly type: 'whatIf'; readonly whatIf: WhatIf }
+  | { readonly type: 'whatIfError'; readonly error: string };
+
+export const DEFAULT_SETTINGS: PanelSettings = { colourMap: 'viridis', topK: 5, score: 'scaled-dot', normaliser: 'softmax' };
+
+export function sameCursor(a: Cursor, b: Cursor): boolean {
+  return a.stage === b.stage && a.head === b.head && a.view === b.view && a.row === b.row;
+}
+
+export function sameSettings(a: PanelSettings, b: PanelSettings): boolean {
+  return a.colourMap === b.colourMap && a.topK === b.topK && a.score === b.score && a.normaliser === b.normaliser;
+}
+
+export function reduce(s: PanelState, a: Action): PanelState {
+  switch (a.type) {
+    case 'trace':
+      return { trace: a.trace, cursor: a.cursor, settings: a.settings ?? s.settings };
+    case 'cursor':
+      // A cursor move ends what the last banner said (it belonged to the view that was shown).
+      return sameCursor(s.cursor, a.cursor) ? s : { ...s, cursor: a.cursor, banner: undefined };
+    case 'settings':
+      return sameSettings(s.settings, a.settings) ? s : { ...s, settings: a.settings };
+    case 'banner':
+      return s.banner === a.banner || (s.banner && a.banner && s.banner.text === a.banner.text && s.banner.kind === a.banner.kind) ? s : { ...s, banner: a.banner };
+    case 'whatIf':
+      return { ...s, whatIf: a.whatIf, whatIfError: undefined };
+    case 'whatIfError':
+      return { ...s, whatIfError: a.error };
+  }
+}
+
+export type Listener = (next: PanelState, prev: PanelState, action: Action) => void;
+
+export class Store {
+  private current: PanelState;
+  private readonly listeners: Listener[] = [];
+
+  constructor(initial: Partial<PanelState> = {}) {
+    this.current = { cursor: DEFAULT_CURSOR, settings: DEFAULT_SETTINGS, ...initial };
+  }
+
+  get state(): PanelState {
+    return this.current;
+  }
+
+  /** Applies the action; listeners run once, and only if the state changed. Returns whether it did. */
+  dispatch(action: Action): boolean {
+    const prev = this.current;
+    const next = reduce(prev, action);
+    if (next === prev) return false;
+    this.current = next;
+    for (const l of [...this.listeners]) l(next, prev, action);
+    return true;
+  }
+
+  subscribe(l: Listener): () => void {
+    this.listeners.push(l);
+    return () => {
+      const i = this.listeners.indexOf(l);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+}
+
+/** The stage the cursor points at (clamped to the trace). */
+export function currentStage(s: PanelState): Stage | undefined {
+  const t = s.trace;
+  return t && t.stages.length > 0 ? t.stages[Math.max(0, Math.min(s.cursor.stage, t.stages.length - 1))] : undefined;
+}
