@@ -100,7 +100,7 @@ window.addEventListener('message', (e: MessageEvent<HostMessage>) => {
       ctx.exportAs(msg.format);
       return;
     case 'response':
-      rpc.receive(msg);
+      rpc.settle(msg.id, msg.ok, msg.ok ? msg.result : msg.error);
       return;
     default:
       assertNever(msg);
