@@ -1,0 +1,131 @@
+// The seq2seq date model's maths, one small function per part: the bidirectional GRU encoder, one
+// decoder step (GRU state → attention through the shared core → output layer), and the keys a
+// score function projects once per input. Each takes one options object; every tensor made inside
+// is freed by tf.tidy, and what is returned belongs to the caller.
+import { tf } from '../../runtime/backend';
+import { attend } from '../../attention/attend';
+import type { ScoreParams } from '../../attention/scores';
+import { f32 } from '../../trace/transformerStages';
+import type { ScoreFunction } from '../../../../shared/trace';
+import { gruStep, type Gru, type Seq2seqWeights } from './weights';
+
+/** The encoder's tensors; the caller disposes them. */
+export interface EncoderStates {
+  /** [n, d_emb] character embeddings. */
+  readonly X: tf.Tensor2D;
+  /** [n, d_h] left-to-right and right-to-left GRU states, in input order. */
+  readonly Hf: tf.Tensor2D;
+  readonly Hb: tf.Tensor2D;
+  /** [n, d_key] = [→h_i ; ←h_i]: the keys and values. */
+  readonly H: tf.Tensor2D;
+  /** [1, d_dec] = [→h_n ; ←h_1]: the decoder's first state. */
+  readonly s0: tf.Tensor2D;
+}
+
+/** One GRU over every position of X, forwards or backwards: [n, d_in] → [n, h] in input order. */
+function runGru(g: Gru, X: tf.Tensor2D, reverse: boolean): tf.Tensor2D {
+  return tf.tidy(() => {
+    const n = X.shape[0];
+    const GI = tf.add(tf.matMul(X, g.WihT), g.bih) as tf.Tensor2D; // [n, d_in] → [n, 3h]: input parts, all positions
+    const states = new Array<tf.Tensor2D>(n);
+    let h = tf.zeros([1, g.hidden]) as tf.Tensor2D;
+    for (let k = 0; k < n; k++) {
+      const i = reverse ? n - 1 - k : k;
+      h = gruStep(g, tf.slice(GI, [i, 0], [1, 3 * g.hidden]), h); // [1, 3h], [1, h] → [1, h]
+      states[i] = h;
+    }
+    return tf.concat(states, 0) as tf.Tensor2D; // n × [1, h] → [n, h]
+  });
+}
+
+export function encode(opts: { readonly w: Seq2seqWeights; readonly ids: readonly number[] }): EncoderStates {
+  const { w, ids } = opts;
+  return tf.tidy(() => {
+    const n = ids.length;
+    const dh = w.fwd.hidden;
+    const X = tf.gather(w.embIn, tf.tensor1d(ids as number[], 'int32')) as tf.Tensor2D; // ids [n] → [n, d_emb]
+    const Hf = runGru(w.fwd, X, false);
+    const Hb = runGru(w.bwd, X, true);
+    const H = tf.concat([Hf, Hb], 1) as tf.Tensor2D; // [n, d_h] ‖ [n, d_h] → [n, 2·d_h]
+    const s0 = tf.concat([tf.slice(Hf, [n - 1, 0], [1, dh]), tf.slice(Hb, [0, 0], [1, dh])], 1) as tf.Tensor2D; // → [1, 2·d_h]
+    return { X, Hf, Hb, H, s0 };
+  });
+}
+
+/** The score function's parameters from the weights (general: W; additive: W₁, W₂, v). */
+export function scoreParams(w: Seq2seqWeights): ScoreParams {
+  return { ...(w.W ? { W: w.W } : {}), ...(w.W1 ? { W1: w.W1, W2: w.W2!, v: w.v! } : {}) };
+}
+
+/**
+ * The keys as the score function sees them, the same at every step (shown in the trace): general
+ * W h_i [n, d_dec], additive W₂ h_i [n, a]; undefined for dot and scaled dot.
+ */
+export function projectedKeys(w: Seq2seqWeights, score: ScoreFunction, H: tf.Tensor2D): Float32Array | undefined {
+  if (score === 'general') return tf.tidy(() => f32(tf.matMul(H, w.W!, false, true))); // [n, d_key] × [d_dec, d_key]ᵀ → [n, d_dec]
+  if (score === 'additive') return tf.tidy(() => f32(tf.matMul(H, w.W2!, false, true))); // [n, d_key] × [a, d_key]ᵀ → [n, a]
+  return undefined;
+}
+
+/** What one decoder step computed, read out of tf. */
+export interface StepData {
+  /** [d_out_emb] the previous output's embedding; [d_dec] the new state s_t (the query). */
+  readonly input: Float32Array;
+  readonly query: Float32Array;
+  /** additive only: W₁ s_t [a]. */
+  readonly q1?: Float32Array;
+  /** [n] scores and weights, [d_key] context: only with attention. */
+  readonly scores?: Float32Array;
+  readonly weights?: Float32Array;
+  readonly context?: Float32Array;
+  /** [d_dec] o_t; [V_out] logits and probabilities. */
+  readonly combined: Float32Array;
+  readonly logits: Float32Array;
+  readonly probs: Float32Array;
+}
+
+export interface DecoderStepOptions {
+  readonly w: Seq2seqWeights;
+  /** The output id read at this step (the start token at step 0) and the state before it [1, d_dec]. */
+  readonly prev: number;
+  readonly state: tf.Tensor2D;
+  /** With attention: the score function and the encoder states H [n, d_key] (keys and values). */
+  readonly attention?: { readonly score: ScoreFunction; readonly H: tf.Tensor2D; readonly params: ScoreParams };
+}
+
+/**
+ * Luong-style attention of one decoder state over the encoder states, through the shared core:
+ * query s_t [1, d_dec] against keys = values = H [n, d_key] → scores, weights [1, n], context [1, d_key].
+ */
+function attendOnce(query: tf.Tensor2D, a: NonNullable<DecoderStepOptions['attention']>): { scores: tf.Tensor; weights: tf.Tensor; context: tf.Tensor2D } {
+  const kv = tf.expandDims(a.H, 0) as tf.Tensor3D; // [n, d_key] → [1, n, d_key]
+  const out = attend({ q: tf.expandDims(query, 0), k: kv, v: kv, score: a.score, normaliser: 'softmax', params: a.params }); // q [1, 1, d_dec]
+  return { scores: out.scores, weights: out.weights, context: tf.reshape(out.context, [1, -1]) as tf.Tensor2D }; // [1, 1, d_key] → [1, d_key]
+}
+
+/** One greedy decoder step: the new state (the caller owns it) and what the step computed. */
+export function decoderStep(opts: DecoderStepOptions): { state: tf.Tensor2D; data: StepData } {
+  const { w, prev, state, attention } = opts;
+  let data!: StepData;
+  const next = tf.tidy(() => {
+    const y = tf.gather(w.embOut, tf.tensor1d([prev], 'int32')) as tf.Tensor2D; // [1, d_out_emb]
+    const gi = tf.add(tf.matMul(y, w.dec.WihT), w.dec.bih) as tf.Tensor2D; // [1, d_out_emb] → [1, 3·d_dec]
+    const s = gruStep(w.dec, gi, state); // the query s_t [1, d_dec]
+    const a = attention ? attendOnce(s, attention) : undefined;
+    const q1 = attention?.score === 'additive' ? tf.matMul(s, w.W1!, false, true) : undefined; // [1, d_dec] → [1, a], shown beside the scores
+    const combinedIn = a ? tf.concat([s, a.context], 1) : s; // [1, d_dec (+ d_key)]
+    const o = tf.tanh(tf.add(tf.matMul(combinedIn, w.WcT), w.bc)); // → [1, d_dec]
+    const logits = tf.add(tf.matMul(o, w.WoT), w.bo); // [1, d_dec] → [1, V_out]
+    data = {
+      input: f32(y).slice(),
+      query: f32(s).slice(),
+      ...(q1 ? { q1: f32(q1).slice() } : {}),
+      ...(a ? { scores: f32(a.scores).slice(), weights: f32(a.weights).slice(), context: f32(a.context).slice() } : {}),
+      combined: f32(o).slice(),
+      logits: f32(logits).slice(),
+      probs: f32(tf.softmax(logits)).slice(),
+    };
+    return s;
+  });
+  return { state: next, data };
+}

@@ -1,0 +1,112 @@
+// The seq2seq model's weights (models/seq2seq-dates/<variant>.safetensors, PyTorch layouts), each
+// checked against the shape the config implies, and the GRU cell that uses them.
+import { tf } from '../../runtime/backend';
+import type { SafeTensor } from '../../formats/safetensors';
+import type { CharVocab } from '../../tokenizers/charVocab';
+import { AttentionInputError } from '../../../../shared/trace';
+import type { Seq2seqConfig, Seq2seqVariant } from './config';
+
+export interface Gru {
+  /** W_ihᵀ [d_in, 3h], W_hhᵀ [h, 3h], biases [3h]; gate blocks in PyTorch order (r, z, n). */
+  readonly WihT: tf.Tensor2D;
+  readonly WhhT: tf.Tensor2D;
+  readonly bih: tf.Tensor1D;
+  readonly bhh: tf.Tensor1D;
+  readonly hidden: number;
+}
+
+export interface Seq2seqWeights {
+  readonly embIn: tf.Tensor2D;
+  readonly fwd: Gru;
+  readonly bwd: Gru;
+  readonly embOut: tf.Tensor2D;
+  readonly dec: Gru;
+  /** general: W [d_dec, d_key], s = s_tᵀ W h_i. */
+  readonly W?: tf.Tensor2D;
+  /** additive: W₁ [a, d_dec], W₂ [a, d_key], v [a], s = vᵀ tanh(W₁ s_t + W₂ h_i). */
+  readonly W1?: tf.Tensor2D;
+  readonly W2?: tf.Tensor2D;
+  readonly v?: tf.Tensor1D;
+  /** W_cᵀ [d_dec (+ d_key), d_dec], b_c; W_oᵀ [d_dec, V_out], b_o */
+  readonly WcT: tf.Tensor2D;
+  readonly bc: tf.Tensor1D;
+  readonly WoT: tf.Tensor2D;
+  readonly bo: tf.Tensor1D;
+}
+
+/** The weights as tensors (all of them in `all`, freed by the model), or a typed error naming the bad tensor. */
+export function buildWeights(
+  map: ReadonlyMap<string, SafeTensor>,
+  cfg: Seq2seqConfig,
+  vocab: CharVocab,
+  variant: Seq2seqVariant,
+  file: string,
+): { w: Seq2seqWeights; all: tf.Tensor[]; count: number } {
+  const all: tf.Tensor[] = [];
+  let count = 0;
+  const get = (name: string, shape: readonly number[]): SafeTensor => {
+    const t = map.get(name);
+    if (!t) throw new AttentionInputError('file', `${file}: missing tensor "${name}"`);
+    if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
+      throw new AttentionInputError('file', `${file}: tensor "${name}" has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+    }
+    count += t.data.length;
+    return t;
+  };
+  const keep = <T extends tf.Tensor>(t: T): T => {
+    all.push(t);
+    return t;
+  };
+  const mat = (name: string, rows: number, cols: number): tf.Tensor2D => keep(tf.tensor2d(get(name, [rows, cols]).data, [rows, cols]));
+  const matT = (name: string, rows: number, cols: number): tf.Tensor2D => {
+    const t = get(name, [rows, cols]);
+    return keep(tf.tidy(() => tf.tensor2d(t.data, [rows, cols]).transpose())); // [rows, cols] → [cols, rows]
+  };
+  const vec = (name: string, n: number): tf.Tensor1D => keep(tf.tensor1d(get(name, [n]).data));
+  const gru = (prefix: string, dIn: number, h: number): Gru => ({
+    WihT: matT(`${prefix}.W_ih`, 3 * h, dIn),
+    WhhT: matT(`${prefix}.W_hh`, 3 * h, h),
+    bih: vec(`${prefix}.b_ih`, 3 * h),
+    bhh: vec(`${prefix}.b_hh`, 3 * h),
+    hidden: h,
+  });
+  try {
+    const w: Seq2seqWeights = {
+      embIn: mat('embedding.input', vocab.inputSize, cfg.d_emb),
+      fwd: gru('encoder.forward', cfg.d_emb, cfg.d_enc),
+      bwd: gru('encoder.backward', cfg.d_emb, cfg.d_enc),
+      embOut: mat('embedding.output', vocab.outputSize, cfg.d_out_emb),
+      dec: gru('decoder', cfg.d_out_emb, cfg.d_dec),
+      ...(variant === 'general' ? { W: mat('attention.W', cfg.d_dec, cfg.d_key) } : {}),
+      ...(variant === 'additive'
+        ? { W1: mat('attention.W1', cfg.d_attn, cfg.d_dec), W2: mat('attention.W2', cfg.d_attn, cfg.d_key), v: vec('attention.v', cfg.d_attn) }
+        : {}),
+      WcT: matT('combine.weight', cfg.d_dec, cfg.d_dec + (variant === 'none' ? 0 : cfg.d_key)),
+      bc: vec('combine.bias', cfg.d_dec),
+      WoT: matT('output.weight', vocab.outputSize, cfg.d_dec),
+      bo: vec('output.bias', vocab.outputSize),
+    };
+    return { w, all, count };
+  } catch (err) {
+    for (const t of all) t.dispose();
+    throw err;
+  }
+}
+
+/**
+ * One GRU step, PyTorch's equations and gate order (r, z, n):
+ *   r = σ(W_ir x + b_ir + W_hr h + b_hr),  z = σ(W_iz x + b_iz + W_hz h + b_hz)
+ *   n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)),  h′ = (1 − z) ⊙ n + z ⊙ h
+ * `gi` is the precomputed input part W_ih x + b_ih, shape [1, 3h]; `h` is [1, h].
+ */
+export function gruStep(g: Gru, gi: tf.Tensor2D, h: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const gh = tf.add(tf.matMul(h, g.WhhT), g.bhh) as tf.Tensor2D; // [1, h] → [1, 3h]
+    const [ir, iz, inn] = tf.split(gi, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D]; // [1, 3h] → 3 × [1, h]
+    const [hr, hz, hn] = tf.split(gh, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+    const r = tf.sigmoid(tf.add(ir, hr));
+    const z = tf.sigmoid(tf.add(iz, hz));
+    const n = tf.tanh(tf.add(inn, tf.mul(r, hn)));
+    return tf.add(tf.mul(tf.sub(1, z), n), tf.mul(z, h)) as tf.Tensor2D;
+  });
+}
