@@ -12,6 +12,7 @@ import { loadBert } from '../../src/model/families/bert/model';
 import { loadEncoderDecoder } from '../../src/model/families/marian/model';
 import { loadGpt2 } from '../../src/model/families/gpt2/model';
 import { loadLlama } from '../../src/model/families/llama/model';
+import { loadQwen2 } from '../../src/model/families/qwen2/model';
 import type { AttentionModel } from '../../src/model/model';
 import { readSafetensorsFile } from '../../src/model/formats/safetensors';
 import type { Trace } from '../../shared/trace';
@@ -106,6 +107,7 @@ test('every fixture folder has the Hugging Face files and the stored dtype the r
     roberta: ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt'],
     gpt2: ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt'],
     marian: ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json'],
+    qwen2: ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt'],
   };
   const dtypes = new Set<string>();
   for (const [family, files] of Object.entries(expected)) {
@@ -131,6 +133,33 @@ test('Llama (GQA, RoPE, BF16 weights): every tensor matches torch', async () => 
         const trace = await model.run(c.text);
         assert.deepEqual(trace.tokens.map((x) => x.id), c.ids, `${c.text}: token ids`);
         assertPeaked(c.layers, 'llama');
+        close(trace, 'embedding', 'X', c.embedding, 'embedding');
+        c.layers.forEach((L, l) => {
+          close(trace, `L${l}.input`, 'residual', L.residual, `L${l} residual`);
+          close(trace, `L${l}.input`, 'hidden', L.input, `L${l} RMSNorm`);
+          assertAttentionStages(trace, `L${l}`, L, `L${l}`);
+          close(trace, `L${l}.output`, 'hidden', L.hidden, `L${l} hidden`);
+        });
+        close(trace, 'output', 'hidden', c.final, 'final norm');
+        closeRows(await model.logits(c.ids), model.config.vocabSize, c.logit_rows, c.logits, 'logits');
+      }
+    },
+  );
+});
+
+test('Qwen2 (the Llama layout with q/k/v biases, GQA, RoPE θ = 1e6, no start token, BF16 weights): every tensor matches torch', async () => {
+  const ref = reference<DecoderOnlyCase>('qwen2');
+  await withModel(
+    () => loadQwen2(dir('qwen2')),
+    async (model) => {
+      assert.equal(model.info.family, 'qwen2');
+      assert.deepEqual(model.kvHeadOf, ref.kv_head_of);
+      assert.ok(model.config.numKvHeads < model.config.numHeads, 'grouped-query attention');
+      assert.ok(model.config.qkvBias, 'biases on q, k and v');
+      for (const c of ref.cases) {
+        const trace = await model.run(c.text);
+        assert.deepEqual(trace.tokens.map((x) => x.id), c.ids, `${c.text}: token ids (no start token: Qwen2 adds none)`);
+        assertPeaked(c.layers, 'qwen2');
         close(trace, 'embedding', 'X', c.embedding, 'embedding');
         c.layers.forEach((L, l) => {
           close(trace, `L${l}.input`, 'residual', L.residual, `L${l} residual`);

@@ -18,7 +18,7 @@ before(async () => {
 });
 
 test('every fixture family loads through its config.json and reports its family', async () => {
-  const expected: Record<string, string> = { llama: 'llama', gpt2: 'gpt2', bert: 'bert', distilbert: 'distilbert', roberta: 'roberta', marian: 'marian' };
+  const expected: Record<string, string> = { llama: 'llama', gpt2: 'gpt2', bert: 'bert', distilbert: 'distilbert', roberta: 'roberta', marian: 'marian', qwen2: 'qwen2' };
   for (const [dir, family] of Object.entries(expected)) {
     const before = tf.memory().numTensors;
     const model = await loadModelFile(path.join(HF, dir, 'config.json'));

@@ -3,8 +3,9 @@
 // the last loaded model, reloading it when its files change.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { readJsonFile } from '../formats/hfFolder';
+import { hfFamilyOf, readJsonFile, type HfFamily } from '../formats/hfFolder';
 import { loadLlama } from '../families/llama/model';
+import { loadQwen2 } from '../families/qwen2/model';
 import { loadGpt2 } from '../families/gpt2/model';
 import { loadBert } from '../families/bert/model';
 import { loadEncoderDecoder } from '../families/marian/model';
@@ -12,56 +13,30 @@ import { loadTfjsLayersModel } from '../families/tfjsLayers/model';
 import type { AttentionModel } from '../model';
 import { AttentionInputError } from '../../../shared/trace';
 
-export type HfFamily = 'llama' | 'gpt2' | 'bert' | 'distilbert' | 'roberta' | 'xlm-roberta' | 'marian';
-export type ModelRole = 'decoder' | 'encoder' | 'encoder-decoder';
-
-export const HF_FAMILIES: Readonly<Record<HfFamily, { readonly role: ModelRole; readonly label: string }>> = {
-  llama: { role: 'decoder', label: 'Llama (causal, RoPE, grouped-query attention)' },
-  gpt2: { role: 'decoder', label: 'GPT-2 (causal, learned positions)' },
-  bert: { role: 'encoder', label: 'BERT (bidirectional encoder)' },
-  distilbert: { role: 'encoder', label: 'DistilBERT (bidirectional encoder)' },
-  roberta: { role: 'encoder', label: 'RoBERTa (bidirectional encoder)' },
-  'xlm-roberta': { role: 'encoder', label: 'XLM-RoBERTa (bidirectional encoder)' },
-  marian: { role: 'encoder-decoder', label: 'Marian (encoder–decoder with cross-attention)' },
-};
-
-const SUPPORTED = Object.keys(HF_FAMILIES).join(', ');
+export { HF_FAMILIES, hfFamilyOf, type HfFamily, type ModelRole } from '../formats/hfFolder';
 
 export interface LoadFileOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: (fraction: number, message: string) => void;
 }
 
-/** The family a config.json names, or a clear error listing what is supported. */
-export function hfFamilyOf(raw: unknown, where: string): HfFamily {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AttentionInputError('config', `${where} is not a JSON object.`);
-  const c = raw as Record<string, unknown>;
-  const type = c['model_type'];
-  const archs = Array.isArray(c['architectures']) ? c['architectures'].map(String) : [];
-  if (typeof type === 'string' && type in HF_FAMILIES) return type as HfFamily;
-  if (type === undefined && archs.some((a) => a.startsWith('Llama'))) return 'llama';
-  if (type === undefined && archs.some((a) => a.startsWith('GPT2'))) return 'gpt2';
-  const named = type === undefined ? (archs.length ? `architectures ${archs.join(', ')} and no "model_type"` : 'no "model_type"') : `model_type "${String(type)}"`;
-  throw new AttentionInputError('unsupported', `${where} has ${named}. Supported Hugging Face families: ${SUPPORTED}. TensorFlow.js layers models load from their model.json.`);
-}
+/** Each family of the one list (formats/hfFolder.ts) and its loader. */
+const LOADERS: Readonly<Record<HfFamily, (dir: string, options: LoadFileOptions) => Promise<AttentionModel>>> = {
+  llama: loadLlama,
+  qwen2: loadQwen2,
+  gpt2: loadGpt2,
+  bert: loadBert,
+  distilbert: loadBert,
+  roberta: loadBert,
+  'xlm-roberta': loadBert,
+  marian: loadEncoderDecoder,
+};
 
 /** A Hugging Face checkpoint folder through its family's loader. */
 export async function loadHfModel(dir: string, options: LoadFileOptions = {}): Promise<AttentionModel> {
   const configPath = path.join(dir, 'config.json');
   const family = hfFamilyOf(await readJsonFile(configPath, 'config'), configPath);
-  switch (family) {
-    case 'llama':
-      return loadLlama(dir, options);
-    case 'gpt2':
-      return loadGpt2(dir, options);
-    case 'bert':
-    case 'distilbert':
-    case 'roberta':
-    case 'xlm-roberta':
-      return loadBert(dir, options);
-    case 'marian':
-      return loadEncoderDecoder(dir, options);
-  }
+  return LOADERS[family](dir, options);
 }
 
 export type ModelFileKind = 'hf-config' | 'tfjs-layers';

@@ -19,6 +19,8 @@ export interface LlamaConfig {
   readonly tieEmbeddings: boolean;
   /** Biases on the q, k and v projections (Qwen2); Llama has none. */
   readonly qkvBias: boolean;
+  /** Every input starts with the BOS token (Llama); otherwise the tokenizer decides (Qwen2 adds none). */
+  readonly startToken: boolean;
   readonly bosId: number | undefined;
   readonly eosId: number | undefined;
 }
@@ -31,9 +33,10 @@ export interface RopeDecoderLayout {
   readonly maxPositions: number;
   readonly ropeTheta: number;
   readonly qkvBias: boolean;
+  readonly startToken: boolean;
 }
 
-export const LLAMA_LAYOUT: RopeDecoderLayout = { modelType: 'llama', name: 'Llama', architecture: 'LlamaForCausalLM', maxPositions: 2048, ropeTheta: 10000, qkvBias: false };
+export const LLAMA_LAYOUT: RopeDecoderLayout = { modelType: 'llama', name: 'Llama', architecture: 'LlamaForCausalLM', maxPositions: 2048, ropeTheta: 10000, qkvBias: false, startToken: true };
 
 /** Validates a config.json in the Llama layout; clear errors for missing or inconsistent fields. */
 export function parseRopeDecoderConfig(raw: unknown, where: string, layout: RopeDecoderLayout): LlamaConfig {
@@ -80,6 +83,7 @@ export function parseRopeDecoderConfig(raw: unknown, where: string, layout: Rope
     ropeTheta,
     tieEmbeddings: c['tie_word_embeddings'] === true,
     qkvBias: layout.qkvBias,
+    startToken: layout.startToken,
     bosId: optInt('bos_token_id'),
     eosId: optInt('eos_token_id'),
   };

@@ -6,9 +6,10 @@ import type { LlamaConfig } from './config';
 
 type C = LessonContext<LlamaConfig>;
 
-function tokensExplanation(c: C): string {
+function tokensExplanation(c: C, name: string): string {
   const tok = c.tokenizer;
-  const T = c.tokens.length;
+  const start = c.config.startToken;
+  const pieces = c.tokens.length - (start ? 1 : 0);
   const bos = c.tokens[0]!.text;
   const mark = tok.replacement;
   let suffix = 0;
@@ -24,18 +25,20 @@ function tokensExplanation(c: C): string {
       : `"${mark}" marks a space, glued onto the start of the word that follows it.`;
   const story = c.info.id === 'tinystories-656k' ? 'story' : 'document';
   return (
-    `The text is split into ${T - 1} pieces from a ${c.config.vocabSize}-entry byte-pair vocabulary: frequent character sequences ` +
+    `The text is split into ${pieces} pieces from a ${c.config.vocabSize}-entry byte-pair vocabulary: frequent character sequences ` +
     `became single tokens during training. ${glue}` +
     (tok.prependsSpace ? ` The tokenizer also puts one ${mark} before the text (shown without a position in the text).` : '') +
-    ` The model always starts from ${bos}, the token it saw at the start of every training ${story}; characters missing from the ` +
-    `vocabulary become ${tok.unkToken ?? '<unk>'}.`
+    (start
+      ? ` The model always starts from ${bos}, the token it saw at the start of every training ${story}; characters missing from the ` +
+        `vocabulary become ${tok.unkToken ?? '<unk>'}.`
+      : ` ${name} adds no start token, so the first token has nothing before it to look at.`)
   );
 }
 
 /** The lesson of a Llama-layout family called `name`. */
 export function ropeDecoderLesson(name: string): CausalLmLesson<LlamaConfig> {
   return {
-    tokens: (c) => ({ title: 'Tokens', formula: 'text → [BOS, t₁, …, t_n]', explanation: tokensExplanation(c) }),
+    tokens: (c) => ({ title: 'Tokens', formula: c.config.startToken ? 'text → [BOS, t₁, …, t_n]' : 'text → [t₁, …, t_n]', explanation: tokensExplanation(c, name) }),
     embedding: ({ config: cfg }) => ({
       title: 'Token embeddings',
       formula: 'X[i] = E[tᵢ]',

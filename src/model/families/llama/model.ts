@@ -10,7 +10,7 @@ import { findBuiltinDir } from '../../formats/hfFolder';
 import { appendedText, CausalLm, type CausalLmLesson, type CausalLmWeights } from '../../transformer/causalLm';
 import { detectLicence, loadHfFolder, type BuiltinIdentity, type LoadOptions } from '../../transformer/load';
 import type { HfToken, HfTokenizer } from '../../tokenizers/hfTokenizer';
-import { LLAMA_LAYOUT, llamaBlock, parseRopeDecoderConfig, type LlamaConfig, type RopeDecoderLayout } from './config';
+import { LLAMA_LAYOUT, llamaBlock, parseLlamaConfig, type LlamaConfig, type RopeDecoderLayout } from './config';
 import { llamaWeights } from './weights';
 import { llamaLesson } from './lesson';
 import { AttentionInputError, type ModelInfo } from '../../../../shared/trace';
@@ -29,26 +29,28 @@ export function builtinTinyStoriesDir(startDir: string = __dirname): string {
 
 /** A model in the Llama layout (Llama itself, Qwen2). */
 export class LlamaModel extends CausalLm<LlamaConfig> {
-  private readonly bosId: number;
+  /** The start token every input begins with, when the layout has one. */
+  private readonly bosId: number | undefined;
 
   constructor(config: LlamaConfig, tokenizer: HfTokenizer, weights: CausalLmWeights, info: ModelInfo, lesson: CausalLmLesson<LlamaConfig> = llamaLesson) {
-    const limit = { positions: config.maxPositions, label: 'positions (max_position_embeddings)' };
-    const bos = config.bosId ?? tokenizer.bosId;
-    if (bos === undefined) throw new AttentionInputError('config', 'Neither config.json nor the tokenizer names a BOS token.');
-    const bosPiece = tokenizer.piece(bos);
+    const P = config.maxPositions;
+    const bos = config.startToken ? (config.bosId ?? tokenizer.bosId) : undefined;
+    if (config.startToken && bos === undefined) throw new AttentionInputError('config', 'Neither config.json nor the tokenizer names a BOS token.');
+    const why = (maxTokens: number, atLimit: boolean): string =>
+      bos !== undefined ? `(including the start token ${tokenizer.piece(bos)})` : atLimit ? `(this model has ${P} positions, max_position_embeddings)` : `(maxTokens is ${maxTokens})`;
     super(
       config,
       {
         block: llamaBlock(config),
         layers: config.numLayers,
         vocabSize: config.vocabSize,
-        limit,
+        limit: { positions: P, label: 'positions (max_position_embeddings)' },
         learnedPositions: false,
-        minTokens: 2,
+        minTokens: bos !== undefined ? 2 : 1,
         eosId: config.eosId,
         score: 'scaled-dot',
         groupedQuery: true,
-        words: { truncatedWhy: () => `(including the start token ${bosPiece})`, unkToken: tokenizer.unkToken ?? '<unk>' },
+        words: { truncatedWhy: why, unkToken: tokenizer.unkToken ?? '<unk>' },
       },
       lesson,
       tokenizer,
@@ -58,8 +60,9 @@ export class LlamaModel extends CausalLm<LlamaConfig> {
     this.bosId = bos;
   }
 
-  /** BOS + the text's tokens, truncated to `maxTokens` (BOS included). */
-  tokenize(text: string, maxTokens: number): { tokens: HfToken[]; truncated: boolean; coveredLength: number; alignmentIssues: number } {
+  /** BOS (when the layout has one) + the text's tokens, truncated to `maxTokens` in all. */
+  tokenize(text: string, maxTokens: number): { tokens: readonly HfToken[]; truncated: boolean; coveredLength: number; alignmentIssues: number } {
+    if (this.bosId === undefined) return this.tokenizer.encode(text, { maxTokens });
     const enc = this.tokenizer.encode(text, { addBos: false, maxTokens: maxTokens - 1 });
     const piece = this.tokenizer.piece(this.bosId);
     const bos: HfToken = { text: piece, piece, id: this.bosId, start: -1, end: -1, special: true };
@@ -69,15 +72,23 @@ export class LlamaModel extends CausalLm<LlamaConfig> {
   /** Past max_position_embeddings the oldest tokens slide out, but BOS stays first. */
   protected window(seq: number[]): number[] {
     const P = this.config.maxPositions;
-    return seq.length > P ? [seq[0]!, ...seq.slice(seq.length - P + 1)] : seq;
+    if (seq.length <= P) return seq;
+    return this.bosId !== undefined ? [seq[0]!, ...seq.slice(seq.length - P + 1)] : seq.slice(-P);
   }
 }
 
 /** Loads a folder in the Llama layout: config.json, model.safetensors, tokenizer.json (+ tokenizer_config.json). */
-export function loadRopeDecoder(dir: string, options: LoadOptions, layout: RopeDecoderLayout, lesson: CausalLmLesson<LlamaConfig>, builtin?: BuiltinIdentity): Promise<LlamaModel> {
+export function loadRopeDecoder(
+  dir: string,
+  options: LoadOptions,
+  layout: RopeDecoderLayout,
+  parseConfig: (raw: unknown, where: string) => LlamaConfig,
+  lesson: CausalLmLesson<LlamaConfig>,
+  builtin?: BuiltinIdentity,
+): Promise<LlamaModel> {
   return loadHfFolder(dir, options, {
     family: () => layout.modelType,
-    parseConfig: (raw, where) => parseRopeDecoderConfig(raw, where, layout),
+    parseConfig,
     buildWeights: llamaWeights,
     ...(builtin ? { builtin } : {}),
     describe: (c, isBuiltin) =>
@@ -93,7 +104,7 @@ export function loadRopeDecoder(dir: string, options: LoadOptions, layout: RopeD
 
 /** Loads a Llama model folder: config.json, model.safetensors, tokenizer.json (+ tokenizer_config.json). */
 export function loadLlama(dir: string, options: LoadOptions = {}): Promise<LlamaModel> {
-  return loadRopeDecoder(dir, options, LLAMA_LAYOUT, llamaLesson, BUILTIN);
+  return loadRopeDecoder(dir, options, LLAMA_LAYOUT, parseLlamaConfig, llamaLesson, BUILTIN);
 }
 
 /** Greedy continuation of `text` by `n` tokens (fewer if the model ends the story); returns only the new text. */
