@@ -4,10 +4,11 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import { traceFromJson } from '../shared/codec';
-import { assertNever, DEFAULT_CURSOR, type Cursor, type HostMessage, type PersistedState, type WebviewMessage } from '../shared/protocol';
+import { DEFAULT_CURSOR, type Cursor, type HostMessage, type PersistedState, type WebviewMessage } from '../shared/protocol';
 import type { Trace } from '../shared/trace';
 import { exportAs } from './components/exportBar';
 import { mountPanel } from './components/panel';
+import { connectHost } from './host';
 import type { PanelContext } from './components/part';
 import { persistence } from './persist';
 import { Rpc } from './rpc';
@@ -64,11 +65,6 @@ const ctx: PanelContext = {
 };
 const panel = mountPanel(app, ctx);
 
-// The host hears of cursor moves made here; its own (commands, hover links) are not sent back.
-store.subscribe((next, _prev, action) => {
-  if (action.type === 'cursor' && action.from === 'panel') vscode.postMessage({ type: 'cursor', cursor: next.cursor });
-});
-
 /** Trace received → first view painted (drawing is synchronous in dispatch); for the log and the bench. */
 function reportFirstPaint(since: number): void {
   const ms = performance.now() - since;
@@ -76,46 +72,30 @@ function reportFirstPaint(since: number): void {
   if (!standalone) vscode.postMessage({ type: 'log', level: 'info', message: `trace shown in ${ms.toFixed(1)} ms` });
 }
 
-window.addEventListener('message', (e: MessageEvent<HostMessage>) => {
-  const msg = e.data;
-  switch (msg.type) {
-    case 'trace': {
-      const received = performance.now();
-      store.dispatch({ type: 'trace', trace: msg.trace, cursor: msg.cursor, settings: msg.settings });
-      reportFirstPaint(received);
-      persist.traceShown(msg.trace);
-      return;
-    }
-    case 'cursor':
-      store.dispatch({ type: 'cursor', cursor: msg.cursor, from: 'host' });
-      return;
-    case 'settings':
-      store.dispatch({ type: 'settings', settings: msg.settings });
-      return;
-    case 'busy':
-    case 'error':
-      store.dispatch({ type: 'banner', banner: { text: msg.message, kind: msg.type } });
-      return;
-    case 'export':
-      ctx.exportAs(msg.format);
-      return;
-    case 'response':
-      rpc.settle(msg.id, msg.ok, msg.ok ? msg.result : msg.error);
-      return;
-    default:
-      assertNever(msg);
-  }
+const fromHost = connectHost(store, {
+  post: (m) => vscode.postMessage(m),
+  settle: (m) => rpc.settle(m.id, m.ok, m.ok ? m.result : m.error),
+  exportAs: ctx.exportAs,
+  traceShown: (trace, receivedAt) => {
+    reportFirstPaint(receivedAt);
+    persist.traceShown(trace);
+  },
 });
+window.addEventListener('message', (e: MessageEvent<HostMessage>) => fromHost(e.data));
 
 if (store.state.trace) reportFirstPaint(started);
-// A resize re-lays out the canvases (once per frame), it does not rebuild the DOM.
-let resizing = false;
-window.addEventListener('resize', () => {
-  if (resizing) return;
-  resizing = true;
-  requestAnimationFrame(() => {
-    resizing = false;
-    panel.resize();
-  });
-});
+/** fn at most once per animation frame, however often it is asked for. */
+function perFrame(fn: () => void): () => void {
+  let queued = false;
+  return () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      fn();
+    });
+  };
+}
+// A resize re-lays out the canvases; it does not rebuild the DOM.
+window.addEventListener('resize', perFrame(() => panel.resize()));
 if (!standalone) vscode.postMessage({ type: 'ready' });

@@ -1,0 +1,147 @@
+// The panel's store and parts in jsdom: a cursor change renders once and rebuilds only the parts
+// drawn from what changed; an equal cursor (e.g. from the host) renders nothing and is not echoed.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { JSDOM, VirtualConsole } from 'jsdom';
+import type { Cursor, HostMessage, WebviewMessage } from '../../shared/protocol';
+import { tensor, type Trace } from '../../shared/trace';
+import { makeTrace } from './traceFixture';
+import type { Store as StoreT, PanelState } from '../../webview/store';
+import type { PanelContext } from '../../webview/components/part';
+
+type Modules = {
+  store: typeof import('../../webview/store');
+  panel: typeof import('../../webview/components/panel');
+  host: typeof import('../../webview/host');
+};
+let m: Modules;
+
+before(async () => {
+  // Silent console: jsdom has no canvas 2-D context, which the figures tolerate (they draw nothing).
+  const dom = new JSDOM('<!DOCTYPE html><body><div id="app"></div></body>', { virtualConsole: new VirtualConsole() });
+  const g = globalThis as Record<string, unknown>;
+  g.window = dom.window;
+  g.document = dom.window.document;
+  m = { store: await import('../../webview/store'), panel: await import('../../webview/components/panel'), host: await import('../../webview/host') };
+});
+
+function mount(trace: Trace, cursor: Cursor) {
+  const store: StoreT = new m.store.Store({ trace, cursor });
+  const root = document.getElementById('app')!;
+  const posted: WebviewMessage[] = [];
+  const ctx: PanelContext = {
+    store,
+    standalone: false,
+    request: () => Promise.reject(new Error('no host in this test')),
+    exportAs: () => {},
+    width: () => 800,
+    theme: () => ({ foreground: '#000', font: 'monospace' }),
+    builds: new Map(),
+  };
+  const panel = m.panel.mountPanel(root, ctx);
+  const fromHost = m.host.connectHost(store, { post: (msg) => posted.push(msg), settle: () => {}, exportAs: () => {} });
+  let renders = 0;
+  store.subscribe(() => renders++);
+  const builds = (): Record<string, number> => Object.fromEntries(ctx.builds);
+  const q = <E extends Element = HTMLElement>(sel: string): E => root.querySelector<E>(sel)!;
+  return { store, root, panel, posted, fromHost, builds, q, renders: () => renders };
+}
+
+const WEIGHTS_L0 = 3; // tokens, embedding, L0.scores, L0.weights, L1.scores, L1.weights
+
+test('a head switch renders once and rebuilds only the figures', () => {
+  const p = mount(makeTrace(2, 2, 3), { stage: WEIGHTS_L0, head: 0, view: 'heatmap' });
+  const header = p.q('header.model');
+  const pipeline = p.q('nav.pipeline');
+  const controls = p.q('.controls');
+  const canvas = p.q('[data-testid="heatmap-weights"]');
+  const before = p.builds();
+  p.q<HTMLButtonElement>('[aria-label="Next head"]').click();
+  assert.equal(p.renders(), 1);
+  assert.equal(p.store.state.cursor.head, 1);
+  const after = p.builds();
+  assert.equal(after.content, before.content! + 1, 'the figures are redrawn for the new head');
+  for (const part of ['header', 'pipeline', 'controls', 'stage-info', 'view-switch', 'export'])
+    assert.equal(after[part], before[part], `${part} is not rebuilt by a head switch`);
+  assert.equal(p.q('header.model'), header);
+  assert.equal(p.q('nav.pipeline'), pipeline);
+  assert.equal(p.q('.controls'), controls);
+  assert.notEqual(p.q('[data-testid="heatmap-weights"]'), canvas);
+  assert.match(p.root.querySelector('figcaption')!.textContent!, /head 1/);
+  assert.equal(p.q('[data-testid="head-select"] vscode-option[selected]').getAttribute('value'), '1');
+  // The panel's own move goes to the host, once.
+  assert.deepEqual(p.posted, [{ type: 'cursor', cursor: p.store.state.cursor }]);
+  p.panel.dispose();
+});
+
+test('the host sending the cursor already shown renders nothing and is not echoed', () => {
+  const p = mount(makeTrace(2, 2, 3), { stage: WEIGHTS_L0, head: 0, view: 'heatmap' });
+  const canvas = p.q('[data-testid="heatmap-weights"]');
+  const before = p.builds();
+  p.fromHost({ type: 'cursor', cursor: { stage: WEIGHTS_L0, head: 0, view: 'heatmap' } });
+  assert.equal(p.renders(), 0);
+  assert.deepEqual(p.builds(), before);
+  assert.equal(p.q('[data-testid="heatmap-weights"]'), canvas);
+  // A different cursor from the host renders once and is not sent back.
+  p.fromHost({ type: 'cursor', cursor: { stage: WEIGHTS_L0 + 2, head: 0, view: 'heatmap' } });
+  assert.equal(p.renders(), 1);
+  assert.equal(p.q('[data-testid="stage-title"]').textContent, 'Layer 1 weights');
+  assert.equal(p.q('[data-testid="stage-position"]').textContent, `${WEIGHTS_L0 + 3} / 6`);
+  assert.deepEqual(p.posted, []);
+  // Same settings again: nothing.
+  const settings = p.store.state.settings;
+  p.fromHost({ type: 'settings', settings: { ...settings } } as HostMessage);
+  assert.equal(p.renders(), 1);
+  p.panel.dispose();
+});
+
+test('a stage move in the same phase keeps the header and stage bar; a resize rebuilds nothing', () => {
+  const p = mount(makeTrace(2, 2, 3), { stage: WEIGHTS_L0, head: 0, view: 'heatmap' });
+  const before = p.builds();
+  const current = p.q('.phase.current');
+  p.store.dispatch({ type: 'cursor', cursor: { ...p.store.state.cursor, stage: WEIGHTS_L0 + 2 }, from: 'panel' });
+  const after = p.builds();
+  assert.equal(after.header, before.header);
+  assert.equal(after.pipeline, before.pipeline);
+  assert.equal(after['stage-info'], before['stage-info']! + 1);
+  assert.equal(p.q('.phase.current'), current, 'still the normalise phase, highlighted in place');
+  const canvas = p.q('[data-testid="heatmap-weights"]');
+  p.panel.resize();
+  assert.deepEqual(p.builds(), after);
+  assert.equal(p.q('[data-testid="heatmap-weights"]'), canvas);
+  // Switching phase moves the highlight without rebuilding the bar.
+  p.q<HTMLButtonElement>('nav.pipeline .phase').click();
+  assert.equal(p.q('.phase.current').textContent, 'tokens');
+  assert.equal(p.builds().pipeline, before.pipeline);
+  assert.ok(p.q('[data-testid="tokens"]'));
+  p.panel.dispose();
+});
+
+test('a new trace renders every part once; the predictions say the k the run computed', () => {
+  const base = makeTrace(1, 1, 3);
+  const trace: Trace = {
+    ...base,
+    outputTokens: [{ text: 'a', id: 0, start: -1, end: -1 }],
+    stages: [...base.stages, { id: 'dec0', kind: 'decoder-step', step: 0, title: 'Step 0', formula: '', explanation: '', tensors: [tensor('state', [4], ['d'], new Float32Array(4))] }],
+    predictions: [{ position: 0, top: [{ text: 'x', id: 1, p: 0.5 }, { text: 'y', id: 2, p: 0.3 }, { text: 'z', id: 3, p: 0.2 }] }],
+  };
+  const p = mount(makeTrace(1, 1, 3), { stage: 0, head: 0, view: 'heatmap' });
+  const before = p.builds();
+  p.fromHost({ type: 'trace', trace, cursor: { stage: 4, head: 0, view: 'heatmap' }, settings: { ...p.store.state.settings, topK: 9 } });
+  assert.equal(p.renders(), 1);
+  const after = p.builds();
+  for (const part of ['header', 'pipeline', 'controls', 'stage-info', 'content', 'predictions']) assert.equal(after[part], (before[part] ?? 0) + 1, part);
+  assert.match(p.q('[data-testid="predictions"] th:nth-child(2)').textContent!, /^top-3 next tokens$/);
+  p.panel.dispose();
+});
+
+test('the reducer ignores actions that change nothing', () => {
+  const s0: PanelState = { cursor: { stage: 1, head: 0, view: 'lines' }, settings: m.store.DEFAULT_SETTINGS };
+  assert.equal(m.store.reduce(s0, { type: 'cursor', cursor: { stage: 1, head: 0, view: 'lines' }, from: 'host' }), s0);
+  assert.equal(m.store.reduce(s0, { type: 'settings', settings: { ...m.store.DEFAULT_SETTINGS } }), s0);
+  assert.equal(m.store.reduce(s0, { type: 'banner', banner: undefined }), s0);
+  const s1 = m.store.reduce(s0, { type: 'banner', banner: { text: 'Saved', kind: 'busy' } });
+  assert.notEqual(s1, s0);
+  // A cursor move clears the banner of the view it was about.
+  assert.equal(m.store.reduce(s1, { type: 'cursor', cursor: { stage: 2, head: 0, view: 'lines' }, from: 'panel' }).banner, undefined);
+});

@@ -1,0 +1,50 @@
+// The panel's side of the host connection: host messages become store actions, and cursor moves
+// made in the panel go to the host once (the host does not echo them, and a host cursor equal
+// to the one shown changes nothing, so neither side renders twice).
+import { assertNever, type ExportFormat, type HostMessage, type WebviewMessage } from '../shared/protocol';
+import type { Trace } from '../shared/trace';
+import type { Store } from './store';
+
+export interface HostLink {
+  readonly post: (msg: WebviewMessage) => void;
+  /** Feeds a response to the pending request it answers. */
+  readonly settle: (msg: HostMessage & { type: 'response' }) => void;
+  readonly exportAs: (format: ExportFormat) => void;
+  /** Called after a trace from the host is on screen. */
+  readonly traceShown?: (trace: Trace, receivedAt: number) => void;
+}
+
+/** Connects the store to the host; returns the handler for the host's messages. */
+export function connectHost(store: Store, link: HostLink): (msg: HostMessage) => void {
+  store.subscribe((next, _prev, action) => {
+    if (action.type === 'cursor' && action.from === 'panel') link.post({ type: 'cursor', cursor: next.cursor });
+  });
+  return (msg) => {
+    switch (msg.type) {
+      case 'trace': {
+        const received = performance.now();
+        store.dispatch({ type: 'trace', trace: msg.trace, cursor: msg.cursor, settings: msg.settings });
+        link.traceShown?.(msg.trace, received);
+        return;
+      }
+      case 'cursor':
+        store.dispatch({ type: 'cursor', cursor: msg.cursor, from: 'host' });
+        return;
+      case 'settings':
+        store.dispatch({ type: 'settings', settings: msg.settings });
+        return;
+      case 'busy':
+      case 'error':
+        store.dispatch({ type: 'banner', banner: { text: msg.message, kind: msg.type } });
+        return;
+      case 'export':
+        link.exportAs(msg.format);
+        return;
+      case 'response':
+        link.settle(msg);
+        return;
+      default:
+        assertNever(msg);
+    }
+  };
+}
