@@ -1,6 +1,7 @@
 // The typed messages between the extension host and the webview. Both bundles import this file.
 // Tensors cross as Float32Array (structured clone / transfer), never as JSON number arrays.
 import type { Normaliser, ScoreFunction, TensorData, Trace } from './trace';
+import type { CancelMessage, RequestMessage, WireError } from './channel';
 
 export type ViewMode = 'heatmap' | 'lines' | 'grid' | 'matrices';
 export type ColourMap = 'viridis' | 'cividis' | 'magma';
@@ -31,7 +32,7 @@ export interface WhatIfResult {
 
 export type ExportFormat = 'png' | 'svg' | 'csv' | 'json' | 'html';
 
-// ---- requests (webview → host, answered once by a response with the same id) ----
+// ---- requests (webview → host over the one Channel, answered once by a response with the same id) ----
 export type Request =
   | { readonly kind: 'whatIf'; readonly stageId: string; readonly score: ScoreFunction; readonly normaliser: Normaliser }
   | { readonly kind: 'save'; readonly format: ExportFormat; readonly suggestedName: string; readonly content: string | Uint8Array };
@@ -49,12 +50,13 @@ export type HostMessage =
   | { readonly type: 'error'; readonly message: string }
   | { readonly type: 'export'; readonly format: ExportFormat }
   | { readonly type: 'response'; readonly id: number; readonly ok: true; readonly result: ResponseMap[keyof ResponseMap] }
-  | { readonly type: 'response'; readonly id: number; readonly ok: false; readonly error: string };
+  | { readonly type: 'response'; readonly id: number; readonly ok: false; readonly error: WireError };
 
 export type WebviewMessage =
   | { readonly type: 'ready' }
   | { readonly type: 'cursor'; readonly cursor: Cursor }
-  | { readonly type: 'request'; readonly id: number; readonly request: Request }
+  | RequestMessage<Request>
+  | CancelMessage
   | { readonly type: 'log'; readonly level: 'info' | 'error'; readonly message: string };
 
 /**

@@ -12,9 +12,15 @@ export interface Source {
   readonly offset: number;
 }
 
+/** What changed, and who changed it: a view does not re-render a cursor move it made itself. */
+export interface SessionChange {
+  readonly what: 'trace' | 'cursor';
+  readonly origin?: object;
+}
+
 export class Session implements vscode.Disposable {
   private current: { trace: Trace; source?: Source; cursor: Cursor } | undefined;
-  private readonly changed = new vscode.EventEmitter<'trace' | 'cursor'>();
+  private readonly changed = new vscode.EventEmitter<SessionChange>();
   readonly onDidChange = this.changed.event;
 
   get trace(): Trace | undefined {
@@ -29,18 +35,19 @@ export class Session implements vscode.Disposable {
 
   set(trace: Trace, source: Source | undefined, cursor: Cursor = DEFAULT_CURSOR): void {
     this.current = { trace, source, cursor };
-    this.changed.fire('trace');
+    this.changed.fire({ what: 'trace' });
   }
 
-  moveCursor(cursor: Cursor): void {
+  /** `origin` is the view that moved it (the panel), so it is not told of its own move. */
+  moveCursor(cursor: Cursor, origin?: object): void {
     if (!this.current) return;
     this.current = { ...this.current, cursor };
-    this.changed.fire('cursor');
+    this.changed.fire({ what: 'cursor', origin });
   }
 
   clear(): void {
     this.current = undefined;
-    this.changed.fire('trace');
+    this.changed.fire({ what: 'trace' });
   }
 
   dispose(): void {

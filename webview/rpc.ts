@@ -1,46 +1,36 @@
-// Request/response over postMessage: ids, exactly-once settlement, and a timeout.
-import { REQUEST_TIMEOUT_MS, type Request, type ResponseMap, type WebviewMessage } from '../shared/protocol';
+// The webview's end of the one Channel (shared/channel.ts): requests to the host with ids,
+// exactly-once settlement and a timeout. The host's replies are fed in with receive/settle.
+import { Channel, type WireError } from '../shared/channel';
+import { REQUEST_TIMEOUT_MS, type HostMessage, type Request, type ResponseMap, type WebviewMessage } from '../shared/protocol';
 
 type Kind = Request['kind'];
 
-interface Pending {
-  resolve(v: unknown): void;
-  reject(e: Error): void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
 export class Rpc {
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+  private readonly channel: Channel<Request, ResponseMap>;
 
-  constructor(
-    private readonly send: (msg: WebviewMessage) => void,
-    private readonly timeoutMs = REQUEST_TIMEOUT_MS,
-  ) {}
-
-  request<K extends Kind>(request: Extract<Request, { kind: K }>): Promise<ResponseMap[K]> {
-    const id = this.nextId++;
-    return new Promise<ResponseMap[K]>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.pending.delete(id)) reject(new Error(`${request.kind} timed out after ${this.timeoutMs / 1000} s`));
-      }, this.timeoutMs);
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
-      this.send({ type: 'request', id, request });
-    });
+  constructor(send: (msg: WebviewMessage) => void, timeoutMs = REQUEST_TIMEOUT_MS) {
+    // VS Code's webview postMessage takes no transfer list: typed arrays are cloned.
+    this.channel = new Channel<Request, ResponseMap>({ post: (m) => send(m as WebviewMessage), timeoutMs });
   }
 
-  /** Settles the request with this id; later or unknown responses are ignored. */
+  request<K extends Kind>(request: Extract<Request, { kind: K }>): Promise<ResponseMap[K]> {
+    return this.channel.request(request);
+  }
+
+  /** Feeds a host message; false if it is not a reply (a trace, a cursor move, …). */
+  receive(msg: HostMessage): boolean {
+    return this.channel.receive(msg);
+  }
+
+  /** Settles the request with this id; later or unknown responses are ignored (false). */
   settle(id: number, ok: boolean, value: unknown): boolean {
-    const p = this.pending.get(id);
-    if (!p) return false;
-    this.pending.delete(id);
-    clearTimeout(p.timer);
-    if (ok) p.resolve(value);
-    else p.reject(new Error(String(value)));
+    if (!this.channel.isPending(id)) return false;
+    const error: WireError = typeof value === 'object' && value !== null && 'message' in value ? (value as WireError) : { message: String(value) };
+    this.channel.receive(ok ? { type: 'response', id, ok: true, result: value } : { type: 'response', id, ok: false, error });
     return true;
   }
 
   get size(): number {
-    return this.pending.size;
+    return this.channel.pending;
   }
 }

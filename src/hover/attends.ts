@@ -1,8 +1,7 @@
 // What a token attends to, for the editor hover and decorations. Pure: no vscode import.
 import type { Stage, Token, Trace } from '../../shared/trace';
-import { findTensor } from '../../shared/trace';
 import type { Cursor } from '../../shared/protocol';
-import { weightsStageFor } from '../../shared/navigation';
+import { blockAt, type AttentionBlock } from '../../shared/navigation';
 
 /** Index of the token covering a UTF-16 offset into the trace's text, or -1. */
 export function tokenAt(tokens: readonly Token[], offset: number): number {
@@ -29,6 +28,8 @@ export function tokenAt(tokens: readonly Token[], offset: number): number {
 }
 
 export interface Attended {
+  readonly block: AttentionBlock;
+  /** The block's weights stage. */
   readonly stage: Stage;
   readonly stageIndex: number;
   /** -1 = mean over heads. */
@@ -44,10 +45,11 @@ export interface Attended {
  * Works for self-attention ([head, query, key] weights over input tokens).
  */
 export function attendedBy(trace: Trace, cursor: Cursor, query: number, k: number): Attended | undefined {
-  const stage = weightsStageFor(trace, cursor);
-  if (!stage || stage.attention?.queries !== 'input' || stage.attention.keys !== 'input') return undefined;
-  const w = findTensor(stage, 'weights');
-  if (!w || w.shape.length !== 3) return undefined;
+  const block = blockAt(trace, cursor);
+  // The editor shows the input text: only self-attention over it can be painted there.
+  if (!block || block.info.queries !== 'input' || block.info.keys !== 'input') return undefined;
+  const w = block.weights;
+  if (w.shape.length !== 3) return undefined;
   const [H, Q, K] = w.shape as [number, number, number];
   if (query < 0 || query >= Q) return undefined;
   const head = cursor.head >= H ? H - 1 : cursor.head;
@@ -56,8 +58,9 @@ export function attendedBy(trace: Trace, cursor: Cursor, query: number, k: numbe
     for (let h = 0; h < H; h++) for (let j = 0; j < K; j++) row[j]! += w.data[(h * Q + query) * K + j]! / H;
   } else row.set(w.data.subarray((head * Q + query) * K, (head * Q + query + 1) * K));
   const order = Array.from({ length: K }, (_, j) => j).sort((a, b) => row[b]! - row[a]! || a - b);
-  const entries = order.slice(0, k).map((key) => ({ key, token: trace.tokens[key]!, weight: row[key]! }));
-  return { stage, stageIndex: trace.stages.indexOf(stage), head, query, entries, row };
+  const entries = order.slice(0, k).map((key) => ({ key, token: block.keyTokens[key]!, weight: row[key]! }));
+  const stage = block.stages.normalise;
+  return { block, stage, stageIndex: trace.stages.indexOf(stage), head, query, entries, row };
 }
 
 /** A 10-cell text bar for a weight in [0, 1]. */

@@ -10,21 +10,13 @@ const FILTERS: Record<ExportFormat, Record<string, string[]>> = {
   html: { 'Standalone HTML': ['html'] },
 };
 
-/** Tests set this to skip the native dialog and write to a known path. */
-export let exportTargetOverride: ((suggestedName: string) => vscode.Uri | undefined) | undefined;
-export function setExportTargetOverride(f: typeof exportTargetOverride): void {
-  exportTargetOverride = f;
-}
-
 export async function saveExport(req: Request & { kind: 'save' }, log: vscode.LogOutputChannel): Promise<ResponseMap['save']> {
   const base = vscode.workspace.workspaceFolders?.[0]?.uri;
-  const target =
-    exportTargetOverride?.(req.suggestedName) ??
-    (await vscode.window.showSaveDialog({
-      defaultUri: base ? vscode.Uri.joinPath(base, req.suggestedName) : undefined,
-      filters: FILTERS[req.format],
-      title: `Export attention as ${req.format.toUpperCase()}`,
-    }));
+  const target = await vscode.window.showSaveDialog({
+    defaultUri: base ? vscode.Uri.joinPath(base, req.suggestedName) : undefined,
+    filters: FILTERS[req.format],
+    title: `Export attention as ${req.format.toUpperCase()}`,
+  });
   if (!target) return {};
   const bytes = typeof req.content === 'string' ? new TextEncoder().encode(req.content) : req.content;
   await vscode.workspace.fs.writeFile(target, bytes);

@@ -1,10 +1,13 @@
 // The attention panel's host side: one panel, reused; typed messages; restorable after reload.
+// The trace is posted once per run (on the session's change); show() only opens or reveals.
 import * as vscode from 'vscode';
 import { panelHtml } from './html';
 import type { Session } from '../session';
 import type { EngineClient } from '../engine/client';
-import { findTensor, type Trace } from '../../shared/trace';
-import { assertNever, type Cursor, type HostMessage, type PanelSettings, type PersistedState, type Request, type ResponseMap, type WebviewMessage } from '../../shared/protocol';
+import { findTensor, type TensorData, type Trace } from '../../shared/trace';
+import { assertNever, type HostMessage, type PanelSettings, type PersistedState, type Request, type ResponseMap, type WebviewMessage } from '../../shared/protocol';
+import { Channel } from '../../shared/channel';
+import { blockOf } from '../../shared/navigation';
 import { saveExport } from './export';
 import { traceFromJson } from '../../shared/codec';
 import { standaloneHtml } from './standalone';
@@ -17,6 +20,8 @@ export class PanelManager implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly activeChanged = new vscode.EventEmitter<boolean>();
   readonly onDidChangeActive = this.activeChanged.event;
+  /** Answers the webview's requests (what-if, save); it asks the webview nothing. */
+  private readonly channel: Channel<never, never, Request, ResponseMap>;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -25,11 +30,21 @@ export class PanelManager implements vscode.Disposable {
     private readonly log: vscode.LogOutputChannel,
     private readonly settings: () => PanelSettings,
   ) {
+    this.channel = new Channel<never, never, Request, ResponseMap>({
+      // VS Code's webview postMessage clones; the session keeps its arrays.
+      post: (message) => void this.panel?.webview.postMessage(message),
+      handlers: {
+        whatIf: (req) => this.whatIf(this.session.trace, req),
+        save: (req) => this.save(req),
+      },
+      onHandlerError: (kind, error) => this.log.error(`panel request ${kind} failed: ${error.message}`),
+    });
     this.disposables.push(
-      session.onDidChange((what) => {
+      session.onDidChange(({ what, origin }) => {
         if (!this.panel || !this.ready) return;
         if (what === 'trace') this.sendTrace();
-        else this.post({ type: 'cursor', cursor: session.cursor });
+        // The webview already shows a move it made itself.
+        else if (origin !== this) this.post({ type: 'cursor', cursor: session.cursor });
       }),
     );
   }
@@ -38,11 +53,10 @@ export class PanelManager implements vscode.Disposable {
     return this.panel !== undefined;
   }
 
-  /** Opens the panel beside the editor, or reveals the open one, and shows the session's trace. */
+  /** Opens the panel beside the editor, or reveals the open one. A new panel asks for the trace when ready. */
   show(): void {
     if (this.panel) {
       this.panel.reveal(this.panel.viewColumn ?? vscode.ViewColumn.Beside, true);
-      if (this.ready) this.sendTrace();
       return;
     }
     const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, 'Attention Lens', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, this.options());
@@ -69,18 +83,6 @@ export class PanelManager implements vscode.Disposable {
     if (this.ready) this.post({ type: 'settings', settings: this.settings() });
   }
 
-  requestExport(format: HostMessage & { type: 'export' }): void {
-    if (this.ready) this.post(format);
-  }
-
-  busy(message: string): void {
-    if (this.ready) this.post({ type: 'busy', message });
-  }
-
-  error(message: string): void {
-    if (this.ready) this.post({ type: 'error', message });
-  }
-
   private options(): vscode.WebviewPanelOptions & vscode.WebviewOptions {
     return {
       enableScripts: true,
@@ -94,7 +96,7 @@ export class PanelManager implements vscode.Disposable {
     panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'icon.png');
     panel.webview.html = panelHtml(panel.webview, this.extensionUri);
     const subs: vscode.Disposable[] = [
-      panel.webview.onDidReceiveMessage((m: WebviewMessage) => void this.onMessage(m)),
+      panel.webview.onDidReceiveMessage((m: WebviewMessage) => this.onMessage(m)),
       panel.onDidChangeViewState((e) => this.activeChanged.fire(e.webviewPanel.active)),
       panel.onDidDispose(() => {
         subs.forEach((d) => d.dispose());
@@ -118,69 +120,50 @@ export class PanelManager implements vscode.Disposable {
     void this.panel?.webview.postMessage(msg);
   }
 
-  private async onMessage(msg: WebviewMessage): Promise<void> {
+  private onMessage(msg: WebviewMessage): void {
+    if (this.channel.receive(msg)) return;
     switch (msg.type) {
       case 'ready':
         this.ready = true;
         this.sendTrace();
         return;
       case 'cursor':
-        this.session.moveCursor(msg.cursor);
+        this.session.moveCursor(msg.cursor, this);
         return;
       case 'log':
         if (msg.level === 'error') this.log.error(`[webview] ${msg.message}`);
         else this.log.info(`[webview] ${msg.message}`);
         return;
       case 'request':
-        try {
-          const result = await this.answer(msg.request);
-          this.post({ type: 'response', id: msg.id, ok: true, result });
-        } catch (err) {
-          const message = err instanceof Error ? err.message : String(err);
-          this.log.error(`panel request ${msg.request.kind} failed: ${message}`);
-          this.post({ type: 'response', id: msg.id, ok: false, error: message });
-        }
-        return;
+      case 'cancel':
+        return; // the channel's (handled above)
       default:
         assertNever(msg);
     }
   }
 
-  private async answer(req: Request): Promise<ResponseMap[keyof ResponseMap]> {
-    switch (req.kind) {
-      case 'whatIf':
-        return this.whatIf(this.session.trace, req);
-      case 'save': {
-        if (req.format !== 'html') return saveExport(req, this.log);
-        const trace = this.session.trace;
-        if (!trace) throw new Error('There is no run to export.');
-        const read = async (...p: string[]): Promise<string> => new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(this.extensionUri, ...p)));
-        const content = standaloneHtml(trace, this.session.cursor, await read('dist', 'webview.js'), await read('media', 'panel.css'));
-        return saveExport({ ...req, content }, this.log);
-      }
-      default:
-        return assertNever(req);
-    }
+  private async save(req: Request & { kind: 'save' }): Promise<ResponseMap['save']> {
+    if (req.format !== 'html') return saveExport(req, this.log);
+    const trace = this.session.trace;
+    if (!trace) throw new Error('There is no run to export.');
+    const read = async (...p: string[]): Promise<string> => new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(this.extensionUri, ...p)));
+    const content = standaloneHtml(trace, this.session.cursor, await read('dist', 'webview.js'), await read('media', 'panel.css'));
+    return saveExport({ ...req, content }, this.log);
   }
 
+  /** Recomputes the attention block of `req.stageId` (any of its stages) from its own Q, K and V. */
   private whatIf(trace: Trace | undefined, req: Request & { kind: 'whatIf' }): Promise<ResponseMap['whatIf']> {
     const stage = trace?.stages.find((s) => s.id === req.stageId);
-    if (!trace || !stage || !stage.attention) throw new Error(`No attention stage "${req.stageId}" in the current run.`);
-    const Q = findTensor(stage, 'Q');
-    const K = findTensor(stage, 'K');
-    const V = findTensor(stage, 'V');
-    if (!Q || !K || !V) throw new Error(`Stage "${stage.title}" has no Q, K and V to recompute from.`);
-    const params: Record<string, NonNullable<typeof Q>> = {};
+    const block = trace && stage && blockOf(trace, stage);
+    if (!block) throw new Error(`No attention stage "${req.stageId}" in the current run.`);
+    const { q: Q, k: K, v: V } = block;
+    if (!Q || !K || !V || !block.stages.qkv) throw new Error(`Stage "${stage!.title}" has no Q, K and V to recompute from.`);
+    const params: Record<string, TensorData> = {};
     for (const name of ['W', 'W1', 'W2', 'v']) {
-      const t = findTensor(stage, name);
+      const t = findTensor(block.stages.qkv, name);
       if (t) params[name] = t;
     }
-    return this.engine.whatIf({ Q, K, V, params, kvHeadOf: stage.attention.kvHeadOf, causal: stage.attention.causal, score: req.score, normaliser: req.normaliser });
-  }
-
-  /** Moves the cursor from a command (step commands, hover links). */
-  setCursor(cursor: Cursor): void {
-    this.session.moveCursor(cursor);
+    return this.engine.whatIf({ Q, K, V, params, kvHeadOf: block.info.kvHeadOf, causal: block.info.causal, score: req.score, normaliser: req.normaliser });
   }
 
   dispose(): void {
