@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 const ROOT = path.resolve(__dirname, '..', '..');
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
-// `--only=layer,models` runs just those parts (layer, models, load, worker, render).
+// `--only=layer,models` runs just those parts (activation, layer, models, load, worker, render).
 const only = [...args].find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const part = (name: string): boolean => !only || only.includes(name);
 
@@ -164,10 +164,25 @@ async function worker(): Promise<void> {
   }
 }
 
+/** activate() of the built extension in a fresh process (cold module cache), as VS Code calls it. */
+function activation(): void {
+  const script = `const { timeActivation } = require(${JSON.stringify(path.join(__dirname, 'activation.ts'))}); process.stdout.write(JSON.stringify(timeActivation(${JSON.stringify(path.join(ROOT, 'dist', 'extension.js'))})));`;
+  const runs = Array.from({ length: quick ? 3 : 7 }, () => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8' })) as { requireMs: number; activateMs: number; workerStarted: boolean; tfjsLoaded: boolean });
+  const total = median(runs.map((r) => r.requireMs + r.activateMs));
+  table('Activation (dist/extension.js, fresh process, vscode API stubbed)', ['measure', 'value'], [
+    ['load the bundle (require)', `${median(runs.map((r) => r.requireMs)).toFixed(1)} ms`],
+    ['activate()', `${median(runs.map((r) => r.activateMs)).toFixed(1)} ms`],
+    ['activation time (goal < 50 ms)', `${total.toFixed(1)} ms${total < 50 ? '' : ' OVER GOAL'}`],
+    ['inference worker started by activation', runs.some((r) => r.workerStarted) ? 'yes (WRONG: the first run starts it)' : 'no'],
+    ['tfjs loaded into the extension host', runs.some((r) => r.tfjsLoaded) ? 'yes (WRONG: only the worker loads it)' : 'no'],
+  ]);
+}
+
 async function main(): Promise<void> {
   // One thread, as the extension runs built-in and other small models (the engine's small lane).
   const b = await initBackend('wasm', { threads: 1 });
   console.log(`# Attention Lens benchmark\n\nbackend: ${b.name}; built-in models on ${b.threads} thread${b.threads === 1 ? '' : 's'} (the engine's small-model lane), large checkpoints on ${defaultThreads()}${b.warning ? ` (${b.warning})` : ''}; node ${process.version}; ${quick ? 'quick mode' : 'full'}`);
+  if (part('activation')) activation();
   if (part('layer')) await benchLayers({ quick });
   if (part('models')) await models();
   if (part('load')) await benchLoad({ quick });
