@@ -7,7 +7,31 @@ import { cpSync, mkdirSync, existsSync } from 'node:fs';
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
 
-const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', legalComments: 'none' };
+// In watch mode each rebuild prints a start and an end line, and its errors as `✘ [ERROR] text`
+// then `    file:line:column:`, which .vscode/tasks.json's problem matcher reads (F5 waits for the
+// first build, and errors land in the Problems view).
+const problemMatcher = {
+  name: 'problem-matcher',
+  setup(build) {
+    build.onStart(() => console.log('[watch] build started'));
+    build.onEnd((result) => {
+      for (const { text, location } of result.errors) {
+        console.error(`✘ [ERROR] ${text}`);
+        if (location) console.error(`    ${location.file}:${location.line}:${location.column}:`);
+      }
+      console.log('[watch] build finished');
+    });
+  },
+};
+
+const common = {
+  bundle: true,
+  sourcemap: !production,
+  minify: production,
+  logLevel: watch ? 'silent' : 'warning',
+  legalComments: 'none',
+  plugins: watch ? [problemMatcher] : [],
+};
 // jsonc-parser's default (UMD) build requires its parts at run time, which a bundle cannot follow.
 const alias = { 'jsonc-parser': './node_modules/jsonc-parser/lib/esm/main.js' };
 const node = { ...common, platform: 'node', format: 'cjs', target: 'node20', external: ['vscode', 'mocha'], alias };
