@@ -60,6 +60,14 @@ function moveAlong(trace: Trace, c: Cursor, delta: number, key: 'layer' | 'step'
   if (!cur || values.length === 0) return c;
   const at = cur[key] === undefined ? -1 : values.indexOf(cur[key]!);
   const target = values[(((at + delta) % values.length) + values.length) % values.length]!;
+  // In an attention block: the same part of the same attention (a decoder's cross-attention
+  // stays cross-attention), not merely the first stage of that kind in the target layer.
+  const block = blockOf(trace, cur);
+  const part = block && PART_OF[cur.kind];
+  if (block && part) {
+    const peer = attentionBlocks(trace).find((b) => b[key] === target && sameAttention(b, block) && b.stages[part]);
+    if (peer) return { ...c, stage: trace.stages.indexOf(peer.stages[part]!) };
+  }
   const sameKind = trace.stages.findIndex((s) => s[key] === target && s.kind === cur.kind);
   const any = trace.stages.findIndex((s) => s[key] === target);
   const i = sameKind >= 0 ? sameKind : any;
@@ -82,6 +90,10 @@ export function moveHead(trace: Trace, c: Cursor, delta: number): Cursor {
 export function jumpToPhase(trace: Trace, c: Cursor, phase: Phase): Cursor {
   const cur = trace.stages[c.stage];
   const matches = (s: Stage): boolean => phaseOf(s.kind) === phase;
+  // Within an attention block, its own stage of that phase.
+  const block = cur && blockOf(trace, cur);
+  const own = block && [block.stages.qkv, block.stages.score, block.stages.normalise, block.stages.context].find((s) => s && matches(s));
+  if (own) return { ...c, stage: trace.stages.indexOf(own) };
   const preferred = trace.stages.findIndex((s) => matches(s) && s.layer === cur?.layer && s.step === cur?.step);
   const any = trace.stages.findIndex(matches);
   const i = preferred >= 0 ? preferred : any;
@@ -177,6 +189,11 @@ function build(trace: Trace): Blocks {
     for (const s of parts) byStage.set(s, block);
   }
   return { list, byStage };
+}
+
+/** Same attention in another layer or step: same token lists, same role. */
+function sameAttention(a: AttentionBlock, b: AttentionBlock): boolean {
+  return a.role === b.role && a.info.queries === b.info.queries && a.info.keys === b.info.keys && a.stages.normalise.kind === b.stages.normalise.kind;
 }
 
 function blocks(trace: Trace): Blocks {

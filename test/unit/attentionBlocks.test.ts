@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { initBackend } from '../../src/model/runtime/backend';
 import { getModel } from '../../src/model/open/builtins';
 import { CATALOG } from '../../shared/catalog';
-import { attentionBlocks, blockAt, blockOf, type AttentionBlock } from '../../shared/navigation';
+import { attentionBlocks, blockAt, blockOf, jumpToPhase, moveLayer, moveStep, type AttentionBlock } from '../../shared/navigation';
 import { findTensor, type Trace } from '../../shared/trace';
 import { DEFAULT_CURSOR } from '../../shared/protocol';
 
@@ -120,4 +120,24 @@ test('seq2seq-dates-none: no attention, no blocks', async () => {
   const t = await traceOf('seq2seq-dates-none');
   assert.equal(attentionBlocks(t).length, 0);
   assert.equal(blockAt(t, DEFAULT_CURSOR), undefined);
+});
+
+test('dates-transformer: layer steps and phase jumps stay in the same attention', async () => {
+  const t = await traceOf('dates-transformer');
+  const at = (id: string) => ({ ...DEFAULT_CURSOR, stage: t.stages.findIndex((s) => s.id === id) });
+  const idOf = (c: { stage: number }) => t.stages[c.stage]!.id;
+  assert.equal(idOf(moveLayer(t, at('dec0.cross.weights'), 1)), 'dec1.cross.weights');
+  assert.equal(idOf(moveLayer(t, at('dec1.self.scores'), 1)), 'dec0.self.scores', 'wraps around');
+  assert.equal(idOf(moveLayer(t, at('enc0.qkv'), 1)), 'enc1.qkv');
+  assert.equal(idOf(jumpToPhase(t, at('dec0.cross.qkv'), 'normalise')), 'dec0.cross.weights');
+  assert.equal(idOf(jumpToPhase(t, at('dec1.self.weights'), 'scores')), 'dec1.self.scores');
+  // Outside a block, a phase jump keeps today's rule (same layer, else the first).
+  assert.equal(idOf(jumpToPhase(t, at('enc1.output'), 'normalise')), 'enc1.weights');
+});
+
+test('seq2seq-dates-additive: step moves keep the part of the step’s attention', async () => {
+  const t = await traceOf('seq2seq-dates-additive');
+  const at = (id: string) => ({ ...DEFAULT_CURSOR, stage: t.stages.findIndex((s) => s.id === id) });
+  assert.equal(t.stages[moveStep(t, at('dec0.scores'), 1).stage]!.id, 'dec1.scores');
+  assert.equal(t.stages[moveStep(t, at('dec3.context'), -1).stage]!.id, 'dec2.context');
 });
