@@ -26,6 +26,11 @@ suite('Attention Lens in the extension host', () => {
     assert.ok(all.includes('attentionLens.visualiseSelection'));
   });
 
+  test('activation starts no inference worker: the first run does', async () => {
+    const { engine, session } = await api();
+    if (!session.trace) assert.equal(engine.started, false);
+  });
+
   test('the worker starts on the wasm backend', async () => {
     const { engine } = await api();
     const b = await engine.backend();
