@@ -11,11 +11,16 @@
 //   AdditiveAttention   Bahdanau: use_scale (vector "scale" of size dim); scores = Σ scale·tanh(q + k).
 //
 // Inputs are [batch, time, features] tensors (attention over the time axis, the Keras default).
-// Each layer has an optional `recorder`: while one is set (inspect mode) the layer pulls its
-// inputs, Q/K/V, raw scores, mask, softmax weights, context and output out as Float32Arrays
-// (first batch element) inside the same tf.tidy that computes them. The numbers the layer returns
-// are the same with or without a recorder. No vscode import.
+// Every layer computes through the shared attention core (attend with its score function, Keras's
+// −10⁹ softmax, causal masks from mask.ts). `computeAttention` returns the weights with the output,
+// as tfjs-layers' callAndReturnAttentionScores does; `call` returns the output alone, and
+// `callAndReturnAttention` reads everything out for the trace (first batch element). No vscode import.
 import { tf } from '../../runtime/backend';
+import { attend, type AttendOutput } from '../../attention/attend';
+import { allowedMask } from '../../attention/mask';
+import { largeNegativeSoftmax } from '../../attention/normalisers';
+import { dotScores, tanhSumScores, type ScoreFn } from '../../attention/scores';
+import { f32 } from '../../trace/transformerStages';
 
 export type KerasAttentionClass = 'MultiHeadAttention' | 'Attention' | 'AdditiveAttention';
 export const KERAS_ATTENTION_CLASSES: readonly KerasAttentionClass[] = ['MultiHeadAttention', 'Attention', 'AdditiveAttention'];
@@ -57,20 +62,25 @@ export interface AttentionLayerRecord {
   readonly scoreMode: 'scaled-dot' | 'dot' | 'concat' | 'additive';
 }
 
-export type AttentionRecorder = (record: AttentionLayerRecord) => void;
+/** What a layer computed, as tensors (batch first; freed by the caller's tf.tidy). */
+export interface LayerAttention {
+  /** [B, H, Tq, keyDim], [B, H, Tk, keyDim], [B, H, Tk, valueDim]. */
+  readonly q: tf.Tensor;
+  readonly k: tf.Tensor;
+  readonly v: tf.Tensor;
+  /** [B, H, Tq, Tk] before masking, and the weights; mask [B, Tq, Tk] (1 = may attend) when there is one. */
+  readonly scores: tf.Tensor;
+  readonly weights: tf.Tensor;
+  readonly mask?: tf.Tensor;
+  /** [B, H, Tq, valueDim] Σⱼ αᵢⱼ vⱼ; output [B, Tq, outputDim] (what the layer returns). */
+  readonly context: tf.Tensor;
+  readonly output: tf.Tensor;
+}
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 type Kwargs = Record<string, unknown>;
 type Init = ReturnType<typeof tf.initializers.zeros>;
 type ConfigDict = tf.serialization.ConfigDict;
-
-/** The mask value Keras adds to forbidden scores (float32): softmax turns them into exact zeros. */
-export const LARGE_NEGATIVE = -1e9;
-
-function f32(t: tf.Tensor): Float32Array {
-  const d = t.dataSync();
-  return d instanceof Float32Array ? d : new Float32Array(d);
-}
 
 /** An initializer from a Keras/tfjs config ({className, config}), a name ('glorotUniform'), or the default. */
 function initializerFrom(spec: unknown, fallback: () => Init): Init {
@@ -98,9 +108,9 @@ function causalFlag(kwargs: Kwargs): boolean {
   return kwargs.useCausalMask === true || kwargs.use_causal_mask === true;
 }
 
-/** [Tq, Tk] lower-triangular ones: query i may attend to keys j ≤ i (Keras aligns at the top-left). */
-function causalMask(tq: number, tk: number): tf.Tensor2D {
-  return tf.tidy(() => tf.cast(tf.greaterEqual(tf.range(0, tq, 1, 'int32').reshape([tq, 1]), tf.range(0, tk, 1, 'int32').reshape([1, tk])), 'float32') as tf.Tensor2D);
+/** [1, Tq, Tk]: query i may attend to keys j ≤ i (Keras aligns at the top-left: no query offset). */
+function causalMask(tq: number, tk: number): tf.Tensor3D {
+  return tf.tensor3d(allowedMask({ queries: tq, keys: tk, causal: true }), [1, tq, tk]);
 }
 
 /** Merges the causal mask and Keras masks into one float [B, Tq, Tk] mask (1 = may attend), or undefined. */
@@ -109,10 +119,10 @@ function combinedMask(b: number, tq: number, tk: number, causal: boolean, queryM
   const and = (x: tf.Tensor): void => {
     m = m ? tf.mul(m, x) : x;
   };
-  if (causal) and(causalMask(tq, tk).reshape([1, tq, tk]));
+  if (causal) and(causalMask(tq, tk));
   if (valueMask) and(tf.cast(valueMask, 'float32').reshape([b, 1, tk]));
   if (queryMask) and(tf.cast(queryMask, 'float32').reshape([b, tq, 1]));
-  return m ? (tf.mul(m, tf.ones([b, tq, tk])) as tf.Tensor3D) : undefined;
+  return m ? (tf.mul(m, tf.ones([b, tq, tk])) as tf.Tensor3D) : undefined; // broadcast to [B, Tq, Tk]
 }
 
 function maskList(mask: unknown): (tf.Tensor | undefined)[] {
@@ -133,13 +143,57 @@ function requireRank3(shape: tf.Shape, layer: string, what: string): void {
   if (shape.length !== 3) throw new Error(`${layer}: the ${what} must have shape [batch, time, features]; got [${shape.join(', ')}] (only attention over one time axis is supported).`);
 }
 
-/** Masked softmax over the last axis, Keras style: forbidden scores get −1e9 added first. */
-function maskedSoftmax(scores: tf.Tensor, mask?: tf.Tensor): tf.Tensor {
-  return tf.softmax(mask ? tf.add(scores, tf.mul(tf.sub(1, mask), LARGE_NEGATIVE)) : scores, -1);
+/** The dropout rate to apply to the weights: the layer's rate while training, else none. */
+function dropoutRate(rate: number, kwargs: Kwargs): number {
+  return rate > 0 && rate < 1 && kwargs.training === true ? rate : 0;
 }
 
-function dropoutIf(x: tf.Tensor, rate: number, kwargs: Kwargs): tf.Tensor {
-  return rate > 0 && rate < 1 && kwargs.training === true ? tf.dropout(x, rate) : x;
+/** Runs `f` in a tf.tidy and hands back what it read out (tf.tidy itself returns only tensors). */
+function readOut<T>(f: () => T): T {
+  let out!: T;
+  tf.tidy(() => {
+    out = f();
+  });
+  return out;
+}
+
+/** The first batch element of a tensor, as numbers. */
+const first = (t: tf.Tensor): Float32Array => f32(tf.slice(t, 0, 1));
+
+/** The record of what a layer computed, from its tensors (first batch element) and its own facts. */
+function recordOf(
+  a: LayerAttention,
+  inputs: { query: tf.Tensor; value: tf.Tensor; key: tf.Tensor },
+  facts: Pick<AttentionLayerRecord, 'layer' | 'className' | 'heads' | 'keyDim' | 'valueDim' | 'outputDim' | 'causal' | 'scoreMode' | 'scale' | 'concatScoreWeight'>,
+): AttentionLayerRecord {
+  const { query, value, key } = inputs;
+  return {
+    ...facts,
+    queryCount: query.shape[1]!,
+    keyCount: key.shape[1]!,
+    queryInput: first(query),
+    valueInput: first(value),
+    keyInput: first(key),
+    queryInputDim: query.shape[2]!,
+    valueInputDim: value.shape[2]!,
+    keyInputDim: key.shape[2]!,
+    q: first(a.q),
+    k: first(a.k),
+    v: first(a.v),
+    scores: first(a.scores),
+    ...(a.mask ? { mask: first(a.mask) } : {}),
+    weights: first(a.weights),
+    context: first(a.context),
+    output: first(a.output),
+  };
+}
+
+/** The [query, value, key] a layer was given (value = query and key = value when left out). */
+function qvk(inputs: tf.Tensor | tf.Tensor[]): { list: tf.Tensor[]; query: tf.Tensor; value: tf.Tensor; key: tf.Tensor } {
+  const list = asList(inputs);
+  const query = list[0]!;
+  const value = list[1] ?? query;
+  return { list, query, value, key: list[2] ?? value };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -180,7 +234,6 @@ export class MultiHeadAttention extends tf.layers.Layer {
   private readonly kernelInit: Init;
   private readonly biasInit: Init;
   private shapes: { query: tf.Shape; key: tf.Shape; value: tf.Shape } | undefined;
-  recorder: AttentionRecorder | undefined;
   private w: Record<'qk' | 'qb' | 'kk' | 'kb' | 'vk' | 'vb' | 'ok' | 'ob', tf.LayerVariable | undefined> = {
     qk: undefined,
     qb: undefined,
@@ -286,63 +339,65 @@ export class MultiHeadAttention extends tf.layers.Layer {
     return tf.transpose(y.reshape([B, T, H, n]), [0, 2, 1, 3]) as tf.Tensor4D;
   }
 
+  /** [B, H, T, n] → [B·H, T, n]: the core's leading axis is batch × head. */
+  private static flatHeads(x: tf.Tensor): tf.Tensor3D {
+    const [B, H, T, n] = x.shape as [number, number, number, number];
+    return tf.reshape(x, [B * H, T, n]);
+  }
+
+  /** Q, K, V, scores, mask, weights, context and output of one call (inside the caller's tf.tidy). */
+  computeAttention(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): LayerAttention {
+    const { list, query, value, key } = qvk(inputs);
+    const masks = maskList(kwargs.mask);
+    const H = this.numHeads;
+    const kd = this.keyDim;
+    const vd = this.valueDim;
+    const [B, Tq] = query.shape as [number, number, number];
+    const Tk = key.shape[1]!;
+    const w = this.w;
+    const q = this.project(query, w.qk!, w.qb, kd); // [B, Tq, d_q] → [B, H, Tq, kd]
+    const k = this.project(key, w.kk!, w.kb, kd); // [B, Tk, d_k] → [B, H, Tk, kd]
+    const v = this.project(value, w.vk!, w.vb, vd); // [B, Tk, d_v] → [B, H, Tk, vd]
+    const causal = this.useCausalMask || causalFlag(kwargs);
+    const mask = combinedMask(B, Tq, Tk, causal, masks[0], masks[2] ?? masks[1] ?? (list.length === 1 ? masks[0] : undefined)); // [B, Tq, Tk]
+    // The core's leading axis is B·H, so each batch element's mask is repeated for its H heads.
+    const maskBH = mask && (B === 1 ? mask : tf.reshape(tf.tile(tf.expandDims(mask, 1), [1, H, 1, 1]), [B * H, Tq, Tk])); // [B, Tq, Tk] → [B·H, Tq, Tk]
+    const a: AttendOutput = attend({
+      q: MultiHeadAttention.flatHeads(q),
+      k: MultiHeadAttention.flatHeads(k),
+      v: MultiHeadAttention.flatHeads(v),
+      score: 'scaled-dot', // Keras: (q / √key_dim) · k
+      normaliser: largeNegativeSoftmax,
+      ...(maskBH ? { mask: maskBH } : {}),
+      dropout: dropoutRate(this.dropout, kwargs),
+    });
+    const context = tf.reshape(a.context, [B, H, Tq, vd]); // [B·H, Tq, vd] → [B, H, Tq, vd]
+    const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [B * Tq, H * vd]); // → [B, Tq, H, vd] → [B·Tq, H·vd]
+    const dOut = this.outputDim;
+    let out = tf.matMul(merged, w.ok!.read().reshape([H * vd, dOut])); // [B·Tq, H·vd] → [B·Tq, d_out]
+    if (w.ob) out = tf.add(out, w.ob.read());
+    return {
+      q,
+      k,
+      v,
+      scores: tf.reshape(a.scores, [B, H, Tq, Tk]), // [B·H, Tq, Tk] → [B, H, Tq, Tk]
+      weights: tf.reshape(a.weights, [B, H, Tq, Tk]),
+      ...(mask ? { mask } : {}),
+      context,
+      output: out.reshape([B, Tq, dOut]), // [B·Tq, d_out] → [B, Tq, d_out]
+    };
+  }
+
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
-    return tf.tidy(() => {
-      const list = asList(inputs);
-      const query = list[0]!;
-      const value = list[1] ?? query;
-      const key = list[2] ?? value;
-      const masks = maskList(kwargs.mask);
-      const H = this.numHeads;
-      const kd = this.keyDim;
-      const vd = this.valueDim;
-      const [B, Tq] = query.shape as [number, number, number];
-      const Tk = key.shape[1]!;
-      const w = this.w;
-      const q = this.project(query, w.qk!, w.qb, kd);
-      const k = this.project(key, w.kk!, w.kb, kd);
-      const v = this.project(value, w.vk!, w.vb, vd);
-      // Keras scales the query by 1/√key_dim before the dot product.
-      const scores = tf.matMul(tf.mul(q, 1 / Math.sqrt(kd)), k, false, true); // [B, H, Tq, Tk]
+    return tf.tidy(() => this.computeAttention(inputs, kwargs).output);
+  }
+
+  /** The same computation as call(), read out for the trace (first batch element). */
+  callAndReturnAttention(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): AttentionLayerRecord {
+    return readOut(() => {
+      const a = this.computeAttention(inputs, kwargs);
       const causal = this.useCausalMask || causalFlag(kwargs);
-      const mask = combinedMask(B, Tq, Tk, causal, masks[0], masks[2] ?? masks[1] ?? (list.length === 1 ? masks[0] : undefined));
-      const weights = maskedSoftmax(scores, mask?.reshape([B, 1, Tq, Tk]));
-      const context = tf.matMul(dropoutIf(weights, this.dropout, kwargs), v); // [B, H, Tq, vd]
-      const merged = tf.transpose(context, [0, 2, 1, 3]).reshape([B * Tq, H * vd]);
-      const dOut = this.outputDim;
-      let out = tf.matMul(merged, w.ok!.read().reshape([H * vd, dOut]));
-      if (w.ob) out = tf.add(out, w.ob.read());
-      const output = out.reshape([B, Tq, dOut]);
-      if (this.recorder) {
-        const first = (t: tf.Tensor): Float32Array => f32(tf.slice(t, 0, 1));
-        this.recorder({
-          layer: this.name,
-          className: 'MultiHeadAttention',
-          heads: H,
-          keyDim: kd,
-          valueDim: vd,
-          queryCount: Tq,
-          keyCount: Tk,
-          outputDim: dOut,
-          queryInput: first(query),
-          valueInput: first(value),
-          keyInput: first(key),
-          queryInputDim: query.shape[2]!,
-          valueInputDim: value.shape[2]!,
-          keyInputDim: key.shape[2]!,
-          q: first(q),
-          k: first(k),
-          v: first(v),
-          scores: first(scores),
-          ...(mask ? { mask: first(mask) } : {}),
-          weights: first(weights),
-          context: first(context),
-          output: first(output),
-          causal,
-          scoreMode: 'scaled-dot',
-        });
-      }
-      return output;
+      return recordOf(a, qvk(inputs), { layer: this.name, className: 'MultiHeadAttention', heads: this.numHeads, keyDim: this.keyDim, valueDim: this.valueDim, outputDim: this.outputDim, causal, scoreMode: 'scaled-dot' });
     });
   }
 
@@ -388,7 +443,6 @@ abstract class DenseAttention extends tf.layers.Layer {
   readonly useScale: boolean;
   readonly dropout: number;
   readonly causal: boolean;
-  recorder: AttentionRecorder | undefined;
 
   constructor(args: DenseAttentionArgs, useScaleDefault: boolean) {
     super(args);
@@ -398,7 +452,8 @@ abstract class DenseAttention extends tf.layers.Layer {
     this.supportsMasking = true;
   }
 
-  protected abstract scores(query: tf.Tensor, key: tf.Tensor): tf.Tensor;
+  /** The layer's score function over [B, Tq, d] queries and [B, Tk, d] keys (B is the core's leading axis). */
+  protected abstract readonly score: ScoreFn;
   protected abstract describe(): Pick<AttentionLayerRecord, 'className' | 'scale' | 'concatScoreWeight' | 'scoreMode'>;
 
   protected inputList(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
@@ -419,55 +474,34 @@ abstract class DenseAttention extends tf.layers.Layer {
     return maskList(mask)[0] as tf.Tensor;
   }
 
+  /** Scores, mask, weights, context and output of one call (inside the caller's tf.tidy); heads = 1. */
+  computeAttention(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): LayerAttention {
+    const { list, query, value, key } = qvk(this.inputList(inputs));
+    const masks = maskList(kwargs.mask);
+    if (list.length === 1) masks[1] = masks[0];
+    const [B, Tq] = query.shape as [number, number, number];
+    const Tk = value.shape[1]!;
+    const causal = this.causal || causalFlag(kwargs);
+    // Keras: scores −= 1e9·(1 − mask) over the value mask and the causal mask; the query mask zeroes output rows.
+    const mask = combinedMask(B, Tq, Tk, causal, undefined, masks[1]); // [B, Tq, Tk]
+    const a = attend({ q: query, k: key, v: value, score: this.score, normaliser: largeNegativeSoftmax, ...(mask ? { mask } : {}), dropout: dropoutRate(this.dropout, kwargs) }); // [B, Tq, Tk], [B, Tq, d_v]
+    const output = masks[0] ? tf.mul(a.context, tf.cast(masks[0], 'float32').reshape([B, Tq, 1])) : a.context; // query mask [B, Tq] → [B, Tq, 1]
+    const one = (t: tf.Tensor): tf.Tensor => tf.expandDims(t, 1); // [B, …] → [B, 1, …]: one head
+    return { q: one(query), k: one(key), v: one(value), scores: one(a.scores), weights: one(a.weights), ...(mask ? { mask } : {}), context: one(a.context), output };
+  }
+
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
-    return tf.tidy(() => {
-      const list = this.inputList(inputs);
-      const query = list[0]!;
-      const value = list[1] ?? query;
-      const key = list[2] ?? value;
-      const masks = maskList(kwargs.mask);
-      if (list.length === 1) masks[1] = masks[0];
-      const [B, Tq] = query.shape as [number, number, number];
-      const Tk = value.shape[1]!;
-      const causal = this.causal || causalFlag(kwargs);
-      const scores = this.scores(query, key); // [B, Tq, Tk]
-      // Keras: scores −= 1e9·(1 − mask) over the value mask and the causal mask; the query mask zeroes output rows.
-      const mask = combinedMask(B, Tq, Tk, causal, undefined, masks[1]);
-      const weights = maskedSoftmax(scores, mask);
-      let output = tf.matMul(dropoutIf(weights, this.dropout, kwargs), value);
-      if (masks[0]) output = tf.mul(output, tf.cast(masks[0], 'float32').reshape([B, Tq, 1]));
-      if (this.recorder) {
-        const first = (t: tf.Tensor): Float32Array => f32(tf.slice(t, 0, 1));
-        const dq = query.shape[2]!;
-        const dv = value.shape[2]!;
-        const context = first(tf.matMul(weights, value));
-        this.recorder({
-          layer: this.name,
-          heads: 1,
-          keyDim: dq,
-          valueDim: dv,
-          queryCount: Tq,
-          keyCount: Tk,
-          outputDim: dv,
-          queryInput: first(query),
-          valueInput: first(value),
-          keyInput: first(key),
-          queryInputDim: dq,
-          valueInputDim: dv,
-          keyInputDim: key.shape[2]!,
-          q: first(query),
-          k: first(key),
-          v: first(value),
-          scores: first(scores),
-          ...(mask ? { mask: first(mask) } : {}),
-          weights: first(weights),
-          context,
-          output: first(output),
-          causal,
-          ...this.describe(),
-        });
-      }
-      return output;
+    return tf.tidy(() => this.computeAttention(inputs, kwargs).output);
+  }
+
+  /** The same computation as call(), read out for the trace (first batch element). */
+  callAndReturnAttention(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): AttentionLayerRecord {
+    return readOut(() => {
+      const a = this.computeAttention(inputs, kwargs);
+      const { query, value } = qvk(this.inputList(inputs));
+      const dq = query.shape[2]!;
+      const dv = value.shape[2]!;
+      return recordOf(a, qvk(this.inputList(inputs)), { layer: this.name, heads: 1, keyDim: dq, valueDim: dv, outputDim: dv, causal: this.causal || causalFlag(kwargs), ...this.describe() });
     });
   }
 
@@ -499,16 +533,10 @@ export class Attention extends DenseAttention {
     this.built = true;
   }
 
-  protected scores(query: tf.Tensor, key: tf.Tensor): tf.Tensor {
-    if (this.scoreMode === 'dot') {
-      const s = tf.matMul(query, key, false, true);
-      return this.scale ? tf.mul(s, this.scale.read()) : s;
-    }
-    // concat: c · Σ_d tanh(scale·(q_d + k_d))
-    let sum: tf.Tensor = tf.add(tf.expandDims(query, 2), tf.expandDims(key, 1)); // [B, Tq, Tk, d]
-    if (this.scale) sum = tf.mul(sum, this.scale.read());
-    return tf.mul(tf.sum(tf.tanh(sum), -1), this.concatScoreWeight!.read());
-  }
+  protected readonly score: ScoreFn = (q, k) => {
+    if (this.scoreMode === 'dot') return this.scale ? (tf.mul(dotScores(q, k), this.scale.read()) as tf.Tensor3D) : dotScores(q, k); // s · q·k
+    return tanhSumScores(q, k, { weights: this.concatScoreWeight!.read(), ...(this.scale ? { inner: this.scale.read() } : {}) }); // c · Σ_d tanh(s·(q_d + k_d))
+  };
 
   protected describe(): Pick<AttentionLayerRecord, 'className' | 'scale' | 'concatScoreWeight' | 'scoreMode'> {
     return {
@@ -542,23 +570,17 @@ export class AdditiveAttention extends DenseAttention {
     this.built = true;
   }
 
-  protected scores(query: tf.Tensor, key: tf.Tensor): tf.Tensor {
-    const t = tf.tanh(tf.add(tf.expandDims(query, 2), tf.expandDims(key, 1))); // [B, Tq, Tk, d]
-    return tf.sum(this.scale ? tf.mul(t, this.scale.read()) : t, -1);
-  }
+  protected readonly score: ScoreFn = (q, k) => tanhSumScores(q, k, this.scale ? { weights: this.scale.read() } : {}); // Σ_d v_d · tanh(q_d + k_d)
 
   protected describe(): Pick<AttentionLayerRecord, 'className' | 'scale' | 'concatScoreWeight' | 'scoreMode'> {
     return { className: 'AdditiveAttention', scoreMode: 'additive', ...(this.scale ? { scale: f32(this.scale.read()) } : {}) };
   }
 }
 
-/** Registers the three classes with tfjs's serialization map (idempotent; runs on import). */
-export function registerKerasAttentionLayers(): void {
-  tf.serialization.registerClass(MultiHeadAttention);
-  tf.serialization.registerClass(Attention);
-  tf.serialization.registerClass(AdditiveAttention);
-}
-registerKerasAttentionLayers();
+// The three classes in tfjs's serialization map, so tf.loadLayersModel finds them (on import).
+tf.serialization.registerClass(MultiHeadAttention);
+tf.serialization.registerClass(Attention);
+tf.serialization.registerClass(AdditiveAttention);
 
 export type KerasAttentionLayer = MultiHeadAttention | Attention | AdditiveAttention;
 
