@@ -44,6 +44,17 @@ export async function benchRender(): Promise<void> {
     const firstPaint = await panel.evaluate(() => (window as unknown as { attentionLensFirstPaintMs?: number }).attentionLensFirstPaintMs);
     const bytes = trace.stages.flatMap((st) => st.tensors).reduce((a, t) => a + t.data.byteLength, 0);
     console.log(`\nTrace received → first heatmap painted, real panel script, TinyStories at ${trace.tokens.length} tokens (${(bytes / 1e6).toFixed(2)} MB of tensors): ${firstPaint?.toFixed(1)} ms (includes decoding the embedded trace).`);
+    // A cursor move renders once and rebuilds only what depends on it: time the clicks (drawing is synchronous).
+    // A string, not a function: tsx would wrap the named helpers in __name(), which the page lacks.
+    const moves = (await panel.evaluate(`(() => {
+      const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      const click = (sel) => { const el = document.querySelector(sel); const t0 = performance.now(); el.click(); return performance.now() - t0; };
+      const head = Array.from({ length: 9 }, () => click('[aria-label="Next head"]'));
+      const stage = Array.from({ length: 4 }, () => click('[data-testid="next-stage"]'));
+      const back = Array.from({ length: 4 }, () => click('[data-testid="prev-stage"]'));
+      return { head: median(head), stage: median([...stage, ...back]) };
+    })()`)) as { head: number; stage: number };
+    console.log(`Cursor moves on that panel: next head ${moves.head.toFixed(1)} ms, next/previous stage ${moves.stage.toFixed(1)} ms (median; header, stage bar and controls are not rebuilt).`);
   } finally {
     await browser.close();
     rmSync(dir, { recursive: true, force: true });

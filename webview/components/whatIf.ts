@@ -34,7 +34,9 @@ export function whatIfPart(ctx: PanelContext): PartSpec {
     name: 'whatif',
     key: (s) => {
       const b = ctx.standalone ? undefined : whatIfBlock(s);
-      return b && [s.trace, b, s.whatIf, s.whatIfError, s.settings.score, s.settings.normaliser, s.settings.colourMap, s.cursor.head];
+      // The head and colours matter only once there is a result to draw.
+      const drawn = s.whatIf?.blockId === b?.id;
+      return b && [s.trace, b, s.whatIf, s.whatIfError, s.settings.score, s.settings.normaliser, drawn && s.settings.colourMap, drawn && s.cursor.head];
     },
     build: (s) => {
       const trace = s.trace!;
