@@ -4,7 +4,7 @@
 // run() are here, once. No vscode import. Every tf op is inside tf.tidy or disposed.
 import { tf } from '../runtime/backend';
 import { f32 } from '../runtime/read';
-import { yieldToEventLoop, throwIfCancelled, type AttentionModel, type RunOptions } from '../model';
+import { throwIfCancelled, type AttentionModel, type RunOptions } from '../model';
 import { additiveMask, allowedMask } from '../attention/mask';
 import { norm, type NormWeights } from '../layers/norms';
 import type { EmbeddingTable } from '../layers/embedding';
@@ -12,7 +12,8 @@ import { ropeTensors } from '../layers/positions';
 import { Run, topKPredictions, type AdmittedInput, type AdmitWords, type PositionLimit } from '../trace/run';
 import { attentionStages, topKRows, topKTensors, type AttentionWords } from '../trace/stages';
 import type { HfTokenizer } from '../tokenizers/hfTokenizer';
-import { kvHeadOf, transformerBlock, type BlockRecord, type BlockWeights } from './block';
+import { kvHeadOf, type BlockRecord, type BlockWeights } from './block';
+import { runStack } from './stack';
 import type { BlockConfig } from './config';
 import { LoadedModel } from './load';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type ScoreFunction, type Stage, type Token, type Trace } from '../../../shared/trace';
@@ -155,18 +156,15 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
         }
         return sum;
       });
-      for (let l = 0; l < L; l++) {
-        throwIfCancelled(signal);
-        opts.run?.progress(l / (L + 1), `Layer ${l + 1} of ${L}`);
-        const input = x;
-        x = tf.tidy(() => {
-          const r = transformerBlock(input, w.layers[l]!, block, { layer: l, selfMask, ...(rope ? { rope } : {}) }, record);
-          if (r.record) layers.push(r.record);
-          return r.out;
-        });
-        input.dispose();
-        await yieldToEventLoop();
-      }
+      const embedded = x;
+      x = undefined; // owned by the stack now
+      const stack = await runStack(embedded, w.layers, block, { selfMask, ...(rope ? { rope } : {}) }, {
+        record,
+        signal,
+        progress: (l) => opts.run?.progress(l / (L + 1), `Layer ${l + 1} of ${L}`),
+      });
+      x = stack.out;
+      layers.push(...stack.records);
       throwIfCancelled(signal);
       opts.run?.progress(L / (L + 1), 'Next-token predictions');
       const last = x;
