@@ -1,5 +1,5 @@
 // Builds, briefly trains and saves the small TensorFlow.js layers models that show Keras's three
-// attention layers (src/model/kerasAttention.ts), in tfjs's own layers format: model.json (with a
+// attention layers (src/model/families/tfjsLayers/kerasAttention.ts), in tfjs's own layers format: model.json (with a
 // character vocabulary in userDefinedMetadata) + binary weight shards.
 //
 //   samples/models/tfjs-mha-charlm/        MultiHeadAttention (2 heads, causal) over token + position embeddings
@@ -12,8 +12,8 @@
 // sentences (next-character prediction), enough for the heatmaps to show structure.
 // Run from the repository root (about 2–4 minutes on 2 cores):
 //   node --import tsx scripts/train/tfjs_attention_models.ts
-import { mulberry32 } from '../../src/model/families/toy/model';
 // then regenerate the numpy fixture: /usr/bin/python3 scripts/reference/tfjs_layers_ref.py
+import { mulberry32 } from '../../src/model/families/toy/model';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend, tf } from '../../src/model/runtime/backend';
