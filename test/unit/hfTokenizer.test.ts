@@ -4,8 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { HfTokenizer, type HfEncoding, type HfToken } from '../../src/model/tokenizers/hfTokenizer';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { byteLevelBpeTokenizerJson, HfTokenizer, type HfEncoding, type HfToken } from '../../src/model/tokenizers/hfTokenizer';
+import { normaliseWithOffsets } from '../../src/model/tokenizers/normalisedOffsets';
 import { AttentionInputError } from '../../shared/trace';
 
 const MODEL_DIR = path.join(__dirname, '..', '..', 'models', 'tinystories-656k');
@@ -248,4 +251,220 @@ test('an lstrip special token (RoBERTa <mask>) takes the space before it, with n
   const mask = enc.tokens.find((t) => t.text === '<mask>');
   assert.ok(mask, 'the <mask> token is there');
   assert.equal(text.slice(mask.start, mask.end), ' <mask>');
+});
+
+// ---- Normalisers that change the text's length (NFC, NFKC, Precompiled, Lowercase) ----
+
+const QWEN2_DIR = path.join(__dirname, '..', 'fixtures', 'hf', 'qwen2');
+const qwen2Json = (): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(QWEN2_DIR, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+const qwen2Config = (): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(QWEN2_DIR, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+
+/** The Qwen2 fixture's byte-level tokenizer with another normalizer. */
+function qwen2With(normalizer: unknown): { tok: HfTokenizer; json: Record<string, unknown> } {
+  const json = { ...qwen2Json(), normalizer };
+  return { tok: new HfTokenizer(json, qwen2Config()), json };
+}
+
+/**
+ * Offsets point at the ORIGINAL text: tokens in order, every character covered, no alignment issue,
+ * the library's ids; and every group of tokens sharing characters (the byte tokens of one character,
+ * or the pieces of one normalised chunk) decodes to exactly the library's normal form of its slice.
+ */
+function checkOriginalSpans(tok: HfTokenizer, json: Record<string, unknown>, text: string, e: HfEncoding): void {
+  const where = JSON.stringify(text);
+  const normalise = (s: string): string => new Tokenizer(json, {}).normalizer?.normalize(s) ?? s;
+  assert.equal(e.alignmentIssues, 0, `${where}: every token aligned`);
+  assert.deepEqual(e.tokens.map((t) => t.id), tok.encodeIds(text, false), `${where}: the library's ids`);
+  const body = e.tokens.filter((t) => t.start >= 0);
+  const covered = new Uint8Array(text.length);
+  // Groups of tokens whose spans overlap, each with the union of its spans.
+  const groups: { tokens: HfToken[]; start: number; end: number }[] = [];
+  for (const [i, t] of body.entries()) {
+    assert.ok(t.start < t.end && t.end <= text.length, `${where}: ${t.piece} covers text in bounds`);
+    if (i > 0) assert.ok(t.start >= body[i - 1]!.start && t.end >= body[i - 1]!.end, `${where}: tokens in text order`);
+    for (let k = t.start; k < t.end; k++) covered[k] = 1;
+    const g = groups.at(-1);
+    if (g && t.start < g.end) {
+      g.tokens.push(t);
+      g.end = Math.max(g.end, t.end);
+    } else groups.push({ tokens: [t], start: t.start, end: t.end });
+  }
+  assert.ok(covered.every((c) => c === 1), `${where}: every character belongs to a token`);
+  for (const g of groups) {
+    const slice = text.slice(g.start, g.end);
+    const surface = tok.decode(g.tokens.map((t) => t.id), { skipSpecial: false });
+    assert.equal(surface, normalise(slice), `${where}: ${g.tokens.map((t) => t.piece).join(' ')} is ${JSON.stringify(slice)}`);
+  }
+}
+
+const spans = (text: string, e: HfEncoding): string[] => e.tokens.map((t) => `${t.piece}@${t.start}:${t.end}=${text.slice(t.start, t.end)}`);
+
+test('NFC (Qwen2): a decomposed accent belongs to the token that holds the composed letter', async () => {
+  const tok = await HfTokenizer.load(QWEN2_DIR);
+  const text = 'The cafe\u0301 (quick)';
+  const e = tok.encode(text);
+  assert.equal(e.alignmentIssues, 0);
+  assert.deepEqual(spans(text, e), ['The@0:3=The', 'Ġ@3:4= ', 'cafÃ©@4:9=cafe\u0301', 'Ġ(@9:11= (', 'quick@11:16=quick', ')@16:17=)']);
+  assert.equal(e.coveredLength, text.length);
+});
+
+test('NFC (Qwen2): offsets map back to the original text for accents, jamo, emoji, CRLF and added tokens', async () => {
+  const tok = await HfTokenizer.load(QWEN2_DIR);
+  const json = qwen2Json();
+  const cases = [
+    'The cafe\u0301 (quick)',
+    'Cafe\u0301 nai\u0308ve re\u0301sume\u0301!', // decomposed accents, several per word
+    'o\u0302\u0301 e\u0323\u0302 A\u030a', // two marks on one base (ố, ệ), Å from A + ring
+    '\u1112\u1161\u11ab\u1100\u1173\u11af ok', // Hangul jamo: 한글 from six conjoining jamo
+    '가\u11a8 각', // a precomposed LV syllable + a trailing T jamo composes to 각
+    '👨‍👩‍👧 fam e\u0301 👍🏽', // an emoji ZWJ sequence and a skin tone stay as they are
+    'Hi.\r\nBye e\u0301\r\n\r\nend', // CRLF
+    'x<|im_start|>e\u0301<|endoftext|>e\u0301', // added tokens typed in the text
+    '\u0301 leading mark, e\u0301\u0301 doubled',
+    'ǅ ﬁ ① Ａ', // NFC leaves compatibility characters alone
+  ];
+  for (const text of cases) {
+    const e = tok.encode(text);
+    checkOriginalSpans(tok, json, text, e);
+  }
+  // The typed added tokens keep their own spans.
+  const text = 'x<|im_start|>e\u0301<|endoftext|>e\u0301';
+  assert.deepEqual(
+    tok.encode(text).tokens.map((t) => text.slice(t.start, t.end)),
+    ['x', '<|im_start|>', 'e\u0301', 'e\u0301', '<|endoftext|>', 'e\u0301', 'e\u0301'],
+  );
+});
+
+test('NFKC: ligatures, circled and full-width characters map back to the one character they came from', () => {
+  const { tok, json } = qwen2With({ type: 'NFKC' });
+  const text = 'ﬁne ①Ａ x²';
+  const e = tok.encode(text);
+  checkOriginalSpans(tok, json, text, e);
+  // ﬁ is one character in the text and two ('fi') in the model's input: its tokens all point at it.
+  for (const t of e.tokens) assert.ok(t.end - t.start >= 1);
+  assert.equal(text.slice(e.tokens[0]!.start, e.tokens[0]!.end), 'ﬁ');
+  for (const text2 of ['ﬁ ﬂ ﬃ', 'e\u0301 ǅ ㈱ ℌ ｶﾞ', '\u1112\u1161\u11ab 👨‍👩‍👧 \r\n Ⅻ']) checkOriginalSpans(tok, json, text2, tok.encode(text2));
+});
+
+test('Precompiled, Lowercase and a Sequence of them: controls, CRLF, İ and final sigma', () => {
+  const cases: [unknown, string[]][] = [
+    [{ type: 'Precompiled', precompiled_charsmap: null }, ['a\tb\r\nc\u0001d ﬁ', 'x\u00a0y\u3000z e\u0301', '\u0007', 'end\u0008']],
+    [{ type: 'Lowercase' }, ['İSTANBUL ΟΔΟΣ ΣΑ', 'ǅ Ǆ ß ẞ', "ΑΒ'Σ ok"]], // the last: a final sigma decided across an apostrophe
+    [{ type: 'Sequence', normalizers: [{ type: 'NFKD' }, { type: 'StripAccents' }, { type: 'Lowercase' }] }, ['Café NAÏVE ﬁ', 'Ω e\u0301']],
+  ];
+  for (const [normalizer, texts] of cases) {
+    const { tok, json } = qwen2With(normalizer);
+    for (const text of texts) {
+      const e = tok.encode(text);
+      if (text === '\u0007') {
+        // The only character is deleted: no token, and nothing to misalign.
+        assert.deepEqual(e.tokens, []);
+        assert.equal(e.alignmentIssues, 0);
+        continue;
+      }
+      checkOriginalSpans(tok, json, text, e);
+    }
+  }
+});
+
+test('NFKC before a SentencePiece Prepend/Replace: ▁ still matches the spaces of the original', () => {
+  const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1 };
+  for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = 2 + b;
+  for (const p of ['▁', 'a', 'b', 'f', 'i', 'é', '▁a', 'fi', '▁fi']) vocab[p] = Object.keys(vocab).length;
+  const tokenizerJson = {
+    version: '1.0',
+    added_tokens: [
+      { id: 0, content: '<unk>', special: true, normalized: false, lstrip: false, rstrip: false, single_word: false },
+      { id: 1, content: '<s>', special: true, normalized: false, lstrip: false, rstrip: false, single_word: false },
+    ],
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'NFKC' }, { type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+    pre_tokenizer: null,
+    post_processor: null,
+    decoder: null,
+    model: { type: 'BPE', dropout: null, unk_token: '<unk>', fuse_unk: true, byte_fallback: true, vocab, merges: ['▁ a', 'f i', '▁ fi'] },
+  };
+  const tok = new HfTokenizer(tokenizerJson, { bos_token: '<s>', unk_token: '<unk>', add_bos_token: false });
+  const text = 'ﬁ ａb e\u0301';
+  const e = tok.encode(text);
+  assert.equal(e.alignmentIssues, 0);
+  assert.deepEqual(spans(text, e), ['▁fi@0:1=ﬁ', '▁a@1:3= ａ', 'b@3:4=b', '▁@4:5= ', 'é@5:7=e\u0301']);
+});
+
+test('text without length-changing normalisation keeps exact offsets under NFC', async () => {
+  const tok = await HfTokenizer.load(QWEN2_DIR);
+  const text = "The quick fox's café, 2026 😀";
+  const e = tok.encode(text);
+  checkOriginalSpans(tok, qwen2Json(), text, e);
+  assert.deepEqual(
+    e.tokens.map((t) => text.slice(t.start, t.end)),
+    ['The', ' quick', ' fox', "'s", ' ', 'café', ',', ' ', '2', '0', '2', '6', ' ', '😀', '😀', '😀', '😀'],
+  );
+});
+
+// ---- A Qwen2 folder with vocab.json + merges.txt and no tokenizer.json ----
+
+test('a Qwen2 folder without tokenizer.json builds Qwen2Converter\'s tokenizer: the same ids as with it', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qwen2-no-tokenizer-json-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  for (const f of fs.readdirSync(QWEN2_DIR)) if (f !== 'tokenizer.json' && f !== 'model.safetensors') fs.copyFileSync(path.join(QWEN2_DIR, f), path.join(dir, f));
+  const saved = await HfTokenizer.load(QWEN2_DIR);
+  const built = await HfTokenizer.load(dir);
+  const reference = JSON.parse(fs.readFileSync(path.join(QWEN2_DIR, 'reference.json'), 'utf8')) as { cases: { text: string; ids: number[] }[] };
+  const texts = [...reference.cases.map((c) => c.text), "IT'S (quick).\n\n你好 world!", 'The cafe\u0301 (quick)<|im_start|>x<|endoftext|>'];
+  for (const c of reference.cases) assert.deepEqual(built.encode(c.text).tokens.map((x) => x.id), c.ids, `${JSON.stringify(c.text)}: reference ids`);
+  for (const text of texts) {
+    assert.deepEqual(built.encode(text), saved.encode(text), `${JSON.stringify(text)}: same tokens and offsets`);
+    assert.equal(built.decode(built.encodeIds(text)), saved.decode(saved.encodeIds(text)));
+  }
+  assert.equal(built.bosId, undefined);
+  assert.equal(built.eosId, saved.eosId);
+  assert.equal(built.addBosDefault, false);
+  assert.equal(built.vocabSize, saved.vocabSize);
+  // The GPT-2 converter (what such a folder got before) splits "'S" and ".\n\n" otherwise.
+  const gpt2 = new HfTokenizer(
+    byteLevelBpeTokenizerJson(fs.readFileSync(path.join(QWEN2_DIR, 'vocab.json'), 'utf8'), fs.readFileSync(path.join(QWEN2_DIR, 'merges.txt'), 'utf8'), qwen2Config()),
+    qwen2Config(),
+  );
+  const text = "IT'S (quick).\n\n你好 world!";
+  assert.notDeepEqual(gpt2.encodeIds(text), saved.encodeIds(text));
+});
+
+test('Qwen2 is chosen by tokenizer_class first, else by model_type', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qwen2-by-model-type-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  for (const f of ['vocab.json', 'merges.txt', 'config.json']) fs.copyFileSync(path.join(QWEN2_DIR, f), path.join(dir, f));
+  const { tokenizer_class: _omit, ...config } = qwen2Config();
+  fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(config));
+  const saved = await HfTokenizer.load(QWEN2_DIR);
+  const text = "IT'S (quick).\n\n你好 world!";
+  assert.deepEqual((await HfTokenizer.load(dir)).encodeIds(text), saved.encodeIds(text), 'model_type qwen2');
+  fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ ...config, tokenizer_class: 'GPT2Tokenizer' }));
+  assert.notDeepEqual((await HfTokenizer.load(dir)).encodeIds(text), saved.encodeIds(text), 'an explicit GPT2Tokenizer wins over model_type');
+});
+
+test('the normalised-text map: composed, expanded, deleted and kept characters', () => {
+  /** Each normalised code point with the original span it maps to. */
+  const map = (text: string, f: (s: string) => string, keep: string[] = []): string[] => {
+    const r = normaliseWithOffsets(text, f, keep);
+    assert.equal(r.originalLength, text.length);
+    const out: string[] = [];
+    let u = 0;
+    for (const ch of r.text) {
+      out.push(`${ch}@${r.start[u]}:${r.end[u + ch.length - 1]}`);
+      u += ch.length;
+    }
+    return out;
+  };
+  const nfkc = (s: string): string => s.normalize('NFKC');
+  // e + U+0301 → é covers both; the ligature's two letters both cover it.
+  assert.deepEqual(map('cafe\u0301 ﬁ', nfkc), ['c@0:1', 'a@1:2', 'f@2:3', 'é@3:5', ' @5:6', 'f@6:7', 'i@6:7']);
+  // Deleted controls join the next character (the last one at the end); CRLF maps per character.
+  const clean = (s: string): string => s.replace(/[\u0001-\u0008]/g, '').replace(/[\r\n]/g, ' '); // eslint-disable-line no-control-regex
+  assert.deepEqual(map('\u0001a\u0002\r\nb\u0007', clean), ['a@0:2', ' @2:4', ' @4:5', 'b@5:7']);
+  // A kept literal (an added token) is not normalised, nor joined with its neighbours.
+  assert.deepEqual(map('e\u0301<x\u0301>e\u0301', (s) => s.normalize('NFC'), ['<x\u0301>']), ['é@0:2', '<@2:3', 'x@3:4', '\u0301@4:5', '>@5:6', 'é@6:8']);
+  // A final sigma decided two characters away: the smallest exact merge, not the whole text.
+  assert.deepEqual(map("x ΑΒ'Σ ok", (s) => s.toLowerCase()), ['x@0:1', ' @1:2', 'α@2:3', 'β@3:6', "'@3:6", 'ς@3:6', ' @6:7', 'o@7:8', 'k@8:9']);
+  // Nothing to do: the identity, unit for unit (a surrogate pair is two units).
+  assert.deepEqual(map('a😀', nfkc), ['a@0:1', '😀@1:3']);
 });

@@ -1,6 +1,9 @@
 // Hugging Face tokenizers (tokenizer.json + tokenizer_config.json, or a vocab.txt / vocab.json +
-// merges.txt turned into the equivalent tokenizer.json) through @huggingface/tokenizers,
+// merges.txt turned into the equivalent tokenizer.json by converters.ts) through @huggingface/tokenizers,
 // plus what that library does not give: each token's UTF-16 offsets in the input text.
+//
+// Length-changing normalisers (NFC, NFKC, ...) are replayed with a map back to the input
+// (normalisedOffsets.ts); the tokens are aligned with the normalised text and their spans mapped back.
 //
 // The library returns token strings only, so the offsets are recovered by aligning the tokens'
 // bytes with the text's UTF-8 bytes, left to right:
@@ -12,10 +15,16 @@
 //   - '<unk>' covers one code point the vocabulary lacks, or, with fuse_unk, the whole run of them;
 //   - added tokens typed literally in the text (e.g. '<|end_story|>') match their text.
 // No vscode import; used by the Llama loader and usable by any HF-tokenized model.
+// Over 400 lines because the aligner is one left-to-right pass whose cases share its cursor state.
 import { Tokenizer } from '@huggingface/tokenizers';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { AttentionInputError, type Token } from '../../../shared/trace';
+import { asRecord, byteLevelBpeTokenizerJson, qwen2TokenizerJson, wantsQwen2Tokenizer, wordPieceTokenizerJson } from './converters';
+import { composeNormalisers, localNormaliser, normaliseWithOffsets, type LocalNormaliser, type NormalisedText } from './normalisedOffsets';
+
+// The converters were defined here first; importers keep this path.
+export { byteLevelBpeTokenizerJson, qwen2TokenizerJson, wordPieceTokenizerJson };
 
 export interface HfToken extends Token {
   /** The token as the vocabulary spells it (e.g. '▁the▁', '<0xE2>', '<unk>'). Same as `text`. */
@@ -84,10 +93,6 @@ function typeTree(node: unknown, out: unknown[] = []): unknown[] {
   return out;
 }
 
-function asRecord(v: unknown): Record<string, unknown> {
-  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-}
-
 /** A file's text, or undefined when it does not exist; other read errors are AttentionInputErrors. */
 async function readOptionalText(file: string): Promise<string | undefined> {
   try {
@@ -108,184 +113,6 @@ async function readOptionalJson(file: string): Promise<unknown> {
   }
 }
 
-/** A special token's text in tokenizer_config.json / special_tokens_map.json: a string or {content}. */
-function specialName(v: unknown): string | undefined {
-  if (typeof v === 'string') return v;
-  const content = asRecord(v)['content'];
-  return typeof content === 'string' ? content : undefined;
-}
-
-/** Lines as Python's text-mode readlines() splits them (\n, \r\n or \r), without the final empty one. */
-function fileLines(text: string): string[] {
-  const lines = text.split(/\r\n|\r|\n/);
-  if (lines.at(-1) === '') lines.pop();
-  return lines;
-}
-
-interface AddedTokenJson {
-  id: number;
-  content: string;
-  single_word: boolean;
-  lstrip: boolean;
-  rstrip: boolean;
-  normalized: boolean;
-  special: boolean;
-}
-
-/**
- * The added-token list: tokenizer_config's `added_tokens_decoder` when it has one, else the named
- * special tokens (appended after the vocabulary when it lacks them, as transformers does).
- */
-function addedTokens(vocab: Record<string, number>, size: number, config: Record<string, unknown>, names: readonly string[], lstrip: ReadonlySet<string> = new Set()): AddedTokenJson[] {
-  const out: AddedTokenJson[] = [];
-  const decoder = asRecord(config['added_tokens_decoder']);
-  const entries = Object.entries(decoder);
-  if (entries.length > 0) {
-    for (const [key, raw] of entries) {
-      const t = asRecord(raw);
-      const id = Number(key);
-      if (!Number.isSafeInteger(id) || id < 0 || typeof t['content'] !== 'string') continue;
-      out.push({
-        id,
-        content: t['content'],
-        single_word: t['single_word'] === true,
-        lstrip: t['lstrip'] === true,
-        rstrip: t['rstrip'] === true,
-        normalized: t['normalized'] === true,
-        special: t['special'] === true,
-      });
-    }
-    return out.sort((a, b) => a.id - b.id);
-  }
-  let next = size;
-  const seen = new Set<string>();
-  for (const name of names) {
-    const content = specialName(config[name]);
-    if (content === undefined || seen.has(content)) continue;
-    seen.add(content);
-    const id = Object.prototype.hasOwnProperty.call(vocab, content) ? vocab[content]! : next++;
-    out.push({ id, content, single_word: false, lstrip: lstrip.has(name), rstrip: false, normalized: false, special: true });
-  }
-  return out.sort((a, b) => a.id - b.id);
-}
-
-function withDefaults(config: Record<string, unknown>, defaults: Record<string, string>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...config };
-  for (const [k, v] of Object.entries(defaults)) if (out[k] === undefined || out[k] === null) out[k] = v;
-  return out;
-}
-
-/**
- * The tokenizer.json that transformers' BertConverter makes from a BERT-style vocab.txt (one token
- * per line, id = line number) and tokenizer_config.json: BertNormalizer (clean text, CJK characters
- * split, lowercase and accent stripping per do_lower_case / strip_accents), BertPreTokenizer,
- * WordPiece with the '##' continuation prefix, '[CLS] $A [SEP]' post-processing.
- */
-export function wordPieceTokenizerJson(vocabText: string, tokenizerConfig: unknown, where = 'vocab.txt'): Record<string, unknown> {
-  const config = withDefaults(asRecord(tokenizerConfig), { unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]' });
-  const vocab = Object.create(null) as Record<string, number>;
-  const lines = fileLines(vocabText);
-  lines.forEach((token, i) => (vocab[token] = i));
-  if (lines.length === 0) throw new AttentionInputError('file', `${where} is empty; a WordPiece vocabulary lists one token per line.`);
-  const unk = specialName(config['unk_token'])!;
-  if (!(unk in vocab)) throw new AttentionInputError('file', `${where} has no ${unk} token (tokenizer_config.json's unk_token).`);
-  const cls = specialName(config['cls_token'])!;
-  const sep = specialName(config['sep_token'])!;
-  const added = addedTokens(vocab, lines.length, config, ['unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token']);
-  const idOf = (t: string): number => added.find((a) => a.content === t)?.id ?? vocab[t]!;
-  const lowercase = config['do_lower_case'] !== false;
-  const stripAccents = typeof config['strip_accents'] === 'boolean' ? config['strip_accents'] : null;
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: added,
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: config['tokenize_chinese_chars'] !== false, strip_accents: stripAccents, lowercase },
-    pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: cls, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: sep, type_id: 0 } }],
-      pair: [
-        { SpecialToken: { id: cls, type_id: 0 } },
-        { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: sep, type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 1 } },
-        { SpecialToken: { id: sep, type_id: 1 } },
-      ],
-      special_tokens: { [cls]: { id: cls, ids: [idOf(cls)], tokens: [cls] }, [sep]: { id: sep, ids: [idOf(sep)], tokens: [sep] } },
-    },
-    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: unk, continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
-  };
-}
-
-/**
- * The tokenizer.json that transformers' GPT2Converter / RobertaConverter makes from vocab.json and
- * merges.txt: byte-level BPE (ByteLevel pre-tokenizer and decoder); RoBERTa-style folders (by
- * tokenizer_class or model_type) get '<s> $A </s>' post-processing, GPT-2-style ones a BOS only
- * when tokenizer_config says add_bos_token.
- */
-export function byteLevelBpeTokenizerJson(vocabJson: string, mergesText: string, tokenizerConfig: unknown, modelType?: string, where = 'vocab.json'): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(vocabJson);
-  } catch (err) {
-    throw new AttentionInputError('file', `${where} is not valid JSON: ${(err as Error).message}`);
-  }
-  const raw = asRecord(parsed);
-  const vocab = Object.create(null) as Record<string, number>;
-  let size = 0;
-  for (const [token, id] of Object.entries(raw)) {
-    if (!Number.isSafeInteger(id) || (id as number) < 0) throw new AttentionInputError('file', `${where}: the id of ${JSON.stringify(token.slice(0, 40))} is not a non-negative integer.`);
-    vocab[token] = id as number;
-    size = Math.max(size, (id as number) + 1);
-  }
-  if (size === 0) throw new AttentionInputError('file', `${where} is empty; expected an object mapping tokens to ids.`);
-  const merges: string[] = [];
-  for (const [i, line] of fileLines(mergesText).entries()) {
-    if (i === 0 && line.startsWith('#version')) continue;
-    if (line.trim() === '') continue;
-    const parts = line.split(' ');
-    if (parts.length !== 2) throw new AttentionInputError('file', `merges.txt line ${i + 1} is not two tokens separated by one space.`);
-    merges.push(line);
-  }
-  const tokClass = typeof asRecord(tokenizerConfig)['tokenizer_class'] === 'string' ? (asRecord(tokenizerConfig)['tokenizer_class'] as string) : '';
-  const roberta = /roberta|bart|longformer|camembert/i.test(tokClass) || /roberta|bart|longformer|camembert/i.test(modelType ?? '');
-  const config = roberta
-    ? withDefaults(asRecord(tokenizerConfig), { bos_token: '<s>', eos_token: '</s>', sep_token: '</s>', cls_token: '<s>', unk_token: '<unk>', pad_token: '<pad>', mask_token: '<mask>' })
-    : withDefaults(asRecord(tokenizerConfig), { bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>' });
-  const names = roberta ? ['bos_token', 'pad_token', 'eos_token', 'unk_token', 'sep_token', 'cls_token', 'mask_token'] : ['bos_token', 'eos_token', 'unk_token', 'pad_token'];
-  const added = addedTokens(vocab, size, config, names, new Set(['mask_token']));
-  const idOf = (t: string): number => added.find((a) => a.content === t)?.id ?? vocab[t] ?? 0;
-  const addPrefixSpace = config['add_prefix_space'] === true;
-  let postProcessor: Record<string, unknown>;
-  if (roberta) {
-    const sep = specialName(config['sep_token'])!;
-    const cls = specialName(config['cls_token'])!;
-    postProcessor = { type: 'RobertaProcessing', sep: [sep, idOf(sep)], cls: [cls, idOf(cls)], trim_offsets: true, add_prefix_space: addPrefixSpace };
-  } else if (config['add_bos_token'] === true) {
-    const bos = specialName(config['bos_token'])!;
-    postProcessor = {
-      type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-      pair: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
-      special_tokens: { [bos]: { id: bos, ids: [idOf(bos)], tokens: [bos] } },
-    };
-  } else {
-    postProcessor = { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true };
-  }
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: added,
-    normalizer: null,
-    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: addPrefixSpace, trim_offsets: true, use_regex: true },
-    post_processor: postProcessor,
-    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab, merges },
-  };
-}
 
 export class HfTokenizer {
   readonly vocabSize: number;
@@ -306,7 +133,10 @@ export class HfTokenizer {
   /** The word-boundary character pieces use for a space ('▁' for SentencePiece-style vocabularies). */
   readonly replacement: string;
   private readonly prependsAfterAdded: 'never' | 'always' | 'unnormalized';
-  /** Longest piece, in UTF-16 units of text it can cover (for cheap pre-truncation of huge inputs). */
+  /** The normalisers that change the text's length (NFC, NFKC, ...), composed; offsets are mapped through them. */
+  private readonly normaliser: LocalNormaliser | undefined;
+  /** Added tokens' texts, which the library splits out before normalising. */
+  private readonly addedLiterals: readonly string[];
 
   constructor(tokenizerJson: unknown, tokenizerConfig: unknown = {}, where = 'tokenizer.json') {
     const json = asRecord(tokenizerJson);
@@ -359,11 +189,13 @@ export class HfTokenizer {
     const scheme = metaPre ? (typeof metaPre['prepend_scheme'] === 'string' ? metaPre['prepend_scheme'] : metaPre['add_prefix_space'] === false ? 'never' : 'always') : 'never';
     this.prependsSpace = prependNormaliser || scheme === 'always' || scheme === 'first';
     this.prependsAfterAdded = scheme === 'always' ? 'always' : prependNormaliser ? 'unnormalized' : 'never';
+    this.normaliser = composeNormalisers(normalizers.map(localNormaliser).filter((f): f is LocalNormaliser => f !== undefined));
+    this.addedLiterals = [...this.added.values()].map((a) => a.content);
   }
 
   /**
    * Loads a model folder's tokenizer: `tokenizer.json` (+ `tokenizer_config.json`) when present; else
-   * a BERT-style `vocab.txt` (WordPiece) or a GPT-2/RoBERTa-style `vocab.json` + `merges.txt`
+   * a BERT-style `vocab.txt` (WordPiece) or a GPT-2/RoBERTa/Qwen2-style `vocab.json` + `merges.txt`
    * (byte-level BPE), turned into the equivalent tokenizer.json in memory (as transformers' converters
    * do) and run through the same library.
    */
@@ -391,8 +223,12 @@ export class HfTokenizer {
     if (mergesTxt !== undefined) {
       const vocabJson = await readOptionalText(vocabJsonPath);
       if (vocabJson === undefined) throw new AttentionInputError('file', `${dir} has merges.txt but no vocab.json beside it (a byte-level BPE tokenizer needs both).`);
-      const modelType = asRecord(await readOptionalJson(path.join(dir, 'config.json')))['model_type'];
-      return new HfTokenizer(byteLevelBpeTokenizerJson(vocabJson, mergesTxt, merged, typeof modelType === 'string' ? modelType : undefined, vocabJsonPath), merged, vocabJsonPath);
+      const rawType = asRecord(await readOptionalJson(path.join(dir, 'config.json')))['model_type'];
+      const modelType = typeof rawType === 'string' ? rawType : undefined;
+      const json = wantsQwen2Tokenizer(merged, modelType)
+        ? qwen2TokenizerJson(vocabJson, mergesTxt, merged, vocabJsonPath)
+        : byteLevelBpeTokenizerJson(vocabJson, mergesTxt, merged, modelType, vocabJsonPath);
+      return new HfTokenizer(json, merged, vocabJsonPath);
     }
     throw new AttentionInputError(
       'file',
@@ -501,8 +337,11 @@ export class HfTokenizer {
     return false;
   }
 
-  private align(text: string): { tokens: HfToken[]; issues: number } {
-    const enc = this.lib.encode(text, { add_special_tokens: false });
+  private align(input: string): { tokens: HfToken[]; issues: number } {
+    const enc = this.lib.encode(input, { add_special_tokens: false });
+    // Tokens are matched with the normalised text's bytes, and their spans mapped back to `input`.
+    const view: NormalisedText | undefined = this.normaliser ? normaliseWithOffsets(input, this.normaliser, this.addedLiterals) : undefined;
+    const text = view ? view.text : input;
     const bytes = utf8.encode(text);
     // For every byte, the UTF-16 span of the code point it belongs to.
     const charStart = new Int32Array(bytes.length + 1);
@@ -606,8 +445,10 @@ export class HfTokenizer {
       if (added && this.prependsAfterAdded !== 'never') {
         pendingPrefix = this.prependsAfterAdded === 'always' || !added.normalized;
       }
-      const start = first < 0 ? charStart[cursor]! : charStart[first]!;
-      const end = first < 0 ? start : charEnd[last]!;
+      const nStart = first < 0 ? charStart[cursor]! : charStart[first]!;
+      const nEnd = first < 0 ? nStart : charEnd[last]!;
+      const start = !view ? nStart : nStart < text.length ? view.start[nStart]! : view.originalLength;
+      const end = !view ? nEnd : nEnd > nStart ? view.end[nEnd - 1]! : start;
       const byteFallback = this.byteFallback && /^<0x[0-9A-Fa-f]{2}>$/.test(piece) ? true : undefined;
       const token: HfToken = {
         text: piece,
