@@ -1,5 +1,6 @@
-// Host side of the inference workers: requests by id, cancellation that really stops work (abort
-// between stages; terminate the worker if it does not answer). Two lanes: small models run on a
+// Host side of the inference workers: requests over the one Channel (shared/channel.ts), a worker
+// started on the first request, cancellation that really stops work (abort between stages;
+// terminate the worker if it does not answer). Two lanes: small models run on a
 // single-threaded worker (thread hand-offs would cost more than they save on tiny matrices);
 // large checkpoints run on a worker whose wasm backend uses every core.
 import { Worker } from 'node:worker_threads';
@@ -89,7 +90,10 @@ class WorkerSlot {
     const worker = new Worker(this.workerPath, { env: this.env() });
     this.worker = worker;
     let readyResolve!: (v: BackendInfo) => void;
-    this.info = new Promise((r) => (readyResolve = r));
+    let readyReject!: (e: Error) => void;
+    this.info = new Promise((resolve, reject) => ((readyResolve = resolve), (readyReject = reject)));
+    // A worker that dies before it is ready rejects backend() instead of leaving it pending.
+    this.info.catch(() => {});
     worker.on('message', (msg: FromWorker) => {
       if (this.channel.receive(msg) || msg.type !== 'ready') return;
       if (msg.warning) this.log('warn', msg.warning);
@@ -98,9 +102,11 @@ class WorkerSlot {
     });
     worker.on('error', (err) => {
       this.log('error', `inference worker failed: ${err.stack ?? err.message}`);
+      readyReject(new EngineError(`The inference worker failed: ${err.message}`));
       this.restart(new EngineError(`The inference worker failed: ${err.message}`));
     });
     worker.on('exit', (code) => {
+      readyReject(new EngineError(`The inference worker exited with code ${code} before it was ready.`));
       if (this.worker === worker) {
         this.worker = undefined;
         if (code !== 0) this.channel.failAll(new EngineError(`The inference worker exited with code ${code}.`));

@@ -39,3 +39,13 @@ test('no worker before the first request; runs, what-if and cancel over the chan
     engine.dispose();
   }
 });
+
+test('a worker that dies at start-up fails its requests and backend() instead of hanging', async () => {
+  const engine = new EngineClient(path.join(__dirname, 'no-such-worker.js'));
+  try {
+    await assert.rejects(engine.backend(), EngineError);
+    await assert.rejects(engine.run({ modelId: 'toy-self-attention', text: 'x' }).promise, EngineError);
+  } finally {
+    engine.dispose();
+  }
+});
