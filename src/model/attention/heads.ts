@@ -7,14 +7,14 @@ export function splitHeads(x: tf.Tensor, heads: number): tf.Tensor3D {
   if (x.rank !== 2) shapeError(`splitHeads expects [T, H·d], got [${x.shape.join(', ')}]`);
   const [T, D] = x.shape as [number, number];
   if (!Number.isInteger(heads) || heads < 1 || D % heads !== 0) shapeError(`${D} features do not split into ${heads} heads`);
-  return tf.tidy(() => tf.transpose(tf.reshape(x, [T, heads, D / heads]), [1, 0, 2]) as tf.Tensor3D);
+  return tf.tidy(() => tf.transpose(tf.reshape(x, [T, heads, D / heads]), [1, 0, 2]) as tf.Tensor3D); // [T, H·d] → [T, H, d] → [H, T, d]
 }
 
 /** [H, T, d] → [T, H·d]: the inverse of splitHeads (concatenate the heads per token). */
 export function mergeHeads(x: tf.Tensor): tf.Tensor2D {
   check3d('x', x);
   const [H, T, d] = x.shape as [number, number, number];
-  return tf.tidy(() => tf.reshape(tf.transpose(x, [1, 0, 2]), [T, H * d]) as tf.Tensor2D);
+  return tf.tidy(() => tf.reshape(tf.transpose(x, [1, 0, 2]), [T, H * d]) as tf.Tensor2D); // [H, T, d] → [T, H, d] → [T, H·d]
 }
 
 /** kvHeadOf for H query heads sharing KV key/value heads in consecutive groups: h → ⌊h / (H/KV)⌋. */
@@ -33,5 +33,5 @@ export function expandKv(x: tf.Tensor, kvHeadOf: readonly number[]): tf.Tensor3D
   kvHeadOf.forEach((g, h) => {
     if (!Number.isInteger(g) || g < 0 || g >= KV) shapeError(`kvHeadOf[${h}] = ${g} is not a key/value head (there are ${KV})`);
   });
-  return tf.tidy(() => tf.gather(x, tf.tensor1d(Array.from(kvHeadOf), 'int32'), 0) as tf.Tensor3D);
+  return tf.tidy(() => tf.gather(x, tf.tensor1d(Array.from(kvHeadOf), 'int32'), 0) as tf.Tensor3D); // [KV, T, d] → [H, T, d]
 }

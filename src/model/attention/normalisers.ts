@@ -76,7 +76,7 @@ function broadcastFloat(x: tf.Tensor, shape: number[]): tf.Tensor {
 function maskParts(shape: number[], mask: tf.Tensor): { allowed: tf.Tensor; computeOn: tf.Tensor } {
   if (!broadcasts(mask.shape, shape)) shapeError(`mask [${mask.shape.join(', ')}] does not broadcast to scores [${shape.join(', ')}]`);
   const allowedF = tf.cast(tf.greater(mask, 0), 'float32');
-  const rowHasAny = tf.max(allowedF, -1, true);
+  const rowHasAny = tf.max(allowedF, -1, true); // [..., Tq, Tk] → [..., Tq, 1]
   const onF = tf.add(allowedF, tf.sub(1, rowHasAny)); // a fully masked row (all 0) becomes all 1
   return { allowed: tf.greater(broadcastFloat(allowedF, shape), 0), computeOn: tf.greater(broadcastFloat(onF, shape), 0) };
 }
@@ -85,14 +85,14 @@ function maskParts(shape: number[], mask: tf.Tensor): { allowed: tf.Tensor; comp
 export function softmax(scores: tf.Tensor, mask?: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     if (!mask) {
-      const m = tf.max(scores, -1, true);
+      const m = tf.max(scores, -1, true); // [..., Tk] → [..., 1]
       const e = tf.exp(tf.sub(scores, m));
       return tf.div(e, tf.sum(e, -1, true));
     }
     const { allowed, computeOn } = maskParts(scores.shape, mask);
     const negInf = tf.fill(scores.shape, -Infinity);
     const filled = tf.where(computeOn, scores, negInf);
-    const m = tf.max(filled, -1, true);
+    const m = tf.max(filled, -1, true); // [..., Tk] → [..., 1]
     const e = tf.exp(tf.where(computeOn, tf.sub(filled, m), negInf));
     const w = tf.div(e, tf.sum(e, -1, true));
     return tf.where(allowed, w, tf.zerosLike(w));
@@ -115,7 +115,7 @@ export function sparsemax(scores: tf.Tensor, mask?: tf.Tensor): tf.Tensor {
       const parts = maskParts(scores.shape, mask);
       allowed = parts.allowed;
       const on = parts.computeOn;
-      const hi = tf.max(tf.where(on, scores, tf.fill(scores.shape, -Infinity)), -1, true);
+      const hi = tf.max(tf.where(on, scores, tf.fill(scores.shape, -Infinity)), -1, true); // [..., Tk] → [..., 1]
       const lo = tf.min(tf.where(on, scores, tf.fill(scores.shape, Infinity)), -1, true);
       // Shift first, then place masked keys at (min − max) − 2: precise even for huge scores.
       z = tf.where(on, tf.sub(scores, hi), broadcastFloat(tf.sub(tf.sub(lo, hi), 2), scores.shape));
@@ -124,12 +124,12 @@ export function sparsemax(scores: tf.Tensor, mask?: tf.Tensor): tf.Tensor {
     }
     const sorted = tf.topk(z, n, true).values; // descending
     const cums = tf.cumsum(sorted, sorted.rank - 1);
-    const ks = tf.range(1, n + 1, 1, 'float32');
+    const ks = tf.range(1, n + 1, 1, 'float32'); // [Tk]: 1 … Tk
     // The support condition holds for a prefix of the sorted row (shown in the paper), so
     // k(z) is the number of keys satisfying it and Σ_{j≤k(z)} z₍ⱼ₎ their sum.
     const inSupport = tf.cast(tf.greater(tf.add(1, tf.mul(ks, sorted)), cums), 'float32');
-    const kz = tf.sum(inSupport, -1, true); // ≥ 1 always: the top key satisfies 1 + z₍₁₎ > z₍₁₎
-    const supportSum = tf.sum(tf.mul(sorted, inSupport), -1, true);
+    const kz = tf.sum(inSupport, -1, true); // [..., Tk] → [..., 1]; ≥ 1 always: the top key satisfies 1 + z₍₁₎ > z₍₁₎
+    const supportSum = tf.sum(tf.mul(sorted, inSupport), -1, true); // [..., Tk] → [..., 1]
     const tau = tf.div(tf.sub(supportSum, 1), kz);
     const w = tf.relu(tf.sub(z, tau));
     return allowed ? tf.where(allowed, w, tf.zerosLike(w)) : w;

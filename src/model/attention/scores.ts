@@ -37,11 +37,11 @@ export function perHeadABt(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
     const m = b.shape[1];
     const out: tf.Tensor2D[] = [];
     for (let h = 0; h < H; h++) {
-      const ah = tf.reshape(tf.slice(a, [h, 0, 0], [1, n, d]), [n, d]) as tf.Tensor2D;
-      const bh = tf.reshape(tf.slice(b, [h, 0, 0], [1, m, d]), [m, d]) as tf.Tensor2D;
-      out.push(tf.matMul(ah, tf.transpose(bh)));
+      const ah = tf.reshape(tf.slice(a, [h, 0, 0], [1, n, d]), [n, d]) as tf.Tensor2D; // head h: [1, n, d] → [n, d]
+      const bh = tf.reshape(tf.slice(b, [h, 0, 0], [1, m, d]), [m, d]) as tf.Tensor2D; // [1, m, d] → [m, d]
+      out.push(tf.matMul(ah, tf.transpose(bh))); // [n, d] × [d, m] → [n, m]
     }
-    return tf.stack(out) as tf.Tensor3D;
+    return tf.stack(out) as tf.Tensor3D; // H × [n, m] → [H, n, m]
   });
 }
 
@@ -67,14 +67,14 @@ export function generalScores(q: tf.Tensor, k: tf.Tensor, W: tf.Tensor): tf.Tens
     let qW: tf.Tensor3D;
     if (W.rank === 2) {
       if (W.shape[0] !== dq || W.shape[1] !== dk) shapeError(`general: W must be [${dq}, ${dk}], got [${W.shape.join(', ')}]`);
-      qW = tf.matMul(tf.reshape(q, [H * Tq, dq]) as tf.Tensor2D, W as tf.Tensor2D).reshape([H, Tq, dk]);
+      qW = tf.matMul(tf.reshape(q, [H * Tq, dq]) as tf.Tensor2D, W as tf.Tensor2D).reshape([H, Tq, dk]); // [H·Tq, d_q] × [d_q, d_k] → [H, Tq, d_k]
     } else if (W.rank === 3) {
       if (W.shape[0] !== H || W.shape[1] !== dq || W.shape[2] !== dk) shapeError(`general: per-head W must be [${H}, ${dq}, ${dk}], got [${W.shape.join(', ')}]`);
-      qW = tf.matMul(q as tf.Tensor3D, W as tf.Tensor3D);
+      qW = tf.matMul(q as tf.Tensor3D, W as tf.Tensor3D); // [H, Tq, d_q] × [H, d_q, d_k] → [H, Tq, d_k]
     } else {
       shapeError(`general: W must have 2 or 3 axes, got [${W.shape.join(', ')}]`);
     }
-    return perHeadABt(qW, k as tf.Tensor3D);
+    return perHeadABt(qW, k as tf.Tensor3D); // [H, Tq, d_k] × [H, Tk, d_k]ᵀ → [H, Tq, Tk]
   });
 }
 
@@ -83,11 +83,11 @@ function project(name: string, x: tf.Tensor3D, M: tf.Tensor): tf.Tensor3D {
   const [H, T, d] = x.shape;
   if (M.rank === 2) {
     if (M.shape[1] !== d) shapeError(`additive: ${name} must be [d_a, ${d}], got [${M.shape.join(', ')}]`);
-    return tf.matMul(tf.reshape(x, [H * T, d]) as tf.Tensor2D, M as tf.Tensor2D, false, true).reshape([H, T, M.shape[0]!]);
+    return tf.matMul(tf.reshape(x, [H * T, d]) as tf.Tensor2D, M as tf.Tensor2D, false, true).reshape([H, T, M.shape[0]!]); // [H·T, d] × [d, d_a] → [H, T, d_a]
   }
   if (M.rank === 3) {
     if (M.shape[0] !== H || M.shape[2] !== d) shapeError(`additive: per-head ${name} must be [${H}, d_a, ${d}], got [${M.shape.join(', ')}]`);
-    return tf.matMul(x, M as tf.Tensor3D, false, true);
+    return tf.matMul(x, M as tf.Tensor3D, false, true); // [H, T, d] × [H, d, d_a] → [H, T, d_a]
   }
   return shapeError(`additive: ${name} must have 2 or 3 axes, got [${M.shape.join(', ')}]`);
 }
@@ -113,10 +113,10 @@ export function additiveScores(q: tf.Tensor, k: tf.Tensor, W1: tf.Tensor, W2: tf
     let vt: tf.Tensor;
     if (v.rank === 1) {
       if (v.shape[0] !== da) shapeError(`additive: v must be [${da}], got [${v.shape.join(', ')}]`);
-      vt = tf.reshape(v, [1, da, 1]);
+      vt = tf.reshape(v, [1, da, 1]); // [d_a] → [1, d_a, 1]
     } else if (v.rank === 2) {
       if (v.shape[0] !== H || v.shape[1] !== da) shapeError(`additive: per-head v must be [${H}, ${da}], got [${v.shape.join(', ')}]`);
-      vt = tf.reshape(v, [H, da, 1]);
+      vt = tf.reshape(v, [H, da, 1]); // [H, d_a] → [H, d_a, 1]
     } else {
       return shapeError(`additive: v must have 1 or 2 axes, got [${v.shape.join(', ')}]`);
     }
@@ -127,15 +127,14 @@ export function additiveScores(q: tf.Tensor, k: tf.Tensor, W1: tf.Tensor, W2: tf
       tf.tidy(() => {
         const qb = tf.expandDims(n === Tq ? qa : tf.slice(qa, [0, from, 0], [H, n, da]), 2); // [H, n, 1, d_a]
         const hidden = tf.tanh(tf.add(qb, kb)); // [H, n, Tk, d_a]
-        return tf.matMul(tf.reshape(hidden, [H, n * Tk, da]) as tf.Tensor3D, vh as tf.Tensor3D).reshape([H, n, Tk]);
+        return tf.matMul(tf.reshape(hidden, [H, n * Tk, da]) as tf.Tensor3D, vh as tf.Tensor3D).reshape([H, n, Tk]); // [H, n·Tk, d_a] × [H, d_a, 1] → [H, n, Tk]
       });
     if (block >= Tq) return rows(0, Tq);
     const parts: tf.Tensor3D[] = [];
     for (let from = 0; from < Tq; from += block) parts.push(rows(from, Math.min(block, Tq - from)));
-    return tf.concat(parts, 1);
+    return tf.concat(parts, 1); // blocks of queries → [H, Tq, Tk]
   });
 }
-
 
 /**
  * The additive score without projections, s = Σ_d w_d · tanh(inner · (q_d + k_d)): what Keras's
