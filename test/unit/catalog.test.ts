@@ -17,10 +17,12 @@ interface Setting {
 const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { contributes: { configuration: { properties: Record<string, Setting> } } };
 const setting = pkg.contributes.configuration.properties['attentionLens.model']!;
 
-test('package.json’s attentionLens.model enum is the catalog, in order, with one description each', () => {
+/** What the Settings editor shows under each choice: the catalog's label and description. */
+const settingDescription = (m: (typeof CATALOG)[number]): string => `${m.label} — ${m.description}`;
+
+test('package.json’s attentionLens.model enum and its descriptions are the catalog, in order', () => {
   assert.deepEqual(setting.enum, CATALOG.map((m) => m.id));
-  assert.equal(setting.enumDescriptions.length, CATALOG.length);
-  assert.ok(setting.enumDescriptions.every((d) => d.trim().length > 0));
+  assert.deepEqual(setting.enumDescriptions, CATALOG.map(settingDescription), 'copy these into package.json when the catalog changes');
   assert.equal(setting.default, DEFAULT_MODEL_ID);
   assert.equal(new Set(CATALOG.map((m) => m.id)).size, CATALOG.length, 'ids are unique');
 });
