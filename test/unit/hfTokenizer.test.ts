@@ -468,3 +468,36 @@ test('the normalised-text map: composed, expanded, deleted and kept characters',
   // Nothing to do: the identity, unit for unit (a surrogate pair is two units).
   assert.deepEqual(map('a😀', nfkc), ['a@0:1', '😀@1:3']);
 });
+
+test('fuzz: NFC and NFKC offsets stay exact on 300 random strings of marks, jamo, ligatures and emoji', () => {
+  const pool = [
+    'a', 'e', ' ', '  ', 'The ', "'s", '.', '(', '\n', '\r\n', '\t', 'é', 'e\u0301', '\u0301', '\u0308\u0301', 'A\u030a', 'ﬁ', 'ﬂ', '①', 'Ａ', 'ｶﾞ', 'ﾞ',
+    '\u1112\u1161\u11ab', '\u1100', '\u1173', '\u11af', '가', '\u11a8', '👨‍👩‍👧', '👍🏽', '🏽', '\u200d', '🇫🇷', '中', 'ש', 'ǅ', '²', '\u00a0', '<|im_start|>', '<|endoftext|>', '0', '42',
+  ];
+  let seed = 2026;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  for (const form of ['NFC', 'NFKC']) {
+    const { tok, json } = qwen2With({ type: form });
+    for (let i = 0; i < 150; i++) {
+      let text = '';
+      const parts = 1 + rand(10);
+      for (let k = 0; k < parts; k++) text += pool[rand(pool.length)];
+      checkOriginalSpans(tok, json, text, tok.encode(text));
+    }
+  }
+});
+
+test('maxTokens under NFC: the kept tokens and the covered length are in the original text', async () => {
+  const tok = await HfTokenizer.load(QWEN2_DIR);
+  const text = 'The cafe\u0301 (quick) \u1112\u1161\u11ab e\u0301. '.repeat(300);
+  const full = tok.encode(text);
+  const cut = tok.encode(text, { maxTokens: 40 });
+  assert.equal(cut.truncated, true);
+  assert.equal(cut.alignmentIssues, 0);
+  assert.deepEqual(cut.tokens, full.tokens.slice(0, 40));
+  assert.equal(cut.coveredLength, cut.tokens.at(-1)!.end);
+  assert.ok(!/^[\u0301\u1161\u11ab]/.test(text.slice(cut.coveredLength)), 'the cut is not inside a decomposed character');
+});
