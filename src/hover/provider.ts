@@ -34,7 +34,8 @@ export class AttentionHoverProvider implements vscode.HoverProvider {
     if (!a) return undefined;
     const token = trace.tokens[index]!;
     const headText = a.head < 0 ? 'mean of heads' : `head ${a.head}`;
-    const kv = a.head >= 0 && a.stage.attention?.kvHeadOf ? ` (shares K/V head ${a.stage.attention.kvHeadOf[a.head]})` : '';
+    const kvHeadOf = a.block.info.kvHeadOf;
+    const kv = a.head >= 0 && kvHeadOf ? ` (shares K/V head ${kvHeadOf[a.head]})` : '';
     const md = new vscode.MarkdownString(undefined, true);
     md.appendMarkdown(`**Attention Lens** · ${escape(trace.model.name)} · ${escape(a.stage.title)} · ${headText}${kv}\n\n`);
     md.appendMarkdown(`${code(tokenLabel(token))} attends to:\n\n`);
