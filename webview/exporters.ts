@@ -49,9 +49,11 @@ export function heatmapSvg(m: Matrix, o: SvgOptions): string {
   const labelH = Math.min(14, Math.max(1, ...m.colLabels.map((l) => [...l].length))) * 6.5 + 10;
   const top = 24 + labelH;
   const left = labelW;
-  const w = left + m.cols * cell + 70;
-  const h = top + m.rows * cell + 16;
   const { min, max } = colourRange(m, o.fixedRange);
+  // Room for the legend's end labels at 11 px (about 6.8 px a character), never less than before.
+  const legendW = Math.max(70, 32 + Math.ceil(Math.max(formatValue(min).length, formatValue(max).length) * 6.8));
+  const w = left + m.cols * cell + legendW;
+  const h = top + m.rows * cell + 16;
   const span = max - min;
   const showLabels = cell >= 10;
   const parts: string[] = [

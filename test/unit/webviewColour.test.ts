@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { colourRange, formatValue, scaleEndsFor, toMatrix, type Matrix } from '../../shared/tensorView';
 import { heatmapSvg } from '../../webview/exporters';
 import { cssColour } from '../../webview/draw/colormap';
+import { layoutHeatmap, legendChars } from '../../webview/draw/heatmap';
 import { exportTarget } from '../../webview/matrices';
 import { DEFAULT_SETTINGS } from '../../webview/store';
 import { tensor, type Trace } from '../../shared/trace';
@@ -47,4 +48,19 @@ test('exports pick the matrix shown, with its block’s mask', () => {
   assert.equal(at(3, 'grid'), undefined);
   assert.equal(at(0, 'heatmap'), undefined);
   assert.equal(at(1, 'heatmap')!.matrix.masked, undefined, 'an embedding is not an attention matrix');
+});
+
+test('the legend makes room for long end labels (a difference of 1e-6 reads in full)', () => {
+  const m = { rows: 3, cols: 3, rowLabels: ['a', 'b', 'c'], colLabels: ['a', 'b', 'c'] };
+  const short = layoutHeatmap(m, 600);
+  const long = layoutHeatmap(m, 600, true, legendChars(-8.6045e-6, 1e-7));
+  assert.equal(legendChars(-8.6045e-6, 1e-7), '-8.6045e-6'.length);
+  assert.equal(long.cell, short.cell);
+  assert.ok(long.width - short.width >= (10 - 6) * 6, 'four more characters of room');
+  assert.equal(layoutHeatmap(m, 600, true, legendChars(0, 1)).width, short.width, 'labels of up to six characters keep the old size');
+  const tiny: Matrix = { ...masked, data: new Float32Array([-8.6045e-6, 0, 0, 1e-7, 2e-7, 0, 3e-7, 4e-7, 5e-7]) };
+  const svg = heatmapSvg(tiny, { title: 'difference', colourMap: 'viridis' });
+  const width = Number(/width="([\d.]+)"/.exec(svg)![1]);
+  const legendX = Number(/<rect x="([\d.]+)" y="[\d.]+" width="10"/.exec(svg)![1]);
+  assert.ok(width - (legendX + 14) >= '-8.6045e-6'.length * 6.5, `legend text has ${width - legendX - 14} px`);
 });

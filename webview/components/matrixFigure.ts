@@ -2,9 +2,9 @@
 // move a cell cursor), and a readout of the exact value under it.
 import type { ColourMap } from '../../shared/protocol';
 import type { TensorData } from '../../shared/trace';
-import { formatValue, scaleEndsFor, shapeText, type Matrix } from '../../shared/tensorView';
+import { colourRange, formatValue, scaleEndsFor, shapeText, type Matrix } from '../../shared/tensorView';
 import { h } from '../dom';
-import { drawHeatmap, hitTest, layoutHeatmap, type HeatmapStyle, type Layout } from '../draw/heatmap';
+import { drawHeatmap, hitTest, layoutHeatmap, legendChars, type HeatmapStyle, type Layout } from '../draw/heatmap';
 import { isAttentionMatrix } from '../matrices';
 import type { PanelContext } from './part';
 
@@ -46,6 +46,8 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
   const style: HeatmapStyle = { colourMap: o.colourMap, ...ctx.theme(), scale: scaleEndsFor(tensor.name), showValues: true };
   const canvas = h('canvas', { class: 'heatmap', 'data-testid': `heatmap-${testid}`, tabindex: 0, role: 'img', 'aria-label': `${tensor.name} ${shapeText(tensor)}` });
   const readout = h('div', { class: 'readout', 'data-testid': `readout-${testid}`, 'aria-live': 'polite' }, '\u00a0');
+  const ends = colourRange(matrix, style.scale);
+  const legendWidth = legendChars(ends.min, ends.max);
   let layout: Layout;
   let g: CanvasRenderingContext2D | null = null;
   let cell: Cell | undefined;
@@ -55,7 +57,7 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
   const relayout = (): void => {
     const w = ctx.width();
     const maxWidth = wide ? Math.max(320, w - 40) : Math.max(240, Math.min(480, (w - 60) / 2));
-    layout = layoutHeatmap(matrix, maxWidth);
+    layout = layoutHeatmap(matrix, maxWidth, true, legendWidth);
     g = sizeCanvas(canvas, layout.width, layout.height);
     paint();
   };

@@ -18,13 +18,23 @@ export interface Layout {
 }
 
 export const LABEL_FONT_PX = 11;
+/** Width of one character of the legend's 10 px labels, at most (monospace digits are about 6 px). */
+const LEGEND_CHAR_PX = 6.2;
 
-/** Fit a rows×cols matrix into maxWidth, with room for labels; cells between 2 and 28 px. */
-export function layoutHeatmap(m: Pick<Matrix, 'rows' | 'cols' | 'rowLabels' | 'colLabels'>, maxWidth: number, showLabels = true): Layout {
+/** Characters of the legend's end labels (formatValue of the range's ends): room is made for all of them. */
+export function legendChars(min: number, max: number): number {
+  return Math.max(formatValue(min).length, formatValue(max).length);
+}
+
+/**
+ * Fit a rows×cols matrix into maxWidth, with room for labels; cells between 2 and 28 px. The
+ * legend grows past six characters of end labels (e.g. "-8.6045e-6") so they are never clipped.
+ */
+export function layoutHeatmap(m: Pick<Matrix, 'rows' | 'cols' | 'rowLabels' | 'colLabels'>, maxWidth: number, showLabels = true, legendLabelChars = 6): Layout {
   const maxLabel = (labels: readonly string[]): number => Math.min(14, labels.reduce((a, l) => Math.max(a, [...l].length), 1));
   const left = showLabels ? Math.ceil(maxLabel(m.rowLabels) * LABEL_FONT_PX * 0.62) + 8 : 0;
   const top = showLabels ? Math.ceil(maxLabel(m.colLabels) * LABEL_FONT_PX * 0.62) + 8 : 0;
-  const legend = 56;
+  const legend = 56 + Math.ceil(Math.max(0, legendLabelChars - 6) * LEGEND_CHAR_PX);
   const cell = Math.max(2, Math.min(28, Math.floor((maxWidth - left - legend) / Math.max(1, m.cols))));
   // Rows stay tall enough to label (when there are few of them) even if columns are thin.
   const cellH = m.rows <= 64 && showLabels ? Math.max(cell, Math.min(LABEL_FONT_PX + 3, 18)) : cell;
@@ -116,7 +126,7 @@ export function drawHeatmap(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout,
       }
   }
   if (style.showLabels !== false) drawLabels(ctx, m, l, style);
-  drawLegend(ctx, l, m.rows, style, min, max);
+  drawLegend(ctx, l, m, style, min, max);
   if (cursor) {
     ctx.strokeStyle = style.foreground;
     ctx.lineWidth = 2;
@@ -146,9 +156,10 @@ function drawLabels(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout, style: 
   }
 }
 
-function drawLegend(ctx: CanvasRenderingContext2D, l: Layout, rows: number, style: HeatmapStyle, min: number, max: number): void {
-  const x = l.width - 48;
-  const h = Math.max(40, Math.min(200, rows * l.cellH));
+function drawLegend(ctx: CanvasRenderingContext2D, l: Layout, m: Pick<Matrix, 'rows' | 'cols'>, style: HeatmapStyle, min: number, max: number): void {
+  // Just right of the cells; the labels take the rest of the legend's width.
+  const x = l.left + l.cell * m.cols + 8;
+  const h = Math.max(40, Math.min(200, m.rows * l.cellH));
   for (let i = 0; i < h; i++) {
     ctx.fillStyle = cssColour(style.colourMap, 1 - i / (h - 1));
     ctx.fillRect(x, l.top + i, 10, 1);
