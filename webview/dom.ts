@@ -20,7 +20,3 @@ export function h(tag: string, attrs: Record<string, string | number | boolean |
   }
   return el;
 }
-
-export function clear(el: Element): void {
-  while (el.firstChild) el.removeChild(el.firstChild);
-}
