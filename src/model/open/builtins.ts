@@ -1,6 +1,8 @@
-// Loads built-in models by id (in the worker, CLI, tests and bench). Cached per process.
+// Loads built-in models by id (in the worker, CLI, tests and bench), from one table keyed by the
+// catalog's ids (shared/catalog.ts); a catalog entry without a loader, or a loader the catalog does
+// not list, fails at start-up. Cached per process.
 import type { AttentionModel } from '../model';
-import { CATALOG, DEFAULT_MODEL_ID, SEQ2SEQ_VARIANTS, type CatalogEntry, type Seq2seqVariant } from '../../../shared/catalog';
+import { CATALOG, DEFAULT_MODEL_ID, SEQ2SEQ_VARIANTS, type CatalogEntry } from '../../../shared/catalog';
 import { createToyModel } from '../families/toy/model';
 import { builtinTinyStoriesDir, loadLlama } from '../families/llama/model';
 import { builtinSeq2seqDir, loadSeq2seq } from '../families/seq2seq/model';
@@ -9,14 +11,19 @@ import { builtinDatesTransformerDir, loadEncoderDecoder } from '../families/mari
 
 export { CATALOG as BUILTIN_MODELS, DEFAULT_MODEL_ID };
 
-function loader(id: string): (() => Promise<AttentionModel>) | undefined {
-  if (id === 'tinystories-656k') return () => loadLlama(builtinTinyStoriesDir());
-  if (id === 'toy-self-attention') return async () => createToyModel();
-  if (id === 'english-encoder') return () => loadBert(builtinEnglishEncoderDir());
-  if (id === 'dates-transformer') return () => loadEncoderDecoder(builtinDatesTransformerDir());
-  const variant = id.replace(/^seq2seq-dates-/, '') as Seq2seqVariant;
-  if (id.startsWith('seq2seq-dates-') && SEQ2SEQ_VARIANTS.includes(variant)) return () => loadSeq2seq(builtinSeq2seqDir(), variant);
-  return undefined;
+const LOADERS: Readonly<Record<string, () => Promise<AttentionModel>>> = {
+  'tinystories-656k': () => loadLlama(builtinTinyStoriesDir()),
+  'toy-self-attention': async () => createToyModel(),
+  'english-encoder': () => loadBert(builtinEnglishEncoderDir()),
+  'dates-transformer': () => loadEncoderDecoder(builtinDatesTransformerDir()),
+  ...Object.fromEntries(SEQ2SEQ_VARIANTS.map((v) => [`seq2seq-dates-${v}`, () => loadSeq2seq(builtinSeq2seqDir(), v)])),
+};
+
+const listed = new Set(CATALOG.map((m) => m.id));
+const unloadable = [...listed].filter((id) => !(id in LOADERS));
+const unlisted = Object.keys(LOADERS).filter((id) => !listed.has(id));
+if (unloadable.length || unlisted.length) {
+  throw new Error(`The built-in catalog and its loaders disagree: no loader for ${unloadable.join(', ') || 'none'}; not in the catalog: ${unlisted.join(', ') || 'none'}.`);
 }
 
 const loaded = new Map<string, Promise<AttentionModel>>();
@@ -26,7 +33,7 @@ export function findModel(id: string): CatalogEntry | undefined {
 }
 
 export function getModel(id: string): Promise<AttentionModel> {
-  const load = findModel(id) ? loader(id) : undefined;
+  const load = findModel(id) ? LOADERS[id] : undefined;
   if (!load) return Promise.reject(new Error(`Unknown model "${id}". Built-in models: ${CATALOG.map((m) => m.id).join(', ')}.`));
   let p = loaded.get(id);
   if (!p) {

@@ -5,8 +5,8 @@ import { parseAttentionConfig, type ModelRefConfig } from '../formats/attentionC
 import { runHandBuilt } from '../families/handBuilt/model';
 import type { AttentionModel, RunOptions } from '../model';
 import { getModel } from './builtins';
-import { HF_FAMILIES, hfFamilyOf, loadHfModel, type ModelRole } from './modelFiles';
-import { readJsonFile } from '../formats/hfFolder';
+import { loadHfModel } from './modelFiles';
+import { HF_FAMILIES, hfFamilyOf, readJsonFile, type ModelRole } from '../formats/hfFolder';
 import { AttentionInputError, type Trace } from '../../../shared/trace';
 
 /** A path from the config, resolved against its folder; refuses to leave that folder. */
