@@ -145,3 +145,17 @@ test('the reducer ignores actions that change nothing', () => {
   // A cursor move clears the banner of the view it was about.
   assert.equal(m.store.reduce(s1, { type: 'cursor', cursor: { stage: 2, head: 0, view: 'lines' }, from: 'panel' }).banner, undefined);
 });
+
+test('the all-heads grid moves its highlight in place and opens a head full size', () => {
+  const p = mount(makeTrace(2, 2, 3), { stage: WEIGHTS_L0, head: 0, view: 'grid' });
+  const grid = p.q('[data-testid="heads-grid"]');
+  assert.equal(p.q('.grid-cell.current').getAttribute('aria-label'), 'layer 0 head 0');
+  p.fromHost({ type: 'cursor', cursor: { stage: WEIGHTS_L0 + 2, head: -1, view: 'grid' } });
+  assert.equal(p.q('[data-testid="heads-grid"]'), grid, 'not rebuilt');
+  assert.deepEqual([...p.root.querySelectorAll('.grid-cell.current')].map((e) => e.getAttribute('aria-label')), ['layer 1 mean of heads']);
+  p.root.querySelectorAll<HTMLButtonElement>('[data-testid="heads-grid"] button')[1]!.click();
+  assert.deepEqual(p.store.state.cursor, { stage: WEIGHTS_L0, head: 1, view: 'heatmap' });
+  assert.ok(p.q('[data-testid="heatmap-weights"]'));
+  assert.deepEqual(p.posted, [{ type: 'cursor', cursor: { stage: WEIGHTS_L0, head: 1, view: 'heatmap' } }]);
+  p.panel.dispose();
+});
