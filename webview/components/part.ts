@@ -1,8 +1,7 @@
 // The component contract: a part of the panel declares what its DOM is built from (its key) and
 // how to build it. The panel rebuilds a part only when its key changes; smaller changes are
 // patched in place, and a resize re-lays out canvases without touching the DOM tree.
-import type { ExportFormat, Request, ResponseMap } from '../../shared/protocol';
-import type { Cursor } from '../../shared/protocol';
+import type { Cursor, ExportFormat, Request, ResponseMap } from '../../shared/protocol';
 import type { PanelState, Store } from '../store';
 
 export interface Built {

@@ -1,16 +1,16 @@
 // The stage body: the view tabs, what the stage shows (heatmaps, the head view, the all-heads
 // grid, or the tokens), the predictions, the what-if and the export bar, each its own part.
 import { blockOf } from '../../shared/navigation';
+import { headCount, toMatrix } from '../../shared/tensorView';
 import { h } from '../dom';
+import { linesTensor, matrixOf, shownTensors, withMask } from '../matrices';
+import { currentStage, type PanelState } from '../store';
 import { exportBarPart } from './exportBar';
 import { buildGrid } from './grid';
 import { linesFigure } from './linesFigure';
-import { matrixOf, linesTensor, shownTensors, withMask } from '../matrices';
 import { matrixFigure, type Figure } from './matrixFigure';
 import { group, type Built, type PanelContext, type PartSpec } from './part';
 import { predictionsPart } from './predictions';
-import { currentStage, type PanelState } from '../store';
-import { headCount, toMatrix } from '../../shared/tensorView';
 import { tokenChips } from './tokens';
 import { viewSwitchPart } from './viewSwitch';
 import { whatIfPart } from './whatIf';
