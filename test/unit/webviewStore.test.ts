@@ -13,6 +13,7 @@ type Modules = {
   store: typeof import('../../webview/store');
   panel: typeof import('../../webview/components/panel');
   host: typeof import('../../webview/host');
+  persist: typeof import('../../webview/persist');
 };
 let m: Modules;
 
@@ -22,7 +23,7 @@ before(async () => {
   const g = globalThis as Record<string, unknown>;
   g.window = dom.window;
   g.document = dom.window.document;
-  m = { store: await import('../../webview/store'), panel: await import('../../webview/components/panel'), host: await import('../../webview/host') };
+  m = { store: await import('../../webview/store'), panel: await import('../../webview/components/panel'), host: await import('../../webview/host'), persist: await import('../../webview/persist') };
 });
 
 function mount(trace: Trace, cursor: Cursor) {
@@ -158,4 +159,22 @@ test('the all-heads grid moves its highlight in place and opens a head full size
   assert.ok(p.q('[data-testid="heatmap-weights"]'));
   assert.deepEqual(p.posted, [{ type: 'cursor', cursor: { stage: WEIGHTS_L0, head: 1, view: 'heatmap' } }]);
   p.panel.dispose();
+});
+
+test('a reload restores the cursor of every move and the trace, encoded once after it is shown', async () => {
+  const store = new m.store.Store();
+  const saved: { trace?: unknown; cursor?: Cursor }[] = [];
+  const persist = m.persist.persistence(store, { setState: (st) => saved.push(st) }, undefined);
+  const trace = makeTrace(1, 1, 3);
+  store.dispatch({ type: 'trace', trace, cursor: { stage: 2, head: 0, view: 'heatmap' } });
+  persist.traceShown(trace);
+  assert.equal(saved.at(-1)!.trace, undefined, 'not encoded before it is on screen');
+  await new Promise((r) => setTimeout(r, 5));
+  const json = saved.at(-1)!.trace as { stages: unknown[] };
+  assert.equal(json.stages.length, trace.stages.length);
+  store.dispatch({ type: 'cursor', cursor: { stage: 3, head: 0, view: 'heatmap' }, from: 'panel' });
+  assert.deepEqual(saved.at(-1), { trace: json, cursor: { stage: 3, head: 0, view: 'heatmap' } });
+  const n = saved.length;
+  store.dispatch({ type: 'cursor', cursor: { stage: 3, head: 0, view: 'heatmap' }, from: 'host' });
+  assert.equal(saved.length, n, 'an unchanged cursor is not saved again');
 });
