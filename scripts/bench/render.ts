@@ -29,6 +29,7 @@ export async function benchRender(): Promise<void> {
     console.log('| tokens | one heatmap (layout + draw) | 12 × 12 grid + 12 head means, all thumbnails |');
     console.log('|---|---|---|');
     for (const n of [128, 512]) console.log(`| ${n} | ${r[`heatmap_${n}_ms`]!.toFixed(1)} ms | ${r[`grid_12x12_${n}_ms`]!.toFixed(1)} ms (${r[`grid_reuse_${n}_ms`]!.toFixed(1)} ms drawing into one canvas) |`);
+    console.log(`\nMoving the cell cursor (hover, arrow keys): ${r.cursor_128_ms!.toFixed(2)} ms at 128 tokens, ${r.cursor_512_ms!.toFixed(2)} ms at 512 (the drawn heatmap is copied back, not redrawn).`);
     console.log('\nThe grid draws thumbnails lazily as they scroll into view, so the first screen costs a fraction of the full grid.');
     // The real panel script on a real trace: TinyStories at 128 tokens, opened on layer 0's weights.
     await initBackend();

@@ -1,6 +1,6 @@
 // Runs in Chromium (bundled by scripts/bench/render.ts): times the panel's drawing code on
 // synthetic attention — one heatmap at 128 and 512 tokens, and a 12 × 12 all-heads grid.
-import { drawHeatmap, layoutHeatmap } from '../../webview/draw/heatmap';
+import { drawHeatmap, HeatmapPainter, layoutHeatmap } from '../../webview/draw/heatmap';
 import { paintThumb } from '../../webview/draw/thumb';
 import { headMean } from '../../shared/derived';
 import type { Matrix } from '../../shared/tensorView';
@@ -47,6 +47,15 @@ function time(fn: () => void, repeats = 3): number {
       drawHeatmap(ctx, m, l, { colourMap: 'viridis', foreground: '#000', font: 'monospace', scale: { min: 0, max: 1 } });
       ctx.getImageData(0, 0, 1, 1); // flush
     });
+    // Moving the cell cursor (hover, arrow keys) copies the drawn heatmap back instead of redrawing it.
+    const l = layoutHeatmap(m, 900);
+    const painter = new HeatmapPainter(canvas.getContext('2d')!, m, { colourMap: 'viridis', foreground: '#000', font: 'monospace', scale: { min: 0, max: 1 } });
+    painter.draw(l);
+    let step = 0;
+    out[`cursor_${n}_ms`] = time(() => {
+      for (let i = 0; i < 10; i++) painter.moveCursor(l, { row: step % n, col: step++ % n });
+      canvas.getContext('2d')!.getImageData(0, 0, 1, 1);
+    }) / 10;
     // 12 layers × 12 heads of n × n weights, each thumbnail downsampled to 72 × 72, plus 12 head means.
     const heads = Array.from({ length: 12 }, (_, h) => softmaxRows(n, 1000 + h));
     const layer = new Float32Array(12 * n * n);

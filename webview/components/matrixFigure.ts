@@ -4,7 +4,7 @@ import type { ColourMap } from '../../shared/protocol';
 import type { TensorData } from '../../shared/trace';
 import { colourRange, formatValue, scaleEndsFor, shapeText, type Matrix } from '../../shared/tensorView';
 import { h } from '../dom';
-import { drawHeatmap, hitTest, layoutHeatmap, legendChars, type HeatmapStyle, type Layout } from '../draw/heatmap';
+import { HeatmapPainter, hitTest, layoutHeatmap, legendChars, type HeatmapStyle, type Layout } from '../draw/heatmap';
 import { isAttentionMatrix } from '../matrices';
 import type { PanelContext } from './part';
 
@@ -49,21 +49,19 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
   const ends = colourRange(matrix, style.scale);
   const legendWidth = legendChars(ends.min, ends.max);
   let layout: Layout;
-  let g: CanvasRenderingContext2D | null = null;
+  let painter: HeatmapPainter | undefined;
   let cell: Cell | undefined;
-  const paint = (): void => {
-    if (g) drawHeatmap(g, matrix, layout, style, cell);
-  };
   const relayout = (): void => {
     const w = ctx.width();
     const maxWidth = wide ? Math.max(320, w - 40) : Math.max(240, Math.min(480, (w - 60) / 2));
     layout = layoutHeatmap(matrix, maxWidth, true, legendWidth);
-    g = sizeCanvas(canvas, layout.width, layout.height);
-    paint();
+    const g = sizeCanvas(canvas, layout.width, layout.height);
+    painter = g ? new HeatmapPainter(g, matrix, style) : undefined;
+    painter?.draw(layout, cell);
   };
   const show = (c: Cell | undefined): void => {
     cell = c;
-    paint();
+    painter?.moveCursor(layout, cell);
     readout.textContent = c
       ? `${matrix.rowAxis} ${matrix.rowLabels[c.row]} (#${c.row}) · ${matrix.colAxis} ${matrix.colLabels[c.col]} (#${c.col}) = ${formatValue(matrix.data[c.row * matrix.cols + c.col]!)}`
       : '\u00a0';

@@ -127,12 +127,51 @@ export function drawHeatmap(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout,
   }
   if (style.showLabels !== false) drawLabels(ctx, m, l, style);
   drawLegend(ctx, l, m, style, min, max);
-  if (cursor) {
-    ctx.strokeStyle = style.foreground;
-    ctx.lineWidth = 2;
-    ctx.strokeRect(l.left + cursor.col * l.cell + 1, l.top + cursor.row * l.cellH + 1, Math.max(1, l.cell - 2), Math.max(1, l.cellH - 2));
-  }
+  if (cursor) drawCellCursor(ctx, l, style, cursor);
   ctx.restore();
+}
+
+export function drawCellCursor(ctx: CanvasRenderingContext2D, l: Layout, style: Pick<HeatmapStyle, 'foreground'>, cursor: { row: number; col: number }): void {
+  ctx.strokeStyle = style.foreground;
+  ctx.lineWidth = 2;
+  ctx.strokeRect(l.left + cursor.col * l.cell + 1, l.top + cursor.row * l.cellH + 1, Math.max(1, l.cell - 2), Math.max(1, l.cellH - 2));
+}
+
+/**
+ * A heatmap that moves its cell cursor without redrawing the cells: the drawn heatmap is kept as
+ * a bitmap and copied back under each new cursor (a 512 × 512 redraw costs tens of milliseconds,
+ * too slow to follow the mouse).
+ */
+export class HeatmapPainter {
+  private snapshot: HTMLCanvasElement | undefined;
+
+  constructor(
+    private readonly ctx: CanvasRenderingContext2D,
+    private readonly m: Matrix,
+    private readonly style: HeatmapStyle,
+  ) {}
+
+  /** Draws everything for this layout (after the canvas was sized for it). */
+  draw(l: Layout, cursor?: { row: number; col: number }): void {
+    drawHeatmap(this.ctx, this.m, l, this.style);
+    const canvas = this.ctx.canvas;
+    this.snapshot ??= document.createElement('canvas');
+    this.snapshot.width = canvas.width;
+    this.snapshot.height = canvas.height;
+    this.snapshot.getContext('2d')?.drawImage(canvas, 0, 0);
+    if (cursor) this.moveCursor(l, cursor);
+  }
+
+  moveCursor(l: Layout, cursor: { row: number; col: number } | undefined): void {
+    const { ctx, snapshot } = this;
+    if (!snapshot) return this.draw(l, cursor);
+    ctx.save();
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, ctx.canvas.width, ctx.canvas.height);
+    ctx.drawImage(snapshot, 0, 0);
+    ctx.restore();
+    if (cursor) drawCellCursor(ctx, l, this.style, cursor);
+  }
 }
 
 function clip(label: string): string {
