@@ -78,8 +78,8 @@ export function generalScores(q: tf.Tensor, k: tf.Tensor, W: tf.Tensor): tf.Tens
   });
 }
 
-/** x [H, T, d] times Mᵀ, M [d_a, d] shared or [H, d_a, d] per head → [H, T, d_a]. */
-function project(name: string, x: tf.Tensor3D, M: tf.Tensor): tf.Tensor3D {
+/** x [H, T, d] times Mᵀ, M [d_a, d] shared or [H, d_a, d] per head → [H, T, d_a]: W₁q or W₂k of the additive score. */
+export function additiveProject(name: string, x: tf.Tensor3D, M: tf.Tensor): tf.Tensor3D {
   const [H, T, d] = x.shape;
   if (M.rank === 2) {
     if (M.shape[1] !== d) shapeError(`additive: ${name} must be [d_a, ${d}], got [${M.shape.join(', ')}]`);
@@ -103,13 +103,20 @@ const ADDITIVE_BLOCK = 1 << 22;
  */
 export function additiveScores(q: tf.Tensor, k: tf.Tensor, W1: tf.Tensor, W2: tf.Tensor, v: tf.Tensor): tf.Tensor3D {
   checkQK(q, k, false);
-  const [H, Tq] = q.shape as [number, number, number];
-  const Tk = k.shape[1]!;
+  return tf.tidy(() => additivePairs(additiveProject('W₁', q as tf.Tensor3D, W1), additiveProject('W₂', k as tf.Tensor3D, W2), v));
+}
+
+/**
+ * The second half of the additive score, from projected queries qa = W₁q [H, Tq, d_a] and keys
+ * ka = W₂k [H, Tk, d_a]: s = vᵀ tanh(qa + ka) → [H, Tq, Tk]. For a decoder whose keys stay the
+ * same at every step, ka can be projected once (additiveProject) and reused.
+ */
+export function additivePairs(qa: tf.Tensor3D, ka: tf.Tensor3D, v: tf.Tensor): tf.Tensor3D {
+  const [H, Tq, da] = qa.shape;
+  const Tk = ka.shape[1];
+  if (ka.shape[0] !== H) shapeError(`additive: W₁q has ${H} heads but W₂k has ${ka.shape[0]}`);
+  if (ka.shape[2] !== da) shapeError(`additive: W₁ and W₂ must map to the same d_a, got ${da} and ${ka.shape[2]}`);
   return tf.tidy(() => {
-    const qa = project('W₁', q as tf.Tensor3D, W1);
-    const ka = project('W₂', k as tf.Tensor3D, W2);
-    const da = qa.shape[2];
-    if (ka.shape[2] !== da) shapeError(`additive: W₁ and W₂ must map to the same d_a, got ${da} and ${ka.shape[2]}`);
     let vt: tf.Tensor;
     if (v.rank === 1) {
       if (v.shape[0] !== da) shapeError(`additive: v must be [${da}], got [${v.shape.join(', ')}]`);

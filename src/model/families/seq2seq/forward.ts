@@ -4,7 +4,7 @@
 // is freed by tf.tidy, and what is returned belongs to the caller.
 import { tf } from '../../runtime/backend';
 import { attend } from '../../attention/attend';
-import type { ScoreParams } from '../../attention/scores';
+import { additivePairs, additiveProject, generalScores, type ScoreFn } from '../../attention/scores';
 import { f32 } from '../../trace/transformerStages';
 import type { ScoreFunction } from '../../../../shared/trace';
 import { gruStep, type Gru, type Seq2seqWeights } from './weights';
@@ -52,19 +52,30 @@ export function encode(opts: { readonly w: Seq2seqWeights; readonly ids: readonl
   });
 }
 
-/** The score function's parameters from the weights (general: W; additive: W₁, W₂, v). */
-export function scoreParams(w: Seq2seqWeights): ScoreParams {
-  return { ...(w.W ? { W: w.W } : {}), ...(w.W1 ? { W1: w.W1, W2: w.W2!, v: w.v! } : {}) };
+/**
+ * The keys as the score function reads them. Additive: W₂ h_i [1, n, a] projected once per input,
+ * because the keys are the same at every decoder step (then s = vᵀ tanh(W₁ s_t + W₂ h_i)). General
+ * scores s_tᵀ W h_i per step, and shows W h_i [n, d_dec]; dot and scaled dot read H itself.
+ */
+export interface PreparedKeys {
+  /** The score function for attend(): a named one, or one that reads the projected keys. */
+  readonly score: ScoreFunction | ScoreFn;
+  /** The projected keys [1, n, ·] (the caller disposes them), and as numbers for the trace. */
+  readonly projected?: tf.Tensor3D;
+  readonly shown?: Float32Array;
 }
 
-/**
- * The keys as the score function sees them, the same at every step (shown in the trace): general
- * W h_i [n, d_dec], additive W₂ h_i [n, a]; undefined for dot and scaled dot.
- */
-export function projectedKeys(w: Seq2seqWeights, score: ScoreFunction, H: tf.Tensor2D): Float32Array | undefined {
-  if (score === 'general') return tf.tidy(() => f32(tf.matMul(H, w.W!, false, true))); // [n, d_key] × [d_dec, d_key]ᵀ → [n, d_dec]
-  if (score === 'additive') return tf.tidy(() => f32(tf.matMul(H, w.W2!, false, true))); // [n, d_key] × [a, d_key]ᵀ → [n, a]
-  return undefined;
+export function prepareKeys(w: Seq2seqWeights, score: ScoreFunction, H: tf.Tensor2D): PreparedKeys {
+  if (score === 'general') {
+    // s_tᵀ W h_i projects the query, one [1, d_dec] row per step: cheaper than reusing W h_i.
+    const W = w.W!;
+    return { score: (q, k) => generalScores(q, k, W), shown: tf.tidy(() => f32(tf.matMul(H, W, false, true)).slice()) }; // W h_i: [n, d_key] × [d_dec, d_key]ᵀ → [n, d_dec]
+  }
+  if (score === 'additive') {
+    const W2k = tf.tidy(() => additiveProject('W₂', tf.expandDims(H, 0) as tf.Tensor3D, w.W2!)); // [1, n, d_key] → [1, n, a]
+    return { score: (q) => additivePairs(additiveProject('W₁', q, w.W1!), W2k, w.v!), projected: W2k, shown: f32(W2k).slice() }; // W₁ s_t [1, 1, a]
+  }
+  return { score };
 }
 
 /** What one decoder step computed, read out of tf. */
@@ -89,8 +100,8 @@ export interface DecoderStepOptions {
   /** The output id read at this step (the start token at step 0) and the state before it [1, d_dec]. */
   readonly prev: number;
   readonly state: tf.Tensor2D;
-  /** With attention: the score function and the encoder states H [n, d_key] (keys and values). */
-  readonly attention?: { readonly score: ScoreFunction; readonly H: tf.Tensor2D; readonly params: ScoreParams };
+  /** With attention: the score function (prepareKeys) and the encoder states H [n, d_key] (keys and values). */
+  readonly attention?: { readonly score: ScoreFunction | ScoreFn; readonly H: tf.Tensor2D };
 }
 
 /**
@@ -99,7 +110,7 @@ export interface DecoderStepOptions {
  */
 function attendOnce(query: tf.Tensor2D, a: NonNullable<DecoderStepOptions['attention']>): { scores: tf.Tensor; weights: tf.Tensor; context: tf.Tensor2D } {
   const kv = tf.expandDims(a.H, 0) as tf.Tensor3D; // [n, d_key] → [1, n, d_key]
-  const out = attend({ q: tf.expandDims(query, 0), k: kv, v: kv, score: a.score, normaliser: 'softmax', params: a.params }); // q [1, 1, d_dec]
+  const out = attend({ q: tf.expandDims(query, 0), k: kv, v: kv, score: a.score, normaliser: 'softmax' }); // q [1, 1, d_dec]
   return { scores: out.scores, weights: out.weights, context: tf.reshape(out.context, [1, -1]) as tf.Tensor2D }; // [1, 1, d_key] → [1, d_key]
 }
 
@@ -112,7 +123,7 @@ export function decoderStep(opts: DecoderStepOptions): { state: tf.Tensor2D; dat
     const gi = tf.add(tf.matMul(y, w.dec.WihT), w.dec.bih) as tf.Tensor2D; // [1, d_out_emb] → [1, 3·d_dec]
     const s = gruStep(w.dec, gi, state); // the query s_t [1, d_dec]
     const a = attention ? attendOnce(s, attention) : undefined;
-    const q1 = attention?.score === 'additive' ? tf.matMul(s, w.W1!, false, true) : undefined; // [1, d_dec] → [1, a], shown beside the scores
+    const q1 = w.W1 ? tf.matMul(s, w.W1, false, true) : undefined; // additive: W₁ s_t [1, d_dec] → [1, a], shown beside the scores
     const combinedIn = a ? tf.concat([s, a.context], 1) : s; // [1, d_dec (+ d_key)]
     const o = tf.tanh(tf.add(tf.matMul(combinedIn, w.WcT), w.bc)); // → [1, d_dec]
     const logits = tf.add(tf.matMul(o, w.WoT), w.bo); // [1, d_dec] → [1, V_out]

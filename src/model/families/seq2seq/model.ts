@@ -14,7 +14,7 @@ import { f32 } from '../../trace/transformerStages';
 import { AttentionInputError, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from '../../../../shared/trace';
 import { SEQ2SEQ_VARIANTS, parseSeq2seqConfig, type Seq2seqConfig, type Seq2seqVariant } from './config';
 import { buildWeights, type Seq2seqWeights } from './weights';
-import { decoderStep, encode, projectedKeys, scoreParams, type DecoderStepOptions } from './forward';
+import { decoderStep, encode, prepareKeys, type DecoderStepOptions, type PreparedKeys } from './forward';
 import { seq2seqDescription, seq2seqName, seq2seqWarnings, type LessonContext } from './lesson';
 import { alignmentStage, encoderStages, inputStages, stepStages, type StepContext } from './stages';
 
@@ -101,14 +101,16 @@ class Seq2seqModel implements AttentionModel {
     run.checkCancelled();
     const enc = encode({ w, ids });
     let state = enc.s0;
+    let keys: PreparedKeys | undefined;
     try {
       const stages: Stage[] = inputStages(lesson, ids, f32(enc.X));
       stages.push(...encoderStages(lesson, { H: f32(enc.H), Hf: f32(enc.Hf), Hb: f32(enc.Hb), s0: f32(enc.s0).slice() }));
       run.checkCancelled();
       run.progress(0.3, 'Decoding');
 
-      const attention: DecoderStepOptions['attention'] = score ? { score, H: enc.H, params: scoreParams(w) } : undefined;
-      const ctx: StepContext = { lesson, vocab, dOutEmb: cfg.d_out_emb, dAttn: cfg.d_attn, ...(info ? { info } : {}), ...(score ? { keys: projectedKeys(w, score, enc.H) } : {}) };
+      keys = score ? prepareKeys(w, score, enc.H) : undefined;
+      const attention: DecoderStepOptions['attention'] = keys ? { score: keys.score, H: enc.H } : undefined;
+      const ctx: StepContext = { lesson, vocab, dOutEmb: cfg.d_out_emb, dAttn: cfg.d_attn, ...(info ? { info } : {}), ...(keys?.shown ? { keys: keys.shown } : {}) };
       const outputTokens: Token[] = [];
       const predictions: Prediction[] = [];
       const alignment: Float32Array[] = [];
@@ -137,6 +139,7 @@ class Seq2seqModel implements AttentionModel {
       return run.finish({ model: this.info, coveredLength, tokens, outputTokens, stages, predictions });
     } finally {
       if (state !== enc.s0) state.dispose();
+      keys?.projected?.dispose();
       for (const t of [enc.X, enc.Hf, enc.Hb, enc.H, enc.s0]) t.dispose();
     }
   }
