@@ -74,7 +74,7 @@ function reportFirstPaint(since: number): void {
 
 const fromHost = connectHost(store, {
   post: (m) => vscode.postMessage(m),
-  settle: (m) => rpc.settle(m.id, m.ok, m.ok ? m.result : m.error),
+  settle: (m) => void rpc.receive(m),
   exportAs: ctx.exportAs,
   traceShown: (trace, receivedAt) => {
     reportFirstPaint(receivedAt);
