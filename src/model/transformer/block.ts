@@ -9,7 +9,7 @@ import { dense, type Dense } from '../layers/linear';
 import { norm, type NormWeights } from '../layers/norms';
 import { applyRope, type RopeTensors } from '../layers/positions';
 import { groupedKvHeadOf, multiHead, recordAttention, splitHeads, type AttentionRecord } from '../attention/multiHead';
-import type { AttentionConfig, BlockConfig } from './config';
+import { checkImplemented, type AttentionConfig, type BlockConfig } from './config';
 
 export interface AttentionWeights {
   readonly q: Dense;
@@ -93,6 +93,7 @@ function mlp(h: tf.Tensor2D, w: MlpWeights, cfg: BlockConfig): tf.Tensor2D {
 /** One layer: x [T, D] → [T, D], with its record when `record`. Must be called inside tf.tidy. */
 export function transformerBlock(x: tf.Tensor2D, w: BlockWeights, cfg: BlockConfig, inputs: BlockInputs, record: boolean): { out: tf.Tensor2D; record?: BlockRecord } {
   if (x.shape[1] !== cfg.dModel) throw new Error(`layer ${inputs.layer}: input is ${x.shape.join('×')}, expected T×${cfg.dModel}`);
+  checkImplemented(cfg);
   const pre = cfg.placement === 'pre';
   const n = (v: tf.Tensor2D, g: NormWeights): tf.Tensor2D => norm(cfg.norm, v, g);
   const rope = cfg.self.rope ? inputs.rope : undefined;
