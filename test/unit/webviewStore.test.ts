@@ -26,14 +26,14 @@ before(async () => {
   m = { store: await import('../../webview/store'), panel: await import('../../webview/components/panel'), host: await import('../../webview/host'), persist: await import('../../webview/persist') };
 });
 
-function mount(trace: Trace, cursor: Cursor) {
+function mount(trace: Trace, cursor: Cursor, request: PanelContext['request'] = () => Promise.reject(new Error('no host in this test')), standalone = false) {
   const store: StoreT = new m.store.Store({ trace, cursor });
   const root = document.getElementById('app')!;
   const posted: WebviewMessage[] = [];
   const ctx: PanelContext = {
     store,
-    standalone: false,
-    request: () => Promise.reject(new Error('no host in this test')),
+    standalone,
+    request,
     exportAs: () => {},
     width: () => 800,
     theme: () => ({ foreground: '#000', font: 'monospace' }),
@@ -177,4 +177,55 @@ test('a reload restores the cursor of every move and the trace, encoded once aft
   const n = saved.length;
   store.dispatch({ type: 'cursor', cursor: { stage: 3, head: 0, view: 'heatmap' }, from: 'host' });
   assert.equal(saved.length, n, 'an unchanged cursor is not saved again');
+});
+
+/** makeTrace with a Q/K/V stage before each layer's scores, so what-if has something to recompute from. */
+function withQkv(t: Trace): Trace {
+  const stages = t.stages.flatMap((s) => {
+    if (s.kind !== 'score') return [s];
+    const [H, n] = s.tensors[0]!.shape as [number, number];
+    const x = (name: string) => tensor(name, [H, n, 2], ['head', 'token', 'd_k'], new Float32Array(H * n * 2).fill(1), { tokenAxes: { token: 'input' } });
+    return [{ ...s, id: `L${s.layer}.qkv`, kind: 'qkv' as const, title: `Layer ${s.layer} Q, K, V`, tensors: [x('Q'), x('K'), x('V')] }, s];
+  });
+  return { ...t, stages };
+}
+
+test('what-if asks for its block, draws the answer, and drops an answer for a trace no longer shown', async () => {
+  const trace = withQkv(makeTrace(1, 2, 3));
+  const weightsAt = trace.stages.findIndex((s) => s.id === 'L0.weights');
+  const asked: unknown[] = [];
+  let answer: (v: unknown) => void = () => {};
+  const request = ((r: unknown) => {
+    asked.push(r);
+    return new Promise((res) => (answer = res as (v: unknown) => void));
+  }) as PanelContext['request'];
+  const p = mount(trace, { stage: weightsAt, head: 0, view: 'heatmap' }, request);
+  const w = trace.stages[weightsAt]!.tensors[0]!;
+  p.q<HTMLButtonElement>('[data-testid="whatif-sparsemax"]').click();
+  assert.deepEqual(asked, [{ kind: 'whatIf', stageId: 'L0.qkv', score: 'scaled-dot', normaliser: 'sparsemax' }]);
+  answer({ scores: w, weights: { ...w, data: w.data.map((v) => v / 2) }, context: w });
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(p.q('[data-testid="whatif-sparsemax"]').getAttribute('aria-pressed'), 'true');
+  assert.ok(p.q('[data-testid="heatmap-whatif-weights"]'));
+  assert.ok(p.q('[data-testid="heatmap-whatif-diff"]'));
+  // The result belongs to the block: the scores stage of the same layer shows it too.
+  p.store.dispatch({ type: 'cursor', cursor: { stage: weightsAt - 1, head: 0, view: 'heatmap' }, from: 'panel' });
+  assert.ok(p.q('[data-testid="heatmap-whatif-weights"]'));
+  // An answer that arrives after a new trace is dropped.
+  p.q<HTMLButtonElement>('[data-testid="whatif-sigmoid"]').click();
+  p.fromHost({ type: 'trace', trace: withQkv(makeTrace(1, 2, 3)), cursor: { stage: weightsAt, head: 0, view: 'heatmap' }, settings: p.store.state.settings });
+  answer({ scores: w, weights: w, context: w });
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(p.store.state.whatIf, undefined);
+  assert.equal(p.root.querySelector('[data-testid="heatmap-whatif-weights"]'), null);
+  p.panel.dispose();
+});
+
+test('a standalone page has no what-if and no export bar (no host to ask)', () => {
+  const trace = withQkv(makeTrace(1, 2, 3));
+  const p = mount(trace, { stage: trace.stages.findIndex((s) => s.id === 'L0.weights'), head: 0, view: 'heatmap' }, undefined, true);
+  assert.ok(p.q('[data-testid="heatmap-weights"]'));
+  assert.equal(p.root.querySelector('[data-testid="whatif"]'), null);
+  assert.equal(p.root.querySelector('[data-testid="export-csv"]'), null);
+  p.panel.dispose();
 });
