@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend, tf } from '../../src/model/runtime/backend';
-import { NORMALISER_DOCS, SIGMOID_ROWS_NOTE, causalMask, combineMasks, normalise, paddingMask, sparsemax } from '../../src/model/attention/normalisers';
-import { computeScores, type ScoreParams } from '../../src/model/attention/scores';
+import { NORMALISER_DOCS, SIGMOID_ROWS_NOTE, causalMask, combineMasks, largeNegativeSoftmax, normalise, paddingMask, softmax, sparsemax } from '../../src/model/attention/normalisers';
+import { additivePairs, additiveProject, additiveScores, computeScores, dotScores, tanhSumScores, type ScoreParams } from '../../src/model/attention/scores';
 import { attend, disposeAttend } from '../../src/model/attention/attend';
 import { expandKv, groupedKvHeads, mergeHeads, splitHeads } from '../../src/model/attention/heads';
 import { availableScores, recompute } from '../../src/model/attention/whatif';
@@ -546,4 +546,96 @@ test('additive scores on a long input (computed in blocks of queries) match plai
       }
     }
   assert.ok(worst <= 0, `worst excess error ${worst}`);
+});
+
+test('tanhSumScores is Σ_d w_d·tanh(inner·(q_d + k_d)), with a weight vector or scalars', async () => {
+  await before();
+  const [B, Tq, Tk, d] = [2, 3, 4, 5];
+  const q = Float32Array.from({ length: B * Tq * d }, (_, i) => Math.sin(i * 0.7));
+  const k = Float32Array.from({ length: B * Tk * d }, (_, i) => Math.cos(i * 0.3));
+  const wv = Float32Array.from({ length: d }, (_, i) => 0.5 - i * 0.2);
+  const expect = (w: (j: number) => number, inner: number): Float64Array => {
+    const out = new Float64Array(B * Tq * Tk);
+    for (let b = 0; b < B; b++)
+      for (let i = 0; i < Tq; i++)
+        for (let j = 0; j < Tk; j++) {
+          let s = 0;
+          for (let x = 0; x < d; x++) s += w(x) * Math.tanh(inner * (q[(b * Tq + i) * d + x]! + k[(b * Tk + j) * d + x]!));
+          out[(b * Tq + i) * Tk + j] = s;
+        }
+    return out;
+  };
+  const run = (opts: { weights?: number[] | number; inner?: number }): Float32Array =>
+    leakCheck('tanhSumScores', () =>
+      tf.tidy(() => {
+        const weights = opts.weights === undefined ? undefined : typeof opts.weights === 'number' ? tf.scalar(opts.weights) : tf.tensor1d(opts.weights);
+        const inner = opts.inner === undefined ? undefined : tf.scalar(opts.inner);
+        return tanhSumScores(tf.tensor3d(q, [B, Tq, d]), tf.tensor3d(k, [B, Tk, d]), { ...(weights ? { weights } : {}), ...(inner ? { inner } : {}) }).dataSync().slice() as Float32Array;
+      }),
+    );
+  const close = (a: Float32Array, e: Float64Array, what: string): void => e.forEach((x, i) => assert.ok(Math.abs(a[i]! - x) <= 1e-5 * (1 + Math.abs(x)), `${what}[${i}]: ${a[i]} vs ${x}`));
+  close(run({}), expect(() => 1, 1), 'plain (Bahdanau without scale)');
+  close(run({ weights: Array.from(wv) }), expect((x) => wv[x]!, 1), 'weight vector (Bahdanau scale)');
+  close(run({ weights: 1.7, inner: 0.6 }), expect(() => 1.7, 0.6), 'scalar weight and inner (Luong concat)');
+  assert.throws(() => tf.tidy(() => tanhSumScores(tf.zeros([1, 2, 3]), tf.zeros([1, 2, 3]), { weights: tf.zeros([4]) })), /weights must be a scalar or \[3\], got \[4\]/);
+});
+
+test('additiveScores = additivePairs of additiveProject (the keys can be projected once), bit for bit', async () => {
+  await before();
+  const [H, Tq, Tk, d, da] = [2, 3, 5, 4, 6];
+  const got = leakCheck('additive halves', () =>
+    tf.tidy(() => {
+      const q = tf.tensor3d(Float32Array.from({ length: H * Tq * d }, (_, i) => Math.sin(i)), [H, Tq, d]);
+      const k = tf.tensor3d(Float32Array.from({ length: H * Tk * d }, (_, i) => Math.cos(i)), [H, Tk, d]);
+      const W1 = tf.tensor2d(Float32Array.from({ length: da * d }, (_, i) => Math.sin(3 * i)), [da, d]);
+      const W2 = tf.tensor2d(Float32Array.from({ length: da * d }, (_, i) => Math.cos(5 * i)), [da, d]);
+      const v = tf.tensor1d(Float32Array.from({ length: da }, (_, i) => i - 2));
+      const whole = additiveScores(q, k, W1, W2, v).dataSync().slice();
+      const halves = additivePairs(additiveProject('W₁', q, W1), additiveProject('W₂', k, W2), v).dataSync().slice();
+      return [Array.from(whole), Array.from(halves)];
+    }),
+  );
+  assert.deepEqual(got[1], got[0]);
+});
+
+test("Keras's −1e9 softmax: masked keys exactly 0, a fully masked row uniform, allowed rows as softmax(s, mask)", async () => {
+  await before();
+  const [keras, exact] = leakCheck('largeNegativeSoftmax', () =>
+    tf.tidy(() => {
+      const s = tf.tensor3d([1, 2, 3, 4, 5, 6, 0.5, -2, 7], [1, 3, 3]);
+      const m = tf.tensor2d([1, 1, 0, 0, 0, 0, 1, 0, 1], [3, 3]);
+      return [Array.from(largeNegativeSoftmax(s, m).dataSync()), Array.from(softmax(s, m).dataSync())];
+    }),
+  );
+  assert.equal(keras[2], 0);
+  assert.equal(keras[7], 0);
+  for (const i of [3, 4, 5]) assert.ok(Math.abs(keras[i]! - 1 / 3) < 1e-7, 'fully masked row: uniform, as in Keras');
+  for (const i of [0, 1, 6, 8]) assert.ok(Math.abs(keras[i]! - exact[i]!) < 1e-7, `[${i}] ${keras[i]} vs ${exact[i]}`);
+});
+
+test("attend takes the caller's own score function and normaliser; dropout spares the weights it returns", async () => {
+  await before();
+  const [H, T, d] = [2, 4, 3];
+  const out = leakCheck('attend with functions', () =>
+    tf.tidy(() => {
+      const q = tf.tensor3d(Float32Array.from({ length: H * T * d }, (_, i) => Math.sin(i)), [H, T, d]);
+      const k = tf.tensor3d(Float32Array.from({ length: H * T * d }, (_, i) => Math.cos(i)), [H, T, d]);
+      const v = tf.tensor3d(Float32Array.from({ length: H * T * d }, (_, i) => i / 7), [H, T, d]);
+      const own = attend({ q, k, v, score: (a, b) => tf.mul(dotScores(a, b), 3) as tf.Tensor3D, normaliser: (s, m) => softmax(tf.mul(s, 0.5), m), causal: true });
+      const named = attend({ q, k, v, score: 'dot', normaliser: 'softmax', causal: true });
+      const scaled = normalise('softmax', tf.mul(named.scores, 1.5), causalMask(T));
+      const dropped = attend({ q, k, v, score: 'dot', dropout: 0.5, causal: true });
+      return {
+        ownScores: Array.from(own.scores.dataSync()),
+        threeDot: Array.from(tf.mul(named.scores, 3).dataSync()),
+        ownWeights: Array.from(own.weights.dataSync()),
+        scaled: Array.from(scaled.dataSync()),
+        droppedWeights: Array.from(dropped.weights.dataSync()),
+        namedWeights: Array.from(named.weights.dataSync()),
+      };
+    }),
+  );
+  assert.deepEqual(out.ownScores, out.threeDot, 'the score function is used as given');
+  out.ownWeights.forEach((w, i) => assert.ok(Math.abs(w - out.scaled[i]!) < 1e-6, `weights[${i}]`));
+  assert.deepEqual(out.droppedWeights, out.namedWeights, 'weights are returned before dropout');
 });

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend, tf } from '../../src/model/runtime/backend';
 import { loadTfjsLayersModel } from '../../src/model/families/tfjsLayers/model';
+import { MultiHeadAttention } from '../../src/model/families/tfjsLayers/kerasAttention';
 import { AttentionInputError, findTensor } from '../../shared/trace';
 import { assertClose, decodeArr, stage, t, type Arr } from './fixtureTools';
 
@@ -210,4 +211,49 @@ test('a run rejects empty text and can be cancelled without leaking', async () =
     m.dispose();
   }
   assert.ok(tf.memory().numTensors < n0, 'dispose frees the weights');
+});
+
+test('a Keras mask (Embedding mask_zero) reaches the inspected layer as it reaches the layer in predict', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-mask-'));
+  const n0 = tf.memory().numTensors;
+  try {
+    const ids = tf.input({ shape: [null], dtype: 'int32', name: 'ids' });
+    const emb = tf.layers.embedding({ inputDim: 5, outputDim: 4, maskZero: true, name: 'emb' }).apply(ids) as tf.SymbolicTensor;
+    const mha = new MultiHeadAttention({ numHeads: 2, keyDim: 3, name: 'mha' }).apply(emb) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ units: 5, activation: 'softmax', name: 'out' }).apply(mha) as tf.SymbolicTensor;
+    const built = tf.model({ inputs: ids, outputs: out });
+    await built.save(
+      tf.io.withSaveHandler(async (a) => {
+        fs.writeFileSync(path.join(dir, 'w.bin'), Buffer.from(a.weightData as ArrayBuffer));
+        const meta = { attentionLens: { tokenizer: 'chars', vocab: ['?', 'a', 'b', 'c', ' '], unkId: 0, lowercase: false } };
+        fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: a.modelTopology, userDefinedMetadata: meta, weightsManifest: [{ paths: ['w.bin'], weights: a.weightSpecs }] }));
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+    built.dispose();
+    const m = await loadTfjsLayersModel(path.join(dir, 'model.json'));
+    try {
+      const trace = await m.run('ab!c'); // '!' is not in the vocabulary: id 0, which mask_zero masks
+      assert.deepEqual(trace.tokens.map((x) => x.id), [1, 2, 0, 3]);
+      const mask = findTensor(stage(trace, 'L0.scores'), 'mask');
+      assert.ok(mask, 'the masked key shows in the trace');
+      const w = t(stage(trace, 'L0.weights'), 'weights');
+      for (let h = 0; h < 2; h++)
+        for (const i of [0, 1, 3]) {
+          assert.equal(mask.data[i * 4 + 2], 0, `query ${i} may not see the masked key`);
+          assert.equal(w.data[(h * 4 + i) * 4 + 2], 0, `head ${h} query ${i}: the masked key gets weight 0`);
+        }
+      const inspected = m.forward([1, 2, 0, 3], true);
+      const probe = m.plainOutputs([1, 2, 0, 3]);
+      assert.deepEqual([...inspected.records[0]!.output], [...probe.layers.get('mha')!], 'the inspected layer saw the same mask as in predict');
+      assert.deepEqual([...inspected.output], [...probe.output]);
+      const unmasked = m.forward([1, 2, 3, 3], true);
+      assert.equal(unmasked.records[0]!.mask, undefined, 'a mask that masks nothing is not shown');
+    } finally {
+      m.dispose();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(tf.memory().numTensors, n0, 'no tensors leaked');
 });
