@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { colourRange, formatValue, scaleEndsFor, toMatrix, type Matrix } from '../../shared/tensorView';
 import { heatmapSvg } from '../../webview/exporters';
 import { cssColour } from '../../webview/draw/colormap';
-import { layoutHeatmap, legendChars } from '../../webview/draw/heatmap';
+import { cellText, layoutHeatmap, legendChars } from '../../webview/draw/heatmap';
 import { exportTarget } from '../../webview/matrices';
 import { DEFAULT_SETTINGS } from '../../webview/store';
 import { tensor, type Trace } from '../../shared/trace';
@@ -63,4 +63,18 @@ test('the legend makes room for long end labels (a difference of 1e-6 reads in f
   const width = Number(/width="([\d.]+)"/.exec(svg)![1]);
   const legendX = Number(/<rect x="([\d.]+)" y="[\d.]+" width="10"/.exec(svg)![1]);
   assert.ok(width - (legendX + 14) >= '-8.6045e-6'.length * 6.5, `legend text has ${width - legendX - 14} px`);
+});
+
+test('cell values fit their cell and never read a small weight as zero', () => {
+  assert.equal(cellText(0), '0');
+  assert.equal(cellText(0.004), '.00');
+  assert.equal(cellText(-0.1234), '-.12');
+  assert.equal(cellText(3.14159), '3.14');
+  assert.equal(cellText(9.996), '10.0');
+  assert.equal(cellText(-12.345), '-12.3');
+  assert.equal(cellText(123.4), '123');
+  assert.equal(cellText(-999.7), '-1.0e3');
+  assert.equal(cellText(12345), '1.2e4');
+  assert.equal(cellText(-Infinity), '−∞');
+  for (const v of [0.5, -7.77, 55.55, -555.5, 5555, -55555]) assert.ok(cellText(v).length <= 6, cellText(v));
 });

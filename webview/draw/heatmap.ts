@@ -121,8 +121,7 @@ export function drawHeatmap(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout,
         const v = m.data[r * m.cols + c]!;
         const rgb = colourAt(style.colourMap, (v - min) / span);
         ctx.fillStyle = rgb[0] * 0.3 + rgb[1] * 0.59 + rgb[2] * 0.11 > 140 ? '#000' : '#fff';
-        // An exact zero (sparsemax, masks) reads "0", unlike a small weight that rounds to .00.
-        ctx.fillText(v === 0 ? '0' : v.toFixed(2).replace(/^(-?)0\./, '$1.'), l.left + (c + 0.5) * l.cell, l.top + (r + 0.5) * l.cellH);
+        ctx.fillText(cellText(v), l.left + (c + 0.5) * l.cell, l.top + (r + 0.5) * l.cellH);
       }
   }
   if (style.showLabels !== false) drawLabels(ctx, m, l, style);
@@ -172,6 +171,21 @@ export class HeatmapPainter {
     ctx.restore();
     if (cursor) drawCellCursor(ctx, l, this.style, cursor);
   }
+}
+
+/**
+ * A cell's value in six characters at most, so it stays inside its cell: two decimals below 10
+ * (".12", "-3.14"), fewer above ("12.3", "123", "1.2e3"). An exact zero (sparsemax, masks) reads
+ * "0", unlike a small weight that rounds to ".00". The readout shows the exact value.
+ */
+export function cellText(v: number): string {
+  if (v === 0) return '0';
+  if (!Number.isFinite(v)) return formatValue(v);
+  const a = Math.abs(v);
+  if (a < 9.995) return v.toFixed(2).replace(/^(-?)0\./, '$1.');
+  if (a < 99.95) return v.toFixed(1);
+  if (a < 999.5) return v.toFixed(0);
+  return v.toExponential(1).replace('+', '');
 }
 
 function clip(label: string): string {
