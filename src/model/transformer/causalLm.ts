@@ -14,6 +14,7 @@ import { attentionStages, topKRows, topKTensors, type AttentionWords } from '../
 import type { HfTokenizer } from '../tokenizers/hfTokenizer';
 import { kvHeadOf, type BlockRecord, type BlockWeights } from './block';
 import { runStack } from './stack';
+import { embedTokens, positionIds, type PositionKind } from './embedding';
 import type { BlockConfig } from './config';
 import { LoadedModel } from './load';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type ScoreFunction, type Stage, type Token, type Trace } from '../../../shared/trace';
@@ -25,8 +26,8 @@ export interface CausalLmSpec {
   readonly vocabSize: number;
   /** The model's context: RoPE models decode past it by sliding; learned positions refuse longer inputs. */
   readonly limit: PositionLimit;
-  /** Learned absolute positions (GPT-2's wpe); otherwise positions live in attention (RoPE). */
-  readonly learnedPositions: boolean;
+  /** GPT-2's learned table (wpe), or RoPE inside attention (Llama, Qwen2). */
+  readonly positions: Extract<PositionKind, { kind: 'rope' } | { kind: 'learned' }>;
   /** 2 when a start token is always added (it must leave room for one text token). */
   readonly minTokens: number;
   /** Greedy decoding stops after this token. */
@@ -115,7 +116,7 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
   private checkIds(ids: readonly number[]): void {
     const { vocabSize: V, limit } = this.spec;
     if (ids.length === 0) throw new AttentionInputError('empty', 'There are no tokens to run.');
-    if (this.spec.learnedPositions && ids.length > limit.positions) {
+    if (this.spec.positions.kind === 'learned' && ids.length > limit.positions) {
       throw new AttentionInputError('too-long', `${ids.length} tokens do not fit this model's ${limit.positions} ${limit.label}.`);
     }
     for (const id of ids) {
@@ -129,7 +130,7 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
    */
   private async forward(ids: readonly number[], opts: { record: boolean; lastOnly?: boolean; topK?: number; run?: Run; signal?: AbortSignal }): Promise<ForwardResult> {
     const w = this.live();
-    const { block, layers: L, learnedPositions } = this.spec;
+    const { block, layers: L, positions } = this.spec;
     this.checkIds(ids);
     const T = ids.length;
     const D = block.dModel;
@@ -142,19 +143,17 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
     let x: tf.Tensor2D | undefined;
     try {
       x = tf.tidy(() => {
-        const tokRows = w.embed.lookup(ids); // [T] → [T, D]
-        if (!learnedPositions || !w.positions) {
-          if (record) result.embedding = f32(tokRows);
-          return tokRows;
-        }
-        const posRows = w.positions.lookup(Int32Array.from({ length: T }, (_, i) => i)); // [T] → [T, D]
-        const sum = tf.add(tokRows, posRows) as tf.Tensor2D;
+        if (positions.kind === 'learned' && !w.positions) throw new Error('learned positions need their table');
+        const learned = positions.kind === 'learned' && w.positions ? { positions: w.positions, positionIds: positionIds(T, positions.offset) } : {};
+        const e = embedTokens(ids, w.embed, learned); // [T] → [T, D]
         if (record) {
-          result.tokenRows = f32(tokRows);
-          result.positionRows = f32(posRows);
-          result.embedding = f32(sum);
+          result.embedding = f32(e.x);
+          if (e.positionRows) {
+            result.tokenRows = f32(e.tokenRows);
+            result.positionRows = f32(e.positionRows);
+          }
         }
-        return sum;
+        return e.x;
       });
       const embedded = x;
       x = undefined; // owned by the stack now

@@ -49,7 +49,7 @@ export function weightMaker(tensors: ReadonlyMap<string, SafeTensor>): WeightMak
   };
   const t2T = (name: string): tf.Tensor2D => {
     const w = get(name);
-    return keep(tf.tidy(() => tf.transpose(tf.tensor2d(w.data, [w.shape[0]!, w.shape[1]!], 'float32')) as tf.Tensor2D));
+    return keep(tf.tidy(() => tf.transpose(tf.tensor2d(w.data, [w.shape[0]!, w.shape[1]!], 'float32')) as tf.Tensor2D)); // [out, in] → [in, out]
   };
   const layerNorm = (name: string): LN => ({ g: t1(name + '.weight'), b: t1(name + '.bias') });
   return {

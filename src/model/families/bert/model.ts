@@ -20,6 +20,7 @@ import type { AttentionModel, RunOptions } from '../../model';
 import type { BlockRecord } from '../../transformer/block';
 import { LoadedModel, loadHfFolder, type BuiltinIdentity, type LoadOptions } from '../../transformer/load';
 import { runStack } from '../../transformer/stack';
+import { embedTokens } from '../../transformer/embedding';
 import { Run, topKPredictions } from '../../trace/run';
 import { attentionStages, topKRows, topKTensors } from '../../trace/stages';
 import { alignNormalised, bertNormChar, isBertPunct, type AlignPiece } from './align';
@@ -153,7 +154,7 @@ export class BertModel extends LoadedModel<BertConfig, BertWeights> implements A
     }
     const positions = this.positionIds(ids);
     const x0 = tf.tidy(() => {
-      const sum = tf.add(tf.add(w.word.lookup(ids), w.position.lookup(positions)), w.type0) as tf.Tensor2D; // [T, D]
+      const sum = tf.add(embedTokens(ids, w.word, { positions: w.position, positionIds: positions }).x, w.type0) as tf.Tensor2D; // [T] → [T, D]
       return layerNorm(sum, w.embNorm.g, w.embNorm.b, cfg.eps);
     });
     const embedding = f32(x0);

@@ -26,7 +26,7 @@ export class Gpt2Model extends CausalLm<Gpt2Config> {
         layers: config.numLayers,
         vocabSize: config.vocabSize,
         limit: { positions: P, label: 'learned positions (n_positions)' },
-        learnedPositions: true,
+        positions: { kind: 'learned', offset: 0 },
         minTokens: 1,
         eosId: config.eosId ?? tokenizer.eosId,
         score: config.scaleAttnWeights ? 'scaled-dot' : 'dot',

@@ -45,7 +45,7 @@ export class LlamaModel extends CausalLm<LlamaConfig> {
         layers: config.numLayers,
         vocabSize: config.vocabSize,
         limit: { positions: P, label: 'positions (max_position_embeddings)' },
-        learnedPositions: false,
+        positions: { kind: 'rope' },
         minTokens: bos !== undefined ? 2 : 1,
         eosId: config.eosId,
         score: 'scaled-dot',

@@ -22,6 +22,7 @@ import { throwIfCancelled, yieldToEventLoop, type AttentionModel, type RunOption
 import { transformerBlock, type BlockRecord } from '../../transformer/block';
 import { LoadedModel, loadHfFolder, type BuiltinIdentity, type LoadOptions } from '../../transformer/load';
 import { runStack } from '../../transformer/stack';
+import { embedTokens } from '../../transformer/embedding';
 import { Run, topKPredictions } from '../../trace/run';
 import { attentionStages, topKRows, topKTensors } from '../../trace/stages';
 import { marianDecoderBlock, marianEncoderBlock, parseMarianConfig, type MarianConfig } from './config';
@@ -67,7 +68,7 @@ export class EncoderDecoderModel extends LoadedModel<MarianConfig, MarianWeights
   /** √D·E[t] + PE[p]: [n] → [n, D] (inside a tidy). */
   private embed(ids: readonly number[], pos: EmbeddingTable): tf.Tensor2D {
     const scale = this.config.scaleEmbedding ? Math.sqrt(this.config.dModel) : 1;
-    return tf.add(tf.mul(this.live().embed.lookup(ids), scale), pos.lookup(Int32Array.from({ length: ids.length }, (_, i) => i))) as tf.Tensor2D;
+    return embedTokens(ids, this.live().embed, { scale, positions: pos }).x;
   }
 
   /** Runs the encoder; returns the memory tensor ([S, D], caller disposes) and, with `record`, every layer's numbers. */
