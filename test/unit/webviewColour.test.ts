@@ -78,3 +78,10 @@ test('cell values fit their cell and never read a small weight as zero', () => {
   assert.equal(cellText(-Infinity), '−∞');
   for (const v of [0.5, -7.77, 55.55, -555.5, 5555, -55555]) assert.ok(cellText(v).length <= 6, cellText(v));
 });
+
+test('a matrix of token ids prints the ids whole', () => {
+  assert.equal(cellText(55, true), '55');
+  assert.equal(cellText(1836, true), '1836');
+  assert.equal(cellText(151643, true), '151643');
+  assert.equal(cellText(55), '55.0');
+});

@@ -112,6 +112,7 @@ export function drawHeatmap(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout,
     ctx.stroke();
   }
   if (style.showValues && l.cell >= 26 && l.cellH >= 14) {
+    const integers = m.data.every(Number.isInteger);
     ctx.font = `9px ${style.font}`;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
@@ -121,7 +122,7 @@ export function drawHeatmap(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout,
         const v = m.data[r * m.cols + c]!;
         const rgb = colourAt(style.colourMap, (v - min) / span);
         ctx.fillStyle = rgb[0] * 0.3 + rgb[1] * 0.59 + rgb[2] * 0.11 > 140 ? '#000' : '#fff';
-        ctx.fillText(cellText(v), l.left + (c + 0.5) * l.cell, l.top + (r + 0.5) * l.cellH);
+        ctx.fillText(cellText(v, integers), l.left + (c + 0.5) * l.cell, l.top + (r + 0.5) * l.cellH);
       }
   }
   if (style.showLabels !== false) drawLabels(ctx, m, l, style);
@@ -175,12 +176,15 @@ export class HeatmapPainter {
 
 /**
  * A cell's value in six characters at most, so it stays inside its cell: two decimals below 10
- * (".12", "-3.14"), fewer above ("12.3", "123", "1.2e3"). An exact zero (sparsemax, masks) reads
+ * (".12", "-3.14"), fewer above ("12.3", "123", "1.2e3"); whole numbers whole when the matrix holds
+ * only those. An exact zero (sparsemax, masks) reads
  * "0", unlike a small weight that rounds to ".00". The readout shows the exact value.
  */
-export function cellText(v: number): string {
+export function cellText(v: number, integers = false): string {
   if (v === 0) return '0';
   if (!Number.isFinite(v)) return formatValue(v);
+  // A matrix of whole numbers (token ids, counts) prints them whole: id 55 is not "55.0".
+  if (integers && Math.abs(v) < 1e6) return String(v);
   const a = Math.abs(v);
   if (a < 9.995) return v.toFixed(2).replace(/^(-?)0\./, '$1.');
   if (a < 99.95) return v.toFixed(1);
