@@ -22,6 +22,7 @@ const LOADERS: Record<string, [string, string]> = {
   roberta: ['src/model/families/bert/model', 'loadBert'],
   gpt2: ['src/model/families/gpt2/model', 'loadGpt2'],
   marian: ['src/model/families/marian/model', 'loadEncoderDecoder'],
+  qwen2: ['src/model/families/qwen2/model', 'loadQwen2'],
   // Takes the model.json itself rather than a folder.
   'tfjs-layers': ['src/model/families/tfjsLayers/model', 'loadTfjsLayersModel'],
 };
