@@ -35,6 +35,8 @@ export function perHeadABt(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   return tf.tidy(() => {
     const [H, n, d] = a.shape;
     const m = b.shape[1];
+    // One head (seq2seq, hand-built configs): no slices to copy and nothing to stack.
+    if (H === 1) return tf.reshape(tf.matMul(tf.reshape(a, [n, d]), tf.transpose(tf.reshape(b, [m, d]))), [1, n, m]); // [n, d] × [d, m] → [1, n, m]
     const out: tf.Tensor2D[] = [];
     for (let h = 0; h < H; h++) {
       const ah = tf.reshape(tf.slice(a, [h, 0, 0], [1, n, d]), [n, d]) as tf.Tensor2D; // head h: [1, n, d] → [n, d]
