@@ -1,5 +1,5 @@
 // models/seq2seq-dates/config.json: the sizes of the character seq2seq model, checked on load.
-import { findBuiltinDir } from '../../trace/transformerStages';
+import { findBuiltinDir } from '../../formats/hfFolder';
 import { AttentionInputError, type ScoreFunction } from '../../../../shared/trace';
 
 export type Seq2seqVariant = ScoreFunction | 'none';

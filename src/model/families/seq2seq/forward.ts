@@ -5,7 +5,7 @@
 import { tf } from '../../runtime/backend';
 import { attend } from '../../attention/attend';
 import { additivePairs, additiveProject, generalScores, type ScoreFn } from '../../attention/scores';
-import { f32 } from '../../trace/transformerStages';
+import { f32 } from '../../runtime/read';
 import type { ScoreFunction } from '../../../../shared/trace';
 import { gruStep, type Gru, type Seq2seqWeights } from './weights';
 

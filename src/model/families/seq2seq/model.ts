@@ -10,7 +10,7 @@ import { throwIfCancelled, yieldToEventLoop, type AttentionModel, type RunOption
 import { readSafetensorsFile } from '../../formats/safetensors';
 import { readJsonFile } from '../../formats/hfFolder';
 import { Run, topKPredictions } from '../../trace/run';
-import { f32 } from '../../trace/transformerStages';
+import { f32 } from '../../runtime/read';
 import { AttentionInputError, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from '../../../../shared/trace';
 import { SEQ2SEQ_VARIANTS, parseSeq2seqConfig, type Seq2seqConfig, type Seq2seqVariant } from './config';
 import { buildWeights, type Seq2seqWeights } from './weights';

@@ -5,7 +5,7 @@ import { tf } from '../../runtime/backend';
 import { attend } from '../../attention/attend';
 import { largeNegativeSoftmax } from '../../attention/normalisers';
 import { dotScores, tanhSumScores, type ScoreFn } from '../../attention/scores';
-import { f32 } from '../../trace/transformerStages';
+import { f32 } from '../../runtime/read';
 import { type AttentionLayerRecord, type ConfigDict, type Kwargs, type LayerArgs, type LayerAttention, asList, causalFlag, combinedMask, dropoutRate, maskList, qvk, readOut, recordOf, requireRank3, shapeList } from './kerasParts';
 
 interface DenseAttentionArgs extends LayerArgs {

@@ -3,7 +3,7 @@
 // then runs callAndReturnAttention on those very tensors, which is the computation its call() made
 // in the same predict, so the record is what the layer returned. Nothing is set on the layers.
 import { tf } from '../../runtime/backend';
-import { f32 } from '../../trace/transformerStages';
+import { f32 } from '../../runtime/read';
 import type { AttentionLayerRecord, KerasAttentionLayer } from './kerasAttention';
 
 type Kwargs = Record<string, unknown>;

@@ -2,7 +2,7 @@
 // tensors of one call, Keras's masks (causal from mask.ts, query and value masks), config helpers.
 import { tf } from '../../runtime/backend';
 import { allowedMask } from '../../attention/mask';
-import { f32 } from '../../trace/transformerStages';
+import { f32 } from '../../runtime/read';
 
 export type KerasAttentionClass = 'MultiHeadAttention' | 'Attention' | 'AdditiveAttention';
 export const KERAS_ATTENTION_CLASSES: readonly KerasAttentionClass[] = ['MultiHeadAttention', 'Attention', 'AdditiveAttention'];

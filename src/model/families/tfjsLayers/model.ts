@@ -25,7 +25,8 @@ import { layerStages, outputStage } from './stages';
 import { tfjsLesson } from './lesson';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from '../../model';
 import { Run } from '../../trace/run';
-import { f32, readJsonFile } from '../../trace/transformerStages';
+import { f32 } from '../../runtime/read';
+import { readJsonFile } from '../../formats/hfFolder';
 import { AttentionInputError, tensor, type ModelInfo, type Stage, type Trace } from '../../../../shared/trace';
 
 export type { TfjsCharMetadata } from './files';

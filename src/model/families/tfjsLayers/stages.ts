@@ -1,8 +1,8 @@
 // The trace's stages for a TensorFlow.js layers model: the four stages of each inspected attention
-// layer (transformerStages' attentionStages with the layer's own score formula and tensors), and
+// layer (trace/stages.ts's attentionStages with the layer's own score formula and tensors), and
 // the output as next-token predictions, classes or a plain tensor. Words from lesson.ts.
 import { tf } from '../../runtime/backend';
-import { attentionStages, topKRows, topKTensors } from '../../trace/transformerStages';
+import { attentionStages, topKRows, topKTensors } from '../../trace/stages';
 import { topKPredictions } from '../../trace/run';
 import { tensor, type AttentionInfo, type Prediction, type Stage, type TensorData } from '../../../../shared/trace';
 import type { AttentionLayerRecord } from './kerasAttention';
