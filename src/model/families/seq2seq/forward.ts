@@ -67,7 +67,7 @@ export interface PreparedKeys {
 
 export function prepareKeys(w: Seq2seqWeights, score: ScoreFunction, H: tf.Tensor2D): PreparedKeys {
   if (score === 'general') {
-    // s_tᵀ W h_i projects the query, one [1, d_dec] row per step: cheaper than reusing W h_i.
+    // The core's general score: (s_tᵀ W) h_i, one [1, d_key] row per step; W h_i only for the trace.
     const W = w.W!;
     return { score: (q, k) => generalScores(q, k, W), shown: tf.tidy(() => f32(tf.matMul(H, W, false, true)).slice()) }; // W h_i: [n, d_key] × [d_dec, d_key]ᵀ → [n, d_dec]
   }
