@@ -45,6 +45,8 @@ export interface BlockInputs {
   readonly rope?: RopeTensors;
   /** [S, D]: the encoder's output, for cross-attention. */
   readonly memory?: tf.Tensor2D;
+  /** [H, T, T] added to the self-attention scores before the mask (T5's relative position bias, shared by every layer). */
+  readonly selfBias?: tf.Tensor3D;
 }
 
 /** A layer's numbers for the trace. Pre-norm: x → h = norm(x) → x₁ = x + attn(h) → … ; post-norm: x₁ = norm(x + attn(x)). */
@@ -69,7 +71,7 @@ export function kvHeadOf(a: AttentionConfig): number[] {
 }
 
 /** Projections, positions and multi-head attention of `hq` over `hkv`; the output projection applied. */
-function attention(hq: tf.Tensor2D, hkv: tf.Tensor2D, w: AttentionWeights, a: AttentionConfig, inputs: BlockInputs, mask: tf.Tensor2D | undefined, rope: RopeTensors | undefined) {
+function attention(hq: tf.Tensor2D, hkv: tf.Tensor2D, w: AttentionWeights, a: AttentionConfig, inputs: BlockInputs, mask: tf.Tensor2D | undefined, rope: RopeTensors | undefined, bias?: tf.Tensor3D) {
   let q = splitHeads(dense(hq, w.q), a.heads, a.headDim); // [Tq, H·hd] → [H, Tq, hd]
   let k = splitHeads(dense(hkv, w.k), a.kvHeads, a.headDim); // [Tk, KV·hd] → [KV, Tk, hd]
   const v = splitHeads(dense(hkv, w.v), a.kvHeads, a.headDim); // [Tk, KV·hd] → [KV, Tk, hd]
@@ -77,7 +79,7 @@ function attention(hq: tf.Tensor2D, hkv: tf.Tensor2D, w: AttentionWeights, a: At
     q = applyRope(q, rope);
     k = applyRope(k, rope);
   }
-  const m = multiHead(q, k, v, { scale: a.scale(inputs.layer), ...(mask ? { mask } : {}), ...(a.kvHeads !== a.heads ? { kvHeadOf: kvHeadOf(a) } : {}) });
+  const m = multiHead(q, k, v, { scale: a.scale(inputs.layer), ...(mask ? { mask } : {}), ...(bias ? { bias } : {}), ...(a.kvHeads !== a.heads ? { kvHeadOf: kvHeadOf(a) } : {}) });
   const out = dense(m.merged, w.o); // [Tq, H·hd] → [Tq, D]
   return { m, out };
 }
@@ -100,7 +102,7 @@ export function transformerBlock(x: tf.Tensor2D, w: BlockWeights, cfg: BlockConf
   if (cfg.self.rope && !rope) throw new Error(`layer ${inputs.layer}: rotary positions need their tables`);
 
   const h = pre ? n(x, w.selfNorm) : x;
-  const self = attention(h, h, w.self, cfg.self, inputs, inputs.selfMask, rope);
+  const self = attention(h, h, w.self, cfg.self, inputs, inputs.selfMask, rope, inputs.selfBias);
   const x1 = pre ? (tf.add(x, self.out) as tf.Tensor2D) : n(tf.add(x, self.out) as tf.Tensor2D, w.selfNorm);
 
   let x2 = x1;
