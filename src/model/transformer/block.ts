@@ -6,7 +6,7 @@ import { tf } from '../runtime/backend';
 import { f32 } from '../runtime/read';
 import { activate } from '../layers/activations';
 import { dense, type Dense } from '../layers/linear';
-import { norm, type NormWeights } from '../layers/norms';
+import { norm, type NormConfig, type NormWeights } from '../layers/norms';
 import { applyRope, type RopeTensors } from '../layers/positions';
 import { groupedKvHeadOf, multiHead, recordAttention, splitHeads, type AttentionRecord } from '../attention/multiHead';
 import { checkImplemented, type AttentionConfig, type BlockConfig } from './config';
@@ -16,6 +16,9 @@ export interface AttentionWeights {
   readonly k: Dense;
   readonly v: Dense;
   readonly o: Dense;
+  /** QK-norm (AttentionConfig.qkNorm): gains over head_dim, shared by all heads. */
+  readonly qNorm?: NormWeights;
+  readonly kNorm?: NormWeights;
 }
 
 export interface MlpWeights {
@@ -41,6 +44,8 @@ export interface BlockInputs {
   readonly layer: number;
   /** [T, T] additive mask for self-attention (attention/mask.ts), or none. */
   readonly selfMask?: tf.Tensor2D;
+  /** The sliding window `selfMask` was built with (attention/mask.ts's `window`), if any. */
+  readonly selfWindow?: number;
   /** Rotary tables for T positions when the config has rope. */
   readonly rope?: RopeTensors;
   /** [S, D]: the encoder's output, for cross-attention. */
@@ -70,11 +75,22 @@ export function kvHeadOf(a: AttentionConfig): number[] {
   return groupedKvHeadOf(a.heads, a.kvHeads);
 }
 
+/** The norm of every head's vectors over head_dim: [H, T, hd] → [H, T, hd]. */
+function headNorm(cfg: NormConfig, x: tf.Tensor3D, g: NormWeights | undefined, what: string): tf.Tensor3D {
+  if (!g) throw new Error(`QK-norm needs ${what} weights`);
+  const [H, T, hd] = x.shape;
+  return tf.reshape(norm(cfg, tf.reshape(x, [H * T, hd]), g), [H, T, hd]); // [H·T, hd] → [H, T, hd]
+}
+
 /** Projections, positions and multi-head attention of `hq` over `hkv`; the output projection applied. */
-function attention(hq: tf.Tensor2D, hkv: tf.Tensor2D, w: AttentionWeights, a: AttentionConfig, inputs: BlockInputs, mask: tf.Tensor2D | undefined, rope: RopeTensors | undefined, bias?: tf.Tensor3D) {
+function attention(hq: tf.Tensor2D, hkv: tf.Tensor2D, w: AttentionWeights, a: AttentionConfig, n: NormConfig, inputs: BlockInputs, mask: tf.Tensor2D | undefined, rope: RopeTensors | undefined, bias?: tf.Tensor3D) {
   let q = splitHeads(dense(hq, w.q), a.heads, a.headDim); // [Tq, H·hd] → [H, Tq, hd]
   let k = splitHeads(dense(hkv, w.k), a.kvHeads, a.headDim); // [Tk, KV·hd] → [KV, Tk, hd]
   const v = splitHeads(dense(hkv, w.v), a.kvHeads, a.headDim); // [Tk, KV·hd] → [KV, Tk, hd]
+  if (a.qkNorm) {
+    q = headNorm(n, q, w.qNorm, 'q_norm');
+    k = headNorm(n, k, w.kNorm, 'k_norm');
+  }
   if (rope) {
     q = applyRope(q, rope);
     k = applyRope(k, rope);
@@ -100,9 +116,17 @@ export function transformerBlock(x: tf.Tensor2D, w: BlockWeights, cfg: BlockConf
   const n = (v: tf.Tensor2D, g: NormWeights): tf.Tensor2D => norm(cfg.norm, v, g);
   const rope = cfg.self.rope ? inputs.rope : undefined;
   if (cfg.self.rope && !rope) throw new Error(`layer ${inputs.layer}: rotary positions need their tables`);
+  const window = cfg.self.slidingWindow;
+  if (window !== inputs.selfWindow) {
+    throw new Error(
+      window !== undefined
+        ? `layer ${inputs.layer}: the Transformer block does not implement sliding-window attention without a mask built for its window ${window} (the mask's is ${inputs.selfWindow ?? 'none'})`
+        : `layer ${inputs.layer}: the mask was built for a sliding window of ${inputs.selfWindow}, but this layer has none`,
+    );
+  }
 
   const h = pre ? n(x, w.selfNorm) : x;
-  const self = attention(h, h, w.self, cfg.self, inputs, inputs.selfMask, rope, inputs.selfBias);
+  const self = attention(h, h, w.self, cfg.self, cfg.norm, inputs, inputs.selfMask, rope, inputs.selfBias);
   const x1 = pre ? (tf.add(x, self.out) as tf.Tensor2D) : n(tf.add(x, self.out) as tf.Tensor2D, w.selfNorm);
 
   let x2 = x1;
@@ -110,7 +134,7 @@ export function transformerBlock(x: tf.Tensor2D, w: BlockWeights, cfg: BlockConf
   if (cfg.cross) {
     if (!w.cross || !w.crossNorm || !inputs.memory) throw new Error(`layer ${inputs.layer}: cross-attention needs its weights and the encoder's output`);
     const hc = pre ? n(x1, w.crossNorm) : x1;
-    cross = attention(hc, inputs.memory, w.cross, cfg.cross, inputs, undefined, undefined);
+    cross = attention(hc, inputs.memory, w.cross, cfg.cross, cfg.norm, inputs, undefined, undefined);
     x2 = pre ? (tf.add(x1, cross.out) as tf.Tensor2D) : n(tf.add(x1, cross.out) as tf.Tensor2D, w.crossNorm);
   }
 

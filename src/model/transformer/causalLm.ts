@@ -5,23 +5,25 @@
 import { tf } from '../runtime/backend';
 import { f32 } from '../runtime/read';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from '../model';
-import { additiveMask, allowedMask } from '../attention/mask';
 import { norm, type NormWeights } from '../layers/norms';
 import type { EmbeddingTable } from '../layers/embedding';
-import { ropeTensors } from '../layers/positions';
 import { Run, topKPredictions, type AdmittedInput, type AdmitWords, type PositionLimit } from '../trace/run';
 import { attentionStages, topKRows, topKTensors, type AttentionWords } from '../trace/stages';
 import type { HfTokenizer } from '../tokenizers/hfTokenizer';
 import { kvHeadOf, type BlockRecord, type BlockWeights } from './block';
 import { runStack } from './stack';
 import { embedTokens, positionIds, type PositionKind } from './embedding';
-import type { BlockConfig } from './config';
+import { configOfLayer, type BlockConfig, type LayerConfigs } from './config';
+import { SelfInputs } from './selfInputs';
 import { LoadedModel } from './load';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type ScoreFunction, type Stage, type Token, type Trace } from '../../../shared/trace';
 
 /** What the shared decoder needs to know about a family's config. */
 export interface CausalLmSpec {
+  /** Every layer's config, unless `perLayer` gives each its own (the shapes, heads and norm are the same in all). */
   readonly block: BlockConfig;
+  /** Layer l's config when layers differ (sliding-window or global, with or without RoPE). */
+  readonly perLayer?: readonly BlockConfig[];
   readonly layers: number;
   readonly vocabSize: number;
   /** The model's context: RoPE models decode past it by sliding; learned positions refuse longer inputs. */
@@ -138,8 +140,8 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
     const signal = opts.run?.signal ?? opts.signal;
     const layers: BlockRecord[] = [];
     const result: { -readonly [K in keyof ForwardResult]: ForwardResult[K] } = { layers };
-    const selfMask = tf.tensor2d(additiveMask({ queries: T, keys: T, causal: true }), [T, T]);
-    const rope = block.self.rope ? ropeTensors(T, block.self.rope) : undefined;
+    const cfgs = this.layerConfigs();
+    const self = new SelfInputs(T, true);
     let x: tf.Tensor2D | undefined;
     try {
       x = tf.tidy(() => {
@@ -157,7 +159,7 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
       });
       const embedded = x;
       x = undefined; // owned by the stack now
-      const stack = await runStack(embedded, w.layers, block, { selfMask, ...(rope ? { rope } : {}) }, {
+      const stack = await runStack(embedded, w.layers, cfgs, (l) => self.for(configOfLayer(cfgs, l).self), {
         record,
         signal,
         progress: (l) => opts.run?.progress(l / (L + 1), `Layer ${l + 1} of ${L}`),
@@ -183,10 +185,15 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
       return result;
     } finally {
       x?.dispose();
-      selfMask.dispose();
-      rope?.cos.dispose();
-      rope?.sin.dispose();
+      self.dispose();
     }
+  }
+
+  /** One config per layer, or the one for all. */
+  protected layerConfigs(): LayerConfigs {
+    const { perLayer, block, layers } = this.spec;
+    if (perLayer && perLayer.length !== layers) throw new Error(`${perLayer.length} layer configs for ${layers} layers`);
+    return perLayer ?? block;
   }
 
   /** Logits for every position, [ids.length × vocab_size] row-major (for tests and tools). */
@@ -233,7 +240,8 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
     const rows = (name: string, data: Float32Array, words: Words, fallback: string) =>
       tensor(name, [T, D], ['token', 'd_model'], data, { tokenAxes: tok, description: words.describe?.[name] ?? fallback });
     const attention: AttentionInfo = { queries: 'input', keys: 'input', causal: true, score, normaliser: 'softmax', ...(groupedQuery ? { kvHeadOf: this.kvHeadOf } : {}) };
-    const mask = allowedMask({ queries: T, keys: T, causal: true });
+    const cfgs = this.layerConfigs();
+    const masks = new SelfInputs(T, true);
     const tokensWords = L.tokens(c);
     const embeddingWords = L.embedding(c);
     const stages: Stage[] = [
@@ -272,7 +280,7 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
           queryCount: T,
           keyCount: T,
           record: rec.self,
-          mask,
+          mask: masks.allowed(configOfLayer(cfgs, l).self),
           ...L.attention(c, l),
         }),
         {

@@ -1,7 +1,8 @@
 // The one parameterised Transformer block's configuration: what distinguishes Llama, Qwen2, GPT-2,
 // the BERT family and Marian's encoder and decoder is a value of these types (plus a weight map),
-// as in TransformerLens's HookedTransformerConfig. Fields the next families need are named here
-// and refused by the block until they are implemented.
+// as in TransformerLens's HookedTransformerConfig. Layers may differ (Gemma's local and global
+// layers, SmolLM3's layers without RoPE, Qwen2/Mistral's sliding layers): a stack takes one config
+// per layer (LayerConfigs). Fields named for families not yet done are refused by the block.
 import type { Activation } from '../layers/activations';
 import type { NormConfig } from '../layers/norms';
 import type { RopeConfig } from '../layers/positions';
@@ -23,11 +24,18 @@ export interface AttentionConfig {
   readonly scale: (layer: number) => number;
   /** Rotary positions on Q and K (self-attention only). */
   readonly rope?: RopeConfig;
-  /** Room for the families issue: Mistral/Gemma sliding window (keys within this many positions). */
+  /**
+   * Sliding window (Mistral, Qwen2's upper layers, Gemma's local layers): query i sees key j only
+   * when i − w < j ≤ i. Applied through the mask (attention/mask.ts's `window`), which the block
+   * checks was built for this window.
+   */
   readonly slidingWindow?: number;
   /** Room: Gemma 2's tanh soft-capping of the scores. */
   readonly softCap?: number;
-  /** Room: Qwen3/OLMo's norm on queries and keys. */
+  /**
+   * Qwen3, Gemma 3: each head's query and key vector is normalised (the block's norm kind, over
+   * head_dim, weights qNorm and kNorm) after the projection and before RoPE.
+   */
   readonly qkNorm?: boolean;
 }
 
@@ -52,6 +60,17 @@ export interface BlockConfig {
   readonly postNorms?: boolean;
 }
 
+/** One config for every layer, or one per layer (index = layer). */
+export type LayerConfigs = BlockConfig | readonly BlockConfig[];
+
+/** Layer `layer`'s config. */
+export function configOfLayer(cfgs: LayerConfigs, layer: number): BlockConfig {
+  if (!Array.isArray(cfgs)) return cfgs as BlockConfig;
+  const c = (cfgs as readonly BlockConfig[])[layer];
+  if (!c) throw new Error(`no block config for layer ${layer} (${(cfgs as readonly BlockConfig[]).length} given)`);
+  return c;
+}
+
 /** The standard 1/√head_dim for every layer. */
 export const scaledDot =
   (headDim: number): ((layer: number) => number) =>
@@ -62,9 +81,7 @@ export const scaledDot =
 export function checkImplemented(cfg: BlockConfig): void {
   const later: string[] = [];
   for (const a of [cfg.self, cfg.cross]) {
-    if (a?.slidingWindow !== undefined) later.push('sliding-window attention');
     if (a?.softCap !== undefined) later.push('score soft-capping');
-    if (a?.qkNorm) later.push('QK-norm');
   }
   if (cfg.parallelResidual) later.push('parallel residual');
   if (cfg.postNorms) later.push('post-sub-block norms');

@@ -3,7 +3,7 @@
 import { tf } from '../runtime/backend';
 import { throwIfCancelled, yieldToEventLoop } from '../model';
 import { transformerBlock, type BlockInputs, type BlockRecord, type BlockWeights } from './block';
-import type { BlockConfig } from './config';
+import { configOfLayer, type LayerConfigs } from './config';
 
 export interface StackOptions {
   readonly record: boolean;
@@ -14,12 +14,18 @@ export interface StackOptions {
   readonly yieldEach?: boolean;
 }
 
-/** Runs `x` ([T, D], owned: disposed here) through every layer; returns the last layer's output (caller disposes). */
+/** A layer's inputs: the same for every layer, or chosen by its config (per-layer masks and RoPE: SelfInputs). */
+export type StackInputs = Omit<BlockInputs, 'layer'> | ((layer: number) => Omit<BlockInputs, 'layer'>);
+
+/**
+ * Runs `x` ([T, D], owned: disposed here) through every layer, layer l with configOfLayer(cfg, l);
+ * returns the last layer's output (caller disposes).
+ */
 export async function runStack(
   x: tf.Tensor2D,
   layers: readonly BlockWeights[],
-  cfg: BlockConfig,
-  inputs: Omit<BlockInputs, 'layer'>,
+  cfg: LayerConfigs,
+  inputs: StackInputs,
   opts: StackOptions,
 ): Promise<{ out: tf.Tensor2D; records: BlockRecord[] }> {
   const records: BlockRecord[] = [];
@@ -29,8 +35,10 @@ export async function runStack(
       throwIfCancelled(opts.signal);
       opts.progress?.(l, layers.length);
       const input = cur;
+      // Outside the tidy: a SelfInputs makes its shared tensors on first use, and they outlive the layer.
+      const layerInputs = typeof inputs === 'function' ? inputs(l) : inputs;
       cur = tf.tidy(() => {
-        const r = transformerBlock(input, layers[l]!, cfg, { ...inputs, layer: l }, opts.record);
+        const r = transformerBlock(input, layers[l]!, configOfLayer(cfg, l), { ...layerInputs, layer: l }, opts.record);
         if (r.record) records.push(r.record);
         return r.out;
       });
