@@ -2,6 +2,7 @@
 // context from a stage's own Q, K and V (and whatever score parameters the model has). Pure: takes
 // TensorData, returns TensorData, leaves tf.memory() exactly as it found it, also when it throws.
 import { tf } from '../runtime/backend';
+import { readOut } from '../runtime/read';
 import { attend } from './attend';
 import { missingParams, type ScoreParams } from './scores';
 import { AttentionInputError, SCORE_FUNCTIONS, tensor, type Normaliser, type ScoreFunction, type TensorData } from '../../../shared/trace';
@@ -76,7 +77,8 @@ export function recompute(input: WhatIfInput, score: ScoreFunction, normaliser: 
   const single = Q.shape.length === 2;
   const as3d = (t: TensorData): number[] => (single ? [1, ...t.shape] : [...t.shape]);
 
-  const result = tf.tidy(() => {
+  // readOut: tf.tidy would walk the returned arrays element by element looking for tensors.
+  const result = readOut(() => {
     const q = tf.tensor(Q.data, as3d(Q));
     const k = tf.tensor(K.data, as3d(K));
     const v = tf.tensor(V.data, as3d(V));

@@ -1,6 +1,7 @@
 // Runs a hand-built `*.attention.json` (kind "hand-built"): the learner's own tokens, embeddings
 // and matrices through one attention head, every step recorded like any other model's trace.
 import { tf } from '../../runtime/backend';
+import { readOut } from '../../runtime/read';
 import { attend } from '../../attention/attend';
 import { allowedMask } from '../../attention/mask';
 import type { HandBuiltConfig, Matrix } from '../../formats/attentionConfig';
@@ -19,7 +20,7 @@ function tokensOf(texts: readonly string[]): Token[] {
 /** Q, K, V, scores, weights and context of the config's one head, read out of tf. */
 function compute(c: HandBuiltConfig, s: HandBuiltSizes, Tq: number): Record<'Q' | 'K' | 'V' | 'scores' | 'weights' | 'context', Float32Array> {
   const { T, d, dk, dv } = s;
-  return tf.tidy(() => {
+  return readOut(() => {
     const X = tf.tensor2d(flat(c.embeddings), [T, d]);
     const Xq = s.cross ? tf.tensor2d(flat(c.queryEmbeddings!), [Tq, d]) : X;
     const Q = tf.matMul(Xq, tf.tensor2d(flat(c.W_q), [d, dk])).expandDims(0); // [Tq, d] → [1, Tq, dk]

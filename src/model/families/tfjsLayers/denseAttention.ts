@@ -6,7 +6,8 @@ import { attend } from '../../attention/attend';
 import { largeNegativeSoftmax } from '../../attention/normalisers';
 import { dotScores, tanhSumScores, type ScoreFn } from '../../attention/scores';
 import { f32 } from '../../runtime/read';
-import { type AttentionLayerRecord, type ConfigDict, type Kwargs, type LayerArgs, type LayerAttention, asList, causalFlag, combinedMask, dropoutRate, maskList, qvk, readOut, recordOf, requireRank3, shapeList } from './kerasParts';
+import { type AttentionLayerRecord, type ConfigDict, type Kwargs, type LayerArgs, type LayerAttention, asList, causalFlag, combinedMask, dropoutRate, maskList, qvk, recordOf, requireRank3, shapeList } from './kerasParts';
+import { readOut } from '../../runtime/read';
 
 interface DenseAttentionArgs extends LayerArgs {
   useScale?: boolean;

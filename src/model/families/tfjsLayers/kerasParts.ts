@@ -130,15 +130,6 @@ export function dropoutRate(rate: number, kwargs: Kwargs): number {
   return rate > 0 && rate < 1 && kwargs.training === true ? rate : 0;
 }
 
-/** Runs `f` in a tf.tidy and hands back what it read out (tf.tidy itself returns only tensors). */
-export function readOut<T>(f: () => T): T {
-  let out!: T;
-  tf.tidy(() => {
-    out = f();
-  });
-  return out;
-}
-
 /** The first batch element of a tensor, as numbers. */
 export const first = (t: tf.Tensor): Float32Array => f32(tf.slice(t, 0, 1));
 

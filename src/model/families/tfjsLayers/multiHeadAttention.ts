@@ -4,7 +4,8 @@
 import { tf } from '../../runtime/backend';
 import { attend, type AttendOutput } from '../../attention/attend';
 import { largeNegativeSoftmax } from '../../attention/normalisers';
-import { type AttentionLayerRecord, type ConfigDict, type Init, type Kwargs, type LayerArgs, type LayerAttention, causalFlag, combinedMask, dropoutRate, initializerFrom, maskList, qvk, readOut, recordOf, requireRank3, serializeInit, shapeList } from './kerasParts';
+import { type AttentionLayerRecord, type ConfigDict, type Init, type Kwargs, type LayerArgs, type LayerAttention, causalFlag, combinedMask, dropoutRate, initializerFrom, maskList, qvk, recordOf, requireRank3, serializeInit, shapeList } from './kerasParts';
+import { readOut } from '../../runtime/read';
 
 export interface MultiHeadAttentionArgs extends LayerArgs {
   numHeads: number;
