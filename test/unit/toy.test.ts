@@ -1,4 +1,4 @@
-// The toy teaching model (src/model/toy.ts) against an independent numpy re-derivation
+// The toy teaching model (src/model/families/toy/) against an independent numpy re-derivation
 // (scripts/reference/attention_ref.py → test/fixtures/attention/toy.json): its seeded embeddings,
 // positions, weights, and every score function × normaliser; plus trace structure, offsets,
 // errors, truncation and cancellation.

@@ -1,4 +1,4 @@
-// The wasm Slice, Unpack and SplitV replacements (src/model/wasmKernels.ts) against plain
+// The wasm Slice, Unpack and SplitV replacements (src/model/runtime/wasmKernels.ts) against plain
 // index arithmetic, for random shapes, offsets and sizes of every rank the models use.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
