@@ -42,6 +42,8 @@ export interface MultiHeadOptions {
   readonly mask?: tf.Tensor2D;
   /** Grouped-query attention: query head h reads key/value head kvHeadOf[h]; default h. */
   readonly kvHeadOf?: readonly number[];
+  /** Soft-capping (Gemma 2): the scores become c·tanh(s/c) after scale and bias, before the mask; the recorded scores are capped. */
+  readonly softCap?: number;
   /** [H, Tq, Tk] added to the scaled scores before the mask (T5's relative position bias); the recorded scores include it. */
   readonly bias?: tf.Tensor3D;
 }
@@ -58,7 +60,7 @@ export function multiHead(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: 
   }
   const kvHeadOf = opts.kvHeadOf ?? Array.from({ length: H }, (_, h) => h);
   if (kvHeadOf.length !== H || kvHeadOf.some((g) => g < 0 || g >= KV)) throw new Error(`multiHead: kvHeadOf ${JSON.stringify(kvHeadOf)} does not map ${H} query heads onto ${KV} key/value heads`);
-  const { scale, mask, bias } = opts;
+  const { scale, mask, bias, softCap } = opts;
   if (bias && (bias.shape[0] !== H || bias.shape[1] !== Tq || bias.shape[2] !== Tk)) throw new Error(`multiHead: bias is ${bias.shape.join('×')}, expected ${H}×${Tq}×${Tk} [H, Tq, Tk]`);
   const biases = bias ? (tf.unstack(bias) as tf.Tensor2D[]) : undefined; // H × [Tq, Tk]
   // When the scale is a power of two (1/√d for d = 4, 16, 64, 256) it is exact, so it can go on the
@@ -75,7 +77,9 @@ export function multiHead(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: 
     const g = kvHeadOf[h]!;
     const product = tf.matMul(qs[h]!, kTs[g]!) as tf.Tensor2D; // [Tq, Tk]
     const scaled = exact ? product : tf.mul<tf.Tensor2D>(product, scale);
-    const s = biases ? tf.add<tf.Tensor2D>(scaled, biases[h]!) : scaled;
+    const biased = biases ? tf.add<tf.Tensor2D>(scaled, biases[h]!) : scaled;
+    // Gemma 2's soft-capping, c·tanh(s/c), before the mask (as HF does): scores stay inside ±c.
+    const s = softCap !== undefined ? tf.mul<tf.Tensor2D>(tf.tanh(tf.div(biased, softCap)), softCap) : biased;
     const a = tf.softmax(mask ? tf.add(s, mask) : s, -1) as tf.Tensor2D; // [Tq, Tk]
     scores.push(s);
     weights.push(a);

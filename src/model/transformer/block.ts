@@ -37,6 +37,9 @@ export interface BlockWeights {
   readonly crossNorm?: NormWeights;
   readonly mlp: MlpWeights;
   readonly mlpNorm: NormWeights;
+  /** BlockConfig.postNorms (Gemma 2/3): the norms of attention's and the MLP's outputs. */
+  readonly selfPostNorm?: NormWeights;
+  readonly mlpPostNorm?: NormWeights;
 }
 
 /** What a layer needs besides its weights, shared by all layers of one forward pass. */
@@ -95,7 +98,7 @@ function attention(hq: tf.Tensor2D, hkv: tf.Tensor2D, w: AttentionWeights, a: At
     q = applyRope(q, rope);
     k = applyRope(k, rope);
   }
-  const m = multiHead(q, k, v, { scale: a.scale(inputs.layer), ...(mask ? { mask } : {}), ...(bias ? { bias } : {}), ...(a.kvHeads !== a.heads ? { kvHeadOf: kvHeadOf(a) } : {}) });
+  const m = multiHead(q, k, v, { scale: a.scale(inputs.layer), ...(mask ? { mask } : {}), ...(bias ? { bias } : {}), ...(a.softCap !== undefined ? { softCap: a.softCap } : {}), ...(a.kvHeads !== a.heads ? { kvHeadOf: kvHeadOf(a) } : {}) });
   const out = dense(m.merged, w.o); // [Tq, H·hd] → [Tq, D]
   return { m, out };
 }
@@ -125,9 +128,16 @@ export function transformerBlock(x: tf.Tensor2D, w: BlockWeights, cfg: BlockConf
     );
   }
 
+  // Gemma 2/3: a sub-block's output is normalised before it joins the stream.
+  const post = (v: tf.Tensor2D, g: NormWeights | undefined, what: string): tf.Tensor2D => {
+    if (!cfg.postNorms) return v;
+    if (!g) throw new Error(`layer ${inputs.layer}: post-norms need ${what} weights`);
+    return n(v, g);
+  };
+
   const h = pre ? n(x, w.selfNorm) : x;
   const self = attention(h, h, w.self, cfg.self, cfg.norm, inputs, inputs.selfMask, rope, inputs.selfBias);
-  const x1 = pre ? (tf.add(x, self.out) as tf.Tensor2D) : n(tf.add(x, self.out) as tf.Tensor2D, w.selfNorm);
+  const x1 = pre ? (tf.add(x, post(self.out, w.selfPostNorm, 'selfPostNorm')) as tf.Tensor2D) : n(tf.add(x, self.out) as tf.Tensor2D, w.selfNorm);
 
   let x2 = x1;
   let cross: ReturnType<typeof attention> | undefined;
@@ -140,7 +150,7 @@ export function transformerBlock(x: tf.Tensor2D, w: BlockWeights, cfg: BlockConf
 
   const hm = pre ? n(x2, w.mlpNorm) : x2;
   const ff = mlp(hm, w.mlp, cfg);
-  const out = pre ? (tf.add(x2, ff) as tf.Tensor2D) : n(tf.add(x2, ff) as tf.Tensor2D, w.mlpNorm);
+  const out = pre ? (tf.add(x2, post(ff, w.mlpPostNorm, 'mlpPostNorm')) as tf.Tensor2D) : n(tf.add(x2, ff) as tf.Tensor2D, w.mlpNorm);
   if (!record) return { out };
   const residual = f32(x);
   const afterSelf = f32(x1);

@@ -39,6 +39,10 @@ export interface CausalLmSpec {
   readonly groupedQuery: boolean;
   /** What the truncation and tokenizer warnings say. */
   readonly words: AdmitWords;
+  /** Token rows are multiplied by this (Gemma: √hidden_size, rounded to float32 as HF does). */
+  readonly embedScale?: number;
+  /** Gemma 2 (final_logit_softcapping): the logits become c·tanh(z/c) before softmax. */
+  readonly finalSoftCap?: number;
 }
 
 export interface CausalLmWeights {
@@ -147,7 +151,8 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
       x = tf.tidy(() => {
         if (positions.kind === 'learned' && !w.positions) throw new Error('learned positions need their table');
         const learned = positions.kind === 'learned' && w.positions ? { positions: w.positions, positionIds: positionIds(T, positions.offset) } : {};
-        const e = embedTokens(ids, w.embed, learned); // [T] → [T, D]
+        const scale = this.spec.embedScale !== undefined ? { scale: this.spec.embedScale } : {};
+        const e = embedTokens(ids, w.embed, { ...learned, ...scale }); // [T] → [T, D]
         if (record) {
           result.embedding = f32(e.x);
           if (e.positionRows) {
@@ -172,7 +177,9 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
       tf.tidy(() => {
         const src = opts.lastOnly ? (tf.slice(last, [T - 1, 0], [1, D]) as tf.Tensor2D) : last; // [T, D] → [1, D]
         const final = norm(block.norm, src, w.finalNorm);
-        const logits = tf.matMul(final, w.lmHeadT) as tf.Tensor2D; // [T, D] → [T, vocab]
+        const raw = tf.matMul(final, w.lmHeadT) as tf.Tensor2D; // [T, D] → [T, vocab]
+        const cap = this.spec.finalSoftCap;
+        const logits = cap !== undefined ? tf.mul<tf.Tensor2D>(tf.tanh(tf.div(raw, cap)), cap) : raw;
         // A run keeps only the top-k: the full [T × vocab] logits are ~100 MB at 512 tokens of GPT-2.
         if (!record) result.logits = f32(logits);
         else {

@@ -30,7 +30,7 @@ export interface AttentionConfig {
    * checks was built for this window.
    */
   readonly slidingWindow?: number;
-  /** Room: Gemma 2's tanh soft-capping of the scores. */
+  /** Gemma 2 (attn_logit_softcapping): the scores become c·tanh(s/c) after scaling, before the mask. */
   readonly softCap?: number;
   /**
    * Qwen3, Gemma 3: each head's query and key vector is normalised (the block's norm kind, over
@@ -56,7 +56,10 @@ export interface BlockConfig {
   readonly mlp: MlpConfig;
   /** Room: GPT-J/NeoX's attention and MLP reading the same input in parallel. */
   readonly parallelResidual?: boolean;
-  /** Room: Gemma 2's extra norms after each sub-block in a pre-norm layer. */
+  /**
+   * Gemma 2/3, pre-norm only: each sub-block's output is normalised again before it joins the stream,
+   * x + norm(f(norm(x))) (BlockWeights.selfPostNorm, mlpPostNorm).
+   */
   readonly postNorms?: boolean;
 }
 
@@ -80,10 +83,7 @@ export const scaledDot =
 /** Refuses the fields named for later families, so a config that sets one fails loudly instead of computing something else. */
 export function checkImplemented(cfg: BlockConfig): void {
   const later: string[] = [];
-  for (const a of [cfg.self, cfg.cross]) {
-    if (a?.softCap !== undefined) later.push('score soft-capping');
-  }
   if (cfg.parallelResidual) later.push('parallel residual');
-  if (cfg.postNorms) later.push('post-sub-block norms');
+  if (cfg.postNorms && cfg.placement !== 'pre') later.push('post-sub-block norms in a post-norm layer');
   if (later.length) throw new Error(`The Transformer block does not implement ${later.join(', ')} yet.`);
 }

@@ -27,6 +27,11 @@ export interface WeightMaker {
   /** `name.weight`, and `name.bias` for LayerNorm. */
   norm(name: string, kind: 'layer' | 'rms'): NormWeights;
   table(name: string): EmbeddingTable;
+  /**
+   * Gemma's RMSNorm gain, stored zero-centred: `name.weight` is w and the norm multiplies by 1 + w
+   * (HF's GemmaRMSNorm computes 1 + w in float32, as this does once at load).
+   */
+  rmsPlusOne(name: string): NormWeights;
   /** Disposes everything made so far (a load that failed half-way). */
   freeAll(): void;
 }
@@ -76,6 +81,12 @@ export function weightMaker(tensors: ReadonlyMap<string, SafeTensor>): WeightMak
     table: (name) => {
       const w = get(name);
       return new EmbeddingTable(w.data, w.shape[0]!, w.shape[1]!);
+    },
+    rmsPlusOne: (name) => {
+      const w = get(name + '.weight').data;
+      const g = new Float32Array(w.length);
+      for (let i = 0; i < w.length; i++) g[i] = 1 + w[i]!;
+      return { g: keep(tf.tensor1d(g, 'float32')) };
     },
     freeAll: () => {
       for (const t of created.splice(0)) t.dispose();
