@@ -68,16 +68,45 @@ export function linkedExtensionsDir(base) {
 }
 
 export function installVsix(vsix, userDataDir, extensionsDir) {
-  execFileSync(process.execPath, [ENTRY, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', vsix], { stdio: 'pipe' });
+  execFileSync(
+    process.execPath,
+    [ENTRY, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', vsix],
+    { stdio: 'pipe' },
+  );
 }
 
 /**
  * Starts code-server and resolves once it answers HTTP. `stop()` kills it (and its children).
  */
-export async function startCodeServer({ port, userDataDir, extensionsDir, folder = path.join(ROOT, 'samples'), log = false } = {}) {
+export async function startCodeServer({
+  port,
+  userDataDir,
+  extensionsDir,
+  folder = path.join(ROOT, 'samples'),
+  log = false,
+} = {}) {
   port ??= await freePort();
-  const args = [ENTRY, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, folder];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, VSCODE_PROXY_URI: '' } });
+  const args = [
+    ENTRY,
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--auth',
+    'none',
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--disable-getting-started-override',
+    '--user-data-dir',
+    userDataDir,
+    '--extensions-dir',
+    extensionsDir,
+    folder,
+  ];
+  const proc = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: { ...process.env, VSCODE_PROXY_URI: '' },
+  });
   let output = '';
   const onData = (b) => {
     const s = b.toString();

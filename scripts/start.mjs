@@ -8,8 +8,14 @@ execFileSync(process.execPath, [path.join(ROOT, 'esbuild.mjs')], { stdio: 'inher
 ensureCodeServer();
 const state = path.join(ROOT, '.cache', 'start');
 const port = Number(process.env.PORT ?? 8080);
-const server = await startCodeServer({ port, userDataDir: makeProfile(path.join(state, 'user-data')), extensionsDir: linkedExtensionsDir(path.join(state, 'extensions')) });
-console.log(`\nAttention Lens is running in VS Code at:\n\n  ${server.url}\n\nOpen a sample, select a sentence, right-click → "Visualise attention". Press Ctrl+C to stop.\n`);
+const server = await startCodeServer({
+  port,
+  userDataDir: makeProfile(path.join(state, 'user-data')),
+  extensionsDir: linkedExtensionsDir(path.join(state, 'extensions')),
+});
+console.log(
+  `\nAttention Lens is running in VS Code at:\n\n  ${server.url}\n\nOpen a sample, select a sentence, right-click → "Visualise attention". Press Ctrl+C to stop.\n`,
+);
 let stopping = false;
 const shutdown = () => {
   if (stopping) return;

@@ -35,7 +35,17 @@ function nodeTests(name, dir, extra = []) {
   const tap = path.join(ROOT, 'test-results', `${name}.tap`);
   mkdirSync(path.dirname(tap), { recursive: true });
   rmSync(tap, { force: true });
-  run(name, process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...extra, ...files]);
+  run(name, process.execPath, [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tap}`,
+    ...extra,
+    ...files,
+  ]);
   let text = '';
   try {
     text = readFileSync(tap, 'utf8');

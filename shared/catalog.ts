@@ -25,18 +25,36 @@ export const CATALOG: readonly CatalogEntry[] = [
   {
     id: 'english-encoder',
     label: 'English encoder (BERT, bidirectional)',
-    description: 'Small BERT trained here on WordNet glosses: 2 layers × 4 heads, every token sees every other (no causal mask).',
+    description:
+      'Small BERT trained here on WordNet glosses: 2 layers × 4 heads, every token sees every other (no causal mask).',
   },
   {
     id: 'dates-transformer',
     label: 'Dates Transformer (Marian encoder–decoder)',
-    description: 'Encoder self-attention, causal decoder self-attention and cross-attention; rewrites dates as YYYY-MM-DD.',
+    description:
+      'Encoder self-attention, causal decoder self-attention and cross-attention; rewrites dates as YYYY-MM-DD.',
   },
-  { id: 'seq2seq-dates-additive', label: 'Seq2seq dates: additive (Bahdanau)', description: 'BiGRU encoder → GRU decoder, score vᵀtanh(W₁q + W₂k).' },
+  {
+    id: 'seq2seq-dates-additive',
+    label: 'Seq2seq dates: additive (Bahdanau)',
+    description: 'BiGRU encoder → GRU decoder, score vᵀtanh(W₁q + W₂k).',
+  },
   { id: 'seq2seq-dates-dot', label: 'Seq2seq dates: dot', description: 'BiGRU encoder → GRU decoder, score q·k.' },
-  { id: 'seq2seq-dates-general', label: 'Seq2seq dates: general', description: 'BiGRU encoder → GRU decoder, score qᵀWk.' },
-  { id: 'seq2seq-dates-scaled-dot', label: 'Seq2seq dates: scaled dot', description: 'BiGRU encoder → GRU decoder, score q·k/√d.' },
-  { id: 'seq2seq-dates-none', label: 'Seq2seq dates: no attention (bottleneck)', description: 'The decoder sees only the encoder’s final state: the fixed-context bottleneck.' },
+  {
+    id: 'seq2seq-dates-general',
+    label: 'Seq2seq dates: general',
+    description: 'BiGRU encoder → GRU decoder, score qᵀWk.',
+  },
+  {
+    id: 'seq2seq-dates-scaled-dot',
+    label: 'Seq2seq dates: scaled dot',
+    description: 'BiGRU encoder → GRU decoder, score q·k/√d.',
+  },
+  {
+    id: 'seq2seq-dates-none',
+    label: 'Seq2seq dates: no attention (bottleneck)',
+    description: 'The decoder sees only the encoder’s final state: the fixed-context bottleneck.',
+  },
 ];
 
 /** A model from the user's disk is named by its file: `file:` + the absolute path of its config.json / model.json. */

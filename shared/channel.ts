@@ -43,7 +43,10 @@ export interface HandlerContext {
 }
 
 export type Handlers<Serve extends Kinded, ServeRes extends ResponsesFor<Serve>> = {
-  readonly [K in Serve['kind']]: (request: Extract<Serve, { kind: K }>, context: HandlerContext) => ServeRes[K] | Promise<ServeRes[K]>;
+  readonly [K in Serve['kind']]: (
+    request: Extract<Serve, { kind: K }>,
+    context: HandlerContext,
+  ) => ServeRes[K] | Promise<ServeRes[K]>;
 };
 
 export interface RequestOptions {
@@ -95,7 +98,12 @@ export class ChannelError extends Error {
   }
 }
 
-export class Channel<Ask extends Kinded = never, AskRes extends ResponsesFor<Ask> = never, Serve extends Kinded = never, ServeRes extends ResponsesFor<Serve> = never> {
+export class Channel<
+  Ask extends Kinded = never,
+  AskRes extends ResponsesFor<Ask> = never,
+  Serve extends Kinded = never,
+  ServeRes extends ResponsesFor<Serve> = never,
+> {
   private nextId = 1;
   private readonly pendingCalls = new Map<number, Pending>();
   private readonly serving = new Map<number, AbortController>();
@@ -205,7 +213,9 @@ export class Channel<Ask extends Kinded = never, AskRes extends ResponsesFor<Ask
     let reply: ResponseMessage;
     let transfer: ArrayBuffer[] = [];
     try {
-      const handler = (this.options.handlers as Record<string, ((r: Serve, c: HandlerContext) => unknown) | undefined> | undefined)?.[request.kind];
+      const handler = (
+        this.options.handlers as Record<string, ((r: Serve, c: HandlerContext) => unknown) | undefined> | undefined
+      )?.[request.kind];
       if (!handler) throw new ChannelError(`no handler for request "${request.kind}"`, 'unsupported');
       const result = await handler(request, context);
       if (this.options.transferResults) transfer = transferables(result);

@@ -37,6 +37,9 @@ export function traceToJson(trace: Trace): unknown {
 export function traceFromJson(json: unknown): Trace {
   const t = json as Omit<Trace, 'stages'> & { stages: (Omit<Stage, 'tensors'> & { tensors: JsonTensor[] })[] };
   if (!t || t.version !== 1 || !Array.isArray(t.stages)) throw new Error('not an Attention Lens trace (version 1)');
-  const stages: Stage[] = t.stages.map((s) => ({ ...s, tensors: s.tensors.map(({ dtype: _d, data, ...rest }): TensorData => ({ ...rest, data: fromBase64(data) })) }));
+  const stages: Stage[] = t.stages.map((s) => ({
+    ...s,
+    tensors: s.tensors.map(({ dtype: _d, data, ...rest }): TensorData => ({ ...rest, data: fromBase64(data) })),
+  }));
   return { ...t, stages };
 }

@@ -42,11 +42,15 @@ export function headsOf(trace: Trace): number {
 }
 
 export function layersOf(trace: Trace): number[] {
-  return [...new Set(trace.stages.map((s) => s.layer).filter((l): l is number => l !== undefined))].sort((a, b) => a - b);
+  return [...new Set(trace.stages.map((s) => s.layer).filter((l): l is number => l !== undefined))].sort(
+    (a, b) => a - b,
+  );
 }
 
 export function stepsOf(trace: Trace): number[] {
-  return [...new Set(trace.stages.map((s) => s.step).filter((l): l is number => l !== undefined))].sort((a, b) => a - b);
+  return [...new Set(trace.stages.map((s) => s.step).filter((l): l is number => l !== undefined))].sort(
+    (a, b) => a - b,
+  );
 }
 
 export function moveStage(trace: Trace, c: Cursor, delta: number): Cursor {
@@ -92,7 +96,9 @@ export function jumpToPhase(trace: Trace, c: Cursor, phase: Phase): Cursor {
   const matches = (s: Stage): boolean => phaseOf(s.kind) === phase;
   // Within an attention block, its own stage of that phase.
   const block = cur && blockOf(trace, cur);
-  const own = block && [block.stages.qkv, block.stages.score, block.stages.normalise, block.stages.context].find((s) => s && matches(s));
+  const own =
+    block &&
+    [block.stages.qkv, block.stages.score, block.stages.normalise, block.stages.context].find((s) => s && matches(s));
   if (own) return { ...c, stage: trace.stages.indexOf(own) };
   const preferred = trace.stages.findIndex((s) => matches(s) && s.layer === cur?.layer && s.step === cur?.step);
   const any = trace.stages.findIndex(matches);
@@ -123,11 +129,23 @@ export interface AttentionBlock {
   readonly context?: TensorData;
   readonly queryTokens: readonly Token[];
   readonly keyTokens: readonly Token[];
-  readonly stages: { readonly qkv?: Stage; readonly score?: Stage; readonly normalise: Stage; readonly context?: Stage };
+  readonly stages: {
+    readonly qkv?: Stage;
+    readonly score?: Stage;
+    readonly normalise: Stage;
+    readonly context?: Stage;
+  };
 }
 
 type Part = 'qkv' | 'score' | 'normalise' | 'context';
-const PART_OF: Partial<Record<StageKind, Part>> = { qkv: 'qkv', score: 'score', normalise: 'normalise', context: 'context', 'self-attention': 'normalise', 'cross-attention': 'normalise' };
+const PART_OF: Partial<Record<StageKind, Part>> = {
+  qkv: 'qkv',
+  score: 'score',
+  normalise: 'normalise',
+  context: 'context',
+  'self-attention': 'normalise',
+  'cross-attention': 'normalise',
+};
 
 interface Blocks {
   readonly list: readonly AttentionBlock[];
@@ -160,7 +178,8 @@ function build(trace: Trace): Blocks {
   }
   const list: AttentionBlock[] = [];
   const byStage = new Map<Stage, AttentionBlock>();
-  const tokensOf = (which: 'input' | 'output'): readonly Token[] => (which === 'input' ? trace.tokens : (trace.outputTokens ?? []));
+  const tokensOf = (which: 'input' | 'output'): readonly Token[] =>
+    which === 'input' ? trace.tokens : (trace.outputTokens ?? []);
   for (const g of groups) {
     const normalise = g.normalise;
     const weights = normalise && findTensor(normalise, 'weights');
@@ -193,7 +212,12 @@ function build(trace: Trace): Blocks {
 
 /** Same attention in another layer or step: same token lists, same role. */
 function sameAttention(a: AttentionBlock, b: AttentionBlock): boolean {
-  return a.role === b.role && a.info.queries === b.info.queries && a.info.keys === b.info.keys && a.stages.normalise.kind === b.stages.normalise.kind;
+  return (
+    a.role === b.role &&
+    a.info.queries === b.info.queries &&
+    a.info.keys === b.info.keys &&
+    a.stages.normalise.kind === b.stages.normalise.kind
+  );
 }
 
 function blocks(trace: Trace): Blocks {
@@ -222,7 +246,11 @@ export function blockAt(trace: Trace, c: Cursor): AttentionBlock | undefined {
   const own = cur && blockOf(trace, cur);
   if (own) return own;
   const perHead = attentionBlocks(trace).filter((b) => b.stages.normalise.kind === 'normalise');
-  return perHead.find((b) => b.layer === cur?.layer && b.step === cur?.step) ?? perHead.find((b) => b.layer === cur?.layer) ?? perHead[0];
+  return (
+    perHead.find((b) => b.layer === cur?.layer && b.step === cur?.step) ??
+    perHead.find((b) => b.layer === cur?.layer) ??
+    perHead[0]
+  );
 }
 
 /** The attention-weights stage the hover and decorations read for the cursor's layer/step. */

@@ -34,8 +34,18 @@ export type ExportFormat = 'png' | 'svg' | 'csv' | 'json' | 'html';
 
 // ---- requests (webview → host over the one Channel, answered once by a response with the same id) ----
 export type Request =
-  | { readonly kind: 'whatIf'; readonly stageId: string; readonly score: ScoreFunction; readonly normaliser: Normaliser }
-  | { readonly kind: 'save'; readonly format: ExportFormat; readonly suggestedName: string; readonly content: string | Uint8Array };
+  | {
+      readonly kind: 'whatIf';
+      readonly stageId: string;
+      readonly score: ScoreFunction;
+      readonly normaliser: Normaliser;
+    }
+  | {
+      readonly kind: 'save';
+      readonly format: ExportFormat;
+      readonly suggestedName: string;
+      readonly content: string | Uint8Array;
+    };
 
 export interface ResponseMap {
   whatIf: WhatIfResult;
@@ -49,7 +59,12 @@ export type HostMessage =
   | { readonly type: 'busy'; readonly message: string }
   | { readonly type: 'error'; readonly message: string }
   | { readonly type: 'export'; readonly format: ExportFormat }
-  | { readonly type: 'response'; readonly id: number; readonly ok: true; readonly result: ResponseMap[keyof ResponseMap] }
+  | {
+      readonly type: 'response';
+      readonly id: number;
+      readonly ok: true;
+      readonly result: ResponseMap[keyof ResponseMap];
+    }
   | { readonly type: 'response'; readonly id: number; readonly ok: false; readonly error: WireError };
 
 export type WebviewMessage =

@@ -8,7 +8,8 @@ export function missingParams(score: ScoreFunction, params: object | undefined):
   if (score === 'general' && !has('W')) return 'general scores qᵀWk need a learned matrix W, and this model has none.';
   if (score === 'additive') {
     const missing = ['W1', 'W2', 'v'].filter((n) => !has(n));
-    if (missing.length) return `additive scores vᵀtanh(W₁q + W₂k) need learned W₁, W₂ and v; this model lacks ${missing.join(', ')}.`;
+    if (missing.length)
+      return `additive scores vᵀtanh(W₁q + W₂k) need learned W₁, W₂ and v; this model lacks ${missing.join(', ')}.`;
   }
   return undefined;
 }

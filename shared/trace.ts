@@ -113,8 +113,10 @@ export function tensor(
   extra: Pick<TensorData, 'tokenAxes' | 'description'> = {},
 ): TensorData {
   const size = shape.reduce((a, b) => a * b, 1);
-  if (data.length !== size) throw new Error(`tensor ${name}: ${data.length} values do not fill shape [${shape.join('×')}]`);
-  if (axes.length !== shape.length) throw new Error(`tensor ${name}: ${axes.length} axis names for ${shape.length} axes`);
+  if (data.length !== size)
+    throw new Error(`tensor ${name}: ${data.length} values do not fill shape [${shape.join('×')}]`);
+  if (axes.length !== shape.length)
+    throw new Error(`tensor ${name}: ${axes.length} axis names for ${shape.length} axes`);
   return { name, shape, axes, data, ...extra };
 }
 

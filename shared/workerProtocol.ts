@@ -26,7 +26,10 @@ export interface WhatIfRequest {
 }
 
 /** What the host asks the worker, over the one Channel (shared/channel.ts). */
-export type WorkerRequest = ({ readonly kind: 'run' } & RunRequest) | ({ readonly kind: 'whatIf' } & WhatIfRequest) | { readonly kind: 'memory' };
+export type WorkerRequest =
+  | ({ readonly kind: 'run' } & RunRequest)
+  | ({ readonly kind: 'whatIf' } & WhatIfRequest)
+  | { readonly kind: 'memory' };
 
 export interface WorkerResponseMap {
   run: Trace;

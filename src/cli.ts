@@ -4,7 +4,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend, tf } from './model/runtime/backend';
 import { BUILTIN_MODELS, DEFAULT_MODEL_ID, getModel } from './model/open/builtins';
-import { findTensor, NORMALISERS, SCORE_FUNCTIONS, type Normaliser, type ScoreFunction, type Trace } from '../shared/trace';
+import {
+  findTensor,
+  NORMALISERS,
+  SCORE_FUNCTIONS,
+  type Normaliser,
+  type ScoreFunction,
+  type Trace,
+} from '../shared/trace';
 import { traceToJson } from '../shared/codec';
 
 interface Args {
@@ -53,13 +60,16 @@ function parse(argv: string[]): Args {
 }
 
 function summary(trace: Trace): string {
-  const lines = [`${trace.model.name} on ${trace.tokens.length} tokens (${trace.backend}, ${trace.elapsedMs.toFixed(1)} ms)`];
+  const lines = [
+    `${trace.model.name} on ${trace.tokens.length} tokens (${trace.backend}, ${trace.elapsedMs.toFixed(1)} ms)`,
+  ];
   lines.push(`tokens: ${trace.tokens.map((t) => JSON.stringify(t.text)).join(' ')}`);
   if (trace.outputTokens) lines.push(`output: ${trace.outputTokens.map((t) => t.text).join('')}`);
   for (const w of trace.warnings) lines.push(`warning: ${w}`);
   for (const s of trace.stages) {
     lines.push(`\n[${s.id}] ${s.title}   ${s.formula}`);
-    for (const t of s.tensors) lines.push(`    ${t.name.padEnd(8)} [${t.shape.map((n, i) => `${n} ${t.axes[i]}`).join(' × ')}]`);
+    for (const t of s.tensors)
+      lines.push(`    ${t.name.padEnd(8)} [${t.shape.map((n, i) => `${n} ${t.axes[i]}`).join(' × ')}]`);
     const w = s.kind === 'normalise' ? findTensor(s, 'weights') : undefined;
     if (w && w.shape.length === 3) {
       // For each head: the key each query attends to most (first 12 queries).
@@ -77,7 +87,9 @@ function summary(trace: Trace): string {
   }
   if (trace.predictions?.length) {
     const last = trace.predictions[trace.predictions.length - 1]!;
-    lines.push(`\nnext-token prediction after the last position: ${last.top.map((c) => `${JSON.stringify(c.text)} ${(c.p * 100).toFixed(1)}%`).join(', ')}`);
+    lines.push(
+      `\nnext-token prediction after the last position: ${last.top.map((c) => `${JSON.stringify(c.text)} ${(c.p * 100).toFixed(1)}%`).join(', ')}`,
+    );
   }
   return lines.join('\n');
 }

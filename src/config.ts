@@ -24,7 +24,11 @@ export function readConfig(): LensConfig {
   const c = vscode.workspace.getConfiguration('attentionLens');
   const fileSetting = c.get<string>('modelFile', '').trim();
   const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-  const modelFile = fileSetting ? (path.isAbsolute(fileSetting) || !root ? path.resolve(fileSetting) : path.join(root, fileSetting)) : undefined;
+  const modelFile = fileSetting
+    ? path.isAbsolute(fileSetting) || !root
+      ? path.resolve(fileSetting)
+      : path.join(root, fileSetting)
+    : undefined;
   return {
     model: modelFile ? fileModelId(modelFile) : c.get<string>('model', 'tinystories-656k'),
     modelFile,

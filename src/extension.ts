@@ -25,15 +25,21 @@ export interface AttentionLensApi {
 
 export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   const log = vscode.window.createOutputChannel('Attention Lens', { log: true });
-  const engine = new EngineClient(context.asAbsolutePath('dist/worker.js'), (level, message) => log[level](message), 1500, () => {
-    const c = readConfig();
-    return { backend: c.backend, threads: c.threads };
-  });
+  const engine = new EngineClient(
+    context.asAbsolutePath('dist/worker.js'),
+    (level, message) => log[level](message),
+    1500,
+    () => {
+      const c = readConfig();
+      return { backend: c.backend, threads: c.threads };
+    },
+  );
   const session = new Session();
   const panels = new PanelManager(context.extensionUri, session, engine, log, panelSettings);
   const decorations = new AttentionDecorations(session, () => readConfig().decorations && panels.isOpen);
   const deps = { session, engine, panels, log };
-  const setContext = (key: string, value: unknown): Thenable<unknown> => vscode.commands.executeCommand('setContext', key, value);
+  const setContext = (key: string, value: unknown): Thenable<unknown> =>
+    vscode.commands.executeCommand('setContext', key, value);
 
   context.subscriptions.push(
     log,
@@ -42,7 +48,10 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     decorations,
     { dispose: () => engine.dispose() },
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, panels.serializer()),
-    vscode.languages.registerHoverProvider({ scheme: '*' }, new AttentionHoverProvider(session, () => readConfig().topK)),
+    vscode.languages.registerHoverProvider(
+      { scheme: '*' },
+      new AttentionHoverProvider(session, () => readConfig().topK),
+    ),
     createStatusBar(session, () => panels.isOpen, panels.onDidChangeActive),
     vscode.commands.registerCommand('attentionLens.visualiseSelection', (arg?: unknown) => {
       // On an *.attention.json file, "Visualise attention" runs the config itself.
@@ -50,10 +59,16 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
       if (typeof arg !== 'string' && doc?.uri.path.endsWith('.attention.json')) return visualiseConfig(deps, doc.uri);
       return visualiseSelection(deps, typeof arg === 'string' ? arg : undefined);
     }),
-    vscode.commands.registerCommand('attentionLens.visualiseConfig', (uri?: vscode.Uri) => visualiseConfig(deps, uri instanceof vscode.Uri ? uri : undefined)),
+    vscode.commands.registerCommand('attentionLens.visualiseConfig', (uri?: vscode.Uri) =>
+      visualiseConfig(deps, uri instanceof vscode.Uri ? uri : undefined),
+    ),
     // Tests and scripts may pass the text as a second argument; people get an input box.
     vscode.commands.registerCommand('attentionLens.visualiseModelFile', (uri?: vscode.Uri, text?: unknown) =>
-      visualiseModelFile(deps, uri instanceof vscode.Uri ? uri : undefined, typeof text === 'string' ? text : undefined),
+      visualiseModelFile(
+        deps,
+        uri instanceof vscode.Uri ? uri : undefined,
+        typeof text === 'string' ? text : undefined,
+      ),
     ),
     registerConfigDiagnostics(),
     rerunOnSave(deps),
@@ -62,7 +77,11 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     vscode.commands.registerCommand('attentionLens.showModelInfo', () => showModelInfo(session)),
     vscode.commands.registerCommand(SHOW_IN_PANEL, (target?: Partial<Cursor>) => {
       if (!session.trace) return;
-      session.moveCursor({ ...session.cursor, ...(target?.stage !== undefined ? { stage: target.stage } : {}), ...(target?.row !== undefined ? { row: target.row } : {}) });
+      session.moveCursor({
+        ...session.cursor,
+        ...(target?.stage !== undefined ? { stage: target.stage } : {}),
+        ...(target?.row !== undefined ? { row: target.row } : {}),
+      });
       panels.show();
     }),
     vscode.commands.registerCommand('attentionLens.openSample', async (name?: unknown) => {
@@ -73,13 +92,18 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
       editor.selection = new vscode.Selection(0, 0, 0, doc.lineAt(0).text.length);
     }),
     vscode.commands.registerCommand('attentionLens.showGrid', () => {
-      if (!session.trace) return void vscode.window.showInformationMessage('Attention Lens: run "Visualise attention" first.');
+      if (!session.trace)
+        return void vscode.window.showInformationMessage('Attention Lens: run "Visualise attention" first.');
       session.moveCursor({ ...session.cursor, view: 'grid' });
       panels.show();
     }),
     vscode.commands.registerCommand('attentionLens.toggleDecorations', async () => {
       const cfg = vscode.workspace.getConfiguration('attentionLens');
-      await cfg.update('decorations.enabled', !cfg.get<boolean>('decorations.enabled', true), vscode.ConfigurationTarget.Global);
+      await cfg.update(
+        'decorations.enabled',
+        !cfg.get<boolean>('decorations.enabled', true),
+        vscode.ConfigurationTarget.Global,
+      );
     }),
     session.onDidChange(() => {
       void setContext('attentionLens.hasTrace', session.trace !== undefined);
@@ -95,7 +119,9 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
       panels.postSettings();
       decorations.refresh();
       if (e.affectsConfiguration('attentionLens.backend') || e.affectsConfiguration('attentionLens.threads')) {
-        log.info(`backend set to ${readConfig().backend}, threads ${readConfig().threads || 'auto'}; restarting the inference worker`);
+        log.info(
+          `backend set to ${readConfig().backend}, threads ${readConfig().threads || 'auto'}; restarting the inference worker`,
+        );
         engine.restartWorker();
       }
     }),

@@ -2,7 +2,11 @@
 import * as vscode from 'vscode';
 import type { Session } from './session';
 
-export function createStatusBar(session: Session, panelOpen: () => boolean, onPanelChange: vscode.Event<boolean>): vscode.Disposable {
+export function createStatusBar(
+  session: Session,
+  panelOpen: () => boolean,
+  onPanelChange: vscode.Event<boolean>,
+): vscode.Disposable {
   const item = vscode.window.createStatusBarItem('attentionLens.status', vscode.StatusBarAlignment.Right, 100);
   item.name = 'Attention Lens';
   item.command = 'attentionLens.chooseModel';

@@ -1,7 +1,13 @@
 // The webview's end of the one Channel (shared/channel.ts): requests to the host with ids,
 // exactly-once settlement and a timeout. The host's replies are fed in with receive/settle.
 import { Channel, type WireError } from '../shared/channel';
-import { REQUEST_TIMEOUT_MS, type HostMessage, type Request, type ResponseMap, type WebviewMessage } from '../shared/protocol';
+import {
+  REQUEST_TIMEOUT_MS,
+  type HostMessage,
+  type Request,
+  type ResponseMap,
+  type WebviewMessage,
+} from '../shared/protocol';
 
 type Kind = Request['kind'];
 
@@ -25,8 +31,13 @@ export class Rpc {
   /** Settles the request with this id; later or unknown responses are ignored (false). */
   settle(id: number, ok: boolean, value: unknown): boolean {
     if (!this.channel.isPending(id)) return false;
-    const error: WireError = typeof value === 'object' && value !== null && 'message' in value ? (value as WireError) : { message: String(value) };
-    this.channel.receive(ok ? { type: 'response', id, ok: true, result: value } : { type: 'response', id, ok: false, error });
+    const error: WireError =
+      typeof value === 'object' && value !== null && 'message' in value
+        ? (value as WireError)
+        : { message: String(value) };
+    this.channel.receive(
+      ok ? { type: 'response', id, ok: true, result: value } : { type: 'response', id, ok: false, error },
+    );
     return true;
   }
 

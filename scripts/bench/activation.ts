@@ -35,18 +35,47 @@ export interface ActivationTiming {
 
 // The namespaces and classes the extension touches; each is `anything()`. A bundle copies a
 // CommonJS module's own keys, so they must be real keys, not proxy traps.
-const NAMES = ['window', 'workspace', 'commands', 'languages', 'extensions', 'env', 'Uri', 'EventEmitter', 'Disposable', 'ViewColumn', 'StatusBarAlignment', 'ThemeColor', 'Range', 'Position', 'Selection', 'Hover', 'MarkdownString', 'Diagnostic', 'DiagnosticSeverity', 'ConfigurationTarget', 'ProgressLocation', 'l10n'];
+const NAMES = [
+  'window',
+  'workspace',
+  'commands',
+  'languages',
+  'extensions',
+  'env',
+  'Uri',
+  'EventEmitter',
+  'Disposable',
+  'ViewColumn',
+  'StatusBarAlignment',
+  'ThemeColor',
+  'Range',
+  'Position',
+  'Selection',
+  'Hover',
+  'MarkdownString',
+  'Diagnostic',
+  'DiagnosticSeverity',
+  'ConfigurationTarget',
+  'ProgressLocation',
+  'l10n',
+];
 
 export function timeActivation(bundle: string): ActivationTiming {
   const fake = Object.fromEntries(NAMES.map((n) => [n, anything()]));
   const load = (Module as unknown as { _load: (request: string, ...rest: unknown[]) => unknown })._load;
-  (Module as unknown as { _load: typeof load })._load = (request, ...rest) => (request === 'vscode' ? fake : load(request, ...rest));
+  (Module as unknown as { _load: typeof load })._load = (request, ...rest) =>
+    request === 'vscode' ? fake : load(request, ...rest);
   try {
     const t0 = performance.now();
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const ext = require(bundle) as { activate(context: unknown): { engine: { started: boolean } } };
     const t1 = performance.now();
-    const context = { subscriptions: [] as unknown[], extensionUri: anything(), extensionPath: '/fake', asAbsolutePath: (p: string) => p };
+    const context = {
+      subscriptions: [] as unknown[],
+      extensionUri: anything(),
+      extensionPath: '/fake',
+      asAbsolutePath: (p: string) => p,
+    };
     const api = ext.activate(context);
     const t2 = performance.now();
     const tfjsLoaded = Object.keys(require.cache).some((k) => /@tensorflow[\\/]tfjs/.test(k));

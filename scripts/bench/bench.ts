@@ -17,7 +17,10 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
 // `--only=layer,models` runs just those parts (activation, layer, models, load, worker, render).
-const only = [...args].find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const only = [...args]
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
 const part = (name: string): boolean => !only || only.includes(name);
 
 function median(xs: number[]): number {
@@ -38,7 +41,10 @@ export async function time(fn: () => Promise<unknown> | unknown, repeats = quick
 
 export function table(title: string, header: string[], rows: (string | number)[][]): void {
   console.log(`\n## ${title}\n`);
-  const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? (Number.isInteger(c) ? String(c) : c.toFixed(2)) : c)))];
+  const cells = [
+    header,
+    ...rows.map((r) => r.map((c) => (typeof c === 'number' ? (Number.isInteger(c) ? String(c) : c.toFixed(2)) : c))),
+  ];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => String(r[i] ?? '').length)));
   for (const [k, r] of cells.entries()) {
     console.log('| ' + r.map((c, i) => String(c).padEnd(widths[i]!)).join(' | ') + ' |');
@@ -46,7 +52,10 @@ export function table(title: string, header: string[], rows: (string | number)[]
   }
 }
 
-const WORDS = 'once upon a time there was a little girl named mia she loved to play in the park with her red ball one day the ball rolled under a big tree'.split(' ');
+const WORDS =
+  'once upon a time there was a little girl named mia she loved to play in the park with her red ball one day the ball rolled under a big tree'.split(
+    ' ',
+  );
 const DATE = 'Monday 23rd of November 2026 ';
 
 function textOf(modelId: string, tokens: number): string {
@@ -56,7 +65,16 @@ function textOf(modelId: string, tokens: number): string {
 
 export function traceBytes(trace: Trace): { tensorBytes: number; jsonBytes: number } {
   let tensorBytes = 0;
-  const skeleton = { ...trace, stages: trace.stages.map((s) => ({ ...s, tensors: s.tensors.map((t) => { tensorBytes += t.data.byteLength; return { ...t, data: null }; }) })) };
+  const skeleton = {
+    ...trace,
+    stages: trace.stages.map((s) => ({
+      ...s,
+      tensors: s.tensors.map((t) => {
+        tensorBytes += t.data.byteLength;
+        return { ...t, data: null };
+      }),
+    })),
+  };
   return { tensorBytes, jsonBytes: JSON.stringify(skeleton).length };
 }
 
@@ -76,12 +94,26 @@ function referenceTimes(modelId: string, lengths: number[]): RefTimes | string {
   const out: RefTimes = { torch: new Map(), numpy: new Map() };
   for (const engine of ['torch', 'numpy'] as const) {
     try {
-      const args = [path.join(ROOT, 'scripts', 'reference', 'hf_families.py'), '--time', path.join(ROOT, dir), ...lengths.map(String), ...(engine === 'numpy' ? ['--numpy'] : [])];
-      const json = JSON.parse(execFileSync('/usr/bin/python3', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OMP_NUM_THREADS: '2' }, timeout: 600_000 })) as { results: { tokens: number; ms: number | null; error?: string }[] };
+      const args = [
+        path.join(ROOT, 'scripts', 'reference', 'hf_families.py'),
+        '--time',
+        path.join(ROOT, dir),
+        ...lengths.map(String),
+        ...(engine === 'numpy' ? ['--numpy'] : []),
+      ];
+      const json = JSON.parse(
+        execFileSync('/usr/bin/python3', args, {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, OMP_NUM_THREADS: '2' },
+          timeout: 600_000,
+        }),
+      ) as { results: { tokens: number; ms: number | null; error?: string }[] };
       for (const r of json.results) out[engine].set(r.tokens, r.ms ?? r.error ?? 'n/a');
     } catch (err) {
       const msg = (err as Error).message;
-      for (const n of lengths) out[engine].set(n, /No module named|ENOENT/.test(msg) ? `${engine} not installed` : 'failed');
+      for (const n of lengths)
+        out[engine].set(n, /No module named|ENOENT/.test(msg) ? `${engine} not installed` : 'failed');
     }
   }
   return out;
@@ -110,7 +142,8 @@ async function models(): Promise<void> {
       const leak = tf.memory().numTensors - before;
       row.push(`${ms.toFixed(1)} ms (${trace!.tokens.length} tok)${leak ? ` LEAK ${leak}` : ''}`);
       if (typeof refs !== 'string') {
-        const cell = (v: number | string | undefined): string => (typeof v === 'number' ? `${v.toFixed(1)} ms (ours ${(ms / v).toFixed(2)}×)` : v ?? 'n/a');
+        const cell = (v: number | string | undefined): string =>
+          typeof v === 'number' ? `${v.toFixed(1)} ms (ours ${(ms / v).toFixed(2)}×)` : (v ?? 'n/a');
         refRows.push([entry.id, n, `${ms.toFixed(1)} ms`, cell(refs.numpy.get(n)), cell(refs.torch.get(n))]);
       }
       if (n === 128) {
@@ -121,14 +154,20 @@ async function models(): Promise<void> {
     row.push(bytes);
     rows.push(row);
   }
-  table('Inference per built-in model (median, wasm backend, whole run() incl. tokenising and trace copies)', ['model', '16', '64', '128', '512', 'trace size at 128'], rows);
+  table(
+    'Inference per built-in model (median, wasm backend, whole run() incl. tokenising and trace copies)',
+    ['model', '16', '64', '128', '512', 'trace size at 128'],
+    rows,
+  );
   table(
     'The same models in numpy and torch (hf_families.py --time: forward pass only, float32, torch on 2 threads; ours is the whole run())',
     ['model', 'requested tokens', 'ours', 'numpy', 'torch'],
     refRows,
   );
   const none = CATALOG.filter((m) => !REFERENCE_DIRS[m.id]).map((m) => m.id);
-  console.log(`\nNo Python timing for ${none.join(', ')}: their references (seq2seq_ref.py, the toy) check numbers, not speed.`);
+  console.log(
+    `\nNo Python timing for ${none.join(', ')}: their references (seq2seq_ref.py, the toy) check numbers, not speed.`,
+  );
 }
 
 async function worker(): Promise<void> {
@@ -150,15 +189,22 @@ async function worker(): Promise<void> {
     const mem0 = await engine.memory();
     for (let i = 0; i < 3; i++) await engine.run({ modelId: 'tinystories-656k', text: long }).promise;
     const mem1 = await engine.memory();
-    table('Worker thread', ['measure', 'value'], [
-      ['toy run in process (16 tokens)', `${inProcess.toFixed(2)} ms`],
-      ['toy run via worker (16 tokens)', `${viaWorker.toFixed(2)} ms`],
-      ['worker round-trip overhead', `${(viaWorker - inProcess).toFixed(2)} ms`],
-      ['TinyStories 512 tokens via worker', `${runMs.toFixed(1)} ms`],
-      ['host event-loop delay during that run: max', `${(h.max / 1e6).toFixed(1)} ms`],
-      ['host event-loop delay: p99', `${(h.percentile(99) / 1e6).toFixed(1)} ms`],
-      ['worker numTensors before / after 3 runs', `${mem0.numTensors} / ${mem1.numTensors}${mem0.numTensors === mem1.numTensors ? ' (no leak)' : ' LEAK'}`],
-    ]);
+    table(
+      'Worker thread',
+      ['measure', 'value'],
+      [
+        ['toy run in process (16 tokens)', `${inProcess.toFixed(2)} ms`],
+        ['toy run via worker (16 tokens)', `${viaWorker.toFixed(2)} ms`],
+        ['worker round-trip overhead', `${(viaWorker - inProcess).toFixed(2)} ms`],
+        ['TinyStories 512 tokens via worker', `${runMs.toFixed(1)} ms`],
+        ['host event-loop delay during that run: max', `${(h.max / 1e6).toFixed(1)} ms`],
+        ['host event-loop delay: p99', `${(h.percentile(99) / 1e6).toFixed(1)} ms`],
+        [
+          'worker numTensors before / after 3 runs',
+          `${mem0.numTensors} / ${mem1.numTensors}${mem0.numTensors === mem1.numTensors ? ' (no leak)' : ' LEAK'}`,
+        ],
+      ],
+    );
   } finally {
     engine.dispose();
   }
@@ -167,21 +213,42 @@ async function worker(): Promise<void> {
 /** activate() of the built extension in a fresh process (cold module cache), as VS Code calls it. */
 function activation(): void {
   const script = `const { timeActivation } = require(${JSON.stringify(path.join(__dirname, 'activation.ts'))}); process.stdout.write(JSON.stringify(timeActivation(${JSON.stringify(path.join(ROOT, 'dist', 'extension.js'))})));`;
-  const runs = Array.from({ length: quick ? 3 : 7 }, () => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8' })) as { requireMs: number; activateMs: number; workerStarted: boolean; tfjsLoaded: boolean });
+  const runs = Array.from(
+    { length: quick ? 3 : 7 },
+    () =>
+      JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8' })) as {
+        requireMs: number;
+        activateMs: number;
+        workerStarted: boolean;
+        tfjsLoaded: boolean;
+      },
+  );
   const total = median(runs.map((r) => r.requireMs + r.activateMs));
-  table('Activation (dist/extension.js, fresh process, vscode API stubbed)', ['measure', 'value'], [
-    ['load the bundle (require)', `${median(runs.map((r) => r.requireMs)).toFixed(1)} ms`],
-    ['activate()', `${median(runs.map((r) => r.activateMs)).toFixed(1)} ms`],
-    ['activation time (goal < 50 ms)', `${total.toFixed(1)} ms${total < 50 ? '' : ' OVER GOAL'}`],
-    ['inference worker started by activation', runs.some((r) => r.workerStarted) ? 'yes (WRONG: the first run starts it)' : 'no'],
-    ['tfjs loaded into the extension host', runs.some((r) => r.tfjsLoaded) ? 'yes (WRONG: only the worker loads it)' : 'no'],
-  ]);
+  table(
+    'Activation (dist/extension.js, fresh process, vscode API stubbed)',
+    ['measure', 'value'],
+    [
+      ['load the bundle (require)', `${median(runs.map((r) => r.requireMs)).toFixed(1)} ms`],
+      ['activate()', `${median(runs.map((r) => r.activateMs)).toFixed(1)} ms`],
+      ['activation time (goal < 50 ms)', `${total.toFixed(1)} ms${total < 50 ? '' : ' OVER GOAL'}`],
+      [
+        'inference worker started by activation',
+        runs.some((r) => r.workerStarted) ? 'yes (WRONG: the first run starts it)' : 'no',
+      ],
+      [
+        'tfjs loaded into the extension host',
+        runs.some((r) => r.tfjsLoaded) ? 'yes (WRONG: only the worker loads it)' : 'no',
+      ],
+    ],
+  );
 }
 
 async function main(): Promise<void> {
   // One thread, as the extension runs built-in and other small models (the engine's small lane).
   const b = await initBackend('wasm', { threads: 1 });
-  console.log(`# Attention Lens benchmark\n\nbackend: ${b.name}; built-in models on ${b.threads} thread${b.threads === 1 ? '' : 's'} (the engine's small-model lane), large checkpoints on ${defaultThreads()}${b.warning ? ` (${b.warning})` : ''}; node ${process.version}; ${quick ? 'quick mode' : 'full'}`);
+  console.log(
+    `# Attention Lens benchmark\n\nbackend: ${b.name}; built-in models on ${b.threads} thread${b.threads === 1 ? '' : 's'} (the engine's small-model lane), large checkpoints on ${defaultThreads()}${b.warning ? ` (${b.warning})` : ''}; node ${process.version}; ${quick ? 'quick mode' : 'full'}`,
+  );
   if (part('activation')) activation();
   if (part('layer')) await benchLayers({ quick });
   if (part('models')) await models();

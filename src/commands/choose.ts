@@ -7,16 +7,51 @@ import { readConfig } from '../config';
 import { useModelFile } from './visualiseModelFile';
 
 const SCORE_ITEMS: (vscode.QuickPickItem & { value: ScoreFunction })[] = [
-  { value: 'dot', label: 'dot', description: 'q·k', detail: 'Luong dot product: similarity as the inner product of query and key.' },
-  { value: 'scaled-dot', label: 'scaled dot', description: 'q·k / √d', detail: 'Transformer attention: the dot product divided by √d keeps softmax out of saturation as d grows.' },
-  { value: 'general', label: 'general (bilinear)', description: 'qᵀ W k', detail: 'Luong general: a learned matrix W relates query and key spaces.' },
-  { value: 'additive', label: 'additive (concat)', description: 'vᵀ tanh(W₁q + W₂k)', detail: 'Bahdanau: a one-hidden-layer network scores each query–key pair.' },
+  {
+    value: 'dot',
+    label: 'dot',
+    description: 'q·k',
+    detail: 'Luong dot product: similarity as the inner product of query and key.',
+  },
+  {
+    value: 'scaled-dot',
+    label: 'scaled dot',
+    description: 'q·k / √d',
+    detail: 'Transformer attention: the dot product divided by √d keeps softmax out of saturation as d grows.',
+  },
+  {
+    value: 'general',
+    label: 'general (bilinear)',
+    description: 'qᵀ W k',
+    detail: 'Luong general: a learned matrix W relates query and key spaces.',
+  },
+  {
+    value: 'additive',
+    label: 'additive (concat)',
+    description: 'vᵀ tanh(W₁q + W₂k)',
+    detail: 'Bahdanau: a one-hidden-layer network scores each query–key pair.',
+  },
 ];
 
 const NORMALISER_ITEMS: (vscode.QuickPickItem & { value: Normaliser })[] = [
-  { value: 'softmax', label: 'softmax', description: 'exp(s) / Σ exp(s)', detail: 'Every key gets some weight; rows sum to 1.' },
-  { value: 'sparsemax', label: 'sparsemax', description: 'Euclidean projection onto the simplex', detail: 'Low-scoring keys get exactly 0; rows sum to 1.' },
-  { value: 'sigmoid', label: 'sigmoid', description: '1 / (1 + exp(−s))', detail: 'Each key is weighted independently; rows need not sum to 1.' },
+  {
+    value: 'softmax',
+    label: 'softmax',
+    description: 'exp(s) / Σ exp(s)',
+    detail: 'Every key gets some weight; rows sum to 1.',
+  },
+  {
+    value: 'sparsemax',
+    label: 'sparsemax',
+    description: 'Euclidean projection onto the simplex',
+    detail: 'Low-scoring keys get exactly 0; rows sum to 1.',
+  },
+  {
+    value: 'sigmoid',
+    label: 'sigmoid',
+    description: '1 / (1 + exp(−s))',
+    detail: 'Each key is weighted independently; rows need not sum to 1.',
+  },
 ];
 
 async function update(key: string, value: string): Promise<void> {
@@ -29,14 +64,38 @@ export function registerChooseCommands(): vscode.Disposable[] {
       const { modelFile } = readConfig();
       const current = modelFile ? undefined : vscode.workspace.getConfiguration('attentionLens').get<string>('model');
       type Item = vscode.QuickPickItem & { id?: string; action?: 'open' | 'keep' };
-      const items: Item[] = BUILTIN_MODELS.map((m) => ({ label: m.label, description: m.id === current ? `${m.id} (current)` : m.id, detail: m.description, id: m.id }));
+      const items: Item[] = BUILTIN_MODELS.map((m) => ({
+        label: m.label,
+        description: m.id === current ? `${m.id} (current)` : m.id,
+        detail: m.description,
+        id: m.id,
+      }));
       items.push({ label: 'Your models', kind: vscode.QuickPickItemKind.Separator });
-      if (modelFile) items.push({ label: `$(file) ${vscode.workspace.asRelativePath(modelFile)}`, description: '(current)', detail: 'From attentionLens.modelFile', action: 'keep' });
-      items.push({ label: '$(folder-opened) Open a model file…', detail: 'A Hugging Face config.json (beside model.safetensors) or a TensorFlow.js model.json', action: 'open' });
-      const pick = await vscode.window.showQuickPick(items, { title: 'Attention Lens: choose a model', matchOnDetail: true });
+      if (modelFile)
+        items.push({
+          label: `$(file) ${vscode.workspace.asRelativePath(modelFile)}`,
+          description: '(current)',
+          detail: 'From attentionLens.modelFile',
+          action: 'keep',
+        });
+      items.push({
+        label: '$(folder-opened) Open a model file…',
+        detail: 'A Hugging Face config.json (beside model.safetensors) or a TensorFlow.js model.json',
+        action: 'open',
+      });
+      const pick = await vscode.window.showQuickPick(items, {
+        title: 'Attention Lens: choose a model',
+        matchOnDetail: true,
+      });
       if (!pick || pick.action === 'keep') return pick ? modelFile : undefined;
       if (pick.action === 'open') {
-        const file = (await vscode.window.showOpenDialog({ title: 'Attention Lens: open a model file', canSelectMany: false, filters: { 'Model files': ['json'] } }))?.[0];
+        const file = (
+          await vscode.window.showOpenDialog({
+            title: 'Attention Lens: open a model file',
+            canSelectMany: false,
+            filters: { 'Model files': ['json'] },
+          })
+        )?.[0];
         if (!file) return undefined;
         await useModelFile(file.fsPath);
         return file.fsPath;
@@ -46,12 +105,18 @@ export function registerChooseCommands(): vscode.Disposable[] {
       return pick.id;
     }),
     vscode.commands.registerCommand('attentionLens.chooseScoreFunction', async () => {
-      const pick = await vscode.window.showQuickPick(SCORE_ITEMS, { title: 'Attention Lens: score function', matchOnDetail: true });
+      const pick = await vscode.window.showQuickPick(SCORE_ITEMS, {
+        title: 'Attention Lens: score function',
+        matchOnDetail: true,
+      });
       if (pick) await update('scoreFunction', pick.value);
       return pick?.value;
     }),
     vscode.commands.registerCommand('attentionLens.chooseNormaliser', async () => {
-      const pick = await vscode.window.showQuickPick(NORMALISER_ITEMS, { title: 'Attention Lens: normaliser', matchOnDetail: true });
+      const pick = await vscode.window.showQuickPick(NORMALISER_ITEMS, {
+        title: 'Attention Lens: normaliser',
+        matchOnDetail: true,
+      });
       if (pick) await update('normaliser', pick.value);
       return pick?.value;
     }),

@@ -4,6 +4,10 @@ import * as vscode from 'vscode';
 
 export async function confirmUntrustedLoad(what: string): Promise<boolean> {
   if (vscode.workspace.isTrusted) return true;
-  const ok = await vscode.window.showWarningMessage(`This workspace is not trusted. Load the model files in "${what}"? No code is run from them.`, { modal: true }, 'Load');
+  const ok = await vscode.window.showWarningMessage(
+    `This workspace is not trusted. Load the model files in "${what}"? No code is run from them.`,
+    { modal: true },
+    'Load',
+  );
   return ok === 'Load';
 }

@@ -22,38 +22,51 @@ export interface VisualiseDeps {
 export const MAX_SELECTION_CHARS = 100_000;
 
 /** Runs `request` in the worker with a cancellable progress notification; the trace, or undefined. */
-export async function runAndShow(deps: VisualiseDeps, title: string, request: RunRequest, source?: Source, keepCursor = false): Promise<Trace | undefined> {
+export async function runAndShow(
+  deps: VisualiseDeps,
+  title: string,
+  request: RunRequest,
+  source?: Source,
+  keepCursor = false,
+): Promise<Trace | undefined> {
   const started = Date.now();
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Attention Lens: ${title}`, cancellable: true }, async (progress, token) => {
-    const handle = deps.engine.run(request, (fraction, message) => progress.report({ message: `${message} (${Math.round(fraction * 100)}%)` }));
-    const sub = token.onCancellationRequested(() => {
-      deps.log.info(`run cancelled by the user after ${Date.now() - started} ms`);
-      handle.cancel();
-    });
-    try {
-      const trace = await handle.promise;
-      deps.log.info(`ran ${trace.model.id} on ${trace.tokens.length} tokens with the ${trace.backend} backend in ${trace.elapsedMs.toFixed(0)} ms (round trip ${Date.now() - started} ms)`);
-      for (const w of trace.warnings) {
-        deps.log.warn(w);
-        void vscode.window.showWarningMessage(`Attention Lens: ${w}`);
-      }
-      const sameModel = keepCursor && deps.session.trace?.model.id === trace.model.id;
-      deps.session.set(trace, source, sameModel ? deps.session.cursor : undefined);
-      deps.panels.show();
-      return trace;
-    } catch (err) {
-      if (err instanceof EngineError && err.code === 'cancelled') {
-        void vscode.window.showInformationMessage('Attention Lens: run cancelled.');
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Attention Lens: ${title}`, cancellable: true },
+    async (progress, token) => {
+      const handle = deps.engine.run(request, (fraction, message) =>
+        progress.report({ message: `${message} (${Math.round(fraction * 100)}%)` }),
+      );
+      const sub = token.onCancellationRequested(() => {
+        deps.log.info(`run cancelled by the user after ${Date.now() - started} ms`);
+        handle.cancel();
+      });
+      try {
+        const trace = await handle.promise;
+        deps.log.info(
+          `ran ${trace.model.id} on ${trace.tokens.length} tokens with the ${trace.backend} backend in ${trace.elapsedMs.toFixed(0)} ms (round trip ${Date.now() - started} ms)`,
+        );
+        for (const w of trace.warnings) {
+          deps.log.warn(w);
+          void vscode.window.showWarningMessage(`Attention Lens: ${w}`);
+        }
+        const sameModel = keepCursor && deps.session.trace?.model.id === trace.model.id;
+        deps.session.set(trace, source, sameModel ? deps.session.cursor : undefined);
+        deps.panels.show();
+        return trace;
+      } catch (err) {
+        if (err instanceof EngineError && err.code === 'cancelled') {
+          void vscode.window.showInformationMessage('Attention Lens: run cancelled.');
+          return undefined;
+        }
+        const message = err instanceof Error ? err.message : String(err);
+        deps.log.error(`${title} failed: ${message}`);
+        void vscode.window.showErrorMessage(`Attention Lens: ${message}`);
         return undefined;
+      } finally {
+        sub.dispose();
       }
-      const message = err instanceof Error ? err.message : String(err);
-      deps.log.error(`${title} failed: ${message}`);
-      void vscode.window.showErrorMessage(`Attention Lens: ${message}`);
-      return undefined;
-    } finally {
-      sub.dispose();
-    }
-  });
+    },
+  );
 }
 
 export async function visualiseSelection(deps: VisualiseDeps, modelId?: string): Promise<boolean> {
@@ -63,22 +76,39 @@ export async function visualiseSelection(deps: VisualiseDeps, modelId?: string):
     return false;
   }
   const doc = editor.document;
-  const range = editor.selection.isEmpty ? new vscode.Range(doc.positionAt(0), doc.positionAt(doc.getText().length)) : editor.selection;
+  const range = editor.selection.isEmpty
+    ? new vscode.Range(doc.positionAt(0), doc.positionAt(doc.getText().length))
+    : editor.selection;
   let text = doc.getText(range);
   const offset = doc.offsetAt(range.start);
   if (text.trim().length === 0) {
-    void vscode.window.showWarningMessage('Attention Lens: the selection is empty. Select a sentence or two and try again.');
+    void vscode.window.showWarningMessage(
+      'Attention Lens: the selection is empty. Select a sentence or two and try again.',
+    );
     return false;
   }
   if (text.length > MAX_SELECTION_CHARS) {
-    void vscode.window.showWarningMessage(`Attention Lens: the selection has ${text.length.toLocaleString()} characters; only the first ${MAX_SELECTION_CHARS.toLocaleString()} are used.`);
+    void vscode.window.showWarningMessage(
+      `Attention Lens: the selection has ${text.length.toLocaleString()} characters; only the first ${MAX_SELECTION_CHARS.toLocaleString()} are used.`,
+    );
     text = text.slice(0, MAX_SELECTION_CHARS);
   }
   const cfg = readConfig();
   const model = modelId ?? cfg.model;
   const file = filePathOf(model);
   if (file && !(await confirmUntrustedLoad(file))) return false;
-  const request = { modelId: model, text, maxTokens: cfg.maxTokens, score: cfg.score, normaliser: cfg.normaliser, topK: cfg.topK };
-  const trace = await runAndShow(deps, `running ${file ? vscode.workspace.asRelativePath(file) : model}`, request, { uri: doc.uri.toString(), version: doc.version, offset });
+  const request = {
+    modelId: model,
+    text,
+    maxTokens: cfg.maxTokens,
+    score: cfg.score,
+    normaliser: cfg.normaliser,
+    topK: cfg.topK,
+  };
+  const trace = await runAndShow(deps, `running ${file ? vscode.workspace.asRelativePath(file) : model}`, request, {
+    uri: doc.uri.toString(),
+    version: doc.version,
+    offset,
+  });
   return trace !== undefined;
 }

@@ -21,12 +21,21 @@ export async function visualiseConfig(deps: VisualiseDeps, uri?: vscode.Uri): Pr
   const parsed = parseAttentionConfig(text);
   const errors = parsed.problems.filter((p) => p.severity === 'error');
   if (errors.length > 0) {
-    void vscode.window.showErrorMessage(`Attention Lens: ${path.basename(target.fsPath)} has ${errors.length} problem${errors.length === 1 ? '' : 's'} (see the Problems panel): ${errors[0]!.message}`);
+    void vscode.window.showErrorMessage(
+      `Attention Lens: ${path.basename(target.fsPath)} has ${errors.length} problem${errors.length === 1 ? '' : 's'} (see the Problems panel): ${errors[0]!.message}`,
+    );
     return false;
   }
-  if (parsed.config?.kind === 'model' && parsed.config.path && !(await confirmUntrustedLoad(parsed.config.path))) return false;
+  if (parsed.config?.kind === 'model' && parsed.config.path && !(await confirmUntrustedLoad(parsed.config.path)))
+    return false;
   const cfg = readConfig();
-  const request = { modelId: 'config', text: '', config: { text, baseDir: path.dirname(target.fsPath) }, maxTokens: cfg.maxTokens, topK: cfg.topK };
+  const request = {
+    modelId: 'config',
+    text: '',
+    config: { text, baseDir: path.dirname(target.fsPath) },
+    maxTokens: cfg.maxTokens,
+    topK: cfg.topK,
+  };
   const trace = await runAndShow(deps, `running ${path.basename(target.fsPath)}`, request, undefined, true);
   if (trace) shown = target.toString();
   return trace !== undefined;
@@ -35,6 +44,7 @@ export async function visualiseConfig(deps: VisualiseDeps, uri?: vscode.Uri): Pr
 /** Saving the config that is on screen runs it again, so a learner sees one changed number take effect. */
 export function rerunOnSave(deps: VisualiseDeps): vscode.Disposable {
   return vscode.workspace.onDidSaveTextDocument((doc) => {
-    if (isAttentionConfig(doc) && doc.uri.toString() === shown && deps.panels.isOpen) void visualiseConfig(deps, doc.uri);
+    if (isAttentionConfig(doc) && doc.uri.toString() === shown && deps.panels.isOpen)
+      void visualiseConfig(deps, doc.uri);
   });
 }

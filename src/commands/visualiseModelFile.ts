@@ -28,12 +28,20 @@ async function pickModelFile(): Promise<vscode.Uri | undefined> {
 /** The text to run: what the user had selected elsewhere, else what they type (pre-filled). */
 async function askText(modelName: string): Promise<string | undefined> {
   const editor = vscode.window.activeTextEditor;
-  const selected = editor && !editor.selection.isEmpty && !isModelFile(editor.document.uri) ? editor.document.getText(editor.selection) : undefined;
+  const selected =
+    editor && !editor.selection.isEmpty && !isModelFile(editor.document.uri)
+      ? editor.document.getText(editor.selection)
+      : undefined;
   const text = await vscode.window.showInputBox({
     title: `Attention Lens: text for ${modelName}`,
     prompt: 'The model runs on this text; its attention opens in the panel.',
     value: selected ?? lastText ?? DEFAULT_TEXT,
-    validateInput: (v) => (v.trim().length === 0 ? 'Type a sentence or two.' : v.length > MAX_SELECTION_CHARS ? `At most ${MAX_SELECTION_CHARS.toLocaleString()} characters.` : undefined),
+    validateInput: (v) =>
+      v.trim().length === 0
+        ? 'Type a sentence or two.'
+        : v.length > MAX_SELECTION_CHARS
+          ? `At most ${MAX_SELECTION_CHARS.toLocaleString()} characters.`
+          : undefined,
   });
   return text === undefined ? undefined : text;
 }
@@ -50,12 +58,21 @@ export async function visualiseModelFile(deps: VisualiseDeps, uri?: vscode.Uri, 
   lastText = input;
   const cfg = readConfig();
   const modelId = fileModelId(file);
-  const trace = await runAndShow(deps, `loading and running ${vscode.workspace.asRelativePath(file)}`, { modelId, text: input, maxTokens: cfg.maxTokens, score: cfg.score, normaliser: cfg.normaliser, topK: cfg.topK });
+  const trace = await runAndShow(deps, `loading and running ${vscode.workspace.asRelativePath(file)}`, {
+    modelId,
+    text: input,
+    maxTokens: cfg.maxTokens,
+    score: cfg.score,
+    normaliser: cfg.normaliser,
+    topK: cfg.topK,
+  });
   if (!trace) return false;
   if (cfg.model !== modelId) {
-    void vscode.window.showInformationMessage(`Attention Lens: ${trace.model.name} loaded from ${name}.`, 'Use for selections').then(async (choice) => {
-      if (choice === 'Use for selections') await useModelFile(file);
-    });
+    void vscode.window
+      .showInformationMessage(`Attention Lens: ${trace.model.name} loaded from ${name}.`, 'Use for selections')
+      .then(async (choice) => {
+        if (choice === 'Use for selections') await useModelFile(file);
+      });
   }
   return true;
 }
@@ -65,7 +82,11 @@ export async function useModelFile(file: string | undefined): Promise<void> {
   const c = vscode.workspace.getConfiguration('attentionLens');
   const hasFolder = Boolean(vscode.workspace.workspaceFolders?.length);
   if (file) {
-    await c.update('modelFile', file, hasFolder ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global);
+    await c.update(
+      'modelFile',
+      file,
+      hasFolder ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global,
+    );
     return;
   }
   // Back to the built-in model: clear the setting wherever it is set.

@@ -12,7 +12,11 @@ export function registerConfigDiagnostics(): vscode.Disposable {
     collection.set(
       doc.uri,
       problems.map((p) => {
-        const d = new vscode.Diagnostic(new vscode.Range(doc.positionAt(p.offset), doc.positionAt(p.offset + p.length)), p.message, p.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
+        const d = new vscode.Diagnostic(
+          new vscode.Range(doc.positionAt(p.offset), doc.positionAt(p.offset + p.length)),
+          p.message,
+          p.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning,
+        );
         d.source = 'Attention Lens';
         return d;
       }),

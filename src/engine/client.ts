@@ -10,10 +10,19 @@ import { filePathOf } from '../../shared/catalog';
 import type { Trace } from '../../shared/trace';
 import type { WhatIfResult } from '../../shared/protocol';
 import { Channel, type Call, type WireError } from '../../shared/channel';
-import type { FromWorker, RunRequest, WhatIfRequest, WorkerRequest, WorkerResponseMap } from '../../shared/workerProtocol';
+import type {
+  FromWorker,
+  RunRequest,
+  WhatIfRequest,
+  WorkerRequest,
+  WorkerResponseMap,
+} from '../../shared/workerProtocol';
 
 export class EngineError extends Error {
-  constructor(message: string, readonly code?: string) {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
     super(message);
     this.name = 'EngineError';
   }
@@ -70,7 +79,10 @@ class WorkerSlot {
     return this.info!;
   }
 
-  call<K extends WorkerRequest['kind']>(request: Extract<WorkerRequest, { kind: K }>, onProgress?: (fraction: number, message: string) => void): Call<WorkerResponseMap[K]> {
+  call<K extends WorkerRequest['kind']>(
+    request: Extract<WorkerRequest, { kind: K }>,
+    onProgress?: (fraction: number, message: string) => void,
+  ): Call<WorkerResponseMap[K]> {
     return this.channel.call(request, { onProgress });
   }
 
@@ -97,7 +109,10 @@ class WorkerSlot {
     worker.on('message', (msg: FromWorker) => {
       if (this.channel.receive(msg) || msg.type !== 'ready') return;
       if (msg.warning) this.log('warn', msg.warning);
-      this.log('info', `inference worker (${this.lane} models) ready on the ${msg.backend} backend, ${msg.threads} thread${msg.threads === 1 ? '' : 's'}, in ${Date.now() - started} ms`);
+      this.log(
+        'info',
+        `inference worker (${this.lane} models) ready on the ${msg.backend} backend, ${msg.threads} thread${msg.threads === 1 ? '' : 's'}, in ${Date.now() - started} ms`,
+      );
       readyResolve({ backend: msg.backend, threads: msg.threads, warning: msg.warning });
     });
     worker.on('error', (err) => {
@@ -147,12 +162,16 @@ export class EngineClient {
       else delete out['ATTENTION_LENS_THREADS'];
       return out;
     };
-    this.slots = { small: new WorkerSlot('small', workerPath, env('small'), log), large: new WorkerSlot('large', workerPath, env('large'), log) };
+    this.slots = {
+      small: new WorkerSlot('small', workerPath, env('small'), log),
+      large: new WorkerSlot('large', workerPath, env('large'), log),
+    };
   }
 
   /** Stops the workers (failing what is pending); the next request starts fresh ones. */
   restartWorker(): void {
-    for (const s of Object.values(this.slots)) s.restart(new EngineError('The inference worker was restarted.', 'cancelled'));
+    for (const s of Object.values(this.slots))
+      s.restart(new EngineError('The inference worker was restarted.', 'cancelled'));
   }
 
   /** Whether any worker thread is running (none until the first run: activation starts nothing). */
@@ -215,6 +234,7 @@ export class EngineClient {
   }
 
   dispose(): void {
-    for (const s of Object.values(this.slots)) s.restart(new EngineError('The engine was shut down.', 'cancelled'), false);
+    for (const s of Object.values(this.slots))
+      s.restart(new EngineError('The engine was shut down.', 'cancelled'), false);
   }
 }

@@ -22,12 +22,18 @@ export class AttentionDecorations implements vscode.Disposable {
         borderRadius: '2px',
       }),
     );
-    this.focus = vscode.window.createTextEditorDecorationType({ border: '1px solid', borderColor: new vscode.ThemeColor('focusBorder'), borderRadius: '2px' });
+    this.focus = vscode.window.createTextEditorDecorationType({
+      border: '1px solid',
+      borderColor: new vscode.ThemeColor('focusBorder'),
+      borderRadius: '2px',
+    });
     this.subs.push(
       vscode.window.onDidChangeTextEditorSelection((e) => this.paint(e.textEditor)),
       vscode.window.onDidChangeActiveTextEditor((e) => e && this.paint(e)),
       session.onDidChange(() => vscode.window.visibleTextEditors.forEach((e) => this.paint(e))),
-      vscode.workspace.onDidChangeTextDocument((e) => vscode.window.visibleTextEditors.filter((ed) => ed.document === e.document).forEach((ed) => this.clear(ed))),
+      vscode.workspace.onDidChangeTextDocument((e) =>
+        vscode.window.visibleTextEditors.filter((ed) => ed.document === e.document).forEach((ed) => this.clear(ed)),
+      ),
     );
   }
 
@@ -58,11 +64,21 @@ export class AttentionDecorations implements vscode.Disposable {
       const w = a.row[k] ?? 0;
       if (t.start < 0 || w <= 0) return;
       const level = Math.min(LEVELS - 1, Math.floor((w / max) * LEVELS - 1e-9));
-      buckets[level]!.push(new vscode.Range(editor.document.positionAt(src.offset + t.start), editor.document.positionAt(src.offset + t.end)));
+      buckets[level]!.push(
+        new vscode.Range(
+          editor.document.positionAt(src.offset + t.start),
+          editor.document.positionAt(src.offset + t.end),
+        ),
+      );
     });
     this.types.forEach((t, i) => editor.setDecorations(t, buckets[i]!));
     const qt = trace.tokens[q]!;
-    editor.setDecorations(this.focus, [new vscode.Range(editor.document.positionAt(src.offset + qt.start), editor.document.positionAt(src.offset + qt.end))]);
+    editor.setDecorations(this.focus, [
+      new vscode.Range(
+        editor.document.positionAt(src.offset + qt.start),
+        editor.document.positionAt(src.offset + qt.end),
+      ),
+    ]);
   }
 
   dispose(): void {

@@ -26,7 +26,11 @@ export class AttentionHoverProvider implements vscode.HoverProvider {
     const local = doc.offsetAt(pos) - src.offset;
     if (local < 0 || local >= trace.text.length) return undefined;
     if (src.stale) {
-      return new vscode.Hover(new vscode.MarkdownString('**Attention Lens:** this text changed after the run, so its attention is out of date. Run *Visualise attention* again.'));
+      return new vscode.Hover(
+        new vscode.MarkdownString(
+          '**Attention Lens:** this text changed after the run, so its attention is out of date. Run *Visualise attention* again.',
+        ),
+      );
     }
     const index = tokenAt(trace.tokens, local);
     if (index < 0) return undefined;
@@ -37,10 +41,13 @@ export class AttentionHoverProvider implements vscode.HoverProvider {
     const kvHeadOf = a.block.info.kvHeadOf;
     const kv = a.head >= 0 && kvHeadOf ? ` (shares K/V head ${kvHeadOf[a.head]})` : '';
     const md = new vscode.MarkdownString(undefined, true);
-    md.appendMarkdown(`**Attention Lens** · ${escape(trace.model.name)} · ${escape(a.stage.title)} · ${headText}${kv}\n\n`);
+    md.appendMarkdown(
+      `**Attention Lens** · ${escape(trace.model.name)} · ${escape(a.stage.title)} · ${headText}${kv}\n\n`,
+    );
     md.appendMarkdown(`${code(tokenLabel(token))} attends to:\n\n`);
     md.appendMarkdown('| token | weight | |\n|---|---:|---|\n');
-    for (const e of a.entries) md.appendMarkdown(`| ${code(tokenLabel(e.token))} #${e.key} | ${e.weight.toFixed(4)} | ${bar(e.weight)} |\n`);
+    for (const e of a.entries)
+      md.appendMarkdown(`| ${code(tokenLabel(e.token))} #${e.key} | ${e.weight.toFixed(4)} | ${bar(e.weight)} |\n`);
     const args = encodeURIComponent(JSON.stringify([{ stage: a.stageIndex, row: index }]));
     md.appendMarkdown(`\n[Show in panel](command:${SHOW_IN_PANEL}?${args})`);
     md.isTrusted = { enabledCommands: [SHOW_IN_PANEL] };

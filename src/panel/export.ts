@@ -10,7 +10,10 @@ const FILTERS: Record<ExportFormat, Record<string, string[]>> = {
   html: { 'Standalone HTML': ['html'] },
 };
 
-export async function saveExport(req: Request & { kind: 'save' }, log: vscode.LogOutputChannel): Promise<ResponseMap['save']> {
+export async function saveExport(
+  req: Request & { kind: 'save' },
+  log: vscode.LogOutputChannel,
+): Promise<ResponseMap['save']> {
   const base = vscode.workspace.workspaceFolders?.[0]?.uri;
   const target = await vscode.window.showSaveDialog({
     defaultUri: base ? vscode.Uri.joinPath(base, req.suggestedName) : undefined,

@@ -5,7 +5,15 @@ import { panelHtml } from './html';
 import type { Session } from '../session';
 import type { EngineClient } from '../engine/client';
 import { findTensor, type TensorData, type Trace } from '../../shared/trace';
-import { assertNever, type HostMessage, type PanelSettings, type PersistedState, type Request, type ResponseMap, type WebviewMessage } from '../../shared/protocol';
+import {
+  assertNever,
+  type HostMessage,
+  type PanelSettings,
+  type PersistedState,
+  type Request,
+  type ResponseMap,
+  type WebviewMessage,
+} from '../../shared/protocol';
 import { Channel } from '../../shared/channel';
 import { blockOf } from '../../shared/navigation';
 import { saveExport } from './export';
@@ -59,7 +67,12 @@ export class PanelManager implements vscode.Disposable {
       this.panel.reveal(this.panel.viewColumn ?? vscode.ViewColumn.Beside, true);
       return;
     }
-    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, 'Attention Lens', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, this.options());
+    const panel = vscode.window.createWebviewPanel(
+      PANEL_VIEW_TYPE,
+      'Attention Lens',
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+      this.options(),
+    );
     this.attach(panel);
   }
 
@@ -86,7 +99,10 @@ export class PanelManager implements vscode.Disposable {
   private options(): vscode.WebviewPanelOptions & vscode.WebviewOptions {
     return {
       enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'dist'), vscode.Uri.joinPath(this.extensionUri, 'media')],
+      localResourceRoots: [
+        vscode.Uri.joinPath(this.extensionUri, 'dist'),
+        vscode.Uri.joinPath(this.extensionUri, 'media'),
+      ],
     };
   }
 
@@ -146,8 +162,14 @@ export class PanelManager implements vscode.Disposable {
     if (req.format !== 'html') return saveExport(req, this.log);
     const trace = this.session.trace;
     if (!trace) throw new Error('There is no run to export.');
-    const read = async (...p: string[]): Promise<string> => new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(this.extensionUri, ...p)));
-    const content = standaloneHtml(trace, this.session.cursor, await read('dist', 'webview.js'), await read('media', 'panel.css'));
+    const read = async (...p: string[]): Promise<string> =>
+      new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(this.extensionUri, ...p)));
+    const content = standaloneHtml(
+      trace,
+      this.session.cursor,
+      await read('dist', 'webview.js'),
+      await read('media', 'panel.css'),
+    );
     return saveExport({ ...req, content }, this.log);
   }
 
@@ -157,13 +179,23 @@ export class PanelManager implements vscode.Disposable {
     const block = trace && stage && blockOf(trace, stage);
     if (!block) throw new Error(`No attention stage "${req.stageId}" in the current run.`);
     const { q: Q, k: K, v: V } = block;
-    if (!Q || !K || !V || !block.stages.qkv) throw new Error(`Stage "${stage!.title}" has no Q, K and V to recompute from.`);
+    if (!Q || !K || !V || !block.stages.qkv)
+      throw new Error(`Stage "${stage!.title}" has no Q, K and V to recompute from.`);
     const params: Record<string, TensorData> = {};
     for (const name of ['W', 'W1', 'W2', 'v']) {
       const t = findTensor(block.stages.qkv, name);
       if (t) params[name] = t;
     }
-    return this.engine.whatIf({ Q, K, V, params, kvHeadOf: block.info.kvHeadOf, causal: block.info.causal, score: req.score, normaliser: req.normaliser });
+    return this.engine.whatIf({
+      Q,
+      K,
+      V,
+      params,
+      kvHeadOf: block.info.kvHeadOf,
+      causal: block.info.causal,
+      score: req.score,
+      normaliser: req.normaliser,
+    });
   }
 
   dispose(): void {

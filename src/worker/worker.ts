@@ -17,8 +17,13 @@ if (!port) throw new Error('worker.js must run in a worker thread');
 
 const fileModels = new ModelFileCache();
 
-const backend = initBackend(process.env.ATTENTION_LENS_BACKEND === 'cpu' ? 'cpu' : 'wasm', path.join(__dirname, 'wasm'));
-void backend.then((b) => port.postMessage({ type: 'ready', backend: b.name, threads: b.threads, warning: b.warning } satisfies WorkerReady));
+const backend = initBackend(
+  process.env.ATTENTION_LENS_BACKEND === 'cpu' ? 'cpu' : 'wasm',
+  path.join(__dirname, 'wasm'),
+);
+void backend.then((b) =>
+  port.postMessage({ type: 'ready', backend: b.name, threads: b.threads, warning: b.warning } satisfies WorkerReady),
+);
 
 const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
   post: (message, transfer) => port.postMessage(message, transfer),
@@ -39,7 +44,11 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
     },
     whatIf: async (r) => {
       await backend;
-      return recompute({ Q: r.Q, K: r.K, V: r.V, params: r.params, kvHeadOf: r.kvHeadOf, causal: r.causal }, r.score, r.normaliser);
+      return recompute(
+        { Q: r.Q, K: r.K, V: r.V, params: r.params, kvHeadOf: r.kvHeadOf, causal: r.causal },
+        r.score,
+        r.normaliser,
+      );
     },
     memory: async () => {
       await backend;

@@ -88,8 +88,15 @@ suite('Attention Lens in the extension host', () => {
     const { session } = await api();
     const editor = await openWith('Attention is a weighted mean of values.');
     editor.selection = new vscode.Selection(0, 0, 0, editor.document.lineAt(0).text.length);
-    assert.equal(await vscode.commands.executeCommand<boolean>('attentionLens.visualiseSelection', 'toy-self-attention'), true);
-    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', editor.document.uri, new vscode.Position(0, 16));
+    assert.equal(
+      await vscode.commands.executeCommand<boolean>('attentionLens.visualiseSelection', 'toy-self-attention'),
+      true,
+    );
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>(
+      'vscode.executeHoverProvider',
+      editor.document.uri,
+      new vscode.Position(0, 16),
+    );
     const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
     assert.match(text, /weighted/);
     assert.match(text, /attends to/);
@@ -99,9 +106,16 @@ suite('Attention Lens in the extension host', () => {
   test('stale results are marked, never shown wrong', async () => {
     const editor = await openWith('The cat sat on the mat.');
     editor.selection = new vscode.Selection(0, 0, 0, 23);
-    assert.equal(await vscode.commands.executeCommand<boolean>('attentionLens.visualiseSelection', 'toy-self-attention'), true);
+    assert.equal(
+      await vscode.commands.executeCommand<boolean>('attentionLens.visualiseSelection', 'toy-self-attention'),
+      true,
+    );
     await editor.edit((e) => e.insert(new vscode.Position(0, 0), 'A '));
-    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', editor.document.uri, new vscode.Position(0, 6));
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>(
+      'vscode.executeHoverProvider',
+      editor.document.uri,
+      new vscode.Position(0, 6),
+    );
     const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
     assert.match(text, /out of date/);
     assert.doesNotMatch(text, /attends to/);
@@ -131,7 +145,30 @@ suite('Attention Lens in the extension host', () => {
   test('a broken *.attention.json gets a diagnostic at the matrix, with both sizes', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'al-config-'));
     const file = vscode.Uri.file(`${dir}/broken.attention.json`);
-    const text = JSON.stringify({ kind: 'hand-built', tokens: ['a', 'b'], embeddings: [[1, 0, 0], [0, 1, 0]], W_q: [[1, 0], [0, 1], [1, 1], [0, 0]], W_k: [[1, 0], [0, 1], [1, 1]], W_v: [[1], [0], [1]] }, null, 2);
+    const text = JSON.stringify(
+      {
+        kind: 'hand-built',
+        tokens: ['a', 'b'],
+        embeddings: [
+          [1, 0, 0],
+          [0, 1, 0],
+        ],
+        W_q: [
+          [1, 0],
+          [0, 1],
+          [1, 1],
+          [0, 0],
+        ],
+        W_k: [
+          [1, 0],
+          [0, 1],
+          [1, 1],
+        ],
+        W_v: [[1], [0], [1]],
+      },
+      null,
+      2,
+    );
     await vscode.workspace.fs.writeFile(file, new TextEncoder().encode(text));
     const doc = await vscode.workspace.openTextDocument(file);
     await vscode.window.showTextDocument(doc);
@@ -149,7 +186,10 @@ suite('Attention Lens in the extension host', () => {
     const { session } = await api();
     const root = vscode.workspace.workspaceFolders?.[0]?.uri;
     assert.ok(root, 'the samples folder is open');
-    const ok = await vscode.commands.executeCommand<boolean>('attentionLens.visualiseConfig', vscode.Uri.joinPath(root, 'configs', 'dot-product-3-tokens.attention.json'));
+    const ok = await vscode.commands.executeCommand<boolean>(
+      'attentionLens.visualiseConfig',
+      vscode.Uri.joinPath(root, 'configs', 'dot-product-3-tokens.attention.json'),
+    );
     assert.equal(ok, true);
     assert.equal(session.trace?.model.family, 'hand-built');
     const scores = session.trace!.stages.find((s) => s.kind === 'score')!.tensors[0]!;

@@ -18,7 +18,9 @@ export function run(): Promise<void> {
       if (failures > 0) reject(new Error(`${failures} extension-host test(s) failed`));
       else resolve();
     });
-    runner.on('fail', (test, err: Error) => console.log(`ATTENTION_LENS_MOCHA_FAIL ${test.fullTitle()}: ${err.message}`));
+    runner.on('fail', (test, err: Error) =>
+      console.log(`ATTENTION_LENS_MOCHA_FAIL ${test.fullTitle()}: ${err.message}`),
+    );
     runner.on('pass', (test) => console.log(`ATTENTION_LENS_MOCHA_PASS ${test.fullTitle()}`));
   });
 }

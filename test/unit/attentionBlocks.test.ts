@@ -5,7 +5,15 @@ import assert from 'node:assert/strict';
 import { initBackend } from '../../src/model/runtime/backend';
 import { getModel } from '../../src/model/open/builtins';
 import { CATALOG } from '../../shared/catalog';
-import { attentionBlocks, blockAt, blockOf, jumpToPhase, moveLayer, moveStep, type AttentionBlock } from '../../shared/navigation';
+import {
+  attentionBlocks,
+  blockAt,
+  blockOf,
+  jumpToPhase,
+  moveLayer,
+  moveStep,
+  type AttentionBlock,
+} from '../../shared/navigation';
 import { findTensor, type Trace } from '../../shared/trace';
 import { DEFAULT_CURSOR } from '../../shared/protocol';
 
@@ -44,7 +52,9 @@ function checkBlock(t: Trace, b: AttentionBlock): void {
   assert.equal(b.role, b.info.queries === b.info.keys ? 'self' : 'cross');
   assert.equal(b.queryTokens, b.info.queries === 'input' ? t.tokens : t.outputTokens);
   assert.equal(b.keyTokens, b.info.keys === 'input' ? t.tokens : t.outputTokens);
-  if (b.stages.qkv) for (const n of ['Q', 'K', 'V'] as const) assert.equal(b[n.toLowerCase() as 'q' | 'k' | 'v'], findTensor(b.stages.qkv, n), `${b.id} ${n}`);
+  if (b.stages.qkv)
+    for (const n of ['Q', 'K', 'V'] as const)
+      assert.equal(b[n.toLowerCase() as 'q' | 'k' | 'v'], findTensor(b.stages.qkv, n), `${b.id} ${n}`);
   if (b.scores) assert.equal(b.scores, findTensor(b.stages.score!, 'scores'));
   if (b.context) assert.equal(b.context, findTensor(b.stages.context!, 'context'));
   // Per-head weights are [head, query, key] over the block's own token lists.
@@ -61,8 +71,11 @@ for (const { id } of CATALOG) {
     const t = await traceOf(id);
     const blocks = attentionBlocks(t);
     for (const b of blocks) checkBlock(t, b);
-    const covered = new Set(blocks.flatMap((b) => [b.stages.qkv, b.stages.score, b.stages.normalise, b.stages.context]));
-    for (const s of t.stages) if (ATTENTION_KINDS.has(s.kind) && s.attention) assert.ok(covered.has(s), `${s.id} is in a block`);
+    const covered = new Set(
+      blocks.flatMap((b) => [b.stages.qkv, b.stages.score, b.stages.normalise, b.stages.context]),
+    );
+    for (const s of t.stages)
+      if (ATTENTION_KINDS.has(s.kind) && s.attention) assert.ok(covered.has(s), `${s.id} is in a block`);
     assert.equal(new Set(blocks.map((b) => b.id)).size, blocks.length, 'block ids are unique');
   });
 }
@@ -70,7 +83,10 @@ for (const { id } of CATALOG) {
 test('tinystories-656k: one causal block per layer with its mask, grouped-query K/V', async () => {
   const t = await traceOf('tinystories-656k');
   const blocks = attentionBlocks(t);
-  assert.deepEqual(blocks.map((b) => b.id), ['L0.weights', 'L1.weights']);
+  assert.deepEqual(
+    blocks.map((b) => b.id),
+    ['L0.weights', 'L1.weights'],
+  );
   for (const b of blocks) {
     assert.ok(b.mask && b.q && b.k && b.v && b.scores && b.context);
     assert.equal(b.q.shape[0], 8);
@@ -88,7 +104,17 @@ test('tinystories-656k: one causal block per layer with its mask, grouped-query 
 test('dates-transformer: encoder, decoder self- and cross-attention of one layer are three blocks', async () => {
   const t = await traceOf('dates-transformer');
   const blocks = attentionBlocks(t);
-  assert.deepEqual(blocks.map((b) => `${b.id}:${b.role}`), ['enc0.weights:self', 'enc1.weights:self', 'dec0.self.weights:self', 'dec0.cross.weights:cross', 'dec1.self.weights:self', 'dec1.cross.weights:cross']);
+  assert.deepEqual(
+    blocks.map((b) => `${b.id}:${b.role}`),
+    [
+      'enc0.weights:self',
+      'enc1.weights:self',
+      'dec0.self.weights:self',
+      'dec0.cross.weights:cross',
+      'dec1.self.weights:self',
+      'dec1.cross.weights:cross',
+    ],
+  );
   // Searching by (layer, step) would have found enc0's Q/K/V for the decoder's layer 0.
   const cross = blockOf(t, t.stages.find((s) => s.id === 'dec0.cross.qkv')!)!;
   assert.equal(cross.id, 'dec0.cross.weights');

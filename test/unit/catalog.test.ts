@@ -14,15 +14,24 @@ interface Setting {
   enum: string[];
   enumDescriptions: string[];
 }
-const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { contributes: { configuration: { properties: Record<string, Setting> } } };
+const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+  contributes: { configuration: { properties: Record<string, Setting> } };
+};
 const setting = pkg.contributes.configuration.properties['attentionLens.model']!;
 
 /** What the Settings editor shows under each choice: the catalog's label and description. */
 const settingDescription = (m: (typeof CATALOG)[number]): string => `${m.label} — ${m.description}`;
 
 test('package.json’s attentionLens.model enum and its descriptions are the catalog, in order', () => {
-  assert.deepEqual(setting.enum, CATALOG.map((m) => m.id));
-  assert.deepEqual(setting.enumDescriptions, CATALOG.map(settingDescription), 'copy these into package.json when the catalog changes');
+  assert.deepEqual(
+    setting.enum,
+    CATALOG.map((m) => m.id),
+  );
+  assert.deepEqual(
+    setting.enumDescriptions,
+    CATALOG.map(settingDescription),
+    'copy these into package.json when the catalog changes',
+  );
   assert.equal(setting.default, DEFAULT_MODEL_ID);
   assert.equal(new Set(CATALOG.map((m) => m.id)).size, CATALOG.length, 'ids are unique');
 });
@@ -33,7 +42,11 @@ test('every catalog id loads through getModel and runs, leaking nothing', async 
     const model = await getModel(id);
     assert.equal(model.info.id, id, `${id}: the model says which built-in it is`);
     const before = tf.memory().numTensors;
-    const trace = await model.run(id.startsWith('seq2seq') || id === 'dates-transformer' ? 'Monday 23rd of November 2026' : 'The cat sat on the mat.');
+    const trace = await model.run(
+      id.startsWith('seq2seq') || id === 'dates-transformer'
+        ? 'Monday 23rd of November 2026'
+        : 'The cat sat on the mat.',
+    );
     assert.equal(trace.model.id, id);
     assert.ok(trace.tokens.length > 0 && trace.stages.length > 0, `${id} ran`);
     assert.equal(tf.memory().numTensors, before, `${id} leaks no tensors`);

@@ -4,7 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Channel, ChannelError, transferables, type ChannelMessage, type HandlerContext } from '../../shared/channel';
 
-type Ask = { readonly kind: 'echo'; readonly text: string } | { readonly kind: 'slow'; readonly ms: number; readonly tag: string } | { readonly kind: 'fail' } | { readonly kind: 'array'; readonly n: number } | { readonly kind: 'wait' };
+type Ask =
+  | { readonly kind: 'echo'; readonly text: string }
+  | { readonly kind: 'slow'; readonly ms: number; readonly tag: string }
+  | { readonly kind: 'fail' }
+  | { readonly kind: 'array'; readonly n: number }
+  | { readonly kind: 'wait' };
 interface AskRes {
   echo: string;
   slow: string;
@@ -16,7 +21,13 @@ interface AskRes {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Two channels joined as by postMessage: asynchronous delivery through structuredClone with the transfer list. */
-function pair(opts: { timeoutMs?: number; transferResults?: boolean; handlers?: Partial<Record<Ask['kind'], (r: never, c: HandlerContext) => unknown>> } = {}) {
+function pair(
+  opts: {
+    timeoutMs?: number;
+    transferResults?: boolean;
+    handlers?: Partial<Record<Ask['kind'], (r: never, c: HandlerContext) => unknown>>;
+  } = {},
+) {
   const log: ChannelMessage[] = [];
   const ends: { client?: Channel<Ask, AskRes>; server?: Channel<never, never, Ask, AskRes> } = {};
   const deliver = (to: () => { receive(m: unknown): boolean }) => (m: ChannelMessage, transfer: ArrayBuffer[]) => {
@@ -48,8 +59,15 @@ function pair(opts: { timeoutMs?: number; transferResults?: boolean; handlers?: 
     },
     ...opts.handlers,
   } as never;
-  const client = (ends.client = new Channel<Ask, AskRes>({ post: deliver(() => ends.server!), timeoutMs: opts.timeoutMs }));
-  const server = (ends.server = new Channel<never, never, Ask, AskRes>({ post: deliver(() => ends.client!), handlers, transferResults: opts.transferResults }));
+  const client = (ends.client = new Channel<Ask, AskRes>({
+    post: deliver(() => ends.server!),
+    timeoutMs: opts.timeoutMs,
+  }));
+  const server = (ends.server = new Channel<never, never, Ask, AskRes>({
+    post: deliver(() => ends.client!),
+    handlers,
+    transferResults: opts.transferResults,
+  }));
   return { client, server, log, seenAborts };
 }
 
@@ -66,27 +84,42 @@ test('typed requests resolve with their own results, out of order', async () => 
 
 test('a handler error rejects with its message and code; a missing handler says so', async () => {
   const { client } = pair({ handlers: { echo: undefined as never } });
-  await assert.rejects(client.request({ kind: 'fail' }), (e: ChannelError) => e.message === 'bad input [2×3]' && e.code === 'shape');
+  await assert.rejects(
+    client.request({ kind: 'fail' }),
+    (e: ChannelError) => e.message === 'bad input [2×3]' && e.code === 'shape',
+  );
   await assert.rejects(client.request({ kind: 'echo', text: 'x' }), /no handler for request "echo"/);
 });
 
 test('errorOf maps remote errors to the caller’s class', async () => {
   class MyError extends Error {}
   const ends: { server?: Channel<never, never, Ask, AskRes> } = {};
-  const client = new Channel<Ask, AskRes>({ post: (m) => setImmediate(() => ends.server!.receive(structuredClone(m))), errorOf: (e) => new MyError(`${e.code}: ${e.message}`) });
+  const client = new Channel<Ask, AskRes>({
+    post: (m) => setImmediate(() => ends.server!.receive(structuredClone(m))),
+    errorOf: (e) => new MyError(`${e.code}: ${e.message}`),
+  });
   ends.server = new Channel<never, never, Ask, AskRes>({
     post: (m) => setImmediate(() => client.receive(structuredClone(m))),
     handlers: { fail: () => Promise.reject(Object.assign(new Error('no'), { code: 'config' })) } as never,
   });
-  await assert.rejects(client.request({ kind: 'fail' }), (e: Error) => e instanceof MyError && e.message === 'config: no');
+  await assert.rejects(
+    client.request({ kind: 'fail' }),
+    (e: Error) => e instanceof MyError && e.message === 'config: no',
+  );
 });
 
 test('a request times out once, tells the other side to stop, and its late answer is ignored', async () => {
   const { client, log } = pair({ timeoutMs: 20 });
   const started = Date.now();
-  await assert.rejects(client.request({ kind: 'slow', ms: 80, tag: 'late' }), (e: ChannelError) => e.code === 'timeout' && /slow timed out after 0.02 s/.test(e.message));
+  await assert.rejects(
+    client.request({ kind: 'slow', ms: 80, tag: 'late' }),
+    (e: ChannelError) => e.code === 'timeout' && /slow timed out after 0.02 s/.test(e.message),
+  );
   assert.ok(Date.now() - started < 70, 'rejected at the timeout, not at the answer');
-  assert.ok(log.some((m) => m.type === 'cancel'), 'a cancel was posted');
+  assert.ok(
+    log.some((m) => m.type === 'cancel'),
+    'a cancel was posted',
+  );
   await sleep(100);
   assert.equal(client.pending, 0);
   // A per-request timeout overrides the default.
@@ -127,14 +160,20 @@ test('failAll rejects everything in flight; foreign messages are not the channel
   assert.equal(client.receive({ type: 'trace', trace: {} }), false);
   assert.equal(client.receive({ type: 'ready' }), false);
   assert.equal(client.receive(null), false);
-  assert.equal(client.receive({ type: 'response', id: 999, ok: true, result: 1 }), true, 'an unknown id is ours, and ignored');
+  assert.equal(
+    client.receive({ type: 'response', id: 999, ok: true, result: 1 }),
+    true,
+    'an unknown id is ours, and ignored',
+  );
 });
 
 test('results’ typed arrays are transferred when asked, copied otherwise', async () => {
   for (const transferResults of [true, false]) {
     const sent: ArrayBuffer[][] = [];
     const ends: { server?: Channel<never, never, Ask, AskRes> } = {};
-    const client = new Channel<Ask, AskRes>({ post: (m, t) => setImmediate(() => ends.server!.receive(structuredClone(m, { transfer: t }))) });
+    const client = new Channel<Ask, AskRes>({
+      post: (m, t) => setImmediate(() => ends.server!.receive(structuredClone(m, { transfer: t }))),
+    });
     let kept: Float32Array | undefined;
     ends.server = new Channel<never, never, Ask, AskRes>({
       post: (m, t) => {
@@ -147,7 +186,11 @@ test('results’ typed arrays are transferred when asked, copied otherwise', asy
     const got = await client.request({ kind: 'array', n: 1000 });
     assert.equal(got.data.length, 1000);
     assert.equal(got.data[999], 2);
-    assert.equal(kept!.length, transferResults ? 0 : 1000, transferResults ? 'moved: the sender’s array is detached' : 'copied: the sender keeps its array');
+    assert.equal(
+      kept!.length,
+      transferResults ? 0 : 1000,
+      transferResults ? 'moved: the sender’s array is detached' : 'copied: the sender keeps its array',
+    );
     assert.equal(sent.at(-1)!.length, transferResults ? 1 : 0);
   }
 });

@@ -19,7 +19,10 @@ class EventEmitter<T> {
 }
 
 const Uri = {
-  joinPath: (base: { path: string }, ...parts: string[]) => ({ path: [base.path, ...parts].join('/'), toString: () => [base.path, ...parts].join('/') }),
+  joinPath: (base: { path: string }, ...parts: string[]) => ({
+    path: [base.path, ...parts].join('/'),
+    toString: () => [base.path, ...parts].join('/'),
+  }),
   file: (p: string) => ({ path: p, fsPath: p, toString: () => p }),
 };
 

@@ -16,12 +16,18 @@ test('the top-k keys of a query, per head and as the mean of heads', () => {
   assert.equal(a.stage.id, 'L1.weights');
   assert.equal(a.stageIndex, t.stages.indexOf(a.stage));
   // Causal uniform weights: query 2 reads keys 0, 1, 2 at 1/3 each; ties keep key order.
-  assert.deepEqual(a.entries.map((e) => e.key), [0, 1]);
+  assert.deepEqual(
+    a.entries.map((e) => e.key),
+    [0, 1],
+  );
   assert.ok(Math.abs(a.entries[0]!.weight - 1 / 3) < 1e-6);
   assert.equal(a.entries[0]!.token, t.tokens[0]);
   const mean = attendedBy(t, { ...c, head: -1 }, 1, 5)!;
   assert.equal(mean.head, -1);
-  assert.deepEqual([...mean.row].map((x) => +x.toFixed(4)), [0.5, 0.5, 0]);
+  assert.deepEqual(
+    [...mean.row].map((x) => +x.toFixed(4)),
+    [0.5, 0.5, 0],
+  );
   assert.equal(attendedBy(t, c, 3, 2), undefined, 'no such query');
   assert.equal(tokenAt(t.tokens, 5), 1);
   assert.equal(tokenAt(t.tokens, 3), -1, 'between tokens');

@@ -1,6 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attentionBlocks, blockAt, blockOf, headsOf, jumpToPhase, layersOf, moveHead, moveLayer, moveStage, phaseOf, weightsStageFor } from '../../shared/navigation';
+import {
+  attentionBlocks,
+  blockAt,
+  blockOf,
+  headsOf,
+  jumpToPhase,
+  layersOf,
+  moveHead,
+  moveLayer,
+  moveStage,
+  phaseOf,
+  weightsStageFor,
+} from '../../shared/navigation';
 import { DEFAULT_CURSOR } from '../../shared/protocol';
 import { makeTrace } from './traceFixture';
 
@@ -47,7 +59,10 @@ test('phases jump within the current layer and hover reads that layer’s weight
 test('attention blocks of a hand-made trace: scores and weights of one layer form one block', () => {
   const t = makeTrace(2);
   const blocks = attentionBlocks(t);
-  assert.deepEqual(blocks.map((b) => b.id), ['L0.weights', 'L1.weights']);
+  assert.deepEqual(
+    blocks.map((b) => b.id),
+    ['L0.weights', 'L1.weights'],
+  );
   assert.equal(attentionBlocks(t), blocks, 'memoised per trace');
   const scores = t.stages.find((s) => s.id === 'L1.scores')!;
   assert.equal(blockOf(t, scores), blocks[1]);

@@ -75,12 +75,20 @@ test('what-if: answered over the channel from the block of the named stage; erro
   const panel = created[before]!;
   await panel.send({ type: 'ready' });
   // makeTrace has no Q/K/V: the block exists, but there is nothing to recompute from.
-  await panel.send({ type: 'request', id: 7, request: { kind: 'whatIf', stageId: 'L1.scores', score: 'dot', normaliser: 'softmax' } });
+  await panel.send({
+    type: 'request',
+    id: 7,
+    request: { kind: 'whatIf', stageId: 'L1.scores', score: 'dot', normaliser: 'softmax' },
+  });
   const [reply] = ofType(panel.posted, 'response') as Extract<HostMessage, { type: 'response' }>[];
   assert.equal(reply!.id, 7);
   assert.equal(reply!.ok, false);
   assert.match(!reply!.ok ? reply!.error.message : '', /has no Q, K and V/);
-  await panel.send({ type: 'request', id: 8, request: { kind: 'whatIf', stageId: 'nope', score: 'dot', normaliser: 'softmax' } });
+  await panel.send({
+    type: 'request',
+    id: 8,
+    request: { kind: 'whatIf', stageId: 'nope', score: 'dot', normaliser: 'softmax' },
+  });
   const second = ofType(panel.posted, 'response')[1] as Extract<HostMessage, { type: 'response' }>;
   assert.match(!second.ok ? second.error.message : '', /No attention stage "nope"/);
   assert.equal(asked.length, 0);
@@ -99,7 +107,11 @@ test('what-if from any stage of a block recomputes from that block’s Q, K, V a
   panels.show();
   const panel = created[before]!;
   await panel.send({ type: 'ready' });
-  await panel.send({ type: 'request', id: 1, request: { kind: 'whatIf', stageId: 'weights', score: 'additive', normaliser: 'sparsemax' } });
+  await panel.send({
+    type: 'request',
+    id: 1,
+    request: { kind: 'whatIf', stageId: 'weights', score: 'additive', normaliser: 'sparsemax' },
+  });
   const reply = ofType(panel.posted, 'response')[0] as Extract<HostMessage, { type: 'response' }>;
   assert.equal(reply.ok, true);
   const block = blockOf(trace, trace.stages.find((s) => s.id === 'weights')!)!;

@@ -36,9 +36,13 @@ test('two threads: same attention weights and hidden states as one thread, no le
   assert.equal(two.leaked, 0);
   assert.equal(two.weights.length, one.weights.length);
   assert.ok(one.weights.length > 1000);
-  for (const [name, a, b] of [['weights', one.weights, two.weights], ['hidden', one.hidden, two.hidden]] as const) {
+  for (const [name, a, b] of [
+    ['weights', one.weights, two.weights],
+    ['hidden', one.hidden, two.hidden],
+  ] as const) {
     let worst = 0;
-    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / Math.max(1e-6, Math.abs(a[i]!)));
+    for (let i = 0; i < a.length; i++)
+      worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / Math.max(1e-6, Math.abs(a[i]!)));
     assert.ok(worst <= 1e-5, `${name} differ by ${worst} (relative) between 1 and 2 threads`);
   }
 });

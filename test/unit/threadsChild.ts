@@ -8,9 +8,12 @@ void (async () => {
   const model = await getModel('tinystories-656k');
   const before = tf.memory().numTensors;
   const trace = await model.run('Once upon a time there was a little girl who loved to play outside in the sun.');
-  const all = (name: string): number[] => trace.stages.flatMap((s) => s.tensors.filter((t) => t.name === name)).flatMap((t) => Array.from(t.data));
+  const all = (name: string): number[] =>
+    trace.stages.flatMap((s) => s.tensors.filter((t) => t.name === name)).flatMap((t) => Array.from(t.data));
   const leaked = tf.memory().numTensors - before;
   model.dispose();
-  process.stdout.write(JSON.stringify({ backend, label: trace.backend, weights: all('weights'), hidden: all('hidden'), leaked }));
+  process.stdout.write(
+    JSON.stringify({ backend, label: trace.backend, weights: all('weights'), hidden: all('hidden'), leaked }),
+  );
   // No process.exit: the pool's threads must not keep the process alive.
 })();
