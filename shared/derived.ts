@@ -5,7 +5,13 @@ import { attentionBlocks, type AttentionBlock } from './navigation';
 
 /** Per-head self-attention blocks over the input tokens (weights [head, query, key]), in layer order. */
 export function selfAttentionBlocks(trace: Trace): AttentionBlock[] {
-  return attentionBlocks(trace).filter((b) => b.stages.normalise.kind === 'normalise' && b.info.queries === 'input' && b.info.keys === 'input' && b.weights.shape.length === 3);
+  return attentionBlocks(trace).filter(
+    (b) =>
+      b.stages.normalise.kind === 'normalise' &&
+      b.info.queries === 'input' &&
+      b.info.keys === 'input' &&
+      b.weights.shape.length === 3,
+  );
 }
 
 export function headMean(weights: Float32Array, heads: number, n: number, m: number): Float32Array {
@@ -50,7 +56,12 @@ export function rollout(trace: Trace): { data: Float32Array; n: number } | undef
 }
 
 /** Average-pool a rows×cols matrix down to at most `max`×`max` cells, for thumbnails. */
-export function downsample(data: Float32Array, rows: number, cols: number, max: number): { data: Float32Array; rows: number; cols: number } {
+export function downsample(
+  data: Float32Array,
+  rows: number,
+  cols: number,
+  max: number,
+): { data: Float32Array; rows: number; cols: number } {
   const fr = Math.max(1, Math.ceil(rows / max));
   const fc = Math.max(1, Math.ceil(cols / max));
   if (fr === 1 && fc === 1) return { data, rows, cols };

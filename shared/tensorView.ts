@@ -17,7 +17,10 @@ export interface Matrix {
 
 export function tokenLabel(t: Token): string {
   // Make whitespace visible: SentencePiece's ▁ stays, raw spaces and newlines get symbols.
-  return t.text.replace(/\r\n|\n/g, '↵').replace(/\t/g, '⇥').replace(/^ /, '␣');
+  return t.text
+    .replace(/\r\n|\n/g, '↵')
+    .replace(/\t/g, '⇥')
+    .replace(/^ /, '␣');
 }
 
 function labelsFor(trace: Trace, tensor: TensorData, axis: number): string[] {
@@ -51,19 +54,51 @@ export function toMatrix(trace: Trace, t: TensorData, head: number, kvHeadOf?: r
       const idx = t.axes[0] === 'kv_head' && kvHeadOf ? (kvHeadOf[head] ?? 0) : Math.min(head, H - 1);
       data = t.data.subarray(idx * size, (idx + 1) * size);
     }
-    return { rows: R, cols: C, data, rowLabels: labelsFor(trace, t, 1), colLabels: labelsFor(trace, t, 2), rowAxis: t.axes[1]!, colAxis: t.axes[2]! };
+    return {
+      rows: R,
+      cols: C,
+      data,
+      rowLabels: labelsFor(trace, t, 1),
+      colLabels: labelsFor(trace, t, 2),
+      rowAxis: t.axes[1]!,
+      colAxis: t.axes[2]!,
+    };
   }
   if (t.shape.length === 2) {
     const [R, C] = t.shape as [number, number];
-    return { rows: R, cols: C, data: t.data, rowLabels: labelsFor(trace, t, 0), colLabels: labelsFor(trace, t, 1), rowAxis: t.axes[0]!, colAxis: t.axes[1]! };
+    return {
+      rows: R,
+      cols: C,
+      data: t.data,
+      rowLabels: labelsFor(trace, t, 0),
+      colLabels: labelsFor(trace, t, 1),
+      rowAxis: t.axes[0]!,
+      colAxis: t.axes[1]!,
+    };
   }
   if (t.shape.length === 1) {
-    return { rows: 1, cols: t.shape[0]!, data: t.data, rowLabels: [t.name], colLabels: labelsFor(trace, t, 0), rowAxis: '', colAxis: t.axes[0]! };
+    return {
+      rows: 1,
+      cols: t.shape[0]!,
+      data: t.data,
+      rowLabels: [t.name],
+      colLabels: labelsFor(trace, t, 0),
+      rowAxis: '',
+      colAxis: t.axes[0]!,
+    };
   }
   // Higher ranks: flatten leading axes into rows.
   const C = t.shape[t.shape.length - 1]!;
   const R = t.data.length / C;
-  return { rows: R, cols: C, data: t.data, rowLabels: Array.from({ length: R }, (_, i) => String(i)), colLabels: Array.from({ length: C }, (_, i) => String(i)), rowAxis: t.axes.slice(0, -1).join('·'), colAxis: t.axes[t.axes.length - 1]! };
+  return {
+    rows: R,
+    cols: C,
+    data: t.data,
+    rowLabels: Array.from({ length: R }, (_, i) => String(i)),
+    colLabels: Array.from({ length: C }, (_, i) => String(i)),
+    rowAxis: t.axes.slice(0, -1).join('·'),
+    colAxis: t.axes[t.axes.length - 1]!,
+  };
 }
 
 export function range(data: Float32Array): { min: number; max: number } {
@@ -99,7 +134,8 @@ export function scaleEndsFor(tensorName: string): ScaleEnds {
  * masked score (−∞, or a large negative) never stretches the scale.
  */
 export function colourRange(m: Pick<Matrix, 'rows' | 'cols' | 'data' | 'masked'>, ends: ScaleEnds = {}): ValueRange {
-  const own = ends.min !== undefined && ends.max !== undefined ? { min: ends.min, max: ends.max } : range(keptValues(m));
+  const own =
+    ends.min !== undefined && ends.max !== undefined ? { min: ends.min, max: ends.max } : range(keptValues(m));
   const min = ends.min ?? own.min;
   const max = ends.max ?? own.max;
   return max > min ? { min, max } : { min, max: min + 1 };
@@ -108,7 +144,8 @@ export function colourRange(m: Pick<Matrix, 'rows' | 'cols' | 'data' | 'masked'>
 function keptValues(m: Pick<Matrix, 'rows' | 'cols' | 'data' | 'masked'>): Float32Array {
   if (!m.masked) return m.data;
   const kept: number[] = [];
-  for (let r = 0; r < m.rows; r++) for (let c = 0; c < m.cols; c++) if (!m.masked(r, c)) kept.push(m.data[r * m.cols + c]!);
+  for (let r = 0; r < m.rows; r++)
+    for (let c = 0; c < m.cols; c++) if (!m.masked(r, c)) kept.push(m.data[r * m.cols + c]!);
   return Float32Array.from(kept);
 }
 

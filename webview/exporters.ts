@@ -66,13 +66,21 @@ export function heatmapSvg(m: Matrix, o: SvgOptions): string {
     for (let c = 0; c < m.cols; c++) {
       const v = m.data[r * m.cols + c]!;
       const fill = m.masked?.(r, c) ? '#eee' : cssColour(o.colourMap, (v - min) / span);
-      parts.push(`<rect x="${left + c * cell}" y="${top + r * cell}" width="${cell}" height="${cell}" fill="${fill}"><title>${esc(`${m.rowLabels[r]} → ${m.colLabels[c]}: ${formatValue(v)}`)}</title></rect>`);
+      parts.push(
+        `<rect x="${left + c * cell}" y="${top + r * cell}" width="${cell}" height="${cell}" fill="${fill}"><title>${esc(`${m.rowLabels[r]} → ${m.colLabels[c]}: ${formatValue(v)}`)}</title></rect>`,
+      );
     }
   if (showLabels) {
-    m.rowLabels.forEach((l, r) => parts.push(`<text x="${left - 4}" y="${top + (r + 0.5) * cell}" text-anchor="end" dominant-baseline="middle">${esc(l)}</text>`));
+    m.rowLabels.forEach((l, r) =>
+      parts.push(
+        `<text x="${left - 4}" y="${top + (r + 0.5) * cell}" text-anchor="end" dominant-baseline="middle">${esc(l)}</text>`,
+      ),
+    );
     m.colLabels.forEach((l, c) => {
       const x = left + (c + 0.5) * cell;
-      parts.push(`<text transform="translate(${x},${top - 4}) rotate(-90)" dominant-baseline="middle">${esc(l)}</text>`);
+      parts.push(
+        `<text transform="translate(${x},${top - 4}) rotate(-90)" dominant-baseline="middle">${esc(l)}</text>`,
+      );
     });
   }
   const lx = left + m.cols * cell + 14;
@@ -80,11 +88,19 @@ export function heatmapSvg(m: Matrix, o: SvgOptions): string {
   parts.push(`<defs><linearGradient id="legend" x1="0" y1="1" x2="0" y2="0">`);
   for (let i = 0; i <= 10; i++) parts.push(`<stop offset="${i / 10}" stop-color="${cssColour(o.colourMap, i / 10)}"/>`);
   parts.push(`</linearGradient></defs>`, `<rect x="${lx}" y="${top}" width="10" height="${lh}" fill="url(#legend)"/>`);
-  parts.push(`<text x="${lx + 14}" y="${top + 8}">${esc(formatValue(max))}</text>`, `<text x="${lx + 14}" y="${top + lh}">${esc(formatValue(min))}</text>`);
+  parts.push(
+    `<text x="${lx + 14}" y="${top + 8}">${esc(formatValue(max))}</text>`,
+    `<text x="${lx + 14}" y="${top + lh}">${esc(formatValue(min))}</text>`,
+  );
   parts.push('</svg>');
   return parts.join('\n');
 }
 
 export function fileSafe(s: string): string {
-  return s.replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'attention';
+  return (
+    s
+      .replace(/[^\w.-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 80) || 'attention'
+  );
 }

@@ -4,7 +4,13 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import { traceFromJson } from '../shared/codec';
-import { DEFAULT_CURSOR, type Cursor, type HostMessage, type PersistedState, type WebviewMessage } from '../shared/protocol';
+import {
+  DEFAULT_CURSOR,
+  type Cursor,
+  type HostMessage,
+  type PersistedState,
+  type WebviewMessage,
+} from '../shared/protocol';
 import type { Trace } from '../shared/trace';
 import { exportAs } from './components/exportBar';
 import { mountPanel } from './components/panel';
@@ -31,7 +37,11 @@ declare global {
 
 const standalone = window.ATTENTION_LENS_STANDALONE;
 const vscode: VsCodeApi = standalone
-  ? { postMessage: () => {}, getState: () => ({ trace: standalone.trace, cursor: standalone.cursor }), setState: () => {} }
+  ? {
+      postMessage: () => {},
+      getState: () => ({ trace: standalone.trace, cursor: standalone.cursor }),
+      setState: () => {},
+    }
   : acquireVsCodeApi();
 const app = document.getElementById('app')!;
 const rpc = new Rpc((m) => vscode.postMessage(m));
@@ -59,7 +69,10 @@ const ctx: PanelContext = {
   width: () => app.clientWidth,
   theme: () => {
     const cs = getComputedStyle(document.body);
-    return { foreground: cs.getPropertyValue('--vscode-editor-foreground').trim() || cs.color, font: cs.getPropertyValue('--vscode-editor-font-family').trim() || 'monospace' };
+    return {
+      foreground: cs.getPropertyValue('--vscode-editor-foreground').trim() || cs.color,
+      font: cs.getPropertyValue('--vscode-editor-font-family').trim() || 'monospace',
+    };
   },
   builds: new Map(),
 };
@@ -97,5 +110,8 @@ function perFrame(fn: () => void): () => void {
   };
 }
 // A resize re-lays out the canvases; it does not rebuild the DOM.
-window.addEventListener('resize', perFrame(() => panel.resize()));
+window.addEventListener(
+  'resize',
+  perFrame(() => panel.resize()),
+);
 if (!standalone) vscode.postMessage({ type: 'ready' });

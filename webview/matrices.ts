@@ -12,7 +12,13 @@ export function isAttentionMatrix(tensor: TensorData): boolean {
 }
 
 /** The 2-D matrix a figure shows for a tensor and head; mask = the block's [query, key] mask. */
-export function matrixOf(trace: Trace, tensor: TensorData, head: number, kvHeadOf?: readonly number[], mask?: TensorData): Matrix {
+export function matrixOf(
+  trace: Trace,
+  tensor: TensorData,
+  head: number,
+  kvHeadOf?: readonly number[],
+  mask?: TensorData,
+): Matrix {
   const m = toMatrix(trace, tensor, head, kvHeadOf);
   return isAttentionMatrix(tensor) ? withMask(m, mask) : m;
 }
@@ -44,10 +50,13 @@ export function exportTarget(s: PanelState): ExportTarget | undefined {
   const kvHeadOf = stage.attention?.kvHeadOf;
   const lines = s.cursor.view === 'lines' ? linesTensor(stage) : undefined;
   const tensors = shownTensors(stage);
-  const t = lines ?? tensors.find((x) => x.name === 'weights') ?? tensors.find((x) => x.name === 'scores') ?? tensors[0];
+  const t =
+    lines ?? tensors.find((x) => x.name === 'weights') ?? tensors.find((x) => x.name === 'scores') ?? tensors[0];
   if (!t) return undefined;
   // The lines view hatches masked pairs whatever the tensor is called.
-  const matrix = lines ? withMask(toMatrix(trace, t, s.cursor.head, kvHeadOf), mask) : matrixOf(trace, t, s.cursor.head, kvHeadOf, mask);
+  const matrix = lines
+    ? withMask(toMatrix(trace, t, s.cursor.head, kvHeadOf), mask)
+    : matrixOf(trace, t, s.cursor.head, kvHeadOf, mask);
   return { matrix, title: `${stage.title} — ${t.name}`, tensorName: t.name, stage };
 }
 

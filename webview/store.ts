@@ -36,14 +36,24 @@ export interface PanelState {
 export type Origin = 'panel' | 'host';
 
 export type Action =
-  | { readonly type: 'trace'; readonly trace: Trace | undefined; readonly cursor: Cursor; readonly settings?: PanelSettings }
+  | {
+      readonly type: 'trace';
+      readonly trace: Trace | undefined;
+      readonly cursor: Cursor;
+      readonly settings?: PanelSettings;
+    }
   | { readonly type: 'cursor'; readonly cursor: Cursor; readonly from: Origin }
   | { readonly type: 'settings'; readonly settings: PanelSettings }
   | { readonly type: 'banner'; readonly banner: Banner | undefined }
   | { readonly type: 'whatIf'; readonly whatIf: WhatIf }
   | { readonly type: 'whatIfError'; readonly error: string };
 
-export const DEFAULT_SETTINGS: PanelSettings = { colourMap: 'viridis', topK: 5, score: 'scaled-dot', normaliser: 'softmax' };
+export const DEFAULT_SETTINGS: PanelSettings = {
+  colourMap: 'viridis',
+  topK: 5,
+  score: 'scaled-dot',
+  normaliser: 'softmax',
+};
 
 export function sameCursor(a: Cursor, b: Cursor): boolean {
   return a.stage === b.stage && a.head === b.head && a.view === b.view && a.row === b.row;
@@ -63,7 +73,10 @@ export function reduce(s: PanelState, a: Action): PanelState {
     case 'settings':
       return sameSettings(s.settings, a.settings) ? s : { ...s, settings: a.settings };
     case 'banner':
-      return s.banner === a.banner || (s.banner && a.banner && s.banner.text === a.banner.text && s.banner.kind === a.banner.kind) ? s : { ...s, banner: a.banner };
+      return s.banner === a.banner ||
+        (s.banner && a.banner && s.banner.text === a.banner.text && s.banner.kind === a.banner.kind)
+        ? s
+        : { ...s, banner: a.banner };
     case 'whatIf':
       return { ...s, whatIf: a.whatIf, whatIfError: undefined };
     case 'whatIfError':

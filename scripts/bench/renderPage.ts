@@ -36,7 +36,15 @@ function time(fn: () => void, repeats = 3): number {
   for (const n of [128, 512]) {
     const data = softmaxRows(n, n);
     const labels = Array.from({ length: n }, (_, i) => `tok${i}`);
-    const m: Matrix = { rows: n, cols: n, data, rowLabels: labels, colLabels: labels, rowAxis: 'query', colAxis: 'key' };
+    const m: Matrix = {
+      rows: n,
+      cols: n,
+      data,
+      rowLabels: labels,
+      colLabels: labels,
+      rowAxis: 'query',
+      colAxis: 'key',
+    };
     const canvas = document.createElement('canvas');
     document.body.append(canvas);
     out[`heatmap_${n}_ms`] = time(() => {
@@ -44,29 +52,42 @@ function time(fn: () => void, repeats = 3): number {
       canvas.width = l.width;
       canvas.height = l.height;
       const ctx = canvas.getContext('2d')!;
-      drawHeatmap(ctx, m, l, { colourMap: 'viridis', foreground: '#000', font: 'monospace', scale: { min: 0, max: 1 } });
+      drawHeatmap(ctx, m, l, {
+        colourMap: 'viridis',
+        foreground: '#000',
+        font: 'monospace',
+        scale: { min: 0, max: 1 },
+      });
       ctx.getImageData(0, 0, 1, 1); // flush
     });
     // Moving the cell cursor (hover, arrow keys) copies the drawn heatmap back instead of redrawing it.
     const l = layoutHeatmap(m, 900);
-    const painter = new HeatmapPainter(canvas.getContext('2d')!, m, { colourMap: 'viridis', foreground: '#000', font: 'monospace', scale: { min: 0, max: 1 } });
+    const painter = new HeatmapPainter(canvas.getContext('2d')!, m, {
+      colourMap: 'viridis',
+      foreground: '#000',
+      font: 'monospace',
+      scale: { min: 0, max: 1 },
+    });
     painter.draw(l);
     let step = 0;
-    out[`cursor_${n}_ms`] = time(() => {
-      for (let i = 0; i < 10; i++) painter.moveCursor(l, { row: step % n, col: step++ % n });
-      canvas.getContext('2d')!.getImageData(0, 0, 1, 1);
-    }) / 10;
+    out[`cursor_${n}_ms`] =
+      time(() => {
+        for (let i = 0; i < 10; i++) painter.moveCursor(l, { row: step % n, col: step++ % n });
+        canvas.getContext('2d')!.getImageData(0, 0, 1, 1);
+      }) / 10;
     // 12 layers × 12 heads of n × n weights, each thumbnail downsampled to 72 × 72, plus 12 head means.
     const heads = Array.from({ length: 12 }, (_, h) => softmaxRows(n, 1000 + h));
     const layer = new Float32Array(12 * n * n);
     heads.forEach((h, i) => layer.set(h, i * n * n));
     const reused = document.createElement('canvas');
     out[`grid_reuse_${n}_ms`] = time(() => {
-      for (let l = 0; l < 12; l++) for (let h = 0; h < 12; h++) paintThumb(reused, heads[(h + l) % 12]!, n, n, 'viridis');
+      for (let l = 0; l < 12; l++)
+        for (let h = 0; h < 12; h++) paintThumb(reused, heads[(h + l) % 12]!, n, n, 'viridis');
     }, 1);
     out[`grid_12x12_${n}_ms`] = time(() => {
       for (let l = 0; l < 12; l++) {
-        for (let h = 0; h < 12; h++) paintThumb(document.createElement('canvas'), heads[(h + l) % 12]!, n, n, 'viridis');
+        for (let h = 0; h < 12; h++)
+          paintThumb(document.createElement('canvas'), heads[(h + l) % 12]!, n, n, 'viridis');
         paintThumb(document.createElement('canvas'), headMean(layer, 12, n, n), n, n, 'viridis');
       }
     }, 1);

@@ -12,7 +12,16 @@ import { makeTrace } from './traceFixture';
 
 // Causal scores of 3 tokens: the masked (future) cells hold a large negative, as real models write.
 const scores = new Float32Array([2, -1e9, -1e9, -1, 0.5, -1e9, 1, 3, -2]);
-const masked: Matrix = { rows: 3, cols: 3, data: scores, rowLabels: ['a', 'b', 'c'], colLabels: ['a', 'b', 'c'], rowAxis: 'query', colAxis: 'key', masked: (r, c) => c > r };
+const masked: Matrix = {
+  rows: 3,
+  cols: 3,
+  data: scores,
+  rowLabels: ['a', 'b', 'c'],
+  colLabels: ['a', 'b', 'c'],
+  rowAxis: 'query',
+  colAxis: 'key',
+  masked: (r, c) => c > r,
+};
 
 test('the colour range leaves masked cells out, and keeps the ends a tensor fixes', () => {
   assert.deepEqual(colourRange(masked), { min: -2, max: 3 });
@@ -37,7 +46,8 @@ test('exports pick the matrix shown, with its block’s mask', () => {
   const mask = tensor('mask', [3, 3], ['query', 'key'], new Float32Array([1, 0, 0, 1, 1, 0, 1, 1, 1]));
   const stages = base.stages.map((s) => (s.kind === 'score' ? { ...s, tensors: [...s.tensors, mask] } : s));
   const trace: Trace = { ...base, stages };
-  const at = (stage: number, view: 'heatmap' | 'lines' | 'grid') => exportTarget({ trace, cursor: { stage, head: 1, view }, settings: DEFAULT_SETTINGS });
+  const at = (stage: number, view: 'heatmap' | 'lines' | 'grid') =>
+    exportTarget({ trace, cursor: { stage, head: 1, view }, settings: DEFAULT_SETTINGS });
   // The weights stage has no mask of its own: it is its block's (on the scores stage).
   const w = at(3, 'heatmap')!;
   assert.equal(w.tensorName, 'weights');
@@ -57,7 +67,11 @@ test('the legend makes room for long end labels (a difference of 1e-6 reads in f
   assert.equal(legendChars(-8.6045e-6, 1e-7), '-8.6045e-6'.length);
   assert.equal(long.cell, short.cell);
   assert.ok(long.width - short.width >= (10 - 6) * 6, 'four more characters of room');
-  assert.equal(layoutHeatmap(m, 600, true, legendChars(0, 1)).width, short.width, 'labels of up to six characters keep the old size');
+  assert.equal(
+    layoutHeatmap(m, 600, true, legendChars(0, 1)).width,
+    short.width,
+    'labels of up to six characters keep the old size',
+  );
   const tiny: Matrix = { ...masked, data: new Float32Array([-8.6045e-6, 0, 0, 1e-7, 2e-7, 0, 3e-7, 4e-7, 5e-7]) };
   const svg = heatmapSvg(tiny, { title: 'difference', colourMap: 'viridis' });
   const width = Number(/width="([\d.]+)"/.exec(svg)![1]);

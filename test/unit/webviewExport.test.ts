@@ -22,7 +22,10 @@ test('CSV has token headers and values that round-trip float32 exactly', () => {
 
 test('CSV quotes cells that a spreadsheet would misread', () => {
   const t = makeTrace(1, 1, 3);
-  const m = { ...toMatrix(t, t.stages.find((s) => s.kind === 'normalise')!.tensors[0]!, 0), rowLabels: ['=cmd', 'a,b', 'say "hi"'] };
+  const m = {
+    ...toMatrix(t, t.stages.find((s) => s.kind === 'normalise')!.tensors[0]!, 0),
+    rowLabels: ['=cmd', 'a,b', 'say "hi"'],
+  };
   const csv = matrixToCsv(m);
   assert.match(csv, /^"0:=cmd"|\n0:=cmd/m);
   assert.match(csv, /"1:a,b"/);
@@ -31,7 +34,10 @@ test('CSV quotes cells that a spreadsheet would misread', () => {
 
 test('SVG escapes token text and draws every cell', () => {
   const t = makeTrace(1, 1, 3);
-  const m = { ...toMatrix(t, t.stages.find((s) => s.kind === 'normalise')!.tensors[0]!, 0), colLabels: ['<img src=x onerror=alert(1)>', '</script>', '&'] };
+  const m = {
+    ...toMatrix(t, t.stages.find((s) => s.kind === 'normalise')!.tensors[0]!, 0),
+    colLabels: ['<img src=x onerror=alert(1)>', '</script>', '&'],
+  };
   const svg = heatmapSvg(m, { title: 'a <b>', colourMap: 'viridis', fixedRange: { min: 0, max: 1 } });
   assert.ok(!svg.includes('<img'));
   assert.ok(!svg.includes('</script>'));
@@ -69,7 +75,12 @@ test('head mean, rollout and downsampling', () => {
   }
   assert.ok(Math.abs(r.data[0]! - 1) < 1e-6);
   assert.ok(Math.abs(r.data[1 * 3 + 1]! - (0.5 * 0.5 + 0.5)) < 1e-6);
-  const d = downsample(new Float32Array(16).map((_, i) => i), 4, 4, 2);
+  const d = downsample(
+    new Float32Array(16).map((_, i) => i),
+    4,
+    4,
+    2,
+  );
   assert.deepEqual([d.rows, d.cols], [2, 2]);
   assert.deepEqual([...d.data], [2.5, 4.5, 10.5, 12.5]);
 });

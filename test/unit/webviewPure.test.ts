@@ -31,7 +31,8 @@ test('heatmap layout fits the width, and hit-testing inverts it', () => {
   assert.ok(l.width <= 600);
   assert.ok(l.cell >= 2 && l.cell <= 28);
   for (let r = 0; r < 9; r++)
-    for (let c = 0; c < 9; c++) assert.deepEqual(hitTest(l, m, l.left + (c + 0.5) * l.cell, l.top + (r + 0.5) * l.cellH), { row: r, col: c });
+    for (let c = 0; c < 9; c++)
+      assert.deepEqual(hitTest(l, m, l.left + (c + 0.5) * l.cell, l.top + (r + 0.5) * l.cellH), { row: r, col: c });
   assert.equal(hitTest(l, m, l.left - 1, l.top + 1), undefined);
   assert.equal(hitTest(l, m, l.left + 9 * l.cell + 1, l.top + 1), undefined);
   const wide = { rows: 13, cols: 128, rowLabels: Array(13).fill('tok'), colLabels: Array(128).fill('1') };
@@ -53,7 +54,13 @@ test('toMatrix slices a head, averages heads, and labels token axes', () => {
   assert.deepEqual([...m0.data], [1, 0, 0, 0.5, 0.5, 0, 1 / 3, 1 / 3, 1 / 3].map(Math.fround));
   const mean = toMatrix(t, w, -1);
   assert.ok(Math.abs(mean.data[3]! - 0.5) < 1e-7);
-  const kv = tensor('K', [2, 3, 4], ['kv_head', 'token', 'd_head'], new Float32Array(24).map((_, i) => i), { tokenAxes: { token: 'input' } });
+  const kv = tensor(
+    'K',
+    [2, 3, 4],
+    ['kv_head', 'token', 'd_head'],
+    new Float32Array(24).map((_, i) => i),
+    { tokenAxes: { token: 'input' } },
+  );
   // Query head 3 reads KV head kvHeadOf[3] = 1.
   assert.equal(toMatrix(t, kv, 3, [0, 0, 1, 1]).data[0], 12);
   assert.equal(shapeText(w), '[2 head × 3 query × 3 key]');

@@ -23,10 +23,20 @@ before(async () => {
   const g = globalThis as Record<string, unknown>;
   g.window = dom.window;
   g.document = dom.window.document;
-  m = { store: await import('../../webview/store'), panel: await import('../../webview/components/panel'), host: await import('../../webview/host'), persist: await import('../../webview/persist') };
+  m = {
+    store: await import('../../webview/store'),
+    panel: await import('../../webview/components/panel'),
+    host: await import('../../webview/host'),
+    persist: await import('../../webview/persist'),
+  };
 });
 
-function mount(trace: Trace, cursor: Cursor, request: PanelContext['request'] = () => Promise.reject(new Error('no host in this test')), standalone = false) {
+function mount(
+  trace: Trace,
+  cursor: Cursor,
+  request: PanelContext['request'] = () => Promise.reject(new Error('no host in this test')),
+  standalone = false,
+) {
   const store: StoreT = new m.store.Store({ trace, cursor });
   const root = document.getElementById('app')!;
   const posted: WebviewMessage[] = [];
@@ -123,15 +133,41 @@ test('a new trace renders every part once; the predictions say the k the run com
   const trace: Trace = {
     ...base,
     outputTokens: [{ text: 'a', id: 0, start: -1, end: -1 }],
-    stages: [...base.stages, { id: 'dec0', kind: 'decoder-step', step: 0, title: 'Step 0', formula: '', explanation: '', tensors: [tensor('state', [4], ['d'], new Float32Array(4))] }],
-    predictions: [{ position: 0, top: [{ text: 'x', id: 1, p: 0.5 }, { text: 'y', id: 2, p: 0.3 }, { text: 'z', id: 3, p: 0.2 }] }],
+    stages: [
+      ...base.stages,
+      {
+        id: 'dec0',
+        kind: 'decoder-step',
+        step: 0,
+        title: 'Step 0',
+        formula: '',
+        explanation: '',
+        tensors: [tensor('state', [4], ['d'], new Float32Array(4))],
+      },
+    ],
+    predictions: [
+      {
+        position: 0,
+        top: [
+          { text: 'x', id: 1, p: 0.5 },
+          { text: 'y', id: 2, p: 0.3 },
+          { text: 'z', id: 3, p: 0.2 },
+        ],
+      },
+    ],
   };
   const p = mount(makeTrace(1, 1, 3), { stage: 0, head: 0, view: 'heatmap' });
   const before = p.builds();
-  p.fromHost({ type: 'trace', trace, cursor: { stage: 4, head: 0, view: 'heatmap' }, settings: { ...p.store.state.settings, topK: 9 } });
+  p.fromHost({
+    type: 'trace',
+    trace,
+    cursor: { stage: 4, head: 0, view: 'heatmap' },
+    settings: { ...p.store.state.settings, topK: 9 },
+  });
   assert.equal(p.renders(), 1);
   const after = p.builds();
-  for (const part of ['header', 'pipeline', 'controls', 'stage-info', 'content', 'predictions']) assert.equal(after[part], (before[part] ?? 0) + 1, part);
+  for (const part of ['header', 'pipeline', 'controls', 'stage-info', 'content', 'predictions'])
+    assert.equal(after[part], (before[part] ?? 0) + 1, part);
   assert.match(p.q('[data-testid="predictions"] th:nth-child(2)').textContent!, /^top-3 next tokens$/);
   p.panel.dispose();
 });
@@ -144,7 +180,10 @@ test('the reducer ignores actions that change nothing', () => {
   const s1 = m.store.reduce(s0, { type: 'banner', banner: { text: 'Saved', kind: 'busy' } });
   assert.notEqual(s1, s0);
   // A cursor move clears the banner of the view it was about.
-  assert.equal(m.store.reduce(s1, { type: 'cursor', cursor: { stage: 2, head: 0, view: 'lines' }, from: 'panel' }).banner, undefined);
+  assert.equal(
+    m.store.reduce(s1, { type: 'cursor', cursor: { stage: 2, head: 0, view: 'lines' }, from: 'panel' }).banner,
+    undefined,
+  );
 });
 
 test('the all-heads grid moves its highlight in place and opens a head full size', () => {
@@ -153,7 +192,10 @@ test('the all-heads grid moves its highlight in place and opens a head full size
   assert.equal(p.q('.grid-cell.current').getAttribute('aria-label'), 'layer 0 head 0');
   p.fromHost({ type: 'cursor', cursor: { stage: WEIGHTS_L0 + 2, head: -1, view: 'grid' } });
   assert.equal(p.q('[data-testid="heads-grid"]'), grid, 'not rebuilt');
-  assert.deepEqual([...p.root.querySelectorAll('.grid-cell.current')].map((e) => e.getAttribute('aria-label')), ['layer 1 mean of heads']);
+  assert.deepEqual(
+    [...p.root.querySelectorAll('.grid-cell.current')].map((e) => e.getAttribute('aria-label')),
+    ['layer 1 mean of heads'],
+  );
   p.root.querySelectorAll<HTMLButtonElement>('[data-testid="heads-grid"] button')[1]!.click();
   assert.deepEqual(p.store.state.cursor, { stage: WEIGHTS_L0, head: 1, view: 'heatmap' });
   assert.ok(p.q('[data-testid="heatmap-weights"]'));
@@ -184,8 +226,20 @@ function withQkv(t: Trace): Trace {
   const stages = t.stages.flatMap((s) => {
     if (s.kind !== 'score') return [s];
     const [H, n] = s.tensors[0]!.shape as [number, number];
-    const x = (name: string) => tensor(name, [H, n, 2], ['head', 'token', 'd_k'], new Float32Array(H * n * 2).fill(1), { tokenAxes: { token: 'input' } });
-    return [{ ...s, id: `L${s.layer}.qkv`, kind: 'qkv' as const, title: `Layer ${s.layer} Q, K, V`, tensors: [x('Q'), x('K'), x('V')] }, s];
+    const x = (name: string) =>
+      tensor(name, [H, n, 2], ['head', 'token', 'd_k'], new Float32Array(H * n * 2).fill(1), {
+        tokenAxes: { token: 'input' },
+      });
+    return [
+      {
+        ...s,
+        id: `L${s.layer}.qkv`,
+        kind: 'qkv' as const,
+        title: `Layer ${s.layer} Q, K, V`,
+        tensors: [x('Q'), x('K'), x('V')],
+      },
+      s,
+    ];
   });
   return { ...t, stages };
 }
@@ -213,7 +267,12 @@ test('what-if asks for its block, draws the answer, and drops an answer for a tr
   assert.ok(p.q('[data-testid="heatmap-whatif-weights"]'));
   // An answer that arrives after a new trace is dropped.
   p.q<HTMLButtonElement>('[data-testid="whatif-sigmoid"]').click();
-  p.fromHost({ type: 'trace', trace: withQkv(makeTrace(1, 2, 3)), cursor: { stage: weightsAt, head: 0, view: 'heatmap' }, settings: p.store.state.settings });
+  p.fromHost({
+    type: 'trace',
+    trace: withQkv(makeTrace(1, 2, 3)),
+    cursor: { stage: weightsAt, head: 0, view: 'heatmap' },
+    settings: p.store.state.settings,
+  });
   answer({ scores: w, weights: w, context: w });
   await new Promise((r) => setTimeout(r, 0));
   assert.equal(p.store.state.whatIf, undefined);
@@ -223,7 +282,12 @@ test('what-if asks for its block, draws the answer, and drops an answer for a tr
 
 test('a standalone page has no what-if and no export bar (no host to ask)', () => {
   const trace = withQkv(makeTrace(1, 2, 3));
-  const p = mount(trace, { stage: trace.stages.findIndex((s) => s.id === 'L0.weights'), head: 0, view: 'heatmap' }, undefined, true);
+  const p = mount(
+    trace,
+    { stage: trace.stages.findIndex((s) => s.id === 'L0.weights'), head: 0, view: 'heatmap' },
+    undefined,
+    true,
+  );
   assert.ok(p.q('[data-testid="heatmap-weights"]'));
   assert.equal(p.root.querySelector('[data-testid="whatif"]'), null);
   assert.equal(p.root.querySelector('[data-testid="export-csv"]'), null);

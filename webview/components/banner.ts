@@ -5,5 +5,9 @@ import type { PartSpec } from './part';
 export const bannerPart: PartSpec = {
   name: 'banner',
   key: (s) => s.banner && [s.banner],
-  build: ({ banner: b }) => ({ nodes: [h('div', { id: 'banner', class: `banner ${b!.kind}`, role: b!.kind === 'error' ? 'alert' : 'status' }, b!.text)] }),
+  build: ({ banner: b }) => ({
+    nodes: [
+      h('div', { id: 'banner', class: `banner ${b!.kind}`, role: b!.kind === 'error' ? 'alert' : 'status' }, b!.text),
+    ],
+  }),
 };

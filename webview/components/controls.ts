@@ -7,7 +7,12 @@ import { go, type PanelContext, type PartSpec } from './part';
 
 type Select = HTMLElement & { value: string };
 
-function select(label: string, testid: string, options: readonly { value: string; label: string }[], onChange: (v: string) => void): { el: HTMLElement; sel: Select } {
+function select(
+  label: string,
+  testid: string,
+  options: readonly { value: string; label: string }[],
+  onChange: (v: string) => void,
+): { el: HTMLElement; sel: Select } {
   const sel = h('vscode-single-select', { 'data-testid': testid, 'aria-label': label }) as Select;
   for (const o of options) sel.append(h('vscode-option', { value: o.value }, o.label));
   sel.addEventListener('change', () => onChange(sel.value));
@@ -31,33 +36,64 @@ export function controlsPart(ctx: PanelContext): PartSpec {
       const bar = h(
         'div',
         { class: 'controls' },
-        h('vscode-button', { 'data-testid': 'prev-stage', secondary: true, onclick: () => go(ctx, moveStage(t, state().cursor, -1)) }, '◀ Previous stage'),
+        h(
+          'vscode-button',
+          { 'data-testid': 'prev-stage', secondary: true, onclick: () => go(ctx, moveStage(t, state().cursor, -1)) },
+          '◀ Previous stage',
+        ),
         position,
-        h('vscode-button', { 'data-testid': 'next-stage', onclick: () => go(ctx, moveStage(t, state().cursor, 1)) }, 'Next stage ▶'),
+        h(
+          'vscode-button',
+          { 'data-testid': 'next-stage', onclick: () => go(ctx, moveStage(t, state().cursor, 1)) },
+          'Next stage ▶',
+        ),
       );
       const layers = layersOf(t);
       let layerSel: Select | undefined;
       if (layers.length > 1) {
-        const picker = select('Layer', 'layer-select', layers.map((l) => ({ value: String(l), label: `Layer ${l}` })), (v) => {
-          const kind = currentStage(state())?.kind;
-          const i = t.stages.findIndex((s) => s.layer === Number(v) && s.kind === kind);
-          if (i >= 0) go(ctx, { ...state().cursor, stage: i });
-        });
+        const picker = select(
+          'Layer',
+          'layer-select',
+          layers.map((l) => ({ value: String(l), label: `Layer ${l}` })),
+          (v) => {
+            const kind = currentStage(state())?.kind;
+            const i = t.stages.findIndex((s) => s.layer === Number(v) && s.kind === kind);
+            if (i >= 0) go(ctx, { ...state().cursor, stage: i });
+          },
+        );
         layerSel = picker.sel;
         bar.append(picker.el);
       }
       const heads = headsOf(t);
       let headSel: Select | undefined;
       if (heads > 0) {
-        const opts = [...Array.from({ length: heads }, (_, i) => ({ value: String(i), label: `Head ${i}` })), { value: '-1', label: 'Mean of heads' }];
+        const opts = [
+          ...Array.from({ length: heads }, (_, i) => ({ value: String(i), label: `Head ${i}` })),
+          { value: '-1', label: 'Mean of heads' },
+        ];
         const picker = select('Head', 'head-select', opts, (v) => go(ctx, { ...state().cursor, head: Number(v) }));
         headSel = picker.sel;
-        bar.append(picker.el, h('vscode-button', { secondary: true, 'aria-label': 'Next head', onclick: () => go(ctx, moveHead(t, state().cursor, 1)) }, 'Head ▶'));
+        bar.append(
+          picker.el,
+          h(
+            'vscode-button',
+            { secondary: true, 'aria-label': 'Next head', onclick: () => go(ctx, moveHead(t, state().cursor, 1)) },
+            'Head ▶',
+          ),
+        );
       }
       if (stepsOf(t).length > 0) {
         bar.append(
-          h('vscode-button', { secondary: true, 'data-testid': 'prev-step', onclick: () => go(ctx, moveStep(t, state().cursor, -1)) }, '◀ Step'),
-          h('vscode-button', { secondary: true, 'data-testid': 'next-step', onclick: () => go(ctx, moveStep(t, state().cursor, 1)) }, 'Step ▶'),
+          h(
+            'vscode-button',
+            { secondary: true, 'data-testid': 'prev-step', onclick: () => go(ctx, moveStep(t, state().cursor, -1)) },
+            '◀ Step',
+          ),
+          h(
+            'vscode-button',
+            { secondary: true, 'data-testid': 'next-step', onclick: () => go(ctx, moveStep(t, state().cursor, 1)) },
+            'Step ▶',
+          ),
         );
       }
       let shown: { stage: number; head: number } | undefined;

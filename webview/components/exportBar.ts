@@ -24,7 +24,20 @@ export function exportBarPart(ctx: PanelContext): PartSpec {
       return !ctx.standalone && stage && stage.kind !== 'tokens' && s.cursor.view !== 'grid' ? [] : undefined;
     },
     build: () => ({
-      nodes: [h('div', { class: 'export-bar' }, h('span', { class: 'muted' }, 'Export: '), ...FORMATS.map(([f, label]) => h('vscode-button', { secondary: true, 'data-testid': `export-${f}`, onclick: () => ctx.exportAs(f) }, label)))],
+      nodes: [
+        h(
+          'div',
+          { class: 'export-bar' },
+          h('span', { class: 'muted' }, 'Export: '),
+          ...FORMATS.map(([f, label]) =>
+            h(
+              'vscode-button',
+              { secondary: true, 'data-testid': `export-${f}`, onclick: () => ctx.exportAs(f) },
+              label,
+            ),
+          ),
+        ),
+      ],
     }),
   };
 }
@@ -35,10 +48,13 @@ export async function exportAs(ctx: PanelContext, root: HTMLElement, format: Exp
   const trace = s.trace;
   const stage = currentStage(s);
   if (!trace || !stage) return;
-  const banner = (text: string, kind: 'busy' | 'error'): void => void ctx.store.dispatch({ type: 'banner', banner: { text, kind } });
+  const banner = (text: string, kind: 'busy' | 'error'): void =>
+    void ctx.store.dispatch({ type: 'banner', banner: { text, kind } });
   const shown = exportTarget(s);
   const head = s.cursor.head;
-  const base = fileSafe(`${trace.model.id}-${stage.id}${shown ? `-${shown.tensorName}` : ''}${head >= 0 ? `-h${head}` : '-mean'}`);
+  const base = fileSafe(
+    `${trace.model.id}-${stage.id}${shown ? `-${shown.tensorName}` : ''}${head >= 0 ? `-h${head}` : '-mean'}`,
+  );
   let content: string | Uint8Array;
   switch (format) {
     case 'csv':
@@ -50,7 +66,11 @@ export async function exportAs(ctx: PanelContext, root: HTMLElement, format: Exp
       break;
     case 'svg':
       if (!shown) return banner('This stage has no matrix to export as SVG.', 'error');
-      content = heatmapSvg(shown.matrix, { title: `${trace.model.name}: ${shown.title}${head >= 0 ? ` (head ${head})` : ' (mean of heads)'}`, colourMap: s.settings.colourMap, fixedRange: scaleEndsFor(shown.tensorName) });
+      content = heatmapSvg(shown.matrix, {
+        title: `${trace.model.name}: ${shown.title}${head >= 0 ? ` (head ${head})` : ' (mean of heads)'}`,
+        colourMap: s.settings.colourMap,
+        fixedRange: scaleEndsFor(shown.tensorName),
+      });
       break;
     case 'png': {
       const canvas = root.querySelector<HTMLCanvasElement>('canvas.heatmap, canvas.lines');

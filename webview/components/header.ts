@@ -22,5 +22,7 @@ export const headerPart: PartSpec = {
 export const emptyPart: PartSpec = {
   name: 'empty',
   key: (s) => (s.trace ? undefined : []),
-  build: () => ({ nodes: [h('p', { class: 'empty' }, 'Select text in an editor and run ', h('b', {}, 'Visualise attention'), '.')] }),
+  build: () => ({
+    nodes: [h('p', { class: 'empty' }, 'Select text in an editor and run ', h('b', {}, 'Visualise attention'), '.')],
+  }),
 };

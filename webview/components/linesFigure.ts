@@ -8,9 +8,21 @@ import { drawLines, layoutLines, lineRowAt } from '../draw/lines';
 import type { PanelContext } from './part';
 import { sizeCanvas, type Figure } from './matrixFigure';
 
-export function linesFigure(ctx: PanelContext, tensor: TensorData, m: Matrix, colourMap: ColourMap, row: number | undefined): Figure {
+export function linesFigure(
+  ctx: PanelContext,
+  tensor: TensorData,
+  m: Matrix,
+  colourMap: ColourMap,
+  row: number | undefined,
+): Figure {
   const l = layoutLines(m);
-  const canvas = h('canvas', { class: 'lines', 'data-testid': 'lines', tabindex: 0, role: 'img', 'aria-label': `head view of ${tensor.name}` });
+  const canvas = h('canvas', {
+    class: 'lines',
+    'data-testid': 'lines',
+    tabindex: 0,
+    role: 'img',
+    'aria-label': `head view of ${tensor.name}`,
+  });
   const g = sizeCanvas(canvas, l.width, l.height);
   const theme = ctx.theme();
   let focus: number | undefined = row;
@@ -44,7 +56,13 @@ export function linesFigure(ctx: PanelContext, tensor: TensorData, m: Matrix, co
     paint();
   });
   paint();
-  const el = h('figure', { class: 'figure wide' }, h('figcaption', {}, h('b', {}, `${tensor.name} as lines`), ' ', h('span', { class: 'shape' }, shapeText(tensor))), canvas, readout);
+  const el = h(
+    'figure',
+    { class: 'figure wide' },
+    h('figcaption', {}, h('b', {}, `${tensor.name} as lines`), ' ', h('span', { class: 'shape' }, shapeText(tensor))),
+    canvas,
+    readout,
+  );
   // Its layout follows the token count, not the panel's width.
   return { el, resize: () => {} };
 }

@@ -43,8 +43,19 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
   const { matrix, tensor } = o;
   const testid = o.testid ?? tensor.name;
   const wide = isAttentionMatrix(tensor);
-  const style: HeatmapStyle = { colourMap: o.colourMap, ...ctx.theme(), scale: scaleEndsFor(tensor.name), showValues: true };
-  const canvas = h('canvas', { class: 'heatmap', 'data-testid': `heatmap-${testid}`, tabindex: 0, role: 'img', 'aria-label': `${tensor.name} ${shapeText(tensor)}` });
+  const style: HeatmapStyle = {
+    colourMap: o.colourMap,
+    ...ctx.theme(),
+    scale: scaleEndsFor(tensor.name),
+    showValues: true,
+  };
+  const canvas = h('canvas', {
+    class: 'heatmap',
+    'data-testid': `heatmap-${testid}`,
+    tabindex: 0,
+    role: 'img',
+    'aria-label': `${tensor.name} ${shapeText(tensor)}`,
+  });
   const readout = h('div', { class: 'readout', 'data-testid': `readout-${testid}`, 'aria-live': 'polite' }, '\u00a0');
   const ends = colourRange(matrix, style.scale);
   const legendWidth = legendChars(ends.min, ends.max);
@@ -72,20 +83,41 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
     if (c?.row !== cell?.row || c?.col !== cell?.col) show(c);
   });
   canvas.addEventListener('keydown', (e) => {
-    const moves: Record<string, [number, number]> = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+    const moves: Record<string, [number, number]> = {
+      ArrowUp: [-1, 0],
+      ArrowDown: [1, 0],
+      ArrowLeft: [0, -1],
+      ArrowRight: [0, 1],
+    };
     const mv = moves[e.key];
     if (!mv) return;
     e.preventDefault();
     const c = cell ?? { row: 0, col: 0 };
-    show({ row: Math.max(0, Math.min(matrix.rows - 1, c.row + mv[0])), col: Math.max(0, Math.min(matrix.cols - 1, c.col + mv[1])) });
+    show({
+      row: Math.max(0, Math.min(matrix.rows - 1, c.row + mv[0])),
+      col: Math.max(0, Math.min(matrix.cols - 1, c.col + mv[1])),
+    });
   });
   relayout();
   const headNote =
-    tensor.axes[0] === 'head' ? (o.head < 0 ? ' · mean of heads' : ` · head ${o.head}`) : tensor.axes[0] === 'kv_head' && o.kvHeadOf ? ` · KV head ${o.kvHeadOf[Math.max(0, o.head)]} (shared)` : '';
+    tensor.axes[0] === 'head'
+      ? o.head < 0
+        ? ' · mean of heads'
+        : ` · head ${o.head}`
+      : tensor.axes[0] === 'kv_head' && o.kvHeadOf
+        ? ` · KV head ${o.kvHeadOf[Math.max(0, o.head)]} (shared)`
+        : '';
   const el = h(
     'figure',
     { class: wide ? 'figure wide' : 'figure' },
-    h('figcaption', {}, h('b', {}, o.caption ?? tensor.name), ' ', h('span', { class: 'shape', 'data-testid': `shape-${testid}` }, shapeText(tensor)), headNote),
+    h(
+      'figcaption',
+      {},
+      h('b', {}, o.caption ?? tensor.name),
+      ' ',
+      h('span', { class: 'shape', 'data-testid': `shape-${testid}` }, shapeText(tensor)),
+      headNote,
+    ),
     canvas,
     readout,
   );

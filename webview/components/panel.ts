@@ -17,7 +17,15 @@ export interface MountedPanel {
 }
 
 export function mountPanel(root: HTMLElement, ctx: PanelContext): MountedPanel {
-  const parts = [bannerPart, emptyPart, headerPart, pipelinePart(ctx), controlsPart(ctx), stageInfoPart, stageBodyPart(ctx)].map((sp) => new Part(sp, ctx));
+  const parts = [
+    bannerPart,
+    emptyPart,
+    headerPart,
+    pipelinePart(ctx),
+    controlsPart(ctx),
+    stageInfoPart,
+    stageBodyPart(ctx),
+  ].map((sp) => new Part(sp, ctx));
   root.replaceChildren(...parts.map((p) => p.el));
   const update = (s: PanelState): void => parts.forEach((p) => p.update(s));
   update(ctx.store.state);

@@ -88,7 +88,11 @@ export class Part {
 }
 
 /** Parts in order inside one element, updated together. */
-export function group(ctx: PanelContext, el: HTMLElement, specs: readonly PartSpec[]): Built & { readonly parts: readonly Part[] } {
+export function group(
+  ctx: PanelContext,
+  el: HTMLElement,
+  specs: readonly PartSpec[],
+): Built & { readonly parts: readonly Part[] } {
   const parts = specs.map((sp) => new Part(sp, ctx));
   el.append(...parts.map((p) => p.el));
   return {

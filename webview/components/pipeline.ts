@@ -13,7 +13,10 @@ export function pipelinePart(ctx: PanelContext): PartSpec {
       const present = new Set(t!.stages.map((s) => phaseOf(s.kind)));
       const buttons = new Map<Phase, HTMLElement>();
       for (const p of PHASES.filter((x) => present.has(x))) {
-        buttons.set(p, h('button', { class: 'phase', onclick: () => go(ctx, jumpToPhase(t!, ctx.store.state.cursor, p)) }, p));
+        buttons.set(
+          p,
+          h('button', { class: 'phase', onclick: () => go(ctx, jumpToPhase(t!, ctx.store.state.cursor, p)) }, p),
+        );
       }
       let shown: Phase | undefined;
       return {

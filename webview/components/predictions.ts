@@ -22,7 +22,12 @@ function table(t: Trace, step: number | undefined): HTMLElement {
       {},
       ...rows.map((p) => {
         const tok = step === undefined ? t.tokens[p.position] : t.outputTokens?.[p.position];
-        return h('tr', {}, h('td', {}, tok ? tokenLabel(tok) : String(p.position)), h('td', {}, p.top.map((c) => `${c.text} ${(c.p * 100).toFixed(1)}%`).join('   ')));
+        return h(
+          'tr',
+          {},
+          h('td', {}, tok ? tokenLabel(tok) : String(p.position)),
+          h('td', {}, p.top.map((c) => `${c.text} ${(c.p * 100).toFixed(1)}%`).join('   ')),
+        );
       }),
     ),
   );

@@ -49,7 +49,15 @@ export function contentPart(ctx: PanelContext): PartSpec {
         const f = linesFigure(ctx, lines, withMask(toMatrix(t, lines, head, kvHeadOf), mask), map, row);
         return figures([f], f.el);
       }
-      const list = shownTensors(stage).map((tensor) => matrixFigure(ctx, { matrix: matrixOf(t, tensor, head, kvHeadOf, mask), tensor, head, colourMap: map, kvHeadOf }));
+      const list = shownTensors(stage).map((tensor) =>
+        matrixFigure(ctx, {
+          matrix: matrixOf(t, tensor, head, kvHeadOf, mask),
+          tensor,
+          head,
+          colourMap: map,
+          kvHeadOf,
+        }),
+      );
       return figures(list, h('div', { class: 'matrices' }, ...list.map((f) => f.el)));
     },
   };
@@ -59,6 +67,13 @@ export function stageBodyPart(ctx: PanelContext): PartSpec {
   return {
     name: 'stage-body',
     key: (s) => s.trace && [],
-    build: () => group(ctx, h('section', { class: 'stage-body' }), [viewSwitchPart(ctx), contentPart(ctx), predictionsPart, whatIfPart(ctx), exportBarPart(ctx)]),
+    build: () =>
+      group(ctx, h('section', { class: 'stage-body' }), [
+        viewSwitchPart(ctx),
+        contentPart(ctx),
+        predictionsPart,
+        whatIfPart(ctx),
+        exportBarPart(ctx),
+      ]),
   };
 }

@@ -10,7 +10,10 @@ export function tokenChips(t: Trace): HTMLElement {
     ...t.tokens.map((tok, i) =>
       h(
         'li',
-        { class: tok.special ? 'token special' : tok.unknown ? 'token unknown' : 'token', title: `#${i} id ${tok.id} chars ${tok.start}–${tok.end}` },
+        {
+          class: tok.special ? 'token special' : tok.unknown ? 'token unknown' : 'token',
+          title: `#${i} id ${tok.id} chars ${tok.start}–${tok.end}`,
+        },
         h('span', { class: 'tok-text' }, tokenLabel(tok)),
         h('span', { class: 'tok-id' }, String(tok.id)),
       ),

@@ -14,7 +14,22 @@ export function viewSwitchPart(ctx: PanelContext): PartSpec {
     name: 'view-switch',
     key: (s) => s.trace && [],
     build: () => {
-      const tabs = VIEWS.map(([v, label]) => [v, h('button', { role: 'tab', class: 'tab', 'data-testid': `view-${v}`, onclick: () => go(ctx, { ...ctx.store.state.cursor, view: v }) }, label)] as const);
+      const tabs = VIEWS.map(
+        ([v, label]) =>
+          [
+            v,
+            h(
+              'button',
+              {
+                role: 'tab',
+                class: 'tab',
+                'data-testid': `view-${v}`,
+                onclick: () => go(ctx, { ...ctx.store.state.cursor, view: v }),
+              },
+              label,
+            ),
+          ] as const,
+      );
       let shown: ViewMode | undefined;
       return {
         nodes: [h('div', { class: 'view-switch', role: 'tablist', 'aria-label': 'View' }, ...tabs.map(([, b]) => b))],

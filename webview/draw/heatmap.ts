@@ -30,8 +30,17 @@ export function legendChars(min: number, max: number): number {
  * Fit a rows×cols matrix into maxWidth, with room for labels; cells between 2 and 28 px. The
  * legend grows past six characters of end labels (e.g. "-8.6045e-6") so they are never clipped.
  */
-export function layoutHeatmap(m: Pick<Matrix, 'rows' | 'cols' | 'rowLabels' | 'colLabels'>, maxWidth: number, showLabels = true, legendLabelChars = 6): Layout {
-  const maxLabel = (labels: readonly string[]): number => Math.min(14, labels.reduce((a, l) => Math.max(a, [...l].length), 1));
+export function layoutHeatmap(
+  m: Pick<Matrix, 'rows' | 'cols' | 'rowLabels' | 'colLabels'>,
+  maxWidth: number,
+  showLabels = true,
+  legendLabelChars = 6,
+): Layout {
+  const maxLabel = (labels: readonly string[]): number =>
+    Math.min(
+      14,
+      labels.reduce((a, l) => Math.max(a, [...l].length), 1),
+    );
   const left = showLabels ? Math.ceil(maxLabel(m.rowLabels) * LABEL_FONT_PX * 0.62) + 8 : 0;
   const top = showLabels ? Math.ceil(maxLabel(m.colLabels) * LABEL_FONT_PX * 0.62) + 8 : 0;
   const legend = 56 + Math.ceil(Math.max(0, legendLabelChars - 6) * LEGEND_CHAR_PX);
@@ -51,7 +60,12 @@ export function layoutHeatmap(m: Pick<Matrix, 'rows' | 'cols' | 'rowLabels' | 'c
   };
 }
 
-export function hitTest(l: Layout, m: Pick<Matrix, 'rows' | 'cols'>, x: number, y: number): { row: number; col: number } | undefined {
+export function hitTest(
+  l: Layout,
+  m: Pick<Matrix, 'rows' | 'cols'>,
+  x: number,
+  y: number,
+): { row: number; col: number } | undefined {
   const col = Math.floor((x - l.left) / l.cell);
   const row = Math.floor((y - l.top) / l.cellH);
   if (x < l.left || y < l.top || col < 0 || row < 0 || col >= m.cols || row >= m.rows) return undefined;
@@ -68,7 +82,13 @@ export interface HeatmapStyle {
   readonly showValues?: boolean;
 }
 
-export function drawHeatmap(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout, style: HeatmapStyle, cursor?: { row: number; col: number }): void {
+export function drawHeatmap(
+  ctx: CanvasRenderingContext2D,
+  m: Matrix,
+  l: Layout,
+  style: HeatmapStyle,
+  cursor?: { row: number; col: number },
+): void {
   const { min, max } = colourRange(m, style.scale);
   const span = max - min || 1;
   ctx.save();
@@ -131,10 +151,20 @@ export function drawHeatmap(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout,
   ctx.restore();
 }
 
-export function drawCellCursor(ctx: CanvasRenderingContext2D, l: Layout, style: Pick<HeatmapStyle, 'foreground'>, cursor: { row: number; col: number }): void {
+export function drawCellCursor(
+  ctx: CanvasRenderingContext2D,
+  l: Layout,
+  style: Pick<HeatmapStyle, 'foreground'>,
+  cursor: { row: number; col: number },
+): void {
   ctx.strokeStyle = style.foreground;
   ctx.lineWidth = 2;
-  ctx.strokeRect(l.left + cursor.col * l.cell + 1, l.top + cursor.row * l.cellH + 1, Math.max(1, l.cell - 2), Math.max(1, l.cellH - 2));
+  ctx.strokeRect(
+    l.left + cursor.col * l.cell + 1,
+    l.top + cursor.row * l.cellH + 1,
+    Math.max(1, l.cell - 2),
+    Math.max(1, l.cellH - 2),
+  );
 }
 
 /**
@@ -202,7 +232,8 @@ function drawLabels(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout, style: 
   ctx.font = `${LABEL_FONT_PX}px ${style.font}`;
   ctx.textBaseline = 'middle';
   ctx.textAlign = 'right';
-  for (let r = 0; r < m.rows; r += l.rowLabelStride) ctx.fillText(clip(m.rowLabels[r] ?? ''), l.left - 4, l.top + (r + 0.5) * l.cellH);
+  for (let r = 0; r < m.rows; r += l.rowLabelStride)
+    ctx.fillText(clip(m.rowLabels[r] ?? ''), l.left - 4, l.top + (r + 0.5) * l.cellH);
   for (let c = 0; c < m.cols; c += l.colLabelStride) {
     ctx.save();
     ctx.translate(l.left + (c + 0.5) * l.cell, l.top - 4);
@@ -213,7 +244,14 @@ function drawLabels(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout, style: 
   }
 }
 
-function drawLegend(ctx: CanvasRenderingContext2D, l: Layout, m: Pick<Matrix, 'rows' | 'cols'>, style: HeatmapStyle, min: number, max: number): void {
+function drawLegend(
+  ctx: CanvasRenderingContext2D,
+  l: Layout,
+  m: Pick<Matrix, 'rows' | 'cols'>,
+  style: HeatmapStyle,
+  min: number,
+  max: number,
+): void {
   // Just right of the cells; the labels take the rest of the legend's width.
   const x = l.left + l.cell * m.cols + 8;
   const h = Math.max(40, Math.min(200, m.rows * l.cellH));

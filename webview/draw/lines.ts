@@ -26,7 +26,15 @@ export function lineRowAt(l: LinesLayout, m: Pick<Matrix, 'rows'>, x: number, y:
   return r >= 0 && r < m.rows ? r : undefined;
 }
 
-export function drawLines(ctx: CanvasRenderingContext2D, m: Matrix, l: LinesLayout, colourMap: ColourMap, foreground: string, font: string, focusRow?: number): void {
+export function drawLines(
+  ctx: CanvasRenderingContext2D,
+  m: Matrix,
+  l: LinesLayout,
+  colourMap: ColourMap,
+  foreground: string,
+  font: string,
+  focusRow?: number,
+): void {
   ctx.clearRect(0, 0, l.width, l.height);
   ctx.font = `${Math.min(12, l.rowH - 2)}px ${font}`;
   ctx.textBaseline = 'middle';

@@ -7,7 +7,13 @@ import { lut } from './colormap';
 export const THUMB = 72;
 
 /** Fills a canvas with a matrix of weights, downsampled to at most THUMB × THUMB cells. */
-export function paintThumb(canvas: HTMLCanvasElement, data: Float32Array, rows: number, cols: number, map: ColourMap): void {
+export function paintThumb(
+  canvas: HTMLCanvasElement,
+  data: Float32Array,
+  rows: number,
+  cols: number,
+  map: ColourMap,
+): void {
   const d = downsample(data, rows, cols, THUMB);
   canvas.width = d.cols;
   canvas.height = d.rows;
