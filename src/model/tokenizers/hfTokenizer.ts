@@ -133,6 +133,9 @@ export class HfTokenizer {
   /** The word-boundary character pieces use for a space ('▁' for SentencePiece-style vocabularies). */
   readonly replacement: string;
   private readonly prependsAfterAdded: 'never' | 'always' | 'unnormalized';
+  /** Which whitespace one '▁' stands for when the text's runs of it became one boundary: WhitespaceSplit (T5) drops any run, Replace(' {2,}', ' ') (mBART) collapses spaces. */
+  private readonly collapsedSpace: RegExp | undefined;
+  private readonly unigram: boolean;
   /** The normalisers that change the text's length (NFC, NFKC, ...), composed; offsets are mapped through them. */
   private readonly normaliser: LocalNormaliser | undefined;
   /** Added tokens' texts, which the library splits out before normalising. */
@@ -176,7 +179,8 @@ export class HfTokenizer {
     this.eosId = idOf(tokenName(config['eos_token']));
     this.addBosDefault = typeof config['add_bos_token'] === 'boolean' ? config['add_bos_token'] : postBos !== undefined && this.bosId !== undefined;
     this.byteFallback = model['byte_fallback'] === true;
-    this.fuseUnk = model['fuse_unk'] === true || model['type'] === 'Unigram';
+    this.unigram = model['type'] === 'Unigram';
+    this.fuseUnk = model['fuse_unk'] === true || this.unigram;
 
     const normalizers = typeTree(json['normalizer']).map(asRecord);
     const preTokenizers = typeTree(json['pre_tokenizer']).map(asRecord);
@@ -190,6 +194,8 @@ export class HfTokenizer {
     this.prependsSpace = prependNormaliser || scheme === 'always' || scheme === 'first';
     this.prependsAfterAdded = scheme === 'always' ? 'always' : prependNormaliser ? 'unnormalized' : 'never';
     this.normaliser = composeNormalisers(normalizers.map(localNormaliser).filter((f): f is LocalNormaliser => f !== undefined));
+    const collapsesSpaces = normalizers.some((n) => n['type'] === 'Replace' && asRecord(n['pattern'])['Regex'] === ' {2,}' && n['content'] === ' ');
+    this.collapsedSpace = preTokenizers.some((n) => n['type'] === 'WhitespaceSplit') ? /\s/u : collapsesSpaces ? / / : undefined;
     this.addedLiterals = [...this.added.values()].map((a) => a.content);
   }
 
@@ -387,11 +393,15 @@ export class HfTokenizer {
         last = cursor + n - 1;
         cursor += n;
       };
-      const isUnk = id === this.unkId && (piece === this.unkToken || piece === this.idToPiece[id]);
+      // Unigram's library gives an unknown token the text it covers; other models give '<unk>'.
+      const isUnk = id === this.unkId && (piece === this.unkToken || piece === this.idToPiece[id] || this.unigram);
       const literal = added ? utf8.encode(added.content) : undefined;
       // An unknown-character token, as opposed to the unk token's own text typed in the input.
       const unknownRun = isUnk && !(literal && startsWithBytes(cursor, literal));
-      if (unknownRun) {
+      const covered = unknownRun && piece !== this.unkToken && piece !== this.idToPiece[id] ? utf8.encode(piece) : undefined;
+      if (covered && covered.length > 0 && startsWithBytes(cursor, covered)) {
+        take(covered.length);
+      } else if (unknownRun) {
         // One unknown code point, or the whole run of them when the model fuses unknowns.
         if (cursor < bytes.length) {
           take(cpLength(cursor));
@@ -414,7 +424,11 @@ export class HfTokenizer {
         const units = this.units(piece);
         for (let u = 0; u < units.length; u++) {
           const unit = units[u]!;
-          if (unit === MARK) {
+          if (unit === MARK && this.collapsedSpace) {
+            // The run of whitespace this boundary replaced (none for the '▁' prepended to a text that starts with a word).
+            const space = this.collapsedSpace;
+            while (cursor < bytes.length && bytes[cursor]! < 0x80 && space.test(String.fromCharCode(bytes[cursor]!))) take(1);
+          } else if (unit === MARK) {
             if (pendingPrefix && u === 0) {
               // the space the normaliser prepended: no text
             } else if (bytes[cursor] === 0x20) take(1);
@@ -442,7 +456,7 @@ export class HfTokenizer {
         }
       }
       pendingPrefix = false;
-      if (added && this.prependsAfterAdded !== 'never') {
+      if (added && !unknownRun && this.prependsAfterAdded !== 'never') {
         pendingPrefix = this.prependsAfterAdded === 'always' || !added.normalized;
       }
       const nStart = first < 0 ? charStart[cursor]! : charStart[first]!;
@@ -462,6 +476,7 @@ export class HfTokenizer {
       };
       tokens.push(token);
     }
+    if (this.collapsedSpace) while (cursor < bytes.length && bytes[cursor]! < 0x80 && this.collapsedSpace.test(String.fromCharCode(bytes[cursor]!))) cursor++;
     if (cursor < bytes.length) issues++;
     return { tokens, issues };
   }
