@@ -78,6 +78,8 @@ export interface LessonContext<C> {
 
 /** The prose of a causal LM's trace, apart from its numbers (each family's lesson.ts). */
 export interface CausalLmLesson<C> {
+  /** The attention stages' title prefix (default `Layer l`): Gemma names local and global layers. */
+  layerTitle?(c: LessonContext<C>, layer: number): string;
   tokens(c: LessonContext<C>): Words;
   embedding(c: LessonContext<C>): Words;
   layerInput(c: LessonContext<C>, layer: number): Words;
@@ -278,7 +280,7 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
         ...attentionStages({
           prefix: `L${l}`,
           layer: l,
-          title: `Layer ${l}`,
+          title: L.layerTitle?.(c, l) ?? `Layer ${l}`,
           attention,
           heads: H,
           ...(groupedQuery ? { kvHeads: KV } : {}),
