@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend, tf } from './model/runtime/backend';
 import { BUILTIN_MODELS, DEFAULT_MODEL_ID, getModel } from './model/open/builtins';
+import { loadModelFile } from './model/open/modelFiles';
 import {
   findTensor,
   NORMALISERS,
@@ -26,7 +27,7 @@ interface Args {
   help: boolean;
 }
 
-const USAGE = `Usage: attention-lens [--model ID] [--score dot|scaled-dot|general|additive] [--normaliser softmax|sparsemax|sigmoid]
+const USAGE = `Usage: attention-lens [--model ID|FOLDER] [--score dot|scaled-dot|general|additive] [--normaliser softmax|sparsemax|sigmoid]
                       [--max-tokens N] [--json OUT.json] ("text" | --file PATH)
        attention-lens --list-models`;
 
@@ -111,7 +112,13 @@ async function main(): Promise<number> {
   }
   const backend = await initBackend('wasm', path.join(__dirname, 'wasm'));
   if (backend.warning) console.error(`warning: ${backend.warning}`);
-  const model = await getModel(args.model);
+  // A folder (or the config.json / model.json in it) is a user's model, loaded from its files; otherwise a built-in id.
+  const local = fs.existsSync(args.model)
+    ? fs.statSync(args.model).isDirectory()
+      ? path.join(args.model, 'config.json')
+      : args.model
+    : undefined;
+  const model = local ? await loadModelFile(local) : await getModel(args.model);
   const before = tf.memory().numTensors;
   const trace = await model.run(text, { score: args.score, normaliser: args.normaliser, maxTokens: args.maxTokens });
   console.log(summary(trace));
