@@ -10,22 +10,20 @@ import * as path from 'node:path';
 import { HfTokenizer } from '../tokenizers/hfTokenizer';
 import { throwIfCancelled } from '../model';
 import { readSafetensorsFile, readSafetensorsHeader, type SafeTensor } from './safetensors';
-import { readJsonInside, resolveInside, splitPath, type FileKind } from './files';
 import { AttentionInputError } from '../../../shared/trace';
 
-/** The kind (and so the size cap) of a JSON file, from its name. */
-function jsonKind(name: string): FileKind {
-  if (name === 'model.json') return 'model-json';
-  if (name.endsWith('.index.json')) return 'index';
-  if (name.endsWith('.attention.json')) return 'attention-json';
-  if (/^(tokenizer|vocab|special_tokens_map|added_tokens)/.test(name)) return 'tokenizer';
-  return 'config';
-}
-
-/** A JSON file read through the safe file layer as a file of its own folder (contained, regular, capped, nesting-bounded). */
-export async function readJsonFile(file: string, code: 'config' | 'file', kind?: FileKind): Promise<unknown> {
-  const [folder, rel] = splitPath(file);
-  return readJsonInside(folder, rel, { kind: kind ?? jsonKind(rel), code });
+export async function readJsonFile(file: string, code: 'config' | 'file'): Promise<unknown> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw new AttentionInputError(code, `Cannot read ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new AttentionInputError(code, `${file} is not valid JSON: ${(err as Error).message}`);
+  }
 }
 
 /** Walks up from `startDir` to the first folder containing `rel/config.json` (a built-in model's folder). */
@@ -44,7 +42,7 @@ export function findBuiltinDir(rel: string, startDir: string = __dirname): strin
 // ---------------------------------------------------------------------------------------------
 // The one list of Hugging Face families
 
-export type HfFamily = 'llama' | 'gpt2' | 'bert' | 'distilbert' | 'roberta' | 'xlm-roberta' | 'marian' | 'qwen2' | 'gemma' | 'gemma2' | 'gemma3_text' | 'qwen3' | 'mistral' | 'smollm3';
+export type HfFamily = 'llama' | 'gpt2' | 'bert' | 'distilbert' | 'roberta' | 'xlm-roberta' | 'marian' | 'qwen2' | 'gemma' | 'gemma2' | 'gemma3_text';
 export type ModelRole = 'decoder' | 'encoder' | 'encoder-decoder';
 
 export interface HfFamilyInfo {
@@ -72,9 +70,6 @@ export const HF_FAMILIES: Readonly<Record<HfFamily, HfFamilyInfo>> = {
   gemma: { role: 'decoder', label: 'Gemma (causal, RoPE, GeGLU, RMSNorm gains 1 + w)', architecture: 'Gemma', layoutOf: 'llama' },
   gemma2: { role: 'decoder', label: 'Gemma 2 (causal, local/global layers, soft-capped scores and logits)', architecture: 'Gemma2', layoutOf: 'llama' },
   gemma3_text: { role: 'decoder', label: 'Gemma 3 text (causal, local/global layers, QK-norm, two RoPE bases)', architecture: 'Gemma3ForCausalLM', layoutOf: 'llama' },
-  qwen3: { role: 'decoder', label: 'Qwen3 (causal, RoPE, grouped-query attention, QK-norm)', architecture: 'Qwen3', layoutOf: 'llama' },
-  mistral: { role: 'decoder', label: 'Mistral (causal, RoPE, grouped-query attention, sliding window)', architecture: 'Mistral', layoutOf: 'llama' },
-  smollm3: { role: 'decoder', label: 'SmolLM3 (causal, grouped-query attention, every 4th layer without RoPE)', architecture: 'SmolLM3', layoutOf: 'llama' },
 };
 
 const FAMILY_NAMES = Object.keys(HF_FAMILIES) as HfFamily[];
