@@ -478,7 +478,7 @@ def make_t5(o, fam='t5'):
     cases = [run_case(o, m, c, text, src, 0, bias=True) for text, src in zip(texts, srcs)]
     # Buckets for every relative distance the tests check (both directions), straight from the HF rule.
     rel = torch.arange(-300, 301)
-    table = {str(bi): t5_bucket(rel, bi, 32, 128).tolist() for bi in (True, False)}
+    table = {'bidirectional': t5_bucket(rel, True, 32, 128).tolist(), 'causal': t5_bucket(rel, False, 32, 128).tolist()}
     return {'family': fam, 'dtype': 'BF16', 'buckets_relative': rel.tolist(), 'buckets': table, 'cases': cases,
             'tokenizer_cases': [{'text': s, 'ids': tok.encode(' '.join(s.split())) + [1]} for s in ('Hello  world', 'The zebra jumps!', ' the\tfox\n ')]}
 
