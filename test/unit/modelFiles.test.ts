@@ -53,7 +53,7 @@ test('unsupported or unrecognisable files get messages that say what is supporte
     }
     return 'ok';
   };
-  assert.match(err({ model_type: 't5' }), /^unsupported: .*"t5".*llama, gpt2, bert, distilbert, roberta, xlm-roberta, marian/);
+  assert.match(err({ model_type: 'mamba' }), /^unsupported: .*"mamba".*llama, gpt2, bert, distilbert, roberta, xlm-roberta, marian/);
   assert.match(err({ architectures: ['T5ForConditionalGeneration'] }), /^unsupported: .*T5ForConditionalGeneration/);
   assert.equal(err({ architectures: ['LlamaForCausalLM'] }), 'ok');
   assert.match(err([1, 2]), /^config: .*not a JSON object/);

@@ -42,7 +42,7 @@ export function findBuiltinDir(rel: string, startDir: string = __dirname): strin
 // ---------------------------------------------------------------------------------------------
 // The one list of Hugging Face families
 
-export type HfFamily = 'llama' | 'gpt2' | 'bert' | 'distilbert' | 'roberta' | 'xlm-roberta' | 'marian' | 'qwen2' | 'gemma' | 'gemma2' | 'gemma3_text';
+export type HfFamily = 'llama' | 'gpt2' | 'bert' | 'distilbert' | 'roberta' | 'xlm-roberta' | 'marian' | 'qwen2' | 'gemma' | 'gemma2' | 'gemma3_text' | 't5' | 'bart' | 'mbart';
 export type ModelRole = 'decoder' | 'encoder' | 'encoder-decoder';
 
 export interface HfFamilyInfo {
@@ -65,6 +65,9 @@ export const HF_FAMILIES: Readonly<Record<HfFamily, HfFamilyInfo>> = {
   roberta: { role: 'encoder', label: 'RoBERTa (bidirectional encoder)', architecture: 'Roberta' },
   'xlm-roberta': { role: 'encoder', label: 'XLM-RoBERTa (bidirectional encoder)', architecture: 'XLMRoberta', sameNetworkAs: 'roberta' },
   marian: { role: 'encoder-decoder', label: 'Marian (encoder–decoder with cross-attention)', architecture: 'Marian' },
+  t5: { role: 'encoder-decoder', label: 'T5 / Flan-T5 (encoder–decoder, relative position bias, no 1/√d)', architecture: 'T5' },
+  bart: { role: 'encoder-decoder', label: 'BART (encoder–decoder, learned positions, post-norm)', architecture: 'Bart', layoutOf: 'marian' },
+  mbart: { role: 'encoder-decoder', label: 'mBART (multilingual BART, pre-norm, final layer norms)', architecture: 'MBart', layoutOf: 'marian' },
   qwen2: { role: 'decoder', label: 'Qwen2 (causal, RoPE, grouped-query attention, q/k/v biases)', architecture: 'Qwen2', layoutOf: 'llama' },
   // Llama's tensor names and block, configured: GeGLU, (1 + w) norms, √d embeddings; Gemma 2/3 add norms, soft-capping, local layers.
   gemma: { role: 'decoder', label: 'Gemma (causal, RoPE, GeGLU, RMSNorm gains 1 + w)', architecture: 'Gemma', layoutOf: 'llama' },

@@ -22,6 +22,46 @@ export interface RopeConfig {
   readonly theta: number;
   /** Dimensions rotated per head (head_dim, or less for partial rotary); even. */
   readonly rotaryDim: number;
+  /** Hugging Face's rope_scaling: the frequencies changed for longer contexts. */
+  readonly scaling?: RopeScaling;
+}
+
+/** The rope_scaling types implemented, as transformers' modeling_rope_utils computes them. */
+export type RopeScaling =
+  /** Every frequency divided by `factor` (positions interpolated). */
+  | { readonly type: 'linear'; readonly factor: number }
+  /**
+   * Llama 3.1+: wavelengths 2π/θᵢ longer than original/lowFreqFactor are divided by `factor`,
+   * shorter than original/highFreqFactor kept, and those between blended linearly in original/wavelength.
+   */
+  | { readonly type: 'llama3'; readonly factor: number; readonly lowFreqFactor: number; readonly highFreqFactor: number; readonly originalMaxPositions: number }
+  /**
+   * Phi-3 (LongRoPE, "su"): θᵢ divided by shortFactor[i], or longFactor[i] when the input is longer
+   * than originalMaxPositions; cos and sin multiplied by attentionFactor.
+   */
+  | { readonly type: 'longrope'; readonly shortFactor: readonly number[]; readonly longFactor: readonly number[]; readonly originalMaxPositions: number; readonly attentionFactor: number };
+
+/** The rotation frequencies θ₀ … θ_{d/2−1} for an input of T tokens (LongRoPE picks its factors by length). */
+export function ropeFrequencies(rope: RopeConfig, T: number): Float64Array {
+  const d = rope.rotaryDim;
+  const inv = Float64Array.from({ length: d / 2 }, (_, i) => Math.pow(rope.theta, (-2 * i) / d));
+  const s = rope.scaling;
+  if (!s) return inv;
+  if (s.type === 'linear') return inv.map((f) => f / s.factor);
+  if (s.type === 'longrope') {
+    const ext = T > s.originalMaxPositions ? s.longFactor : s.shortFactor;
+    if (ext.length !== d / 2) throw new Error(`longrope: ${ext.length} factors for ${d / 2} rotary frequencies (rotary dimensions ${d})`);
+    return inv.map((f, i) => f / ext[i]!);
+  }
+  const low = s.originalMaxPositions / s.lowFreqFactor; // wavelengths above this are slowed by `factor`
+  const high = s.originalMaxPositions / s.highFreqFactor; // below this they are kept
+  return inv.map((f) => {
+    const wavelength = (2 * Math.PI) / f;
+    if (wavelength < high) return f;
+    if (wavelength > low) return f / s.factor;
+    const smooth = (s.originalMaxPositions / wavelength - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+    return ((1 - smooth) * f) / s.factor + smooth * f;
+  });
 }
 
 /** cos and sin for positions 0..T−1: [T, rotaryDim] each, HF's [θ, θ] layout (pair i with i + rotaryDim/2). */
@@ -30,11 +70,13 @@ export function ropeTables(T: number, rope: RopeConfig): { cos: Float32Array; si
   const half = d / 2;
   const cos = new Float32Array(T * d);
   const sin = new Float32Array(T * d);
+  const inv = ropeFrequencies(rope, T);
+  const gain = rope.scaling?.type === 'longrope' ? rope.scaling.attentionFactor : 1;
   for (let p = 0; p < T; p++) {
     for (let i = 0; i < half; i++) {
-      const angle = p * Math.pow(rope.theta, (-2 * i) / d);
-      const c = Math.cos(angle);
-      const s = Math.sin(angle);
+      const angle = p * inv[i]!;
+      const c = Math.cos(angle) * gain;
+      const s = Math.sin(angle) * gain;
       cos[p * d + i] = c;
       cos[p * d + i + half] = c;
       sin[p * d + i] = s;

@@ -12,6 +12,8 @@ import { loadGemma3 } from '../families/gemma3/model';
 import { loadGpt2 } from '../families/gpt2/model';
 import { loadBert } from '../families/bert/model';
 import { loadEncoderDecoder } from '../families/marian/model';
+import { loadT5 } from '../families/t5/model';
+import { loadBart } from '../families/bart/model';
 import { loadTfjsLayersModel } from '../families/tfjsLayers/model';
 import type { AttentionModel } from '../model';
 import { AttentionInputError } from '../../../shared/trace';
@@ -36,6 +38,9 @@ const LOADERS: Readonly<Record<HfFamily, (dir: string, options: LoadFileOptions)
   roberta: loadBert,
   'xlm-roberta': loadBert,
   marian: loadEncoderDecoder,
+  t5: loadT5,
+  bart: loadBart,
+  mbart: loadBart,
 };
 
 /** A Hugging Face checkpoint folder through its family's loader. */

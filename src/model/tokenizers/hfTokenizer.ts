@@ -171,7 +171,10 @@ export class HfTokenizer {
     this.unkId = idOf(this.unkToken) ?? (typeof model['unk_id'] === 'number' ? model['unk_id'] : undefined);
     if (this.unkToken === undefined && this.unkId !== undefined) this.unkToken = this.idToPiece[this.unkId];
     // BOS: the tokenizer_config names it; else the post-processor's first special token.
-    const post = asRecord(json['post_processor']);
+    // Llama 3 nests its TemplateProcessing in a Sequence after ByteLevel.
+    const outer = asRecord(json['post_processor']);
+    const nested = Array.isArray(outer['processors']) ? (outer['processors'] as unknown[]).map(asRecord).find((p) => p['type'] === 'TemplateProcessing') : undefined;
+    const post = nested ?? outer;
     const single = Array.isArray(post['single']) ? (post['single'] as unknown[]) : [];
     const firstSpecial = asRecord(asRecord(single[0])['SpecialToken'])['id'];
     const postBos = typeof firstSpecial === 'string' ? firstSpecial : undefined;

@@ -35,6 +35,29 @@ function tokensExplanation(c: C, name: string): string {
   );
 }
 
+/** How RoPE turns Q and K: partial rotary, the base, and rope_scaling when the config has one. */
+function ropeText(cfg: LlamaConfig): string {
+  const d = cfg.rotaryDim;
+  const hd = cfg.headDim;
+  const part = d === hd ? '' : `Only the first ${d} of each head's ${hd} dimensions are turned (partial rotary); the other ${hd - d} pass through unchanged. `;
+  const s = cfg.ropeScaling;
+  const scaled =
+    s?.type === 'llama3'
+      ? ` The frequencies are then rescaled for long contexts (rope_scaling "llama3"): those whose wavelength 2π/θᵢ exceeds ${s.originalMaxPositions}/${s.lowFreqFactor} positions are divided by ${s.factor}, ` +
+        `those shorter than ${s.originalMaxPositions}/${s.highFreqFactor} are kept, and the ones in between are blended.`
+      : s?.type === 'longrope'
+        ? ` The frequencies are divided by per-frequency factors (rope_scaling "longrope": short_factor up to ${s.originalMaxPositions} tokens, long_factor beyond), and cos and sin are multiplied by ${s.attentionFactor.toPrecision(6)}.`
+        : s?.type === 'linear'
+          ? ` Every frequency is divided by ${s.factor} (rope_scaling "linear").`
+          : '';
+  return (
+    `RoPE then rotates Q and K (not V) by an angle that grows with the token's position p: dimension pair (i, i+${d / 2}) ` +
+    `turns by p·θᵢ with θᵢ = ${cfg.ropeTheta}^(−2i/${d}), fast for small i, slow for large i.${scaled} ${part}Because rotations compose, ` +
+    `the score between a query at position p and a key at position p′ depends on the positions only through p − p′, ` +
+    `how far apart the two tokens are: that is how the model knows word order.`
+  );
+}
+
 /** The lesson of a Llama-layout family called `name`. */
 export function ropeDecoderLesson(name: string): CausalLmLesson<LlamaConfig> {
   return {
@@ -57,34 +80,49 @@ export function ropeDecoderLesson(name: string): CausalLmLesson<LlamaConfig> {
         `The normalised h feeds attention; x itself is carried around the attention block and added back afterwards.`,
       describe: { hidden: 'RMSNorm(x): the input to attention' },
     }),
-    attention: ({ config: cfg, kvHeadOf, tokens }) => {
+    attention: ({ config: cfg, kvHeadOf, tokens }, l) => {
       const { numHeads: H, numKvHeads: KV, headDim: hd, hiddenSize: D } = cfg;
       const group = H / KV;
       const sharing = Array.from({ length: KV }, (_, g) => `query heads ${kvHeadOf.flatMap((kv, h) => (kv === g ? [h] : [])).join(' and ')} → K/V head ${g}`).join('; ');
       const b = cfg.qkvBias;
+      const rope = cfg.ropeLayers[l] ?? true;
+      const w = cfg.windows[l];
+      const R = rope ? 'RoPE' : '';
+      const proj = (m: 'Q' | 'K'): string => {
+        const linear = b ? `h W_${m}ᵀ + b_${m}` : `h W_${m}ᵀ`;
+        const normed = cfg.qkNorm ? `RMSNorm_${m.toLowerCase()}(${linear})` : linear; // per head, over head_dim
+        return R ? `${R}(${normed})` : normed;
+      };
       return {
-        qkvTitle: 'queries, keys, values (GQA + RoPE)',
-        qkvFormula: b ? 'Q = RoPE(h W_Qᵀ + b_Q), K = RoPE(h W_Kᵀ + b_K), V = h W_Vᵀ + b_V' : 'Q = RoPE(h W_Qᵀ), K = RoPE(h W_Kᵀ), V = h W_Vᵀ',
+        qkvTitle: `queries, keys, values (GQA${rope ? ' + RoPE' : ', no RoPE'}${cfg.qkNorm ? ', QK-norm' : ''})`,
+        qkvFormula: `Q = ${proj('Q')}, K = ${proj('K')}, V = ${b ? 'h W_Vᵀ + b_V' : 'h W_Vᵀ'}`,
         qkvText:
           `h is projected to ${H} query heads but only ${KV} key/value heads of ${hd} dimensions each: grouped-query attention, where ` +
           `${group} query heads share one key/value head (${sharing}), which shrinks the key/value cache ${group}×. ` +
           (b ? `Unlike Llama, ${name} adds a learned bias to each of the three projections (but not to the output projection). ` : '') +
-          `RoPE then rotates Q and K (not V) by an angle that grows with the token's position p: dimension pair (i, i+${hd / 2}) ` +
-          `turns by p·θᵢ with θᵢ = ${cfg.ropeTheta}^(−2i/${hd}), fast for small i, slow for large i. Because rotations compose, ` +
-          `the score between a query at position p and a key at position p′ depends on the positions only through p − p′, ` +
-          `how far apart the two tokens are: that is how the model knows word order.`,
-        qDescription: 'Queries after RoPE',
-        kDescription: 'Keys after RoPE (shared by query-head groups)',
+          (cfg.qkNorm
+            ? `${name} then RMS-normalises every head's query and every head's key on its own (over its ${hd} dimensions, with learned gains q_norm and k_norm shared by the heads), ` +
+              'so how large a score can get is set by those gains, not by how large a projection happened to come out. '
+            : '') +
+          (rope
+            ? ropeText(cfg)
+            : `This layer has no rotary embedding (${name}'s NoPE layers, marked 0 in no_rope_layers): Q and K carry no position, so its scores see only the contents of the tokens, and the causal mask${w !== undefined ? ' and the window' : ''} decide which are visible.`),
+        qDescription: rope ? 'Queries after RoPE' : 'Queries (no RoPE in this layer)',
+        kDescription: rope ? 'Keys after RoPE (shared by query-head groups)' : 'Keys (no RoPE in this layer; shared by query-head groups)',
         vDescription: 'Values (not rotated)',
         scoresFormula: `S[h] = Q[h] K[g(h)]ᵀ / √${hd}`,
         scoresDescription: 'QKᵀ/√d before masking',
-        maskDescription: '1 = may attend, 0 = future token (masked)',
+        maskDescription: w !== undefined ? `1 = may attend (one of the ${w} most recent tokens, itself included), 0 = future or outside the window` : '1 = may attend, 0 = future token (masked)',
         scoresText:
           `For every head, each query is compared with every key by a dot product, divided by √d_head = √${hd} so the scores ` +
           `stay in a range where softmax is not saturated. Query head h uses the keys of its shared head g(h). The mask shows ` +
-          `which pairs are allowed: this is a causal language model, so a token may only look at itself and earlier tokens; ` +
-          `scores for later tokens are computed here but will be discarded.`,
-        weightsFormula: 'α = softmax(S + M),  M = 0 (allowed) or −∞ (future)',
+          (w !== undefined
+            ? `which pairs are allowed: this is a causal language model, so a token may only look at itself and earlier tokens, and this layer ` +
+              `uses sliding-window attention: query i sees only keys j with i − ${w} < j ≤ i, its own token and the ${w - 1} before it ` +
+              `(older tokens reach it only through earlier layers). Scores for masked pairs are computed here but will be discarded.`
+            : `which pairs are allowed: this is a causal language model, so a token may only look at itself and earlier tokens; ` +
+              `scores for later tokens are computed here but will be discarded.`),
+        weightsFormula: w !== undefined ? `α = softmax(S + M),  M[i, j] = 0 if i − ${w} < j ≤ i, else −∞` : 'α = softmax(S + M),  M = 0 (allowed) or −∞ (future)',
         weightsText:
           `Masked scores are set to −∞ and each query's row goes through softmax, so the weights over the allowed keys are positive ` +
           `and sum to 1 while future tokens get exactly 0. Trained language models often park much of a head's weight on the ` +

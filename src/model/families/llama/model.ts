@@ -10,7 +10,7 @@ import { findBuiltinDir } from '../../formats/hfFolder';
 import { appendedText, CausalLm, type CausalLmLesson, type CausalLmWeights } from '../../transformer/causalLm';
 import { detectLicence, loadHfFolder, type BuiltinIdentity, type LoadOptions } from '../../transformer/load';
 import type { HfToken, HfTokenizer } from '../../tokenizers/hfTokenizer';
-import { LLAMA_LAYOUT, llamaBlock, parseLlamaConfig, type LlamaConfig, type RopeDecoderLayout } from './config';
+import { LLAMA_LAYOUT, llamaBlock, llamaLayers, parseLlamaConfig, type LlamaConfig, type RopeDecoderLayout } from './config';
 import { llamaWeights } from './weights';
 import { llamaLesson } from './lesson';
 import { AttentionInputError, type ModelInfo } from '../../../../shared/trace';
@@ -32,8 +32,11 @@ export class LlamaModel extends CausalLm<LlamaConfig> {
   /** The start token every input begins with, when the layout has one. */
   private readonly bosId: number | undefined;
 
-  constructor(config: LlamaConfig, tokenizer: HfTokenizer, weights: CausalLmWeights, info: ModelInfo, lesson: CausalLmLesson<LlamaConfig> = llamaLesson) {
+  constructor(given: LlamaConfig, tokenizer: HfTokenizer, weights: CausalLmWeights, info: ModelInfo, lesson: CausalLmLesson<LlamaConfig> = llamaLesson) {
+    // Llama 3, SmolLM2: a start token exactly when the tokenizer adds one (TinyStories' add_bos_token: true).
+    const config = given.startTokenFromTokenizer ? { ...given, startToken: tokenizer.addBosDefault && tokenizer.bosId !== undefined } : given;
     const P = config.maxPositions;
+    const perLayer = llamaLayers(config);
     const bos = config.startToken ? (config.bosId ?? tokenizer.bosId) : undefined;
     if (config.startToken && bos === undefined) throw new AttentionInputError('config', 'Neither config.json nor the tokenizer names a BOS token.');
     const why = (maxTokens: number, atLimit: boolean): string =>
@@ -42,6 +45,7 @@ export class LlamaModel extends CausalLm<LlamaConfig> {
       config,
       {
         block: llamaBlock(config),
+        ...(perLayer ? { perLayer } : {}),
         layers: config.numLayers,
         vocabSize: config.vocabSize,
         limit: { positions: P, label: 'positions (max_position_embeddings)' },

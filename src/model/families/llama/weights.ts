@@ -1,6 +1,6 @@
 // Llama's tensor names (model.layers.N.self_attn.q_proj, …) → the block's weights, each checked by
 // the one weight-spec checker before anything is allocated. Shared by every family in the Llama
-// layout (Qwen2 adds q/k/v biases). Torch Linear weights are [out, in]; they are kept transposed.
+// layout (Qwen2 adds q/k/v biases, Qwen3 q_norm and k_norm). Torch Linear weights are [out, in]; they are kept transposed.
 import { checkWeights, hasWeight, type WeightCheck, type WeightSpec } from '../../formats/hfFolder';
 import type { SafeTensor } from '../../formats/safetensors';
 import { buildWith } from '../../transformer/weights';
@@ -35,6 +35,12 @@ export function llamaWeights(map: Map<string, SafeTensor>, cfg: LlamaConfig, whe
       ...proj(p + 'self_attn.k_proj', KV * hd, D, 'kv_heads·head_dim × hidden_size', cfg.qkvBias),
       ...proj(p + 'self_attn.v_proj', KV * hd, D, 'kv_heads·head_dim × hidden_size', cfg.qkvBias),
       ...proj(p + 'self_attn.o_proj', D, H * hd, 'hidden_size × heads·head_dim', false),
+      ...(cfg.qkNorm
+        ? [
+            { name: p + 'self_attn.q_norm.weight', shape: [hd], meaning: 'head_dim' },
+            { name: p + 'self_attn.k_norm.weight', shape: [hd], meaning: 'head_dim' },
+          ]
+        : []),
       { name: p + 'post_attention_layernorm.weight', shape: [D], meaning: 'hidden_size' },
       ...proj(p + 'mlp.gate_proj', I, D, 'intermediate_size × hidden_size', false),
       ...proj(p + 'mlp.up_proj', I, D, 'intermediate_size × hidden_size', false),
@@ -57,6 +63,7 @@ export function llamaWeights(map: Map<string, SafeTensor>, cfg: LlamaConfig, whe
           k: m.linear(p + 'self_attn.k_proj', cfg.qkvBias),
           v: m.linear(p + 'self_attn.v_proj', cfg.qkvBias),
           o: m.linear(p + 'self_attn.o_proj', false),
+          ...(cfg.qkNorm ? { qNorm: m.norm(p + 'self_attn.q_norm', 'rms'), kNorm: m.norm(p + 'self_attn.k_norm', 'rms') } : {}),
         },
         mlpNorm: m.norm(p + 'post_attention_layernorm', 'rms'),
         mlp: { gate: m.linear(p + 'mlp.gate_proj', false), up: m.linear(p + 'mlp.up_proj', false), down: m.linear(p + 'mlp.down_proj', false) },
