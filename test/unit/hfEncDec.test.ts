@@ -262,3 +262,39 @@ test('fixtures are in the Hub layout: T5 keeps its bias tables in block 0 only, 
     (await readSafetensorsFile(path.join(dir('mbart'), 'model.safetensors'))).has('model.decoder.layer_norm.weight'),
   );
 });
+
+test('the CLI runs each encoder–decoder fixture folder (--model FOLDER)', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const root = path.join(__dirname, '..', '..');
+  const cli = (family: string): string =>
+    execFileSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(root, 'src', 'cli.ts'), '--model', dir(family), 'The house is wonderful.'],
+      { cwd: root, encoding: 'utf8' },
+    );
+  const t5 = cli('t5');
+  assert.match(t5, /^t5 on 6 tokens/);
+  assert.match(t5, /tokens: "▁Th" "e" "▁house" "▁is" "▁wonderful\." "<\/s>"/);
+  assert.match(
+    t5,
+    /\[enc\.position_bias\] Encoder relative position bias \(shared by every layer\) {3}B\[h, i, j\] = R\[bucket\(j − i\), h\]/,
+  );
+  assert.match(
+    t5,
+    /\[enc0\.scores\] Encoder layer 0: attention scores {3}S\[h\] = Q\[h\] K\[h\]ᵀ \+ B\[h\] {3}\(no 1\/√6\)/,
+  );
+  assert.match(
+    t5,
+    /\[dec1\.cross\.scores\] Decoder layer 1, cross-attention: attention scores {3}S\[h\] = Q\[h\] K\[h\]ᵀ {3}\(no 1\/√6, no position bias\)/,
+  );
+  assert.match(t5, /\[dec\.final\] Decoder output: final RMS norm and rescale {3}z = RMSNorm\(y_L\) · 32\^\(−½\)/);
+  assert.match(cli('flan-t5'), /\[dec\.final\] Decoder output: final RMS norm {3}z = RMSNorm\(y_L\)\n/);
+  const bart = cli('bart');
+  assert.match(bart, /^bart on 19 tokens/);
+  assert.match(bart, /tokens: "<s>" "The"/);
+  assert.match(bart, /\[embedding\] Encoder embeddings \+ learned positions {3}X\[i\] = LN\(E\[tᵢ\] \+ P\[i \+ 2\]\)/);
+  const mbart = cli('mbart');
+  assert.match(mbart, /"<\/s>" "en_XX"\n/);
+  assert.match(mbart, /output: ro_RO/, 'forced_bos_token_id: the target language first');
+  assert.match(mbart, /\[enc\.final\] Encoder output: final layer norm {3}m = LN\(x_L\)/);
+});
