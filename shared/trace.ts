@@ -55,6 +55,10 @@ export interface AttentionInfo {
   readonly normaliser: Normaliser;
   /** Grouped-query attention: kvHeadOf[h] is the key/value head query head h reads. */
   readonly kvHeadOf?: readonly number[];
+  /** The scaled-dot factor when it is not 1/√d_head (Gemma 2/3: 1/√query_pre_attn_scalar). */
+  readonly scale?: number;
+  /** Soft-capping of the scores, s ↦ c·tanh(s/c) before the mask (Gemma 2). */
+  readonly softCap?: number;
 }
 
 export interface Stage {

@@ -21,6 +21,11 @@ export interface WhatIfRequest {
   readonly params?: Readonly<Record<string, TensorData>>;
   readonly kvHeadOf?: readonly number[];
   readonly causal: boolean;
+  /** The block's own [query, key] 1/0 mask (a sliding window, padding), combined with `causal`. */
+  readonly mask?: TensorData;
+  /** The model's own scaled-dot (AttentionInfo.scale, softCap), used when `score` is scaled-dot. */
+  readonly scale?: number;
+  readonly softCap?: number;
   readonly score: ScoreFunction;
   readonly normaliser: Normaliser;
 }

@@ -193,6 +193,9 @@ export class PanelManager implements vscode.Disposable {
       params,
       kvHeadOf: block.info.kvHeadOf,
       causal: block.info.causal,
+      ...(block.mask ? { mask: block.mask } : {}),
+      ...(block.info.scale !== undefined ? { scale: block.info.scale } : {}),
+      ...(block.info.softCap !== undefined ? { softCap: block.info.softCap } : {}),
       score: req.score,
       normaliser: req.normaliser,
     });

@@ -45,7 +45,17 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
     whatIf: async (r) => {
       await backend;
       return recompute(
-        { Q: r.Q, K: r.K, V: r.V, params: r.params, kvHeadOf: r.kvHeadOf, causal: r.causal },
+        {
+          Q: r.Q,
+          K: r.K,
+          V: r.V,
+          params: r.params,
+          kvHeadOf: r.kvHeadOf,
+          causal: r.causal,
+          ...(r.mask ? { mask: r.mask } : {}),
+          ...(r.scale !== undefined ? { scale: r.scale } : {}),
+          ...(r.softCap !== undefined ? { softCap: r.softCap } : {}),
+        },
         r.score,
         r.normaliser,
       );

@@ -334,3 +334,52 @@ test('the CLI runs each Gemma fixture folder (--model FOLDER)', async () => {
       assert.match(out, /\[L2\.qkv\] Layer 2 \(global\): queries, keys, values \(GQA, QK-norm \+ RoPE\)/);
   }
 });
+
+test("what-if with the model's own scaled-dot reproduces a Gemma 2 local layer: its scale, soft-cap and window mask", async () => {
+  const { recompute } = await import('../../src/model/attention/whatif');
+  const { blockOf } = await import('../../shared/navigation');
+  const model = await loadGemma2(dir('gemma2'));
+  try {
+    const trace = await model.run(reference('gemma2').cases[0]!.text);
+    for (const id of ['L0.scores', 'L1.scores']) {
+      const block = blockOf(trace, stage(trace, id))!;
+      assert.equal(block.info.softCap, 2);
+      assert.equal(block.info.scale, 1 / Math.sqrt(16));
+      // What the panel sends (src/panel/panel.ts): the block's Q, K, V, mask and AttentionInfo.
+      const input = {
+        Q: block.q!,
+        K: block.k!,
+        V: block.v!,
+        kvHeadOf: block.info.kvHeadOf!,
+        causal: true,
+        mask: block.mask!,
+        scale: block.info.scale,
+        softCap: block.info.softCap,
+      };
+      const same = recompute(input, 'scaled-dot', 'softmax');
+      normClose(same.scores.data, t(stage(trace, id), 'scores').data, `${id} what-if scores`);
+      normClose(same.weights.data, t(block.stages.normalise, 'weights').data, `${id} what-if weights`);
+      normClose(same.context.data, t(block.stages.context!, 'context').data, `${id} what-if context`);
+    }
+    // Without the window, layer 0's query 3 would see key 0.
+    const b0 = blockOf(trace, stage(trace, 'L0.scores'))!;
+    const { mask: _m, ...noMask } = {
+      Q: b0.q!,
+      K: b0.k!,
+      V: b0.v!,
+      kvHeadOf: b0.info.kvHeadOf!,
+      causal: true,
+      mask: b0.mask!,
+      scale: 0.25,
+      softCap: 2,
+    };
+    const T = b0.q!.shape[1]!;
+    assert.ok(
+      recompute(noMask, 'scaled-dot', 'softmax').weights.data[3 * T + 0]! > 0,
+      'the window is what zeroes key 0 for query 3',
+    );
+    assert.equal(t(b0.stages.normalise, 'weights').data[3 * T + 0], 0);
+  } finally {
+    model.dispose();
+  }
+});

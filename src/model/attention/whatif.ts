@@ -4,7 +4,7 @@
 import { tf } from '../runtime/backend';
 import { readOut } from '../runtime/read';
 import { attend } from './attend';
-import { missingParams, type ScoreParams } from './scores';
+import { missingParams, type ScoreFn, type ScoreParams } from './scores';
 import { AttentionInputError, SCORE_FUNCTIONS, tensor, type Normaliser, type ScoreFunction, type TensorData } from '../../../shared/trace';
 
 export interface WhatIfParams {
@@ -24,6 +24,11 @@ export interface WhatIfInput {
   readonly params?: WhatIfParams;
   readonly kvHeadOf?: readonly number[];
   readonly causal: boolean;
+  /** [Tq, Tk] 1/0: the block's own mask (a sliding window, padding), combined with `causal`. */
+  readonly mask?: TensorData;
+  /** The model's own scaled-dot: its factor (default 1/√d) and soft-cap c·tanh(s/c), for score 'scaled-dot'. */
+  readonly scale?: number;
+  readonly softCap?: number;
 }
 
 export interface WhatIfOutput {
@@ -58,12 +63,21 @@ function checkData(name: string, t: TensorData): void {
   if (t.data.length !== size) throw new AttentionInputError('shape', `${name}: ${t.data.length} values do not fill shape [${t.shape.join('×')}]`);
 }
 
+/** The model's scaled dot: (q·kᵀ)·scale (default 1/√d), soft-capped to c·tanh(s/c) when `cap` is given. */
+const modelScaledDot =
+  (scale: number | undefined, cap: number | undefined): ScoreFn =>
+  (q, k) => {
+    const s = tf.mul(tf.matMul(q, k, false, true), scale ?? 1 / Math.sqrt(q.shape[2])) as tf.Tensor3D; // [H, Tq, Tk]
+    return cap === undefined ? s : (tf.mul(tf.tanh(tf.div(s, cap)), cap) as tf.Tensor3D);
+  };
+
 /**
  * Recomputes attention on the very same Q, K, V with `score` and `normaliser`. Returns scores
  * (before masking), weights and context, labelled with the same token lists as Q and K.
  */
 export function recompute(input: WhatIfInput, score: ScoreFunction, normaliser: Normaliser): WhatIfOutput {
-  const { Q, K, V, params = {}, kvHeadOf, causal } = input;
+  const { Q, K, V, params = {}, kvHeadOf, causal, mask, scale, softCap } = input;
+  if (mask) checkData('mask', mask);
   const why = missingParams(score, params);
   if (why) throw new AttentionInputError('unsupported', why);
   for (const [name, t] of [['Q', Q], ['K', K], ['V', V]] as const) {
@@ -89,7 +103,9 @@ export function recompute(input: WhatIfInput, score: ScoreFunction, normaliser: 
     if (params.v) p.v = tf.tensor(params.v.data, [...params.v.shape]);
     let out;
     try {
-      out = attend({ q, k, v, score, normaliser, params: p, causal, kvHeadOf });
+      const own = score === 'scaled-dot' && (scale !== undefined || softCap !== undefined) ? modelScaledDot(scale, softCap) : score;
+      const m = mask ? { mask: tf.tensor(mask.data, [...mask.shape]) } : {};
+      out = attend({ q, k, v, score: own, normaliser, params: p, causal, kvHeadOf, ...m });
     } catch (err) {
       if (err instanceof RangeError) throw new AttentionInputError('shape', err.message);
       throw err;

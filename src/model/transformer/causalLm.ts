@@ -13,7 +13,7 @@ import type { HfTokenizer } from '../tokenizers/hfTokenizer';
 import { kvHeadOf, type BlockRecord, type BlockWeights } from './block';
 import { runStack } from './stack';
 import { embedTokens, positionIds, type PositionKind } from './embedding';
-import { configOfLayer, type BlockConfig, type LayerConfigs } from './config';
+import { configOfLayer, type AttentionConfig, type BlockConfig, type LayerConfigs } from './config';
 import { SelfInputs } from './selfInputs';
 import { LoadedModel } from './load';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type ScoreFunction, type Stage, type Token, type Trace } from '../../../shared/trace';
@@ -281,7 +281,7 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
           prefix: `L${l}`,
           layer: l,
           title: L.layerTitle?.(c, l) ?? `Layer ${l}`,
-          attention,
+          attention: layerAttention(attention, configOfLayer(cfgs, l).self, l),
           heads: H,
           ...(groupedQuery ? { kvHeads: KV } : {}),
           headDim: hd,
@@ -314,6 +314,13 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
     });
     return stages;
   }
+}
+
+/** A layer's AttentionInfo: its scale when not 1/√head_dim, and its soft-cap, so what-if recomputes what the model did. */
+function layerAttention(info: AttentionInfo, a: AttentionConfig, layer: number): AttentionInfo {
+  const scale = a.scale(layer);
+  const own = scale !== 1 / Math.sqrt(a.headDim) ? { scale } : {};
+  return { ...info, ...own, ...(a.softCap !== undefined ? { softCap: a.softCap } : {}) };
 }
 
 const pick = (w: Words): { title: string; formula: string; explanation: string } => ({ title: w.title, formula: w.formula, explanation: w.explanation });
