@@ -9,21 +9,23 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { HfTokenizer } from '../tokenizers/hfTokenizer';
 import { throwIfCancelled } from '../model';
-import { readSafetensorsFile, readSafetensorsHeader, type SafeTensor } from './safetensors';
+import { nonFiniteMessage, readSafetensorsFile, readSafetensorsHeader, type SafeTensor } from './safetensors';
+import { readJsonInside, resolveInside, splitPath, type FileKind } from './files';
 import { AttentionInputError } from '../../../shared/trace';
 
-export async function readJsonFile(file: string, code: 'config' | 'file'): Promise<unknown> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    throw new AttentionInputError(code, `Cannot read ${file}: ${(err as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new AttentionInputError(code, `${file} is not valid JSON: ${(err as Error).message}`);
-  }
+/** The kind (and so the size cap) of a JSON file, from its name. */
+function jsonKind(name: string): FileKind {
+  if (name === 'model.json') return 'model-json';
+  if (name.endsWith('.index.json')) return 'index';
+  if (name.endsWith('.attention.json')) return 'attention-json';
+  if (/^(tokenizer|vocab|special_tokens_map|added_tokens)/.test(name)) return 'tokenizer';
+  return 'config';
+}
+
+/** A JSON file read through the safe file layer as a file of its own folder (contained, regular, capped, nesting-bounded). */
+export async function readJsonFile(file: string, code: 'config' | 'file', kind?: FileKind): Promise<unknown> {
+  const [folder, rel] = splitPath(file);
+  return readJsonInside(folder, rel, { kind: kind ?? jsonKind(rel), code });
 }
 
 /** Walks up from `startDir` to the first folder containing `rel/config.json` (a built-in model's folder). */
@@ -114,6 +116,26 @@ export function hfFamilyOf(raw: unknown, where: string): HfFamily {
 /** Reads positive integers / numbers from a config object with clear AttentionInputError('config') messages. */
 export function configReader(raw: unknown, where: string) {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new AttentionInputError('config', `${where} is not a JSON object.`);
+/**
+ * Upper bounds on config.json's counts and sizes, far above any real checkpoint (the largest have
+ * ~130 layers, 128 heads, 262k tokens): a config's number alone never sizes an allocation or a
+ * loop; a count within bounds must still agree with the tensors present (checkWeights).
+ */
+const CONFIG_BOUNDS: readonly { readonly keys: RegExp; readonly max: number; readonly what: string }[] = [
+  { keys: /^(num_hidden_layers|n_layers?|num_layers|(en|de)coder_layers|num_decoder_layers)$/, max: 1024, what: 'a layer count' },
+  { keys: /^(num_attention_heads|num_key_value_heads|n_heads?|num_heads|(en|de)coder_attention_heads|n_kv_heads)$/, max: 1024, what: 'a head count' },
+  { keys: /^vocab_size$/, max: 1 << 22, what: 'a vocabulary size' },
+  { keys: /_token_id$/, max: 1 << 22, what: 'a token id' },
+  { keys: /^(max_position_embeddings|n_positions|n_ctx|max_seq_len|sliding_window)$/, max: 1 << 24, what: 'a position count' },
+  { keys: /^(hidden_size|n_embd|d_model|dim|intermediate_size|n_inner|d_ff|ffn_dim|(en|de)coder_ffn_dim|head_dim|d_kv|hidden_dim)$/, max: 1 << 18, what: 'a width' },
+];
+/** Any other integer field. */
+const MAX_CONFIG_INT = 2 ** 31 - 1;
+
+export function configBound(key: string): { readonly max: number; readonly what: string } {
+  return CONFIG_BOUNDS.find((b) => b.keys.test(key)) ?? { max: MAX_CONFIG_INT, what: 'an integer' };
+}
+
   const c = raw as Record<string, unknown>;
   const fail = (message: string): never => {
     throw new AttentionInputError('config', message);
@@ -121,6 +143,11 @@ export function configReader(raw: unknown, where: string) {
   const int = (key: string, fallback?: number, min = 1): number => {
     const v = c[key] ?? fallback;
     if (v === undefined || v === null) fail(`${where} is missing "${key}".`);
+  const bounded = (key: string, v: number): number => {
+    const b = configBound(key);
+    if (v > b.max) fail(`${where}: "${key}" is ${v}, but at most ${b.max} is accepted for ${b.what} (far above any real checkpoint): the config is corrupted or hand-edited.`);
+    return v;
+  };
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
       fail(`${where}: "${key}" must be ${min === 0 ? 'a non-negative' : 'a positive'} integer, not ${JSON.stringify(v)}.`);
     }
@@ -130,14 +157,14 @@ export function configReader(raw: unknown, where: string) {
     const v = c[key] ?? fallback;
     if (v === undefined || v === null) fail(`${where} is missing "${key}".`);
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`${where}: "${key}" must be a positive number, not ${JSON.stringify(v)}.`);
-    return v as number;
+    return bounded(key, v as number);
   };
   const bool = (key: string, fallback: boolean): boolean => {
     const v = c[key] ?? fallback;
     if (typeof v !== 'boolean') fail(`${where}: "${key}" must be true or false, not ${JSON.stringify(v)}.`);
     return v as boolean;
   };
-  const optInt = (key: string): number | undefined => (typeof c[key] === 'number' && Number.isInteger(c[key]) && (c[key] as number) >= 0 ? (c[key] as number) : undefined);
+  const optInt = (key: string): number | undefined => (typeof c[key] === 'number' && Number.isInteger(c[key]) && (c[key] as number) >= 0 ? bounded(key, c[key] as number) : undefined);
   const architectures = Array.isArray(c['architectures']) ? (c['architectures'] as unknown[]).map(String) : [];
   return { c, int, num, bool, optInt, fail, architectures };
 }
@@ -193,11 +220,17 @@ export function checkWeights(tensors: ReadonlyMap<string, SafeTensor>, specs: re
     found.set(s.name, t);
   }
   return found;
+    if (t.nonFinite) throw nonFiniteError(check.shown?.(key) ?? key, t, check.where);
 }
 
 /** Whether any of a spec name's candidate keys is in the file. */
 export function hasWeight(tensors: ReadonlyMap<string, SafeTensor>, name: string, check: Pick<WeightCheck, 'candidates'>): boolean {
   return (check.candidates?.(name) ?? [name]).some((k) => tensors.has(k));
+/** The refusal of a tensor with NaN, ±Inf or overflowing values, naming it and the first bad value's position. */
+function nonFiniteError(name: string, t: SafeTensor, where: string): AttentionInputError {
+  return new AttentionInputError('file', `${where}: ${nonFiniteMessage(name, t.shape, t.nonFinite!)}`);
+}
+
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -222,8 +255,9 @@ export interface HfFolder<C> {
 
 const SINGLE = 'model.safetensors';
 const INDEX = 'model.safetensors.index.json';
-/** Largest index file accepted (real ones are tens of kB). */
-const MAX_INDEX_BYTES = 64 * 1024 * 1024;
+/** Most tensors and shard files an index may list (real ones: a few thousand tensors, a few hundred shards). */
+const MAX_INDEX_TENSORS = 1 << 18;
+const MAX_SHARDS = 8192;
 
 export type WeightsLocation = { readonly kind: 'single'; readonly file: string } | { readonly kind: 'sharded'; readonly index: string };
 
@@ -251,8 +285,17 @@ const REFUSED: readonly Refused[] = [
 /** The class to name in the conversion one-liner: config.json's architectures[0], else AutoModel. */
 async function architectureOf(dir: string): Promise<string> {
   try {
-    const raw = JSON.parse(await fs.readFile(path.join(dir, 'config.json'), 'utf8')) as { architectures?: unknown };
-    const arch = Array.isArray(raw.architectures) ? raw.architectures[0] : undefined;
+/**
+ * A Python string literal safe inside the one-liner's single shell quotes: JSON's escapes (valid
+ * Python), and a quote, control, line-separator or bidi character written as \uXXXX, so no folder
+ * name can end the shell quote, start a new line or reorder what the reader sees.
+ */
+export function pythonString(s: string): string {
+  return JSON.stringify(s).replace(/['\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+    const raw = (await readJsonInside(dir, 'config.json', { kind: 'config', optional: true })) as { architectures?: unknown } | undefined;
+    const arch = Array.isArray(raw?.architectures) ? raw.architectures[0] : undefined;
     if (typeof arch === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(arch)) return arch;
   } catch {
     // no usable config.json: fall back to AutoModel
@@ -285,7 +328,7 @@ export async function locateWeights(dir: string): Promise<WeightsLocation> {
     let how: string;
     if (r.flag !== undefined) {
       const arch = await architectureOf(dir);
-      const d = JSON.stringify(path.resolve(dir));
+      const d = pythonString(path.resolve(dir));
       const from = r.flag ? `${d}, ${r.flag}` : d;
       how =
         ` To convert it once to safetensors, run this where Python has torch and transformers (pip install torch transformers)${r.flag ? ` (and ${r.flag === 'from_tf=True' ? 'tensorflow' : 'jax/flax'})` : ''}:\n` +
@@ -343,25 +386,24 @@ function checkShardName(name: string, dir: string, where: string): string {
 }
 
 async function readIndex(indexPath: string, dir: string): Promise<Shard[]> {
-  let size: number;
-  try {
-    size = (await fs.stat(indexPath)).size;
-  } catch (err) {
-    throw new AttentionInputError('file', `Cannot read ${indexPath}: ${(err as Error).message}`);
-  }
-  if (size > MAX_INDEX_BYTES) throw new AttentionInputError('file', `${indexPath} is ${size} bytes, more than the ${MAX_INDEX_BYTES}-byte limit for a shard index.`);
-  const json = await readJsonFile(indexPath, 'file');
+  // Contained, a regular file, at most MAX_BYTES.index (files.ts), before it is parsed.
+  const json = await readJsonFile(indexPath, 'file', 'index');
   const map = json && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>)['weight_map'] : undefined;
   if (!map || typeof map !== 'object' || Array.isArray(map)) {
     throw new AttentionInputError('file', `${indexPath} has no "weight_map" object (expected {"weight_map": {"tensor.name": "model-00001-of-00002.safetensors", …}}).`);
   }
   const shards = new Map<string, Shard>();
-  for (const [tensor, shardName] of Object.entries(map as Record<string, unknown>)) {
+  for (const [tensor, shardName] of entries) {
     if (typeof shardName !== 'string') throw new AttentionInputError('file', `${indexPath}: the shard for tensor ${JSON.stringify(tensor.slice(0, 80))} is not a file name.`);
-    let shard = shards.get(shardName);
+  const entries = Object.entries(map as Record<string, unknown>);
+  if (entries.length > MAX_INDEX_TENSORS) throw new AttentionInputError('file', `${indexPath} lists ${entries.length} tensors, more than the ${MAX_INDEX_TENSORS} accepted (corrupted or crafted).`);
+  // Keyed by the file a name resolves to, so "a.safetensors" and "./a.safetensors" are one shard, read once.
+    const file = checkShardName(shardName, dir, indexPath);
+    let shard = shards.get(file);
     if (!shard) {
-      shard = { name: shardName, file: checkShardName(shardName, dir, indexPath), tensors: new Set() };
-      shards.set(shardName, shard);
+      if (shards.size >= MAX_SHARDS) throw new AttentionInputError('file', `${indexPath} names more than ${MAX_SHARDS} shard files (corrupted or crafted).`);
+      shard = { name: shardName, file, tensors: new Set() };
+      shards.set(file, shard);
     }
     shard.tensors.add(tensor);
   }
@@ -370,18 +412,17 @@ async function readIndex(indexPath: string, dir: string): Promise<Shard[]> {
 }
 
 /** Checks every shard's header against the index before any tensor data is read; returns the file sizes. */
-async function checkShards(shards: readonly Shard[], indexPath: string): Promise<number[]> {
+async function checkShards(shards: readonly Shard[], indexPath: string, dir: string): Promise<number[]> {
   const sizes: number[] = [];
   const holders = new Map<string, string[]>();
   for (const s of shards) {
-    try {
-      const st = await fs.stat(s.file);
-      if (!st.isFile()) throw new Error('not a file');
-      sizes.push(st.size);
-    } catch {
+    const rel = path.relative(dir, s.file);
+    if ((await resolveInside(dir, rel, { what: 'The shard', optional: true })) === undefined) {
       throw new AttentionInputError('file', `The shard ${s.name} named in ${indexPath} is missing from the model folder (${s.file}).`);
     }
-    for (const t of (await readSafetensorsHeader(s.file)).tensors) holders.set(t.name, [...(holders.get(t.name) ?? []), s.name]);
+    const header = await readSafetensorsHeader(s.file, dir);
+    sizes.push(header.fileSize);
+    for (const t of header.tensors) holders.set(t.name, [...(holders.get(t.name) ?? []), s.name]);
   }
   const show = (name: string): string => JSON.stringify(name.length > 80 ? name.slice(0, 80) + '…' : name);
   const listed = new Map<string, string>();
@@ -418,18 +459,18 @@ export async function readCheckpointTensors(dir: string, options: HfFolderOption
   throwIfCancelled(signal);
   const where = location ?? (await locateWeights(dir));
   if (where.kind === 'single') {
-    const tensors = await readSafetensorsFile(where.file, { signal, onProgress });
+    const tensors = await readSafetensorsFile(where.file, { signal, onProgress, folder: dir });
     return { tensors, weightsPath: where.file, files: [where.file] };
   }
   const shards = await readIndex(where.index, dir);
-  const sizes = await checkShards(shards, where.index);
+  const sizes = await checkShards(shards, where.index, dir);
   const total = Math.max(1, sizes.reduce((a, b) => a + b, 0));
   const tensors = new Map<string, SafeTensor>();
   let before = 0;
   for (const [i, s] of shards.entries()) {
     throwIfCancelled(signal);
     const label = `shard ${i + 1} of ${shards.length}`;
-    const part = await readSafetensorsFile(s.file, { signal, onProgress: (f, m) => onProgress?.((before + f * sizes[i]!) / total, `${label}: ${m}`) });
+    const part = await readSafetensorsFile(s.file, { signal, folder: dir, onProgress: (f, m) => onProgress?.((before + f * sizes[i]!) / total, `${label}: ${m}`) });
     // The header was checked above; a file replaced in between must still match the index.
     for (const [name, t] of part) {
       if (!s.tensors.has(name) || tensors.has(name)) throw new AttentionInputError('file', `${s.name} changed while it was being read: tensor ${JSON.stringify(name)} does not match ${where.index}.`);

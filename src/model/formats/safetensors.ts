@@ -4,8 +4,10 @@
 // tensor bytes, offsets relative to the end of the header. Every problem with a file (truncated,
 // corrupted, unsupported dtype, overlapping ranges, ...) is an AttentionInputError('file'), never a
 // crash, a hang or an allocation larger than the file itself. No vscode, no tfjs: plain TypeScript.
-import * as fs from 'node:fs/promises';
+import type * as fs from 'node:fs/promises';
+import * as path from 'node:path';
 import { AttentionInputError } from '../../../shared/trace';
+import { openInside, readFully, scanJson } from './files';
 
 export type SafeDtype = 'F32' | 'F16' | 'BF16';
 
@@ -14,6 +16,47 @@ export interface SafeTensor {
   readonly dtype: SafeDtype;
   readonly shape: readonly number[];
   readonly data: Float32Array;
+  /** Values that are NaN, ±Inf or beyond ±MAX_WEIGHT (found while converting); absent when all are usable. */
+  readonly nonFinite?: NonFinite;
+}
+
+/** How many of a tensor's values are unusable, and the first of them. */
+export interface NonFinite {
+  readonly count: number;
+  readonly index: number;
+  readonly value: number;
+}
+
+/** Larger than any trained weight; a product of two such values overflows float32 to Inf. */
+export const MAX_WEIGHT = 1e30;
+
+/** Counts a tensor's unusable values (NaN, ±Inf, |x| > MAX_WEIGHT): one pass, no allocation. */
+export function findNonFinite(data: Float32Array): NonFinite | undefined {
+  let count = 0;
+  let index = -1;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    // Written so NaN fails the test too.
+    if (!(v <= MAX_WEIGHT && v >= -MAX_WEIGHT)) {
+      if (count++ === 0) index = i;
+    }
+  }
+  return count === 0 ? undefined : { count, index, value: data[index]! };
+}
+
+/** "tensor w has 3 unusable values (…); the first is NaN at [0, 2]. …": the refusal of a tensor that would poison a run. */
+export function nonFiniteMessage(name: string, shape: readonly number[], { count, index, value }: NonFinite): string {
+  const at: number[] = [];
+  let rest = index;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    at.unshift(rest % shape[i]!);
+    rest = Math.floor(rest / shape[i]!);
+  }
+  const shown = Number.isNaN(value) ? 'NaN' : Math.abs(value) === Infinity ? String(value) : value.toExponential(2);
+  return (
+    `tensor ${name} has ${count} unusable value${count === 1 ? '' : 's'} (NaN, ±Infinity or beyond ±${MAX_WEIGHT}); the first is ${shown} at [${at.join(', ')}]. ` +
+    'The checkpoint is corrupted or overflowed when it was saved, so it is not run.'
+  );
 }
 
 /** One tensor's entry in a validated header; offsets are absolute byte positions in the file. */
@@ -31,14 +74,36 @@ export interface SafetensorsHeader {
   readonly metadata: Readonly<Record<string, string>>;
   /** Sorted by position in the file. */
   readonly tensors: readonly SafeTensorEntry[];
+  /** The file's size in bytes (the header and the data it declares, nothing more). */
+  readonly fileSize: number;
 }
 
 /** The largest JSON header accepted (the reference implementation uses the same bound). */
 export const MAX_HEADER_BYTES = 100_000_000;
+/** The most tensors one file may hold (the largest real checkpoints have a few thousand per file). */
+export const MAX_TENSORS = 65_536;
 
 const DTYPE_BYTES: Readonly<Record<SafeDtype, number>> = { F32: 4, F16: 2, BF16: 2 };
 /** Dtypes the format defines that we recognise but cannot convert to float32 for display. */
-const KNOWN_OTHER_DTYPES = new Set(['F64', 'I64', 'I32', 'I16', 'I8', 'U64', 'U32', 'U16', 'U8', 'BOOL', 'F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F6_E2M3', 'F6_E3M2', 'F4', 'C64']);
+const KNOWN_OTHER_DTYPES = new Set([
+  'F64',
+  'I64',
+  'I32',
+  'I16',
+  'I8',
+  'U64',
+  'U32',
+  'U16',
+  'U8',
+  'BOOL',
+  'F8_E4M3',
+  'F8_E5M2',
+  'F8_E8M0',
+  'F6_E2M3',
+  'F6_E3M2',
+  'F4',
+  'C64',
+]);
 
 function fail(message: string): never {
   throw new AttentionInputError('file', message);
@@ -59,33 +124,19 @@ function readHeaderLength(prefix: Uint8Array, fileSize: number, where: string): 
   const view = new DataView(prefix.buffer, prefix.byteOffset, 8);
   const n = view.getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER_BYTES)) {
-    fail(`${where} is not a valid safetensors file: its header claims ${n} bytes, more than the ${MAX_HEADER_BYTES}-byte limit (corrupted or not a safetensors file).`);
+    fail(
+      `${where} is not a valid safetensors file: its header claims ${n} bytes, more than the ${MAX_HEADER_BYTES}-byte limit (corrupted or not a safetensors file).`,
+    );
   }
   const len = Number(n);
-  if (len < 2) fail(`${where} is not a valid safetensors file: its header is ${len} bytes long, too short for a JSON object.`);
+  if (len < 2)
+    fail(`${where} is not a valid safetensors file: its header is ${len} bytes long, too short for a JSON object.`);
   if (8 + len > fileSize) {
-    fail(`${where} is truncated: the header claims ${len} bytes but only ${fileSize - 8} bytes follow the length prefix.`);
+    fail(
+      `${where} is truncated: the header claims ${len} bytes but only ${fileSize - 8} bytes follow the length prefix.`,
+    );
   }
   return len;
-}
-
-/** Deepest nesting of JSON brackets outside strings (stops counting past 1000); linear time, no recursion. */
-function nestingDepth(text: string): number {
-  let depth = 0;
-  let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > max) max = depth;
-      if (max > 1000) return max;
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return max;
 }
 
 /** Deeper than any valid header ({name: {shape: [...]}} is 3 levels), yet lenient with extra fields. */
@@ -99,16 +150,26 @@ function isNonNegativeInteger(v: unknown): v is number {
  * Validates a header against the size of the data section that follows it.
  * `dataLength` is the number of bytes after the header (file size − 8 − N).
  */
-function validateHeader(headerBytes: Uint8Array, dataStart: number, dataLength: number, where: string): SafetensorsHeader {
+function validateHeader(
+  headerBytes: Uint8Array,
+  dataStart: number,
+  dataLength: number,
+  where: string,
+): SafetensorsHeader {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
   } catch {
     fail(`${where} is corrupted: its header is not valid UTF-8.`);
   }
-  const depth = nestingDepth(text);
+  // Counted before JSON.parse, so a header of a million tiny entries costs one pass, not a parse.
+  const { depth, entries } = scanJson(text, 1000, MAX_TENSORS + 1);
+  if (entries > MAX_TENSORS + 1)
+    fail(`${where} lists more than ${MAX_TENSORS} tensors, the most one file may hold (corrupted or crafted).`);
   if (depth > MAX_NESTING) {
-    fail(`${where} is corrupted: its header nests ${depth > 1000 ? 'more than 1000' : depth} levels deep, but a safetensors header is a map of tensor entries (3 levels).`);
+    fail(
+      `${where} is corrupted: its header nests ${depth > 1000 ? 'more than 1000' : depth} levels deep, but a safetensors header is a map of tensor entries (3 levels).`,
+    );
   }
   let json: unknown;
   try {
@@ -117,11 +178,17 @@ function validateHeader(headerBytes: Uint8Array, dataStart: number, dataLength: 
     fail(`${where} is corrupted: its header is not valid JSON (${(err as Error).message}).`);
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    fail(`${where} is corrupted: its header must be a JSON object mapping tensor names to {dtype, shape, data_offsets}.`);
+    fail(
+      `${where} is corrupted: its header must be a JSON object mapping tensor names to {dtype, shape, data_offsets}.`,
+    );
   }
   const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
   const tensors: SafeTensorEntry[] = [];
-  for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {
+  const fields = Object.entries(json as Record<string, unknown>);
+  const count = fields.length - ('__metadata__' in (json as object) ? 1 : 0);
+  if (count > MAX_TENSORS)
+    fail(`${where} lists ${count} tensors, more than the ${MAX_TENSORS} one file may hold (corrupted or crafted).`);
+  for (const [name, raw] of fields) {
     if (name === '__metadata__') {
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
         fail(`${where}: "__metadata__" must be an object of strings.`);
@@ -151,13 +218,21 @@ function validateHeader(headerBytes: Uint8Array, dataStart: number, dataLength: 
       fail(`${where}: tensor ${describe(name)} has an invalid shape (expected a list of non-negative integers).`);
     }
     const offsets = entry['data_offsets'];
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !isNonNegativeInteger(offsets[0]) || !isNonNegativeInteger(offsets[1])) {
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !isNonNegativeInteger(offsets[0]) ||
+      !isNonNegativeInteger(offsets[1])
+    ) {
       fail(`${where}: tensor ${describe(name)} has invalid data_offsets (expected [begin, end] byte offsets).`);
     }
     const [begin, end] = offsets as [number, number];
-    if (end < begin) fail(`${where}: tensor ${describe(name)} has data_offsets [${begin}, ${end}] that end before they begin.`);
+    if (end < begin)
+      fail(`${where}: tensor ${describe(name)} has data_offsets [${begin}, ${end}] that end before they begin.`);
     if (end > dataLength) {
-      fail(`${where} is truncated or corrupted: tensor ${describe(name)} ends at byte ${end} of the data section, which has only ${dataLength} bytes.`);
+      fail(
+        `${where} is truncated or corrupted: tensor ${describe(name)} ends at byte ${end} of the data section, which has only ${dataLength} bytes.`,
+      );
     }
     let elements = 1;
     for (const d of shape as number[]) {
@@ -181,13 +256,14 @@ function validateHeader(headerBytes: Uint8Array, dataStart: number, dataLength: 
       const prev = tensors[tensors.indexOf(t) - 1];
       fail(`${where} is corrupted: tensors ${describe(prev?.name ?? '?')} and ${describe(t.name)} overlap.`);
     }
-    if (t.begin > cursor) fail(`${where} is corrupted: ${t.begin - cursor} bytes before tensor ${describe(t.name)} belong to no tensor.`);
+    if (t.begin > cursor)
+      fail(`${where} is corrupted: ${t.begin - cursor} bytes before tensor ${describe(t.name)} belong to no tensor.`);
     cursor = t.end;
   }
   if (cursor !== dataStart + dataLength) {
     fail(`${where} is corrupted: ${dataStart + dataLength - cursor} bytes after the last tensor belong to no tensor.`);
   }
-  return { dataStart, metadata, tensors };
+  return { dataStart, metadata, tensors, fileSize: dataStart + dataLength };
 }
 
 /** Parses and validates only the header of an in-memory file. */
@@ -271,14 +347,21 @@ export function parseSafetensors(bytes: Uint8Array, where = 'The safetensors dat
     const elements = (t.end - t.begin) / DTYPE_BYTES[t.dtype];
     const data = new Float32Array(elements);
     convertInto(t.dtype, bytes.subarray(t.begin, t.end), data, 0);
-    out.set(t.name, { dtype: t.dtype, shape: t.shape, data });
+    out.set(t.name, tensorOf(t, data));
   }
   return out;
+}
+
+function tensorOf(t: SafeTensorEntry, data: Float32Array): SafeTensor {
+  const nonFinite = findNonFinite(data);
+  return nonFinite ? { dtype: t.dtype, shape: t.shape, data, nonFinite } : { dtype: t.dtype, shape: t.shape, data };
 }
 
 export interface ReadSafetensorsOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: (fraction: number, message: string) => void;
+  /** The folder the file belongs to (default: its own): it is read only if its real path stays inside. */
+  readonly folder?: string;
 }
 
 /** Largest single read; F16/BF16 tensors are converted chunk by chunk through a buffer this size. */
@@ -288,14 +371,11 @@ function cancelled(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AttentionInputError('cancelled', 'Loading the model weights was cancelled.');
 }
 
-/** Fills `target` from `position`, looping over short reads; `eofMessage` if the file ends first. */
-async function readFully(handle: fs.FileHandle, target: Uint8Array, position: number, eofMessage: string): Promise<void> {
-  let done = 0;
-  while (done < target.length) {
-    const { bytesRead } = await handle.read(target, done, target.length - done, position + done);
-    if (bytesRead === 0) fail(eofMessage);
-    done += bytesRead;
-  }
+/** Opens a weights file through the safe file layer: contained in its folder, a regular file. */
+async function openWeights(file: string, folder: string | undefined): Promise<{ handle: fs.FileHandle; size: number }> {
+  const dir = folder ?? path.dirname(file);
+  const opened = await openInside(dir, path.relative(dir, file), { kind: 'weights' });
+  return { handle: opened!.handle, size: opened!.size };
 }
 
 /**
@@ -303,19 +383,17 @@ async function readFully(handle: fs.FileHandle, target: Uint8Array, position: nu
  * (F32 is read in place; F16/BF16 through one bounded chunk buffer). Memory is the tensors plus
  * at most one chunk. Honours `signal` between chunks and reports progress by bytes read.
  */
-export async function readSafetensorsFile(path: string, options: ReadSafetensorsOptions = {}): Promise<Map<string, SafeTensor>> {
+export async function readSafetensorsFile(
+  file: string,
+  options: ReadSafetensorsOptions = {},
+): Promise<Map<string, SafeTensor>> {
   const { signal, onProgress } = options;
-  const where = `The weights file ${path}`;
+  const where = `The weights file ${file}`;
   cancelled(signal);
-  let handle: fs.FileHandle;
+  const { handle, size } = await openWeights(file, options.folder);
   try {
-    handle = await fs.open(path, 'r');
-  } catch (err) {
-    fail(`Cannot open the weights file ${path}: ${(err as Error).message}`);
-  }
-  try {
-    const size = (await handle.stat()).size;
-    const readExactly = (target: Uint8Array, position: number, what: string): Promise<void> => readFully(handle, target, position, `${where} is truncated: reading ${what} hit the end of the file.`);
+    const readExactly = (target: Uint8Array, position: number, what: string): Promise<void> =>
+      readFully(handle, target, position, `${where} is truncated: reading ${what} hit the end of the file.`);
     const prefix = new Uint8Array(8);
     if (size >= 8) await readExactly(prefix, 0, 'the header length');
     const n = readHeaderLength(prefix, size, where);
@@ -354,29 +432,23 @@ export async function readSafetensorsFile(path: string, options: ReadSafetensors
           onProgress?.(readSoFar / total, `Reading ${t.name}`);
         }
       }
-      out.set(t.name, { dtype: t.dtype, shape: t.shape, data });
+      out.set(t.name, tensorOf(t, data));
     }
     onProgress?.(1, `Read ${header.tensors.length} tensors`);
     return out;
   } catch (err) {
     if (err instanceof AttentionInputError) throw err;
-    fail(`Cannot read the weights file ${path}: ${(err as Error).message}`);
+    fail(`Cannot read the weights file ${file}: ${(err as Error).message}`);
   } finally {
     await handle.close().catch(() => undefined);
   }
 }
 
 /** Reads and validates only the header of a safetensors file (cheap: two small reads). */
-export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
-  const where = `The weights file ${path}`;
-  let handle: fs.FileHandle;
+export async function readSafetensorsHeader(file: string, folder?: string): Promise<SafetensorsHeader> {
+  const where = `The weights file ${file}`;
+  const { handle, size } = await openWeights(file, folder);
   try {
-    handle = await fs.open(path, 'r');
-  } catch (err) {
-    fail(`Cannot open the weights file ${path}: ${(err as Error).message}`);
-  }
-  try {
-    const size = (await handle.stat()).size;
     const prefix = new Uint8Array(8);
     if (size >= 8) await readFully(handle, prefix, 0, `${where} is truncated inside its header length.`);
     const n = readHeaderLength(prefix, size, where);
@@ -385,7 +457,7 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
     return validateHeader(headerBytes, 8 + n, size - 8 - n, where);
   } catch (err) {
     if (err instanceof AttentionInputError) throw err;
-    fail(`Cannot read the weights file ${path}: ${(err as Error).message}`);
+    fail(`Cannot read the weights file ${file}: ${(err as Error).message}`);
   } finally {
     await handle.close().catch(() => undefined);
   }
@@ -403,7 +475,8 @@ export function writeSafetensors(
   for (const [name, t] of entries) {
     if (name === '__metadata__') throw new Error('writeSafetensors: "__metadata__" is not a valid tensor name');
     const size = t.shape.reduce((a, b) => a * b, 1);
-    if (size !== t.data.length) throw new Error(`writeSafetensors: ${name} has ${t.data.length} values for shape [${t.shape.join(', ')}]`);
+    if (size !== t.data.length)
+      throw new Error(`writeSafetensors: ${name} has ${t.data.length} values for shape [${t.shape.join(', ')}]`);
     header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + size * 4] };
     offset += size * 4;
   }

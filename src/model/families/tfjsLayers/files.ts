@@ -1,9 +1,10 @@
 // Reading and checking a TensorFlow.js layers model's files: model.json's format, its weight shards
 // (inside the folder, present, long enough), the Keras topology prepared for tfjs, and the
 // character vocabulary this project writes into userDefinedMetadata. Every problem is a typed error.
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { throwIfCancelled } from '../../model';
+import { openInside, readFully, type InsideFile } from '../../formats/files';
+import { findNonFinite, nonFiniteMessage } from '../../formats/safetensors';
 import { KERAS_ATTENTION_CLASSES } from './kerasAttention';
 import { AttentionInputError } from '../../../../shared/trace';
 
@@ -33,14 +34,18 @@ export function within(dir: string, rel: string, what: string): string {
   const full = path.resolve(dir, rel);
   const back = path.relative(dir, full);
   if (back === '' || back.startsWith('..') || path.isAbsolute(back)) {
-    throw new AttentionInputError('file', `${what} "${rel}" points outside the model's folder (${dir}); weight shards must sit beside model.json.`);
+    throw new AttentionInputError(
+      'file',
+      `${what} "${rel}" points outside the model's folder (${dir}); weight shards must sit beside model.json.`,
+    );
   }
   return full;
 }
 
 export function describeFormat(j: Record<string, unknown>, file: string): void {
   const topo = j.modelTopology as Record<string, unknown> | undefined;
-  const graph = j.format === 'graph-model' || (topo !== undefined && typeof topo === 'object' && Array.isArray(topo.node));
+  const graph =
+    j.format === 'graph-model' || (topo !== undefined && typeof topo === 'object' && Array.isArray(topo.node));
   if (graph) {
     throw new AttentionInputError(
       'unsupported',
@@ -50,79 +55,147 @@ export function describeFormat(j: Record<string, unknown>, file: string): void {
     );
   }
   if (j.format !== undefined && j.format !== 'layers-model') {
-    throw new AttentionInputError('unsupported', `${file} has format ${JSON.stringify(j.format)}; only "layers-model" TensorFlow.js models can be inspected.`);
+    throw new AttentionInputError(
+      'unsupported',
+      `${file} has format ${JSON.stringify(j.format)}; only "layers-model" TensorFlow.js models can be inspected.`,
+    );
   }
-  if (!topo || typeof topo !== 'object') throw new AttentionInputError('file', `${file} has no "modelTopology" object, so it is not a TensorFlow.js layers model.json.`);
+  if (!topo || typeof topo !== 'object')
+    throw new AttentionInputError(
+      'file',
+      `${file} has no "modelTopology" object, so it is not a TensorFlow.js layers model.json.`,
+    );
   const cfg = (topo.model_config ?? topo) as Record<string, unknown>;
   if (typeof cfg.class_name !== 'string' || !cfg.config) {
-    throw new AttentionInputError('file', `${file}: modelTopology has no "class_name"/"config" (a Keras model description was expected).`);
+    throw new AttentionInputError(
+      'file',
+      `${file}: modelTopology has no "class_name"/"config" (a Keras model description was expected).`,
+    );
   }
 }
 
 /** Every weight group's specs with its shard files read and checked against the bytes the specs need. */
-export async function readShards(dir: string, file: string, manifest: unknown, signal?: AbortSignal): Promise<{ specs: ManifestSpec[]; data: ArrayBuffer; warnings: string[] }> {
-  if (!Array.isArray(manifest) || manifest.length === 0) throw new AttentionInputError('file', `${file} has no "weightsManifest" list, so there are no weights to load.`);
+export async function readShards(
+  dir: string,
+  file: string,
+  manifest: unknown,
+  signal?: AbortSignal,
+): Promise<{ specs: ManifestSpec[]; data: ArrayBuffer; warnings: string[] }> {
+  if (!Array.isArray(manifest) || manifest.length === 0)
+    throw new AttentionInputError('file', `${file} has no "weightsManifest" list, so there are no weights to load.`);
   const specs: ManifestSpec[] = [];
   const parts: Uint8Array[] = [];
   const warnings: string[] = [];
   for (const [g, group] of manifest.entries()) {
     const grp = group as { paths?: unknown; weights?: unknown };
     if (!Array.isArray(grp.paths) || !grp.paths.every((p) => typeof p === 'string') || !Array.isArray(grp.weights)) {
-      throw new AttentionInputError('file', `${file}: weightsManifest[${g}] needs "paths" (a list of file names) and "weights" (a list of specs).`);
+      throw new AttentionInputError(
+        'file',
+        `${file}: weightsManifest[${g}] needs "paths" (a list of file names) and "weights" (a list of specs).`,
+      );
     }
     let need = 0;
     for (const w of grp.weights as ManifestSpec[]) {
-      if (!w || typeof w.name !== 'string' || !Array.isArray(w.shape) || !w.shape.every((d) => Number.isInteger(d) && d >= 0)) {
-        throw new AttentionInputError('file', `${file}: a weight spec in weightsManifest[${g}] has no valid "name" and "shape".`);
+      if (
+        !w ||
+        typeof w.name !== 'string' ||
+        !Array.isArray(w.shape) ||
+        !w.shape.every((d) => Number.isInteger(d) && d >= 0)
+      ) {
+        throw new AttentionInputError(
+          'file',
+          `${file}: a weight spec in weightsManifest[${g}] has no valid "name" and "shape".`,
+        );
       }
       const dtype = w.quantization?.dtype ?? w.dtype;
       const bytes = BYTES[dtype];
-      if (bytes === undefined) throw new AttentionInputError('unsupported', `${file}: weight "${w.name}" has dtype ${JSON.stringify(dtype)}; supported: ${Object.keys(BYTES).join(', ')}.`);
+      if (bytes === undefined)
+        throw new AttentionInputError(
+          'unsupported',
+          `${file}: weight "${w.name}" has dtype ${JSON.stringify(dtype)}; supported: ${Object.keys(BYTES).join(', ')}.`,
+        );
       need += w.shape.reduce((a, b) => a * b, 1) * bytes;
       specs.push(w);
     }
-    const files: { name: string; size: number }[] = [];
-    for (const rel of grp.paths as string[]) {
-      throwIfCancelled(signal);
-      const full = within(dir, rel, 'The weight shard');
-      let buf: Buffer;
-      try {
-        buf = await fs.readFile(full);
-      } catch (err) {
-        throw new AttentionInputError('file', `Weight shard ${rel} listed in ${file} cannot be read: ${(err as Error).message}`);
+    // Opened (contained, regular, capped) and sized before any byte is read: a group whose files are too short is refused unread.
+    const files: { name: string; size: number; file: InsideFile }[] = [];
+    try {
+      for (const rel of grp.paths as string[]) {
+        throwIfCancelled(signal);
+        const full = within(dir, rel, 'The weight shard');
+        const opened = await openInside(dir, path.relative(dir, full), { kind: 'tfjs-shard' }).catch((err: Error) => {
+          throw new AttentionInputError('file', `Weight shard ${rel} listed in ${file} cannot be read: ${err.message}`);
+        });
+        files.push({ name: rel, size: opened!.size, file: opened! });
       }
-      files.push({ name: rel, size: buf.length });
-      parts.push(new Uint8Array(buf.buffer, buf.byteOffset, buf.length));
-    }
-    const have = files.reduce((a, f) => a + f.size, 0);
-    if (have < need) {
-      const last = files[files.length - 1];
-      throw new AttentionInputError(
-        'file',
-        `Weight shard ${last ? last.name : '(none)'} is truncated: the ${grp.weights.length} weights of weightsManifest[${g}] need ${need} bytes, ` +
-          `but its shard file${files.length === 1 ? '' : 's'} hold only ${have} (${files.map((f) => `${f.name}: ${f.size} bytes`).join(', ')}).`,
-      );
-    }
-    if (have > need) {
-      warnings.push(`weightsManifest[${g}]'s shards hold ${have} bytes, more than the ${need} its weights need; the extra bytes are ignored.`);
-      // Keep only the bytes that belong to this group so later groups start where tfjs expects.
-      let excess = have - need;
-      for (let i = parts.length - 1; excess > 0 && i >= parts.length - files.length; i--) {
-        const p = parts[i]!;
-        const cut = Math.min(excess, p.length);
-        parts[i] = p.subarray(0, p.length - cut);
-        excess -= cut;
+      const have = files.reduce((a, f) => a + f.size, 0);
+      if (have < need) {
+        const last = files[files.length - 1];
+        throw new AttentionInputError(
+          'file',
+          `Weight shard ${last ? last.name : '(none)'} is truncated: the ${grp.weights.length} weights of weightsManifest[${g}] need ${need} bytes, ` +
+            `but its shard file${files.length === 1 ? '' : 's'} hold only ${have} (${files.map((f) => `${f.name}: ${f.size} bytes`).join(', ')}).`,
+        );
       }
+      // Only the bytes the specs declare are read.
+      let left = need;
+      for (const f of files) {
+        const part = new Uint8Array(Math.min(f.size, left));
+        await readFully(
+          f.file.handle,
+          part,
+          0,
+          `Weight shard ${f.name} listed in ${file} became shorter while it was read.`,
+        );
+        parts.push(part);
+        left -= part.length;
+      }
+      checkFinite(grp.weights as ManifestSpec[], parts.slice(parts.length - files.length), file);
+      if (have > need)
+        warnings.push(
+          `weightsManifest[${g}]'s shards hold ${have} bytes, more than the ${need} its weights need; the extra bytes are ignored.`,
+        );
+    } finally {
+      for (const f of files) await f.file.handle.close().catch(() => undefined);
     }
   }
-  const total = parts.reduce((a, p) => a + p.length, 0);
-  const data = new Uint8Array(total);
+  const data = concat(parts);
+  return { specs, data: data.buffer as ArrayBuffer, warnings };
+}
+
+/** Refuses a float32 weight with NaN, ±Inf or overflowing values, naming it (the bytes of one group, in spec order). */
+function checkFinite(specs: readonly ManifestSpec[], parts: readonly Uint8Array[], file: string): void {
+  const bytes = parts.length === 1 ? parts[0]! : concat(parts);
+  let at = 0;
+  for (const w of specs) {
+    const dtype = w.quantization?.dtype ?? w.dtype;
+    const n = w.shape.reduce((a, b) => a * b, 1);
+    const len = n * BYTES[dtype]!;
+    if (dtype === 'float32') {
+      // A copy when unaligned (after uint8/bool weights); Float32Array needs 4-byte alignment.
+      const slice =
+        (bytes.byteOffset + at) % 4 === 0
+          ? new Float32Array(bytes.buffer, bytes.byteOffset + at, n)
+          : new Float32Array(bytes.slice(at, at + len).buffer);
+      const bad = findNonFinite(slice);
+      if (bad)
+        throw new AttentionInputError(
+          'file',
+          `${file}: weight ${nonFiniteMessage(JSON.stringify(w.name), w.shape, bad).replace(/^tensor /, '')}`,
+        );
+    }
+    at += len;
+  }
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let at = 0;
   for (const p of parts) {
-    data.set(p, at);
+    out.set(p, at);
     at += p.length;
   }
-  return { specs, data: data.buffer, warnings };
+  return out;
 }
 
 const INIT_KEY = /_initializer$/;
@@ -156,10 +229,21 @@ export function prepareTopology(node: unknown): unknown {
     });
     // tfjs's predict drops call arguments, so Keras's mha(..., use_causal_mask=True) becomes config.
     const causalCall = (out.inbound_nodes as unknown[]).some(
-      (nd) => Array.isArray(nd) && nd.some((ref) => Array.isArray(ref) && ref[3] && typeof ref[3] === 'object' && (ref[3] as Record<string, unknown>).use_causal_mask === true),
+      (nd) =>
+        Array.isArray(nd) &&
+        nd.some(
+          (ref) =>
+            Array.isArray(ref) &&
+            ref[3] &&
+            typeof ref[3] === 'object' &&
+            (ref[3] as Record<string, unknown>).use_causal_mask === true,
+        ),
     );
     if (causalCall && out.config && typeof out.config === 'object') {
-      out.config = { ...(out.config as object), ...(o.class_name === 'MultiHeadAttention' ? { use_causal_mask: true } : { causal: true }) };
+      out.config = {
+        ...(out.config as object),
+        ...(o.class_name === 'MultiHeadAttention' ? { use_causal_mask: true } : { causal: true }),
+      };
     }
   }
   return out;
@@ -175,10 +259,17 @@ function positionalMhaNodes(o: Record<string, unknown>, out: Record<string, unkn
       const rest: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(kwargs)) {
         if (k === 'value' || k === 'key') continue;
-        if (Array.isArray(v)) throw new AttentionInputError('unsupported', `MultiHeadAttention layer "${String(o.name)}" is called with a tensor argument "${k}", which this loader does not support (only value and key).`);
+        if (Array.isArray(v))
+          throw new AttentionInputError(
+            'unsupported',
+            `MultiHeadAttention layer "${String(o.name)}" is called with a tensor argument "${k}", which this loader does not support (only value and key).`,
+          );
         rest[k] = v;
       }
-      const refs: unknown[] = [[name, ni, ti, rest], [...(kwargs.value as unknown[]).slice(0, 3), rest]];
+      const refs: unknown[] = [
+        [name, ni, ti, rest],
+        [...(kwargs.value as unknown[]).slice(0, 3), rest],
+      ];
       if (Array.isArray(kwargs.key)) refs.push([...(kwargs.key as unknown[]).slice(0, 3), rest]);
       return refs;
     });
@@ -192,7 +283,16 @@ export function layerClassList(topology: unknown): string[] {
     else if (n && typeof n === 'object') {
       const o = n as Record<string, unknown>;
       const cfg = o.config as Record<string, unknown> | undefined;
-      if (typeof o.class_name === 'string' && cfg && typeof cfg === 'object' && 'name' in cfg && o.class_name !== 'Model' && o.class_name !== 'Functional' && o.class_name !== 'Sequential') found.push(o.class_name);
+      if (
+        typeof o.class_name === 'string' &&
+        cfg &&
+        typeof cfg === 'object' &&
+        'name' in cfg &&
+        o.class_name !== 'Model' &&
+        o.class_name !== 'Functional' &&
+        o.class_name !== 'Sequential'
+      )
+        found.push(o.class_name);
       for (const v of Object.values(o)) walk(v);
     }
   };
@@ -213,20 +313,34 @@ export function parseCharMetadata(meta: unknown, file: string): TfjsCharMetadata
   const bad = (why: string): never => {
     throw new AttentionInputError('config', `${file}: userDefinedMetadata.attentionLens ${why}`);
   };
-  if (r.tokenizer !== undefined && r.tokenizer !== 'chars') bad(`"tokenizer" must be "chars", not ${JSON.stringify(r.tokenizer)}.`);
-  if (!Array.isArray(r.vocab) || r.vocab.length < 2 || !r.vocab.every((s) => typeof s === 'string')) bad('needs "vocab": a list of at least 2 strings (one per id).');
+  if (r.tokenizer !== undefined && r.tokenizer !== 'chars')
+    bad(`"tokenizer" must be "chars", not ${JSON.stringify(r.tokenizer)}.`);
+  if (!Array.isArray(r.vocab) || r.vocab.length < 2 || !r.vocab.every((s) => typeof s === 'string'))
+    bad('needs "vocab": a list of at least 2 strings (one per id).');
   const vocab = r.vocab as string[];
   const idx = (k: string, required: boolean): number | undefined => {
     const v = r[k];
     if (v === undefined && !required) return undefined;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= vocab.length) bad(`"${k}" must be an index into "vocab".`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= vocab.length)
+      bad(`"${k}" must be an index into "vocab".`);
     return v as number;
   };
   const unkId = idx('unkId', true)!;
   const padId = idx('padId', false);
-  const maxLength = r.maxLength === undefined ? undefined : typeof r.maxLength === 'number' && Number.isInteger(r.maxLength) && r.maxLength > 0 ? r.maxLength : bad('"maxLength" must be a positive integer.');
-  const output = r.output === undefined ? undefined : r.output === 'next-token' || r.output === 'classes' ? r.output : bad('"output" must be "next-token" or "classes".');
-  const labels = Array.isArray(r.labels) && r.labels.every((s) => typeof s === 'string') ? (r.labels as string[]) : undefined;
+  const maxLength =
+    r.maxLength === undefined
+      ? undefined
+      : typeof r.maxLength === 'number' && Number.isInteger(r.maxLength) && r.maxLength > 0
+        ? r.maxLength
+        : bad('"maxLength" must be a positive integer.');
+  const output =
+    r.output === undefined
+      ? undefined
+      : r.output === 'next-token' || r.output === 'classes'
+        ? r.output
+        : bad('"output" must be "next-token" or "classes".');
+  const labels =
+    Array.isArray(r.labels) && r.labels.every((s) => typeof s === 'string') ? (r.labels as string[]) : undefined;
   return {
     vocab,
     unkId,
