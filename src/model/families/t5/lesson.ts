@@ -59,7 +59,7 @@ export function t5Words(c: T5LessonContext): EncoderDecoderWords {
     title: `${side === 'encoder' ? 'Encoder' : 'Decoder'} relative position bias (shared by every layer)`,
     formula: `B[h, i, j] = R[bucket(j − i), h]`,
     explanation:
-      `T5 adds no position vector to the tokens. Instead every attention score gets a learned number that depends only on how far the key is from the query: ` +
+      `T5 adds no position vector to the tokens. Instead every attention score gets a learned number that depends only on how far the key is from the query. ` +
       `${bucketText(cfg, side === 'encoder')} Each of the ${H} heads learns one number per bucket (the table R, stored only in the first ${side} layer), ` +
       `and all ${side === 'encoder' ? cfg.encoderLayers : cfg.decoderLayers} ${side} layers add the same B to their scores. Shown for the ${n} ${side === 'encoder' ? 'input tokens' : 'output steps'}.`,
   });
