@@ -139,3 +139,11 @@ test('SmolLM3 (no_rope_layers [1, 0]: layer 1 has no RoPE; no start token; tied)
     assert.equal(model.config.tieEmbeddings, true);
   });
 });
+
+test('GPT-NeoX / Pythia (fused per-head query_key_value, rotary_pct 0.25, LayerNorm biases, parallel residual, F16): every tensor matches torch', async () => {
+  await matchesTorch('gptneox', (model) => {
+    assert.equal(model.info.family, 'gpt_neox');
+    assert.equal(model.spec.block.mlpInput, 'layer-input', 'use_parallel_residual: the MLP reads the layer input');
+    assert.equal(model.spec.block.self.rope?.rotaryDim, 2, 'rotary on 2 of 8 head dimensions');
+  });
+});

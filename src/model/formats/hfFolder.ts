@@ -44,7 +44,7 @@ export function findBuiltinDir(rel: string, startDir: string = __dirname): strin
 // ---------------------------------------------------------------------------------------------
 // The one list of Hugging Face families
 
-export type HfFamily = 'llama' | 'gpt2' | 'bert' | 'distilbert' | 'roberta' | 'xlm-roberta' | 'marian' | 'qwen2' | 'gemma' | 'gemma2' | 'gemma3_text' | 't5' | 'bart' | 'mbart';
+export type HfFamily = 'llama' | 'gpt2' | 'bert' | 'distilbert' | 'roberta' | 'xlm-roberta' | 'marian' | 'qwen2' | 'gemma' | 'gemma2' | 'gemma3_text' | 'qwen3' | 'mistral' | 'smollm3' | 'gpt_neox' | 't5' | 'bart' | 'mbart';
 export type ModelRole = 'decoder' | 'encoder' | 'encoder-decoder';
 
 export interface HfFamilyInfo {
@@ -75,6 +75,10 @@ export const HF_FAMILIES: Readonly<Record<HfFamily, HfFamilyInfo>> = {
   gemma: { role: 'decoder', label: 'Gemma (causal, RoPE, GeGLU, RMSNorm gains 1 + w)', architecture: 'Gemma', layoutOf: 'llama' },
   gemma2: { role: 'decoder', label: 'Gemma 2 (causal, local/global layers, soft-capped scores and logits)', architecture: 'Gemma2', layoutOf: 'llama' },
   gemma3_text: { role: 'decoder', label: 'Gemma 3 text (causal, local/global layers, QK-norm, two RoPE bases)', architecture: 'Gemma3ForCausalLM', layoutOf: 'llama' },
+  qwen3: { role: 'decoder', label: 'Qwen3 (causal, RoPE, grouped-query attention, QK-norm)', architecture: 'Qwen3', layoutOf: 'llama' },
+  mistral: { role: 'decoder', label: 'Mistral (causal, RoPE, grouped-query attention, sliding window)', architecture: 'Mistral', layoutOf: 'llama' },
+  smollm3: { role: 'decoder', label: 'SmolLM3 (causal, grouped-query attention, every 4th layer without RoPE)', architecture: 'SmolLM3', layoutOf: 'llama' },
+  gpt_neox: { role: 'decoder', label: 'GPT-NeoX / Pythia (causal, partial RoPE, attention and MLP in parallel)', architecture: 'GPTNeoX' },
 };
 
 const FAMILY_NAMES = Object.keys(HF_FAMILIES) as HfFamily[];

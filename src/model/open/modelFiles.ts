@@ -6,6 +6,10 @@ import * as path from 'node:path';
 import { hfFamilyOf, readJsonFile, type HfFamily } from '../formats/hfFolder';
 import { loadLlama } from '../families/llama/model';
 import { loadQwen2 } from '../families/qwen2/model';
+import { loadQwen3 } from '../families/qwen3/model';
+import { loadMistral } from '../families/mistral/model';
+import { loadSmolLm3 } from '../families/smollm/model';
+import { loadGptNeox } from '../families/gptneox/model';
 import { loadGemma } from '../families/gemma/model';
 import { loadGemma2 } from '../families/gemma2/model';
 import { loadGemma3 } from '../families/gemma3/model';
@@ -29,6 +33,10 @@ export interface LoadFileOptions {
 const LOADERS: Readonly<Record<HfFamily, (dir: string, options: LoadFileOptions) => Promise<AttentionModel>>> = {
   llama: loadLlama,
   qwen2: loadQwen2,
+  qwen3: loadQwen3,
+  mistral: loadMistral,
+  smollm3: loadSmolLm3,
+  gpt_neox: loadGptNeox,
   gemma: loadGemma,
   gemma2: loadGemma2,
   gemma3_text: loadGemma3,

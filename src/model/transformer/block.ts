@@ -148,9 +148,12 @@ export function transformerBlock(x: tf.Tensor2D, w: BlockWeights, cfg: BlockConf
     x2 = pre ? (tf.add(x1, cross.out) as tf.Tensor2D) : n(tf.add(x1, cross.out) as tf.Tensor2D, w.crossNorm);
   }
 
-  const hm = pre ? n(x2, w.mlpNorm) : x2;
+  // GPT-NeoX's parallel residual: the MLP reads the layer's input, not x + attention.
+  const parallel = cfg.mlpInput === 'layer-input';
+  if (parallel && (!pre || cfg.cross || cfg.postNorms)) throw new Error(`layer ${inputs.layer}: an MLP reading the layer's input needs a pre-norm layer without cross-attention or post-norms`);
+  const hm = parallel ? n(x, w.mlpNorm) : pre ? n(x2, w.mlpNorm) : x2;
   const ff = mlp(hm, w.mlp, cfg);
-  const out = pre ? (tf.add(x2, post(ff, w.mlpPostNorm, 'mlpPostNorm')) as tf.Tensor2D) : n(tf.add(x2, ff) as tf.Tensor2D, w.mlpNorm);
+  const out = parallel ? (tf.add(x1, ff) as tf.Tensor2D) : pre ? (tf.add(x2, post(ff, w.mlpPostNorm, 'mlpPostNorm')) as tf.Tensor2D) : n(tf.add(x2, ff) as tf.Tensor2D, w.mlpNorm);
   if (!record) return { out };
   const residual = f32(x);
   const afterSelf = f32(x1);

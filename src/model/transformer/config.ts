@@ -54,7 +54,12 @@ export interface BlockConfig {
   /** An encoder–decoder's decoder layer: attention from the decoder's stream to the encoder's output. */
   readonly cross?: AttentionConfig;
   readonly mlp: MlpConfig;
-  /** Room: GPT-J/NeoX's attention and MLP reading the same input in parallel. */
+  /**
+   * What the MLP of a pre-norm layer reads: 'after-attention' (default), mlpNorm(x + attn(x)); or
+   * 'layer-input' (GPT-NeoX's use_parallel_residual), mlpNorm(x), so out = x + attn(selfNorm(x)) + mlp(mlpNorm(x)).
+   */
+  readonly mlpInput?: 'after-attention' | 'layer-input';
+  /** Room: GPT-J's parallel layer, where attention and the MLP read one shared norm (NeoX's own-norm form is mlpInput 'layer-input'). */
   readonly parallelResidual?: boolean;
   /**
    * Gemma 2/3, pre-norm only: each sub-block's output is normalised again before it joins the stream,
