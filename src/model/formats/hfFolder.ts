@@ -117,9 +117,6 @@ export function hfFamilyOf(raw: unknown, where: string): HfFamily {
 // ---------------------------------------------------------------------------------------------
 // config.json values
 
-/** Reads positive integers / numbers from a config object with clear AttentionInputError('config') messages. */
-export function configReader(raw: unknown, where: string) {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new AttentionInputError('config', `${where} is not a JSON object.`);
 /**
  * Upper bounds on config.json's counts and sizes, far above any real checkpoint (the largest have
  * ~130 layers, 128 heads, 262k tokens): a config's number alone never sizes an allocation or a
@@ -140,28 +137,31 @@ export function configBound(key: string): { readonly max: number; readonly what:
   return CONFIG_BOUNDS.find((b) => b.keys.test(key)) ?? { max: MAX_CONFIG_INT, what: 'an integer' };
 }
 
+/** Reads positive integers / numbers from a config object with clear AttentionInputError('config') messages. */
+export function configReader(raw: unknown, where: string) {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new AttentionInputError('config', `${where} is not a JSON object.`);
   const c = raw as Record<string, unknown>;
   const fail = (message: string): never => {
     throw new AttentionInputError('config', message);
   };
-  const int = (key: string, fallback?: number, min = 1): number => {
-    const v = c[key] ?? fallback;
-    if (v === undefined || v === null) fail(`${where} is missing "${key}".`);
   const bounded = (key: string, v: number): number => {
     const b = configBound(key);
     if (v > b.max) fail(`${where}: "${key}" is ${v}, but at most ${b.max} is accepted for ${b.what} (far above any real checkpoint): the config is corrupted or hand-edited.`);
     return v;
   };
+  const int = (key: string, fallback?: number, min = 1): number => {
+    const v = c[key] ?? fallback;
+    if (v === undefined || v === null) fail(`${where} is missing "${key}".`);
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
       fail(`${where}: "${key}" must be ${min === 0 ? 'a non-negative' : 'a positive'} integer, not ${JSON.stringify(v)}.`);
     }
-    return v as number;
+    return bounded(key, v as number);
   };
   const num = (key: string, fallback?: number): number => {
     const v = c[key] ?? fallback;
     if (v === undefined || v === null) fail(`${where} is missing "${key}".`);
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`${where}: "${key}" must be a positive number, not ${JSON.stringify(v)}.`);
-    return bounded(key, v as number);
+    return v as number;
   };
   const bool = (key: string, fallback: boolean): boolean => {
     const v = c[key] ?? fallback;
@@ -221,20 +221,20 @@ export function checkWeights(tensors: ReadonlyMap<string, SafeTensor>, specs: re
     if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
       throw new AttentionInputError('shape', `${check.shown?.(key) ?? key} is ${fmtShape(t.shape)} but ${s.meaning} is ${fmtShape(s.shape)} (from config.json).`);
     }
+    if (t.nonFinite) throw nonFiniteError(check.shown?.(key) ?? key, t, check.where);
     found.set(s.name, t);
   }
   return found;
-    if (t.nonFinite) throw nonFiniteError(check.shown?.(key) ?? key, t, check.where);
 }
 
-/** Whether any of a spec name's candidate keys is in the file. */
-export function hasWeight(tensors: ReadonlyMap<string, SafeTensor>, name: string, check: Pick<WeightCheck, 'candidates'>): boolean {
-  return (check.candidates?.(name) ?? [name]).some((k) => tensors.has(k));
 /** The refusal of a tensor with NaN, ±Inf or overflowing values, naming it and the first bad value's position. */
 function nonFiniteError(name: string, t: SafeTensor, where: string): AttentionInputError {
   return new AttentionInputError('file', `${where}: ${nonFiniteMessage(name, t.shape, t.nonFinite!)}`);
 }
 
+/** Whether any of a spec name's candidate keys is in the file. */
+export function hasWeight(tensors: ReadonlyMap<string, SafeTensor>, name: string, check: Pick<WeightCheck, 'candidates'>): boolean {
+  return (check.candidates?.(name) ?? [name]).some((k) => tensors.has(k));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -286,9 +286,6 @@ const REFUSED: readonly Refused[] = [
   { test: (n) => /\.onnx$/.test(n), what: 'an ONNX graph', why: 'is a compiled graph, not a Hugging Face checkpoint' },
 ];
 
-/** The class to name in the conversion one-liner: config.json's architectures[0], else AutoModel. */
-async function architectureOf(dir: string): Promise<string> {
-  try {
 /**
  * A Python string literal safe inside the one-liner's single shell quotes: JSON's escapes (valid
  * Python), and a quote, control, line-separator or bidi character written as \uXXXX, so no folder
@@ -298,6 +295,9 @@ export function pythonString(s: string): string {
   return JSON.stringify(s).replace(/['\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** The class to name in the conversion one-liner: config.json's architectures[0], else AutoModel. */
+async function architectureOf(dir: string): Promise<string> {
+  try {
     const raw = (await readJsonInside(dir, 'config.json', { kind: 'config', optional: true })) as { architectures?: unknown } | undefined;
     const arch = Array.isArray(raw?.architectures) ? raw.architectures[0] : undefined;
     if (typeof arch === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(arch)) return arch;
@@ -396,12 +396,12 @@ async function readIndex(indexPath: string, dir: string): Promise<Shard[]> {
   if (!map || typeof map !== 'object' || Array.isArray(map)) {
     throw new AttentionInputError('file', `${indexPath} has no "weight_map" object (expected {"weight_map": {"tensor.name": "model-00001-of-00002.safetensors", …}}).`);
   }
-  const shards = new Map<string, Shard>();
-  for (const [tensor, shardName] of entries) {
-    if (typeof shardName !== 'string') throw new AttentionInputError('file', `${indexPath}: the shard for tensor ${JSON.stringify(tensor.slice(0, 80))} is not a file name.`);
   const entries = Object.entries(map as Record<string, unknown>);
   if (entries.length > MAX_INDEX_TENSORS) throw new AttentionInputError('file', `${indexPath} lists ${entries.length} tensors, more than the ${MAX_INDEX_TENSORS} accepted (corrupted or crafted).`);
   // Keyed by the file a name resolves to, so "a.safetensors" and "./a.safetensors" are one shard, read once.
+  const shards = new Map<string, Shard>();
+  for (const [tensor, shardName] of entries) {
+    if (typeof shardName !== 'string') throw new AttentionInputError('file', `${indexPath}: the shard for tensor ${JSON.stringify(tensor.slice(0, 80))} is not a file name.`);
     const file = checkShardName(shardName, dir, indexPath);
     let shard = shards.get(file);
     if (!shard) {
