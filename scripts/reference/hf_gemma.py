@@ -4,6 +4,8 @@
     /usr/bin/python3 scripts/reference/hf_gemma.py                 # writes test/fixtures/hf/{gemma,gemma2,gemma3}/
     /usr/bin/python3 scripts/reference/hf_gemma.py gemma3          # only this family
     /usr/bin/python3 scripts/reference/hf_gemma.py --out DIR       # into DIR/<family>/
+    /usr/bin/python3 scripts/reference/hf_gemma.py --real gemma-3-270m DIR   # a real-shape random checkpoint (not committed)
+    /usr/bin/python3 scripts/reference/hf_gemma.py --time DIR 128 512         # torch float32 forward, median ms
 
 Each folder is laid out like the Hub's checkpoints of that family (config.json with its real keys,
 model.safetensors with GemmaForCausalLM / Gemma2ForCausalLM / Gemma3ForCausalLM tensor names and no
@@ -387,7 +389,67 @@ def make(o, fam):
     return {'family': fam, 'dtype': dtype, 'kv_head_of': rec['kv_of'], 'cases': cases, 'tokenizer_cases': tok_cases}
 
 
+# =============================================================================================
+# Real shapes for the benchmark (random weights, not committed) and torch timing
+
+REAL = {
+    # google/gemma-3-270m's config.json (text only): 18 layers, every sixth global, head_dim 256 ≠ 640 / 4.
+    'gemma-3-270m': {
+        'architectures': ['Gemma3ForCausalLM'], '_sliding_window_pattern': 6, 'attention_bias': False, 'attention_dropout': 0.0,
+        'attn_logit_softcapping': None, 'bos_token_id': 2, 'eos_token_id': 1, 'final_logit_softcapping': None, 'head_dim': 256,
+        'hidden_activation': 'gelu_pytorch_tanh', 'hidden_size': 640, 'intermediate_size': 2048,
+        'layer_types': ['full_attention' if (i + 1) % 6 == 0 else 'sliding_attention' for i in range(18)],
+        'max_position_embeddings': 32768, 'model_type': 'gemma3_text', 'num_attention_heads': 4, 'num_hidden_layers': 18,
+        'num_key_value_heads': 1, 'pad_token_id': 0, 'query_pre_attn_scalar': 256, 'rms_norm_eps': 1e-06, 'rope_local_base_freq': 10000.0,
+        'rope_scaling': None, 'rope_theta': 1000000.0, 'sliding_window': 512, 'torch_dtype': 'bfloat16', 'transformers_version': '4.55.0',
+        'use_bidirectional_attention': False, 'vocab_size': 262144,
+    },
+}
+
+
+def make_real(name, d):
+    """A random-weight checkpoint of a real model's shape (BF16), with this script's small tokenizer (ids < its vocab)."""
+    c = REAL[name]
+    os.makedirs(d, exist_ok=True)
+    tokenizer_files(d, 3)
+    hf.write_json(os.path.join(d, 'config.json'), c)
+    t = weights(c, 3, 7)
+    hf.write_safetensors(os.path.join(d, 'model.safetensors'), t, lambda n: 'BF16')
+    print(json.dumps({'model': name, 'dir': d, 'parameters': int(sum(v.size for v in t.values())), 'bytes': os.path.getsize(os.path.join(d, 'model.safetensors'))}))
+
+
+def time_model(d, token_counts, repeats=5):
+    """Median ms of the float32 forward pass (torch, 2 threads) on random ids, as hf_families.py --time prints it."""
+    import time
+    import statistics
+    import torch
+    torch.set_num_threads(2)
+    with open(os.path.join(d, 'config.json'), encoding='utf-8') as f:
+        c = json.load(f)
+    gen = {'gemma': 1, 'gemma2': 2, 'gemma3_text': 3}[c['model_type']]
+    o = hf.TorchOps(torch.float32)
+    W = {k: o.arr(v) for k, v in hf.read_safetensors(os.path.join(d, 'model.safetensors')).items()}
+    rng = np.random.default_rng(0)
+    results = []
+    for n in token_counts:
+        ids = [2] + [int(x) for x in rng.integers(3, 300, size=n - 1)]
+        with torch.no_grad():
+            gemma_forward(o, W, c, ids, gen)  # warm-up
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                gemma_forward(o, W, c, ids, gen)
+                times.append((time.perf_counter() - t0) * 1000)
+        results.append({'tokens': n, 'ms': round(statistics.median(times), 3)})
+    return {'family': c['model_type'], 'engine': 'torch', 'dtype': 'float32', 'threads': torch.get_num_threads(), 'results': results}
+
+
 def main(argv):
+    if argv[:1] == ['--real'] and len(argv) == 3:
+        return make_real(argv[1], os.path.abspath(argv[2]))
+    if argv[:1] == ['--time'] and len(argv) >= 3:
+        print(json.dumps(time_model(argv[1], [int(x) for x in argv[2:]])))
+        return
     import torch
     torch.set_num_threads(2)
     families = []
