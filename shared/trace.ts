@@ -59,6 +59,8 @@ export interface AttentionInfo {
   readonly scale?: number;
   /** Soft-capping of the scores, s ↦ c·tanh(s/c) before the mask (Gemma 2). */
   readonly softCap?: number;
+  /** A [head, query, key] tensor added to the scores before the mask (T5's relative position bias): where it is. */
+  readonly scoreBias?: { readonly stage: string; readonly tensor: string };
 }
 
 export interface Stage {

@@ -26,6 +26,8 @@ export interface WhatIfRequest {
   /** The model's own scaled-dot (AttentionInfo.scale, softCap), used when `score` is scaled-dot. */
   readonly scale?: number;
   readonly softCap?: number;
+  /** [H, Tq, Tk] added to the scores before the mask (AttentionInfo.scoreBias: T5's position bias). */
+  readonly bias?: TensorData;
   readonly score: ScoreFunction;
   readonly normaliser: Normaliser;
 }

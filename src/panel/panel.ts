@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { panelHtml } from './html';
 import type { Session } from '../session';
 import type { EngineClient } from '../engine/client';
-import { findTensor, type TensorData, type Trace } from '../../shared/trace';
+import { findTensor, type AttentionInfo, type TensorData, type Trace } from '../../shared/trace';
 import {
   assertNever,
   type HostMessage,
@@ -196,9 +196,19 @@ export class PanelManager implements vscode.Disposable {
       ...(block.mask ? { mask: block.mask } : {}),
       ...(block.info.scale !== undefined ? { scale: block.info.scale } : {}),
       ...(block.info.softCap !== undefined ? { softCap: block.info.softCap } : {}),
+      ...this.scoreBias(trace!, block.info.scoreBias),
       score: req.score,
       normaliser: req.normaliser,
     });
+  }
+
+  /** The tensor AttentionInfo.scoreBias points at (T5's position bias), for what-if to add as the model did. */
+  private scoreBias(trace: Trace, at: AttentionInfo['scoreBias']): { bias?: TensorData } {
+    if (!at) return {};
+    const t = trace.stages.find((s) => s.id === at.stage);
+    const bias = t && findTensor(t, at.tensor);
+    if (!bias) throw new Error(`The score bias "${at.tensor}" of stage "${at.stage}" is not in the current run.`);
+    return { bias };
   }
 
   dispose(): void {

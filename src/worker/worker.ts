@@ -55,6 +55,7 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
           ...(r.mask ? { mask: r.mask } : {}),
           ...(r.scale !== undefined ? { scale: r.scale } : {}),
           ...(r.softCap !== undefined ? { softCap: r.softCap } : {}),
+          ...(r.bias ? { bias: r.bias } : {}),
         },
         r.score,
         r.normaliser,

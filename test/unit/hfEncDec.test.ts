@@ -53,10 +53,8 @@ const reference = (family: string): Reference =>
 /** Largest normwise error seen, per family (printed at the end: the figure the issue asks about). */
 const worst = new Map<string, number>();
 
-/** ‖a − e‖₂ ≤ 1e-5 ‖e‖₂ (the issue's normwise tolerance), shapes equal. */
-function normClose(family: string, actual: Float32Array, shape: readonly number[], ref: Arr, what: string): void {
-  assert.deepEqual([...shape], ref.shape, `${what}: shape`);
-  const e = decodeArr(ref);
+/** ‖a − e‖₂ ≤ 1e-5 ‖e‖₂ (the issue's normwise tolerance). */
+function normwise(family: string, actual: Float32Array, e: Float32Array, what: string): void {
   assert.equal(actual.length, e.length, `${what}: length`);
   let num = 0;
   let den = 0;
@@ -67,6 +65,12 @@ function normClose(family: string, actual: Float32Array, shape: readonly number[
   const err = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
   worst.set(family, Math.max(worst.get(family) ?? 0, err));
   assert.ok(err <= 1e-5, `${what}: normwise error ${err.toExponential(2)} > 1e-5`);
+}
+
+/** Shapes equal, then normwise against a reference array. */
+function normClose(family: string, actual: Float32Array, shape: readonly number[], ref: Arr, what: string): void {
+  assert.deepEqual([...shape], ref.shape, `${what}: shape`);
+  normwise(family, actual, decodeArr(ref), what);
 }
 
 const close = (trace: Trace, id: string, name: string, arr: Arr, what: string): void => {
@@ -297,4 +301,45 @@ test('the CLI runs each encoder–decoder fixture folder (--model FOLDER)', asyn
   assert.match(mbart, /"<\/s>" "en_XX"\n/);
   assert.match(mbart, /output: ro_RO/, 'forced_bos_token_id: the target language first');
   assert.match(mbart, /\[enc\.final\] Encoder output: final layer norm {3}m = LN\(x_L\)/);
+});
+
+test("what-if with T5's own dot score adds the position bias the block names, and so reproduces every layer", async () => {
+  const { recompute } = await import('../../src/model/attention/whatif');
+  const { blockOf } = await import('../../shared/navigation');
+  const model = await loadT5(dir('t5'));
+  try {
+    const trace = await model.run(reference('t5').cases[0]!.text);
+    for (const id of ['enc0.scores', 'enc1.scores', 'dec1.self.scores', 'dec0.cross.scores']) {
+      const block = blockOf(trace, stage(trace, id))!;
+      const at = block.info.scoreBias;
+      assert.equal(
+        at !== undefined,
+        !id.includes('cross'),
+        `${id}: self-attention names its bias, cross-attention has none`,
+      );
+      // What the panel sends (src/panel/panel.ts): Q, K, V, the mask, and the tensor scoreBias points at.
+      const base = {
+        Q: block.q!,
+        K: block.k!,
+        V: block.v!,
+        causal: block.info.causal,
+        ...(block.mask ? { mask: block.mask } : {}),
+      };
+      const input = at ? { ...base, bias: t(stage(trace, at.stage), at.tensor) } : base;
+      const same = recompute(input, 'dot', 'softmax');
+      assert.deepEqual([...same.scores.shape], [...block.scores!.shape], `${id} what-if scores: shape`);
+      normwise('t5 what-if', same.scores.data, block.scores!.data, `${id} what-if scores`);
+      assertClose(same.weights.data, block.weights.data, `${id} what-if weights`);
+      assertClose(same.context.data, block.context!.data, `${id} what-if context`);
+      if (at) {
+        const without = recompute(base, 'dot', 'softmax');
+        assert.ok(
+          without.weights.data.some((v, i) => Math.abs(v - block.weights.data[i]!) > 1e-3),
+          `${id}: without B the weights differ`,
+        );
+      }
+    }
+  } finally {
+    model.dispose();
+  }
 });

@@ -4,7 +4,7 @@
 import { tf } from '../runtime/backend';
 import { readOut } from '../runtime/read';
 import { attend } from './attend';
-import { missingParams, type ScoreFn, type ScoreParams } from './scores';
+import { computeScores, missingParams, type ScoreFn, type ScoreParams } from './scores';
 import { AttentionInputError, SCORE_FUNCTIONS, tensor, type Normaliser, type ScoreFunction, type TensorData } from '../../../shared/trace';
 
 export interface WhatIfParams {
@@ -29,6 +29,8 @@ export interface WhatIfInput {
   /** The model's own scaled-dot: its factor (default 1/√d) and soft-cap c·tanh(s/c), for score 'scaled-dot'. */
   readonly scale?: number;
   readonly softCap?: number;
+  /** [H, Tq, Tk] added to whichever scores are computed, before the mask (T5's relative position bias). */
+  readonly bias?: TensorData;
 }
 
 export interface WhatIfOutput {
@@ -76,8 +78,9 @@ const modelScaledDot =
  * (before masking), weights and context, labelled with the same token lists as Q and K.
  */
 export function recompute(input: WhatIfInput, score: ScoreFunction, normaliser: Normaliser): WhatIfOutput {
-  const { Q, K, V, params = {}, kvHeadOf, causal, mask, scale, softCap } = input;
+  const { Q, K, V, params = {}, kvHeadOf, causal, mask, scale, softCap, bias } = input;
   if (mask) checkData('mask', mask);
+  if (bias) checkData('bias', bias);
   const why = missingParams(score, params);
   if (why) throw new AttentionInputError('unsupported', why);
   for (const [name, t] of [['Q', Q], ['K', K], ['V', V]] as const) {
@@ -105,7 +108,9 @@ export function recompute(input: WhatIfInput, score: ScoreFunction, normaliser: 
     try {
       const own = score === 'scaled-dot' && (scale !== undefined || softCap !== undefined) ? modelScaledDot(scale, softCap) : score;
       const m = mask ? { mask: tf.tensor(mask.data, [...mask.shape]) } : {};
-      out = attend({ q, k, v, score: own, normaliser, params: p, causal, kvHeadOf, ...m });
+      const b = bias ? tf.tensor(bias.data, [...bias.shape]) : undefined;
+      const biased: ScoreFn | undefined = b && ((qh, kh) => tf.add(computeScores(own, qh, kh, p), b) as tf.Tensor3D); // [H, Tq, Tk] + B
+      out = attend({ q, k, v, score: biased ?? own, normaliser, params: p, causal, kvHeadOf, ...m });
     } catch (err) {
       if (err instanceof RangeError) throw new AttentionInputError('shape', err.message);
       throw err;

@@ -59,12 +59,18 @@ export function encoderDecoderStages(s: EncoderDecoderStageSpec): Stage[] {
   const inTok = { token: 'input' } as const;
   const outTok = { token: 'output' } as const;
   const pre = s.placement === 'pre';
-  const info = (queries: 'input' | 'output', keys: 'input' | 'output', causal: boolean): AttentionInfo => ({
+  const info = (
+    queries: 'input' | 'output',
+    keys: 'input' | 'output',
+    causal: boolean,
+    biasStage?: string,
+  ): AttentionInfo => ({
     queries,
     keys,
     causal,
     score: s.score,
     normaliser: 'softmax',
+    ...(biasStage ? { scoreBias: { stage: biasStage, tensor: 'position_bias' } } : {}),
   });
   const rows = (name: string, n: number, axes: typeof inTok | typeof outTok, data: Float32Array, description: string) =>
     tensor(name, [n, D], ['token', 'd_model'], data, { tokenAxes: axes, description });
@@ -119,6 +125,8 @@ export function encoderDecoderStages(s: EncoderDecoderStageSpec): Stage[] {
       tensors: [rows('X', S, inTok, encoded.embedding!, 'Input to encoder layer 0')],
     },
   ];
+  const encBias = encoded.bias && w.encoderBias ? 'enc.position_bias' : undefined;
+  const decBias = decoded.bias && w.decoderBias ? 'dec.position_bias' : undefined;
   if (encoded.bias && w.encoderBias)
     stages.push(biasStage('enc.position_bias', w.encoderBias, He, S, 'input', encoded.bias, s.buckets?.encoder));
   encoded.layers.forEach((rec, l) => {
@@ -127,7 +135,7 @@ export function encoderDecoderStages(s: EncoderDecoderStageSpec): Stage[] {
         prefix: `enc${l}`,
         layer: l,
         title: `Encoder layer ${l}`,
-        attention: info('input', 'input', false),
+        attention: info('input', 'input', false, encBias),
         heads: He,
         ...block,
         queryCount: S,
@@ -164,7 +172,7 @@ export function encoderDecoderStages(s: EncoderDecoderStageSpec): Stage[] {
     stages.push(biasStage('dec.position_bias', w.decoderBias, Hd, T, 'output', decoded.bias, s.buckets?.decoder));
   const causalMask = allowedMask({ queries: T, keys: T, causal: true });
   decoded.layers.forEach((rec, l) => {
-    const self = info('output', 'output', true);
+    const self = info('output', 'output', true, decBias);
     stages.push(
       ...attentionStages({
         prefix: `dec${l}.self`,
