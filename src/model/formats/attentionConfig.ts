@@ -1,7 +1,18 @@
 // `*.attention.json`: hand-built attention for teaching, or a reference to a model on disk.
 // Parsed with positions so every problem becomes a diagnostic at the right place in the file.
-import { findNodeAtLocation, getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
+import {
+  findNodeAtLocation,
+  getNodeValue,
+  parseTree,
+  printParseErrorCode,
+  type Node,
+  type ParseError,
+} from 'jsonc-parser';
 import { NORMALISERS, SCORE_FUNCTIONS, type Normaliser, type ScoreFunction } from '../../../shared/trace';
+import { MAX_BYTES, MAX_JSON_DEPTH, jsonNestingDepth } from './files';
+
+/** The most tokens a hand-built config may list (its scores are tokens² numbers; the maxTokens setting's own bound). */
+export const MAX_HAND_BUILT_TOKENS = 2048;
 
 export interface Problem {
   readonly message: string;
@@ -33,7 +44,12 @@ export interface HandBuiltConfig {
   readonly causal: boolean;
 }
 
-export const ARCHITECTURES = ['seq2seq-rnn', 'transformer-encoder', 'transformer-decoder', 'transformer-encoder-decoder'] as const;
+export const ARCHITECTURES = [
+  'seq2seq-rnn',
+  'transformer-encoder',
+  'transformer-decoder',
+  'transformer-encoder-decoder',
+] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 
 export interface ModelRefConfig {
@@ -74,7 +90,7 @@ class Checker {
       if (required) this.report(this.root, `"${path.join('.')}" is required.`);
       return undefined;
     }
-    if (n.type !== 'string') return this.report(n, `"${path.join('.')}" must be a string.`), undefined;
+    if (n.type !== 'string') return (this.report(n, `"${path.join('.')}" must be a string.`), undefined);
     return n.value as string;
   }
 
@@ -88,14 +104,23 @@ class Checker {
     return n.value as T;
   }
 
-  strings(path: string[], required: boolean): string[] | undefined {
+  strings(path: string[], required: boolean, maxItems = MAX_HAND_BUILT_TOKENS): string[] | undefined {
     const n = this.at(path);
     if (!n) {
       if (required) this.report(this.root, `"${path.join('.')}" is required: a list of token strings.`);
       return undefined;
     }
-    if (n.type !== 'array' || !(n.children ?? []).every((c) => c.type === 'string')) return this.report(n, `"${path.join('.')}" must be a list of strings.`), undefined;
-    if ((n.children ?? []).length === 0) return this.report(n, `"${path.join('.')}" must not be empty.`), undefined;
+    if (n.type !== 'array' || !(n.children ?? []).every((c) => c.type === 'string'))
+      return (this.report(n, `"${path.join('.')}" must be a list of strings.`), undefined);
+    if ((n.children ?? []).length === 0) return (this.report(n, `"${path.join('.')}" must not be empty.`), undefined);
+    if ((n.children ?? []).length > maxItems)
+      return (
+        this.report(
+          n,
+          `"${path.join('.')}" lists ${(n.children ?? []).length} tokens; at most ${maxItems} are run (the attention matrix has tokens² cells).`,
+        ),
+        undefined
+      );
     return getNodeValue(n) as string[];
   }
 
@@ -107,20 +132,31 @@ class Checker {
       if (required) this.report(this.root, `"${name}" is required${what ? `: ${what}` : ''}.`);
       return undefined;
     }
-    if (n.type !== 'array' || (n.children ?? []).length === 0) return this.report(n, `"${name}" must be a non-empty list of rows (lists of numbers).`), undefined;
+    if (n.type !== 'array' || (n.children ?? []).length === 0)
+      return (this.report(n, `"${name}" must be a non-empty list of rows (lists of numbers).`), undefined);
     const out: Matrix = [];
     let width: number | undefined;
     for (const [i, row] of (n.children ?? []).entries()) {
-      if (row.type !== 'array') return this.report(row, `Row ${i} of "${name}" must be a list of numbers.`), undefined;
+      if (row.type !== 'array')
+        return (this.report(row, `Row ${i} of "${name}" must be a list of numbers.`), undefined);
       const cells = row.children ?? [];
-      for (const [j, c] of cells.entries()) if (c.type !== 'number' || !Number.isFinite(c.value)) return this.report(c, `${name}[${i}][${j}] must be a finite number.`), undefined;
+      for (const [j, c] of cells.entries())
+        if (c.type !== 'number' || !Number.isFinite(c.value))
+          return (this.report(c, `${name}[${i}][${j}] must be a finite number.`), undefined);
       if (width === undefined) width = cells.length;
-      else if (cells.length !== width) return this.report(row, `Row ${i} of "${name}" has ${cells.length} numbers but row 0 has ${width}: a matrix needs rows of equal length.`), undefined;
+      else if (cells.length !== width)
+        return (
+          this.report(
+            row,
+            `Row ${i} of "${name}" has ${cells.length} numbers but row 0 has ${width}: a matrix needs rows of equal length.`,
+          ),
+          undefined
+        );
       out.push(cells.map((c) => c.value as number));
     }
     const r = out.length;
     const c = width ?? 0;
-    if (c === 0) return this.report(n, `"${name}" has empty rows.`), undefined;
+    if (c === 0) return (this.report(n, `"${name}" has empty rows.`), undefined);
     if ((rows !== undefined && r !== rows) || (cols !== undefined && c !== cols)) {
       this.report(n, `"${name}" is ${r}×${c} but ${what ?? 'it'} must be ${rows ?? r}×${cols ?? c}.`);
       return undefined;
@@ -135,18 +171,47 @@ class Checker {
       if (required) this.report(this.root, `"${name}" is required${what ? `: ${what}` : ''}.`);
       return undefined;
     }
-    if (n.type !== 'array' || !(n.children ?? []).every((c) => c.type === 'number' && Number.isFinite(c.value))) return this.report(n, `"${name}" must be a list of finite numbers.`), undefined;
+    if (n.type !== 'array' || !(n.children ?? []).every((c) => c.type === 'number' && Number.isFinite(c.value)))
+      return (this.report(n, `"${name}" must be a list of finite numbers.`), undefined);
     const v = getNodeValue(n) as number[];
-    if (length !== undefined && v.length !== length) return this.report(n, `"${name}" has ${v.length} numbers but ${what ?? 'it'} needs ${length}.`), undefined;
+    if (length !== undefined && v.length !== length)
+      return (this.report(n, `"${name}" has ${v.length} numbers but ${what ?? 'it'} needs ${length}.`), undefined);
     return v;
   }
 }
 
 export function parseAttentionConfig(text: string): ParsedConfig {
+  // Bounded before the (recursive) parser runs: no stack overflow, no seconds-long parse on every diagnostics pass.
+  const whole = { offset: 0, length: Math.min(text.length, 1), severity: 'error' as const };
+  if (text.length > MAX_BYTES['attention-json'])
+    return {
+      problems: [
+        {
+          ...whole,
+          message: `This attention config is ${text.length} characters long, more than the ${MAX_BYTES['attention-json']} accepted; it is not parsed.`,
+        },
+      ],
+    };
+  if (jsonNestingDepth(text) > MAX_JSON_DEPTH)
+    return {
+      problems: [
+        {
+          ...whole,
+          message: `This attention config nests more than ${MAX_JSON_DEPTH} levels deep; an attention config nests 3, so it is not parsed.`,
+        },
+      ],
+    };
   const errors: ParseError[] = [];
   const root = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false });
   if (errors.length > 0 || !root) {
-    return { problems: errors.map((e) => ({ message: `JSON syntax error: ${printParseErrorCode(e.error)}.`, offset: e.offset, length: Math.max(1, e.length), severity: 'error' as const })) };
+    return {
+      problems: errors.map((e) => ({
+        message: `JSON syntax error: ${printParseErrorCode(e.error)}.`,
+        offset: e.offset,
+        length: Math.max(1, e.length),
+        severity: 'error' as const,
+      })),
+    };
   }
   const c = new Checker(root);
   if (root.type !== 'object') {
@@ -154,7 +219,8 @@ export function parseAttentionConfig(text: string): ParsedConfig {
     return { problems: c.problems };
   }
   const kind = c.oneOf(['kind'], ['hand-built', 'model'] as const, 'hand-built');
-  if (!c.at(['kind'])) c.report(root, '"kind" is required: "hand-built" (your own tokens and matrices) or "model" (a model on disk).');
+  if (!c.at(['kind']))
+    c.report(root, '"kind" is required: "hand-built" (your own tokens and matrices) or "model" (a model on disk).');
   const title = c.string(['title'], false) ?? 'Untitled attention config';
   if (kind === 'model') return { config: modelRef(c, title), problems: c.problems };
   const config = handBuilt(c, title);
@@ -166,24 +232,72 @@ function handBuilt(c: Checker, title: string): HandBuiltConfig | undefined {
   const embeddings = c.matrix(['embeddings'], true, tokens?.length, undefined, 'one embedding row per token');
   const d = embeddings?.[0]?.length;
   const queryTokens = c.strings(['queryTokens'], false);
-  const queryEmbeddings = queryTokens ? c.matrix(['queryEmbeddings'], true, queryTokens.length, d, `one row per query token, as wide as the embeddings (${d ?? '?'})`) : undefined;
-  if (!queryTokens && c.at(['queryEmbeddings'])) c.report(c.at(['queryEmbeddings']), '"queryEmbeddings" needs "queryTokens" beside it.');
+  const queryEmbeddings = queryTokens
+    ? c.matrix(
+        ['queryEmbeddings'],
+        true,
+        queryTokens.length,
+        d,
+        `one row per query token, as wide as the embeddings (${d ?? '?'})`,
+      )
+    : undefined;
+  if (!queryTokens && c.at(['queryEmbeddings']))
+    c.report(c.at(['queryEmbeddings']), '"queryEmbeddings" needs "queryTokens" beside it.');
   const W_q = c.matrix(['W_q'], true, d, undefined, `d_model × d_k, with d_model = ${d ?? '?'} (the embedding size)`);
   const dk = W_q?.[0]?.length;
-  const W_k = c.matrix(['W_k'], true, d, dk, `d_model × d_k = ${d ?? '?'}×${dk ?? '?'} (the same shape as W_q, so q·k is defined)`);
+  const W_k = c.matrix(
+    ['W_k'],
+    true,
+    d,
+    dk,
+    `d_model × d_k = ${d ?? '?'}×${dk ?? '?'} (the same shape as W_q, so q·k is defined)`,
+  );
   const W_v = c.matrix(['W_v'], true, d, undefined, `d_model × d_v, with d_model = ${d ?? '?'}`);
   const score = c.oneOf(['score'], SCORE_FUNCTIONS, 'scaled-dot');
   const normaliser = c.oneOf(['normaliser'], NORMALISERS, 'softmax');
-  const W = c.matrix(['W'], score === 'general', dk, dk, `d_k × d_k = ${dk ?? '?'}×${dk ?? '?'} for the general score qᵀWk`);
-  const W1 = c.matrix(['W1'], score === 'additive', undefined, dk, `d_a × d_k (d_k = ${dk ?? '?'}) for the additive score`);
+  const W = c.matrix(
+    ['W'],
+    score === 'general',
+    dk,
+    dk,
+    `d_k × d_k = ${dk ?? '?'}×${dk ?? '?'} for the general score qᵀWk`,
+  );
+  const W1 = c.matrix(
+    ['W1'],
+    score === 'additive',
+    undefined,
+    dk,
+    `d_a × d_k (d_k = ${dk ?? '?'}) for the additive score`,
+  );
   const da = W1?.length;
   const W2 = c.matrix(['W2'], score === 'additive', da, dk, `d_a × d_k = ${da ?? '?'}×${dk ?? '?'} like W1`);
   const v = c.vector(['v'], score === 'additive', da, `d_a = ${da ?? '?'} numbers (one per row of W1)`);
   const causalNode = c.at(['causal']);
   if (causalNode && causalNode.type !== 'boolean') c.report(causalNode, '"causal" must be true or false.');
-  if (causalNode?.value === true && queryTokens) c.report(causalNode, 'A causal mask needs queries and keys from the same tokens; remove "causal" or "queryTokens".');
+  if (causalNode?.value === true && queryTokens)
+    c.report(
+      causalNode,
+      'A causal mask needs queries and keys from the same tokens; remove "causal" or "queryTokens".',
+    );
   if (!tokens || !embeddings || !W_q || !W_k || !W_v) return undefined;
-  return { kind: 'hand-built', title, tokens, embeddings, queryTokens, queryEmbeddings, W_q, W_k, W_v, score, normaliser, W, W1, W2, v, causal: causalNode?.value === true };
+  return {
+    kind: 'hand-built',
+    title,
+    tokens,
+    embeddings,
+    queryTokens,
+    queryEmbeddings,
+    W_q,
+    W_k,
+    W_v,
+    score,
+    normaliser,
+    W,
+    W1,
+    W2,
+    v,
+    causal: causalNode?.value === true,
+  };
 }
 
 function modelRef(c: Checker, title: string): ModelRefConfig | undefined {
@@ -191,11 +305,17 @@ function modelRef(c: Checker, title: string): ModelRefConfig | undefined {
   if (!c.at(['architecture'])) c.report(c.root, `"architecture" is required: one of ${ARCHITECTURES.join(', ')}.`);
   const builtin = c.string(['builtin'], false);
   const path = c.string(['path'], false);
-  if (!builtin && !path) c.report(c.root, 'Say which model: "builtin" (e.g. "tinystories-656k") or "path" (a folder with config.json and model.safetensors, relative to this file).');
-  if (path && /^([a-zA-Z]:)?[\\/]/.test(path)) c.report(c.at(['path']), 'Use a path relative to this file; absolute paths are not followed.', 'warning');
+  if (!builtin && !path)
+    c.report(
+      c.root,
+      'Say which model: "builtin" (e.g. "tinystories-656k") or "path" (a folder with config.json and model.safetensors, relative to this file).',
+    );
+  if (path && /^([a-zA-Z]:)?[\\/]/.test(path))
+    c.report(c.at(['path']), 'Use a path relative to this file; absolute paths are not followed.', 'warning');
   const text = c.string(['input', 'text'], false);
   const file = c.string(['input', 'file'], false);
-  if (text === undefined && file === undefined) c.report(c.at(['input']) ?? c.root, '"input" is required: { "text": "…" } or { "file": "relative/path.txt" }.');
+  if (text === undefined && file === undefined)
+    c.report(c.at(['input']) ?? c.root, '"input" is required: { "text": "…" } or { "file": "relative/path.txt" }.');
   if (c.problems.some((p) => p.severity === 'error')) return undefined;
   return { kind: 'model', title, architecture, builtin, path, input: text !== undefined ? { text } : { file: file! } };
 }

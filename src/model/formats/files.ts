@@ -29,7 +29,7 @@ export const MAX_BYTES: Readonly<Record<FileKind, number>> = {
   index: 64 * MB,
   'model-json': 64 * MB,
   'attention-json': 8 * MB,
-  text: 16 * MB,
+  text: 4 * MB,
   // Read in bounded chunks at offsets their headers declare, never whole: the cap is only a sanity bound.
   weights: 2 ** 42,
   'tfjs-shard': 2 * 1024 * MB,

@@ -17,8 +17,9 @@
 // No vscode import; used by the Llama loader and usable by any HF-tokenized model.
 // Over 400 lines because the aligner is one left-to-right pass whose cases share its cursor state.
 import { Tokenizer } from '@huggingface/tokenizers';
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { parseJsonText, readTextInside } from '../formats/files';
+import { checkTokenizerIds } from '../formats/tokenizerFile';
 import { AttentionInputError, type Token } from '../../../shared/trace';
 import { asRecord, byteLevelBpeTokenizerJson, qwen2TokenizerJson, wantsQwen2Tokenizer, wordPieceTokenizerJson } from './converters';
 import { composeNormalisers, localNormaliser, normaliseWithOffsets, type LocalNormaliser, type NormalisedText } from './normalisedOffsets';
@@ -93,24 +94,15 @@ function typeTree(node: unknown, out: unknown[] = []): unknown[] {
   return out;
 }
 
-/** A file's text, or undefined when it does not exist; other read errors are AttentionInputErrors. */
+/** A file's text through the safe file layer (inside its folder, regular, size-capped), or undefined when it does not exist. */
 async function readOptionalText(file: string): Promise<string | undefined> {
-  try {
-    return await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new AttentionInputError('file', `Cannot read ${file}: ${(err as Error).message}`);
-  }
+  const kind = /^(vocab\.|merges\.)/.test(path.basename(file)) ? 'vocab' : path.basename(file) === 'config.json' ? 'config' : 'tokenizer';
+  return readTextInside(path.dirname(file), path.basename(file), { kind, optional: true });
 }
 
 async function readOptionalJson(file: string): Promise<unknown> {
   const text = await readOptionalText(file);
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new AttentionInputError('file', `Cannot read ${file}: ${(err as Error).message}`);
-  }
+  return text === undefined ? undefined : parseJsonText(text, file);
 }
 
 
@@ -148,6 +140,7 @@ export class HfTokenizer {
     if (!json['model'] || (typeof model['type'] !== 'string' && !model['vocab'])) {
       throw new AttentionInputError('file', `${where} has no "model" section; it is not a Hugging Face tokenizer.json.`);
     }
+    checkTokenizerIds(json, where);
     try {
       this.lib = new Tokenizer(json, config);
     } catch (err) {
@@ -213,13 +206,7 @@ export class HfTokenizer {
     const tokPath = path.join(dir, 'tokenizer.json');
     const tokenizerText = await readOptionalText(tokPath);
     if (tokenizerText !== undefined) {
-      let tokenizerJson: unknown;
-      try {
-        tokenizerJson = JSON.parse(tokenizerText);
-      } catch (err) {
-        throw new AttentionInputError('file', `Cannot read the tokenizer ${tokPath}: ${(err as Error).message}`);
-      }
-      return new HfTokenizer(tokenizerJson, config, tokPath);
+      return new HfTokenizer(parseJsonText(tokenizerText, `The tokenizer ${tokPath}`), config, tokPath);
     }
     const specialMap = asRecord(await readOptionalJson(path.join(dir, 'special_tokens_map.json')));
     const merged = { ...specialMap, ...config };

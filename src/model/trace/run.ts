@@ -126,6 +126,8 @@ export class Run {
     readonly predictions?: readonly Prediction[];
   }): Trace {
     this.checkCancelled();
+    const nonFinite = nonFiniteWarning(parts.stages);
+    if (nonFinite) this.warnings.push(nonFinite);
     this.progress(1, 'Done');
     return {
       version: 1,
@@ -140,6 +142,40 @@ export class Run {
       elapsedMs: performance.now() - this.started,
     };
   }
+}
+
+/** Tensors where −∞ is meaningful: masks and masked scores (a blocked key). */
+const MASKED = /mask|score/i;
+
+/**
+ * The first stage whose tensors hold NaN or ±Infinity (−∞ allowed in masks and masked scores), and
+ * how many stages after it do too: one warning naming where the numbers stopped meaning anything.
+ */
+export function nonFiniteWarning(stages: readonly Stage[]): string | undefined {
+  let first: { stage: Stage; tensor: string; nan: number; inf: number } | undefined;
+  let later = 0;
+  for (const stage of stages) {
+    for (const t of stage.tensors) {
+      let nan = 0;
+      let inf = 0;
+      const minusInfOk = MASKED.test(t.name);
+      for (let i = 0; i < t.data.length; i++) {
+        const v = t.data[i]!;
+        if (v !== v) nan++;
+        else if (v === Infinity || (v === -Infinity && !minusInfOk)) inf++;
+      }
+      if (nan + inf === 0) continue;
+      if (first) later++;
+      else first = { stage, tensor: t.name, nan, inf };
+      break;
+    }
+  }
+  if (!first) return undefined;
+  const what = [first.nan ? plural(first.nan, 'NaN value') : '', first.inf ? plural(first.inf, 'infinite value') : ''].filter(Boolean).join(' and ');
+  return (
+    `Non-finite numbers: stage "${first.stage.title}" (${first.stage.id}) has ${what} in ${first.tensor}` +
+    `${later ? `, and ${plural(later, 'later stage')} too` : ''}. From there on the numbers shown are not meaningful: the weights or an intermediate value overflowed float32.`
+  );
 }
 
 /**
