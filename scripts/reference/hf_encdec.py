@@ -4,6 +4,7 @@
     /usr/bin/python3 scripts/reference/hf_encdec.py              # writes test/fixtures/hf/{t5,bart,mbart}/
     /usr/bin/python3 scripts/reference/hf_encdec.py t5           # only these families
     /usr/bin/python3 scripts/reference/hf_encdec.py --out DIR    # into DIR/<family>/
+    /usr/bin/python3 scripts/reference/hf_encdec.py --bench-t5-small DIR   # a t5-small-shaped checkpoint + torch timings
 
 Written from the conventions of transformers' modeling_t5.py, modeling_bart.py and modeling_mbart.py
 (nothing ported from our TypeScript), in torch float64 except where HF itself works in float32:
@@ -586,6 +587,42 @@ def make_mbart(o):
             'tokenizer_cases': [{'text': s, 'ids': tok.encode(norm(s)) + [2, ids['en_XX']]} for s in ('the lazy zebra', 'quick,   quick')]}
 
 
+def bench_t5_small(o, out):
+    """A t5-small-shaped random checkpoint (60M parameters, F32 as on the Hub) in `out`, and torch float32 timings on it."""
+    import time
+    import torch
+    os.makedirs(out, exist_ok=True)
+    r = Rng(5)
+    vocab = unigram_vocab(r, T5_CORPUS, ('<pad>', '</s>', '<unk>'))
+    c = {
+        'architectures': ['T5ForConditionalGeneration'], 'd_ff': 2048, 'd_kv': 64, 'd_model': 512, 'decoder_start_token_id': 0,
+        'eos_token_id': 1, 'feed_forward_proj': 'relu', 'is_encoder_decoder': True, 'layer_norm_epsilon': 1e-06, 'model_type': 't5',
+        'n_positions': 512, 'num_decoder_layers': 6, 'num_heads': 8, 'num_layers': 6, 'pad_token_id': 0,
+        'relative_attention_max_distance': 128, 'relative_attention_num_buckets': 32, 'tie_word_embeddings': True, 'vocab_size': 32128,
+        'max_length': 20,
+    }
+    write_json(os.path.join(out, 'config.json'), c)
+    write_json(os.path.join(out, 'tokenizer.json'), unigram_tokenizer_json(vocab, 2, [('<pad>', 0), ('<unk>', 2), ('</s>', 1)], True, ['</s>'], {'</s>': 1}))
+    t0 = time.perf_counter()
+    stored = write_safetensors(os.path.join(out, 'model.safetensors'), t5_tensors(r, c, c['vocab_size']), lambda n: 'F32')
+    print(f'wrote {out} in {time.perf_counter() - t0:.1f} s ({sum(v.size for v in stored.values()) / 1e6:.1f} M parameters)')
+    o32 = TorchOps(torch.float32)
+    m = T5(o32, torch_weights(o32, stored), c)
+    tok = Unigram(vocab, 2, True)
+    text = ' '.join(T5_CORPUS.split() * 40)
+    src = (tok.encode(text)[:511]) + [1]
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        e = m.encode(src)
+        t1 = time.perf_counter()
+        out_ids, _ = greedy(m, e['memory'], c, 0)
+        t2 = time.perf_counter()
+    print(f'torch float32, {torch.get_num_threads()} threads: encoder on {len(src)} tokens {1000 * (t1 - t0):.0f} ms, '
+          f'greedy decoding of {len(out_ids)} tokens {1000 * (t2 - t1):.0f} ms (no cache, as ours)')
+    with open(os.path.join(out, 'bench_text.txt'), 'w', encoding='utf-8') as f:
+        f.write(text)
+
+
 MAKERS = {'t5': make_t5, 'flan-t5': lambda o: make_t5(o, 'flan-t5'), 'bart': make_bart, 'mbart': make_mbart}
 
 
@@ -598,6 +635,8 @@ def main(argv):
         hf.OUT = os.path.abspath(argv[i + 1])
         argv = argv[:i] + argv[i + 2:]
     o = TorchOps(torch.float64)
+    if argv[:1] == ['--bench-t5-small']:
+        return bench_t5_small(o, os.path.abspath(argv[1]))
     fams = argv or list(MAKERS)
     for fam in fams:
         if fam not in MAKERS:
