@@ -147,3 +147,14 @@ test('GPT-NeoX / Pythia (fused per-head query_key_value, rotary_pct 0.25, LayerN
     assert.equal(model.spec.block.self.rope?.rotaryDim, 2, 'rotary on 2 of 8 head dimensions');
   });
 });
+
+test('Phi-4-mini layout (fused qkv_proj and gate_up_proj, partial rotary 0.75, longrope short and long factors, sliding window, tied): every tensor matches torch', async () => {
+  await matchesTorch('phi3', (model) => {
+    assert.equal(model.info.family, 'phi3');
+    assert.equal(model.config.fused, true);
+    assert.equal(model.config.rotaryDim, 6, '0.75 of head_dim 8');
+    const s = model.config.ropeScaling;
+    assert.ok(s?.type === 'longrope');
+    assert.ok(Math.abs(s.attentionFactor - Math.sqrt(1 + Math.log(256 / 8) / Math.log(8))) < 1e-12, 'attention factor from max / original positions');
+  });
+});

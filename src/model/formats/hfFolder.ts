@@ -44,7 +44,7 @@ export function findBuiltinDir(rel: string, startDir: string = __dirname): strin
 // ---------------------------------------------------------------------------------------------
 // The one list of Hugging Face families
 
-export type HfFamily = 'llama' | 'gpt2' | 'bert' | 'distilbert' | 'roberta' | 'xlm-roberta' | 'marian' | 'qwen2' | 'gemma' | 'gemma2' | 'gemma3_text' | 'qwen3' | 'mistral' | 'smollm3' | 'gpt_neox' | 't5' | 'bart' | 'mbart';
+export type HfFamily = 'llama' | 'gpt2' | 'bert' | 'distilbert' | 'roberta' | 'xlm-roberta' | 'marian' | 'qwen2' | 'gemma' | 'gemma2' | 'gemma3_text' | 'qwen3' | 'mistral' | 'smollm3' | 'phi3' | 'gpt_neox' | 't5' | 'bart' | 'mbart';
 export type ModelRole = 'decoder' | 'encoder' | 'encoder-decoder';
 
 export interface HfFamilyInfo {
@@ -78,6 +78,7 @@ export const HF_FAMILIES: Readonly<Record<HfFamily, HfFamilyInfo>> = {
   qwen3: { role: 'decoder', label: 'Qwen3 (causal, RoPE, grouped-query attention, QK-norm)', architecture: 'Qwen3', layoutOf: 'llama' },
   mistral: { role: 'decoder', label: 'Mistral (causal, RoPE, grouped-query attention, sliding window)', architecture: 'Mistral', layoutOf: 'llama' },
   smollm3: { role: 'decoder', label: 'SmolLM3 (causal, grouped-query attention, every 4th layer without RoPE)', architecture: 'SmolLM3', layoutOf: 'llama' },
+  phi3: { role: 'decoder', label: 'Phi-3 / Phi-4-mini (causal, fused projections, partial RoPE, longrope)', architecture: 'Phi3', layoutOf: 'llama' },
   gpt_neox: { role: 'decoder', label: 'GPT-NeoX / Pythia (causal, partial RoPE, attention and MLP in parallel)', architecture: 'GPTNeoX' },
 };
 

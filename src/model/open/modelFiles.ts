@@ -10,6 +10,7 @@ import { loadQwen3 } from '../families/qwen3/model';
 import { loadMistral } from '../families/mistral/model';
 import { loadSmolLm3 } from '../families/smollm/model';
 import { loadGptNeox } from '../families/gptneox/model';
+import { loadPhi3 } from '../families/phi3/model';
 import { loadGemma } from '../families/gemma/model';
 import { loadGemma2 } from '../families/gemma2/model';
 import { loadGemma3 } from '../families/gemma3/model';
@@ -36,6 +37,7 @@ const LOADERS: Readonly<Record<HfFamily, (dir: string, options: LoadFileOptions)
   qwen3: loadQwen3,
   mistral: loadMistral,
   smollm3: loadSmolLm3,
+  phi3: loadPhi3,
   gpt_neox: loadGptNeox,
   gemma: loadGemma,
   gemma2: loadGemma2,

@@ -23,6 +23,11 @@ export interface WeightMaker {
    * each, at load: Q, K and V become three plain projections.
    */
   conv1dSplit(name: string, parts: number): Dense[];
+  /**
+   * A fused torch Linear without bias ([Σ rows, in], Phi-3's qkv_proj and gate_up_proj) cut by rows
+   * into one dense layer per entry of `rows`, each transposed to [in, rows]: plain projections at load.
+   */
+  linearRows(name: string, rows: readonly number[]): Dense[];
   layerNorm(name: string): LN;
   /** `name.weight`, and `name.bias` for LayerNorm. */
   norm(name: string, kind: 'layer' | 'rms'): NormWeights;
@@ -74,6 +79,15 @@ export function weightMaker(tensors: ReadonlyMap<string, SafeTensor>): WeightMak
         const ws = tf.split(tf.tensor2d(w.data, [inp, width], 'float32'), parts, 1) as tf.Tensor2D[]; // [in, parts·out] → parts × [in, out]
         const bs = tf.split(tf.tensor1d(b.data, 'float32'), parts) as tf.Tensor1D[]; // [parts·out] → parts × [out]
         return ws.map((wi, i) => ({ w: keep(tf.keep(wi)), b: keep(tf.keep(bs[i]!)) }));
+      });
+    },
+    linearRows: (name, rows) => {
+      const w = get(name + '.weight');
+      const [out, inp] = [w.shape[0]!, w.shape[1]!];
+      if (rows.reduce((a, b) => a + b, 0) !== out) throw new Error(`${name}.weight: ${w.shape.join('×')} does not split into rows ${rows.join(' + ')}`);
+      return tf.tidy(() => {
+        const parts = tf.split(tf.tensor2d(w.data, [out, inp], 'float32'), [...rows], 0) as tf.Tensor2D[]; // [Σ rows, in] → rows × [rᵢ, in]
+        return parts.map((p) => ({ w: keep(tf.keep(tf.transpose(p) as tf.Tensor2D)) })); // [rᵢ, in] → [in, rᵢ]
       });
     },
     layerNorm,

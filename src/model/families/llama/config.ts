@@ -35,6 +35,8 @@ export interface LlamaConfig {
   readonly ropeLayers: readonly boolean[];
   /** Qwen3: RMSNorm of each head's query and key (q_norm, k_norm) before RoPE. */
   readonly qkNorm: boolean;
+  /** Phi-3: q, k and v in one qkv_proj, gate and up in one gate_up_proj. */
+  readonly fused: boolean;
   readonly bosId: number | undefined;
   readonly eosId: number | undefined;
 }
@@ -62,6 +64,10 @@ export interface RopeDecoderLayout {
   readonly qkNorm?: boolean;
   /** Phi-3: partial_rotary_factor is read. */
   readonly partialRotary?: boolean;
+  /** Phi-3: fused qkv_proj and gate_up_proj. */
+  readonly fused?: boolean;
+  /** Phi3Config's original_max_position_embeddings when config.json has none (longrope's short/long switch). */
+  readonly originalMaxPositions?: number;
 }
 
 export const LLAMA_LAYOUT: RopeDecoderLayout = {
@@ -106,7 +112,7 @@ export function parseRopeDecoderConfig(raw: unknown, where: string, layout: Rope
   }
   const act = c['hidden_act'] ?? 'silu';
   if (act !== 'silu') throw new AttentionInputError('unsupported', `${where}: hidden_act "${String(act)}" is not supported; ${layout.name} uses "silu".`);
-  const originalMaxPositions = c['original_max_position_embeddings'] == null ? undefined : int('original_max_position_embeddings');
+  const originalMaxPositions = c['original_max_position_embeddings'] == null ? layout.originalMaxPositions : int('original_max_position_embeddings');
   const ropeScaling = parseRopeScaling(params ?? c['rope_scaling'], where, { maxPositions, rotaryDim, ...(originalMaxPositions !== undefined ? { originalMaxPositions } : {}) });
   if (ropeScaling && !layout.ropeScalings?.includes(ropeScaling.type)) {
     throw new AttentionInputError(
@@ -124,6 +130,7 @@ export function parseRopeDecoderConfig(raw: unknown, where: string, layout: Rope
     windows: layerWindows(c, numLayers, ropeLayers, layout, where),
     ropeLayers,
     qkNorm: layout.qkNorm === true,
+    fused: layout.fused === true,
     startTokenFromTokenizer: layout.startToken === 'tokenizer',
     hiddenSize,
     numHeads,

@@ -1,6 +1,6 @@
 // Llama's tensor names (model.layers.N.self_attn.q_proj, …) → the block's weights, each checked by
 // the one weight-spec checker before anything is allocated. Shared by every family in the Llama
-// layout (Qwen2 adds q/k/v biases, Qwen3 q_norm and k_norm). Torch Linear weights are [out, in]; they are kept transposed.
+// layout (Qwen2 adds q/k/v biases, Qwen3 q_norm and k_norm; Phi-3 fuses q/k/v and gate/up, cut apart at load). Torch Linear weights are [out, in]; they are kept transposed.
 import { checkWeights, hasWeight, type WeightCheck, type WeightSpec } from '../../formats/hfFolder';
 import type { SafeTensor } from '../../formats/safetensors';
 import { buildWith } from '../../transformer/weights';
@@ -31,9 +31,13 @@ export function llamaWeights(map: Map<string, SafeTensor>, cfg: LlamaConfig, whe
     const p = layer(l);
     specs.push(
       { name: p + 'input_layernorm.weight', shape: [D], meaning: 'hidden_size' },
-      ...proj(p + 'self_attn.q_proj', H * hd, D, 'heads·head_dim × hidden_size', cfg.qkvBias),
-      ...proj(p + 'self_attn.k_proj', KV * hd, D, 'kv_heads·head_dim × hidden_size', cfg.qkvBias),
-      ...proj(p + 'self_attn.v_proj', KV * hd, D, 'kv_heads·head_dim × hidden_size', cfg.qkvBias),
+      ...(cfg.fused
+        ? proj(p + 'self_attn.qkv_proj', (H + 2 * KV) * hd, D, '(heads + 2·kv_heads)·head_dim × hidden_size', false)
+        : [
+            ...proj(p + 'self_attn.q_proj', H * hd, D, 'heads·head_dim × hidden_size', cfg.qkvBias),
+            ...proj(p + 'self_attn.k_proj', KV * hd, D, 'kv_heads·head_dim × hidden_size', cfg.qkvBias),
+            ...proj(p + 'self_attn.v_proj', KV * hd, D, 'kv_heads·head_dim × hidden_size', cfg.qkvBias),
+          ]),
       ...proj(p + 'self_attn.o_proj', D, H * hd, 'hidden_size × heads·head_dim', false),
       ...(cfg.qkNorm
         ? [
@@ -42,8 +46,9 @@ export function llamaWeights(map: Map<string, SafeTensor>, cfg: LlamaConfig, whe
           ]
         : []),
       { name: p + 'post_attention_layernorm.weight', shape: [D], meaning: 'hidden_size' },
-      ...proj(p + 'mlp.gate_proj', I, D, 'intermediate_size × hidden_size', false),
-      ...proj(p + 'mlp.up_proj', I, D, 'intermediate_size × hidden_size', false),
+      ...(cfg.fused
+        ? proj(p + 'mlp.gate_up_proj', 2 * I, D, '2·intermediate_size × hidden_size', false)
+        : [...proj(p + 'mlp.gate_proj', I, D, 'intermediate_size × hidden_size', false), ...proj(p + 'mlp.up_proj', I, D, 'intermediate_size × hidden_size', false)]),
       ...proj(p + 'mlp.down_proj', D, I, 'hidden_size × intermediate_size', false),
     );
   }
@@ -56,17 +61,20 @@ export function llamaWeights(map: Map<string, SafeTensor>, cfg: LlamaConfig, whe
     finalNorm: m.norm('model.norm', 'rms'),
     layers: Array.from({ length: cfg.numLayers }, (_, l) => {
       const p = layer(l);
+      // Phi-3: qkv_proj's rows are [q | k | v], gate_up_proj's [gate | up]; cut apart here.
+      const [q, k, v] = cfg.fused ? m.linearRows(p + 'self_attn.qkv_proj', [H * hd, KV * hd, KV * hd]) : ['q', 'k', 'v'].map((x) => m.linear(`${p}self_attn.${x}_proj`, cfg.qkvBias));
+      const [gate, up] = cfg.fused ? m.linearRows(p + 'mlp.gate_up_proj', [I, I]) : [m.linear(p + 'mlp.gate_proj', false), m.linear(p + 'mlp.up_proj', false)];
       return {
         selfNorm: m.norm(p + 'input_layernorm', 'rms'),
         self: {
-          q: m.linear(p + 'self_attn.q_proj', cfg.qkvBias),
-          k: m.linear(p + 'self_attn.k_proj', cfg.qkvBias),
-          v: m.linear(p + 'self_attn.v_proj', cfg.qkvBias),
+          q: q!,
+          k: k!,
+          v: v!,
           o: m.linear(p + 'self_attn.o_proj', false),
           ...(cfg.qkNorm ? { qNorm: m.norm(p + 'self_attn.q_norm', 'rms'), kNorm: m.norm(p + 'self_attn.k_norm', 'rms') } : {}),
         },
         mlpNorm: m.norm(p + 'post_attention_layernorm', 'rms'),
-        mlp: { gate: m.linear(p + 'mlp.gate_proj', false), up: m.linear(p + 'mlp.up_proj', false), down: m.linear(p + 'mlp.down_proj', false) },
+        mlp: { gate: gate!, up: up!, down: m.linear(p + 'mlp.down_proj', false) },
       };
     }),
   }));
