@@ -681,6 +681,11 @@ def bpe_train(corpus, n_merges, pretokenize=gpt2_pretokenize):
     words = {}
     for w in pretokenize(corpus):
         words[tuple(byte_symbols(w))] = words.get(tuple(byte_symbols(w)), 0) + 1
+    return bpe_merges(words, n_merges)
+
+
+def bpe_merges(words, n_merges):
+    """Greedy BPE training on words (symbol tuple → count): the most frequent pair (ties: the first in sorted order), n times."""
     merges = []
     for _ in range(n_merges):
         pairs = {}

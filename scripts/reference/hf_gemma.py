@@ -193,31 +193,8 @@ def train_merges(corpus, n):
     words = {}
     for w in corpus.split(' '):
         if w:
-            key = tuple('▁' + w)
-            words[key] = words.get(key, 0) + 1
-    merges = []
-    for _ in range(n):
-        pairs = {}
-        for w, f in words.items():
-            for a, b in zip(w, w[1:]):
-                pairs[(a, b)] = pairs.get((a, b), 0) + f
-        if not pairs:
-            break
-        best = max(pairs, key=lambda p: (pairs[p], p))
-        merges.append(best)
-        new = {}
-        for w, f in words.items():
-            out, i = [], 0
-            while i < len(w):
-                if i + 1 < len(w) and (w[i], w[i + 1]) == best:
-                    out.append(w[i] + w[i + 1])
-                    i += 2
-                else:
-                    out.append(w[i])
-                    i += 1
-            new[tuple(out)] = new.get(tuple(out), 0) + f
-        words = new
-    return merges
+            words[tuple('▁' + w)] = words.get(tuple('▁' + w), 0) + 1
+    return hf.bpe_merges(words, n)
 
 
 class SpBpe:

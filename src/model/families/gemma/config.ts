@@ -9,6 +9,7 @@ import { configReader } from '../../formats/hfFolder';
 import type { Activation } from '../../layers/activations';
 import type { RopeConfig } from '../../layers/positions';
 import type { BlockConfig } from '../../transformer/config';
+import type { LlamaConfig } from '../llama/config';
 import { AttentionInputError } from '../../../../shared/trace';
 
 export type GemmaGeneration = 1 | 2 | 3;
@@ -37,22 +38,26 @@ export const GEMMA_LAYOUT: GemmaLayout = {
   ropeTheta: 10000,
 };
 
-export interface GemmaConfig {
+/** The sizes Gemma shares with the Llama layout (ropeTheta: the global layers' base, every layer's before Gemma 3). */
+type LlamaSizes = Pick<
+  LlamaConfig,
+  | 'hiddenSize'
+  | 'numHeads'
+  | 'numKvHeads'
+  | 'headDim'
+  | 'numLayers'
+  | 'intermediateSize'
+  | 'vocabSize'
+  | 'maxPositions'
+  | 'rmsEps'
+  | 'ropeTheta'
+>;
+
+export interface GemmaConfig extends LlamaSizes {
   readonly generation: GemmaGeneration;
   /** 'Gemma', 'Gemma 2', 'Gemma 3'. */
   readonly name: string;
   readonly modelType: string;
-  readonly hiddenSize: number;
-  readonly numHeads: number;
-  readonly numKvHeads: number;
-  readonly headDim: number;
-  readonly numLayers: number;
-  readonly intermediateSize: number;
-  readonly vocabSize: number;
-  readonly maxPositions: number;
-  readonly rmsEps: number;
-  /** The global layers' RoPE base (every layer's before Gemma 3). */
-  readonly ropeTheta: number;
   /** Gemma 3's local layers' RoPE base (rope_local_base_freq). */
   readonly ropeLocalTheta: number | undefined;
   /** rope_scaling {rope_type: linear, factor}: global layers' frequencies divided by this. */
