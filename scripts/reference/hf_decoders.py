@@ -13,6 +13,7 @@ model.safetensors with its tensor names, shapes and tied/untied head, the tokeni
            use_sliding_window with max_window_layers 1 (layer 1 slides), tied embeddings.
   mistral  Mistral: sliding_window 4 on every layer (texts longer than the window), the SentencePiece
            BPE tokenizer (BOS added), untied head.
+  smollm2  SmolLM2: model_type "llama", tied, a byte-level tokenizer that adds no start token.
   smollm3  SmolLM3: no_rope_layers [1, 0] (layer 1 has no RoPE), tied embeddings, rope_theta 5e6.
   phi3     Phi-4-mini's layout: fused qkv_proj and gate_up_proj, partial_rotary_factor 0.75,
            rope_scaling longrope (two texts: one within original_max_position_embeddings, one past it,
@@ -423,6 +424,15 @@ def make_smollm3(o):
     return lineage_fixture(o, 'smollm3', c, encode, TEXTS, 22, files)
 
 
+def make_smollm2(o):
+    """SmolLM2 is model_type "llama": tied embeddings, a byte-level tokenizer that adds no BOS, so no start token."""
+    vocab, added, files, encode = llama3_like('smollm2', False)
+    c = base_config('LlamaForCausalLM', 'llama', padded(len(vocab) + len(added)), attention_bias=False, mlp_bias=False, head_dim=8,
+                    pretraining_tp=1, bos_token_id=added[0][1], eos_token_id=added[1][1], rope_theta=100000.0, max_position_embeddings=8192,
+                    rms_norm_eps=1e-05, tie_word_embeddings=True)
+    return lineage_fixture(o, 'smollm2', c, encode, TEXTS[:1], 27, files)
+
+
 def qwen_tokenizer():
     vocab, merges, added = byte_level_vocab(CORPUS, 64, hf.qwen2_pretokenize, hf.QWEN2_SPECIALS)
     tok = hf.ByteBpe(vocab, merges, pretokenize=hf.qwen2_pretokenize, normalize='NFC')
@@ -507,7 +517,7 @@ def make_gptneox(o):
     return {'family': 'gptneox', 'dtype': 'F16', 'cases': cases}
 
 
-MAKERS = {'llama3': make_llama3, 'qwen3': make_qwen3, 'mistral': make_mistral, 'smollm3': make_smollm3, 'phi3': make_phi3, 'gptneox': make_gptneox}
+MAKERS = {'llama3': make_llama3, 'smollm2': make_smollm2, 'qwen3': make_qwen3, 'mistral': make_mistral, 'smollm3': make_smollm3, 'phi3': make_phi3, 'gptneox': make_gptneox}
 
 
 def main(argv):

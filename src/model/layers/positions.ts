@@ -34,12 +34,24 @@ export type RopeScaling =
    * Llama 3.1+: wavelengths 2π/θᵢ longer than original/lowFreqFactor are divided by `factor`,
    * shorter than original/highFreqFactor kept, and those between blended linearly in original/wavelength.
    */
-  | { readonly type: 'llama3'; readonly factor: number; readonly lowFreqFactor: number; readonly highFreqFactor: number; readonly originalMaxPositions: number }
+  | {
+      readonly type: 'llama3';
+      readonly factor: number;
+      readonly lowFreqFactor: number;
+      readonly highFreqFactor: number;
+      readonly originalMaxPositions: number;
+    }
   /**
    * Phi-3 (LongRoPE, "su"): θᵢ divided by shortFactor[i], or longFactor[i] when the input is longer
    * than originalMaxPositions; cos and sin multiplied by attentionFactor.
    */
-  | { readonly type: 'longrope'; readonly shortFactor: readonly number[]; readonly longFactor: readonly number[]; readonly originalMaxPositions: number; readonly attentionFactor: number };
+  | {
+      readonly type: 'longrope';
+      readonly shortFactor: readonly number[];
+      readonly longFactor: readonly number[];
+      readonly originalMaxPositions: number;
+      readonly attentionFactor: number;
+    };
 
 /** The rotation frequencies θ₀ … θ_{d/2−1} for an input of T tokens (LongRoPE picks its factors by length). */
 export function ropeFrequencies(rope: RopeConfig, T: number): Float64Array {
@@ -50,7 +62,8 @@ export function ropeFrequencies(rope: RopeConfig, T: number): Float64Array {
   if (s.type === 'linear') return inv.map((f) => f / s.factor);
   if (s.type === 'longrope') {
     const ext = T > s.originalMaxPositions ? s.longFactor : s.shortFactor;
-    if (ext.length !== d / 2) throw new Error(`longrope: ${ext.length} factors for ${d / 2} rotary frequencies (rotary dimensions ${d})`);
+    if (ext.length !== d / 2)
+      throw new Error(`longrope: ${ext.length} factors for ${d / 2} rotary frequencies (rotary dimensions ${d})`);
     return inv.map((f, i) => f / ext[i]!);
   }
   const low = s.originalMaxPositions / s.lowFreqFactor; // wavelengths above this are slowed by `factor`

@@ -22,7 +22,12 @@ export class SelfInputs {
 
   /** The mask spec of a layer with this attention config. */
   spec(a: AttentionConfig): MaskSpec {
-    return { queries: this.T, keys: this.T, causal: this.causal, ...(a.slidingWindow !== undefined ? { window: a.slidingWindow } : {}) };
+    return {
+      queries: this.T,
+      keys: this.T,
+      causal: this.causal,
+      ...(a.slidingWindow !== undefined ? { window: a.slidingWindow } : {}),
+    };
   }
 
   /** [T, T] of 1 (may attend) and 0 (masked), for the trace (one array per distinct window). */

@@ -32,19 +32,34 @@ export function parseNeoxConfig(raw: unknown, where = 'config.json'): NeoxConfig
   const { c, int, num, bool, optInt, fail, architectures } = configReader(raw, where);
   const type = c['model_type'];
   if (type !== undefined && type !== 'gpt_neox' && !architectures.includes('GPTNeoXForCausalLM')) {
-    throw new AttentionInputError('unsupported', `${where} describes a "${String(type)}" model; this loader reads GPT-NeoX models (model_type "gpt_neox").`);
+    throw new AttentionInputError(
+      'unsupported',
+      `${where} describes a "${String(type)}" model; this loader reads GPT-NeoX models (model_type "gpt_neox").`,
+    );
   }
   const hiddenSize = int('hidden_size');
   const numHeads = int('num_attention_heads');
-  if (hiddenSize % numHeads !== 0) fail(`${where}: hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}.`);
+  if (hiddenSize % numHeads !== 0)
+    fail(`${where}: hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}.`);
   const headDim = hiddenSize / numHeads;
   const pct = num('rotary_pct', 0.25);
   // GPTNeoXAttention: rotary_ndims = int(head_size * rotary_pct).
   const rotaryDim = Math.floor(headDim * pct);
-  if (pct > 1 || rotaryDim < 2 || rotaryDim % 2 !== 0) fail(`${where}: rotary_pct ${pct} of head size ${headDim} gives ${rotaryDim} rotary dimensions; it must be an even number from 2 to the head size.`);
+  if (pct > 1 || rotaryDim < 2 || rotaryDim % 2 !== 0)
+    fail(
+      `${where}: rotary_pct ${pct} of head size ${headDim} gives ${rotaryDim} rotary dimensions; it must be an even number from 2 to the head size.`,
+    );
   const act = c['hidden_act'] ?? 'gelu';
-  if (!ACTIVATIONS.includes(act as Activation)) throw new AttentionInputError('unsupported', `${where}: hidden_act "${String(act)}" is not supported; supported: ${ACTIVATIONS.join(', ')}.`);
-  if (c['rope_scaling'] != null) throw new AttentionInputError('unsupported', `${where}: rope_scaling ${JSON.stringify(c['rope_scaling'])} is not supported for GPT-NeoX; only plain RoPE is.`);
+  if (!ACTIVATIONS.includes(act as Activation))
+    throw new AttentionInputError(
+      'unsupported',
+      `${where}: hidden_act "${String(act)}" is not supported; supported: ${ACTIVATIONS.join(', ')}.`,
+    );
+  if (c['rope_scaling'] != null)
+    throw new AttentionInputError(
+      'unsupported',
+      `${where}: rope_scaling ${JSON.stringify(c['rope_scaling'])} is not supported for GPT-NeoX; only plain RoPE is.`,
+    );
   return {
     hiddenSize,
     numHeads,

@@ -36,7 +36,9 @@ export const neoxLesson: CausalLmLesson<NeoxConfig> = {
     const b = cfg.attentionBias;
     return {
       qkvTitle: 'queries, keys, values (partial RoPE)',
-      qkvFormula: b ? '[Q | K | V] per head = h W_QKVᵀ + b_QKV;  Q, K ← RoPE on their first ' + d + ' dims' : '[Q | K | V] per head = h W_QKVᵀ;  Q, K ← RoPE on their first ' + d + ' dims',
+      qkvFormula: b
+        ? '[Q | K | V] per head = h W_QKVᵀ + b_QKV;  Q, K ← RoPE on their first ' + d + ' dims'
+        : '[Q | K | V] per head = h W_QKVᵀ;  Q, K ← RoPE on their first ' + d + ' dims',
       qkvText:
         `One fused projection (query_key_value) maps h to ${3 * D} numbers per token, read as ${H} heads of ${3 * hd}: each head's query, key and value of ${hd} dimensions ` +
         `side by side. RoPE then turns only the first ${d} of each query's and key's ${hd} dimensions (rotary_pct = ${d / hd}): pair (i, i+${d / 2}) by p·θᵢ with ` +
@@ -52,9 +54,11 @@ export const neoxLesson: CausalLmLesson<NeoxConfig> = {
         'causal language model, so a token may only look at itself and earlier tokens; scores for later tokens are computed here but will be discarded.',
       weightsFormula: 'α = softmax(S + M),  M = 0 (allowed) or −∞ (future)',
       weightsText:
-        'Masked scores are set to −∞ and each query\'s row goes through softmax, so the weights over the allowed keys are positive and sum to 1 while future tokens get exactly 0. ' +
+        "Masked scores are set to −∞ and each query's row goes through softmax, so the weights over the allowed keys are positive and sum to 1 while future tokens get exactly 0. " +
         `Trained models often park weight on the first token (here ${tokens[0]!.text}) when nothing else is relevant.`,
-      contextFormula: b ? 'cᵢ[h] = Σⱼ αᵢⱼ[h] V[h]ⱼ;  out = concat_h(c) W_Oᵀ + b_O' : 'cᵢ[h] = Σⱼ αᵢⱼ[h] V[h]ⱼ;  out = concat_h(c) W_Oᵀ',
+      contextFormula: b
+        ? 'cᵢ[h] = Σⱼ αᵢⱼ[h] V[h]ⱼ;  out = concat_h(c) W_Oᵀ + b_O'
+        : 'cᵢ[h] = Σⱼ αᵢⱼ[h] V[h]ⱼ;  out = concat_h(c) W_Oᵀ',
       outputDescription: b ? 'concat(heads) W_Oᵀ + b_O (attention.dense)' : 'concat(heads) W_Oᵀ (attention.dense)',
       contextText:
         `Each head mixes the value vectors of the tokens it attends to, weighted by α. The ${H} heads' ${hd}-vectors are concatenated and projected by the dense layer back to ${D} dimensions: ` +
@@ -69,7 +73,11 @@ export const neoxLesson: CausalLmLesson<NeoxConfig> = {
           explanation:
             `GPT-NeoX runs the MLP beside attention rather than after it (use_parallel_residual): the MLP reads LN₂ of the same layer input x, not x + attention, ` +
             `goes up to ${cfg.intermediateSize} dimensions, through ${ACTIVATION_FORMULA[cfg.activation]}, and back to ${cfg.hiddenSize}. Both outputs are added to x at once.`,
-          describe: { hidden: 'Residual stream after the layer', attention_residual: "x + attention output (the MLP did not read it)", mlp_input: 'LN₂(x): the input to the MLP (the layer input, not x + attention)' },
+          describe: {
+            hidden: 'Residual stream after the layer',
+            attention_residual: 'x + attention output (the MLP did not read it)',
+            mlp_input: 'LN₂(x): the input to the MLP (the layer input, not x + attention)',
+          },
         }
       : {
           title: `Layer ${l}: residual + MLP`,

@@ -28,7 +28,8 @@ export class NeoxModel extends CausalLm<NeoxConfig> {
         score: 'scaled-dot',
         groupedQuery: false,
         words: {
-          truncatedWhy: (maxTokens, atLimit) => (atLimit ? `(this model has ${P} positions, max_position_embeddings)` : `(maxTokens is ${maxTokens})`),
+          truncatedWhy: (maxTokens, atLimit) =>
+            atLimit ? `(this model has ${P} positions, max_position_embeddings)` : `(maxTokens is ${maxTokens})`,
           unkToken: tokenizer.unkToken ?? '<unk>',
         },
       },

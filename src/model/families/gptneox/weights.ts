@@ -20,13 +20,25 @@ function splitFusedQkv(m: WeightMaker, w: SafeTensor, b: SafeTensor | undefined,
     return [0, 1, 2].map((part) => {
       const wp = tf.transpose(tf.reshape(tf.slice(W, [0, part, 0, 0], [H, 1, hd, D]), [H * hd, D])) as tf.Tensor2D; // [H, 1, hd, D] → [D, H·hd]
       // The bias regrouped in JS: the wasm fused matMul reads a bias's stored shape, which a reshaped slice does not change.
-      const bp = b ? tf.tensor1d(Float32Array.from({ length: H * hd }, (_, i) => b.data[Math.floor(i / hd) * 3 * hd + part * hd + (i % hd)]!), 'float32') : undefined; // [H·hd]
+      const bp = b
+        ? tf.tensor1d(
+            Float32Array.from(
+              { length: H * hd },
+              (_, i) => b.data[Math.floor(i / hd) * 3 * hd + part * hd + (i % hd)]!,
+            ),
+            'float32',
+          )
+        : undefined; // [H·hd]
       return { w: m.keep(tf.keep(wp)), ...(bp ? { b: m.keep(tf.keep(bp)) } : {}) };
     });
   });
 }
 
-export function neoxWeights(map: Map<string, SafeTensor>, cfg: NeoxConfig, where: string): { weights: CausalLmWeights; parameters: number } {
+export function neoxWeights(
+  map: Map<string, SafeTensor>,
+  cfg: NeoxConfig,
+  where: string,
+): { weights: CausalLmWeights; parameters: number } {
   const { hiddenSize: D, numHeads: H, headDim: hd, intermediateSize: I, vocabSize: V } = cfg;
   const embedName = 'gpt_neox.embed_in.weight';
   const headName = cfg.tieEmbeddings ? embedName : 'embed_out.weight';

@@ -86,7 +86,10 @@ export function parseRopeDecoderConfig(raw: unknown, where: string, layout: Rope
   const { c, int, num, optInt, fail, architectures } = configReader(raw, where);
   const type = c['model_type'];
   if (type !== undefined && type !== layout.modelType && !architectures.includes(layout.architecture)) {
-    throw new AttentionInputError('unsupported', `${where} describes a "${String(type)}" model; this loader reads ${layout.name} models (model_type "${layout.modelType}").`);
+    throw new AttentionInputError(
+      'unsupported',
+      `${where} describes a "${String(type)}" model; this loader reads ${layout.name} models (model_type "${layout.modelType}").`,
+    );
   }
   const hiddenSize = int('hidden_size');
   const numHeads = int('num_attention_heads');
@@ -97,32 +100,63 @@ export function parseRopeDecoderConfig(raw: unknown, where: string, layout: Rope
   const maxPositions = int('max_position_embeddings', layout.maxPositions);
   const rmsEps = num('rms_norm_eps', 1e-6);
   // transformers 5 writes rope_parameters {rope_theta, rope_type, …} instead of rope_theta and rope_scaling.
-  const params = c['rope_parameters'] != null && typeof c['rope_parameters'] === 'object' ? (c['rope_parameters'] as Record<string, unknown>) : undefined;
-  const ropeTheta = params ? configReader(params, `${where} rope_parameters`).num('rope_theta', layout.ropeTheta) : num('rope_theta', layout.ropeTheta);
+  const params =
+    c['rope_parameters'] != null && typeof c['rope_parameters'] === 'object'
+      ? (c['rope_parameters'] as Record<string, unknown>)
+      : undefined;
+  const ropeTheta = params
+    ? configReader(params, `${where} rope_parameters`).num('rope_theta', layout.ropeTheta)
+    : num('rope_theta', layout.ropeTheta);
   if (c['head_dim'] == null && hiddenSize % numHeads !== 0) {
-    fail(`${where}: hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads} (and no head_dim is given).`);
+    fail(
+      `${where}: hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads} (and no head_dim is given).`,
+    );
   }
   const headDim = c['head_dim'] == null ? hiddenSize / numHeads : int('head_dim');
   if (headDim % 2 !== 0) fail(`${where}: head_dim ${headDim} must be even for rotary position embeddings.`);
   const partial = layout.partialRotary ? num('partial_rotary_factor', 1) : 1;
   const rotaryDim = Math.round(headDim * partial);
-  if (partial > 1 || rotaryDim % 2 !== 0 || rotaryDim === 0) fail(`${where}: partial_rotary_factor ${partial} of head_dim ${headDim} gives ${headDim * partial} rotary dimensions; it must be an even number from 2 to head_dim.`);
+  if (partial > 1 || rotaryDim % 2 !== 0 || rotaryDim === 0)
+    fail(
+      `${where}: partial_rotary_factor ${partial} of head_dim ${headDim} gives ${headDim * partial} rotary dimensions; it must be an even number from 2 to head_dim.`,
+    );
   if (numHeads % numKvHeads !== 0) {
-    fail(`${where}: num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}, so query heads cannot share key/value heads evenly.`);
+    fail(
+      `${where}: num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}, so query heads cannot share key/value heads evenly.`,
+    );
   }
   const act = c['hidden_act'] ?? 'silu';
-  if (act !== 'silu') throw new AttentionInputError('unsupported', `${where}: hidden_act "${String(act)}" is not supported; ${layout.name} uses "silu".`);
-  const originalMaxPositions = c['original_max_position_embeddings'] == null ? layout.originalMaxPositions : int('original_max_position_embeddings');
-  const ropeScaling = parseRopeScaling(params ?? c['rope_scaling'], where, { maxPositions, rotaryDim, ...(originalMaxPositions !== undefined ? { originalMaxPositions } : {}) });
+  if (act !== 'silu')
+    throw new AttentionInputError(
+      'unsupported',
+      `${where}: hidden_act "${String(act)}" is not supported; ${layout.name} uses "silu".`,
+    );
+  const originalMaxPositions =
+    c['original_max_position_embeddings'] == null
+      ? layout.originalMaxPositions
+      : int('original_max_position_embeddings');
+  const ropeScaling = parseRopeScaling(params ?? c['rope_scaling'], where, {
+    maxPositions,
+    rotaryDim,
+    ...(originalMaxPositions !== undefined ? { originalMaxPositions } : {}),
+  });
   if (ropeScaling && !layout.ropeScalings?.includes(ropeScaling.type)) {
     throw new AttentionInputError(
       'unsupported',
-      `${where}: rope_scaling type "${ropeScaling.type}" is not supported for ${layout.name}; ` + (layout.ropeScalings?.length ? `${layout.name} checkpoints use ${layout.ropeScalings.join(', ')}.` : 'only plain RoPE is.'),
+      `${where}: rope_scaling type "${ropeScaling.type}" is not supported for ${layout.name}; ` +
+        (layout.ropeScalings?.length
+          ? `${layout.name} checkpoints use ${layout.ropeScalings.join(', ')}.`
+          : 'only plain RoPE is.'),
     );
   }
-  const ropeLayers = layout.noRopeLayers ? noRopeLayers(c, numLayers, where) : Array.from({ length: numLayers }, () => true);
+  const ropeLayers = layout.noRopeLayers
+    ? noRopeLayers(c, numLayers, where)
+    : Array.from({ length: numLayers }, () => true);
   if (c['attention_bias'] === true || c['mlp_bias'] === true) {
-    throw new AttentionInputError('unsupported', `${where}: attention_bias / mlp_bias are not supported (${layout.name} has ${layout.qkvBias ? 'biases on q, k and v only' : 'no biases'}).`);
+    throw new AttentionInputError(
+      'unsupported',
+      `${where}: attention_bias / mlp_bias are not supported (${layout.name} has ${layout.qkvBias ? 'biases on q, k and v only' : 'no biases'}).`,
+    );
   }
   return {
     rotaryDim,
@@ -155,28 +189,52 @@ function noRopeLayers(c: Record<string, unknown>, L: number, where: string): boo
   const given = c['no_rope_layers'];
   if (given == null) {
     const every = c['no_rope_layer_interval'] ?? 4;
-    if (typeof every !== 'number' || !Number.isInteger(every) || every < 1) throw new AttentionInputError('config', `${where}: "no_rope_layer_interval" must be a positive integer, not ${JSON.stringify(every)}.`);
+    if (typeof every !== 'number' || !Number.isInteger(every) || every < 1)
+      throw new AttentionInputError(
+        'config',
+        `${where}: "no_rope_layer_interval" must be a positive integer, not ${JSON.stringify(every)}.`,
+      );
     return Array.from({ length: L }, (_, l) => (l + 1) % every !== 0);
   }
   if (!Array.isArray(given) || given.length < L || given.some((v) => v !== 0 && v !== 1)) {
-    throw new AttentionInputError('config', `${where}: "no_rope_layers" must list 0 or 1 for each of the ${L} layers, not ${JSON.stringify(given).slice(0, 80)}.`);
+    throw new AttentionInputError(
+      'config',
+      `${where}: "no_rope_layers" must list 0 or 1 for each of the ${L} layers, not ${JSON.stringify(given).slice(0, 80)}.`,
+    );
   }
   return given.slice(0, L).map((v) => v === 1);
 }
 
 /** Each layer's sliding window (undefined: full causal attention), by HF's layer_types or the family's rule. */
-function layerWindows(c: Record<string, unknown>, L: number, ropeLayers: readonly boolean[], layout: RopeDecoderLayout, where: string): (number | undefined)[] {
+function layerWindows(
+  c: Record<string, unknown>,
+  L: number,
+  ropeLayers: readonly boolean[],
+  layout: RopeDecoderLayout,
+  where: string,
+): (number | undefined)[] {
   const full = Array.from({ length: L }, () => undefined);
   if (!layout.sliding) return full;
   const raw = c['sliding_window'];
-  if (raw != null && (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1)) throw new AttentionInputError('config', `${where}: "sliding_window" must be a positive integer or null, not ${JSON.stringify(raw)}.`);
+  if (raw != null && (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1))
+    throw new AttentionInputError(
+      'config',
+      `${where}: "sliding_window" must be a positive integer or null, not ${JSON.stringify(raw)}.`,
+    );
   const switched = layout.sliding === 'all' || c['use_sliding_window'] === true;
   const window = switched && typeof raw === 'number' ? raw : undefined;
   if (window === undefined) return full;
   const types = c['layer_types'];
   if (types != null) {
-    if (!Array.isArray(types) || types.length < L || types.some((t) => t !== 'full_attention' && t !== 'sliding_attention')) {
-      throw new AttentionInputError('config', `${where}: "layer_types" must give "full_attention" or "sliding_attention" for each of the ${L} layers.`);
+    if (
+      !Array.isArray(types) ||
+      types.length < L ||
+      types.some((t) => t !== 'full_attention' && t !== 'sliding_attention')
+    ) {
+      throw new AttentionInputError(
+        'config',
+        `${where}: "layer_types" must give "full_attention" or "sliding_attention" for each of the ${L} layers.`,
+      );
     }
     return types.slice(0, L).map((t) => (t === 'sliding_attention' ? window : undefined));
   }
@@ -204,7 +262,15 @@ export function llamaBlock(cfg: LlamaConfig, layer = 0): BlockConfig {
       headDim: cfg.headDim,
       causal: true,
       scale: scaledDot(cfg.headDim),
-      ...(cfg.ropeLayers[layer] ? { rope: { theta: cfg.ropeTheta, rotaryDim: cfg.rotaryDim, ...(cfg.ropeScaling ? { scaling: cfg.ropeScaling } : {}) } } : {}),
+      ...(cfg.ropeLayers[layer]
+        ? {
+            rope: {
+              theta: cfg.ropeTheta,
+              rotaryDim: cfg.rotaryDim,
+              ...(cfg.ropeScaling ? { scaling: cfg.ropeScaling } : {}),
+            },
+          }
+        : {}),
       ...(window !== undefined ? { slidingWindow: window } : {}),
       ...(cfg.qkNorm ? { qkNorm: true } : {}),
     },

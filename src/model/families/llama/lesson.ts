@@ -27,7 +27,9 @@ function tokensExplanation(c: C, name: string): string {
   return (
     `The text is split into ${pieces} pieces from a ${c.config.vocabSize}-entry byte-pair vocabulary: frequent character sequences ` +
     `became single tokens during training. ${glue}` +
-    (tok.prependsSpace ? ` The tokenizer also puts one ${mark} before the text (shown without a position in the text).` : '') +
+    (tok.prependsSpace
+      ? ` The tokenizer also puts one ${mark} before the text (shown without a position in the text).`
+      : '') +
     (start
       ? ` The model always starts from ${bos}, the token it saw at the start of every training ${story}; characters missing from the ` +
         `vocabulary become ${tok.unkToken ?? '<unk>'}.`
@@ -39,7 +41,10 @@ function tokensExplanation(c: C, name: string): string {
 function ropeText(cfg: LlamaConfig): string {
   const d = cfg.rotaryDim;
   const hd = cfg.headDim;
-  const part = d === hd ? '' : `Only the first ${d} of each head's ${hd} dimensions are turned (partial rotary); the other ${hd - d} pass through unchanged. `;
+  const part =
+    d === hd
+      ? ''
+      : `Only the first ${d} of each head's ${hd} dimensions are turned (partial rotary); the other ${hd - d} pass through unchanged. `;
   const s = cfg.ropeScaling;
   const scaled =
     s?.type === 'llama3'
@@ -61,14 +66,20 @@ function ropeText(cfg: LlamaConfig): string {
 /** The lesson of a Llama-layout family called `name`. */
 export function ropeDecoderLesson(name: string): CausalLmLesson<LlamaConfig> {
   return {
-    tokens: (c) => ({ title: 'Tokens', formula: c.config.startToken ? 'text → [BOS, t₁, …, t_n]' : 'text → [t₁, …, t_n]', explanation: tokensExplanation(c, name) }),
+    tokens: (c) => ({
+      title: 'Tokens',
+      formula: c.config.startToken ? 'text → [BOS, t₁, …, t_n]' : 'text → [t₁, …, t_n]',
+      explanation: tokensExplanation(c, name),
+    }),
     embedding: ({ config: cfg }) => ({
       title: 'Token embeddings',
       formula: 'X[i] = E[tᵢ]',
       explanation:
         `Each token id picks one row of the ${cfg.vocabSize}×${cfg.hiddenSize} embedding matrix E. Nothing here says where the token is: ${name} adds ` +
         `no position vector; position enters later, inside attention, by rotating queries and keys (RoPE). ` +
-        (cfg.tieEmbeddings ? 'The same matrix E is reused at the end to turn hidden states back into next-token scores (tied embeddings).' : ''),
+        (cfg.tieEmbeddings
+          ? 'The same matrix E is reused at the end to turn hidden states back into next-token scores (tied embeddings).'
+          : ''),
       describe: { X: 'Embedding rows' },
     }),
     layerInput: ({ config: cfg }, l) => ({
@@ -83,7 +94,10 @@ export function ropeDecoderLesson(name: string): CausalLmLesson<LlamaConfig> {
     attention: ({ config: cfg, kvHeadOf, tokens }, l) => {
       const { numHeads: H, numKvHeads: KV, headDim: hd, hiddenSize: D } = cfg;
       const group = H / KV;
-      const sharing = Array.from({ length: KV }, (_, g) => `query heads ${kvHeadOf.flatMap((kv, h) => (kv === g ? [h] : [])).join(' and ')} → K/V head ${g}`).join('; ');
+      const sharing = Array.from(
+        { length: KV },
+        (_, g) => `query heads ${kvHeadOf.flatMap((kv, h) => (kv === g ? [h] : [])).join(' and ')} → K/V head ${g}`,
+      ).join('; ');
       const b = cfg.qkvBias;
       const rope = cfg.ropeLayers[l] ?? true;
       const w = cfg.windows[l];
@@ -99,7 +113,9 @@ export function ropeDecoderLesson(name: string): CausalLmLesson<LlamaConfig> {
         qkvText:
           `h is projected to ${H} query heads but only ${KV} key/value heads of ${hd} dimensions each: grouped-query attention, where ` +
           `${group} query heads share one key/value head (${sharing}), which shrinks the key/value cache ${group}×. ` +
-          (b ? `Unlike Llama, ${name} adds a learned bias to each of the three projections (but not to the output projection). ` : '') +
+          (b
+            ? `Unlike Llama, ${name} adds a learned bias to each of the three projections (but not to the output projection). `
+            : '') +
           (cfg.qkNorm
             ? `${name} then RMS-normalises every head's query and every head's key on its own (over its ${hd} dimensions, with learned gains q_norm and k_norm shared by the heads), ` +
               'so how large a score can get is set by those gains, not by how large a projection happened to come out. '
@@ -108,11 +124,16 @@ export function ropeDecoderLesson(name: string): CausalLmLesson<LlamaConfig> {
             ? ropeText(cfg)
             : `This layer has no rotary embedding (${name}'s NoPE layers, marked 0 in no_rope_layers): Q and K carry no position, so its scores see only the contents of the tokens, and the causal mask${w !== undefined ? ' and the window' : ''} decide which are visible.`),
         qDescription: rope ? 'Queries after RoPE' : 'Queries (no RoPE in this layer)',
-        kDescription: rope ? 'Keys after RoPE (shared by query-head groups)' : 'Keys (no RoPE in this layer; shared by query-head groups)',
+        kDescription: rope
+          ? 'Keys after RoPE (shared by query-head groups)'
+          : 'Keys (no RoPE in this layer; shared by query-head groups)',
         vDescription: 'Values (not rotated)',
         scoresFormula: `S[h] = Q[h] K[g(h)]ᵀ / √${hd}`,
         scoresDescription: 'QKᵀ/√d before masking',
-        maskDescription: w !== undefined ? `1 = may attend (one of the ${w} most recent tokens, itself included), 0 = future or outside the window` : '1 = may attend, 0 = future token (masked)',
+        maskDescription:
+          w !== undefined
+            ? `1 = may attend (one of the ${w} most recent tokens, itself included), 0 = future or outside the window`
+            : '1 = may attend, 0 = future token (masked)',
         scoresText:
           `For every head, each query is compared with every key by a dot product, divided by √d_head = √${hd} so the scores ` +
           `stay in a range where softmax is not saturated. Query head h uses the keys of its shared head g(h). The mask shows ` +
@@ -122,7 +143,10 @@ export function ropeDecoderLesson(name: string): CausalLmLesson<LlamaConfig> {
               `(older tokens reach it only through earlier layers). Scores for masked pairs are computed here but will be discarded.`
             : `which pairs are allowed: this is a causal language model, so a token may only look at itself and earlier tokens; ` +
               `scores for later tokens are computed here but will be discarded.`),
-        weightsFormula: w !== undefined ? `α = softmax(S + M),  M[i, j] = 0 if i − ${w} < j ≤ i, else −∞` : 'α = softmax(S + M),  M = 0 (allowed) or −∞ (future)',
+        weightsFormula:
+          w !== undefined
+            ? `α = softmax(S + M),  M[i, j] = 0 if i − ${w} < j ≤ i, else −∞`
+            : 'α = softmax(S + M),  M = 0 (allowed) or −∞ (future)',
         weightsText:
           `Masked scores are set to −∞ and each query's row goes through softmax, so the weights over the allowed keys are positive ` +
           `and sum to 1 while future tokens get exactly 0. Trained language models often park much of a head's weight on the ` +
@@ -146,7 +170,9 @@ export function ropeDecoderLesson(name: string): CausalLmLesson<LlamaConfig> {
     }),
     output: ({ config: cfg, topK }) => ({
       title: 'Next-token predictions',
-      formula: cfg.tieEmbeddings ? 'p(tᵢ₊₁ | t≤ᵢ) = softmax(RMSNorm(xᵢ) Eᵀ)' : 'p(tᵢ₊₁ | t≤ᵢ) = softmax(RMSNorm(xᵢ) W_outᵀ)',
+      formula: cfg.tieEmbeddings
+        ? 'p(tᵢ₊₁ | t≤ᵢ) = softmax(RMSNorm(xᵢ) Eᵀ)'
+        : 'p(tᵢ₊₁ | t≤ᵢ) = softmax(RMSNorm(xᵢ) W_outᵀ)',
       explanation:
         `After the last layer the stream is normalised once more and compared with every row of the ${cfg.tieEmbeddings ? 'embedding matrix E (the same one used at the input)' : 'output matrix'}, ` +
         `giving one score per vocabulary entry; softmax turns the scores into probabilities. Every position predicts the token ` +

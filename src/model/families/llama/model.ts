@@ -10,7 +10,14 @@ import { findBuiltinDir } from '../../formats/hfFolder';
 import { appendedText, CausalLm, type CausalLmLesson, type CausalLmWeights } from '../../transformer/causalLm';
 import { detectLicence, loadHfFolder, type BuiltinIdentity, type LoadOptions } from '../../transformer/load';
 import type { HfToken, HfTokenizer } from '../../tokenizers/hfTokenizer';
-import { LLAMA_LAYOUT, llamaBlock, llamaLayers, parseLlamaConfig, type LlamaConfig, type RopeDecoderLayout } from './config';
+import {
+  LLAMA_LAYOUT,
+  llamaBlock,
+  llamaLayers,
+  parseLlamaConfig,
+  type LlamaConfig,
+  type RopeDecoderLayout,
+} from './config';
 import { llamaWeights } from './weights';
 import { llamaLesson } from './lesson';
 import { AttentionInputError, type ModelInfo } from '../../../../shared/trace';
@@ -32,15 +39,28 @@ export class LlamaModel extends CausalLm<LlamaConfig> {
   /** The start token every input begins with, when the layout has one. */
   private readonly bosId: number | undefined;
 
-  constructor(given: LlamaConfig, tokenizer: HfTokenizer, weights: CausalLmWeights, info: ModelInfo, lesson: CausalLmLesson<LlamaConfig> = llamaLesson) {
+  constructor(
+    given: LlamaConfig,
+    tokenizer: HfTokenizer,
+    weights: CausalLmWeights,
+    info: ModelInfo,
+    lesson: CausalLmLesson<LlamaConfig> = llamaLesson,
+  ) {
     // Llama 3, SmolLM2: a start token exactly when the tokenizer adds one (TinyStories' add_bos_token: true).
-    const config = given.startTokenFromTokenizer ? { ...given, startToken: tokenizer.addBosDefault && tokenizer.bosId !== undefined } : given;
+    const config = given.startTokenFromTokenizer
+      ? { ...given, startToken: tokenizer.addBosDefault && tokenizer.bosId !== undefined }
+      : given;
     const P = config.maxPositions;
     const perLayer = llamaLayers(config);
     const bos = config.startToken ? (config.bosId ?? tokenizer.bosId) : undefined;
-    if (config.startToken && bos === undefined) throw new AttentionInputError('config', 'Neither config.json nor the tokenizer names a BOS token.');
+    if (config.startToken && bos === undefined)
+      throw new AttentionInputError('config', 'Neither config.json nor the tokenizer names a BOS token.');
     const why = (maxTokens: number, atLimit: boolean): string =>
-      bos !== undefined ? `(including the start token ${tokenizer.piece(bos)})` : atLimit ? `(this model has ${P} positions, max_position_embeddings)` : `(maxTokens is ${maxTokens})`;
+      bos !== undefined
+        ? `(including the start token ${tokenizer.piece(bos)})`
+        : atLimit
+          ? `(this model has ${P} positions, max_position_embeddings)`
+          : `(maxTokens is ${maxTokens})`;
     super(
       config,
       {
@@ -65,12 +85,20 @@ export class LlamaModel extends CausalLm<LlamaConfig> {
   }
 
   /** BOS (when the layout has one) + the text's tokens, truncated to `maxTokens` in all. */
-  tokenize(text: string, maxTokens: number): { tokens: readonly HfToken[]; truncated: boolean; coveredLength: number; alignmentIssues: number } {
+  tokenize(
+    text: string,
+    maxTokens: number,
+  ): { tokens: readonly HfToken[]; truncated: boolean; coveredLength: number; alignmentIssues: number } {
     if (this.bosId === undefined) return this.tokenizer.encode(text, { maxTokens });
     const enc = this.tokenizer.encode(text, { addBos: false, maxTokens: maxTokens - 1 });
     const piece = this.tokenizer.piece(this.bosId);
     const bos: HfToken = { text: piece, piece, id: this.bosId, start: -1, end: -1, special: true };
-    return { tokens: [bos, ...enc.tokens], truncated: enc.truncated, coveredLength: enc.coveredLength, alignmentIssues: enc.alignmentIssues };
+    return {
+      tokens: [bos, ...enc.tokens],
+      truncated: enc.truncated,
+      coveredLength: enc.coveredLength,
+      alignmentIssues: enc.alignmentIssues,
+    };
   }
 
   /** Past max_position_embeddings the oldest tokens slide out, but BOS stays first. */
@@ -112,7 +140,12 @@ export function loadLlama(dir: string, options: LoadOptions = {}): Promise<Llama
 }
 
 /** Greedy continuation of `text` by `n` tokens (fewer if the model ends the story); returns only the new text. */
-export async function greedyContinue(model: LlamaModel, text: string, n: number, signal?: AbortSignal): Promise<string> {
+export async function greedyContinue(
+  model: LlamaModel,
+  text: string,
+  n: number,
+  signal?: AbortSignal,
+): Promise<string> {
   if (text.trim().length === 0) throw new AttentionInputError('empty', 'There is no text to continue.');
   const enc = model.tokenize(text, model.config.maxPositions);
   const ids = enc.tokens.map((t) => t.id);

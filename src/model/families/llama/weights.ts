@@ -9,10 +9,18 @@ import type { LlamaConfig } from './config';
 
 const layer = (l: number): string => `model.layers.${l}.`;
 
-export function llamaWeights(map: Map<string, SafeTensor>, cfg: LlamaConfig, where: string): { weights: CausalLmWeights; parameters: number } {
+export function llamaWeights(
+  map: Map<string, SafeTensor>,
+  cfg: LlamaConfig,
+  where: string,
+): { weights: CausalLmWeights; parameters: number } {
   const { hiddenSize: D, numHeads: H, numKvHeads: KV, headDim: hd, intermediateSize: I, vocabSize: V } = cfg;
   // Names with or without the "model." prefix (a bare LlamaModel saves none).
-  const check: WeightCheck = { where, candidates: (n) => [n, n.replace(/^model\./, '')], shown: (k) => k.replace(/^model\./, '').replace(/\.weight$/, '') };
+  const check: WeightCheck = {
+    where,
+    candidates: (n) => [n, n.replace(/^model\./, '')],
+    shown: (k) => k.replace(/^model\./, '').replace(/\.weight$/, ''),
+  };
   // Tied embeddings: one matrix serves as the input embedding and the output projection.
   let embedName = 'model.embed_tokens.weight';
   let headName = 'lm_head.weight';
@@ -48,7 +56,10 @@ export function llamaWeights(map: Map<string, SafeTensor>, cfg: LlamaConfig, whe
       { name: p + 'post_attention_layernorm.weight', shape: [D], meaning: 'hidden_size' },
       ...(cfg.fused
         ? proj(p + 'mlp.gate_up_proj', 2 * I, D, '2·intermediate_size × hidden_size', false)
-        : [...proj(p + 'mlp.gate_proj', I, D, 'intermediate_size × hidden_size', false), ...proj(p + 'mlp.up_proj', I, D, 'intermediate_size × hidden_size', false)]),
+        : [
+            ...proj(p + 'mlp.gate_proj', I, D, 'intermediate_size × hidden_size', false),
+            ...proj(p + 'mlp.up_proj', I, D, 'intermediate_size × hidden_size', false),
+          ]),
       ...proj(p + 'mlp.down_proj', D, I, 'hidden_size × intermediate_size', false),
     );
   }
@@ -62,8 +73,12 @@ export function llamaWeights(map: Map<string, SafeTensor>, cfg: LlamaConfig, whe
     layers: Array.from({ length: cfg.numLayers }, (_, l) => {
       const p = layer(l);
       // Phi-3: qkv_proj's rows are [q | k | v], gate_up_proj's [gate | up]; cut apart here.
-      const [q, k, v] = cfg.fused ? m.linearRows(p + 'self_attn.qkv_proj', [H * hd, KV * hd, KV * hd]) : ['q', 'k', 'v'].map((x) => m.linear(`${p}self_attn.${x}_proj`, cfg.qkvBias));
-      const [gate, up] = cfg.fused ? m.linearRows(p + 'mlp.gate_up_proj', [I, I]) : [m.linear(p + 'mlp.gate_proj', false), m.linear(p + 'mlp.up_proj', false)];
+      const [q, k, v] = cfg.fused
+        ? m.linearRows(p + 'self_attn.qkv_proj', [H * hd, KV * hd, KV * hd])
+        : ['q', 'k', 'v'].map((x) => m.linear(`${p}self_attn.${x}_proj`, cfg.qkvBias));
+      const [gate, up] = cfg.fused
+        ? m.linearRows(p + 'mlp.gate_up_proj', [I, I])
+        : [m.linear(p + 'mlp.gate_proj', false), m.linear(p + 'mlp.up_proj', false)];
       return {
         selfNorm: m.norm(p + 'input_layernorm', 'rms'),
         self: {
@@ -71,7 +86,9 @@ export function llamaWeights(map: Map<string, SafeTensor>, cfg: LlamaConfig, whe
           k: k!,
           v: v!,
           o: m.linear(p + 'self_attn.o_proj', false),
-          ...(cfg.qkNorm ? { qNorm: m.norm(p + 'self_attn.q_norm', 'rms'), kNorm: m.norm(p + 'self_attn.k_norm', 'rms') } : {}),
+          ...(cfg.qkNorm
+            ? { qNorm: m.norm(p + 'self_attn.q_norm', 'rms'), kNorm: m.norm(p + 'self_attn.k_norm', 'rms') }
+            : {}),
         },
         mlpNorm: m.norm(p + 'post_attention_layernorm', 'rms'),
         mlp: { gate: gate!, up: up!, down: m.linear(p + 'mlp.down_proj', false) },

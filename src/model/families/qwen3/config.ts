@@ -18,6 +18,7 @@ export const QWEN3_LAYOUT: RopeDecoderLayout = {
 
 /** Validates a Hugging Face Qwen3 config.json (head_dim defaults to 128, as Qwen3Config's). */
 export function parseQwen3Config(raw: unknown, where = 'config.json'): LlamaConfig {
-  const c = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : undefined;
+  const c =
+    raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : undefined;
   return parseRopeDecoderConfig(c && c['head_dim'] == null ? { ...c, head_dim: 128 } : raw, where, QWEN3_LAYOUT);
 }
