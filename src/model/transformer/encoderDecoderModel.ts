@@ -4,7 +4,7 @@
 // its special tokens, its shape and its words.
 import type { tf } from '../runtime/backend';
 import type { AttentionModel, RunOptions } from '../model';
-import { Run, topKPredictions, type PositionLimit } from '../trace/run';
+import { Run, topKPredictions, type AdmitWords, type PositionLimit } from '../trace/run';
 import { topKRows } from '../trace/stages';
 import { LoadedModel } from './load';
 import { decodeIn, encode, generate, recordedRun, type DecodingRules, type EncoderDecoderNet } from './encoderDecoder';
@@ -15,7 +15,7 @@ import { AttentionInputError, type Token, type Trace } from '../../../shared/tra
 /** The numbers the stage builder needs besides the run's own. */
 export type EncoderDecoderShape = Pick<
   EncoderDecoderStageSpec,
-  'dModel' | 'encoderHeads' | 'decoderHeads' | 'headDim' | 'placement' | 'score'
+  'dModel' | 'encoderHeads' | 'decoderHeads' | 'encoderHeadDim' | 'decoderHeadDim' | 'placement' | 'score'
 >;
 
 export interface SourceTokens {
@@ -39,6 +39,14 @@ export abstract class EncoderDecoderLm<C extends DecodingRules, W extends object
   protected abstract readonly prefixIds: readonly number[];
   protected abstract readonly suffixIds: readonly number[];
   protected abstract words(S: number, T: number, topK: number): EncoderDecoderWords;
+  /** What the top-k predictions are called ('tokens'; Marian's date model: 'characters'). */
+  protected readonly outputWhat: string = 'tokens';
+  /** The family's own words for the run's messages (defaults: the run skeleton's). */
+  protected runWords(): AdmitWords & { readonly emptyMessage?: string } {
+    return {};
+  }
+  /** Warnings of the family's own about the admitted input. */
+  protected checkInput(_src: SourceTokens, _warnings: string[]): void {}
   /** T5's bucket grids for the trace, [S, S] and [T, T]. */
   protected buckets(_S: number, _T: number): EncoderDecoderStageSpec['buckets'] {
     return undefined;
@@ -112,23 +120,27 @@ export abstract class EncoderDecoderLm<C extends DecodingRules, W extends object
   /** The generated text (special tokens left out) for `text`. */
   async translate(text: string, signal?: AbortSignal): Promise<string> {
     const out = await this.generate(this.tokenize(text, this.limit?.positions ?? Infinity).ids, signal);
-    return this.tokenizer.decode(out);
+    return this.tokenizer.decode(out.filter((id) => id !== this.config.eosId));
   }
 
   async run(text: string, options: RunOptions = {}): Promise<Trace> {
     const cfg = this.config;
     const eos = this.tokenizer.piece(cfg.eosId);
+    const { emptyMessage, ...admitWords } = this.runWords();
     const run = Run.begin(text, options, {
       ...(this.limit ? { limit: this.limit } : {}),
       minTokens: this.prefixIds.length + this.suffixIds.length + 1,
       vocabSize: cfg.vocabSize,
+      ...(emptyMessage ? { emptyMessage } : {}),
     });
     run.progress(0, 'Tokenising');
     const ends = [...this.prefixIds, ...this.suffixIds].map((id) => this.tokenizer.piece(id)).join(' ');
     const src = run.admit(this.tokenize(text, run.maxTokens), {
       truncatedWhy: () => `(including ${ends})`,
       unkToken: this.tokenizer.unkToken ?? '<unk>',
+      ...admitWords,
     });
+    this.checkInput(src, run.warnings);
     this.checkIds(src.ids);
     const topK = run.topK;
     let top: { p: Float32Array; id: Int32Array } | undefined;
@@ -165,6 +177,7 @@ export abstract class EncoderDecoderLm<C extends DecodingRules, W extends object
         topK,
         topP: top!.p,
         topId: top!.id,
+        outputWhat: this.outputWhat,
       }),
       predictions: topKPredictions(top!.id, top!.p, T, topK, (id) => this.pieceOf(id)),
     });

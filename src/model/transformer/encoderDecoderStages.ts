@@ -37,8 +37,9 @@ export interface EncoderDecoderStageSpec {
   readonly dModel: number;
   readonly encoderHeads: number;
   readonly decoderHeads: number;
-  /** Per-head width (T5's d_kv, which need not be d_model / heads). */
-  readonly headDim: number;
+  /** Per-head widths (T5's d_kv, which need not be d_model / heads; BART's encoder and decoder may differ). */
+  readonly encoderHeadDim: number;
+  readonly decoderHeadDim: number;
   readonly placement: NormPlacement;
   readonly score: ScoreFunction;
   readonly tokens: readonly Token[];
@@ -48,12 +49,14 @@ export interface EncoderDecoderStageSpec {
   /** T5: the bucket of every (query, key) pair, [S, S] and [T, T]. */
   readonly buckets?: { readonly encoder: Float32Array; readonly decoder: Float32Array };
   readonly topK: number;
+  /** What the predictions are ('tokens', 'characters'). */
+  readonly outputWhat?: string;
   readonly topP: Float32Array;
   readonly topId: Int32Array;
 }
 
 export function encoderDecoderStages(s: EncoderDecoderStageSpec): Stage[] {
-  const { words: w, dModel: D, encoderHeads: He, decoderHeads: Hd, headDim: hd, encoded, decoded } = s;
+  const { words: w, dModel: D, encoderHeads: He, decoderHeads: Hd, encoded, decoded } = s;
   const S = s.tokens.length;
   const T = s.outputTokens.length;
   const inTok = { token: 'input' } as const;
@@ -102,7 +105,8 @@ export function encoderDecoderStages(s: EncoderDecoderStageSpec): Stage[] {
         : []),
     ],
   });
-  const block = { dModel: D, headDim: hd } as const;
+  const encBlock = { dModel: D, headDim: s.encoderHeadDim } as const;
+  const decBlock = { dModel: D, headDim: s.decoderHeadDim } as const;
   const stages: Stage[] = [
     {
       id: 'tokens',
@@ -137,7 +141,7 @@ export function encoderDecoderStages(s: EncoderDecoderStageSpec): Stage[] {
         title: `Encoder layer ${l}`,
         attention: info('input', 'input', false, encBias),
         heads: He,
-        ...block,
+        ...encBlock,
         queryCount: S,
         keyCount: S,
         record: rec.self,
@@ -180,7 +184,7 @@ export function encoderDecoderStages(s: EncoderDecoderStageSpec): Stage[] {
         title: `Decoder layer ${l}, masked self-attention`,
         attention: self,
         heads: Hd,
-        ...block,
+        ...decBlock,
         queryCount: T,
         keyCount: T,
         record: rec.self,
@@ -193,7 +197,7 @@ export function encoderDecoderStages(s: EncoderDecoderStageSpec): Stage[] {
         title: `Decoder layer ${l}, cross-attention`,
         attention: info('output', 'input', false),
         heads: Hd,
-        ...block,
+        ...decBlock,
         queryCount: T,
         keyCount: S,
         record: rec.cross!,
@@ -229,7 +233,7 @@ export function encoderDecoderStages(s: EncoderDecoderStageSpec): Stage[] {
     id: 'output',
     kind: 'decoder-step',
     ...w.output,
-    tensors: [...topKTensors(T, s.topK, s.topP, s.topId, outTok, 'tokens')],
+    tensors: [...topKTensors(T, s.topK, s.topP, s.topId, outTok, s.outputWhat ?? 'tokens')],
   });
   return stages;
 }

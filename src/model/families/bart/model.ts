@@ -44,7 +44,8 @@ export class BartModel extends EncoderDecoderLm<BartConfig, BartWeights> {
       dModel: c.dModel,
       encoderHeads: c.encoderHeads,
       decoderHeads: c.decoderHeads,
-      headDim: c.dModel / c.encoderHeads,
+      encoderHeadDim: c.dModel / c.encoderHeads,
+      decoderHeadDim: c.dModel / c.decoderHeads,
       placement: c.family === 'mbart' ? 'pre' : 'post',
       score: 'scaled-dot',
     };

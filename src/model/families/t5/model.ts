@@ -23,7 +23,8 @@ export class T5Model extends EncoderDecoderLm<T5Config, T5Weights> {
     dModel: this.config.dModel,
     encoderHeads: this.config.heads,
     decoderHeads: this.config.heads,
-    headDim: this.config.dKv,
+    encoderHeadDim: this.config.dKv,
+    decoderHeadDim: this.config.dKv,
     placement: 'pre',
     score: 'dot',
   };
