@@ -322,3 +322,37 @@ test('GPT-NeoX with use_parallel_residual false: the MLP reads LN₂(x + attenti
     model.dispose();
   }
 });
+
+test('the CLI runs each fixture folder (--model FOLDER) and its stage lines say what differs per layer', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const root = path.join(__dirname, '..', '..');
+  const run = (family: string): string =>
+    execFileSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(root, 'src', 'cli.ts'), '--model', dir(family), 'The quick fox'],
+      { cwd: root, encoding: 'utf8' },
+    );
+  const expected: Record<string, RegExp[]> = {
+    llama3: [/^llama3 on 4 tokens/, /tokens: "<\|begin_of_text\|>" "The" "Ġquick" "Ġfox"/],
+    smollm2: [/^smollm2 on 3 tokens/, /tokens: "The" "Ġquick" "Ġfox"\n/],
+    qwen3: [
+      /\[L0\.qkv\] Layer 0: queries, keys, values \(GQA \+ RoPE, QK-norm\) {3}Q = RoPE\(RMSNorm_q\(h W_Qᵀ\)\)/,
+      /\[L1\.scores\] Layer 1 \(sliding window 4\): attention scores/,
+    ],
+    mistral: [
+      /\[L0\.weights\] Layer 0 \(sliding window 4\): attention weights {3}α = softmax\(S \+ M\), {2}M\[i, j\] = 0 if i − 4 < j ≤ i, else −∞/,
+    ],
+    smollm3: [
+      /\[L0\.qkv\] Layer 0: queries, keys, values \(GQA \+ RoPE\)/,
+      /\[L1\.qkv\] Layer 1 \(no RoPE\): queries, keys, values \(GQA, no RoPE\) {3}Q = h W_Qᵀ, K = h W_Kᵀ/,
+    ],
+    phi3: [/^phi3 on 3 tokens/, /\[L0\.qkv\] Layer 0 \(sliding window 6\)/],
+    gptneox: [
+      /\[L0\.output\] Layer 0: attention and MLP in parallel {3}x'' = x \+ attn\(LN₁\(x\)\) \+ W₂ gelu\(W₁ LN₂\(x\) \+ b₁\) \+ b₂/,
+    ],
+  };
+  for (const [family, patterns] of Object.entries(expected)) {
+    const out = run(family);
+    for (const p of patterns) assert.match(out, p, `${family}: ${p}`);
+  }
+});

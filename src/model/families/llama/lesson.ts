@@ -66,6 +66,14 @@ function ropeText(cfg: LlamaConfig): string {
 /** The lesson of a Llama-layout family called `name`. */
 export function ropeDecoderLesson(name: string): CausalLmLesson<LlamaConfig> {
   return {
+    // Only layers that differ say so: "Layer 3 (sliding window 4096)", "Layer 3 (no RoPE)".
+    layerTitle: ({ config: cfg }, l) => {
+      const marks = [
+        ...(cfg.windows[l] !== undefined ? [`sliding window ${cfg.windows[l]}`] : []),
+        ...(cfg.ropeLayers[l] === false ? ['no RoPE'] : []),
+      ];
+      return marks.length ? `Layer ${l} (${marks.join(', ')})` : `Layer ${l}`;
+    },
     tokens: (c) => ({
       title: 'Tokens',
       formula: c.config.startToken ? 'text → [BOS, t₁, …, t_n]' : 'text → [t₁, …, t_n]',
