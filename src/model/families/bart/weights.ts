@@ -51,6 +51,20 @@ export function bartLayerSpecs(p: string, D: number, F: number, side: 'encoder' 
   ];
 }
 
+/** The output head: lm_head, else the tied embedding (transposed, [D, V]), and final_logits_bias, else zeros ([V]). */
+export function outputHead(
+  m: WeightMaker,
+  embed: EmbeddingTable,
+  V: number,
+): { lmHeadT: tf.Tensor2D; logitsBias: tf.Tensor1D } {
+  return {
+    lmHeadT: m.has('lm_head.weight') ? m.t2T('lm_head.weight') : m.keep(embed.transposed()),
+    logitsBias: m.has('final_logits_bias')
+      ? m.t1('final_logits_bias')
+      : m.keep(tf.zeros([V], 'float32') as tf.Tensor1D),
+  };
+}
+
 /** One BART-layout layer's block weights. */
 export function bartLayer(m: WeightMaker, p: string, cross: boolean): BlockWeights {
   const attention = (a: string) => ({
@@ -116,10 +130,7 @@ export function bartWeights(
       embed,
       encoder: side('encoder'),
       decoder: side('decoder'),
-      lmHeadT: m.has('lm_head.weight') ? m.t2T('lm_head.weight') : m.keep(embed.transposed()),
-      logitsBias: m.has('final_logits_bias')
-        ? m.t1('final_logits_bias')
-        : m.keep(tf.zeros([V], 'float32') as tf.Tensor1D),
+      ...outputHead(m, embed, V),
     };
   });
   return { weights, parameters };

@@ -1,14 +1,14 @@
 // Marian's tensor names (MarianMTModel) → the encoder's and decoder's block weights, the shared
 // embedding, the positions (stored, or the sinusoidal table) and the output head with its
 // final_logits_bias (BART's layer layout: bart/weights.ts), each checked by the one weight-spec checker before anything is allocated.
-import { tf } from '../../runtime/backend';
+import type { tf } from '../../runtime/backend';
 import { checkWeights, type WeightSpec } from '../../formats/hfFolder';
 import type { SafeTensor } from '../../formats/safetensors';
 import { EmbeddingTable } from '../../layers/embedding';
 import { sinusoidalPositions } from '../../layers/positions';
 import type { BlockWeights } from '../../transformer/block';
 import { buildWith } from '../../transformer/weights';
-import { bartLayer, bartLayerSpecs } from '../bart/weights';
+import { bartLayer, bartLayerSpecs, outputHead } from '../bart/weights';
 import type { MarianConfig } from './config';
 
 export interface MarianWeights {
@@ -63,10 +63,7 @@ export function marianWeights(
       embed,
       encPos: positions('model.encoder.embed_positions.weight'),
       decPos: positions('model.decoder.embed_positions.weight'),
-      lmHeadT: m.has('lm_head.weight') ? m.t2T('lm_head.weight') : m.keep(embed.transposed()),
-      logitsBias: m.has('final_logits_bias')
-        ? m.t1('final_logits_bias')
-        : m.keep(tf.zeros([V], 'float32') as tf.Tensor1D),
+      ...outputHead(m, embed, V),
       enc: Array.from({ length: cfg.encoderLayers }, (_, l) => bartLayer(m, `model.encoder.layers.${l}.`, false)),
       dec: Array.from({ length: cfg.decoderLayers }, (_, l) => bartLayer(m, `model.decoder.layers.${l}.`, true)),
     };
