@@ -12,6 +12,7 @@ import { attentionStages, topKRows, topKTensors, type AttentionWords } from '../
 import type { HfTokenizer } from '../tokenizers/hfTokenizer';
 import { kvHeadOf, type BlockRecord, type BlockWeights } from './block';
 import { runStack } from './stack';
+import type { LayerList } from './streamedWeights';
 import { embedTokens, positionIds, type PositionKind } from './embedding';
 import { configOfLayer, type AttentionConfig, type BlockConfig, type LayerConfigs } from './config';
 import { SelfInputs } from './selfInputs';
@@ -50,7 +51,8 @@ export interface CausalLmWeights {
   readonly embed: EmbeddingTable;
   /** [positions, D]: GPT-2's learned positions. */
   readonly positions?: EmbeddingTable;
-  readonly layers: readonly BlockWeights[];
+  /** Resident, or streamed one layer at a time (a checkpoint too big for the wasm heap). */
+  readonly layers: LayerList<BlockWeights>;
   readonly finalNorm: NormWeights;
   /**
    * [D, vocab]: the output projection transposed (a transposed copy of embed when tied). tfjs-wasm's

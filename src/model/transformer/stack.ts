@@ -4,6 +4,7 @@ import { tf } from '../runtime/backend';
 import { throwIfCancelled, yieldToEventLoop } from '../model';
 import { transformerBlock, type BlockInputs, type BlockRecord, type BlockWeights } from './block';
 import { configOfLayer, type LayerConfigs } from './config';
+import { withLayer, type LayerList } from './streamedWeights';
 
 export interface StackOptions {
   readonly record: boolean;
@@ -18,12 +19,12 @@ export interface StackOptions {
 export type StackInputs = Omit<BlockInputs, 'layer'> | ((layer: number) => Omit<BlockInputs, 'layer'>);
 
 /**
- * Runs `x` ([T, D], owned: disposed here) through every layer, layer l with configOfLayer(cfg, l);
- * returns the last layer's output (caller disposes).
+ * Runs `x` ([T, D], owned: disposed here) through every layer, layer l with configOfLayer(cfg, l)
+ * (streamed layers' weights uploaded for their turn only); returns the last layer's output (caller disposes).
  */
 export async function runStack(
   x: tf.Tensor2D,
-  layers: readonly BlockWeights[],
+  layers: LayerList<BlockWeights>,
   cfg: LayerConfigs,
   inputs: StackInputs,
   opts: StackOptions,
@@ -37,11 +38,14 @@ export async function runStack(
       const input = cur;
       // Outside the tidy: a SelfInputs makes its shared tensors on first use, and they outlive the layer.
       const layerInputs = typeof inputs === 'function' ? inputs(l) : inputs;
-      cur = tf.tidy(() => {
-        const r = transformerBlock(input, layers[l]!, configOfLayer(cfg, l), { ...layerInputs, layer: l }, opts.record);
-        if (r.record) records.push(r.record);
-        return r.out;
-      });
+      // Streamed layers are uploaded here and freed after the tidy.
+      cur = withLayer(layers, l, (w) =>
+        tf.tidy(() => {
+          const r = transformerBlock(input, w, configOfLayer(cfg, l), { ...layerInputs, layer: l }, opts.record);
+          if (r.record) records.push(r.record);
+          return r.out;
+        }),
+      );
       input.dispose();
       if (opts.yieldEach !== false) await yieldToEventLoop();
     }

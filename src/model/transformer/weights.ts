@@ -5,6 +5,7 @@ import type { SafeTensor } from '../formats/safetensors';
 import { EmbeddingTable } from '../layers/embedding';
 import type { Dense } from '../layers/linear';
 import type { LN, NormWeights } from '../layers/norms';
+import { float32Bytes, StreamedLayers, streamThreshold, type LayerList } from './streamedWeights';
 
 export interface WeightMaker {
   keep<T extends tf.Tensor>(t: T): T;
@@ -37,11 +38,16 @@ export interface WeightMaker {
    * (HF's GemmaRMSNorm computes 1 + w in float32, as this does once at load).
    */
   rmsPlusOne(name: string): NormWeights;
+  /**
+   * The model's `count` layers, each built by `build` with a maker for that layer: resident tensors,
+   * or (a checkpoint over the stream threshold, streamedWeights.ts) built anew each time a layer runs.
+   */
+  layers<T extends object>(count: number, build: (m: WeightMaker, layer: number) => T): LayerList<T>;
   /** Disposes everything made so far (a load that failed half-way). */
   freeAll(): void;
 }
 
-export function weightMaker(tensors: ReadonlyMap<string, SafeTensor>): WeightMaker {
+export function weightMaker(tensors: ReadonlyMap<string, SafeTensor>, stream = false): WeightMaker {
   const created: tf.Tensor[] = [];
   const get = (name: string): SafeTensor => {
     const t = tensors.get(name);
@@ -62,19 +68,23 @@ export function weightMaker(tensors: ReadonlyMap<string, SafeTensor>): WeightMak
     return keep(tf.tidy(() => tf.transpose(tf.tensor2d(w.data, [w.shape[0]!, w.shape[1]!], 'float32')) as tf.Tensor2D)); // [out, in] → [in, out]
   };
   const layerNorm = (name: string): LN => ({ g: t1(name + '.weight'), b: t1(name + '.bias') });
-  return {
+  const maker: WeightMaker = {
     keep,
     has: (name) => tensors.has(name),
     t1,
     t2,
     t2T,
-    linear: (name, bias = true) => (bias ? { w: t2T(name + '.weight'), b: t1(name + '.bias') } : { w: t2T(name + '.weight') }),
+    linear: (name, bias = true) =>
+      bias ? { w: t2T(name + '.weight'), b: t1(name + '.bias') } : { w: t2T(name + '.weight') },
     conv1d: (name) => ({ w: t2(name + '.weight'), b: t1(name + '.bias') }),
     conv1dSplit: (name, parts) => {
       const w = get(name + '.weight');
       const b = get(name + '.bias');
       const [inp, width] = [w.shape[0]!, w.shape[1]!];
-      if (width % parts !== 0 || b.shape[0] !== width) throw new Error(`${name}: ${w.shape.join('×')} and bias ${b.shape.join('×')} do not split into ${parts} equal parts`);
+      if (width % parts !== 0 || b.shape[0] !== width)
+        throw new Error(
+          `${name}: ${w.shape.join('×')} and bias ${b.shape.join('×')} do not split into ${parts} equal parts`,
+        );
       return tf.tidy(() => {
         const ws = tf.split(tf.tensor2d(w.data, [inp, width], 'float32'), parts, 1) as tf.Tensor2D[]; // [in, parts·out] → parts × [in, out]
         const bs = tf.split(tf.tensor1d(b.data, 'float32'), parts) as tf.Tensor1D[]; // [parts·out] → parts × [out]
@@ -84,7 +94,8 @@ export function weightMaker(tensors: ReadonlyMap<string, SafeTensor>): WeightMak
     linearRows: (name, rows) => {
       const w = get(name + '.weight');
       const [out, inp] = [w.shape[0]!, w.shape[1]!];
-      if (rows.reduce((a, b) => a + b, 0) !== out) throw new Error(`${name}.weight: ${w.shape.join('×')} does not split into rows ${rows.join(' + ')}`);
+      if (rows.reduce((a, b) => a + b, 0) !== out)
+        throw new Error(`${name}.weight: ${w.shape.join('×')} does not split into rows ${rows.join(' + ')}`);
       return tf.tidy(() => {
         const parts = tf.split(tf.tensor2d(w.data, [out, inp], 'float32'), [...rows], 0) as tf.Tensor2D[]; // [Σ rows, in] → rows × [rᵢ, in]
         return parts.map((p) => ({ w: keep(tf.keep(tf.transpose(p) as tf.Tensor2D)) })); // [rᵢ, in] → [in, rᵢ]
@@ -102,10 +113,24 @@ export function weightMaker(tensors: ReadonlyMap<string, SafeTensor>): WeightMak
       for (let i = 0; i < w.length; i++) g[i] = 1 + w[i]!;
       return { g: keep(tf.tensor1d(g, 'float32')) };
     },
+    layers: <T extends object>(count: number, build: (m: WeightMaker, layer: number) => T): LayerList<T> => {
+      if (!stream) return Array.from({ length: count }, (_, l) => build(maker, l));
+      const buildOne = (l: number): T => {
+        const own = weightMaker(tensors);
+        try {
+          return build(own, l);
+        } catch (err) {
+          own.freeAll();
+          throw err;
+        }
+      };
+      return new StreamedLayers(count, buildOne, disposeTensorsIn);
+    },
     freeAll: () => {
       for (const t of created.splice(0)) t.dispose();
     },
   };
+  return maker;
 }
 
 /** Disposes every tensor reachable from a model's weight record (each once, however often shared). */
@@ -119,9 +144,12 @@ export function disposeTensorsIn(weights: object): void {
   for (const t of all) t.dispose();
 }
 
-/** Builds a model's weights with `make`; if it throws half-way, what was made is freed. */
+/**
+ * Builds a model's weights with `make`; if it throws half-way, what was made is freed. Layers made
+ * with `m.layers` are streamed when the tensors' float32 bytes exceed the stream threshold.
+ */
 export function buildWith<W>(tensors: ReadonlyMap<string, SafeTensor>, make: (m: WeightMaker) => W): W {
-  const made = weightMaker(tensors);
+  const made = weightMaker(tensors, float32Bytes(tensors.values()) > streamThreshold());
   try {
     return make(made);
   } catch (err) {

@@ -69,7 +69,7 @@ export function gemmaWeights(
     embed: m.table('model.embed_tokens.weight'),
     lmHeadT: m.t2T('model.embed_tokens.weight'),
     finalNorm: m.rmsPlusOne('model.norm'),
-    layers: Array.from({ length: cfg.numLayers }, (_, l) => {
+    layers: m.layers(cfg.numLayers, (m, l) => {
       const p = layer(l);
       const a = p + 'self_attn.';
       const linear = (name: string) => m.linear(name, false);

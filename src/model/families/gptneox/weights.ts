@@ -74,7 +74,7 @@ export function neoxWeights(
     embed: m.table(embedName),
     lmHeadT: m.t2T(headName),
     finalNorm: m.norm('gpt_neox.final_layer_norm', 'layer'),
-    layers: Array.from({ length: cfg.numLayers }, (_, l) => {
+    layers: m.layers(cfg.numLayers, (m, l) => {
       const p = layer(l);
       const qkv = p + 'attention.query_key_value';
       const [q, k, v] = splitFusedQkv(m, found.get(qkv + '.weight')!, b ? found.get(qkv + '.bias')! : undefined, H, hd);

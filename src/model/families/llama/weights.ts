@@ -70,7 +70,7 @@ export function llamaWeights(
     embed: m.table(embedName),
     lmHeadT: m.t2T(headName),
     finalNorm: m.norm('model.norm', 'rms'),
-    layers: Array.from({ length: cfg.numLayers }, (_, l) => {
+    layers: m.layers(cfg.numLayers, (m, l) => {
       const p = layer(l);
       // Phi-3: qkv_proj's rows are [q | k | v], gate_up_proj's [gate | up]; cut apart here.
       const [q, k, v] = cfg.fused
