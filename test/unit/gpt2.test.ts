@@ -726,7 +726,7 @@ test('config.json: GPT2Config defaults, aliases and clear errors for bad values'
   assert.match(err({ ...g, tie_word_embeddings: 1 }), /^config: .*"tie_word_embeddings" must be true or false/);
   assert.match(err({ ...g, activation_function: 'mish' }), /^unsupported: .*"mish" is not supported \(supported: gelu, gelu_new, relu, silu, swish, gelu_pytorch_tanh\)/);
   assert.match(err({ ...g, add_cross_attention: true }), /^unsupported: .*add_cross_attention/);
-  assert.match(err({ model_type: 'llama' }), /^unsupported: my\/config\.json describes a "llama" model, not GPT-2 \("gpt2"\)\. Supported model_type values: llama, gpt2, bert, distilbert, roberta \(and xlm-roberta\), marian, t5\./);
+  assert.match(err({ model_type: 'llama' }), /^unsupported: my\/config\.json describes a "llama" model, not GPT-2 \("gpt2"\)\. Supported model_type values: llama, gpt2, bert, distilbert, roberta \(and xlm-roberta\), marian, t5, gpt_neox\./);
   assert.match(err({ n_embd: 8 }), /^config: .*no "model_type".*Supported families: llama, gpt2/);
   assert.match(err([1]), /^config: my\/config\.json is not a JSON object/);
   assert.match(err(null), /^config: .*not a JSON object/);
