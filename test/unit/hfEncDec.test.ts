@@ -343,3 +343,67 @@ test("what-if with T5's own dot score adds the position bias the block names, an
     model.dispose();
   }
 });
+
+test('bad configs and checkpoints get messages that name the field or tensor', async () => {
+  const { parseT5Config } = await import('../../src/model/families/t5/config');
+  const { parseBartConfig } = await import('../../src/model/families/bart/config');
+  const { t5Weights } = await import('../../src/model/families/t5/weights');
+  const raw = (family: string): Record<string, unknown> =>
+    JSON.parse(fs.readFileSync(path.join(dir(family), 'config.json'), 'utf8')) as Record<string, unknown>;
+  assert.throws(
+    () => parseT5Config({ ...raw('t5'), feed_forward_proj: 'gated-tanh' }, 'my/config.json'),
+    /my\/config\.json: feed_forward_proj "gated-tanh" is not supported/,
+  );
+  assert.throws(
+    () => parseT5Config({ ...raw('t5'), decoder_start_token_id: 10_000 }, 'c.json'),
+    /c\.json: decoder_start_token_id 10000 is outside the vocabulary/,
+  );
+  assert.throws(
+    () => parseBartConfig({ ...raw('bart'), model_type: 'pegasus' }, 'c.json'),
+    /"pegasus" model; this loader reads BART and mBART/,
+  );
+  assert.throws(
+    () => parseBartConfig({ ...raw('bart'), decoder_attention_heads: 5 }, 'c.json'),
+    /d_model 32 is not divisible by decoder_attention_heads 5/,
+  );
+  assert.deepEqual(parseBartConfig({ ...raw('bart'), num_beams: 4, no_repeat_ngram_size: 3 }).notFollowed, [
+    'num_beams 4',
+    'no_repeat_ngram_size 3',
+  ]);
+  const tensors = await readSafetensorsFile(path.join(dir('t5'), 'model.safetensors'));
+  tensors.delete('decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight');
+  assert.throws(
+    () => t5Weights(tensors, parseT5Config(raw('t5')), 'model.safetensors'),
+    /model\.safetensors has no tensor "decoder\.block\.0\.layer\.0\.SelfAttention\.relative_attention_bias\.weight" \(relative_attention_num_buckets × num_heads, 32×4\)/,
+  );
+  const untied = await readSafetensorsFile(path.join(dir('t5'), 'model.safetensors'));
+  assert.throws(
+    () => t5Weights(untied, parseT5Config({ ...raw('t5'), tie_word_embeddings: false }), 'model.safetensors'),
+    /no tensor "lm_head\.weight".*tie_word_embeddings = false/,
+  );
+});
+
+test('a config asking for beam search gets a warning that the output is greedy', async () => {
+  const { mkdtempSync, cpSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const d = mkdtempSync(path.join(tmpdir(), 'bart-beams-'));
+  try {
+    cpSync(dir('bart'), d, { recursive: true });
+    const c = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(path.join(d, 'config.json'), JSON.stringify({ ...c, num_beams: 4, length_penalty: 2.0 }));
+    await withModel(
+      () => loadBart(d),
+      async (model) => {
+        const trace = await model.run('The quick fox');
+        assert.ok(
+          trace.warnings.includes(
+            'The output is greedy decoding (one beam, no length or repetition rules); config.json also asks for num_beams 4, length_penalty 2, so Hugging Face generate() may write something else.',
+          ),
+          trace.warnings.join(' | '),
+        );
+      },
+    );
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});

@@ -48,6 +48,24 @@ export interface DecodingRules {
   readonly forcedBosId?: number;
   /** forced_eos_token_id: the token generated when max_length is reached. */
   readonly forcedEosId?: number;
+  /** Generation settings of config.json that greedy decoding does not follow (num_beams 4, …), said in the run's warnings. */
+  readonly notFollowed?: readonly string[];
+}
+
+/** The settings of a config.json's generation defaults that greedy decoding (num_beams 1, no length or repetition rules) does not follow. */
+export function generationNotFollowed(c: Readonly<Record<string, unknown>>): string[] {
+  const out: string[] = [];
+  const differs = (key: string, neutral: unknown): void => {
+    const v = c[key];
+    if (v !== undefined && v !== null && v !== neutral) out.push(`${key} ${JSON.stringify(v)}`);
+  };
+  differs('num_beams', 1);
+  differs('do_sample', false);
+  differs('no_repeat_ngram_size', 0);
+  differs('min_length', 0);
+  differs('length_penalty', 1);
+  differs('repetition_penalty', 1);
+  return out;
 }
 
 /** An encoder pass: the memory (caller disposes) and, when recorded, every layer's numbers. */

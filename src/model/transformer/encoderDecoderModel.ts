@@ -158,6 +158,10 @@ export abstract class EncoderDecoderLm<C extends DecodingRules, W extends object
     }));
     if (r.out.at(-1) !== cfg.eosId)
       run.warnings.push(`The decoder stopped at max_length ${cfg.maxLength} without producing ${eos}.`);
+    if (cfg.notFollowed?.length)
+      run.warnings.push(
+        `The output is greedy decoding (one beam, no length or repetition rules); config.json also asks for ${cfg.notFollowed.join(', ')}, so Hugging Face generate() may write something else.`,
+      );
     const S = src.tokens.length;
     const T = outputTokens.length;
     const buckets = this.buckets(S, T);

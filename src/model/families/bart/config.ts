@@ -6,7 +6,7 @@
 import { ACTIVATIONS, type Activation } from '../../layers/activations';
 import { configReader } from '../../formats/hfFolder';
 import { scaledDot, type AttentionConfig, type BlockConfig } from '../../transformer/config';
-import type { DecodingRules } from '../../transformer/encoderDecoder';
+import { generationNotFollowed, type DecodingRules } from '../../transformer/encoderDecoder';
 import { AttentionInputError } from '../../../../shared/trace';
 
 export type BartFamily = 'bart' | 'mbart';
@@ -88,6 +88,7 @@ export function parseBartConfig(raw: unknown, where = 'config.json'): BartConfig
     // generate(): decoder_start_token_id, else bos_token_id.
     decoderStartId: optional('decoder_start_token_id') ?? id('bos_token_id', 0),
     maxLength,
+    notFollowed: generationNotFollowed(c),
     ...(forcedBosId !== undefined ? { forcedBosId } : {}),
     ...(forcedEosId !== undefined ? { forcedEosId } : {}),
   };

@@ -5,7 +5,7 @@
 import { ACTIVATIONS, type Activation } from '../../layers/activations';
 import { configReader } from '../../formats/hfFolder';
 import type { AttentionConfig, BlockConfig } from '../../transformer/config';
-import type { DecodingRules } from '../../transformer/encoderDecoder';
+import { generationNotFollowed, type DecodingRules } from '../../transformer/encoderDecoder';
 import { AttentionInputError } from '../../../../shared/trace';
 
 export interface T5Config extends DecodingRules {
@@ -93,6 +93,7 @@ export function parseT5Config(raw: unknown, where = 'config.json'): T5Config {
     eosId,
     decoderStartId,
     maxLength,
+    notFollowed: generationNotFollowed(c),
     positions: int('n_positions', 512),
   };
 }
