@@ -356,3 +356,34 @@ test('the CLI runs each fixture folder (--model FOLDER) and its stage lines say 
     for (const p of patterns) assert.match(out, p, `${family}: ${p}`);
   }
 });
+
+test("what-if with the model's own scaled-dot reproduces a Mistral layer, its sliding-window mask included", async () => {
+  const { recompute } = await import('../../src/model/attention/whatif');
+  const { blockOf } = await import('../../shared/navigation');
+  const model = (await loadHfModel(dir('mistral'))) as LlamaModel;
+  try {
+    const trace = await model.run(reference('mistral').cases[0]!.text);
+    const block = blockOf(trace, stage(trace, 'L1.scores'))!;
+    // What the panel sends (src/panel/panel.ts): the block's Q, K, V, mask and AttentionInfo.
+    const input = {
+      Q: block.q!,
+      K: block.k!,
+      V: block.v!,
+      kvHeadOf: block.info.kvHeadOf!,
+      causal: true,
+      mask: block.mask!,
+    };
+    const same = recompute(input, 'scaled-dot', 'softmax');
+    assertClose(same.weights.data, t(block.stages.normalise, 'weights').data, 'what-if weights');
+    assertClose(same.context.data, t(block.stages.context!, 'context').data, 'what-if context');
+    const T = block.q!.shape[1]!;
+    const { mask: _m, ...unmasked } = input;
+    assert.ok(
+      recompute(unmasked, 'scaled-dot', 'softmax').weights.data[5 * T + 0]! > 0,
+      'without the window, query 5 would see key 0',
+    );
+    assert.equal(t(block.stages.normalise, 'weights').data[5 * T + 0], 0, 'the window zeroes key 0 for query 5');
+  } finally {
+    model.dispose();
+  }
+});
