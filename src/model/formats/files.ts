@@ -164,7 +164,8 @@ export async function resolveInside(
       `Cannot open ${options.what} ${shown}: ${errnoOf(err) === 'ENOENT' ? 'no such file' : (err as Error).message}`,
     );
   }
-  if (!isUnder(root, real) || (isWindows && !isUnder(root.toLowerCase(), real.toLowerCase()))) {
+  const inside = isWindows ? isUnder(root.toLowerCase(), real.toLowerCase()) : isUnder(root, real);
+  if (!inside) {
     const link = await firstLink(folder, rel);
     const named = link
       ? `${showName(link.link)} is a link to ${showName(link.target)}, which`

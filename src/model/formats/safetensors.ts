@@ -4,6 +4,7 @@
 // tensor bytes, offsets relative to the end of the header. Every problem with a file (truncated,
 // corrupted, unsupported dtype, overlapping ranges, ...) is an AttentionInputError('file'), never a
 // crash, a hang or an allocation larger than the file itself. No vscode, no tfjs: plain TypeScript.
+// Over 400 lines: header validation is a long list of checks, each with its own message.
 import type * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { AttentionInputError } from '../../../shared/trace';
