@@ -247,6 +247,11 @@ test('config readers: rope_scaling types a family does not use are refused by na
   const v5 = parseLlamaConfig({ ...rest, rope_parameters: { ...(scaling as object), rope_theta: 500000 } });
   assert.equal(v5.ropeTheta, 500000);
   assert.equal(v5.ropeScaling?.type, 'llama3');
+  assert.equal(
+    parseLlamaConfig({ ...llama3, eos_token_id: [128001, 128008, 128009] }).eosId,
+    128001,
+    'Llama 3.x lists several end tokens',
+  );
   // Qwen3: layer_types wins over max_window_layers; a window only with use_sliding_window; head_dim defaults to 128.
   const qwen3 = cfg('qwen3');
   assert.deepEqual(parseQwen3Config({ ...qwen3, layer_types: ['sliding_attention', 'full_attention'] }).windows, [

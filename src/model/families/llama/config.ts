@@ -180,7 +180,10 @@ export function parseRopeDecoderConfig(raw: unknown, where: string, layout: Rope
     qkvBias: layout.qkvBias,
     startToken: layout.startToken === true,
     bosId: optInt('bos_token_id'),
-    eosId: optInt('eos_token_id'),
+    // Llama 3.x lists several ([128001, 128008, 128009]); greedy decoding stops at the first.
+    eosId: Array.isArray(c['eos_token_id'])
+      ? configReader({ eos_token_id: c['eos_token_id'][0] }, where).optInt('eos_token_id')
+      : optInt('eos_token_id'),
   };
 }
 
