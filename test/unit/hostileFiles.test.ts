@@ -7,7 +7,7 @@
 // with the one refusal check (time, memory, message, nothing read outside) they all go through.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 // The modules themselves (default imports), so the loaders' own calls go through the interception.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -602,4 +602,57 @@ test('a Hugging Face cache snapshot may link into its own blobs/, and nowhere el
     'snapshot link out of the repo',
   );
   await ordinaryRunWorks();
+});
+
+test('a shard listed under two spellings is one shard, read once; a LICENSE that is a FIFO or links out is not read', async () => {
+  const dir = folder();
+  const tensors = [...parseSafetensors(new Uint8Array(fs.readFileSync(path.join(dir, 'model.safetensors')))).keys()];
+  fs.renameSync(path.join(dir, 'model.safetensors'), path.join(dir, 'model-00001-of-00001.safetensors'));
+  const spell = (i: number): string =>
+    i % 2 ? './model-00001-of-00001.safetensors' : 'model-00001-of-00001.safetensors';
+  fs.writeFileSync(
+    path.join(dir, 'model.safetensors.index.json'),
+    JSON.stringify({ weight_map: Object.fromEntries(tensors.map((t, i) => [t, spell(i)])) }),
+  );
+  replaceWithFifo(path.join(dir, 'LICENSE'));
+  touched.length = 0;
+  const model = await loadModelFile(path.join(dir, 'config.json'));
+  model.dispose();
+  const opens = touched.filter((p) => p.endsWith('model-00001-of-00001.safetensors')).length;
+  assert.equal(opens, 2, 'the shard is opened once for its header check and once for its data');
+  replaceWithLink(path.join(dir, 'LICENSE'), SECRET);
+  touched.length = 0;
+  (await loadModelFile(path.join(dir, 'config.json'))).dispose();
+  assertNothingOutsideRead();
+});
+
+test('the CLI (--model FOLDER) gives the same refusals, exits 1, and runs the next folder', () => {
+  const cli = (dir: string) =>
+    spawnSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'src', 'cli.ts'), '--model', dir, 'Once upon a time'],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+  const linked = folder();
+  replaceWithLink(path.join(linked, 'tokenizer.json'), SECRET);
+  const fifo = folder();
+  replaceWithFifo(path.join(fifo, 'model.safetensors'));
+  const nan = withWeight(NaN).dir;
+  for (const [dir, pattern] of [
+    [linked, /^error: .*"tokenizer\.json" is a link to .*outside the model folder/m],
+    [fifo, /^error: .*model\.safetensors: it is a FIFO/m],
+    [nan, /^error: .*tensor layers\.1\.self_attn\.k_proj has 1 unusable value/m],
+  ] as const) {
+    const r = cli(dir);
+    assert.equal(r.status, 1, `${dir}: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+    assert.ok(!(r.stdout + r.stderr).includes(SENTINEL));
+  }
+  const ok = cli(LLAMA);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /on \d+ tokens/);
 });

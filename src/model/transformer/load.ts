@@ -1,8 +1,8 @@
 // The one head and tail of every Hugging Face loader: read the folder (config → family config,
 // tokenizer, safetensors), build the weights from the checked tensors, name the model, and free
 // the weights if anything after that throws. Plus the base class every loaded model extends.
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { readTextInside } from '../formats/files';
 import { readHfFolder } from '../formats/hfFolder';
 import type { SafeTensor } from '../formats/safetensors';
 import type { HfTokenizer } from '../tokenizers/hfTokenizer';
@@ -63,7 +63,8 @@ export function folderIdentity(dir: string, family: string, options: { readonly 
 /** The licence a folder's LICENSE file states, when it is one we recognise. */
 export async function detectLicence(dir: string): Promise<string | undefined> {
   try {
-    const text = await fs.readFile(path.join(dir, 'LICENSE'), 'utf8');
+    // Through the safe file layer: a LICENSE that is a FIFO, a device or a link out of the folder is not read.
+    const text = (await readTextInside(dir, 'LICENSE', { kind: 'text', optional: true })) ?? '';
     if (/Apache License[\s\S]{0,200}Version 2\.0/.test(text)) return 'Apache-2.0';
     if (/MIT License/.test(text)) return 'MIT';
   } catch {
