@@ -10,6 +10,8 @@ import * as path from 'node:path';
 import { initBackend, tf } from '../../src/model/runtime/backend';
 import { loadHfModel } from '../../src/model/open/modelFiles';
 import { setStreamThreshold, StreamedLayers, withLayer } from '../../src/model/transformer/streamedWeights';
+import { readSafetensorsCompact, readSafetensorsFile, writeSafetensors } from '../../src/model/formats/safetensors';
+import * as os from 'node:os';
 import type { Trace } from '../../shared/trace';
 
 const HF = path.join(__dirname, '..', 'fixtures', 'hf');
@@ -106,4 +108,44 @@ test('withLayer frees a streamed layer even when the layer throws, and refuses a
   assert.equal(tf.memory().numTensors, start);
   assert.throws(() => layers.acquire(2), /layer 2 is outside 0…1/);
   assert.throws(() => setStreamThreshold(-1), /stream threshold must be ≥ 0 bytes, got -1/);
+});
+
+/** Both readers on one file: the same tensors, dtypes, shapes, float32 bytes and unusable-value reports. */
+async function assertSameRead(file: string, folder: string): Promise<number> {
+  const full = await readSafetensorsFile(file, { folder });
+  const compact = await readSafetensorsCompact(file, { folder });
+  assert.deepEqual([...compact.keys()], [...full.keys()], `${file}: tensor names`);
+  for (const [name, t] of full) {
+    const c = compact.get(name)!;
+    assert.equal(c.dtype, t.dtype, `${name}: dtype`);
+    assert.deepEqual(c.shape, t.shape, `${name}: shape`);
+    assert.deepEqual(c.nonFinite, t.nonFinite, `${name}: unusable values`);
+    const a = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    const b = Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength);
+    assert.ok(a.equals(b), `${name}: compact data differs from the float32 read`);
+  }
+  return full.size;
+}
+
+test('readSafetensorsCompact converts to the same float32 bits as readSafetensorsFile (BF16, F16, F32) and finds the same unusable values', async () => {
+  const dtypes = new Set<string>();
+  for (const family of ['qwen3', 'gptneox', 'gemma2', 'bert']) {
+    const folder = path.join(HF, family);
+    const file = path.join(folder, 'model.safetensors');
+    assert.ok((await assertSameRead(file, folder)) > 5);
+    for (const t of (await readSafetensorsFile(file, { folder })).values()) dtypes.add(t.dtype);
+  }
+  assert.deepEqual([...dtypes].sort(), ['BF16', 'F16', 'F32'], 'the fixtures cover every dtype');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compact-'));
+  try {
+    const data = new Float32Array(3000).map((_, i) => i / 7);
+    data[2500] = Number.NaN;
+    data[2900] = Infinity;
+    fs.writeFileSync(path.join(dir, 'model.safetensors'), writeSafetensors({ w: { shape: [30, 100], data } }));
+    await assertSameRead(path.join(dir, 'model.safetensors'), dir);
+    const c = (await readSafetensorsCompact(path.join(dir, 'model.safetensors'), { folder: dir })).get('w')!;
+    assert.deepEqual({ ...c.nonFinite }, { count: 2, index: 2500, value: Number.NaN });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

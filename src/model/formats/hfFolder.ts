@@ -9,7 +9,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { HfTokenizer } from '../tokenizers/hfTokenizer';
 import { throwIfCancelled } from '../model';
-import { nonFiniteMessage, readSafetensorsFile, readSafetensorsHeader, type SafeTensor } from './safetensors';
+import { nonFiniteMessage, readSafetensorsCompact, readSafetensorsFile, readSafetensorsHeader, type SafeTensor } from './safetensors';
 import { readJsonInside, resolveInside, splitPath, type FileKind } from './files';
 import { AttentionInputError } from '../../../shared/trace';
 
@@ -243,6 +243,8 @@ export function hasWeight(tensors: ReadonlyMap<string, SafeTensor>, name: string
 export interface HfFolderOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: (fraction: number, message: string) => void;
+  /** Keep each tensor's stored bytes and convert on use (readSafetensorsCompact): checkpoints too big to hold as float32. */
+  readonly compact?: boolean;
 }
 
 export interface HfFolder<C> {
@@ -463,8 +465,9 @@ export async function readCheckpointTensors(dir: string, options: HfFolderOption
   const { signal, onProgress } = options;
   throwIfCancelled(signal);
   const where = location ?? (await locateWeights(dir));
+  const read = options.compact ? readSafetensorsCompact : readSafetensorsFile;
   if (where.kind === 'single') {
-    const tensors = await readSafetensorsFile(where.file, { signal, onProgress, folder: dir });
+    const tensors = await read(where.file, { signal, onProgress, folder: dir });
     return { tensors, weightsPath: where.file, files: [where.file] };
   }
   const shards = await readIndex(where.index, dir);
@@ -475,7 +478,7 @@ export async function readCheckpointTensors(dir: string, options: HfFolderOption
   for (const [i, s] of shards.entries()) {
     throwIfCancelled(signal);
     const label = `shard ${i + 1} of ${shards.length}`;
-    const part = await readSafetensorsFile(s.file, { signal, folder: dir, onProgress: (f, m) => onProgress?.((before + f * sizes[i]!) / total, `${label}: ${m}`) });
+    const part = await read(s.file, { signal, folder: dir, onProgress: (f, m) => onProgress?.((before + f * sizes[i]!) / total, `${label}: ${m}`) });
     // The header was checked above; a file replaced in between must still match the index.
     for (const [name, t] of part) {
       if (!s.tensors.has(name) || tensors.has(name)) throw new AttentionInputError('file', `${s.name} changed while it was being read: tensor ${JSON.stringify(name)} does not match ${where.index}.`);
@@ -503,7 +506,7 @@ export async function readHfFolder<C extends { readonly vocabSize: number }>(dir
   if (tokenizer.vocabSize > config.vocabSize) {
     throw new AttentionInputError('shape', `The tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${config.vocabSize}.`);
   }
-  const { tensors, weightsPath, files } = await readCheckpointTensors(dir, { signal, onProgress: (f, m) => onProgress?.(0.05 + 0.9 * f, m) }, location);
+  const { tensors, weightsPath, files } = await readCheckpointTensors(dir, { signal, onProgress: (f, m) => onProgress?.(0.05 + 0.9 * f, m), ...(options.compact ? { compact: true } : {}) }, location);
   throwIfCancelled(signal);
   return { config, tokenizer, tensors, weightsPath, weightFiles: files };
 }

@@ -500,3 +500,74 @@ export function writeSafetensors(
   }
   return out;
 }
+
+/** Values converted at a time while scanning a compact tensor for unusable values. */
+const SCAN_VALUES = 1 << 20;
+
+/**
+ * Like readSafetensorsFile, but each tensor keeps the bytes it has in the file (F16/BF16: 2 bytes a
+ * value) and its float32 `data` is converted (exactly, as readSafetensorsFile does) each time it is
+ * read, into a new array nothing here keeps. For checkpoints whose float32 copy would be too big to
+ * hold: a 1B BF16 decoder is 2.5 GB this way, 4.9 GB as float32. Unusable values are found while reading.
+ */
+export async function readSafetensorsCompact(
+  file: string,
+  options: ReadSafetensorsOptions = {},
+): Promise<Map<string, SafeTensor>> {
+  const { signal, onProgress } = options;
+  const where = `The weights file ${file}`;
+  cancelled(signal);
+  const { handle, size } = await openWeights(file, options.folder);
+  try {
+    const prefix = new Uint8Array(8);
+    if (size >= 8) await readFully(handle, prefix, 0, `${where} is truncated inside its header length.`);
+    const n = readHeaderLength(prefix, size, where);
+    const headerBytes = new Uint8Array(n);
+    await readFully(handle, headerBytes, 8, `${where} is truncated inside its header.`);
+    const header = validateHeader(headerBytes, 8 + n, size - 8 - n, where);
+    const total = Math.max(1, size - header.dataStart);
+    const out = new Map<string, SafeTensor>();
+    const scratch = new Float32Array(SCAN_VALUES);
+    for (const t of header.tensors) {
+      const bytes = new Uint8Array(t.end - t.begin);
+      for (let off = 0; off < bytes.length; off += CHUNK_BYTES) {
+        cancelled(signal);
+        const part = bytes.subarray(off, Math.min(bytes.length, off + CHUNK_BYTES));
+        await readFully(
+          handle,
+          part,
+          t.begin + off,
+          `${where} is truncated: reading tensor ${describe(t.name)} hit the end of the file.`,
+        );
+        onProgress?.((t.begin - header.dataStart + off + part.length) / total, `Reading ${t.name}`);
+      }
+      const width = DTYPE_BYTES[t.dtype];
+      let bad: { count: number; index: number; value: number } | undefined;
+      for (let i = 0; i < bytes.length / width; i += SCAN_VALUES) {
+        const m = Math.min(SCAN_VALUES, bytes.length / width - i);
+        const view = scratch.subarray(0, m);
+        convertInto(t.dtype, bytes.subarray(i * width, (i + m) * width), view, 0);
+        const found = findNonFinite(view);
+        if (found) bad = bad ? { ...bad, count: bad.count + found.count } : { ...found, index: i + found.index };
+      }
+      const entry = t;
+      out.set(t.name, {
+        dtype: t.dtype,
+        shape: t.shape,
+        get data(): Float32Array {
+          const data = new Float32Array(bytes.length / DTYPE_BYTES[entry.dtype]);
+          convertInto(entry.dtype, bytes, data, 0);
+          return data;
+        },
+        ...(bad ? { nonFinite: bad } : {}),
+      });
+    }
+    onProgress?.(1, `Read ${header.tensors.length} tensors`);
+    return out;
+  } catch (err) {
+    if (err instanceof AttentionInputError) throw err;
+    fail(`Cannot read the weights file ${file}: ${(err as Error).message}`);
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}

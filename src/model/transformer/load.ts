@@ -3,11 +3,12 @@
 // the weights if anything after that throws. Plus the base class every loaded model extends.
 import * as path from 'node:path';
 import { readTextInside } from '../formats/files';
-import { readHfFolder } from '../formats/hfFolder';
-import type { SafeTensor } from '../formats/safetensors';
+import { locateWeights, readHfFolder } from '../formats/hfFolder';
+import { readSafetensorsHeader, type SafeTensor } from '../formats/safetensors';
 import type { HfTokenizer } from '../tokenizers/hfTokenizer';
 import { throwIfCancelled } from '../model';
 import { disposeTensorsIn } from './weights';
+import { streamThreshold } from './streamedWeights';
 import type { ModelInfo } from '../../../shared/trace';
 
 /** What every loader takes. */
@@ -54,10 +55,19 @@ export interface BuiltinIdentity {
 }
 
 /** id, name and whether `dir` is a built-in's own folder; other folders are "<family>:<folder>", named after the folder. */
-export function folderIdentity(dir: string, family: string, options: { readonly id?: string; readonly name?: string }, builtin?: BuiltinIdentity): { id: string; name: string; builtin: boolean } {
+export function folderIdentity(
+  dir: string,
+  family: string,
+  options: { readonly id?: string; readonly name?: string },
+  builtin?: BuiltinIdentity,
+): { id: string; name: string; builtin: boolean } {
   const base = path.basename(path.resolve(dir));
   const own = builtin && base === builtin.folder ? builtin : undefined;
-  return { id: options.id ?? own?.id ?? `${family}:${base}`, name: options.name ?? own?.name ?? base, builtin: own !== undefined };
+  return {
+    id: options.id ?? own?.id ?? `${family}:${base}`,
+    name: options.name ?? own?.name ?? base,
+    builtin: own !== undefined,
+  };
 }
 
 /** The licence a folder's LICENSE file states, when it is one we recognise. */
@@ -78,7 +88,11 @@ export interface FamilyLoader<C extends { readonly vocabSize: number }, W extend
   readonly family: (config: C) => string;
   readonly parseConfig: (raw: unknown, where: string) => C;
   /** Checks every tensor (before allocating any) and builds the weights; `parameters` counts what the model uses. */
-  readonly buildWeights: (tensors: Map<string, SafeTensor>, config: C, where: string) => { weights: W; parameters: number };
+  readonly buildWeights: (
+    tensors: Map<string, SafeTensor>,
+    config: C,
+    where: string,
+  ) => { weights: W; parameters: number };
   readonly builtin?: BuiltinIdentity;
   readonly describe: (config: C, builtin: boolean) => string;
   /** Layers, heads, kvHeads and dModel for ModelInfo. */
@@ -88,16 +102,39 @@ export interface FamilyLoader<C extends { readonly vocabSize: number }, W extend
   readonly make: (config: C, tokenizer: HfTokenizer, weights: W, info: ModelInfo) => M;
 }
 
-/** Sum of the element counts of `tensors` (each once). */
-export function countParameters(tensors: Iterable<SafeTensor>): number {
+/** Sum of the element counts of `tensors` (each once), from their shapes: a compact tensor's data is not converted. */
+export function countParameters(tensors: Iterable<Pick<SafeTensor, 'shape'>>): number {
   let n = 0;
-  for (const t of tensors) n += t.data.length;
+  for (const t of tensors) n += t.shape.reduce((a, b) => a * b, 1);
   return n;
 }
 
+/**
+ * Whether a single-file checkpoint's float32 weights exceed the stream threshold (from its header):
+ * then its tensors are read compactly and its layers streamed. Any problem is left to the real read.
+ */
+async function overThreshold(dir: string): Promise<boolean> {
+  try {
+    const where = await locateWeights(dir);
+    if (where.kind !== 'single') return false;
+    const { tensors } = await readSafetensorsHeader(where.file, dir);
+    return countParameters(tensors) * 4 > streamThreshold();
+  } catch {
+    return false;
+  }
+}
+
 /** Loads a Hugging Face folder through a family's config map and weight map. */
-export async function loadHfFolder<C extends { readonly vocabSize: number }, W extends object, M>(dir: string, options: LoadOptions, f: FamilyLoader<C, W, M>): Promise<M> {
-  const { config, tokenizer, tensors, weightsPath } = await readHfFolder(dir, f.parseConfig, options);
+export async function loadHfFolder<C extends { readonly vocabSize: number }, W extends object, M>(
+  dir: string,
+  options: LoadOptions,
+  f: FamilyLoader<C, W, M>,
+): Promise<M> {
+  const compact = await overThreshold(dir);
+  const { config, tokenizer, tensors, weightsPath } = await readHfFolder(dir, f.parseConfig, {
+    ...options,
+    ...(compact ? { compact } : {}),
+  });
   const { weights, parameters } = f.buildWeights(tensors, config, weightsPath);
   try {
     throwIfCancelled(options.signal);

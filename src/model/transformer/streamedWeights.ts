@@ -24,7 +24,8 @@ export function streamThreshold(): number {
 /** Bytes the tensors would take as float32 (in the wasm heap). */
 export function float32Bytes(tensors: Iterable<SafeTensor>): number {
   let n = 0;
-  for (const t of tensors) n += t.data.length * 4;
+  // From the shapes: reading a compact tensor's data would convert it.
+  for (const t of tensors) n += t.shape.reduce((a, b) => a * b, 1) * 4;
   return n;
 }
 

@@ -5,6 +5,7 @@
 // is the norm of attention's output, pre_feedforward_layernorm the MLP's input norm.
 import { checkWeights, type WeightCheck, type WeightSpec } from '../../formats/hfFolder';
 import type { SafeTensor } from '../../formats/safetensors';
+import { countParameters } from '../../transformer/load';
 import { buildWith } from '../../transformer/weights';
 import type { CausalLmWeights } from '../../transformer/causalLm';
 import type { GemmaConfig } from './config';
@@ -64,7 +65,7 @@ export function gemmaWeights(
   }
   const found = checkWeights(map, specs, check);
   let parameters = 0;
-  for (const t of found.values()) parameters += t.data.length;
+  parameters += countParameters(found.values());
   const weights = buildWith(found, (m) => ({
     embed: m.table('model.embed_tokens.weight'),
     lmHeadT: m.t2T('model.embed_tokens.weight'),

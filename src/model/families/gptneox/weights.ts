@@ -6,6 +6,7 @@ import { checkWeights, type WeightSpec } from '../../formats/hfFolder';
 import type { SafeTensor } from '../../formats/safetensors';
 import { tf } from '../../runtime/backend';
 import type { Dense } from '../../layers/linear';
+import { countParameters } from '../../transformer/load';
 import { buildWith, type WeightMaker } from '../../transformer/weights';
 import type { CausalLmWeights } from '../../transformer/causalLm';
 import type { NeoxConfig } from './config';
@@ -69,7 +70,7 @@ export function neoxWeights(
   }
   const found = checkWeights(map, specs, { where });
   let parameters = 0;
-  for (const t of found.values()) parameters += t.data.length;
+  parameters += countParameters(found.values());
   const weights = buildWith(found, (m) => ({
     embed: m.table(embedName),
     lmHeadT: m.t2T(headName),

@@ -3,6 +3,7 @@
 // layout (Qwen2 adds q/k/v biases, Qwen3 q_norm and k_norm; Phi-3 fuses q/k/v and gate/up, cut apart at load). Torch Linear weights are [out, in]; they are kept transposed.
 import { checkWeights, hasWeight, type WeightCheck, type WeightSpec } from '../../formats/hfFolder';
 import type { SafeTensor } from '../../formats/safetensors';
+import { countParameters } from '../../transformer/load';
 import { buildWith } from '../../transformer/weights';
 import type { CausalLmWeights } from '../../transformer/causalLm';
 import type { LlamaConfig } from './config';
@@ -65,7 +66,7 @@ export function llamaWeights(
   }
   const found = checkWeights(map, specs, check);
   let parameters = 0;
-  for (const t of map.values()) parameters += t.data.length;
+  parameters += countParameters(map.values());
   const weights = buildWith(found, (m) => ({
     embed: m.table(embedName),
     lmHeadT: m.t2T(headName),
