@@ -392,3 +392,24 @@ test("what-if with the model's own scaled-dot reproduces a Mistral layer, its sl
     model.dispose();
   }
 });
+
+test('the tokens stage says what kind of vocabulary it is: byte-level (Qwen3, Llama 3: "Ġ", nothing unknown) or SentencePiece (Mistral: "▁", <unk>)', async () => {
+  const said = async (family: string): Promise<string> => {
+    const model = await loadHfModel(dir(family));
+    try {
+      return (await model.run('The quick fox')).stages[0]!.explanation;
+    } finally {
+      model.dispose();
+    }
+  };
+  const qwen3 = await said('qwen3');
+  assert.match(qwen3, /frequent byte sequences became single tokens.*no character is ever unknown.*"Ġ" marks a space/);
+  assert.match(qwen3, /Qwen3 adds no start token/);
+  assert.match(
+    await said('llama3'),
+    /"Ġ" marks a space.*The model always starts from <\|begin_of_text\|>, the token it saw at the start of every training document\.$/,
+  );
+  const mistral = await said('mistral');
+  assert.match(mistral, /frequent character sequences.*"▁" marks a space/);
+  assert.match(mistral, /characters missing from the vocabulary become <unk>/);
+});

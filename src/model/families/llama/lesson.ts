@@ -14,25 +14,31 @@ function tokensExplanation(c: C, name: string): string {
   const mark = tok.replacement;
   let suffix = 0;
   let prefix = 0;
+  let byteSpace = 0;
   for (let id = 0; id < tok.vocabSize; id++) {
     const p = tok.piece(id);
     if (p.length > 1 && p.endsWith(mark)) suffix++;
     if (p.length > 1 && p.startsWith(mark)) prefix++;
+    if (p.length > 1 && p.startsWith('Ġ')) byteSpace++;
   }
-  const glue =
-    suffix > prefix
+  // Llama 3, Qwen, SmolLM, Phi-4: byte-level BPE, whose space symbol is GPT-2's "Ġ" and which has no unknown token.
+  const byteLevel = byteSpace > prefix && byteSpace > suffix;
+  const glue = byteLevel
+    ? 'Its symbols are the bytes of the UTF-8 text, so no character is ever unknown (an accented letter or an emoji may show as ' +
+      'two to four odd-looking byte symbols, "Ã©" for é), and "Ġ" marks a space, glued onto the start of the word that follows it.'
+    : suffix > prefix
       ? `"${mark}" marks a space, and this vocabulary glues the space after a word onto the word's end ("the${mark}"), so a text that stops without a final space often ends in odd fragments.`
       : `"${mark}" marks a space, glued onto the start of the word that follows it.`;
   const story = c.info.id === 'tinystories-656k' ? 'story' : 'document';
   return (
-    `The text is split into ${pieces} pieces from a ${c.config.vocabSize}-entry byte-pair vocabulary: frequent character sequences ` +
+    `The text is split into ${pieces} pieces from a ${c.config.vocabSize}-entry byte-pair vocabulary: frequent ${byteLevel ? 'byte' : 'character'} sequences ` +
     `became single tokens during training. ${glue}` +
     (tok.prependsSpace
       ? ` The tokenizer also puts one ${mark} before the text (shown without a position in the text).`
       : '') +
     (start
-      ? ` The model always starts from ${bos}, the token it saw at the start of every training ${story}; characters missing from the ` +
-        `vocabulary become ${tok.unkToken ?? '<unk>'}.`
+      ? ` The model always starts from ${bos}, the token it saw at the start of every training ${story}` +
+        (byteLevel ? '.' : `; characters missing from the vocabulary become ${tok.unkToken ?? '<unk>'}.`)
       : ` ${name} adds no start token, so the first token has nothing before it to look at.`)
   );
 }
