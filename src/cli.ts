@@ -1,10 +1,16 @@
 // Command line: `node dist/cli.js --model NAME "text"` (or --file PATH) prints a readable summary;
-// --json PATH writes the whole trace (tensors as base64 float32); --list-models lists built-ins.
+// --json PATH writes the whole trace (tensors as base64 float32); --list-models lists built-ins,
+// --list-cache the Hugging Face cache; --download REPO[@REV] fetches a checkpoint into that cache.
+// Exit codes: 0 done, 1 the model or input was refused, 2 bad usage, 3 the download failed,
+// 124 --timeout expired, 130 interrupted.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend, tf } from './model/runtime/backend';
-import { BUILTIN_MODELS, DEFAULT_MODEL_ID, getModel } from './model/open/builtins';
+import { BUILTIN_MODELS, DEFAULT_MODEL_ID, findModel, getModel } from './model/open/builtins';
 import { loadModelFile } from './model/open/modelFiles';
+import { runConfigFile } from './model/open/runConfig';
+import { describeLine, formatBytes, hfCacheDir, listCachedModels } from './model/open/hfCache';
+import { downloadPlan, HubError, parseRepoArg, planDownload } from './model/open/hub';
 import {
   findTensor,
   NORMALISERS,
@@ -23,38 +29,62 @@ interface Args {
   score?: ScoreFunction;
   normaliser?: Normaliser;
   maxTokens?: number;
+  timeoutSeconds?: number;
+  download?: string;
   list: boolean;
+  listCache: boolean;
   help: boolean;
 }
 
-const USAGE = `Usage: attention-lens [--model ID|FOLDER] [--score dot|scaled-dot|general|additive] [--normaliser softmax|sparsemax|sigmoid]
-                      [--max-tokens N] [--json OUT.json] ("text" | --file PATH)
-       attention-lens --list-models`;
+/** Bad command-line usage: exit code 2. */
+class UsageError extends Error {}
+
+const EXIT = { ok: 0, refused: 1, usage: 2, download: 3, timeout: 124, interrupted: 130 } as const;
+
+function positive(arg: string, v: string, integer: boolean): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
+    throw new UsageError(
+      `${arg} must be a positive ${integer ? 'whole number' : 'number'}; received ${JSON.stringify(v)}.`,
+    );
+  return n;
+}
+
+const USAGE = `Usage: attention-lens [--model MODEL] [--score dot|scaled-dot|general|additive] [--normaliser softmax|sparsemax|sigmoid]
+                      [--max-tokens N] [--timeout SECONDS] [--json OUT.json] ("text" | --file PATH)
+       attention-lens --list-models | --list-cache
+       attention-lens --download REPO[@REVISION] ["text"]
+MODEL is a built-in id (--list-models), a checkpoint folder, its config.json, a TensorFlow.js model.json,
+an *.attention.json (which carries its own input), or a repo id in the Hugging Face cache (--list-cache).
+Exit codes: 0 done, 1 model or input refused, 2 bad usage, 3 download failed, 124 timed out, 130 interrupted.`;
 
 function parse(argv: string[]): Args {
-  const a: Args = { model: DEFAULT_MODEL_ID, list: false, help: false };
+  const a: Args = { model: DEFAULT_MODEL_ID, list: false, listCache: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const next = (): string => {
       const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
+      if (v === undefined) throw new UsageError(`${arg} needs a value`);
       return v;
     };
     if (arg === '--model') a.model = next();
     else if (arg === '--file') a.file = next();
     else if (arg === '--json') a.json = next();
-    else if (arg === '--max-tokens') a.maxTokens = Number(next());
+    else if (arg === '--max-tokens') a.maxTokens = positive(arg, next(), true);
+    else if (arg === '--timeout') a.timeoutSeconds = positive(arg, next(), false);
+    else if (arg === '--download') a.download = next();
+    else if (arg === '--list-cache') a.listCache = true;
     else if (arg === '--score') {
       const v = next() as ScoreFunction;
-      if (!SCORE_FUNCTIONS.includes(v)) throw new Error(`--score must be one of ${SCORE_FUNCTIONS.join(', ')}`);
+      if (!SCORE_FUNCTIONS.includes(v)) throw new UsageError(`--score must be one of ${SCORE_FUNCTIONS.join(', ')}`);
       a.score = v;
     } else if (arg === '--normaliser') {
       const v = next() as Normaliser;
-      if (!NORMALISERS.includes(v)) throw new Error(`--normaliser must be one of ${NORMALISERS.join(', ')}`);
+      if (!NORMALISERS.includes(v)) throw new UsageError(`--normaliser must be one of ${NORMALISERS.join(', ')}`);
       a.normaliser = v;
     } else if (arg === '--list-models') a.list = true;
     else if (arg === '--help' || arg === '-h') a.help = true;
-    else if (arg.startsWith('--')) throw new Error(`unknown option ${arg}`);
+    else if (arg.startsWith('--')) throw new UsageError(`unknown option ${arg}`);
     else a.text = a.text === undefined ? arg : `${a.text} ${arg}`;
   }
   return a;
@@ -95,32 +125,88 @@ function summary(trace: Trace): string {
   return lines.join('\n');
 }
 
-async function main(): Promise<number> {
+/** What --model names: a built-in, a model file (config.json / model.json), an *.attention.json, or a cached repo's snapshot. */
+async function resolveModel(spec: string): Promise<{ kind: 'builtin' | 'file' | 'attention-json'; path: string }> {
+  if (fs.existsSync(spec)) {
+    const file = fs.statSync(spec).isDirectory() ? path.join(spec, 'config.json') : spec;
+    if (!fs.existsSync(file)) throw new UsageError(`--model ${spec} is a folder without a config.json.`);
+    return { kind: file.endsWith('.attention.json') ? 'attention-json' : 'file', path: file };
+  }
+  if (findModel(spec)) return { kind: 'builtin', path: spec };
+  const { repoId, revision } = /^[\w.-]+\/[\w.-]+(@[\w./-]+)?$/.test(spec)
+    ? parseRepoArg(spec)
+    : { repoId: '', revision: '' };
+  const cached = repoId
+    ? (await listCachedModels()).find(
+        (m) => m.repoId === repoId && (m.refs.includes(revision) || m.revision === revision),
+      )
+    : undefined;
+  if (cached) return { kind: 'file', path: path.join(cached.dir, 'config.json') };
+  throw new UsageError(
+    `--model ${spec} is not a file or folder, a built-in id (${BUILTIN_MODELS.map((m) => m.id).join(', ')}) or a repo in the Hugging Face cache (${hfCacheDir()}); try --list-cache or --download ${spec}.`,
+  );
+}
+
+/** Fetches a repo into the cache, printing the total first and progress on stderr; returns the snapshot folder. */
+async function download(spec: string, signal: AbortSignal): Promise<string> {
+  const { repoId, revision } = parseRepoArg(spec);
+  const plan = await planDownload(repoId, revision, { signal });
+  console.error(
+    `${repoId}@${revision} (commit ${plan.commit.slice(0, 10)}): ${plan.files.length} files, ${formatBytes(plan.totalBytes)}, ${formatBytes(plan.bytesToFetch)} to fetch into ${hfCacheDir()}`,
+  );
+  let shown = -1;
+  const snapshot = await downloadPlan(plan, {
+    signal,
+    onProgress: (p) => {
+      const pct = Math.floor((100 * p.bytesDone) / Math.max(1, p.totalBytes));
+      if (pct !== shown && process.stderr.isTTY) process.stderr.write(`\r${pct}% ${p.file}        `);
+      shown = pct;
+    },
+  });
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  console.log(snapshot);
+  return snapshot;
+}
+
+async function main(signal: AbortSignal): Promise<number> {
   const args = parse(process.argv.slice(2));
   if (args.help) {
     console.log(USAGE);
-    return 0;
+    return EXIT.ok;
   }
   if (args.list) {
     for (const m of BUILTIN_MODELS) console.log(`${m.id.padEnd(26)} ${m.label}\n${' '.repeat(27)}${m.description}`);
-    return 0;
+    return EXIT.ok;
+  }
+  if (args.listCache) {
+    const models = await listCachedModels();
+    console.log(`${hfCacheDir()}: ${models.length} model snapshot${models.length === 1 ? '' : 's'}`);
+    for (const m of models) console.log(describeLine(m));
+    return EXIT.ok;
+  }
+  if (args.download) {
+    const snapshot = await download(args.download, signal);
+    if (args.text === undefined && args.file === undefined) return EXIT.ok;
+    args.model = snapshot;
   }
   const text = args.file ? fs.readFileSync(args.file, 'utf8') : args.text;
-  if (text === undefined) {
+  const which = await resolveModel(args.model);
+  if (text === undefined && which.kind !== 'attention-json') {
     console.error(USAGE);
-    return 2;
+    return EXIT.usage;
   }
   const backend = await initBackend('wasm', path.join(__dirname, 'wasm'));
   if (backend.warning) console.error(`warning: ${backend.warning}`);
-  // A folder (or the config.json / model.json in it) is a user's model, loaded from its files; otherwise a built-in id.
-  const local = fs.existsSync(args.model)
-    ? fs.statSync(args.model).isDirectory()
-      ? path.join(args.model, 'config.json')
-      : args.model
-    : undefined;
-  const model = local ? await loadModelFile(local) : await getModel(args.model);
+  const options = { score: args.score, normaliser: args.normaliser, maxTokens: args.maxTokens, signal };
   const before = tf.memory().numTensors;
-  const trace = await model.run(text, { score: args.score, normaliser: args.normaliser, maxTokens: args.maxTokens });
+  let trace: Trace;
+  if (which.kind === 'attention-json') {
+    if (text !== undefined) console.error(`warning: ${which.path} carries its own input; the text given is not used.`);
+    trace = await runConfigFile(fs.readFileSync(which.path, 'utf8'), path.dirname(path.resolve(which.path)), options);
+  } else {
+    const model = which.kind === 'file' ? await loadModelFile(which.path) : await getModel(which.path);
+    trace = await model.run(text!, options);
+  }
   console.log(summary(trace));
   if (args.json) {
     fs.writeFileSync(args.json, JSON.stringify(traceToJson(trace)));
@@ -128,13 +214,48 @@ async function main(): Promise<number> {
   }
   const leaked = tf.memory().numTensors - before;
   if (leaked !== 0) console.error(`warning: ${leaked} tensors leaked`);
-  return 0;
+  return EXIT.ok;
 }
 
-main().then(
+const controller = new AbortController();
+let timedOut = false;
+process.once('SIGINT', () => controller.abort());
+const timeoutArg = process.argv.indexOf('--timeout');
+const timeoutSeconds = timeoutArg >= 0 ? Number(process.argv[timeoutArg + 1]) : NaN;
+if (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0) {
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+    // A load that cannot be interrupted still ends here.
+    setTimeout(() => {
+      console.error(`error: timed out after ${timeoutSeconds} s`);
+      process.exit(EXIT.timeout);
+    }, 2000).unref();
+  }, timeoutSeconds * 1000);
+  timer.unref();
+}
+
+main(controller.signal).then(
   (code) => process.exit(code),
   (err: Error) => {
+    if (timedOut) {
+      console.error(`error: timed out after ${timeoutSeconds} s`);
+      process.exit(EXIT.timeout);
+    }
     console.error(`error: ${err.message}`);
-    process.exit(1);
+    if (err instanceof UsageError) console.error('Run with --help for usage.');
+    const code =
+      err instanceof UsageError
+        ? EXIT.usage
+        : err instanceof HubError
+          ? err.kind === 'cancelled'
+            ? EXIT.interrupted
+            : err.kind === 'bad-repo'
+              ? EXIT.usage
+              : EXIT.download
+          : controller.signal.aborted
+            ? EXIT.interrupted
+            : EXIT.refused;
+    process.exit(code);
   },
 );
