@@ -29,6 +29,14 @@ function labelsFor(trace: Trace, tensor: TensorData, axis: number): string[] {
   const n = tensor.shape[axis]!;
   const list = which === 'output' ? trace.outputTokens : which === 'input' ? trace.tokens : undefined;
   if (list && list.length >= n) return list.slice(0, n).map(tokenLabel);
+  if (name === 'vocab') {
+    // Logits over a small output vocabulary: each column is the token it scores (its id if never decoded).
+    const texts = vocabTexts(trace);
+    return Array.from({ length: n }, (_, i) => {
+      const text = texts.get(i);
+      return text === undefined ? `#${i}` : tokenLabel({ text, id: i, start: -1, end: -1 });
+    });
+  }
   return Array.from({ length: n }, (_, i) => String(i));
 }
 
@@ -158,4 +166,43 @@ export function formatValue(v: number): string {
   if (v === 0) return '0';
   const a = Math.abs(v);
   return a >= 1e4 || a < 1e-3 ? v.toExponential(4) : v.toFixed(a >= 100 ? 2 : 4);
+}
+
+/** What a trace's predictions are: the decoder's steps, a masked-LM's guess per position, or the next token after each. */
+export type PredictionKind = 'decoder' | 'masked' | 'next-token';
+
+export function predictionKind(trace: Trace): PredictionKind {
+  if (trace.outputTokens?.length) return 'decoder';
+  // Without a causal mask a position sees its own token, so what it predicts is that token (masked LM).
+  return trace.stages.some((s) => s.attention?.causal) ? 'next-token' : 'masked';
+}
+
+/** The row label of the prediction at `position`: the token it belongs to, never a bare index. */
+export function predictionRowLabel(trace: Trace, position: number): string {
+  if (predictionKind(trace) === 'decoder') {
+    const prev = position === 0 ? undefined : trace.outputTokens?.[position - 1];
+    return `step ${position + 1}, after ${prev ? tokenLabel(prev) : 'the start token'}`;
+  }
+  const tok = trace.tokens[position];
+  return tok ? tokenLabel(tok) : `#${position}`;
+}
+
+/** The decoded output of an encoder–decoder: its output tokens without special ones, SentencePiece's ▁ as a space. */
+export function decodedOutput(trace: Trace): string | undefined {
+  const out = trace.outputTokens;
+  if (!out?.length) return undefined;
+  return out
+    .filter((t) => !t.special)
+    .map((t) => t.text)
+    .join('')
+    .replace(/▁/g, ' ')
+    .trim();
+}
+
+/** Text of each vocabulary id the trace decoded (its predictions and output tokens), for labelling vocab axes. */
+function vocabTexts(trace: Trace): Map<number, string> {
+  const m = new Map<number, string>();
+  for (const t of trace.outputTokens ?? []) m.set(t.id, t.text);
+  for (const p of trace.predictions ?? []) for (const c of p.top) if (!m.has(c.id)) m.set(c.id, c.text);
+  return m;
 }

@@ -20,6 +20,7 @@ import {
   type Trace,
 } from '../shared/trace';
 import { traceToJson } from '../shared/codec';
+import { decodedOutput, predictionKind, predictionRowLabel } from '../shared/tensorView';
 
 interface Args {
   model: string;
@@ -118,8 +119,12 @@ function summary(trace: Trace): string {
   }
   if (trace.predictions?.length) {
     const last = trace.predictions[trace.predictions.length - 1]!;
+    const kind = predictionKind(trace);
+    const where = kind === 'decoder' ? 'last decoder step' : kind === 'masked' ? 'masked-LM prediction at the last position' : 'next-token prediction after the last position';
+    const label = predictionRowLabel(trace, last.position);
+    if (kind === 'decoder') lines.push(`\ndecoded output: ${JSON.stringify(decodedOutput(trace))}`);
     lines.push(
-      `\nnext-token prediction after the last position: ${last.top.map((c) => `${JSON.stringify(c.text)} ${(c.p * 100).toFixed(1)}%`).join(', ')}`,
+      `${kind === 'decoder' ? '' : '\n'}${where} (${label}): ${last.top.map((c) => `${JSON.stringify(c.text)} ${(c.p * 100).toFixed(1)}%`).join(', ')}`,
     );
   }
   return lines.join('\n');

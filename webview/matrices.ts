@@ -29,9 +29,13 @@ export function linesTensor(stage: Stage): TensorData | undefined {
   return t && t.shape.length >= 2 ? t : undefined;
 }
 
-/** The tensors a stage shows as heatmaps (its mask is drawn on the attention matrices instead). */
+/**
+ * The tensors a stage shows as heatmaps: not its mask (hatched on the attention matrices instead),
+ * nor its top-k ids and probabilities (the predictions table shows them as text: ids are no colours).
+ */
 export function shownTensors(stage: Stage): TensorData[] {
-  return stage.tensors.filter((t) => t.name !== 'mask');
+  const topK = findTensor(stage, 'top_id') !== undefined;
+  return stage.tensors.filter((t) => t.name !== 'mask' && t.name !== 'top_id' && !(topK && t.name === 'top_p'));
 }
 
 export interface ExportTarget {

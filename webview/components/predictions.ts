@@ -1,6 +1,9 @@
-// The next-token predictions of a decoder step: the k the run computed (entries per prediction).
-import type { Prediction, Trace } from '../../shared/trace';
-import { tokenLabel } from '../../shared/tensorView';
+// The model's predictions: per row the token it belongs to (the decoder step and what it read,
+// the masked position, or the token whose next one is predicted) and the top-k the run computed,
+// each with its decoded text and probability. Ids are never drawn as colours.
+import type { Prediction, Stage, Trace } from '../../shared/trace';
+import { findTensor } from '../../shared/trace';
+import { decodedOutput, predictionKind, predictionRowLabel, type PredictionKind } from '../../shared/tensorView';
 import { h } from '../dom';
 import { currentStage } from '../store';
 import type { PartSpec } from './part';
@@ -10,26 +13,47 @@ export function predictionK(predictions: readonly Prediction[]): number {
   return predictions.reduce((k, p) => Math.max(k, p.top.length), 0);
 }
 
+const HEADINGS: Record<PredictionKind, readonly [string, string]> = {
+  decoder: ['decoder step', 'next tokens'],
+  masked: ['at token', 'predictions for the token'],
+  'next-token': ['after token', 'next tokens'],
+};
+
 function table(t: Trace, step: number | undefined): HTMLElement {
   const all = t.predictions ?? [];
   const rows = all.filter((p) => step === undefined || p.position === step);
+  const [first, second] = HEADINGS[predictionKind(t)];
   return h(
     'table',
     { class: 'predictions', 'data-testid': 'predictions' },
-    h('thead', {}, h('tr', {}, h('th', {}, 'after token'), h('th', {}, `top-${predictionK(all)} next tokens`))),
+    h('thead', {}, h('tr', {}, h('th', {}, first), h('th', {}, `top-${predictionK(all)} ${second}`))),
     h(
       'tbody',
       {},
-      ...rows.map((p) => {
-        const tok = step === undefined ? t.tokens[p.position] : t.outputTokens?.[p.position];
-        return h(
+      ...rows.map((p) =>
+        h(
           'tr',
           {},
-          h('td', {}, tok ? tokenLabel(tok) : String(p.position)),
-          h('td', {}, p.top.map((c) => `${c.text} ${(c.p * 100).toFixed(1)}%`).join('   ')),
-        );
-      }),
+          h('td', { class: 'prediction-row' }, predictionRowLabel(t, p.position)),
+          h(
+            'td',
+            {},
+            ...p.top.map((c) =>
+              h('span', { class: 'candidate' }, h('b', {}, c.text), ` ${(c.p * 100).toFixed(1)}%`, '   '),
+            ),
+          ),
+        ),
+      ),
     ),
+  );
+}
+
+/** A stage that shows predictions: the output stage with its top-k tensors, or one decoder step. */
+function showsPredictions(stage: Stage): boolean {
+  return (
+    stage.kind === 'decoder-step' ||
+    findTensor(stage, 'top_id') !== undefined ||
+    findTensor(stage, 'probs') !== undefined
   );
 }
 
@@ -37,8 +61,36 @@ export const predictionsPart: PartSpec = {
   name: 'predictions',
   key: (s) => {
     const stage = currentStage(s);
-    const shown = s.trace?.predictions?.length && stage?.kind === 'decoder-step' && s.cursor.view !== 'grid';
+    const shown = s.trace?.predictions?.length && stage && showsPredictions(stage) && s.cursor.view !== 'grid';
     return shown ? [s.trace, stage.step] : undefined;
   },
   build: (s) => ({ nodes: [table(s.trace!, currentStage(s)!.step)] }),
+};
+
+/** A decoder-side stage: one output step, attention whose queries are outputs, or tensors over the outputs. */
+function decoderSide(stage: Stage): boolean {
+  return (
+    stage.step !== undefined ||
+    stage.attention?.queries === 'output' ||
+    stage.tensors.some((x) => Object.values(x.tokenAxes ?? {}).includes('output'))
+  );
+}
+
+/** The decoded output of an encoder–decoder, above each of its decoder stages. */
+export const decodedPart: PartSpec = {
+  name: 'decoded',
+  key: (s) => {
+    const stage = currentStage(s);
+    return s.trace?.outputTokens?.length && stage && decoderSide(stage) ? [s.trace] : undefined;
+  },
+  build: (s) => ({
+    nodes: [
+      h(
+        'p',
+        { class: 'decoded', 'data-testid': 'decoded-output' },
+        'Decoded output: ',
+        h('b', {}, decodedOutput(s.trace!) ?? ''),
+      ),
+    ],
+  }),
 };

@@ -10,7 +10,7 @@ import { buildGrid } from './grid';
 import { linesFigure } from './linesFigure';
 import { matrixFigure, type Figure } from './matrixFigure';
 import { group, type Built, type PanelContext, type PartSpec } from './part';
-import { predictionsPart } from './predictions';
+import { decodedPart, predictionsPart } from './predictions';
 import { tokenChips } from './tokens';
 import { viewSwitchPart } from './viewSwitch';
 import { whatIfPart } from './whatIf';
@@ -69,6 +69,7 @@ export function stageBodyPart(ctx: PanelContext): PartSpec {
     key: (s) => s.trace && [],
     build: () =>
       group(ctx, h('section', { class: 'stage-body' }), [
+        decodedPart,
         viewSwitchPart(ctx),
         contentPart(ctx),
         predictionsPart,
