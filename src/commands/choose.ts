@@ -1,10 +1,13 @@
 // QuickPicks for model, score function and normaliser; they write the user's settings, which
 // apply at once (the next run, and the panel's what-if for the current one).
 import * as vscode from 'vscode';
+import * as path from 'node:path';
 import { CATALOG as BUILTIN_MODELS } from '../../shared/catalog';
+import type { CachedModel } from '../model/open/hfCache';
 import type { Normaliser, ScoreFunction } from '../../shared/trace';
 import { readConfig } from '../config';
 import { useModelFile } from './visualiseModelFile';
+import { DOWNLOAD_COMMAND, registerDownloadCommand } from './download';
 
 const SCORE_ITEMS: (vscode.QuickPickItem & { value: ScoreFunction })[] = [
   {
@@ -58,13 +61,39 @@ async function update(key: string, value: string): Promise<void> {
   await vscode.workspace.getConfiguration('attentionLens').update(key, value, vscode.ConfigurationTarget.Global);
 }
 
+type ModelItem = vscode.QuickPickItem & { id?: string; action?: 'open' | 'keep' | 'download'; cached?: CachedModel };
+
+/** The Hugging Face cache's models and those in attentionLens.modelFolders, as QuickPick items. */
+export async function cachedModelItems(current: string | undefined): Promise<ModelItem[]> {
+  // Loaded on first use: activation stays free of the model code.
+  const { findModels, formatBytes, formatCount, hfCacheDir } = await import('../model/open/hfCache');
+  const folders = vscode.workspace.getConfiguration('attentionLens').get<string[]>('modelFolders', []);
+  const models = await findModels(
+    hfCacheDir(),
+    Array.isArray(folders) ? folders.filter((f) => typeof f === 'string') : [],
+  );
+  return models.map((m) => {
+    const config = path.join(m.dir, 'config.json');
+    const rev = m.revision ? `@${m.refs.length ? m.refs.join(', ') : m.revision.slice(0, 7)}` : '';
+    const facts = [m.family ?? 'unknown family'];
+    if (m.parameters !== undefined) facts.push(`${formatCount(m.parameters)} parameters`);
+    facts.push(formatBytes(m.bytesOnDisk));
+    return {
+      label: `${m.supported ? '$(database)' : '$(warning)'} ${m.repoId}${rev}`,
+      description: `${facts.join(' · ')}${current === config ? ' (current)' : ''}`,
+      detail: m.supported ? m.dir : `Not supported: ${m.reason ?? 'unknown reason'}`,
+      cached: m,
+    };
+  });
+}
+
 export function registerChooseCommands(): vscode.Disposable[] {
   return [
+    registerDownloadCommand(),
     vscode.commands.registerCommand('attentionLens.chooseModel', async () => {
       const { modelFile } = readConfig();
       const current = modelFile ? undefined : vscode.workspace.getConfiguration('attentionLens').get<string>('model');
-      type Item = vscode.QuickPickItem & { id?: string; action?: 'open' | 'keep' };
-      const items: Item[] = BUILTIN_MODELS.map((m) => ({
+      const items: ModelItem[] = BUILTIN_MODELS.map((m) => ({
         label: m.label,
         description: m.id === current ? `${m.id} (current)` : m.id,
         detail: m.description,
@@ -78,16 +107,38 @@ export function registerChooseCommands(): vscode.Disposable[] {
           detail: 'From attentionLens.modelFile',
           action: 'keep',
         });
+      const cached = await cachedModelItems(modelFile);
+      if (cached.length)
+        items.push({ label: 'Hugging Face cache', kind: vscode.QuickPickItemKind.Separator }, ...cached);
       items.push({
         label: '$(folder-opened) Open a model file…',
         detail: 'A Hugging Face config.json (beside model.safetensors) or a TensorFlow.js model.json',
         action: 'open',
       });
+      if (vscode.workspace.isTrusted)
+        items.push({
+          label: '$(cloud-download) Download a model from the Hugging Face Hub…',
+          detail: "Into the Hugging Face cache, where Python's transformers finds it too",
+          action: 'download',
+        });
       const pick = await vscode.window.showQuickPick(items, {
         title: 'Attention Lens: choose a model',
         matchOnDetail: true,
       });
       if (!pick || pick.action === 'keep') return pick ? modelFile : undefined;
+      if (pick.action === 'download') return vscode.commands.executeCommand<string | undefined>(DOWNLOAD_COMMAND);
+      if (pick.cached) {
+        if (!pick.cached.supported) {
+          void vscode.window.showErrorMessage(
+            `${pick.cached.repoId} cannot be visualised: ${pick.cached.reason ?? ''}`,
+          );
+          return undefined;
+        }
+        const config = path.join(pick.cached.dir, 'config.json');
+        await useModelFile(config);
+        await vscode.commands.executeCommand('attentionLens.visualiseModelFile', vscode.Uri.file(config));
+        return config;
+      }
       if (pick.action === 'open') {
         const file = (
           await vscode.window.showOpenDialog({
