@@ -31,6 +31,8 @@ const SECRET = path.join(OUTSIDE, 'secret.txt');
 
 // Every path the loaders open or read, to prove nothing outside the folder was.
 const touched: string[] = [];
+/** Run once just before the next open: a race between the check and the open, made deterministic. */
+const beforeOpen: (() => void)[] = [];
 const original = { open: fsp.open, readFile: fsp.readFile, readFileSync: fs.readFileSync, openSync: fs.openSync };
 before(async () => {
   await initBackend();
@@ -42,6 +44,7 @@ before(async () => {
   const record = (p: unknown): void => void touched.push(String(p instanceof URL ? p.pathname : p));
   fsp.open = ((p: fs.PathLike, ...rest: unknown[]) => (
     record(p),
+    beforeOpen.splice(0).forEach((f) => f()),
     (original.open as (...a: unknown[]) => unknown)(p, ...rest)
   )) as typeof fsp.open;
   fsp.readFile = ((p: fs.PathLike, ...rest: unknown[]) => (
@@ -680,5 +683,22 @@ test('every fixture family refuses an absurd count in each bounded config field,
     assert.ok(refusals > 0 || keys.length === 0, `${family}: no bounded field was refused`);
   }
   touched.length = 0;
+  await ordinaryRunWorks();
+});
+
+test('a folder swapped for a link between the check and the open is caught on the opened handle', async () => {
+  const dir = folder();
+  fs.mkdirSync(path.join(dir, 'sub'));
+  fs.copyFileSync(path.join(dir, 'model.safetensors'), path.join(dir, 'sub', 'model.safetensors'));
+  beforeOpen.push(() => {
+    fs.renameSync(path.join(dir, 'sub'), path.join(dir, 'sub-was'));
+    fs.symlinkSync(OUTSIDE, path.join(dir, 'sub'));
+  });
+  await assert.rejects(
+    readSafetensorsFile(path.join(dir, 'sub', 'model.safetensors'), { folder: dir }),
+    (e: unknown) =>
+      e instanceof AttentionInputError && e.code === 'file' && /changed while it was being opened/.test(e.message),
+  );
+  touched.length = 0; // the outside file was opened (that is the race) but not read: the handle was refused
   await ordinaryRunWorks();
 });

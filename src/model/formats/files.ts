@@ -218,6 +218,15 @@ export async function openInside(folder: string, rel: string, options: InsideOpt
         code,
         `Cannot open ${what} ${shown}: it is ${kindOfNode(st)}, not a regular file, and only regular files are read.`,
       );
+    // A folder on the way swapped for a link between the check and the open: the handle is not the file that was checked.
+    const again = await fs.realpath(shown).catch(() => undefined);
+    const now = again === real ? await fs.stat(real).catch(() => undefined) : undefined;
+    if (!now || now.ino !== st.ino || now.dev !== st.dev) {
+      throw new AttentionInputError(
+        code,
+        `Cannot open ${what} ${shown}: it changed while it was being opened; try again.`,
+      );
+    }
     const max = options.maxBytes ?? MAX_BYTES[options.kind];
     if (st.size > max)
       throw new AttentionInputError(
