@@ -1,3 +1,6 @@
+// Settings, validated when read (the JSON schema is advice to the settings editor, not a guarantee:
+// a workspace's settings.json may hold anything). Settings that cost memory or time, and the model
+// file, are restricted in untrusted workspaces: their workspace values are ignored there.
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { fileModelId } from '../shared/catalog';
@@ -18,28 +21,80 @@ export interface LensConfig {
   readonly backend: 'wasm' | 'cpu';
   /** 0 = one per core (at most 4). */
   readonly threads: number;
+  /** Runs whose estimated memory exceeds this are refused before they start (MB). */
+  readonly memoryBudgetMB: number;
+  /** The watchdog: a run still going after this many seconds is stopped and the worker restarted; 0 = never. */
+  readonly runTimeoutSeconds: number;
+}
+
+/** Settings whose workspace values an untrusted workspace may not set (package.json restrictedConfigurations). */
+export const RESTRICTED_SETTINGS = [
+  'modelFile',
+  'maxTokens',
+  'threads',
+  'memoryBudgetMB',
+  'runTimeoutSeconds',
+] as const;
+
+/** Integer settings: [min, max, default]; anything else read is clamped or replaced by the default. */
+export const INTEGER_SETTINGS = {
+  maxTokens: [1, 2048, 256],
+  'hover.topK': [1, 50, 5],
+  threads: [0, 8, 0],
+  memoryBudgetMB: [64, 65536, 2048],
+  runTimeoutSeconds: [0, 3600, 300],
+} as const satisfies Record<string, readonly [number, number, number]>;
+
+const ENUMS = {
+  colourMap: ['viridis', 'cividis', 'magma'],
+  scoreFunction: ['dot', 'scaled-dot', 'general', 'additive'],
+  normaliser: ['softmax', 'sparsemax', 'sigmoid'],
+  backend: ['wasm', 'cpu'],
+} as const;
+
+/** A number setting as an integer in [min, max]; not a finite number: the default. */
+export function clampInteger(value: unknown, [min, max, fallback]: readonly [number, number, number]): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return fallback;
+  return Math.min(max, Math.max(min, Math.round(value)));
+}
+
+/** One value among `allowed`, else the first. */
+export function oneOf<T extends string>(value: unknown, allowed: readonly T[]): T {
+  return allowed.includes(value as T) ? (value as T) : allowed[0]!;
+}
+
+/** A setting's value; for restricted settings in an untrusted workspace, the user's own (global) value only. */
+function read(c: vscode.WorkspaceConfiguration, key: string): unknown {
+  if (vscode.workspace.isTrusted || !(RESTRICTED_SETTINGS as readonly string[]).includes(key)) return c.get(key);
+  const i = c.inspect(key);
+  return i?.globalValue ?? i?.defaultValue;
 }
 
 export function readConfig(): LensConfig {
   const c = vscode.workspace.getConfiguration('attentionLens');
-  const fileSetting = c.get<string>('modelFile', '').trim();
+  const raw = read(c, 'modelFile');
+  const fileSetting = typeof raw === 'string' ? raw.trim() : '';
   const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   const modelFile = fileSetting
     ? path.isAbsolute(fileSetting) || !root
       ? path.resolve(fileSetting)
       : path.join(root, fileSetting)
     : undefined;
+  const int = (key: keyof typeof INTEGER_SETTINGS): number => clampInteger(read(c, key), INTEGER_SETTINGS[key]);
+  const model = read(c, 'model');
   return {
-    model: modelFile ? fileModelId(modelFile) : c.get<string>('model', 'tinystories-656k'),
+    model: modelFile ? fileModelId(modelFile) : typeof model === 'string' && model ? model : 'tinystories-656k',
     modelFile,
-    maxTokens: c.get<number>('maxTokens', 256),
-    topK: c.get<number>('hover.topK', 5),
-    colourMap: c.get<ColourMap>('colourMap', 'viridis'),
-    score: c.get<ScoreFunction>('scoreFunction', 'scaled-dot'),
-    normaliser: c.get<Normaliser>('normaliser', 'softmax'),
-    decorations: c.get<boolean>('decorations.enabled', true),
-    backend: c.get<'wasm' | 'cpu'>('backend', 'wasm'),
-    threads: c.get<number>('threads', 0),
+    maxTokens: int('maxTokens'),
+    topK: int('hover.topK'),
+    colourMap: oneOf(read(c, 'colourMap'), ENUMS.colourMap),
+    score: oneOf(read(c, 'scoreFunction'), ['scaled-dot', ...ENUMS.scoreFunction]),
+    normaliser: oneOf(read(c, 'normaliser'), ENUMS.normaliser),
+    decorations: read(c, 'decorations.enabled') !== false,
+    backend: oneOf(read(c, 'backend'), ENUMS.backend),
+    threads: int('threads'),
+    memoryBudgetMB: int('memoryBudgetMB'),
+    runTimeoutSeconds: int('runTimeoutSeconds'),
   };
 }
 

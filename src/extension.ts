@@ -31,7 +31,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     1500,
     () => {
       const c = readConfig();
-      return { backend: c.backend, threads: c.threads };
+      return { backend: c.backend, threads: c.threads, runTimeoutSeconds: c.runTimeoutSeconds };
     },
   );
   const session = new Session();

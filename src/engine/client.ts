@@ -37,7 +37,23 @@ export interface EngineSettings {
   readonly backend: 'wasm' | 'cpu';
   /** 0 = automatic (small models on one thread, large ones on every core up to 4); N = always N. */
   readonly threads: number;
+  /** The watchdog: a run (load included) still going after this many seconds is stopped; 0 = none. */
+  readonly runTimeoutSeconds?: number;
 }
+
+export interface EngineOptions {
+  /** The worker's JS heap (resourceLimits.maxOldGenerationSizeMb): past it only the worker dies. */
+  readonly heapLimitMb?: number;
+}
+
+/** Default JS heap of an inference worker; weights live in ArrayBuffers and wasm memory, outside it. */
+export const WORKER_HEAP_MB = 3072;
+
+/** Why runs fail when their worker is replaced; a run that did not cause it is sent again. */
+const RESTARTED = 'worker-restarted';
+const CRASHED = 'worker-crashed';
+const HINT =
+  'The inference worker was restarted, so the next run starts fresh. This usually means the run needed more memory than the worker has: try fewer tokens (attentionLens.maxTokens) or a smaller model.';
 
 export interface BackendInfo {
   readonly backend: string;
@@ -68,7 +84,11 @@ class WorkerSlot {
     private readonly workerPath: string,
     private readonly env: () => NodeJS.ProcessEnv,
     private readonly log: Log,
+    private readonly heapLimitMb: number,
   ) {}
+
+  /** Threads started so far: a restart shows as a new generation. */
+  generation = 0;
 
   get started(): boolean {
     return this.worker !== undefined;
@@ -91,16 +111,31 @@ class WorkerSlot {
     this.worker = undefined;
     this.channel.failAll(reason);
     if (w) {
-      if (log) this.log('info', 'terminating an inference worker');
+      if (log) this.log('info', `terminating the inference worker (${this.lane} models): ${reason.message}`);
       void w.terminate();
     }
+  }
+
+  /**
+   * The worker crashed or its heap is broken: the error that says why; the thread is replaced on the
+   * next call. `culpritKnown`: the other runs it held did not cause it and are sent again.
+   */
+  crashed(what: string, culpritKnown = false): EngineError {
+    const error = new EngineError(`The inference worker stopped after ${what}. ${HINT}`, CRASHED);
+    this.log('error', error.message);
+    this.restart(culpritKnown ? new EngineError(error.message, RESTARTED) : error, false);
+    return error;
   }
 
   private ensure(): Worker {
     if (this.worker) return this.worker;
     const started = Date.now();
-    const worker = new Worker(this.workerPath, { env: this.env() });
+    const worker = new Worker(this.workerPath, {
+      env: this.env(),
+      resourceLimits: { maxOldGenerationSizeMb: this.heapLimitMb },
+    });
     this.worker = worker;
+    this.generation++;
     let readyResolve!: (v: BackendInfo) => void;
     let readyReject!: (e: Error) => void;
     this.info = new Promise((resolve, reject) => ((readyResolve = resolve), (readyReject = reject)));
@@ -115,16 +150,20 @@ class WorkerSlot {
       );
       readyResolve({ backend: msg.backend, threads: msg.threads, warning: msg.warning });
     });
-    worker.on('error', (err) => {
-      this.log('error', `inference worker failed: ${err.stack ?? err.message}`);
+    worker.on('error', (err: Error & { code?: string }) => {
+      if (this.worker !== worker) return;
       readyReject(new EngineError(`The inference worker failed: ${err.message}`));
-      this.restart(new EngineError(`The inference worker failed: ${err.message}`));
+      if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') this.crashed(`running out of memory (${err.message})`);
+      else {
+        this.log('error', `inference worker failed: ${err.stack ?? err.message}`);
+        this.restart(new EngineError(`The inference worker failed: ${err.message}`));
+      }
     });
     worker.on('exit', (code) => {
       readyReject(new EngineError(`The inference worker exited with code ${code} before it was ready.`));
       if (this.worker === worker) {
         this.worker = undefined;
-        if (code !== 0) this.channel.failAll(new EngineError(`The inference worker exited with code ${code}.`));
+        if (code !== 0) this.crashed(`exiting unexpectedly (code ${code})`);
       }
     });
     return worker;
@@ -153,7 +192,9 @@ export class EngineClient {
     private readonly cancelGraceMs = 1500,
     private readonly settings: () => EngineSettings = () => ({ backend: 'wasm', threads: 0 }),
     private readonly largeModelBytes = LARGE_MODEL_BYTES,
+    options: EngineOptions = {},
   ) {
+    const heap = options.heapLimitMb ?? WORKER_HEAP_MB;
     const env = (lane: Lane) => (): NodeJS.ProcessEnv => {
       const { backend, threads } = this.settings();
       const out: NodeJS.ProcessEnv = { ...process.env, ATTENTION_LENS_BACKEND: backend };
@@ -163,8 +204,8 @@ export class EngineClient {
       return out;
     };
     this.slots = {
-      small: new WorkerSlot('small', workerPath, env('small'), log),
-      large: new WorkerSlot('large', workerPath, env('large'), log),
+      small: new WorkerSlot('small', workerPath, env('small'), log, heap),
+      large: new WorkerSlot('large', workerPath, env('large'), log, heap),
     };
   }
 
@@ -191,25 +232,24 @@ export class EngineClient {
     return file && (await weightBytes(file)) > this.largeModelBytes ? 'large' : 'small';
   }
 
+  /** How many worker threads have been started on each lane (a restart adds one). */
+  get generations(): Record<Lane, number> {
+    return { small: this.slots.small.generation, large: this.slots.large.generation };
+  }
+
+  /**
+   * One run. Its cancel and its watchdog stop only this run: when the thread has to be terminated
+   * (a stage that never yields), the other runs it held are sent again to the fresh thread.
+   */
   run(request: RunRequest, onProgress?: (fraction: number, message: string) => void): RunHandle {
     let settled = false;
-    let cancelled = false;
+    let stopped: EngineError | undefined;
     let slot: WorkerSlot | undefined;
     let call: Call<Trace> | undefined;
-    const promise = this.laneFor(request).then((lane) => {
-      if (cancelled) throw new EngineError('The run was cancelled.', 'cancelled');
-      this.lastLane = lane;
-      slot = this.slots[lane];
-      call = slot.call({ kind: 'run', ...request }, onProgress);
-      return call.promise;
-    });
-    void promise.then(
-      () => (settled = true),
-      () => (settled = true),
-    );
-    const cancel = (): void => {
-      if (settled) return;
-      cancelled = true;
+    const budget = (this.settings().runTimeoutSeconds ?? 0) * 1000;
+    const stop = (why: EngineError, graceMs: number): void => {
+      if (settled || stopped) return;
+      stopped = why;
       const s = slot;
       const c = call;
       if (!s || !c || !s.channel.isPending(c.id)) return;
@@ -217,11 +257,49 @@ export class EngineClient {
       // A stage that is still computing cannot see the abort; stop the thread itself.
       setTimeout(() => {
         if (!settled && s.channel.isPending(c.id)) {
-          this.log('warn', `run ${c.id} did not stop within ${this.cancelGraceMs} ms of cancel; restarting the worker`);
-          s.restart(new EngineError('The run was cancelled.', 'cancelled'));
+          this.log('warn', `run ${c.id} did not stop within ${graceMs} ms (${why.message}); restarting the worker`);
+          s.restart(new EngineError(why.message, RESTARTED));
         }
-      }, this.cancelGraceMs).unref?.();
+      }, graceMs).unref?.();
     };
+    const attempt = async (tries: number): Promise<Trace> => {
+      const lane = await this.laneFor(request);
+      if (stopped) throw stopped;
+      this.lastLane = lane;
+      slot = this.slots[lane];
+      call = slot.call({ kind: 'run', ...request }, onProgress);
+      try {
+        return await call.promise;
+      } catch (err) {
+        if (stopped) throw stopped;
+        const code = (err as EngineError).code;
+        // Another run's cancel or watchdog replaced the thread under this one: run it again, once.
+        if (code === RESTARTED && tries < 2) return attempt(tries + 1);
+        if (code === 'worker-broken') throw slot.crashed((err as Error).message, true);
+        throw err;
+      }
+    };
+    const promise = attempt(1);
+    void promise.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    if (budget > 0) {
+      const timer = setTimeout(
+        () =>
+          stop(
+            new EngineError(
+              `The run was stopped after ${budget / 1000} s (attentionLens.runTimeoutSeconds) and the inference worker restarted. A tokenizer with a pathological pattern, a very long text or a model too big for this machine can take that long; try fewer tokens or raise the limit.`,
+              'timeout',
+            ),
+            0,
+          ),
+        budget,
+      );
+      timer.unref?.();
+      void promise.finally(() => clearTimeout(timer)).catch(() => {});
+    }
+    const cancel = (): void => stop(new EngineError('The run was cancelled.', 'cancelled'), this.cancelGraceMs);
     return { promise, cancel };
   }
 

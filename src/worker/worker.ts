@@ -11,6 +11,7 @@ import { recompute } from '../model/attention/whatif';
 import { throwIfCancelled, type RunOptions } from '../model/model';
 import { Channel } from '../../shared/channel';
 import type { WorkerReady, WorkerRequest, WorkerResponseMap } from '../../shared/workerProtocol';
+import { guarded, testFault } from './faults';
 
 const port = parentPort;
 if (!port) throw new Error('worker.js must run in a worker thread');
@@ -30,19 +31,21 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
   // The worker keeps nothing it sends: traces and what-if results move to the host.
   transferResults: true,
   handlers: {
-    run: async (request, { signal, progress }) => {
+    run: guarded(async (request, { signal, progress }) => {
       await backend;
       // Let a cancel that was sent right after the run be seen before any work starts.
       await new Promise((r) => setImmediate(r));
       throwIfCancelled(signal);
+      // Only under ATTENTION_LENS_TEST_FAULTS=1: real traps, OOMs, exits and hangs for the recovery tests.
+      testFault(request.modelId);
       const { text, maxTokens, score, normaliser, topK, config, modelId } = request;
       const options: RunOptions = { maxTokens, score, normaliser, topK, signal, onProgress: progress };
       if (config) return runConfigFile(config.text, config.baseDir, options);
       const file = filePathOf(modelId);
       const model = file ? await fileModels.get(file, options) : await getModel(modelId);
       return model.run(text, options);
-    },
-    whatIf: async (r) => {
+    }),
+    whatIf: guarded(async (r) => {
       await backend;
       return recompute(
         {
@@ -60,7 +63,7 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
         r.score,
         r.normaliser,
       );
-    },
+    }),
     memory: async () => {
       await backend;
       const m = tf.memory();
