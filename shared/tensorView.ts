@@ -136,6 +136,44 @@ export function scaleEndsFor(tensorName: string): ScaleEnds {
   return tensorName === 'weights' ? { min: 0, max: 1 } : {};
 }
 
+/** Probabilities are drawn on a sequential map; everything else (scores, Q, K, V, differences) is signed. */
+export function isSigned(tensorName: string): boolean {
+  return !['weights', 'probs', 'top_p', 'mask'].includes(tensorName);
+}
+
+/** A signed tensor's colour range: symmetric about 0, so 0 is the diverging map's neutral middle. */
+export function centredRange(r: ValueRange): ValueRange {
+  const a = Math.max(Math.abs(r.min), Math.abs(r.max)) || 1;
+  return { min: -a, max: a };
+}
+
+const LEGEND_TITLES: Record<string, string> = {
+  weights: 'attention weight α',
+  scores: 'score S',
+  difference: 'difference (what-if − model)',
+  Q: 'query component',
+  K: 'key component',
+  V: 'value component',
+  context: 'context component',
+  probs: 'probability',
+  logits: 'logit',
+  top_p: 'probability',
+};
+
+/** What a heatmap's colour measures, as its legend's title. */
+export function legendTitle(tensorName: string): string {
+  return LEGEND_TITLES[tensorName] ?? `${tensorName} value`;
+}
+
+/** A legend's end label: three significant digits, or an exponent for very small or large values. */
+export function legendLabel(v: number): string {
+  if (!Number.isFinite(v)) return formatValue(v);
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  if (a >= 1e4 || a < 1e-2) return v.toExponential(2).replace('e+', 'e');
+  return String(Number(v.toPrecision(3)));
+}
+
 /**
  * The one colour range of a drawn matrix (heatmap, SVG and PNG exports, grid thumbnails): the
  * fixed ends, and the data's range over the cells that are not masked out for the others, so a

@@ -4,7 +4,7 @@ import type { ColourMap } from '../shared/protocol';
 import type { Stage } from '../shared/trace';
 import { tensorToJson } from '../shared/codec';
 import { cssColour } from './draw/colormap';
-import { colourRange, formatValue, type Matrix, type ScaleEnds } from '../shared/tensorView';
+import { centredRange, colourRange, formatValue, type Matrix, type ScaleEnds } from '../shared/tensorView';
 
 /** Float32 values printed with 9 significant digits round-trip exactly. */
 const exact = (v: number): string => (Number.isFinite(v) ? String(Number(v.toPrecision(9))) : String(v));
@@ -39,6 +39,10 @@ export interface SvgOptions {
   readonly fixedRange?: ScaleEnds;
   readonly cell?: number;
   readonly font?: string;
+  /** A signed tensor, drawn as in the panel: the diverging map, centred on 0. */
+  readonly diverging?: boolean;
+  /** What the colour measures, written along the legend. */
+  readonly legendTitle?: string;
 }
 
 /** A standalone SVG heatmap: one rect per cell, token labels, title and colour legend. */
@@ -49,10 +53,12 @@ export function heatmapSvg(m: Matrix, o: SvgOptions): string {
   const labelH = Math.min(14, Math.max(1, ...m.colLabels.map((l) => [...l].length))) * 6.5 + 10;
   const top = 24 + labelH;
   const left = labelW;
-  const { min, max } = colourRange(m, o.fixedRange);
+  const own = colourRange(m, o.fixedRange);
+  const { min, max } = o.diverging ? centredRange(own) : own;
+  const map = o.diverging ? 'diverging' : o.colourMap;
   // Room for the legend's end labels at 11 px (about 6.8 px a character), never less than before.
   const legendW = Math.max(70, 32 + Math.ceil(Math.max(formatValue(min).length, formatValue(max).length) * 6.8));
-  const w = left + m.cols * cell + legendW;
+  const w = left + m.cols * cell + legendW + (o.legendTitle ? 16 : 0);
   const h = top + m.rows * cell + 16;
   const span = max - min;
   const showLabels = cell >= 10;
@@ -65,7 +71,7 @@ export function heatmapSvg(m: Matrix, o: SvgOptions): string {
   for (let r = 0; r < m.rows; r++)
     for (let c = 0; c < m.cols; c++) {
       const v = m.data[r * m.cols + c]!;
-      const fill = m.masked?.(r, c) ? '#eee' : cssColour(o.colourMap, (v - min) / span);
+      const fill = m.masked?.(r, c) ? '#eee' : cssColour(map, (v - min) / span);
       parts.push(
         `<rect x="${left + c * cell}" y="${top + r * cell}" width="${cell}" height="${cell}" fill="${fill}"><title>${esc(`${m.rowLabels[r]} → ${m.colLabels[c]}: ${formatValue(v)}`)}</title></rect>`,
       );
@@ -86,12 +92,16 @@ export function heatmapSvg(m: Matrix, o: SvgOptions): string {
   const lx = left + m.cols * cell + 14;
   const lh = Math.max(40, Math.min(200, m.rows * cell));
   parts.push(`<defs><linearGradient id="legend" x1="0" y1="1" x2="0" y2="0">`);
-  for (let i = 0; i <= 10; i++) parts.push(`<stop offset="${i / 10}" stop-color="${cssColour(o.colourMap, i / 10)}"/>`);
+  for (let i = 0; i <= 10; i++) parts.push(`<stop offset="${i / 10}" stop-color="${cssColour(map, i / 10)}"/>`);
   parts.push(`</linearGradient></defs>`, `<rect x="${lx}" y="${top}" width="10" height="${lh}" fill="url(#legend)"/>`);
   parts.push(
     `<text x="${lx + 14}" y="${top + 8}">${esc(formatValue(max))}</text>`,
     `<text x="${lx + 14}" y="${top + lh}">${esc(formatValue(min))}</text>`,
   );
+  if (o.legendTitle)
+    parts.push(
+      `<text transform="translate(${w - 6},${top + lh / 2}) rotate(-90)" text-anchor="middle">${esc(o.legendTitle)}</text>`,
+    );
   parts.push('</svg>');
   return parts.join('\n');
 }

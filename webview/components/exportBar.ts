@@ -1,7 +1,7 @@
 // Export the current view: PNG (the canvas as drawn), SVG (the same matrix and colour range,
 // vector), CSV and JSON (exact values), HTML (the whole panel, built by the host).
 import { assertNever, type ExportFormat } from '../../shared/protocol';
-import { scaleEndsFor } from '../../shared/tensorView';
+import { isSigned, legendTitle, scaleEndsFor } from '../../shared/tensorView';
 import { h } from '../dom';
 import { fileSafe, heatmapSvg, matrixToCsv, stageToJson } from '../exporters';
 import { exportTarget } from '../matrices';
@@ -70,6 +70,8 @@ export async function exportAs(ctx: PanelContext, root: HTMLElement, format: Exp
         title: `${trace.model.name}: ${shown.title}${head >= 0 ? ` (head ${head})` : ' (mean of heads)'}`,
         colourMap: s.settings.colourMap,
         fixedRange: scaleEndsFor(shown.tensorName),
+        diverging: isSigned(shown.tensorName),
+        legendTitle: legendTitle(shown.tensorName),
       });
       break;
     case 'png': {

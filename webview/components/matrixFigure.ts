@@ -2,9 +2,17 @@
 // move a cell cursor), and a readout of the exact value under it.
 import type { ColourMap } from '../../shared/protocol';
 import type { TensorData } from '../../shared/trace';
-import { colourRange, formatValue, scaleEndsFor, shapeText, type Matrix } from '../../shared/tensorView';
+import {
+  formatValue,
+  isSigned,
+  legendLabel,
+  legendTitle,
+  scaleEndsFor,
+  shapeText,
+  type Matrix,
+} from '../../shared/tensorView';
 import { h } from '../dom';
-import { HeatmapPainter, hitTest, layoutHeatmap, legendChars, type HeatmapStyle, type Layout } from '../draw/heatmap';
+import { HeatmapPainter, hitTest, layoutHeatmap, scaleOf, type HeatmapStyle, type Layout } from '../draw/heatmap';
 import { isAttentionMatrix } from '../matrices';
 import type { PanelContext } from './part';
 
@@ -48,17 +56,21 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
     ...ctx.theme(),
     scale: scaleEndsFor(tensor.name),
     showValues: true,
+    diverging: isSigned(tensor.name),
+    legendTitle: legendTitle(tensor.name),
   };
+  const ends = scaleOf(matrix, style);
+  const legend = `${style.legendTitle}: ${legendLabel(ends.min)} to ${legendLabel(ends.max)}`;
   const canvas = h('canvas', {
     class: 'heatmap',
     'data-testid': `heatmap-${testid}`,
     tabindex: 0,
     role: 'img',
-    'aria-label': `${tensor.name} ${shapeText(tensor)}`,
+    'aria-label': `${tensor.name} ${shapeText(tensor)}; colour: ${legend}`,
+    'data-legend': legend,
   });
   const readout = h('div', { class: 'readout', 'data-testid': `readout-${testid}`, 'aria-live': 'polite' }, '\u00a0');
-  const ends = colourRange(matrix, style.scale);
-  const legendWidth = legendChars(ends.min, ends.max);
+  const legendWidth = Math.max(legendLabel(ends.min).length, legendLabel(ends.max).length);
   let layout: Layout;
   let painter: HeatmapPainter | undefined;
   let cell: Cell | undefined;

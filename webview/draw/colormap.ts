@@ -1,10 +1,27 @@
 // Perceptually uniform colour maps (anchors sampled from matplotlib's viridis, cividis, magma),
-// readable on light, dark and high-contrast themes and for colour-blind users.
+// readable on light, dark and high-contrast themes and for colour-blind users; and ColorBrewer's
+// RdBu (blue below 0, white at 0, red above) for signed tensors, centred on 0.
 import type { ColourMap } from '../../shared/protocol';
 
 type RGB = readonly [number, number, number];
 
-const ANCHORS: Record<ColourMap, readonly RGB[]> = {
+/** A sequential map the user chose, or the diverging one signed tensors are drawn with. */
+export type MapName = ColourMap | 'diverging';
+
+const ANCHORS: Record<MapName, readonly RGB[]> = {
+  diverging: [
+    [5, 48, 97],
+    [33, 102, 172],
+    [67, 147, 195],
+    [146, 197, 222],
+    [209, 229, 240],
+    [247, 247, 247],
+    [253, 219, 199],
+    [244, 165, 130],
+    [214, 96, 77],
+    [178, 24, 43],
+    [103, 0, 31],
+  ],
   viridis: [
     [68, 1, 84],
     [72, 36, 117],
@@ -47,7 +64,7 @@ const ANCHORS: Record<ColourMap, readonly RGB[]> = {
 };
 
 /** Colour for t in [0, 1] (clamped; NaN → mid grey). */
-export function colourAt(map: ColourMap, t: number): RGB {
+export function colourAt(map: MapName, t: number): RGB {
   if (Number.isNaN(t)) return [128, 128, 128];
   const a = ANCHORS[map];
   const x = Math.min(1, Math.max(0, t)) * (a.length - 1);
@@ -62,15 +79,15 @@ export function colourAt(map: ColourMap, t: number): RGB {
   ];
 }
 
-export function cssColour(map: ColourMap, t: number): string {
+export function cssColour(map: MapName, t: number): string {
   const [r, g, b] = colourAt(map, t);
   return `rgb(${r},${g},${b})`;
 }
 
-const luts = new Map<ColourMap, Uint8ClampedArray>();
+const luts = new Map<MapName, Uint8ClampedArray>();
 
 /** A 256-entry lookup table as packed RGBA bytes, for fast ImageData fills (built once per map). */
-export function lut(map: ColourMap): Uint8ClampedArray {
+export function lut(map: MapName): Uint8ClampedArray {
   const cached = luts.get(map);
   if (cached) return cached;
   const out = new Uint8ClampedArray(256 * 4);

@@ -1,8 +1,16 @@
 // Canvas heatmap with token labels on both axes, a colour legend, hover hit-testing and a
 // keyboard cell cursor. Layout and hit-testing are pure (unit-tested); drawing uses canvas 2D.
 import type { ColourMap } from '../../shared/protocol';
-import { colourAt, cssColour, lut } from './colormap';
-import { colourRange, formatValue, type Matrix, type ScaleEnds } from '../../shared/tensorView';
+import { colourAt, cssColour, lut, type MapName } from './colormap';
+import {
+  centredRange,
+  colourRange,
+  formatValue,
+  legendLabel,
+  type Matrix,
+  type ScaleEnds,
+  type ValueRange,
+} from '../../shared/tensorView';
 
 export interface Layout {
   /** Cell width and height; cells are square unless a wide matrix would make rows unreadably thin. */
@@ -26,6 +34,11 @@ export function legendChars(min: number, max: number): number {
   return Math.max(formatValue(min).length, formatValue(max).length);
 }
 
+/** Width of the legend: gap, colour bar, its end labels (legendLabel, 10 px) and a column for its rotated title. */
+export function legendWidth(labelChars: number): number {
+  return 8 + 10 + 5 + Math.ceil(Math.max(6, labelChars) * LEGEND_CHAR_PX) + 16;
+}
+
 /**
  * Fit a rows×cols matrix into maxWidth, with room for labels; cells between 2 and 28 px. The
  * legend grows past six characters of end labels (e.g. "-8.6045e-6") so they are never clipped.
@@ -43,7 +56,7 @@ export function layoutHeatmap(
     );
   const left = showLabels ? Math.ceil(maxLabel(m.rowLabels) * LABEL_FONT_PX * 0.62) + 8 : 0;
   const top = showLabels ? Math.ceil(maxLabel(m.colLabels) * LABEL_FONT_PX * 0.62) + 8 : 0;
-  const legend = 56 + Math.ceil(Math.max(0, legendLabelChars - 6) * LEGEND_CHAR_PX);
+  const legend = legendWidth(legendLabelChars);
   const cell = Math.max(2, Math.min(28, Math.floor((maxWidth - left - legend) / Math.max(1, m.cols))));
   // Rows stay tall enough to label (when there are few of them) even if columns are thin.
   const cellH = m.rows <= 64 && showLabels ? Math.max(cell, Math.min(LABEL_FONT_PX + 3, 18)) : cell;
@@ -80,6 +93,19 @@ export interface HeatmapStyle {
   readonly scale?: ScaleEnds;
   readonly showLabels?: boolean;
   readonly showValues?: boolean;
+  /** A signed tensor: drawn on the diverging map, its range centred on 0. */
+  readonly diverging?: boolean;
+  /** What the colour measures (the legend's title). */
+  readonly legendTitle?: string;
+}
+
+/** The colour range and map a heatmap is drawn with (the SVG and PNG exports use the same). */
+export function scaleOf(
+  m: Pick<Matrix, 'rows' | 'cols' | 'data' | 'masked'>,
+  style: Pick<HeatmapStyle, 'colourMap' | 'scale' | 'diverging'>,
+): ValueRange & { readonly map: MapName } {
+  const r = colourRange(m, style.scale);
+  return style.diverging ? { ...centredRange(r), map: 'diverging' } : { ...r, map: style.colourMap };
 }
 
 export function drawHeatmap(
@@ -89,14 +115,14 @@ export function drawHeatmap(
   style: HeatmapStyle,
   cursor?: { row: number; col: number },
 ): void {
-  const { min, max } = colourRange(m, style.scale);
+  const { min, max, map } = scaleOf(m, style);
   const span = max - min || 1;
   ctx.save();
   ctx.clearRect(0, 0, l.width, l.height);
   // Colours go through an ImageData of one pixel per cell, scaled up without smoothing: one draw
   // call instead of a fillRect per cell (512 × 512 cells stay fast).
   const img = new ImageData(m.cols, m.rows);
-  const table = lut(style.colourMap);
+  const table = lut(map);
   for (let r = 0; r < m.rows; r++) {
     for (let c = 0; c < m.cols; c++) {
       const o = (r * m.cols + c) * 4;
@@ -140,13 +166,13 @@ export function drawHeatmap(
       for (let c = 0; c < m.cols; c++) {
         if (m.masked?.(r, c)) continue;
         const v = m.data[r * m.cols + c]!;
-        const rgb = colourAt(style.colourMap, (v - min) / span);
+        const rgb = colourAt(map, (v - min) / span);
         ctx.fillStyle = rgb[0] * 0.3 + rgb[1] * 0.59 + rgb[2] * 0.11 > 140 ? '#000' : '#fff';
         ctx.fillText(cellText(v, integers), l.left + (c + 0.5) * l.cell, l.top + (r + 0.5) * l.cellH);
       }
   }
   if (style.showLabels !== false) drawLabels(ctx, m, l, style);
-  drawLegend(ctx, l, m, style, min, max);
+  drawLegend(ctx, l, m, style, map, min, max);
   if (cursor) drawCellCursor(ctx, l, style, cursor);
   ctx.restore();
 }
@@ -249,21 +275,41 @@ function drawLegend(
   l: Layout,
   m: Pick<Matrix, 'rows' | 'cols'>,
   style: HeatmapStyle,
+  map: MapName,
   min: number,
   max: number,
 ): void {
-  // Just right of the cells; the labels take the rest of the legend's width.
+  // Just right of the cells: the bar, its end labels, and the title rotated along the right edge.
   const x = l.left + l.cell * m.cols + 8;
   const h = Math.max(40, Math.min(200, m.rows * l.cellH));
   for (let i = 0; i < h; i++) {
-    ctx.fillStyle = cssColour(style.colourMap, 1 - i / (h - 1));
+    ctx.fillStyle = cssColour(map, 1 - i / (h - 1));
     ctx.fillRect(x, l.top + i, 10, 1);
   }
   ctx.fillStyle = style.foreground;
   ctx.font = `10px ${style.font}`;
   ctx.textAlign = 'left';
   ctx.textBaseline = 'top';
-  ctx.fillText(formatValue(max), x + 13, l.top);
+  ctx.fillText(legendLabel(max), x + 13, l.top);
   ctx.textBaseline = 'bottom';
-  ctx.fillText(formatValue(min), x + 13, l.top + h);
+  ctx.fillText(legendLabel(min), x + 13, l.top + h);
+  if (style.diverging && min < 0 && max > 0) {
+    ctx.textBaseline = 'middle';
+    ctx.fillText('0', x + 13, l.top + h * (max / (max - min)));
+  }
+  if (!style.legendTitle) return;
+  // The title runs up the legend's last column, centred on the bar, shortened to the canvas's height.
+  const room = l.height - 4;
+  let title = style.legendTitle;
+  while (title.length > 1 && ctx.measureText(title).width > room) title = title.slice(0, -2) + '…';
+  ctx.save();
+  ctx.translate(l.width - 3, Math.min(l.height - 2, Math.max(2, l.top + h / 2)));
+  ctx.rotate(-Math.PI / 2);
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'bottom';
+  const w = ctx.measureText(title).width;
+  // Keep the rotated text inside the canvas vertically.
+  const shift = Math.max(0, w / 2 - (l.height - 2 - Math.max(2, l.top + h / 2)));
+  ctx.fillText(title, shift, 0);
+  ctx.restore();
 }
