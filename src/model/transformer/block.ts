@@ -55,6 +55,14 @@ export interface BlockInputs {
   readonly memory?: tf.Tensor2D;
   /** [H, T, T] added to the self-attention scores before the mask (T5's relative position bias, shared by every layer). */
   readonly selfBias?: tf.Tensor3D;
+  /** A decoding step (transformer/kvCache.ts): self-attention's keys and values of the earlier positions, put before this pass's. */
+  readonly selfCache?: LayerKv;
+}
+
+/** One layer's key/value cache: `past` K and V ([KV, P, hd], after QK-norm and RoPE); `keep` stores the grown ones. */
+export interface LayerKv {
+  readonly past: { readonly k: tf.Tensor3D; readonly v: tf.Tensor3D } | undefined;
+  keep(k: tf.Tensor3D, v: tf.Tensor3D): void;
 }
 
 /** A layer's numbers for the trace. Pre-norm: x → h = norm(x) → x₁ = x + attn(h) → … ; post-norm: x₁ = norm(x + attn(x)). */
@@ -86,10 +94,10 @@ function headNorm(cfg: NormConfig, x: tf.Tensor3D, g: NormWeights | undefined, w
 }
 
 /** Projections, positions and multi-head attention of `hq` over `hkv`; the output projection applied. */
-function attention(hq: tf.Tensor2D, hkv: tf.Tensor2D, w: AttentionWeights, a: AttentionConfig, n: NormConfig, inputs: BlockInputs, mask: tf.Tensor2D | undefined, rope: RopeTensors | undefined, bias?: tf.Tensor3D) {
+function attention(hq: tf.Tensor2D, hkv: tf.Tensor2D, w: AttentionWeights, a: AttentionConfig, n: NormConfig, inputs: BlockInputs, mask: tf.Tensor2D | undefined, rope: RopeTensors | undefined, bias?: tf.Tensor3D, cache?: LayerKv) {
   let q = splitHeads(dense(hq, w.q), a.heads, a.headDim); // [Tq, H·hd] → [H, Tq, hd]
   let k = splitHeads(dense(hkv, w.k), a.kvHeads, a.headDim); // [Tk, KV·hd] → [KV, Tk, hd]
-  const v = splitHeads(dense(hkv, w.v), a.kvHeads, a.headDim); // [Tk, KV·hd] → [KV, Tk, hd]
+  let v = splitHeads(dense(hkv, w.v), a.kvHeads, a.headDim); // [Tk, KV·hd] → [KV, Tk, hd]
   if (a.qkNorm) {
     q = headNorm(n, q, w.qNorm, 'q_norm');
     k = headNorm(n, k, w.kNorm, 'k_norm');
@@ -97,6 +105,13 @@ function attention(hq: tf.Tensor2D, hkv: tf.Tensor2D, w: AttentionWeights, a: At
   if (rope) {
     q = applyRope(q, rope);
     k = applyRope(k, rope);
+  }
+  if (cache) {
+    if (cache.past) {
+      k = tf.concat([cache.past.k, k], 1); // [KV, P, hd] + [KV, Tk, hd] → [KV, P + Tk, hd]
+      v = tf.concat([cache.past.v, v], 1);
+    }
+    cache.keep(k, v);
   }
   const m = multiHead(q, k, v, { scale: a.scale(inputs.layer), ...(mask ? { mask } : {}), ...(bias ? { bias } : {}), ...(a.softCap !== undefined ? { softCap: a.softCap } : {}), ...(a.kvHeads !== a.heads ? { kvHeadOf: kvHeadOf(a) } : {}) });
   const out = dense(m.merged, w.o); // [Tq, H·hd] → [Tq, D]
@@ -136,7 +151,7 @@ export function transformerBlock(x: tf.Tensor2D, w: BlockWeights, cfg: BlockConf
   };
 
   const h = pre ? n(x, w.selfNorm) : x;
-  const self = attention(h, h, w.self, cfg.self, cfg.norm, inputs, inputs.selfMask, rope, inputs.selfBias);
+  const self = attention(h, h, w.self, cfg.self, cfg.norm, inputs, inputs.selfMask, rope, inputs.selfBias, inputs.selfCache);
   const x1 = pre ? (tf.add(x, post(self.out, w.selfPostNorm, 'selfPostNorm')) as tf.Tensor2D) : n(tf.add(x, self.out) as tf.Tensor2D, w.selfNorm);
 
   let x2 = x1;

@@ -16,6 +16,8 @@ import type { LayerList } from './streamedWeights';
 import { embedTokens, positionIds, type PositionKind } from './embedding';
 import { configOfLayer, type AttentionConfig, type BlockConfig, type LayerConfigs } from './config';
 import { SelfInputs } from './selfInputs';
+import { KvCache, StepInputs } from './kvCache';
+import { generateTokens, type GenerateOptions, type GeneratedToken } from './generate';
 import { LoadedModel } from './load';
 import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type ScoreFunction, type Stage, type Token, type Trace } from '../../../shared/trace';
 
@@ -123,11 +125,11 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
   /** The part of a growing sequence the model can see when decoding. */
   protected abstract window(sequence: number[]): number[];
 
-  private checkIds(ids: readonly number[]): void {
+  private checkIds(ids: readonly number[], past = 0): void {
     const { vocabSize: V, limit } = this.spec;
     if (ids.length === 0) throw new AttentionInputError('empty', 'There are no tokens to run.');
-    if (this.spec.positions.kind === 'learned' && ids.length > limit.positions) {
-      throw new AttentionInputError('too-long', `${ids.length} tokens do not fit this model's ${limit.positions} ${limit.label}.`);
+    if (this.spec.positions.kind === 'learned' && past + ids.length > limit.positions) {
+      throw new AttentionInputError('too-long', `${past + ids.length} tokens do not fit this model's ${limit.positions} ${limit.label}.`);
     }
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id >= V) throw new AttentionInputError('shape', `Token id ${id} is outside the embedding table (vocab_size ${V}).`);
@@ -138,10 +140,12 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
    * The forward pass. With `record`, every layer's tensors are pulled out for the trace (and only
    * the top-k of the logits); without, the logits of the last position (`lastOnly`) or of all.
    */
-  private async forward(ids: readonly number[], opts: { record: boolean; lastOnly?: boolean; topK?: number; run?: Run; signal?: AbortSignal }): Promise<ForwardResult> {
+  private async forward(ids: readonly number[], opts: { record: boolean; lastOnly?: boolean; topK?: number; run?: Run; signal?: AbortSignal; cache?: KvCache }): Promise<ForwardResult> {
     const w = this.live();
     const { block, layers: L, positions } = this.spec;
-    this.checkIds(ids);
+    const { cache } = opts;
+    const past = cache?.length ?? 0;
+    this.checkIds(ids, past);
     const T = ids.length;
     const D = block.dModel;
     const { record } = opts;
@@ -149,12 +153,13 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
     const layers: BlockRecord[] = [];
     const result: { -readonly [K in keyof ForwardResult]: ForwardResult[K] } = { layers };
     const cfgs = this.layerConfigs();
-    const self = new SelfInputs(T, true);
+    // With a cache: T new positions after `past` cached ones, attending to the cached keys too.
+    const self = cache ? new StepInputs(T, past) : new SelfInputs(T, true);
     let x: tf.Tensor2D | undefined;
     try {
       x = tf.tidy(() => {
         if (positions.kind === 'learned' && !w.positions) throw new Error('learned positions need their table');
-        const learned = positions.kind === 'learned' && w.positions ? { positions: w.positions, positionIds: positionIds(T, positions.offset) } : {};
+        const learned = positions.kind === 'learned' && w.positions ? { positions: w.positions, positionIds: positionIds(T, positions.offset + past) } : {};
         const scale = this.spec.embedScale !== undefined ? { scale: this.spec.embedScale } : {};
         const e = embedTokens(ids, w.embed, { ...learned, ...scale }); // [T] → [T, D]
         if (record) {
@@ -168,24 +173,26 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
       });
       const embedded = x;
       x = undefined; // owned by the stack now
-      const stack = await runStack(embedded, w.layers, cfgs, (l) => self.for(configOfLayer(cfgs, l).self), {
+      const stack = await runStack(embedded, w.layers, cfgs, (l) => (self instanceof StepInputs ? self.for(configOfLayer(cfgs, l).self, cache!.layer(l)) : self.for(configOfLayer(cfgs, l).self)), {
         record,
         signal,
         progress: (l) => opts.run?.progress(l / (L + 1), `Layer ${l + 1} of ${L}`),
       });
       x = stack.out;
       layers.push(...stack.records);
+      cache?.ids.push(...ids);
       throwIfCancelled(signal);
       opts.run?.progress(L / (L + 1), 'Next-token predictions');
       const last = x;
       tf.tidy(() => {
-        const src = opts.lastOnly ? (tf.slice(last, [T - 1, 0], [1, D]) as tf.Tensor2D) : last; // [T, D] → [1, D]
+        const src = opts.lastOnly || cache ? (tf.slice(last, [T - 1, 0], [1, D]) as tf.Tensor2D) : last; // [T, D] → [1, D]
         const final = norm(block.norm, src, w.finalNorm);
         const raw = tf.matMul(final, w.lmHeadT) as tf.Tensor2D; // [T, D] → [T, vocab]
         const cap = this.spec.finalSoftCap;
         const logits = cap !== undefined ? tf.mul<tf.Tensor2D>(tf.tanh(tf.div(raw, cap)), cap) : raw;
         // A run keeps only the top-k: the full [T × vocab] logits are ~100 MB at 512 tokens of GPT-2.
-        if (!record) result.logits = f32(logits);
+        // A decoding step keeps its last row's logits whole (it samples from them) beside its layers' records.
+        if (!record || cache) result.logits = f32(logits);
         else {
           result.final = f32(final);
           const top = topKRows(logits, Math.max(1, Math.min(opts.topK ?? 5, this.spec.vocabSize)));
@@ -194,6 +201,9 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
         }
       });
       return result;
+    } catch (err) {
+      cache?.dispose(); // some layers grew, others not: start again from the prompt
+      throw err;
     } finally {
       x?.dispose();
       self.dispose();
@@ -210,6 +220,47 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
   /** Logits for every position, [ids.length × vocab_size] row-major (for tests and tools). */
   async logits(ids: readonly number[]): Promise<Float32Array> {
     return (await this.forward(ids, { record: false })).logits!;
+  }
+
+  /** An empty key/value cache for this model's layers (the caller disposes it). */
+  newCache(): KvCache {
+    return new KvCache(this.spec.layers);
+  }
+
+  /**
+   * One decoding pass over `ids` after the cached positions: the last position's logits ([vocab]) and,
+   * with `record`, each layer's numbers (queries of the new positions over every key). The cache grows by `ids`.
+   */
+  async step(ids: readonly number[], cache: KvCache, opts: { record?: boolean; signal?: AbortSignal } = {}): Promise<{ logits: Float32Array; layers: BlockRecord[] }> {
+    const out = await this.forward(ids, { record: opts.record ?? false, cache, ...(opts.signal ? { signal: opts.signal } : {}) });
+    return { logits: out.logits!, layers: out.layers };
+  }
+
+  /**
+   * Whether `added` more positions can join the cache and give what a full run would: they must fit the
+   * model's positions (past them the window slides and every position moves), and longrope must not
+   * switch factors (a full run would rotate the cached keys with the other ones).
+   */
+  cacheFits(cache: KvCache, added: number): boolean {
+    const total = cache.length + added;
+    if (total > this.spec.limit.positions) return false;
+    if (cache.length === 0) return true;
+    const cfgs = this.layerConfigs();
+    for (let l = 0; l < this.spec.layers; l++) {
+      const s = configOfLayer(cfgs, l).self.rope?.scaling;
+      if (s?.type === 'longrope' && cache.length > s.originalMaxPositions !== total > s.originalMaxPositions) return false;
+    }
+    return true;
+  }
+
+  /** The part of a growing sequence the model sees (its context window). */
+  visible(sequence: number[]): number[] {
+    return this.window(sequence);
+  }
+
+  /** Greedy or sampled generation over the key/value cache, each token with its alternatives (and attention on request). */
+  async generateTokens(prompt: readonly number[], n: number, opts: GenerateOptions = {}): Promise<GeneratedToken[]> {
+    return generateTokens(this, prompt, n, opts);
   }
 
   /** Greedy decoding: appends up to `n` argmax tokens (stops after EOS). Returns the new ids. */
