@@ -14,6 +14,7 @@ import { initBackend, tf } from '../../src/model/runtime/backend';
 import { loadBert, parseBertConfig, type BertModel } from '../../src/model/families/bert/model';
 import { loadGpt2, parseGpt2Config } from '../../src/model/families/gpt2/model';
 import { writeSafetensors } from '../../src/model/formats/safetensors';
+import { HF_FAMILIES } from '../../src/model/formats/hfFolder';
 import { AttentionInputError, type Trace } from '../../shared/trace';
 import { assertClose, stage, t } from './fixtureTools';
 
@@ -25,7 +26,12 @@ type Tensors = Record<string, { shape: number[]; data: Float32Array }>;
 /** A deterministic stream of uniform numbers in [0, 1). */
 const rng = mulberry32;
 
-function randomTensor(r: () => number, shape: number[], scale: number, centre = 0): { shape: number[]; data: Float32Array } {
+function randomTensor(
+  r: () => number,
+  shape: number[],
+  scale: number,
+  centre = 0,
+): { shape: number[]; data: Float32Array } {
   const n = shape.reduce((a, b) => a * b, 1);
   return { shape, data: Float32Array.from({ length: n }, () => centre + (r() * 2 - 1) * scale) };
 }
@@ -38,7 +44,8 @@ function byteChars(): string[] {
   for (let b = 174; b <= 255; b++) printable.push(b);
   const out: string[] = [];
   let extra = 0;
-  for (let b = 0; b < 256; b++) out[b] = printable.includes(b) ? String.fromCharCode(b) : String.fromCharCode(256 + extra++);
+  for (let b = 0; b < 256; b++)
+    out[b] = printable.includes(b) ? String.fromCharCode(b) : String.fromCharCode(256 + extra++);
   return out;
 }
 
@@ -50,7 +57,15 @@ function byteLevelTokenizer(front: string[], back: string[], post: unknown): { j
   const added: unknown[] = [];
   let id = 0;
   const special = (content: string): void => {
-    added.push({ id, content, single_word: false, lstrip: content === '<mask>', rstrip: false, normalized: false, special: true });
+    added.push({
+      id,
+      content,
+      single_word: false,
+      lstrip: content === '<mask>',
+      rstrip: false,
+      normalized: false,
+      special: true,
+    });
     vocab[content] = id++;
   };
   front.forEach(special);
@@ -68,12 +83,27 @@ function byteLevelTokenizer(front: string[], back: string[], post: unknown): { j
       pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
       post_processor: post,
       decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab, merges: MERGES },
+      model: {
+        type: 'BPE',
+        dropout: null,
+        unk_token: null,
+        continuing_subword_prefix: '',
+        end_of_word_suffix: '',
+        fuse_unk: false,
+        byte_fallback: false,
+        vocab,
+        merges: MERGES,
+      },
     },
   };
 }
 
-const GPT2_TOKENIZER = byteLevelTokenizer([], ['<|endoftext|>'], { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true });
+const GPT2_TOKENIZER = byteLevelTokenizer([], ['<|endoftext|>'], {
+  type: 'ByteLevel',
+  add_prefix_space: true,
+  trim_offsets: false,
+  use_regex: true,
+});
 const EOT = GPT2_TOKENIZER.size - 1;
 
 interface Gpt2Spec {
@@ -90,7 +120,19 @@ interface Gpt2Spec {
   tied: boolean;
 }
 
-const BASE: Gpt2Spec = { D: 8, H: 2, L: 2, P: 16, I: 32, V: GPT2_TOKENIZER.size, eps: 1e-5, act: 'gelu_new', scale: true, inverse: false, tied: true };
+const BASE: Gpt2Spec = {
+  D: 8,
+  H: 2,
+  L: 2,
+  P: 16,
+  I: 32,
+  V: GPT2_TOKENIZER.size,
+  eps: 1e-5,
+  act: 'gelu_new',
+  scale: true,
+  inverse: false,
+  tied: true,
+};
 
 /** GPT-2 weights in HF names (without prefix), Conv1D layout [in, out]. */
 function gpt2Weights(s: Gpt2Spec, seed: number): Tensors {
@@ -246,7 +288,19 @@ interface RefAttention {
 }
 
 /** Multi-head attention from already projected q, k, v ([T, D] each, heads side by side). */
-function attentionRef(q: F, k: F, v: F, T: number, H: number, hd: number, scale: number, causal: boolean, wo: Float32Array, bo: Float32Array, woLayout: 'conv' | 'linear'): RefAttention {
+function attentionRef(
+  q: F,
+  k: F,
+  v: F,
+  T: number,
+  H: number,
+  hd: number,
+  scale: number,
+  causal: boolean,
+  wo: Float32Array,
+  bo: Float32Array,
+  woLayout: 'conv' | 'linear',
+): RefAttention {
   const D = H * hd;
   const Q = new Float64Array(H * T * hd);
   const K = new Float64Array(H * T * hd);
@@ -323,7 +377,19 @@ function gpt2Ref(s: Gpt2Spec, w: Tensors, ids: readonly number[]): Gpt2Ref {
       return o;
     };
     const scale = (s.scale ? 1 / Math.sqrt(hd) : 1) / (s.inverse ? l + 1 : 1);
-    const att = attentionRef(part(0), part(1), part(2), T, H, hd, scale, true, g('attn.c_proj.weight'), g('attn.c_proj.bias'), 'conv');
+    const att = attentionRef(
+      part(0),
+      part(1),
+      part(2),
+      T,
+      H,
+      hd,
+      scale,
+      true,
+      g('attn.c_proj.weight'),
+      g('attn.c_proj.bias'),
+      'conv',
+    );
     const x1 = add(x, att.output);
     const h2 = layerNormRef(x1, T, D, g('ln_2.weight'), g('ln_2.bias'), s.eps);
     const mid = linear(h2, T, D, g('mlp.c_fc.weight'), I, g('mlp.c_fc.bias')).map(ACT[s.act]!);
@@ -390,14 +456,25 @@ const isInputError = (code: string, pattern?: RegExp) => (e: unknown) => {
 const TEXT = 'the cat sat in the hat, at';
 
 const VARIANTS: { name: string; spec: Gpt2Spec; prefixed: boolean; extra?: Record<string, unknown>; seed: number }[] = [
-  { name: 'GPT2LMHeadModel (transformer. prefix, tied lm_head, attention buffers)', spec: BASE, prefixed: true, seed: 1 },
+  {
+    name: 'GPT2LMHeadModel (transformer. prefix, tied lm_head, attention buffers)',
+    spec: BASE,
+    prefixed: true,
+    seed: 1,
+  },
   {
     name: 'GPT2Model names, untied lm_head, relu, n_inner 20, no √d scaling, 1/(l+1) scaling',
     spec: { ...BASE, I: 20, act: 'relu', scale: false, inverse: true, tied: false, eps: 1e-3 },
     prefixed: false,
     seed: 2,
   },
-  { name: 'scaled by 1/(√d·(l+1)), gelu_pytorch_tanh, 3 layers, 4 heads', spec: { ...BASE, L: 3, H: 4, inverse: true }, prefixed: true, extra: { activation_function: 'gelu_pytorch_tanh' }, seed: 3 },
+  {
+    name: 'scaled by 1/(√d·(l+1)), gelu_pytorch_tanh, 3 layers, 4 heads',
+    spec: { ...BASE, L: 3, H: 4, inverse: true },
+    prefixed: true,
+    extra: { activation_function: 'gelu_pytorch_tanh' },
+    seed: 3,
+  },
 ];
 
 before(async () => {
@@ -411,7 +488,11 @@ after(() => {
 for (const v of VARIANTS) {
   test(`GPT-2 ${v.name}: every tensor matches the float64 loops; nothing leaks`, async () => {
     const w = gpt2Weights(v.spec, v.seed);
-    const dir = writeFolder(gpt2Config(v.spec, v.extra), v.prefixed ? asLmHeadModel(w, v.spec) : w, GPT2_TOKENIZER.json);
+    const dir = writeFolder(
+      gpt2Config(v.spec, v.extra),
+      v.prefixed ? asLmHeadModel(w, v.spec) : w,
+      GPT2_TOKENIZER.json,
+    );
     const start = tf.memory().numTensors;
     const model = await loadGpt2(dir);
     try {
@@ -424,7 +505,10 @@ for (const v of VARIANTS) {
       const trace = await model.run(TEXT, { topK: 4 });
       const ids = trace.tokens.map((x) => x.id);
       assert.ok(ids.length > 8 && ids.length <= v.spec.P, `${ids.length} tokens`);
-      assert.ok(ids.includes(256 + MERGES.indexOf('Ġc at')) && ids.includes(256 + MERGES.indexOf('Ġt he')), 'merged tokens (Ġcat, Ġthe) are used');
+      assert.ok(
+        ids.includes(256 + MERGES.indexOf('Ġc at')) && ids.includes(256 + MERGES.indexOf('Ġt he')),
+        'merged tokens (Ġcat, Ġthe) are used',
+      );
       const ref = gpt2Ref(v.spec, w, ids);
       compareGpt2(trace, ref, v.spec, v.name);
       assertClose(await model.logits(ids), Array.from(ref.logits), `${v.name} logits`);
@@ -432,7 +516,10 @@ for (const v of VARIANTS) {
       assert.equal(attention.causal, true);
       assert.equal(attention.score, v.spec.scale ? 'scaled-dot' : 'dot');
       if (v.spec.inverse) {
-        assert.ok(stage(trace, 'L1.scores').formula.endsWith(v.spec.scale ? `/ √${v.spec.D / v.spec.H}·2` : '/ 2'), stage(trace, 'L1.scores').formula);
+        assert.ok(
+          stage(trace, 'L1.scores').formula.endsWith(v.spec.scale ? `/ √${v.spec.D / v.spec.H}·2` : '/ 2'),
+          stage(trace, 'L1.scores').formula,
+        );
         assert.match(stage(trace, 'L1.scores').explanation, /l \+ 1 = 2/);
       } else {
         assert.equal(stage(trace, 'L1.scores').formula, 'S[h] = Q[h] K[h]ᵀ / √4');
@@ -450,8 +537,16 @@ test('tied vs untied: the untied lm_head is used for the logits, and ignored whe
   const w = gpt2Weights(spec, 7);
   const ids = [10, 200, 40, 5, 262];
   const untiedDir = writeFolder(gpt2Config(spec), asLmHeadModel(w, spec), GPT2_TOKENIZER.json);
-  const tiedDir = writeFolder(gpt2Config(spec, { tie_word_embeddings: true }), asLmHeadModel(w, spec), GPT2_TOKENIZER.json);
-  const defaultTiedDir = writeFolder(gpt2Config(spec, { tie_word_embeddings: undefined }), asLmHeadModel(w, spec), GPT2_TOKENIZER.json);
+  const tiedDir = writeFolder(
+    gpt2Config(spec, { tie_word_embeddings: true }),
+    asLmHeadModel(w, spec),
+    GPT2_TOKENIZER.json,
+  );
+  const defaultTiedDir = writeFolder(
+    gpt2Config(spec, { tie_word_embeddings: undefined }),
+    asLmHeadModel(w, spec),
+    GPT2_TOKENIZER.json,
+  );
   const untied = await loadGpt2(untiedDir);
   const tied = await loadGpt2(tiedDir);
   const byDefault = await loadGpt2(defaultTiedDir);
@@ -488,7 +583,10 @@ test('greedy decoding picks the float64 argmax at every step and continueText de
     const text = await model.continueText('the cat', 5);
     assert.equal(text, model.tokenizer.decode(want));
     // Longer than n_positions: the context slides instead of failing.
-    const long = await model.generate(Array.from({ length: BASE.P }, (_, i) => 40 + i), 2);
+    const long = await model.generate(
+      Array.from({ length: BASE.P }, (_, i) => 40 + i),
+      2,
+    );
     assert.ok(long.length >= 1);
   } finally {
     model.dispose();
@@ -496,7 +594,9 @@ test('greedy decoding picks the float64 argmax at every step and continueText de
 });
 
 test('the causal mask: masked weights are exact zeros, the mask tensor is lower-triangular, rows sum to 1', async () => {
-  const model = await loadGpt2(writeFolder(gpt2Config(BASE), asLmHeadModel(gpt2Weights(BASE, 5), BASE), GPT2_TOKENIZER.json));
+  const model = await loadGpt2(
+    writeFolder(gpt2Config(BASE), asLmHeadModel(gpt2Weights(BASE, 5), BASE), GPT2_TOKENIZER.json),
+  );
   try {
     const trace = await model.run(TEXT);
     const T = trace.tokens.length;
@@ -529,13 +629,19 @@ test('the causal mask: masked weights are exact zeros, the mask tensor is lower-
 });
 
 test('the trace: stage order, kinds, axes, tokens with offsets, explanations', async () => {
-  const model = await loadGpt2(writeFolder(gpt2Config(BASE), asLmHeadModel(gpt2Weights(BASE, 5), BASE), GPT2_TOKENIZER.json));
+  const model = await loadGpt2(
+    writeFolder(gpt2Config(BASE), asLmHeadModel(gpt2Weights(BASE, 5), BASE), GPT2_TOKENIZER.json),
+  );
   try {
     const trace = await model.run(TEXT);
     const ids = ['tokens', 'embedding'];
-    for (let l = 0; l < BASE.L; l++) ids.push(`L${l}.input`, `L${l}.qkv`, `L${l}.scores`, `L${l}.weights`, `L${l}.context`, `L${l}.output`);
+    for (let l = 0; l < BASE.L; l++)
+      ids.push(`L${l}.input`, `L${l}.qkv`, `L${l}.scores`, `L${l}.weights`, `L${l}.context`, `L${l}.output`);
     ids.push('output');
-    assert.deepEqual(trace.stages.map((s) => s.id), ids);
+    assert.deepEqual(
+      trace.stages.map((s) => s.id),
+      ids,
+    );
     assert.equal(stage(trace, 'output').kind, 'decoder-step');
     assert.deepEqual(t(stage(trace, 'L0.qkv'), 'Q').shape, [BASE.H, trace.tokens.length, BASE.D / BASE.H]);
     assert.deepEqual(t(stage(trace, 'L0.weights'), 'weights').tokenAxes, { query: 'input', key: 'input' });
@@ -557,21 +663,37 @@ test('the trace: stage order, kinds, axes, tokens with offsets, explanations', a
 });
 
 test('truncation: at n_positions by default, at maxTokens when asked, with warnings naming the limit', async () => {
-  const model = await loadGpt2(writeFolder(gpt2Config(BASE), asLmHeadModel(gpt2Weights(BASE, 5), BASE), GPT2_TOKENIZER.json));
+  const model = await loadGpt2(
+    writeFolder(gpt2Config(BASE), asLmHeadModel(gpt2Weights(BASE, 5), BASE), GPT2_TOKENIZER.json),
+  );
   try {
     const text = 'the cat sat in the hat '.repeat(10);
     const full = await model.run(text);
     assert.equal(full.tokens.length, BASE.P);
-    assert.ok(full.warnings.some((w) => /truncated to 16 tokens/.test(w) && /n_positions/.test(w)), full.warnings.join('; '));
+    assert.ok(
+      full.warnings.some((w) => /truncated to 16 tokens/.test(w) && /n_positions/.test(w)),
+      full.warnings.join('; '),
+    );
     assert.ok(full.text.length < text.length && text.startsWith(full.text));
     assert.equal(full.text.length, full.tokens.at(-1)!.end);
     const over = await model.run(text, { maxTokens: 1000 });
-    assert.ok(over.warnings.some((w) => /maxTokens 1000 is more than this model's 16 learned positions \(n_positions\)/.test(w)), over.warnings.join('; '));
+    assert.ok(
+      over.warnings.some((w) =>
+        /maxTokens 1000 is more than this model's 16 learned positions \(n_positions\)/.test(w),
+      ),
+      over.warnings.join('; '),
+    );
     assert.equal(over.tokens.length, BASE.P);
     const short = await model.run(text, { maxTokens: 5 });
     assert.equal(short.tokens.length, 5);
-    assert.ok(short.warnings.some((w) => /truncated to 5 tokens \(maxTokens is 5\)/.test(w)), short.warnings.join('; '));
-    await assert.rejects(model.logits(Array.from({ length: BASE.P + 1 }, () => 40)), isInputError('too-long', /16 learned positions/));
+    assert.ok(
+      short.warnings.some((w) => /truncated to 5 tokens \(maxTokens is 5\)/.test(w)),
+      short.warnings.join('; '),
+    );
+    await assert.rejects(
+      model.logits(Array.from({ length: BASE.P + 1 }, () => 40)),
+      isInputError('too-long', /16 learned positions/),
+    );
     await assert.rejects(model.logits([BASE.V]), isInputError('shape', /outside the embedding table/));
     for (const empty of ['', '  \n ']) await assert.rejects(model.run(empty), isInputError('empty'));
   } finally {
@@ -623,7 +745,8 @@ test('weights that do not fit config.json: messages name the tensor, its shape a
       name: 'c_attn saved as a torch Linear [3D, D]',
       tensors: { ...asLmHeadModel(w, BASE), 'transformer.h.1.attn.c_attn.weight': randomTensor(rng(1), [24, 8], 0.1) },
       code: 'shape',
-      pattern: /^transformer\.h\.1\.attn\.c_attn\.weight is 24×8 but n_embd × 3·n_embd \(Conv1D stores \[in, out\]\) is 8×24/,
+      pattern:
+        /^transformer\.h\.1\.attn\.c_attn\.weight is 24×8 but n_embd × 3·n_embd \(Conv1D stores \[in, out\]\) is 8×24/,
     },
     {
       name: 'n_inner in the config disagrees with c_fc',
@@ -690,7 +813,15 @@ test('weights that do not fit config.json: messages name the tensor, its shape a
 test('config.json: GPT2Config defaults, aliases and clear errors for bad values', () => {
   const d = parseGpt2Config({ model_type: 'gpt2' });
   assert.deepEqual(
-    { D: d.hiddenSize, H: d.numHeads, L: d.numLayers, P: d.maxPositions, V: d.vocabSize, I: d.innerSize, hd: d.headDim },
+    {
+      D: d.hiddenSize,
+      H: d.numHeads,
+      L: d.numLayers,
+      P: d.maxPositions,
+      V: d.vocabSize,
+      I: d.innerSize,
+      hd: d.headDim,
+    },
     { D: 768, H: 12, L: 12, P: 1024, V: 50257, I: 3072, hd: 64 },
   );
   assert.equal(d.eps, 1e-5);
@@ -698,11 +829,25 @@ test('config.json: GPT2Config defaults, aliases and clear errors for bad values'
   assert.equal(d.scaleAttnWeights, true);
   assert.equal(d.scaleByInverseLayerIdx, false);
   assert.equal(d.tieEmbeddings, true);
-  const a = parseGpt2Config({ architectures: ['GPT2LMHeadModel'], hidden_size: 64, num_attention_heads: 4, num_hidden_layers: 3, max_position_embeddings: 128, n_inner: null, vocab_size: 300 });
-  assert.deepEqual([a.hiddenSize, a.numHeads, a.numLayers, a.maxPositions, a.innerSize, a.headDim], [64, 4, 3, 128, 256, 16]);
+  const a = parseGpt2Config({
+    architectures: ['GPT2LMHeadModel'],
+    hidden_size: 64,
+    num_attention_heads: 4,
+    num_hidden_layers: 3,
+    max_position_embeddings: 128,
+    n_inner: null,
+    vocab_size: 300,
+  });
+  assert.deepEqual(
+    [a.hiddenSize, a.numHeads, a.numLayers, a.maxPositions, a.innerSize, a.headDim],
+    [64, 4, 3, 128, 256, 16],
+  );
   const same = parseGpt2Config({ model_type: 'gpt2', n_embd: 64, hidden_size: 64, n_head: 8 });
   assert.equal(same.headDim, 8);
-  assert.equal(parseGpt2Config({ model_type: 'gpt2', activation_function: 'gelu_pytorch_tanh' }).activation, 'gelu_new');
+  assert.equal(
+    parseGpt2Config({ model_type: 'gpt2', activation_function: 'gelu_pytorch_tanh' }).activation,
+    'gelu_new',
+  );
   assert.equal(parseGpt2Config({ model_type: 'gpt2', activation_function: 'gelu' }).activation, 'gelu');
   assert.equal(parseGpt2Config({ model_type: 'gpt2', eos_token_id: 50256 }).eosId, 50256);
   const err = (raw: unknown): string => {
@@ -718,15 +863,37 @@ test('config.json: GPT2Config defaults, aliases and clear errors for bad values'
   assert.match(err({ ...g, n_head: 5 }), /^config: my\/config\.json: n_embd 768 is not divisible by n_head 5/);
   assert.match(err({ ...g, n_layer: 0 }), /^config: .*"n_layer" must be a positive integer, not 0/);
   assert.match(err({ ...g, n_embd: 12.5 }), /^config: .*"n_embd" must be a positive integer, not 12\.5/);
-  assert.match(err({ ...g, num_hidden_layers: '2' }), /^config: .*"num_hidden_layers" must be a positive integer, not "2"/);
-  assert.match(err({ ...g, n_embd: 64, hidden_size: 128 }), /^config: .*"n_embd" is 64 but its alias "hidden_size" is 128/);
-  assert.match(err({ ...g, layer_norm_epsilon: -1 }), /^config: .*"layer_norm_epsilon" must be a positive number, not -1/);
+  assert.match(
+    err({ ...g, num_hidden_layers: '2' }),
+    /^config: .*"num_hidden_layers" must be a positive integer, not "2"/,
+  );
+  assert.match(
+    err({ ...g, n_embd: 64, hidden_size: 128 }),
+    /^config: .*"n_embd" is 64 but its alias "hidden_size" is 128/,
+  );
+  assert.match(
+    err({ ...g, layer_norm_epsilon: -1 }),
+    /^config: .*"layer_norm_epsilon" must be a positive number, not -1/,
+  );
   assert.match(err({ ...g, n_inner: 0 }), /^config: .*"n_inner"/);
-  assert.match(err({ ...g, scale_attn_weights: 'yes' }), /^config: .*"scale_attn_weights" must be true or false, not "yes"/);
+  assert.match(
+    err({ ...g, scale_attn_weights: 'yes' }),
+    /^config: .*"scale_attn_weights" must be true or false, not "yes"/,
+  );
   assert.match(err({ ...g, tie_word_embeddings: 1 }), /^config: .*"tie_word_embeddings" must be true or false/);
-  assert.match(err({ ...g, activation_function: 'mish' }), /^unsupported: .*"mish" is not supported \(supported: gelu, gelu_new, relu, silu, swish, gelu_pytorch_tanh\)/);
+  assert.match(
+    err({ ...g, activation_function: 'mish' }),
+    /^unsupported: .*"mish" is not supported \(supported: gelu, gelu_new, relu, silu, swish, gelu_pytorch_tanh\)/,
+  );
   assert.match(err({ ...g, add_cross_attention: true }), /^unsupported: .*add_cross_attention/);
-  assert.match(err({ model_type: 'llama' }), /^unsupported: my\/config\.json describes a "llama" model, not GPT-2 \("gpt2"\)\. Supported model_type values: llama, gpt2, bert, distilbert, roberta \(and xlm-roberta\), marian, t5, gpt_neox\./);
+  // The list grows with every family: the message names the original networks in order, then every supported model_type.
+  const wrongFamily = err({ model_type: 'llama' });
+  assert.match(
+    wrongFamily,
+    /^unsupported: my\/config\.json describes a "llama" model, not GPT-2 \("gpt2"\)\. Supported model_type values: llama, gpt2, bert, distilbert, roberta \(and xlm-roberta\), marian[,.]/,
+  );
+  for (const family of Object.keys(HF_FAMILIES))
+    assert.ok(wrongFamily.includes(family), `the message names ${family}: ${wrongFamily}`);
   assert.match(err({ n_embd: 8 }), /^config: .*no "model_type".*Supported families: llama, gpt2/);
   assert.match(err([1]), /^config: my\/config\.json is not a JSON object/);
   assert.match(err(null), /^config: .*not a JSON object/);
@@ -742,7 +909,15 @@ const ROBERTA_TOKENIZER = byteLevelTokenizer(['<s>', '<pad>', '</s>', '<unk>'], 
   trim_offsets: true,
   add_prefix_space: false,
 });
-const ROBERTA_TOKENIZER_CONFIG = { bos_token: '<s>', eos_token: '</s>', cls_token: '<s>', sep_token: '</s>', pad_token: '<pad>', unk_token: '<unk>', mask_token: '<mask>' };
+const ROBERTA_TOKENIZER_CONFIG = {
+  bos_token: '<s>',
+  eos_token: '</s>',
+  cls_token: '<s>',
+  sep_token: '</s>',
+  pad_token: '<pad>',
+  unk_token: '<unk>',
+  mask_token: '<mask>',
+};
 
 interface RobertaSpec {
   D: number;
@@ -756,7 +931,17 @@ interface RobertaSpec {
   act: 'gelu_new' | 'relu';
 }
 
-const RB: RobertaSpec = { D: 8, H: 2, L: 2, I: 16, V: ROBERTA_TOKENIZER.size, table: 14, pad: 1, eps: 1e-5, act: 'relu' };
+const RB: RobertaSpec = {
+  D: 8,
+  H: 2,
+  L: 2,
+  I: 16,
+  V: ROBERTA_TOKENIZER.size,
+  table: 14,
+  pad: 1,
+  eps: 1e-5,
+  act: 'relu',
+};
 
 function robertaWeights(s: RobertaSpec, seed: number, prefix: string): Tensors {
   const r = rng(seed);
@@ -798,7 +983,12 @@ function robertaWeights(s: RobertaSpec, seed: number, prefix: string): Tensors {
 }
 
 /** RobertaForMaskedLM in float64 loops: positions from pad + 1 (HF's create_position_ids_from_input_ids), post-norm layers, exact-GELU head. */
-function robertaRef(s: RobertaSpec, w: Tensors, ids: readonly number[], prefix: string): { X: F; hidden: F[]; mlm: F; logits: F; positions: number[] } {
+function robertaRef(
+  s: RobertaSpec,
+  w: Tensors,
+  ids: readonly number[],
+  prefix: string,
+): { X: F; hidden: F[]; mlm: F; logits: F; positions: number[] } {
   const { D, H, I, V } = s;
   const T = ids.length;
   const g = (n: string) => w[prefix + n]!.data;
@@ -807,7 +997,10 @@ function robertaRef(s: RobertaSpec, w: Tensors, ids: readonly number[], prefix: 
   const sum = new Float64Array(T * D);
   ids.forEach((id, i) => {
     for (let d = 0; d < D; d++) {
-      sum[i * D + d] = g('embeddings.word_embeddings.weight')[id * D + d]! + g('embeddings.position_embeddings.weight')[positions[i]! * D + d]! + g('embeddings.token_type_embeddings.weight')[d]!;
+      sum[i * D + d] =
+        g('embeddings.word_embeddings.weight')[id * D + d]! +
+        g('embeddings.position_embeddings.weight')[positions[i]! * D + d]! +
+        g('embeddings.token_type_embeddings.weight')[d]!;
     }
   });
   let x = layerNormRef(sum, T, D, g('embeddings.LayerNorm.weight'), g('embeddings.LayerNorm.bias'), s.eps);
@@ -816,13 +1009,46 @@ function robertaRef(s: RobertaSpec, w: Tensors, ids: readonly number[], prefix: 
   for (let l = 0; l < s.L; l++) {
     const q = (n: string) => g(`encoder.layer.${l}.${n}`);
     const proj = (n: string): F => linearT(x, T, D, q(n + '.weight'), D, q(n + '.bias'));
-    const att = attentionRef(proj('attention.self.query'), proj('attention.self.key'), proj('attention.self.value'), T, H, D / H, 1 / Math.sqrt(D / H), false, q('attention.output.dense.weight'), q('attention.output.dense.bias'), 'linear');
-    const h1 = layerNormRef(add(x, att.output), T, D, q('attention.output.LayerNorm.weight'), q('attention.output.LayerNorm.bias'), s.eps);
+    const att = attentionRef(
+      proj('attention.self.query'),
+      proj('attention.self.key'),
+      proj('attention.self.value'),
+      T,
+      H,
+      D / H,
+      1 / Math.sqrt(D / H),
+      false,
+      q('attention.output.dense.weight'),
+      q('attention.output.dense.bias'),
+      'linear',
+    );
+    const h1 = layerNormRef(
+      add(x, att.output),
+      T,
+      D,
+      q('attention.output.LayerNorm.weight'),
+      q('attention.output.LayerNorm.bias'),
+      s.eps,
+    );
     const mid = linearT(h1, T, D, q('intermediate.dense.weight'), I, q('intermediate.dense.bias')).map(ACT[s.act]!);
-    x = layerNormRef(add(h1, linearT(mid, T, I, q('output.dense.weight'), D, q('output.dense.bias'))), T, D, q('output.LayerNorm.weight'), q('output.LayerNorm.bias'), s.eps);
+    x = layerNormRef(
+      add(h1, linearT(mid, T, I, q('output.dense.weight'), D, q('output.dense.bias'))),
+      T,
+      D,
+      q('output.LayerNorm.weight'),
+      q('output.LayerNorm.bias'),
+      s.eps,
+    );
     hidden.push(x);
   }
-  const mlm = layerNormRef(linearT(x, T, D, w['lm_head.dense.weight']!.data, D, w['lm_head.dense.bias']!.data).map(ACT['gelu']!), T, D, w['lm_head.layer_norm.weight']!.data, w['lm_head.layer_norm.bias']!.data, s.eps);
+  const mlm = layerNormRef(
+    linearT(x, T, D, w['lm_head.dense.weight']!.data, D, w['lm_head.dense.bias']!.data).map(ACT['gelu']!),
+    T,
+    D,
+    w['lm_head.layer_norm.weight']!.data,
+    w['lm_head.layer_norm.bias']!.data,
+    s.eps,
+  );
   const logits = linearT(mlm, T, D, g('embeddings.word_embeddings.weight'), V, w['lm_head.bias']!.data);
   return { X, hidden, mlm, logits, positions };
 }
@@ -871,8 +1097,14 @@ for (const prefix of ['roberta.', '']) {
       assert.deepEqual(Array.from(model.positionIds(ids)), ref.positions);
       assert.deepEqual(ref.positions.slice(0, 3), [2, 3, 4], 'token i reads row i + padding_idx + 1');
       assertClose(t(stage(trace, 'embedding'), 'X').data, Array.from(ref.X), 'RoBERTa embedding');
-      ref.hidden.forEach((h, l) => assertClose(t(stage(trace, `L${l}.output`), 'hidden').data, Array.from(h), `RoBERTa L${l}`));
-      assertClose(t(stage(trace, 'output'), 'hidden').data, Array.from(ref.mlm), 'RoBERTa MLM hidden (exact GELU even though hidden_act is relu)');
+      ref.hidden.forEach((h, l) =>
+        assertClose(t(stage(trace, `L${l}.output`), 'hidden').data, Array.from(h), `RoBERTa L${l}`),
+      );
+      assertClose(
+        t(stage(trace, 'output'), 'hidden').data,
+        Array.from(ref.mlm),
+        'RoBERTa MLM hidden (exact GELU even though hidden_act is relu)',
+      );
       assertClose((await model.logits(ids))!, Array.from(ref.logits), 'RoBERTa logits');
       const top = topKRef(ref.logits, ids.length, RB.V, 3);
       assert.deepEqual(Array.from(t(stage(trace, 'output'), 'top_id').data), top.ids);
@@ -893,14 +1125,31 @@ for (const prefix of ['roberta.', '']) {
 }
 
 test('RoBERTa: the usable length is max_position_embeddings − padding_idx − 1, with truncation warnings', async () => {
-  const model = await loadBert(writeFolder(robertaConfig(RB), robertaWeights(RB, 22, 'roberta.'), ROBERTA_TOKENIZER.json, ROBERTA_TOKENIZER_CONFIG));
+  const model = await loadBert(
+    writeFolder(
+      robertaConfig(RB),
+      robertaWeights(RB, 22, 'roberta.'),
+      ROBERTA_TOKENIZER.json,
+      ROBERTA_TOKENIZER_CONFIG,
+    ),
+  );
   try {
     const text = 'the cat sat in the hat '.repeat(6);
     const full = await model.run(text);
     assert.equal(full.tokens.length, 12);
-    assert.ok(full.warnings.some((w) => /truncated to 12 tokens \(including <s> and <\/s>\)/.test(w)), full.warnings.join('; '));
+    assert.ok(
+      full.warnings.some((w) => /truncated to 12 tokens \(including <s> and <\/s>\)/.test(w)),
+      full.warnings.join('; '),
+    );
     const over = await model.run(text, { maxTokens: 14 });
-    assert.ok(over.warnings.some((w) => /more than this model's 12 positions \(max_position_embeddings 14 minus the 2 rows before the first position/.test(w)), over.warnings.join('; '));
+    assert.ok(
+      over.warnings.some((w) =>
+        /more than this model's 12 positions \(max_position_embeddings 14 minus the 2 rows before the first position/.test(
+          w,
+        ),
+      ),
+      over.warnings.join('; '),
+    );
     assert.equal(over.tokens.length, 12);
     await assert.rejects(model.logits(Array.from({ length: 13 }, () => 40)), isInputError('shape', /12 positions/));
   } finally {
@@ -911,15 +1160,29 @@ test('RoBERTa: the usable length is max_position_embeddings − padding_idx − 
 test('RoBERTa / XLM-RoBERTa config parsing', () => {
   const base = robertaConfig(RB);
   const c = parseBertConfig(base);
-  assert.deepEqual([c.family, c.positionTable, c.positionOffset, c.maxPositions, c.padId, c.mlmActivation, c.activation], ['roberta', 14, 2, 12, 1, 'gelu', 'relu']);
+  assert.deepEqual(
+    [c.family, c.positionTable, c.positionOffset, c.maxPositions, c.padId, c.mlmActivation, c.activation],
+    ['roberta', 14, 2, 12, 1, 'gelu', 'relu'],
+  );
   const noPad = parseBertConfig({ ...base, pad_token_id: undefined, max_position_embeddings: 514 });
-  assert.deepEqual([noPad.padId, noPad.maxPositions], [1, 512], 'pad_token_id defaults to 1: roberta-base fits 512 tokens');
+  assert.deepEqual(
+    [noPad.padId, noPad.maxPositions],
+    [1, 512],
+    'pad_token_id defaults to 1: roberta-base fits 512 tokens',
+  );
   assert.equal(parseBertConfig({ ...base, pad_token_id: 0 }).positionOffset, 1);
   assert.equal(parseBertConfig({ ...base, model_type: 'xlm-roberta' }).family, 'xlm-roberta');
-  assert.equal(parseBertConfig({ ...base, model_type: undefined, architectures: ['XLMRobertaForMaskedLM'] }).family, 'xlm-roberta');
+  assert.equal(
+    parseBertConfig({ ...base, model_type: undefined, architectures: ['XLMRobertaForMaskedLM'] }).family,
+    'xlm-roberta',
+  );
   assert.equal(parseBertConfig({ ...base, model_type: undefined, architectures: ['RobertaModel'] }).family, 'roberta');
   const b = parseBertConfig({ ...base, model_type: 'bert' });
-  assert.deepEqual([b.positionOffset, b.maxPositions, b.padId, b.mlmActivation], [0, 14, undefined, 'relu'], 'BERT keeps positions from 0 and hidden_act in its head');
+  assert.deepEqual(
+    [b.positionOffset, b.maxPositions, b.padId, b.mlmActivation],
+    [0, 14, undefined, 'relu'],
+    'BERT keeps positions from 0 and hidden_act in its head',
+  );
   const err = (raw: unknown): string => {
     try {
       parseBertConfig(raw);
@@ -931,15 +1194,37 @@ test('RoBERTa / XLM-RoBERTa config parsing', () => {
   };
   assert.match(err({ ...base, max_position_embeddings: 2 }), /^config: .*no positions after the padding offset/);
   assert.match(err({ ...base, pad_token_id: -1 }), /^config: .*"pad_token_id" must be a non-negative integer/);
-  assert.match(err({ ...base, model_type: 'gpt2' }), /^unsupported: .*"gpt2" model.*Supported model_type values: llama, gpt2, bert, distilbert, roberta, xlm-roberta, marian/);
+  assert.match(
+    err({ ...base, model_type: 'gpt2' }),
+    /^unsupported: .*"gpt2" model.*Supported model_type values: llama, gpt2, bert, distilbert, roberta, xlm-roberta, marian/,
+  );
 });
 
 test('RoBERTa weights that do not fit: messages name the tensor; nothing leaks', async () => {
   const start = tf.memory().numTensors;
   const w = robertaWeights(RB, 23, 'roberta.');
-  const dir = writeFolder(robertaConfig(RB, { max_position_embeddings: 512 }), w, ROBERTA_TOKENIZER.json, ROBERTA_TOKENIZER_CONFIG);
-  await assert.rejects(loadBert(dir), isInputError('shape', /^roberta\.embeddings\.position_embeddings\.weight is 14×8 but max_position_embeddings × hidden_size is 512×8/));
-  const bad = writeFolder(robertaConfig(RB), { ...w, 'lm_head.dense.weight': randomTensor(rng(3), [8, 4], 0.1) }, ROBERTA_TOKENIZER.json, ROBERTA_TOKENIZER_CONFIG);
-  await assert.rejects(loadBert(bad), isInputError('shape', /^lm_head\.dense\.weight is 8×4 but hidden_size × hidden_size is 8×8/));
+  const dir = writeFolder(
+    robertaConfig(RB, { max_position_embeddings: 512 }),
+    w,
+    ROBERTA_TOKENIZER.json,
+    ROBERTA_TOKENIZER_CONFIG,
+  );
+  await assert.rejects(
+    loadBert(dir),
+    isInputError(
+      'shape',
+      /^roberta\.embeddings\.position_embeddings\.weight is 14×8 but max_position_embeddings × hidden_size is 512×8/,
+    ),
+  );
+  const bad = writeFolder(
+    robertaConfig(RB),
+    { ...w, 'lm_head.dense.weight': randomTensor(rng(3), [8, 4], 0.1) },
+    ROBERTA_TOKENIZER.json,
+    ROBERTA_TOKENIZER_CONFIG,
+  );
+  await assert.rejects(
+    loadBert(bad),
+    isInputError('shape', /^lm_head\.dense\.weight is 8×4 but hidden_size × hidden_size is 8×8/),
+  );
   assert.equal(tf.memory().numTensors, start);
 });
