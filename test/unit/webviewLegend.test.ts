@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { colourAt, cssColour } from '../../webview/draw/colormap';
-import { layoutHeatmap, legendWidth, scaleOf } from '../../webview/draw/heatmap';
+import { AXIS_TITLE_PX, axisTitle, layoutHeatmap, legendWidth, scaleOf } from '../../webview/draw/heatmap';
 import { heatmapSvg } from '../../webview/exporters';
 import { isSigned, legendLabel, legendTitle, type Matrix } from '../../shared/tensorView';
 
@@ -61,4 +61,14 @@ test('an SVG of a signed tensor is drawn on the centred diverging map, with its 
   // -1.0476 is the bottom of the symmetric range, 0.9922 just below its top.
   assert.ok(svg.includes(`fill="${cssColour('diverging', 0)}"><title>a → a: -1.0476</title>`));
   assert.ok(svg.includes('>score S</text>'));
+});
+
+test('axis titles sit on the axes, in a strip above the column labels', () => {
+  assert.equal(axisTitle('query', 'rows'), 'query ↓');
+  assert.equal(axisTitle('key', 'cols'), 'key →');
+  assert.equal(axisTitle('output', 'rows'), 'output step ↓');
+  assert.equal(axisTitle('input', 'cols'), 'input token →');
+  assert.equal(axisTitle('', 'rows'), '');
+  const bare = { rows: m.rows, cols: m.cols, rowLabels: m.rowLabels, colLabels: m.colLabels };
+  assert.equal(layoutHeatmap(m, 600).top, layoutHeatmap(bare, 600).top + AXIS_TITLE_PX);
 });

@@ -26,6 +26,15 @@ export interface Layout {
 }
 
 export const LABEL_FONT_PX = 11;
+/** Height of the strip that holds the axis titles. */
+export const AXIS_TITLE_PX = 14;
+
+const AXIS_NAMES: Record<string, string> = { output: 'output step', input: 'input token', vocab: 'vocabulary' };
+
+/** The title of an axis as drawn on it: rows read downwards, columns rightwards. */
+export function axisTitle(axis: string, along: 'rows' | 'cols'): string {
+  return axis ? `${AXIS_NAMES[axis] ?? axis} ${along === 'rows' ? '↓' : '→'}` : '';
+}
 /** Width of one character of the legend's 10 px labels, at most (monospace digits are about 6 px). */
 const LEGEND_CHAR_PX = 6.2;
 
@@ -44,7 +53,7 @@ export function legendWidth(labelChars: number): number {
  * legend grows past six characters of end labels (e.g. "-8.6045e-6") so they are never clipped.
  */
 export function layoutHeatmap(
-  m: Pick<Matrix, 'rows' | 'cols' | 'rowLabels' | 'colLabels'>,
+  m: Pick<Matrix, 'rows' | 'cols' | 'rowLabels' | 'colLabels'> & Partial<Pick<Matrix, 'rowAxis' | 'colAxis'>>,
   maxWidth: number,
   showLabels = true,
   legendLabelChars = 6,
@@ -55,7 +64,9 @@ export function layoutHeatmap(
       labels.reduce((a, l) => Math.max(a, [...l].length), 1),
     );
   const left = showLabels ? Math.ceil(maxLabel(m.rowLabels) * LABEL_FONT_PX * 0.62) + 8 : 0;
-  const top = showLabels ? Math.ceil(maxLabel(m.colLabels) * LABEL_FONT_PX * 0.62) + 8 : 0;
+  // A strip above the column labels for the axis titles ("query ↓", "key →").
+  const titles = showLabels && (m.rowAxis || m.colAxis) ? AXIS_TITLE_PX : 0;
+  const top = showLabels ? Math.ceil(maxLabel(m.colLabels) * LABEL_FONT_PX * 0.62) + 8 + titles : 0;
   const legend = legendWidth(legendLabelChars);
   const cell = Math.max(2, Math.min(28, Math.floor((maxWidth - left - legend) / Math.max(1, m.cols))));
   // Rows stay tall enough to label (when there are few of them) even if columns are thin.
@@ -260,6 +271,16 @@ function drawLabels(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout, style: 
   ctx.textAlign = 'right';
   for (let r = 0; r < m.rows; r += l.rowLabelStride)
     ctx.fillText(clip(m.rowLabels[r] ?? ''), l.left - 4, l.top + (r + 0.5) * l.cellH);
+  // Axis titles in the top strip: the rows' at the left edge, the columns' over the columns.
+  ctx.save();
+  ctx.font = `italic ${LABEL_FONT_PX}px ${style.font}`;
+  ctx.textBaseline = 'top';
+  ctx.textAlign = 'left';
+  const rowTitle = axisTitle(m.rowAxis, 'rows');
+  ctx.fillText(rowTitle, 0, 1);
+  const after = rowTitle ? ctx.measureText(rowTitle).width + 12 : 0;
+  ctx.fillText(axisTitle(m.colAxis, 'cols'), Math.max(l.left, after), 1);
+  ctx.restore();
   for (let c = 0; c < m.cols; c += l.colLabelStride) {
     ctx.save();
     ctx.translate(l.left + (c + 0.5) * l.cell, l.top - 4);
