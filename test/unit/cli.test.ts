@@ -75,6 +75,8 @@ test('--list-cache lists the cache; --model takes a cached repo id, a folder, a 
 
   const byRepo = await cli(['--model', 'tiny/gpt2', 'The quick fox'], { HF_HUB_CACHE: cache });
   assert.equal(byRepo.code, 0, byRepo.stderr);
+  // A snapshot is named after its repo, not its commit folder.
+  assert.match(byRepo.stdout, /^tiny\/gpt2 on 3 tokens/);
   const byFolder = await cli(['--model', path.join(FIX, 'gpt2'), 'The quick fox']);
   const byConfig = await cli(['--model', path.join(FIX, 'gpt2', 'config.json'), 'The quick fox']);
   // The same model, the same tokens and the same predictions (the timing line differs).

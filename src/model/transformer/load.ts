@@ -61,7 +61,10 @@ export function folderIdentity(
   options: { readonly id?: string; readonly name?: string },
   builtin?: BuiltinIdentity,
 ): { id: string; name: string; builtin: boolean } {
-  const base = path.basename(path.resolve(dir));
+  const resolved = path.resolve(dir);
+  // A Hugging Face cache snapshot (models--org--name/snapshots/<commit>) is named after its repo, not its commit.
+  const snapshot = /(?:^|[\\/])models--([^\\/]+)[\\/]snapshots[\\/][^\\/]+$/.exec(resolved);
+  const base = snapshot ? snapshot[1]!.split('--').join('/') : path.basename(resolved);
   const own = builtin && base === builtin.folder ? builtin : undefined;
   return {
     id: options.id ?? own?.id ?? `${family}:${base}`,
