@@ -133,8 +133,8 @@ function summary(trace: Trace): string {
 /** What --model names: a built-in, a model file (config.json / model.json), an *.attention.json, or a cached repo's snapshot. */
 async function resolveModel(spec: string): Promise<{ kind: 'builtin' | 'file' | 'attention-json'; path: string }> {
   if (fs.existsSync(spec)) {
+    // A folder's missing config.json is the loader's to explain (exit 1), as for every other file.
     const file = fs.statSync(spec).isDirectory() ? path.join(spec, 'config.json') : spec;
-    if (!fs.existsSync(file)) throw new UsageError(`--model ${spec} is a folder without a config.json.`);
     return { kind: file.endsWith('.attention.json') ? 'attention-json' : 'file', path: file };
   }
   if (findModel(spec)) return { kind: 'builtin', path: spec };
