@@ -42,8 +42,14 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
       const options: RunOptions = { maxTokens, score, normaliser, topK, signal, onProgress: progress };
       if (config) return runConfigFile(config.text, config.baseDir, options);
       const file = filePathOf(modelId);
-      const model = file ? await fileModels.get(file, options) : await getModel(modelId);
-      return model.run(text, options);
+      if (!file) return (await getModel(modelId)).run(text, options);
+      // Held for this run only: another run's request for another file cannot dispose it meanwhile.
+      const lease = await fileModels.acquire(file, options);
+      try {
+        return await lease.model.run(text, options);
+      } finally {
+        lease.release();
+      }
     }),
     whatIf: guarded(async (r) => {
       await backend;

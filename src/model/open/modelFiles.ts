@@ -92,26 +92,110 @@ async function stamp(file: string): Promise<number> {
   return newest;
 }
 
-/** Keeps the last user model loaded (a worker runs one at a time; weights can be large). */
-export class ModelFileCache {
-  private current: { file: string; stamp: number; model: Promise<AttentionModel> } | undefined;
+/** A cached model in use by one run; release() when the run is over (the model may then be freed). */
+export interface ModelLease {
+  readonly model: AttentionModel;
+  release(): void;
+}
 
-  async get(file: string, options: LoadFileOptions = {}): Promise<AttentionModel> {
+interface Entry {
+  readonly file: string;
+  readonly stamp: number;
+  readonly model: Promise<AttentionModel>;
+  /** Aborts the shared load: only when every run waiting for it has cancelled. */
+  readonly load: AbortController;
+  /** Runs holding or awaiting this model. */
+  users: number;
+  lastUsed: number;
+}
+
+/** `promise`, or a 'cancelled' rejection as soon as `signal` aborts (the promise itself runs on). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new AttentionInputError('cancelled', 'The run was cancelled.'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/**
+ * Users' models, reference-counted: a model in use by a run is never disposed under it (two runs
+ * of two model files at once both finish), and a run's cancel stops only its own wait: a load
+ * shared by several runs is aborted only when all of them have cancelled. Of the models no run
+ * holds, the most recently used `keepIdle` stay loaded (weights can be large).
+ */
+export class ModelFileCache {
+  private readonly entries = new Set<Entry>();
+
+  constructor(private readonly keepIdle = 1) {}
+
+  /** The model of `file` (loaded once for every run that asks while it is current) for one run. */
+  async acquire(file: string, options: LoadFileOptions = {}): Promise<ModelLease> {
     const s = await stamp(file);
-    if (this.current && this.current.file === file && this.current.stamp === s) return this.current.model;
-    this.dispose();
-    const model = loadModelFile(file, options);
-    this.current = { file, stamp: s, model };
-    // A failed or cancelled load is not kept: the next request tries again.
-    model.catch(() => {
-      if (this.current?.model === model) this.current = undefined;
-    });
-    return model;
+    let entry = [...this.entries].find((e) => e.file === file && e.stamp === s);
+    if (!entry) {
+      const load = new AbortController();
+      const model = loadModelFile(file, { signal: load.signal, onProgress: options.onProgress });
+      entry = { file, stamp: s, model, load, users: 0, lastUsed: Date.now() };
+      const added = entry;
+      this.entries.add(added);
+      // A failed or cancelled load is not kept: the next request tries again.
+      model.catch(() => this.entries.delete(added));
+    }
+    const e = entry;
+    e.users++;
+    e.lastUsed = Date.now();
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      e.users--;
+      e.lastUsed = Date.now();
+      this.evict();
+    };
+    try {
+      const model = await untilAborted(e.model, options.signal);
+      return { model, release };
+    } catch (err) {
+      // Nobody else waits for this load: stop it, and let a later request start its own.
+      if (e.users === 1) {
+        e.load.abort();
+        this.entries.delete(e);
+      }
+      release();
+      throw err;
+    }
   }
 
+  /** The model for a use that needs no lease (it may be replaced by a later request). */
+  async get(file: string, options: LoadFileOptions = {}): Promise<AttentionModel> {
+    const lease = await this.acquire(file, options);
+    lease.release();
+    return lease.model;
+  }
+
+  /** Frees models no run holds beyond the newest `keepIdle`, and every stale one (its files changed). */
+  private evict(): void {
+    const idle = [...this.entries].filter((e) => e.users === 0).sort((a, b) => b.lastUsed - a.lastUsed);
+    const newest = new Map<string, number>();
+    for (const e of this.entries) newest.set(e.file, Math.max(newest.get(e.file) ?? 0, e.stamp));
+    idle.forEach((e, i) => {
+      if (i >= this.keepIdle || e.stamp < newest.get(e.file)!) this.drop(e);
+    });
+  }
+
+  private drop(e: Entry): void {
+    this.entries.delete(e);
+    void e.model.then(
+      (m) => m.dispose(),
+      () => undefined,
+    );
+  }
+
+  /** Frees every model no run holds; held ones are freed when released. */
   dispose(): void {
-    const old = this.current;
-    this.current = undefined;
-    void old?.model.then((m) => m.dispose(), () => undefined);
+    for (const e of [...this.entries]) if (e.users === 0) this.drop(e);
   }
 }
