@@ -315,6 +315,8 @@ export async function benchBig(): Promise<void> {
     label = '',
   ): void => {
     const o = ours(dir, lengths, env);
+    // Printed now: torch on a 1B checkpoint takes minutes more.
+    console.log(`${name}${label}: ours ${JSON.stringify(o)}`);
     const t = label ? undefined : torch(kind, dir, lengths);
     rows.push([
       name + label,
