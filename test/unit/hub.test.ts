@@ -31,7 +31,9 @@ after(async () => {
 async function hub(opts: Parameters<typeof startFakeHub>[0] = {}): Promise<FakeHub> {
   const h = await startFakeHub(opts);
   hubs.push(h);
-  h.repos.set('tiny/gpt2', repoFromFolder(path.join(FIX, 'gpt2'), COMMIT));
+  const repo = repoFromFolder(path.join(FIX, 'gpt2'), COMMIT);
+  (repo.files as Map<string, Buffer>).set('README.md', Buffer.from('# tiny gpt2\n'));
+  h.repos.set('tiny/gpt2', repo);
   return h;
 }
 const tmpCache = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'al-hub-'));
@@ -50,10 +52,19 @@ test('downloads config, tokenizer and weights into the standard cache layout, sh
   const h = await hub();
   const cacheDir = tmpCache();
   const plan = await planDownload('tiny/gpt2', 'main', { endpoint: h.endpoint, cacheDir, env });
-  const fixtureFiles = fs.readdirSync(path.join(FIX, 'gpt2')).filter((n) => n !== 'reference.json');
+  // What a visualisation needs; the repo's other files (README.md, the fixture's reference outputs) are not fetched.
+  const fixtureFiles = [
+    'config.json',
+    'generation_config.json',
+    'merges.txt',
+    'model.safetensors',
+    'tokenizer.json',
+    'tokenizer_config.json',
+    'vocab.json',
+  ];
   assert.deepEqual(
     plan.files.map((f) => f.name),
-    [...fixtureFiles].sort(),
+    fixtureFiles,
   );
   const total = fixtureFiles.reduce((a, n) => a + fs.statSync(path.join(FIX, 'gpt2', n)).size, 0);
   assert.equal(plan.totalBytes, total);
