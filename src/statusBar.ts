@@ -1,6 +1,7 @@
 // Status bar item while a run is shown: model, stage, layer/head. Click to choose a model.
 import * as vscode from 'vscode';
 import type { Session } from './session';
+import { labelText } from '../shared/escape';
 
 export function createStatusBar(
   session: Session,
@@ -21,8 +22,8 @@ export function createStatusBar(
     const head = c.head < 0 ? 'mean of heads' : `head ${c.head}`;
     const layer = stage?.layer !== undefined ? ` · layer ${stage.layer}` : '';
     const step = stage?.step !== undefined ? ` · step ${stage.step}` : '';
-    item.text = `$(eye) ${trace.model.id} · ${stage?.title ?? ''}${layer}${step} · ${head}`;
-    item.tooltip = `Attention Lens: ${trace.model.name}\nStage ${c.stage + 1} of ${trace.stages.length}. Click to choose a model.`;
+    item.text = `$(eye) ${labelText(`${trace.model.id} · ${stage?.title ?? ''}${layer}${step} · ${head}`)}`;
+    item.tooltip = `Attention Lens: ${labelText(trace.model.name)}\nStage ${c.stage + 1} of ${trace.stages.length}. Click to choose a model.`;
     item.show();
   };
   const subs = [session.onDidChange(update), onPanelChange(update)];

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { Session } from '../session';
+import { markdownCode, markdownText } from '../../shared/escape';
 
 /** Opens a markdown summary of the current run's model: sizes, heads, licence, stages. */
 export async function showModelInfo(session: Session): Promise<void> {
@@ -10,24 +11,24 @@ export async function showModelInfo(session: Session): Promise<void> {
   }
   const m = trace.model;
   const lines = [
-    `# ${m.name}`,
+    `# ${markdownText(m.name)}`,
     '',
-    m.description,
+    markdownText(m.description),
     '',
     '| | |',
     '|---|---|',
-    `| id | \`${m.id}\` |`,
-    `| family | ${m.family} |`,
+    `| id | ${markdownCode(m.id)} |`,
+    `| family | ${markdownText(m.family)} |`,
     `| layers | ${m.layers} |`,
     `| heads | ${m.heads}${m.kvHeads && m.kvHeads !== m.heads ? ` query heads sharing ${m.kvHeads} key/value heads` : ''} |`,
     `| d_model | ${m.dModel} |`,
     ...(m.parameters ? [`| parameters | ${m.parameters.toLocaleString()} |`] : []),
-    ...(m.licence ? [`| licence | ${m.licence} |`] : []),
+    ...(m.licence ? [`| licence | ${markdownText(m.licence)} |`] : []),
     `| backend | ${trace.backend} |`,
     '',
     `## Stages of the last run (${trace.tokens.length} tokens, ${trace.elapsedMs.toFixed(0)} ms)`,
     '',
-    ...trace.stages.map((s, i) => `${i + 1}. **${s.title}** — \`${s.formula}\``),
+    ...trace.stages.map((s, i) => `${i + 1}. **${markdownText(s.title)}** — ${markdownCode(s.formula)}`),
   ];
   const doc = await vscode.workspace.openTextDocument({ content: lines.join('\n'), language: 'markdown' });
   await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Active });

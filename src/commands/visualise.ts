@@ -10,6 +10,7 @@ import type { PanelManager } from '../panel/panel';
 import type { Trace } from '../../shared/trace';
 import { filePathOf } from '../../shared/catalog';
 import { confirmUntrustedLoad } from './trust';
+import { notificationText } from '../../shared/escape';
 
 export interface VisualiseDeps {
   readonly session: Session;
@@ -47,7 +48,7 @@ export async function runAndShow(
         );
         for (const w of trace.warnings) {
           deps.log.warn(w);
-          void vscode.window.showWarningMessage(`Attention Lens: ${w}`);
+          void vscode.window.showWarningMessage(`Attention Lens: ${notificationText(w)}`);
         }
         const sameModel = keepCursor && deps.session.trace?.model.id === trace.model.id;
         deps.session.set(trace, source, sameModel ? deps.session.cursor : undefined);
@@ -60,7 +61,7 @@ export async function runAndShow(
         }
         const message = err instanceof Error ? err.message : String(err);
         deps.log.error(`${title} failed: ${message}`);
-        void vscode.window.showErrorMessage(`Attention Lens: ${message}`);
+        void vscode.window.showErrorMessage(`Attention Lens: ${notificationText(message)}`);
         return undefined;
       } finally {
         sub.dispose();

@@ -7,6 +7,7 @@ import { parseAttentionConfig } from '../model/formats/attentionConfig';
 import { isAttentionConfig } from '../configs/diagnostics';
 import { runAndShow, type VisualiseDeps } from './visualise';
 import { confirmUntrustedLoad } from './trust';
+import { notificationText } from '../../shared/escape';
 
 let shown: string | undefined;
 
@@ -22,7 +23,9 @@ export async function visualiseConfig(deps: VisualiseDeps, uri?: vscode.Uri): Pr
   const errors = parsed.problems.filter((p) => p.severity === 'error');
   if (errors.length > 0) {
     void vscode.window.showErrorMessage(
-      `Attention Lens: ${path.basename(target.fsPath)} has ${errors.length} problem${errors.length === 1 ? '' : 's'} (see the Problems panel): ${errors[0]!.message}`,
+      notificationText(
+        `Attention Lens: ${path.basename(target.fsPath)} has ${errors.length} problem${errors.length === 1 ? '' : 's'} (see the Problems panel): ${errors[0]!.message}`,
+      ),
     );
     return false;
   }

@@ -7,6 +7,7 @@ import { readConfig } from '../config';
 import { fileModelId } from '../../shared/catalog';
 import { runAndShow, MAX_SELECTION_CHARS, type VisualiseDeps } from './visualise';
 import { confirmUntrustedLoad } from './trust';
+import { notificationText } from '../../shared/escape';
 
 const DEFAULT_TEXT = 'The cat sat on the mat because it was tired.';
 let lastText: string | undefined;
@@ -69,7 +70,10 @@ export async function visualiseModelFile(deps: VisualiseDeps, uri?: vscode.Uri, 
   if (!trace) return false;
   if (cfg.model !== modelId) {
     void vscode.window
-      .showInformationMessage(`Attention Lens: ${trace.model.name} loaded from ${name}.`, 'Use for selections')
+      .showInformationMessage(
+        notificationText(`Attention Lens: ${trace.model.name} loaded from ${name}.`),
+        'Use for selections',
+      )
       .then(async (choice) => {
         if (choice === 'Use for selections') await useModelFile(file);
       });

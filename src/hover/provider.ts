@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import type { Session } from '../session';
 import { attendedBy, bar, tokenAt } from './attends';
 import { tokenLabel } from '../../shared/tensorView';
+import { markdownCode as code, markdownText as escape } from '../../shared/escape';
 
 export const SHOW_IN_PANEL = 'attentionLens.showInPanel';
 
@@ -54,13 +55,4 @@ export class AttentionHoverProvider implements vscode.HoverProvider {
     const range = new vscode.Range(doc.positionAt(src.offset + token.start), doc.positionAt(src.offset + token.end));
     return new vscode.Hover(md, range);
   }
-}
-
-/** Token text in a table cell: a code span, with backticks swapped and pipes escaped (GFM tables). */
-function code(s: string): string {
-  return '`' + s.replace(/`/g, 'ˋ').replace(/\|/g, '\\|') + '`';
-}
-
-function escape(s: string): string {
-  return s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, (c) => `\\${c}`);
 }
