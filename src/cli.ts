@@ -21,6 +21,7 @@ import {
 } from '../shared/trace';
 import { traceToJson } from '../shared/codec';
 import { decodedOutput, predictionKind, predictionRowLabel } from '../shared/tensorView';
+import { GENERATE_USAGE, isGenerateFlag, printGeneration, readGenerateFlag, samplingOf, type GenerateArgs } from './cliGenerate';
 
 interface Args {
   model: string;
@@ -35,6 +36,8 @@ interface Args {
   list: boolean;
   listCache: boolean;
   help: boolean;
+  /** --generate N and its sampling flags (cliGenerate.ts). */
+  gen: GenerateArgs;
 }
 
 /** Bad command-line usage: exit code 2. */
@@ -57,10 +60,11 @@ const USAGE = `Usage: attention-lens [--model MODEL] [--score dot|scaled-dot|gen
        attention-lens --download REPO[@REVISION] ["text"]
 MODEL is a built-in id (--list-models), a checkpoint folder, its config.json, a TensorFlow.js model.json,
 an *.attention.json (which carries its own input), or a repo id in the Hugging Face cache (--list-cache).
+${GENERATE_USAGE}
 Exit codes: 0 done, 1 model or input refused, 2 bad usage, 3 download failed, 124 timed out, 130 interrupted.`;
 
 function parse(argv: string[]): Args {
-  const a: Args = { model: DEFAULT_MODEL_ID, list: false, listCache: false, help: false };
+  const a: Args = { model: DEFAULT_MODEL_ID, list: false, listCache: false, help: false, gen: {} };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const next = (): string => {
@@ -75,6 +79,7 @@ function parse(argv: string[]): Args {
     else if (arg === '--timeout') a.timeoutSeconds = positive(arg, next(), false);
     else if (arg === '--download') a.download = next();
     else if (arg === '--list-cache') a.listCache = true;
+    else if (isGenerateFlag(arg)) readGenerateFlag(a.gen, arg, next(), (m) => new UsageError(m));
     else if (arg === '--score') {
       const v = next() as ScoreFunction;
       if (!SCORE_FUNCTIONS.includes(v)) throw new UsageError(`--score must be one of ${SCORE_FUNCTIONS.join(', ')}`);
@@ -194,6 +199,7 @@ async function main(signal: AbortSignal): Promise<number> {
     if (args.text === undefined && args.file === undefined) return EXIT.ok;
     args.model = snapshot;
   }
+  const sampling = samplingOf(args.gen, (m) => new UsageError(m));
   const text = args.file ? fs.readFileSync(args.file, 'utf8') : args.text;
   const which = await resolveModel(args.model);
   if (text === undefined && which.kind !== 'attention-json') {
@@ -211,7 +217,14 @@ async function main(signal: AbortSignal): Promise<number> {
   } else {
     const model = which.kind === 'file' ? await loadModelFile(which.path) : await getModel(which.path);
     trace = await model.run(text!, options);
+    if (args.gen.n !== undefined) {
+      console.log(summary(trace));
+      await printGeneration(model, trace.tokens.map((t) => t.id), args.gen, sampling, signal);
+      model.dispose();
+      return EXIT.ok;
+    }
   }
+  if (args.gen.n !== undefined) throw new UsageError(`--generate needs a model and a text, not ${which.path}, which carries its own input.`);
   console.log(summary(trace));
   if (args.json) {
     fs.writeFileSync(args.json, JSON.stringify(traceToJson(trace)));
