@@ -72,3 +72,26 @@ test('top-k ids and probabilities are no heatmaps (the predictions table shows t
     ['hidden'],
   );
 });
+
+test('the stage bar follows the architecture: a causal stack is decoder layers, an encoder–decoder has three attention parts', async () => {
+  const { sectionOf } = await import('../../webview/components/pipeline');
+  const causal = makeTrace(1, 1, 3);
+  assert.deepEqual(
+    causal.stages.map((s) => sectionOf(causal, s)),
+    ['tokens', 'embedding', 'decoder layers', 'decoder layers'],
+  );
+  const bidirectional: Trace = {
+    ...causal,
+    stages: causal.stages.map((s) => (s.attention ? { ...s, attention: { ...s.attention, causal: false } } : s)),
+  };
+  assert.equal(sectionOf(bidirectional, bidirectional.stages[2]!), 'encoder layers');
+  const t = encDec();
+  const self = causal.stages[3]!;
+  const attn = (queries: 'input' | 'output', keys: 'input' | 'output'): Stage => ({
+    ...self,
+    attention: { ...self.attention!, queries, keys },
+  });
+  assert.equal(sectionOf(t, attn('input', 'input')), 'encoder self-attention');
+  assert.equal(sectionOf(t, attn('output', 'output')), 'decoder self-attention');
+  assert.equal(sectionOf(t, attn('output', 'input')), 'cross-attention');
+});

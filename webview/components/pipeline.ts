@@ -1,36 +1,92 @@
-// The stage bar: tokens → embedding → encoder → Q/K/V → scores → normalise → context → decoder,
-// the phases this trace has; the current one is highlighted in place when the cursor moves.
-import { jumpToPhase, PHASES, phaseOf, type Phase } from '../../shared/navigation';
+// The stage bar, following the model's real architecture: tokens → embedding → the model's own
+// parts (encoder layers; decoder layers; or an encoder–decoder's encoder, decoder self-attention,
+// cross-attention) → its output, named for what it predicts. Under an attention part, its steps
+// Q/K/V → scores → weights → context. Built once per trace; a cursor move re-highlights in place.
+import { jumpToPhase, type Phase } from '../../shared/navigation';
+import type { Cursor } from '../../shared/protocol';
+import type { Stage, Trace } from '../../shared/trace';
+import { predictionKind } from '../../shared/tensorView';
 import { h } from '../dom';
 import { currentStage } from '../store';
 import { go, type PanelContext, type PartSpec } from './part';
+
+/** The part of the architecture a stage belongs to, as the bar names it. */
+export function sectionOf(t: Trace, s: Stage): string {
+  if (s.kind === 'tokens') return 'tokens';
+  const kind = predictionKind(t);
+  if (s.tensors.some((x) => x.name === 'top_id' || x.name === 'probs'))
+    return kind === 'masked' ? 'masked-token output' : kind === 'decoder' ? 'output' : 'next-token output';
+  const encDec = kind === 'decoder';
+  const decoderSide =
+    s.step !== undefined || s.tensors.some((x) => Object.values(x.tokenAxes ?? {}).includes('output'));
+  if (s.kind === 'embedding') return decoderSide ? 'decoder embedding' : 'embedding';
+  const a = s.attention;
+  if ((a && a.queries === 'output' && a.keys === 'input') || s.kind === 'cross-attention') return 'cross-attention';
+  if (encDec) {
+    if (a) return a.queries === 'output' ? 'decoder self-attention' : 'encoder self-attention';
+    return decoderSide ? 'decoder' : 'encoder';
+  }
+  // One stack: causal self-attention makes it a decoder (GPT, Llama), bidirectional an encoder (BERT).
+  return t.stages.some((x) => x.attention?.causal) ? 'decoder layers' : 'encoder layers';
+}
+
+const STEPS: readonly (readonly [Phase, string, Stage['kind']])[] = [
+  ['Q/K/V', 'Q/K/V', 'qkv'],
+  ['scores', 'scores', 'score'],
+  ['normalise', 'weights', 'normalise'],
+  ['context', 'context', 'context'],
+];
+
+/** The first stage of a section: at the cursor's layer and step if there is one, else its first. */
+function jumpToSection(t: Trace, c: Cursor, section: string): Cursor {
+  const cur = t.stages[c.stage];
+  const ok = (s: Stage): boolean => sectionOf(t, s) === section;
+  const here = t.stages.findIndex((s) => ok(s) && s.layer === cur?.layer && s.step === cur?.step);
+  const i = here >= 0 ? here : t.stages.findIndex(ok);
+  return i >= 0 ? { ...c, stage: i } : c;
+}
 
 export function pipelinePart(ctx: PanelContext): PartSpec {
   return {
     name: 'pipeline',
     key: (s) => s.trace && [s.trace],
-    build: ({ trace: t }) => {
-      const present = new Set(t!.stages.map((s) => phaseOf(s.kind)));
-      const buttons = new Map<Phase, HTMLElement>();
-      for (const p of PHASES.filter((x) => present.has(x))) {
+    build: ({ trace }) => {
+      const t = trace!;
+      const sections = [...new Set(t.stages.map((s) => sectionOf(t, s)))];
+      const buttons = new Map<string, HTMLElement>();
+      for (const name of sections)
         buttons.set(
-          p,
-          h('button', { class: 'phase', onclick: () => go(ctx, jumpToPhase(t!, ctx.store.state.cursor, p)) }, p),
+          name,
+          h('button', { class: 'phase', onclick: () => go(ctx, jumpToSection(t, ctx.store.state.cursor, name)) }, name),
         );
-      }
-      let shown: Phase | undefined;
+      const steps = STEPS.map(([phase, label, kind]) => ({
+        kind,
+        el: h(
+          'button',
+          { class: 'phase step', onclick: () => go(ctx, jumpToPhase(t, ctx.store.state.cursor, phase)) },
+          label,
+        ),
+      }));
+      const sub = h('span', { class: 'steps', 'aria-label': 'Attention steps' }, ...steps.map((x) => x.el));
+      let shown: Stage | undefined;
+      const mark = (b: HTMLElement, on: boolean, cls: string): void => {
+        b.className = on ? `${cls} current` : cls;
+        if (on) b.setAttribute('aria-current', 'step');
+        else b.removeAttribute('aria-current');
+      };
       return {
-        nodes: [h('nav', { class: 'pipeline', 'aria-label': 'Pipeline stages' }, ...buttons.values())],
+        nodes: [h('nav', { class: 'pipeline', 'aria-label': 'Pipeline stages' }, ...buttons.values(), sub)],
         patch: (s) => {
           const stage = currentStage(s);
-          const current = stage && phaseOf(stage.kind);
-          if (current === shown) return;
-          shown = current;
-          for (const [p, b] of buttons) {
-            b.className = p === current ? 'phase current' : 'phase';
-            if (p === current) b.setAttribute('aria-current', 'step');
-            else b.removeAttribute('aria-current');
-          }
+          if (stage === shown) return;
+          shown = stage;
+          const section = stage && sectionOf(t, stage);
+          for (const [name, b] of buttons)
+            if (b.classList.contains('current') !== (name === section)) mark(b, name === section, 'phase');
+          // The steps of the current attention part; hidden elsewhere (embeddings, MLPs, outputs).
+          const inAttention = stage !== undefined && STEPS.some(([, , k]) => k === stage.kind);
+          sub.hidden = !inAttention;
+          for (const x of steps) mark(x.el, x.kind === stage?.kind, 'phase step');
         },
       };
     },
