@@ -102,8 +102,9 @@ export async function visualiseSelection(deps: VisualiseDeps, modelId?: string):
     modelId: model,
     text,
     maxTokens: cfg.maxTokens,
-    score: cfg.score,
-    normaliser: cfg.normaliser,
+    // Only what the user asked for: a default is no request, so a model without it never warns.
+    score: userSet('scoreFunction') ? cfg.score : undefined,
+    normaliser: userSet('normaliser') ? cfg.normaliser : undefined,
     topK: cfg.topK,
   };
   const trace = await runAndShow(deps, `running ${file ? vscode.workspace.asRelativePath(file) : model}`, request, {
@@ -112,4 +113,10 @@ export async function visualiseSelection(deps: VisualiseDeps, modelId?: string):
     offset,
   });
   return trace !== undefined;
+}
+
+/** True when the user set attentionLens.<key> in any scope (not just its default). */
+function userSet(key: string): boolean {
+  const i = vscode.workspace.getConfiguration('attentionLens').inspect(key);
+  return i !== undefined && [i.globalValue, i.workspaceValue, i.workspaceFolderValue].some((v) => v !== undefined);
 }
