@@ -3,10 +3,11 @@
 import * as vscode from 'vscode';
 import { notificationText } from '../../shared/escape';
 
-export async function confirmUntrustedLoad(what: string): Promise<boolean> {
+/** `reads`: what is read, for the question ("the model files in", "the input file"). */
+export async function confirmUntrustedLoad(what: string, reads = 'the model files in'): Promise<boolean> {
   if (vscode.workspace.isTrusted) return true;
   const ok = await vscode.window.showWarningMessage(
-    notificationText(`This workspace is not trusted. Load the model files in "${what}"? No code is run from them.`),
+    notificationText(`This workspace is not trusted. Load ${reads} "${what}"? No code is run from them.`),
     { modal: true },
     'Load',
   );

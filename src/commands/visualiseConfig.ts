@@ -31,6 +31,9 @@ export async function visualiseConfig(deps: VisualiseDeps, uri?: vscode.Uri): Pr
   }
   if (parsed.config?.kind === 'model' && parsed.config.path && !(await confirmUntrustedLoad(parsed.config.path)))
     return false;
+  // A config that reads a file asks first too, as model files do.
+  const input = parsed.config?.kind === 'model' ? parsed.config.input : undefined;
+  if (input && 'file' in input && !(await confirmUntrustedLoad(input.file, 'the input file'))) return false;
   const cfg = readConfig();
   const request = {
     modelId: 'config',
