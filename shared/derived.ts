@@ -1,6 +1,7 @@
 // Display transforms derived from a trace's weights (no model maths): head mean and attention
 // rollout (Abnar & Zuidema, 2020) across self-attention layers.
 import type { Trace } from './trace';
+import type { Cursor } from './protocol';
 import { attentionBlocks, type AttentionBlock } from './navigation';
 
 /** Per-head self-attention blocks over the input tokens (weights [head, query, key]), in layer order. */
@@ -84,4 +85,18 @@ export function downsample(
     for (let cb = 0; cb < C; cb++) out[rb * C + cb]! /= h * Math.min(fc, cols - cb * fc);
   }
   return { data: out, rows: R, cols: C };
+}
+
+/**
+ * The cursor a new run opens with: the stage the user was on (by id, else the same kind at the
+ * same layer), the head and view they chose, where those still exist; else the first stage.
+ */
+export function carryCursor(prev: Trace | undefined, c: Cursor, next: Trace): Cursor {
+  const was = prev?.stages[c.stage];
+  if (!was) return { stage: 0, head: 0, view: c.view };
+  let stage = next.stages.findIndex((s) => s.id === was.id);
+  if (stage < 0) stage = next.stages.findIndex((s) => s.kind === was.kind && s.layer === was.layer);
+  if (stage < 0) stage = 0;
+  const head = c.head < next.model.heads ? c.head : 0;
+  return { stage, head, view: c.view };
 }

@@ -11,6 +11,7 @@ import type { Trace } from '../../shared/trace';
 import { filePathOf } from '../../shared/catalog';
 import { confirmUntrustedLoad } from './trust';
 import { notificationText } from '../../shared/escape';
+import { carryCursor } from '../../shared/derived';
 
 export interface VisualiseDeps {
   readonly session: Session;
@@ -50,8 +51,13 @@ export async function runAndShow(
           deps.log.warn(w);
           void vscode.window.showWarningMessage(`Attention Lens: ${notificationText(w)}`);
         }
+        // The stage, head and view the user was on, where they still exist (keepCursor: as they are, for the same model).
         const sameModel = keepCursor && deps.session.trace?.model.id === trace.model.id;
-        deps.session.set(trace, source, sameModel ? deps.session.cursor : undefined);
+        deps.session.set(
+          trace,
+          source,
+          sameModel ? deps.session.cursor : carryCursor(deps.session.trace, deps.session.cursor, trace),
+        );
         deps.panels.show();
         return trace;
       } catch (err) {
@@ -106,6 +112,7 @@ export async function visualiseSelection(deps: VisualiseDeps, modelId?: string):
     score: userSet('scoreFunction') ? cfg.score : undefined,
     normaliser: userSet('normaliser') ? cfg.normaliser : undefined,
     topK: cfg.topK,
+    memoryBudgetMB: cfg.memoryBudgetMB,
   };
   const trace = await runAndShow(deps, `running ${file ? vscode.workspace.asRelativePath(file) : model}`, request, {
     uri: doc.uri.toString(),

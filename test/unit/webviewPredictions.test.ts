@@ -95,3 +95,23 @@ test('the stage bar follows the architecture: a causal stack is decoder layers, 
   assert.equal(sectionOf(t, attn('output', 'output')), 'decoder self-attention');
   assert.equal(sectionOf(t, attn('output', 'input')), 'cross-attention');
 });
+
+test('a new run keeps the stage (by id, else kind and layer), head and view where they still exist', async () => {
+  const { carryCursor } = await import('../../shared/derived');
+  const two = makeTrace(2, 2, 3);
+  const one = makeTrace(1, 1, 3);
+  // Layer 1's weights (stage 5) with head 1 in the lines view.
+  assert.deepEqual(carryCursor(two, { stage: 5, head: 1, view: 'lines' }, two), { stage: 5, head: 1, view: 'lines' });
+  // One layer, one head: the stage does not exist, the head neither; the view stays.
+  assert.deepEqual(carryCursor(two, { stage: 5, head: 1, view: 'lines' }, one), { stage: 0, head: 0, view: 'lines' });
+  assert.deepEqual(carryCursor(two, { stage: 3, head: -1, view: 'heatmap' }, one), {
+    stage: 3,
+    head: -1,
+    view: 'heatmap',
+  });
+  assert.deepEqual(carryCursor(undefined, { stage: 3, head: 1, view: 'grid' }, one), {
+    stage: 0,
+    head: 0,
+    view: 'grid',
+  });
+});
