@@ -87,6 +87,49 @@ export async function cachedModelItems(current: string | undefined): Promise<Mod
   });
 }
 
+/**
+ * Shows the list at once and adds the cached models when the cache scan finishes: a large or slow
+ * cache must not keep the built-in models from appearing (the list is busy meanwhile).
+ */
+async function pickModel(
+  head: ModelItem[],
+  tail: ModelItem[],
+  cached: Promise<ModelItem[]>,
+): Promise<ModelItem | undefined> {
+  const qp = vscode.window.createQuickPick<ModelItem>();
+  qp.title = 'Attention Lens: choose a model';
+  qp.matchOnDetail = true;
+  qp.items = [...head, ...tail];
+  qp.busy = true;
+  let done = false;
+  void cached.then(
+    (found) => {
+      if (done) return;
+      qp.busy = false;
+      if (found.length === 0) return;
+      const active = qp.activeItems;
+      qp.items = [
+        ...head,
+        { label: 'Hugging Face cache', kind: vscode.QuickPickItemKind.Separator },
+        ...found,
+        ...tail,
+      ];
+      qp.activeItems = active;
+    },
+    () => {
+      if (!done) qp.busy = false;
+    },
+  );
+  const pick = await new Promise<ModelItem | undefined>((resolve) => {
+    qp.onDidAccept(() => resolve(qp.selectedItems[0]));
+    qp.onDidHide(() => resolve(undefined));
+    qp.show();
+  });
+  done = true;
+  qp.dispose();
+  return pick;
+}
+
 export function registerChooseCommands(): vscode.Disposable[] {
   return [
     registerDownloadCommand(),
@@ -107,24 +150,20 @@ export function registerChooseCommands(): vscode.Disposable[] {
           detail: 'From attentionLens.modelFile',
           action: 'keep',
         });
-      const cached = await cachedModelItems(modelFile);
-      if (cached.length)
-        items.push({ label: 'Hugging Face cache', kind: vscode.QuickPickItemKind.Separator }, ...cached);
-      items.push({
-        label: '$(folder-opened) Open a model file…',
-        detail: 'A Hugging Face config.json (beside model.safetensors) or a TensorFlow.js model.json',
-        action: 'open',
-      });
+      const tail: ModelItem[] = [
+        {
+          label: '$(folder-opened) Open a model file…',
+          detail: 'A Hugging Face config.json (beside model.safetensors) or a TensorFlow.js model.json',
+          action: 'open',
+        },
+      ];
       if (vscode.workspace.isTrusted)
-        items.push({
+        tail.push({
           label: '$(cloud-download) Download a model from the Hugging Face Hub…',
           detail: "Into the Hugging Face cache, where Python's transformers finds it too",
           action: 'download',
         });
-      const pick = await vscode.window.showQuickPick(items, {
-        title: 'Attention Lens: choose a model',
-        matchOnDetail: true,
-      });
+      const pick = await pickModel(items, tail, cachedModelItems(modelFile));
       if (!pick || pick.action === 'keep') return pick ? modelFile : undefined;
       if (pick.action === 'download') return vscode.commands.executeCommand<string | undefined>(DOWNLOAD_COMMAND);
       if (pick.cached) {
