@@ -12,6 +12,8 @@ export interface RunRequest {
   readonly score?: ScoreFunction;
   readonly normaliser?: Normaliser;
   readonly topK?: number;
+  /** Refuse the run before it starts when its estimated memory exceeds this (attentionLens.memoryBudgetMB). */
+  readonly memoryBudgetMB?: number;
 }
 
 export interface WhatIfRequest {

@@ -66,6 +66,7 @@ export async function visualiseModelFile(deps: VisualiseDeps, uri?: vscode.Uri, 
     score: cfg.score,
     normaliser: cfg.normaliser,
     topK: cfg.topK,
+    memoryBudgetMB: cfg.memoryBudgetMB,
   });
   if (!trace) return false;
   if (cfg.model !== modelId) {

@@ -8,10 +8,11 @@ import { filePathOf } from '../../shared/catalog';
 import { ModelFileCache } from '../model/open/modelFiles';
 import { runConfigFile } from '../model/open/runConfig';
 import { recompute } from '../model/attention/whatif';
-import { throwIfCancelled, type RunOptions } from '../model/model';
+import { throwIfCancelled, type AttentionModel, type RunOptions } from '../model/model';
 import { Channel } from '../../shared/channel';
 import type { WorkerReady, WorkerRequest, WorkerResponseMap } from '../../shared/workerProtocol';
 import { guarded, testFault } from './faults';
+import { checkBudget } from './budget';
 
 const port = parentPort;
 if (!port) throw new Error('worker.js must run in a worker thread');
@@ -42,10 +43,18 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
       const options: RunOptions = { maxTokens, score, normaliser, topK, signal, onProgress: progress };
       if (config) return runConfigFile(config.text, config.baseDir, options);
       const file = filePathOf(modelId);
-      if (!file) return (await getModel(modelId)).run(text, options);
+      const budget = (info: AttentionModel['info']): void => {
+        if (request.memoryBudgetMB) checkBudget(info, text, maxTokens, request.memoryBudgetMB);
+      };
+      if (!file) {
+        const model = await getModel(modelId);
+        budget(model.info);
+        return model.run(text, options);
+      }
       // Held for this run only: another run's request for another file cannot dispose it meanwhile.
       const lease = await fileModels.acquire(file, options);
       try {
+        budget(lease.model.info);
         return await lease.model.run(text, options);
       } finally {
         lease.release();
