@@ -12,12 +12,13 @@ import { benchLayers } from './layer';
 import { benchRender } from './render';
 import { benchLoad } from './load';
 import { benchBig } from './bigCheckpoints';
+import { benchGenerate } from './generate';
 import { execFileSync } from 'node:child_process';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
-// `--only=layer,models` runs just those parts (activation, layer, models, load, worker, render; big only when named).
+// `--only=layer,models` runs just those parts (activation, layer, models, load, worker, render, generate; big only when named).
 const only = [...args]
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
@@ -256,6 +257,7 @@ async function main(): Promise<void> {
   if (part('load')) await benchLoad({ quick });
   if (part('worker')) await worker();
   if (part('render')) await benchRender();
+  if (part('generate')) await benchGenerate({ quick });
   // Not in the default run: it writes ~4 GB of checkpoints once and takes minutes.
   if (only?.includes('big')) await benchBig();
 }
