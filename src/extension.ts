@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { EngineClient } from './engine/client';
 import { Session } from './session';
 import { PanelManager, PANEL_VIEW_TYPE } from './panel/panel';
-import { visualiseSelection } from './commands/visualise';
+import { rerunLast, visualiseSelection } from './commands/visualise';
 import { registerStepCommands } from './commands/steps';
 import { registerChooseCommands } from './commands/choose';
 import { showModelInfo } from './commands/modelInfo';
@@ -73,7 +73,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     registerConfigDiagnostics(),
     rerunOnSave(deps),
     ...registerStepCommands(session),
-    ...registerChooseCommands(),
+    ...registerChooseCommands((id) => rerunLast(deps, id)),
     vscode.commands.registerCommand('attentionLens.showModelInfo', () => showModelInfo(session)),
     vscode.commands.registerCommand(SHOW_IN_PANEL, (target?: Partial<Cursor>) => {
       if (!session.trace) return;

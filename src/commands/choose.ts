@@ -130,7 +130,8 @@ async function pickModel(
   return pick;
 }
 
-export function registerChooseCommands(): vscode.Disposable[] {
+/** onModelChosen: called with a built-in model's id once it is the setting (the extension re-runs the last text). */
+export function registerChooseCommands(onModelChosen?: (id: string) => Promise<unknown>): vscode.Disposable[] {
   return [
     registerDownloadCommand(),
     vscode.commands.registerCommand('attentionLens.chooseModel', async () => {
@@ -192,6 +193,7 @@ export function registerChooseCommands(): vscode.Disposable[] {
       }
       await update('model', pick.id!);
       if (modelFile) await useModelFile(undefined);
+      await onModelChosen?.(pick.id!);
       return pick.id;
     }),
     vscode.commands.registerCommand('attentionLens.chooseScoreFunction', async () => {

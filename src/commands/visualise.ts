@@ -127,3 +127,19 @@ function userSet(key: string): boolean {
   const i = vscode.workspace.getConfiguration('attentionLens').inspect(key);
   return i !== undefined && [i.globalValue, i.workspaceValue, i.workspaceFolderValue].some((v) => v !== undefined);
 }
+
+/** After "Choose model…": the last run's text again, with the chosen model (nothing when nothing ran yet). */
+export async function rerunLast(deps: VisualiseDeps, modelId: string): Promise<boolean> {
+  const last = deps.session.trace;
+  if (!last) return false;
+  const cfg = readConfig();
+  const request = {
+    modelId,
+    text: last.text,
+    maxTokens: cfg.maxTokens,
+    score: userSet('scoreFunction') ? cfg.score : undefined,
+    normaliser: userSet('normaliser') ? cfg.normaliser : undefined,
+    topK: cfg.topK,
+  };
+  return (await runAndShow(deps, `running ${modelId}`, request, deps.session.source)) !== undefined;
+}

@@ -7,7 +7,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame } from 'playwright-core';
-import { cliTrace, launch, openFile, panelFrame, rightClickMenu, selectLine, type Session } from './harness';
+import {
+  cliTrace,
+  launch,
+  openFile,
+  panelFrame,
+  rightClickMenu,
+  runCommand,
+  selectLine,
+  type Session,
+} from './harness';
 
 let s: Session | undefined;
 const folder = mkdtempSync(path.join(os.tmpdir(), 'attention-lens-labels-'));
@@ -102,4 +111,19 @@ test('seq2seq (high contrast): a step’s row reads the previous output; logits 
   await s!.shot('labels-hc-seq2seq-output');
   await goTo(frame, /Decoder step 3: attention weights/);
   await s!.shot('labels-hc-seq2seq-weights');
+});
+
+test('choosing a model re-runs the last text and keeps the stage', async () => {
+  const frame = await open('seq2seq-dates-dot', 'Default Light Modern', 'dates.txt', 2);
+  const title = await goTo(frame, /Decoder step 3: attention weights/);
+  await runCommand(s!.page, 'Attention Lens: Choose model…');
+  await s!.page.keyboard.type('Seq2seq dates: additive');
+  await s!.page.waitForSelector('.quick-input-list .monaco-list-row[aria-label*="additive"]', { timeout: 15_000 });
+  await s!.page.keyboard.press('Enter');
+  const deadline = Date.now() + 60_000;
+  while (!/additive/i.test((await frame.textContent('[data-testid="model-name"]')) ?? '') && Date.now() < deadline)
+    await s!.page.waitForTimeout(250);
+  assert.match((await frame.textContent('[data-testid="model-name"]')) ?? '', /additive/i);
+  assert.equal(await frame.textContent('[data-testid="stage-title"]'), title);
+  await s!.shot('labels-light-rerun-chosen-model');
 });
