@@ -2,6 +2,7 @@
 // tokens, so a run that would exhaust the wasm heap (a trap, then a restart) is refused with the
 // largest token count that fits instead. Every layer records, per head, T×T scores, weights and
 // the mask/score inputs (3 float32 matrices), and T×d_model for Q, K, V, context and the residual.
+// The weights are not counted: they are loaded (or streamed) already when the check runs.
 import type { ModelInfo } from '../../shared/trace';
 import { AttentionInputError } from '../../shared/trace';
 
@@ -11,13 +12,13 @@ const SQUARE_PER_HEAD = 3;
 /** T×d_model tensors recorded per layer (Q, K, V, context, output). */
 const LINEAR_PER_LAYER = 5;
 
-/** Bytes a run of `tokens` tokens records, plus the weights. Encoder–decoders counted twice (two stacks). */
+/** Bytes a run of `tokens` tokens records. Encoder–decoders counted twice (two stacks). */
 export function estimateRunBytes(info: ModelInfo, tokens: number): number {
   const stacks = /encoder.decoder|marian|t5|bart|seq2seq/i.test(info.family) ? 2 : 1;
   const layers = Math.max(1, info.layers) * stacks;
   const square = tokens * tokens * Math.max(1, info.heads) * SQUARE_PER_HEAD * layers;
   const linear = tokens * Math.max(1, info.dModel) * LINEAR_PER_LAYER * layers;
-  return (square + linear) * FLOAT + (info.parameters ?? 0) * FLOAT;
+  return (square + linear) * FLOAT;
 }
 
 /** At most this many tokens come from `text`: UTF-8 bytes bound every tokenizer here, plus specials. */
@@ -43,9 +44,9 @@ export function checkBudget(info: ModelInfo, text: string, maxTokens: number | u
   const mb = (b: number): string => `${Math.ceil(b / (1024 * 1024)).toLocaleString('en-US')} MB`;
   throw new AttentionInputError(
     'too-long',
-    `This run could need about ${mb(need)} (${tokens} tokens × ${info.layers} layers × ${info.heads} heads of attention tensors, plus the weights), more than attentionLens.memoryBudgetMB (${mb(budget)}). ` +
+    `This run could need about ${mb(need)} (${tokens} tokens × ${info.layers} layers × ${info.heads} heads of attention tensors), more than attentionLens.memoryBudgetMB (${mb(budget)}). ` +
       (fits > 0
         ? `Set attentionLens.maxTokens to ${fits} or fewer, or select less text, or raise the budget.`
-        : 'Even one token does not fit: the weights alone exceed the budget; raise it or choose a smaller model.'),
+        : 'Not even one token fits; raise the budget or choose a smaller model.'),
   );
 }
