@@ -110,8 +110,11 @@ function perFrame(fn: () => void): () => void {
   };
 }
 // A resize re-lays out the canvases; it does not rebuild the DOM.
-window.addEventListener(
-  'resize',
-  perFrame(() => panel.resize()),
-);
+const relayout = perFrame(() => panel.resize());
+window.addEventListener('resize', relayout);
+// A theme switch changes the body's class and the page's --vscode-* variables: redraw the canvases,
+// whose labels are painted in the theme's foreground.
+const themeWatch = new MutationObserver(relayout);
+themeWatch.observe(document.body, { attributes: true, attributeFilter: ['class', 'data-vscode-theme-kind'] });
+themeWatch.observe(document.documentElement, { attributes: true, attributeFilter: ['style', 'class'] });
 if (!standalone) vscode.postMessage({ type: 'ready' });

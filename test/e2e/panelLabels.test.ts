@@ -127,3 +127,15 @@ test('choosing a model re-runs the last text and keeps the stage', async () => {
   assert.equal(await frame.textContent('[data-testid="stage-title"]'), title);
   await s!.shot('labels-light-rerun-chosen-model');
 });
+
+test('a theme switch redraws the heatmap in the new theme’s colours', async () => {
+  const frame = await open('toy-self-attention', 'Default Dark Modern', 'prose.txt', 1);
+  await goTo(frame, /weights/);
+  const pixels = () => frame.$eval('[data-testid="heatmap-weights"]', (c) => (c as HTMLCanvasElement).toDataURL());
+  const dark = await pixels();
+  await runCommand(s!.page, 'Preferences: Toggle between Light/Dark Themes');
+  const deadline = Date.now() + 15_000;
+  while ((await pixels()) === dark && Date.now() < deadline) await s!.page.waitForTimeout(250);
+  assert.notEqual(await pixels(), dark, 'the labels are repainted in the light theme’s foreground');
+  await s!.shot('labels-theme-switched-to-light');
+});

@@ -77,7 +77,7 @@ export async function exportAs(ctx: PanelContext, root: HTMLElement, format: Exp
     case 'png': {
       const canvas = root.querySelector<HTMLCanvasElement>('canvas.heatmap, canvas.lines');
       if (!canvas) return banner('Nothing drawn to export as PNG.', 'error');
-      const blob = await new Promise<Blob | null>((r) => canvas.toBlob(r, 'image/png'));
+      const blob = await new Promise<Blob | null>((r) => opaque(canvas).toBlob(r, 'image/png'));
       if (!blob) return banner('The PNG could not be encoded.', 'error');
       content = new Uint8Array(await blob.arrayBuffer());
       break;
@@ -95,4 +95,21 @@ export async function exportAs(ctx: PanelContext, root: HTMLElement, format: Exp
   } catch (err) {
     banner(`Export failed: ${(err as Error).message}`, 'error');
   }
+}
+
+/**
+ * The canvas on the panel's own background: the heatmap's labels are drawn in the theme's
+ * foreground, so a transparent PNG of a dark theme would be light-grey text on a white page.
+ */
+function opaque(canvas: HTMLCanvasElement): HTMLCanvasElement {
+  const out = document.createElement('canvas');
+  out.width = canvas.width;
+  out.height = canvas.height;
+  const g = out.getContext('2d');
+  if (!g) return canvas;
+  const bg = getComputedStyle(document.body).getPropertyValue('--vscode-editor-background').trim();
+  g.fillStyle = bg || getComputedStyle(document.body).backgroundColor || '#ffffff';
+  g.fillRect(0, 0, out.width, out.height);
+  g.drawImage(canvas, 0, 0);
+  return out;
 }

@@ -24,7 +24,7 @@ export function linesFigure(
     'aria-label': `head view of ${tensor.name}`,
   });
   const g = sizeCanvas(canvas, l.width, l.height);
-  const theme = ctx.theme();
+  let theme = ctx.theme();
   let focus: number | undefined = row;
   const readout = h('div', { class: 'readout', 'aria-live': 'polite' }, '\u00a0');
   const paint = (): void => {
@@ -63,6 +63,12 @@ export function linesFigure(
     canvas,
     readout,
   );
-  // Its layout follows the token count, not the panel's width.
-  return { el, resize: () => {} };
+  // Its layout follows the token count, not the panel's width; a resize (or theme change) repaints in the theme's colours.
+  return {
+    el,
+    resize: () => {
+      theme = ctx.theme();
+      paint();
+    },
+  };
 }

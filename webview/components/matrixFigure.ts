@@ -51,7 +51,7 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
   const { matrix, tensor } = o;
   const testid = o.testid ?? tensor.name;
   const wide = isAttentionMatrix(tensor);
-  const style: HeatmapStyle = {
+  let style: HeatmapStyle = {
     colourMap: o.colourMap,
     ...ctx.theme(),
     scale: scaleEndsFor(tensor.name),
@@ -75,6 +75,8 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
   let painter: HeatmapPainter | undefined;
   let cell: Cell | undefined;
   const relayout = (): void => {
+    // The theme's colours now: a theme switch re-lays out every figure.
+    style = { ...style, ...ctx.theme() };
     const w = ctx.width();
     const maxWidth = wide ? Math.max(320, w - 40) : Math.max(240, Math.min(480, (w - 60) / 2));
     layout = layoutHeatmap(matrix, maxWidth, true, legendWidth);
