@@ -86,10 +86,30 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     }),
     vscode.commands.registerCommand('attentionLens.openSample', async (name?: unknown) => {
       const file = typeof name === 'string' && /^[\w.-]+$/.test(name) ? name : 'prose.txt';
-      const doc = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(context.extensionUri, 'samples', file));
-      const editor = await vscode.window.showTextDocument(doc);
-      // Select the first line, ready for "Visualise attention".
-      editor.selection = new vscode.Selection(0, 0, 0, doc.lineAt(0).text.length);
+      // The workspace's own copy if it has one; else the sample's text in an untitled editor, so
+      // nothing under the extensions folder is opened (or edited) as if it were the user's file.
+      const root = vscode.workspace.workspaceFolders?.[0]?.uri;
+      const own = root && vscode.Uri.joinPath(root, 'samples', file);
+      const exists =
+        own &&
+        (await vscode.workspace.fs.stat(own).then(
+          () => true,
+          () => false,
+        ));
+      const doc = exists
+        ? await vscode.workspace.openTextDocument(own)
+        : await vscode.workspace.openTextDocument({
+            content: new TextDecoder().decode(
+              await vscode.workspace.fs.readFile(vscode.Uri.joinPath(context.extensionUri, 'samples', file)),
+            ),
+            language: 'plaintext',
+          });
+      // Beside the walkthrough, not over it.
+      const editor = await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside });
+      // Select the first sentence, ready for "Visualise attention".
+      const line = doc.lineAt(0).text;
+      const end = /^.*?[.!?](?=\s|$)/.exec(line)?.[0].length ?? line.length;
+      editor.selection = new vscode.Selection(0, 0, 0, end);
     }),
     vscode.commands.registerCommand('attentionLens.showGrid', () => {
       if (!session.trace)

@@ -139,3 +139,22 @@ test('a theme switch redraws the heatmap in the new theme’s colours', async ()
   assert.notEqual(await pixels(), dark, 'the labels are repainted in the light theme’s foreground');
   await s!.shot('labels-theme-switched-to-light');
 });
+
+test('Open sample opens the prose beside, with its first sentence selected, not the installed copy', async () => {
+  await s?.close();
+  s = await launch({
+    folder,
+    settings: { 'attentionLens.model': 'toy-self-attention' },
+    colorTheme: 'Default Light Modern',
+  });
+  await runCommand(s.page, 'Attention Lens: Open sample');
+  await s.page.locator('.tab.active', { hasText: 'Untitled' }).waitFor({ timeout: 15_000 });
+  await s.page.waitForSelector('.monaco-editor .view-overlays .selected-text');
+  // The selection is the first sentence: visualising it gives its tokens.
+  await rightClickMenu(s.page, 'Visualise attention');
+  const frame = await panelFrame(s.page, '[data-testid="tokens"]');
+  const tokens = (await frame.textContent('[data-testid="tokens"]')) ?? '';
+  assert.match(tokens, /Mia/);
+  assert.doesNotMatch(tokens, /loved/, 'the second sentence is not selected');
+  await s.shot('labels-open-sample');
+});
