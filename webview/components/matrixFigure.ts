@@ -96,6 +96,10 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
     const c = hitTest(layout, matrix, e.clientX - r.left, e.clientY - r.top);
     if (c?.row !== cell?.row || c?.col !== cell?.col) show(c);
   });
+  // Keyboard focus puts the cell cursor on the first cell, so a screen reader announces it at once (readout is aria-live).
+  canvas.addEventListener('focus', () => {
+    if (!cell) show({ row: 0, col: 0 });
+  });
   canvas.addEventListener('keydown', (e) => {
     const moves: Record<string, [number, number]> = {
       ArrowUp: [-1, 0],
