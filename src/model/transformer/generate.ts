@@ -3,6 +3,7 @@
 // the query that predicted it (every layer and head over all keys). Where the cache cannot give what a
 // full run gives (past the model's positions the window slides; longrope switching factors) the step
 // is a full run of the visible window, so the output is always the full re-run's.
+import { mulberry32 } from '../../../shared/random';
 import { throwIfCancelled } from '../model';
 import { AttentionInputError } from '../../../shared/trace';
 import type { BlockRecord } from './block';
@@ -77,17 +78,8 @@ export interface Decoder {
   readonly tokenizer: { piece(id: number): string };
 }
 
-/** mulberry32: a small, fast 32-bit PRNG; uniform in [0, 1). The same seed gives the same sequence everywhere. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG sampling draws from (mulberry32): the same seed gives the same tokens everywhere. */
+export const seededRandom = mulberry32;
 
 /** softmax in float64. */
 export function softmax(z: ArrayLike<number>): Float64Array {

@@ -5,6 +5,7 @@
 //   → scores → weights → context → merged heads · W_O
 // The same word (case-insensitive, NFC) always gets the same vector, in every run and process.
 // No vscode import. Every tf op is inside tf.tidy or disposed: a run leaves tf.memory() unchanged.
+import { mulberry32 } from '../../../../shared/random';
 import { tf } from '../../runtime/backend';
 import { attend } from '../../attention/attend';
 import { mergeHeads, splitHeads } from '../../attention/heads';
@@ -39,17 +40,8 @@ const SALT = 'attention-lens/toy/v1';
 // ---------------------------------------------------------------------------------------------
 // Deterministic numbers
 
-/** mulberry32: a tiny, well-mixed 32-bit PRNG; returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// mulberry32 (shared/random.ts) is re-exported for the tests and the bench, which seed weights with it.
+export { mulberry32 };
 
 /** n standard-normal numbers (Box–Muller) from a seed, times `scale`. */
 export function seededNormal(seed: number, n: number, scale = 1): Float32Array {
@@ -107,7 +99,8 @@ export function toyWeights(): ToyWeights {
   const D = TOY_D_MODEL;
   const d = TOY_D_K;
   const a = TOY_D_A;
-  const w = (name: string, n: number, fanIn: number): Float32Array => seededNormal(fnv1a32(`${SALT}/${name}`), n, 1 / Math.sqrt(fanIn));
+  const w = (name: string, n: number, fanIn: number): Float32Array =>
+    seededNormal(fnv1a32(`${SALT}/${name}`), n, 1 / Math.sqrt(fanIn));
   return {
     Wq: w('W_q', D * D, D),
     Wk: w('W_k', D * D, D),
@@ -138,7 +131,16 @@ class ToyModel implements AttentionModel {
   private readonly w = toyWeights();
 
   /** The weights are tiny, so each run makes its own tensors and frees them: no tensor outlives a run. */
-  private tensors(): { Wq: tf.Tensor2D; Wk: tf.Tensor2D; Wv: tf.Tensor2D; Wo: tf.Tensor2D; W: tf.Tensor3D; W1: tf.Tensor2D; W2: tf.Tensor2D; v: tf.Tensor1D } {
+  private tensors(): {
+    Wq: tf.Tensor2D;
+    Wk: tf.Tensor2D;
+    Wv: tf.Tensor2D;
+    Wo: tf.Tensor2D;
+    W: tf.Tensor3D;
+    W1: tf.Tensor2D;
+    W2: tf.Tensor2D;
+    v: tf.Tensor1D;
+  } {
     const D = TOY_D_MODEL;
     const d = TOY_D_K;
     const a = TOY_D_A;
@@ -163,14 +165,25 @@ class ToyModel implements AttentionModel {
     const score: ScoreFunction = options.score ?? 'scaled-dot';
     const normaliser: Normaliser = options.normaliser ?? 'softmax';
     const run = Run.begin(text, options, { defaultMaxTokens: TOY_DEFAULT_MAX_TOKENS });
-    if (!SCORE_FUNCTIONS.includes(score)) throw new AttentionInputError('unsupported', `Unknown score function "${String(score)}"; use one of ${SCORE_FUNCTIONS.join(', ')}.`);
-    if (!NORMALISERS.includes(normaliser)) throw new AttentionInputError('unsupported', `Unknown normaliser "${String(normaliser)}"; use one of ${NORMALISERS.join(', ')}.`);
+    if (!SCORE_FUNCTIONS.includes(score))
+      throw new AttentionInputError(
+        'unsupported',
+        `Unknown score function "${String(score)}"; use one of ${SCORE_FUNCTIONS.join(', ')}.`,
+      );
+    if (!NORMALISERS.includes(normaliser))
+      throw new AttentionInputError(
+        'unsupported',
+        `Unknown normaliser "${String(normaliser)}"; use one of ${NORMALISERS.join(', ')}.`,
+      );
 
     run.progress(0, 'Tokenising');
     const enc = tokenizeWords(text, { maxTokens: run.maxTokens });
     run.admit(
       { tokens: enc.tokens, truncated: enc.truncated, coveredLength: enc.coveredLength },
-      { noTokens: 'The selection has no words or punctuation to attend over.', truncatedWhy: (maxTokens) => `(maxTokens = ${maxTokens})` },
+      {
+        noTokens: 'The selection has no words or punctuation to attend over.',
+        truncatedWhy: (maxTokens) => `(maxTokens = ${maxTokens})`,
+      },
     );
     const tokens: Token[] = enc.tokens;
     const T = tokens.length;
@@ -192,7 +205,11 @@ class ToyModel implements AttentionModel {
       held.push(...Object.values(w));
       const [q, k, v] = tf.tidy(() => {
         const x = tf.tensor2d(X, [T, D]);
-        return [splitHeads(tf.matMul(x, w.Wq), H), splitHeads(tf.matMul(x, w.Wk), H), splitHeads(tf.matMul(x, w.Wv), H)]; // [T, D] → [H, T, d] each
+        return [
+          splitHeads(tf.matMul(x, w.Wq), H),
+          splitHeads(tf.matMul(x, w.Wk), H),
+          splitHeads(tf.matMul(x, w.Wv), H),
+        ]; // [T, D] → [H, T, d] each
       });
       held.push(q!, k!, v!);
       const Qd = new Float32Array(await q!.data());
@@ -244,7 +261,13 @@ class ToyModel implements AttentionModel {
     const a = TOY_D_A;
     const tok = { token: 'input' } as const;
     const qk = { query: 'input', key: 'input' } as const;
-    const attention: AttentionInfo = { queries: 'input', keys: 'input', causal: false, score: r.score, normaliser: r.normaliser };
+    const attention: AttentionInfo = {
+      queries: 'input',
+      keys: 'input',
+      causal: false,
+      score: r.score,
+      normaliser: r.normaliser,
+    };
     const w = this.w;
     const sizes: ToySizes = { T, D, H, d, a };
     return [
@@ -252,16 +275,30 @@ class ToyModel implements AttentionModel {
         id: 'tokens',
         kind: 'tokens',
         ...toyLesson.tokens(sizes),
-        tensors: [tensor('ids', [T], ['token'], Float32Array.from(r.tokens, (t) => t.id), { tokenAxes: tok, description: 'Hashed token ids' })],
+        tensors: [
+          tensor(
+            'ids',
+            [T],
+            ['token'],
+            Float32Array.from(r.tokens, (t) => t.id),
+            { tokenAxes: tok, description: 'Hashed token ids' },
+          ),
+        ],
       },
       {
         id: 'embedding',
         kind: 'embedding',
         ...toyLesson.embedding(sizes),
         tensors: [
-          tensor('X', [T, D], ['token', 'd_model'], r.X, { tokenAxes: tok, description: 'X = E + PE, the input to attention' }),
+          tensor('X', [T, D], ['token', 'd_model'], r.X, {
+            tokenAxes: tok,
+            description: 'X = E + PE, the input to attention',
+          }),
           tensor('E', [T, D], ['token', 'd_model'], r.E, { tokenAxes: tok, description: 'Seeded word vectors E(w)' }),
-          tensor('PE', [T, D], ['token', 'd_model'], r.P, { tokenAxes: tok, description: 'Sinusoidal position vectors' }),
+          tensor('PE', [T, D], ['token', 'd_model'], r.P, {
+            tokenAxes: tok,
+            description: 'Sinusoidal position vectors',
+          }),
         ],
       },
       {
@@ -274,10 +311,14 @@ class ToyModel implements AttentionModel {
           tensor('Q', [H, T, d], ['head', 'token', 'd_k'], r.Qd, { tokenAxes: tok, description: 'Queries per head' }),
           tensor('K', [H, T, d], ['head', 'token', 'd_k'], r.Kd, { tokenAxes: tok, description: 'Keys per head' }),
           tensor('V', [H, T, d], ['head', 'token', 'd_k'], r.Vd, { tokenAxes: tok, description: 'Values per head' }),
-          tensor('W', [H, d, d], ['head', 'd_q', 'd_k'], w.W.slice(), { description: 'General score matrix per head: s = qᵀWk' }),
+          tensor('W', [H, d, d], ['head', 'd_q', 'd_k'], w.W.slice(), {
+            description: 'General score matrix per head: s = qᵀWk',
+          }),
           tensor('W1', [a, d], ['d_a', 'd_k'], w.W1.slice(), { description: 'Additive score: W₁ maps queries' }),
           tensor('W2', [a, d], ['d_a', 'd_k'], w.W2.slice(), { description: 'Additive score: W₂ maps keys' }),
-          tensor('v', [a], ['d_a'], w.v.slice(), { description: 'Additive score: v reads one number off tanh(W₁q + W₂k)' }),
+          tensor('v', [a], ['d_a'], w.v.slice(), {
+            description: 'Additive score: v reads one number off tanh(W₁q + W₂k)',
+          }),
         ],
       },
       {
@@ -286,7 +327,12 @@ class ToyModel implements AttentionModel {
         layer: 0,
         attention,
         ...toyLesson.scores(sizes, r.score),
-        tensors: [tensor('scores', [H, T, T], ['head', 'query', 'key'], r.scores, { tokenAxes: qk, description: `Scores (${r.score})` })],
+        tensors: [
+          tensor('scores', [H, T, T], ['head', 'query', 'key'], r.scores, {
+            tokenAxes: qk,
+            description: `Scores (${r.score})`,
+          }),
+        ],
       },
       {
         id: 'weights',
@@ -294,7 +340,12 @@ class ToyModel implements AttentionModel {
         layer: 0,
         attention,
         ...toyLesson.weights(sizes, r.normaliser),
-        tensors: [tensor('weights', [H, T, T], ['head', 'query', 'key'], r.weights, { tokenAxes: qk, description: `Attention weights α (${r.normaliser})` })],
+        tensors: [
+          tensor('weights', [H, T, T], ['head', 'query', 'key'], r.weights, {
+            tokenAxes: qk,
+            description: `Attention weights α (${r.normaliser})`,
+          }),
+        ],
       },
       {
         id: 'context',
@@ -303,8 +354,14 @@ class ToyModel implements AttentionModel {
         attention,
         ...toyLesson.context(sizes, r.normaliser),
         tensors: [
-          tensor('context', [H, T, d], ['head', 'query', 'd_k'], r.ctx, { tokenAxes: { query: 'input' }, description: 'Per-head context vectors' }),
-          tensor('output', [T, D], ['token', 'd_model'], r.output, { tokenAxes: tok, description: 'concat(heads) · W_O' }),
+          tensor('context', [H, T, d], ['head', 'query', 'd_k'], r.ctx, {
+            tokenAxes: { query: 'input' },
+            description: 'Per-head context vectors',
+          }),
+          tensor('output', [T, D], ['token', 'd_model'], r.output, {
+            tokenAxes: tok,
+            description: 'concat(heads) · W_O',
+          }),
         ],
       },
     ];
