@@ -6,6 +6,7 @@ import { CATALOG as BUILTIN_MODELS } from '../../shared/catalog';
 import type { CachedModel } from '../model/open/hfCache';
 import type { Normaliser, ScoreFunction } from '../../shared/trace';
 import { readConfig } from '../config';
+import { labelText, notificationText } from '../../shared/escape';
 import { useModelFile } from './visualiseModelFile';
 import { DOWNLOAD_COMMAND, registerDownloadCommand } from './download';
 
@@ -79,9 +80,9 @@ export async function cachedModelItems(current: string | undefined): Promise<Mod
     if (m.parameters !== undefined) facts.push(`${formatCount(m.parameters)} parameters`);
     facts.push(formatBytes(m.bytesOnDisk));
     return {
-      label: `${m.supported ? '$(database)' : '$(warning)'} ${m.repoId}${rev}`,
-      description: `${facts.join(' · ')}${current === config ? ' (current)' : ''}`,
-      detail: m.supported ? m.dir : `Not supported: ${m.reason ?? 'unknown reason'}`,
+      label: `${m.supported ? '$(database)' : '$(warning)'} ${labelText(`${m.repoId}${rev}`)}`,
+      description: `${labelText(facts.join(' · '))}${current === config ? ' (current)' : ''}`,
+      detail: labelText(m.supported ? m.dir : `Not supported: ${m.reason ?? 'unknown reason'}`),
       cached: m,
     };
   });
@@ -146,7 +147,7 @@ export function registerChooseCommands(onModelChosen?: (id: string) => Promise<u
       items.push({ label: 'Your models', kind: vscode.QuickPickItemKind.Separator });
       if (modelFile)
         items.push({
-          label: `$(file) ${vscode.workspace.asRelativePath(modelFile)}`,
+          label: `$(file) ${labelText(vscode.workspace.asRelativePath(modelFile))}`,
           description: '(current)',
           detail: 'From attentionLens.modelFile',
           action: 'keep',
@@ -170,7 +171,7 @@ export function registerChooseCommands(onModelChosen?: (id: string) => Promise<u
       if (pick.cached) {
         if (!pick.cached.supported) {
           void vscode.window.showErrorMessage(
-            `${pick.cached.repoId} cannot be visualised: ${pick.cached.reason ?? ''}`,
+            notificationText(`${pick.cached.repoId} cannot be visualised: ${pick.cached.reason ?? ''}`),
           );
           return undefined;
         }
