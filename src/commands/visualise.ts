@@ -56,7 +56,12 @@ export async function runAndShow(
         deps.session.set(
           trace,
           source,
-          sameModel ? deps.session.cursor : carryCursor(deps.session.trace, deps.session.cursor, trace),
+          sameModel
+            ? deps.session.cursor
+            : // A re-run of the same text (another model, a changed setting) keeps the place; a new text starts at Tokens.
+              deps.session.trace?.text === trace.text
+              ? carryCursor(deps.session.trace, deps.session.cursor, trace)
+              : undefined,
         );
         deps.panels.show();
         return trace;
