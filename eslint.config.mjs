@@ -7,12 +7,24 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     files: ['**/*.mjs'],
-    languageOptions: { globals: { console: 'readonly', process: 'readonly', fetch: 'readonly', setTimeout: 'readonly', Buffer: 'readonly', URL: 'readonly' } },
+    languageOptions: {
+      globals: {
+        console: 'readonly',
+        process: 'readonly',
+        fetch: 'readonly',
+        setTimeout: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+      },
+    },
   },
   {
     // The wasm pthread worker is a CommonJS script that Node's worker_threads start as is.
     files: ['**/*.cjs'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', URL: 'readonly', __dirname: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', URL: 'readonly', __dirname: 'readonly' },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
@@ -26,45 +38,76 @@ export default tseslint.config(
   {
     files: ['shared/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: [{ name: 'vscode', message: 'shared/ runs in the host, the worker and the webview: no vscode here.' }],
-        patterns: [
-          { group: ['@tensorflow/*'], message: 'shared/ has no tfjs: it is imported by the webview and the host.' },
-          { group: ['node:*', 'fs', 'path', 'os', 'worker_threads', 'child_process'], message: 'shared/ runs in the webview too: no Node built-ins.' },
-          { group: ['**/src/**', '../src', '../src/*'], message: 'shared/ imports nothing from src/.' },
-          { group: ['**/webview/**', '../webview', '../webview/*'], message: 'shared/ imports nothing from webview/.' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'vscode', message: 'shared/ runs in the host, the worker and the webview: no vscode here.' }],
+          patterns: [
+            { group: ['@tensorflow/*'], message: 'shared/ has no tfjs: it is imported by the webview and the host.' },
+            {
+              group: ['node:*', 'fs', 'path', 'os', 'worker_threads', 'child_process'],
+              message: 'shared/ runs in the webview too: no Node built-ins.',
+            },
+            { group: ['**/src/**', '../src', '../src/*'], message: 'shared/ imports nothing from src/.' },
+            {
+              group: ['**/webview/**', '../webview', '../webview/*'],
+              message: 'shared/ imports nothing from webview/.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['src/**/*.ts'],
     ignores: ['src/model/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [{ group: ['**/webview/**', '**/webview'], message: 'src/ and webview/ never import each other: move what both need to shared/.' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/webview/**', '**/webview'],
+              message: 'src/ and webview/ never import each other: move what both need to shared/.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['src/model/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: [{ name: 'vscode', message: 'src/model runs in plain Node: no vscode here.' }],
-        patterns: [{ group: ['**/webview/**', '**/webview'], message: 'src/ and webview/ never import each other: move what both need to shared/.' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'vscode', message: 'src/model runs in plain Node: no vscode here.' }],
+          patterns: [
+            {
+              group: ['**/webview/**', '**/webview'],
+              message: 'src/ and webview/ never import each other: move what both need to shared/.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['webview/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: [{ name: 'vscode', message: 'The webview cannot import vscode.' }],
-        patterns: [
-          { group: ['**/src/**', '**/src'], message: 'src/ and webview/ never import each other: move what both need to shared/.' },
-          { group: ['@tensorflow/*'], message: 'The webview draws; the worker computes.' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'vscode', message: 'The webview cannot import vscode.' }],
+          patterns: [
+            {
+              group: ['**/src/**', '**/src'],
+              message: 'src/ and webview/ never import each other: move what both need to shared/.',
+            },
+            { group: ['@tensorflow/*'], message: 'The webview draws; the worker computes.' },
+          ],
+        },
+      ],
     },
   },
 );

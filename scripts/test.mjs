@@ -70,6 +70,7 @@ const npx = (bin) => path.join(ROOT, 'node_modules', '.bin', bin);
 if (want('static')) {
   check('typecheck', npx('tsc'), ['--noEmit', '-p', '.']);
   check('lint', npx('eslint'), ['.', '--max-warnings=0']);
+  check('format', npx('prettier'), ['--check', '.']);
 }
 check('build', process.execPath, ['esbuild.mjs']);
 if (want('unit')) nodeTests('unit', 'test/unit');

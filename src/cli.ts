@@ -21,7 +21,14 @@ import {
 } from '../shared/trace';
 import { traceToJson } from '../shared/codec';
 import { decodedOutput, predictionKind, predictionRowLabel } from '../shared/tensorView';
-import { GENERATE_USAGE, isGenerateFlag, printGeneration, readGenerateFlag, samplingOf, type GenerateArgs } from './cliGenerate';
+import {
+  GENERATE_USAGE,
+  isGenerateFlag,
+  printGeneration,
+  readGenerateFlag,
+  samplingOf,
+  type GenerateArgs,
+} from './cliGenerate';
 
 interface Args {
   model: string;
@@ -125,7 +132,12 @@ function summary(trace: Trace): string {
   if (trace.predictions?.length) {
     const last = trace.predictions[trace.predictions.length - 1]!;
     const kind = predictionKind(trace);
-    const where = kind === 'decoder' ? 'last decoder step' : kind === 'masked' ? 'masked-LM prediction at the last position' : 'next-token prediction after the last position';
+    const where =
+      kind === 'decoder'
+        ? 'last decoder step'
+        : kind === 'masked'
+          ? 'masked-LM prediction at the last position'
+          : 'next-token prediction after the last position';
     const label = predictionRowLabel(trace, last.position);
     if (kind === 'decoder') lines.push(`\ndecoded output: ${JSON.stringify(decodedOutput(trace))}`);
     lines.push(
@@ -219,12 +231,19 @@ async function main(signal: AbortSignal): Promise<number> {
     trace = await model.run(text!, options);
     if (args.gen.n !== undefined) {
       console.log(summary(trace));
-      await printGeneration(model, trace.tokens.map((t) => t.id), args.gen, sampling, signal);
+      await printGeneration(
+        model,
+        trace.tokens.map((t) => t.id),
+        args.gen,
+        sampling,
+        signal,
+      );
       model.dispose();
       return EXIT.ok;
     }
   }
-  if (args.gen.n !== undefined) throw new UsageError(`--generate needs a model and a text, not ${which.path}, which carries its own input.`);
+  if (args.gen.n !== undefined)
+    throw new UsageError(`--generate needs a model and a text, not ${which.path}, which carries its own input.`);
   console.log(summary(trace));
   if (args.json) {
     fs.writeFileSync(args.json, JSON.stringify(traceToJson(trace)));

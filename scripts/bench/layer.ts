@@ -46,7 +46,10 @@ export function bertBaseCheckpoint(dir: string): void {
     for (let i = 0; i < n; i++) data[i] = (rand() * 2 - 1) * scale * Math.sqrt(3);
     return { shape, data };
   };
-  const ones = (n: number): { shape: number[]; data: Float32Array } => ({ shape: [n], data: new Float32Array(n).fill(1) });
+  const ones = (n: number): { shape: number[]; data: Float32Array } => ({
+    shape: [n],
+    data: new Float32Array(n).fill(1),
+  });
   const L = 'bert.encoder.layer.0.';
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {
     'bert.embeddings.word_embeddings.weight': w([V, D]),
@@ -73,9 +76,23 @@ export function bertBaseCheckpoint(dir: string): void {
   });
   writeFileSync(path.join(dir, 'model.safetensors'), writeSafetensors(tensors));
   // GELU's tanh form (gelu_new), the one layer_ref.py computes in numpy and torch (numpy has no erf).
-  const config = { architectures: ['BertModel'], model_type: 'bert', hidden_size: D, num_hidden_layers: 1, num_attention_heads: 12, intermediate_size: F, max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12, hidden_act: 'gelu_new', vocab_size: V, pad_token_id: 0 };
+  const config = {
+    architectures: ['BertModel'],
+    model_type: 'bert',
+    hidden_size: D,
+    num_hidden_layers: 1,
+    num_attention_heads: 12,
+    intermediate_size: F,
+    max_position_embeddings: 512,
+    type_vocab_size: 2,
+    layer_norm_eps: 1e-12,
+    hidden_act: 'gelu_new',
+    vocab_size: V,
+    pad_token_id: 0,
+  };
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) copyFileSync(path.join(ROOT, 'models', 'english-encoder', f), path.join(dir, f));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'])
+    copyFileSync(path.join(ROOT, 'models', 'english-encoder', f), path.join(dir, f));
 }
 
 function python(): string | undefined {
@@ -127,13 +144,23 @@ async function measureHere(dir: string, lengths: number[], runs: number, quick: 
 }
 
 /** The same measurement in a fresh process with `threads` threads (the backend is chosen once per process). */
-function measureInChild(dir: string, lengths: number[], runs: number, quick: boolean, threads: number): LayerTimes | string {
+function measureInChild(
+  dir: string,
+  lengths: number[],
+  runs: number,
+  quick: boolean,
+  threads: number,
+): LayerTimes | string {
   try {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', __filename, '--child', dir, String(runs), quick ? 'quick' : 'full', ...lengths.map(String)], {
-      encoding: 'utf8',
-      env: { ...process.env, ATTENTION_LENS_THREADS: String(threads) },
-      timeout: 600_000,
-    });
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', __filename, '--child', dir, String(runs), quick ? 'quick' : 'full', ...lengths.map(String)],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, ATTENTION_LENS_THREADS: String(threads) },
+        timeout: 600_000,
+      },
+    );
     return JSON.parse(out) as LayerTimes;
   } catch (err) {
     return `failed: ${(err as Error).message.split('\n')[0]}`;
@@ -155,7 +182,9 @@ export async function benchLayers({ quick }: { quick: boolean }): Promise<void> 
     const many = cores > 1 ? measureInChild(dir, lengths, runs, quick, cores) : one;
     if (typeof many === 'string') console.log(`\nmulti-threaded run ${many}`);
     const best = typeof many === 'string' ? one : many;
-    console.log(`\nwasm matmul peak: ${one.peak.toFixed(2)} GFLOP/s on 1 thread${best !== one ? `, ${best.peak.toFixed(2)} GFLOP/s on ${best.threads}` : ''} (${quick ? 512 : 1024}² float32 matmul)`);
+    console.log(
+      `\nwasm matmul peak: ${one.peak.toFixed(2)} GFLOP/s on 1 thread${best !== one ? `, ${best.peak.toFixed(2)} GFLOP/s on ${best.threads}` : ''} (${quick ? 512 : 1024}² float32 matmul)`,
+    );
     const py = python();
     const rows: string[][] = [];
     for (const [i, { tokens, ms }] of best.times.entries()) {
@@ -165,21 +194,48 @@ export async function benchLayers({ quick }: { quick: boolean }): Promise<void> 
       let ref: Record<string, number | string> = {};
       if (py) {
         try {
-          ref = JSON.parse(execFileSync(py, [path.join(ROOT, 'scripts', 'bench', 'layer_ref.py'), path.join(dir, 'model.safetensors'), String(tokens), quick ? '2' : '4'], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2' } }));
+          ref = JSON.parse(
+            execFileSync(
+              py,
+              [
+                path.join(ROOT, 'scripts', 'bench', 'layer_ref.py'),
+                path.join(dir, 'model.safetensors'),
+                String(tokens),
+                quick ? '2' : '4',
+              ],
+              { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2' } },
+            ),
+          );
         } catch (err) {
           ref = { error: (err as Error).message.split('\n')[0]! };
         }
       }
-      const fmt = (v: number | string | undefined): string => (typeof v === 'number' ? `${v.toFixed(1)} ms` : v ?? 'python3 with numpy not found');
-      const ratio = (v: number | string | undefined): string => (typeof v === 'number' ? `${(ms / v).toFixed(2)}×` : '—');
+      const fmt = (v: number | string | undefined): string =>
+        typeof v === 'number' ? `${v.toFixed(1)} ms` : (v ?? 'python3 with numpy not found');
+      const ratio = (v: number | string | undefined): string =>
+        typeof v === 'number' ? `${(ms / v).toFixed(2)}×` : '—';
       const gflops = flops / (ms / 1e3) / 1e9;
       const single = one.times[i]!.ms;
       // The layer's matmuls alone at the backend's measured peak: no wasm run of this layer can beat it.
-      const floor = flops / (best.peak * 1e9) * 1e3;
-      rows.push([String(tokens), `${ms.toFixed(1)} ms`, `${single.toFixed(1)} ms (${(single / ms).toFixed(2)}×)`, `${gflops.toFixed(2)} GFLOP/s (${((gflops / best.peak) * 100).toFixed(0)}% of peak)`, `${floor.toFixed(1)} ms`, fmt(ref['numpy_ms']), ratio(ref['numpy_ms']), fmt(ref['torch_ms']), ratio(ref['torch_ms'])]);
+      const floor = (flops / (best.peak * 1e9)) * 1e3;
+      rows.push([
+        String(tokens),
+        `${ms.toFixed(1)} ms`,
+        `${single.toFixed(1)} ms (${(single / ms).toFixed(2)}×)`,
+        `${gflops.toFixed(2)} GFLOP/s (${((gflops / best.peak) * 100).toFixed(0)}% of peak)`,
+        `${floor.toFixed(1)} ms`,
+        fmt(ref['numpy_ms']),
+        ratio(ref['numpy_ms']),
+        fmt(ref['torch_ms']),
+        ratio(ref['torch_ms']),
+      ]);
     }
-    console.log(`\n## BERT-base-sized layer (768, 12 heads, FFN 3072): ours = whole run() incl. embeddings and trace copies\n`);
-    console.log(`| tokens | ours (tfjs wasm, ${best.threads} thread${best.threads === 1 ? '' : 's'}) | ours on 1 thread | throughput | matmul floor at peak | numpy | ours/numpy | torch (2 threads) | ours/torch |`);
+    console.log(
+      `\n## BERT-base-sized layer (768, 12 heads, FFN 3072): ours = whole run() incl. embeddings and trace copies\n`,
+    );
+    console.log(
+      `| tokens | ours (tfjs wasm, ${best.threads} thread${best.threads === 1 ? '' : 's'}) | ours on 1 thread | throughput | matmul floor at peak | numpy | ours/numpy | torch (2 threads) | ours/torch |`,
+    );
     console.log('|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) console.log(`| ${r.join(' | ')} |`);
     console.log(
@@ -194,5 +250,7 @@ export async function benchLayers({ quick }: { quick: boolean }): Promise<void> 
 // `--child DIR RUNS quick|full T…`: time our layer in this process and print JSON (see measureInChild).
 if (process.argv[2] === '--child') {
   const [dir, runs, mode, ...lengths] = process.argv.slice(3);
-  void measureHere(dir!, lengths.map(Number), Number(runs), mode === 'quick').then((r) => process.stdout.write(JSON.stringify(r)));
+  void measureHere(dir!, lengths.map(Number), Number(runs), mode === 'quick').then((r) =>
+    process.stdout.write(JSON.stringify(r)),
+  );
 }

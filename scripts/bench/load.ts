@@ -108,7 +108,10 @@ function measureInChild(job: { mode: 'load' | 'read'; dir: string; family?: stri
     const [mod, exp] = job.family ? LOADERS[job.family]! : ['', ''];
     const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', script], {
       cwd: ROOT,
-      env: { ...process.env, ATTENTION_LENS_LOAD_JOB: JSON.stringify({ ...job, module: mod ? path.join(ROOT, mod) : '', export: exp }) },
+      env: {
+        ...process.env,
+        ATTENTION_LENS_LOAD_JOB: JSON.stringify({ ...job, module: mod ? path.join(ROOT, mod) : '', export: exp }),
+      },
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 300_000,
@@ -141,7 +144,16 @@ function row(name: string, bytes: number, m: Measure): (string | number)[] {
   ];
 }
 
-const HEADER = ['model', 'weights', 'load (median)', 'throughput', 'peak RSS growth (× file)', 'peak ArrayBuffers growth', 'tfjs bytes held', 'tensors left'];
+const HEADER = [
+  'model',
+  'weights',
+  'load (median)',
+  'throughput',
+  'peak RSS growth (× file)',
+  'peak ArrayBuffers growth',
+  'tfjs bytes held',
+  'tensors left',
+];
 
 /** A Llama-layout config + tokenizer (TinyStories') + random F32 weights, near `targetMB` in all. */
 function writeBigLlama(dir: string, shards: 1 | 2): number {
@@ -152,9 +164,18 @@ function writeBigLlama(dir: string, shards: 1 | 2): number {
   // 8 layers × (4·512² attention + 3·512·I MLP) + 2 × 2048·512 (embeddings, untied head) ≈ 100 MB at I = 1184.
   const inter = 1184;
   const tiny = path.join(ROOT, 'models', 'tinystories-656k');
-  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) fs.copyFileSync(path.join(tiny, f), path.join(dir, f));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'])
+    fs.copyFileSync(path.join(tiny, f), path.join(dir, f));
   const config = JSON.parse(fs.readFileSync(path.join(tiny, 'config.json'), 'utf8')) as Record<string, unknown>;
-  Object.assign(config, { hidden_size: hidden, intermediate_size: inter, num_attention_heads: heads, num_key_value_heads: heads, num_hidden_layers: layers, vocab_size: vocab, tie_word_embeddings: false });
+  Object.assign(config, {
+    hidden_size: hidden,
+    intermediate_size: inter,
+    num_attention_heads: heads,
+    num_key_value_heads: heads,
+    num_hidden_layers: layers,
+    vocab_size: vocab,
+    tie_word_embeddings: false,
+  });
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
   const rand = mulberry32(1234);
   const make = (shape: number[], scale: number): { shape: number[]; data: Float32Array } => {
@@ -162,7 +183,9 @@ function writeBigLlama(dir: string, shards: 1 | 2): number {
     for (let i = 0; i < data.length; i++) data[i] = (rand() - 0.5) * scale;
     return { shape, data };
   };
-  const tensors: [string, { shape: number[]; data: Float32Array }][] = [['model.embed_tokens.weight', make([vocab, hidden], 0.1)]];
+  const tensors: [string, { shape: number[]; data: Float32Array }][] = [
+    ['model.embed_tokens.weight', make([vocab, hidden], 0.1)],
+  ];
   for (let l = 0; l < layers; l++) {
     const p = `model.layers.${l}.`;
     tensors.push(
@@ -178,7 +201,8 @@ function writeBigLlama(dir: string, shards: 1 | 2): number {
     );
   }
   tensors.push(['model.norm.weight', make([hidden], 0.2)], ['lm_head.weight', make([vocab, hidden], 0.1)]);
-  const parts: (typeof tensors)[] = shards === 1 ? [tensors] : [tensors.slice(0, tensors.length >> 1), tensors.slice(tensors.length >> 1)];
+  const parts: (typeof tensors)[] =
+    shards === 1 ? [tensors] : [tensors.slice(0, tensors.length >> 1), tensors.slice(tensors.length >> 1)];
   const weightMap: Record<string, string> = {};
   let total = 0;
   parts.forEach((part, k) => {
@@ -189,7 +213,11 @@ function writeBigLlama(dir: string, shards: 1 | 2): number {
     }
     fs.writeFileSync(path.join(dir, name), writeSafetensors(Object.fromEntries(part), { format: 'pt' }));
   });
-  if (shards === 2) fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
+  if (shards === 2)
+    fs.writeFileSync(
+      path.join(dir, 'model.safetensors.index.json'),
+      JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2),
+    );
   return folderBytes(dir);
 }
 
@@ -201,9 +229,19 @@ export async function benchLoad(opts: { quick: boolean }): Promise<void> {
     ['english-encoder', 'bert'],
     ['dates-transformer', 'marian'],
   ];
-  const folders: [string, string, string][] = builtins.map(([name, family]) => [`${name} (${family})`, path.join(ROOT, 'models', name), family]);
-  for (const family of Object.keys(LOADERS)) if (family !== 'tfjs-layers') folders.push([`fixture ${family}`, path.join(ROOT, 'test', 'fixtures', 'hf', family), family]);
-  folders.push(['sample tfjs-mha-charlm (tfjs-layers)', path.join(ROOT, 'samples', 'models', 'tfjs-mha-charlm', 'model.json'), 'tfjs-layers']);
+  const folders: [string, string, string][] = builtins.map(([name, family]) => [
+    `${name} (${family})`,
+    path.join(ROOT, 'models', name),
+    family,
+  ]);
+  for (const family of Object.keys(LOADERS))
+    if (family !== 'tfjs-layers')
+      folders.push([`fixture ${family}`, path.join(ROOT, 'test', 'fixtures', 'hf', family), family]);
+  folders.push([
+    'sample tfjs-mha-charlm (tfjs-layers)',
+    path.join(ROOT, 'samples', 'models', 'tfjs-mha-charlm', 'model.json'),
+    'tfjs-layers',
+  ]);
   for (const [label, dir, family] of folders) {
     if (!fs.existsSync(dir.endsWith('.json') ? dir : path.join(dir, 'config.json'))) {
       rows.push([label, 'not present', '', '', '', '', '', '']);
@@ -215,7 +253,11 @@ export async function benchLoad(opts: { quick: boolean }): Promise<void> {
       rows.push([label, mb(folderBytes(dir)), `failed: ${(err as Error).message.slice(0, 100)}`, '', '', '', '', '']);
     }
   }
-  table(`Model loading (median of ${repeats} loads, each model in a fresh process; memory from its first load)`, HEADER, rows);
+  table(
+    `Model loading (median of ${repeats} loads, each model in a fresh process; memory from its first load)`,
+    HEADER,
+    rows,
+  );
 
   // The ~100 MB checkpoint, single file and sharded.
   const big: (string | number)[][] = [];
@@ -231,7 +273,10 @@ export async function benchLoad(opts: { quick: boolean }): Promise<void> {
       big.push(row(label, bytes, measureInChild({ mode: 'load', dir, family: 'llama', repeats: n })));
       // The parts of a load: reading tensors into Float32Arrays, and reading the header(s) only.
       const read = measureInChild({ mode: 'read', dir, repeats: n });
-      const files = fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors')).map((f) => path.join(dir, f));
+      const files = fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.safetensors'))
+        .map((f) => path.join(dir, f));
       const headerTimes: number[] = [];
       for (let i = 0; i < 7; i++) {
         const h0 = performance.now();
@@ -250,5 +295,15 @@ export async function benchLoad(opts: { quick: boolean }): Promise<void> {
     }
   }
   table('A generated ~100 MB Llama checkpoint (hidden 512, 8 layers, FFN 1184, vocab 2048, F32)', HEADER, big);
-  table('Its parts', ['checkpoint', 'generate + write', 'read tensors only (readCheckpointTensors)', 'peak RSS growth while reading', 'header(s) only (median of 7)'], parts);
+  table(
+    'Its parts',
+    [
+      'checkpoint',
+      'generate + write',
+      'read tensors only (readCheckpointTensors)',
+      'peak RSS growth while reading',
+      'header(s) only (median of 7)',
+    ],
+    parts,
+  );
 }

@@ -27,7 +27,6 @@ const SHARD_BYTES = 16 * 1024; // small shards, so the loader's multi-shard path
 // ---------------------------------------------------------------------------------------------
 // Seeded synthetic corpus
 
-
 const WORDS = {
   name: ['mia', 'tom', 'sam', 'lily', 'ben', 'anna'],
   animal: ['cat', 'dog', 'bird', 'fox', 'frog', 'duck'],
@@ -78,23 +77,64 @@ function mhaCharLm(): Built {
   const D = 32;
   const tokens = tf.input({ shape: [null], dtype: 'int32', name: 'tokens' });
   const positions = tf.input({ shape: [null], dtype: 'int32', name: 'positions' });
-  const emb = tf.layers.embedding({ inputDim: V, outputDim: D, name: 'token_embedding', embeddingsInitializer: tf.initializers.randomNormal({ stddev: 0.3, seed: 11 }) }).apply(tokens) as tf.SymbolicTensor;
-  const pos = tf.layers.embedding({ inputDim: MAX_LEN, outputDim: D, name: 'position_embedding', embeddingsInitializer: tf.initializers.randomNormal({ stddev: 0.3, seed: 12 }) }).apply(positions) as tf.SymbolicTensor;
+  const emb = tf.layers
+    .embedding({
+      inputDim: V,
+      outputDim: D,
+      name: 'token_embedding',
+      embeddingsInitializer: tf.initializers.randomNormal({ stddev: 0.3, seed: 11 }),
+    })
+    .apply(tokens) as tf.SymbolicTensor;
+  const pos = tf.layers
+    .embedding({
+      inputDim: MAX_LEN,
+      outputDim: D,
+      name: 'position_embedding',
+      embeddingsInitializer: tf.initializers.randomNormal({ stddev: 0.3, seed: 12 }),
+    })
+    .apply(positions) as tf.SymbolicTensor;
   const x = tf.layers.add({ name: 'embed_sum' }).apply([emb, pos]) as tf.SymbolicTensor;
   // tfjs's predict/fit drop call kwargs, so the causal mask is a config option here (use_causal_mask);
   // the loader moves Keras's use_causal_mask call argument into the same place.
-  const mha = new MultiHeadAttention({ name: 'self_attention', numHeads: 2, keyDim: 16, useCausalMask: true, kernelInitializer: tf.initializers.glorotUniform({ seed: 13 }) });
+  const mha = new MultiHeadAttention({
+    name: 'self_attention',
+    numHeads: 2,
+    keyDim: 16,
+    useCausalMask: true,
+    kernelInitializer: tf.initializers.glorotUniform({ seed: 13 }),
+  });
   const a = mha.apply([x, x]) as tf.SymbolicTensor;
   const h = tf.layers.add({ name: 'residual' }).apply([x, a]) as tf.SymbolicTensor;
-  const f = tf.layers.dense({ units: 64, activation: 'relu', name: 'ffn', kernelInitializer: tf.initializers.glorotUniform({ seed: 14 }) }).apply(h) as tf.SymbolicTensor;
-  const out = tf.layers.dense({ units: V, activation: 'softmax', name: 'next_char', kernelInitializer: tf.initializers.glorotUniform({ seed: 15 }) }).apply(f) as tf.SymbolicTensor;
+  const f = tf.layers
+    .dense({
+      units: 64,
+      activation: 'relu',
+      name: 'ffn',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 14 }),
+    })
+    .apply(h) as tf.SymbolicTensor;
+  const out = tf.layers
+    .dense({
+      units: V,
+      activation: 'softmax',
+      name: 'next_char',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 15 }),
+    })
+    .apply(f) as tf.SymbolicTensor;
   return { model: tf.model({ inputs: [tokens, positions], outputs: out, name: 'mha_charlm' }), positions: true };
 }
 
 function gruBase(seed: number): { tokens: tf.SymbolicTensor; emb: tf.SymbolicTensor; gru: tf.SymbolicTensor } {
   const V = VOCAB.length;
   const tokens = tf.input({ shape: [null], dtype: 'int32', name: 'tokens' });
-  const emb = tf.layers.embedding({ inputDim: V, outputDim: 24, name: 'token_embedding', embeddingsInitializer: tf.initializers.randomNormal({ stddev: 0.3, seed }) }).apply(tokens) as tf.SymbolicTensor;
+  const emb = tf.layers
+    .embedding({
+      inputDim: V,
+      outputDim: 24,
+      name: 'token_embedding',
+      embeddingsInitializer: tf.initializers.randomNormal({ stddev: 0.3, seed }),
+    })
+    .apply(tokens) as tf.SymbolicTensor;
   const gru = tf.layers
     .gru({
       units: 24,
@@ -108,22 +148,43 @@ function gruBase(seed: number): { tokens: tf.SymbolicTensor; emb: tf.SymbolicTen
   return { tokens, emb, gru };
 }
 
-function head(tokens: tf.SymbolicTensor, gru: tf.SymbolicTensor, context: tf.SymbolicTensor, seed: number, name: string): tf.LayersModel {
+function head(
+  tokens: tf.SymbolicTensor,
+  gru: tf.SymbolicTensor,
+  context: tf.SymbolicTensor,
+  seed: number,
+  name: string,
+): tf.LayersModel {
   const cat = tf.layers.concatenate({ name: 'state_and_context' }).apply([gru, context]) as tf.SymbolicTensor;
-  const out = tf.layers.dense({ units: VOCAB.length, activation: 'softmax', name: 'next_char', kernelInitializer: tf.initializers.glorotUniform({ seed }) }).apply(cat) as tf.SymbolicTensor;
+  const out = tf.layers
+    .dense({
+      units: VOCAB.length,
+      activation: 'softmax',
+      name: 'next_char',
+      kernelInitializer: tf.initializers.glorotUniform({ seed }),
+    })
+    .apply(cat) as tf.SymbolicTensor;
   return tf.model({ inputs: tokens, outputs: out, name });
 }
 
 function luongCharLm(): Built {
   const { tokens, emb, gru } = gruBase(21);
-  const key = tf.layers.dense({ units: 24, name: 'key_proj', kernelInitializer: tf.initializers.glorotUniform({ seed: 24 }) }).apply(emb) as tf.SymbolicTensor;
-  const ctx = new Attention({ name: 'luong_attention', useScale: true, causal: true }).apply([gru, emb, key]) as tf.SymbolicTensor;
+  const key = tf.layers
+    .dense({ units: 24, name: 'key_proj', kernelInitializer: tf.initializers.glorotUniform({ seed: 24 }) })
+    .apply(emb) as tf.SymbolicTensor;
+  const ctx = new Attention({ name: 'luong_attention', useScale: true, causal: true }).apply([
+    gru,
+    emb,
+    key,
+  ]) as tf.SymbolicTensor;
   return { model: head(tokens, gru, ctx, 25, 'luong_charlm'), positions: false };
 }
 
 function bahdanauCharLm(): Built {
   const { tokens, emb, gru } = gruBase(31);
-  const query = tf.layers.dense({ units: 24, name: 'query_proj', kernelInitializer: tf.initializers.glorotUniform({ seed: 34 }) }).apply(gru) as tf.SymbolicTensor;
+  const query = tf.layers
+    .dense({ units: 24, name: 'query_proj', kernelInitializer: tf.initializers.glorotUniform({ seed: 34 }) })
+    .apply(gru) as tf.SymbolicTensor;
   const att = new AdditiveAttention({ name: 'bahdanau_attention', useScale: true, causal: true });
   const ctx = att.apply([query, emb]) as tf.SymbolicTensor;
   return { model: head(tokens, gru, ctx, 35, 'bahdanau_charlm'), positions: false };
@@ -131,15 +192,46 @@ function bahdanauCharLm(): Built {
 
 function mixedClassifier(): Built {
   const tokens = tf.input({ shape: [null], dtype: 'int32', name: 'tokens' });
-  const emb = tf.layers.embedding({ inputDim: VOCAB.length, outputDim: 12, name: 'token_embedding', embeddingsInitializer: tf.initializers.randomNormal({ stddev: 0.5, seed: 41 }) }).apply(tokens) as tf.SymbolicTensor;
-  const mha = new MultiHeadAttention({ name: 'mha', numHeads: 3, keyDim: 4, valueDim: 6, outputShape: 10, useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed: 42 }) });
+  const emb = tf.layers
+    .embedding({
+      inputDim: VOCAB.length,
+      outputDim: 12,
+      name: 'token_embedding',
+      embeddingsInitializer: tf.initializers.randomNormal({ stddev: 0.5, seed: 41 }),
+    })
+    .apply(tokens) as tf.SymbolicTensor;
+  const mha = new MultiHeadAttention({
+    name: 'mha',
+    numHeads: 3,
+    keyDim: 4,
+    valueDim: 6,
+    outputShape: 10,
+    useBias: false,
+    kernelInitializer: tf.initializers.glorotUniform({ seed: 42 }),
+  });
   const m = mha.apply(emb) as tf.SymbolicTensor;
-  const q = tf.layers.dense({ units: 8, name: 'q_proj', kernelInitializer: tf.initializers.glorotUniform({ seed: 43 }), biasInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: 46 }) }).apply(m) as tf.SymbolicTensor;
-  const v = tf.layers.dense({ units: 8, name: 'v_proj', kernelInitializer: tf.initializers.glorotUniform({ seed: 44 }) }).apply(emb) as tf.SymbolicTensor;
+  const q = tf.layers
+    .dense({
+      units: 8,
+      name: 'q_proj',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 43 }),
+      biasInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: 46 }),
+    })
+    .apply(m) as tf.SymbolicTensor;
+  const v = tf.layers
+    .dense({ units: 8, name: 'v_proj', kernelInitializer: tf.initializers.glorotUniform({ seed: 44 }) })
+    .apply(emb) as tf.SymbolicTensor;
   const att = new Attention({ name: 'concat_attention', scoreMode: 'concat', useScale: true });
   const c = att.apply([q, v]) as tf.SymbolicTensor;
   const pooled = tf.layers.globalAveragePooling1d({ name: 'pool' }).apply(c) as tf.SymbolicTensor;
-  const out = tf.layers.dense({ units: 3, activation: 'softmax', name: 'classes', kernelInitializer: tf.initializers.glorotUniform({ seed: 45 }) }).apply(pooled) as tf.SymbolicTensor;
+  const out = tf.layers
+    .dense({
+      units: 3,
+      activation: 'softmax',
+      name: 'classes',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 45 }),
+    })
+    .apply(pooled) as tf.SymbolicTensor;
   const model = tf.model({ inputs: tokens, outputs: out, name: 'mixed_classifier' });
   // Give the scalar score weights values other than 1 so a mix-up would show.
   tf.tidy(() => {
@@ -168,7 +260,9 @@ async function train(b: Built, steps: number, seed: number): Promise<number> {
     }
     const x = tf.tensor2d(xs, [batch, SEQ], 'int32');
     const y = tf.tensor3d(ys, [batch, SEQ, 1], 'float32');
-    const inputs = b.positions ? [x, tf.tidy(() => tf.tile(tf.range(0, SEQ, 1, 'int32').reshape([1, SEQ]), [batch, 1]))] : x;
+    const inputs = b.positions
+      ? [x, tf.tidy(() => tf.tile(tf.range(0, SEQ, 1, 'int32').reshape([1, SEQ]), [batch, 1]))]
+      : x;
     const h = await b.model.trainOnBatch(inputs, y);
     loss = Array.isArray(h) ? (h[0] as number) : (h as number);
     tf.dispose([x, y, inputs]);
@@ -189,7 +283,10 @@ function fileSaveHandler(dir: string, metadata: Record<string, unknown>): tf.io.
     const paths: string[] = [];
     for (let i = 0; i < count; i++) {
       const name = `group1-shard${i + 1}of${count}.bin`;
-      fs.writeFileSync(path.join(dir, name), data.subarray(i * SHARD_BYTES, Math.min(data.length, (i + 1) * SHARD_BYTES)));
+      fs.writeFileSync(
+        path.join(dir, name),
+        data.subarray(i * SHARD_BYTES, Math.min(data.length, (i + 1) * SHARD_BYTES)),
+      );
       paths.push(name);
     }
     const json = {
@@ -226,7 +323,14 @@ async function main(): Promise<void> {
   const status = await initBackend('cpu'); // wasm has no UnsortedSegmentSum (the Embedding gradient)
   console.log(`backend ${status.name}`);
   const only = process.argv[2];
-  const jobs: { dir: string; build: () => Built; steps: number; seed: number; description: string; output: 'next-token' | 'classes' }[] = [
+  const jobs: {
+    dir: string;
+    build: () => Built;
+    steps: number;
+    seed: number;
+    description: string;
+    output: 'next-token' | 'classes';
+  }[] = [
     {
       dir: 'samples/models/tfjs-mha-charlm',
       build: mhaCharLm,
@@ -242,7 +346,8 @@ async function main(): Promise<void> {
       steps: 60,
       seed: 2,
       output: 'next-token',
-      description: 'A GRU character language model that attends back over the characters so far with Keras Attention (Luong, learned scale, causal).',
+      description:
+        'A GRU character language model that attends back over the characters so far with Keras Attention (Luong, learned scale, causal).',
     },
     {
       dir: 'test/fixtures/tfjs/bahdanau-charlm',
@@ -250,7 +355,8 @@ async function main(): Promise<void> {
       steps: 60,
       seed: 3,
       output: 'next-token',
-      description: 'A GRU character language model that attends back over the characters so far with Keras AdditiveAttention (Bahdanau, causal).',
+      description:
+        'A GRU character language model that attends back over the characters so far with Keras AdditiveAttention (Bahdanau, causal).',
     },
     {
       dir: 'test/fixtures/tfjs/mixed-classifier',
@@ -258,7 +364,8 @@ async function main(): Promise<void> {
       steps: 0,
       seed: 4,
       output: 'classes',
-      description: 'Untrained, seeded test model: MultiHeadAttention (3 heads, value_dim 6 ≠ key_dim 4, output_shape 10, no biases), then Attention with score_mode "concat", pooled into 3 classes.',
+      description:
+        'Untrained, seeded test model: MultiHeadAttention (3 heads, value_dim 6 ≠ key_dim 4, output_shape 10, no biases), then Attention with score_mode "concat", pooled into 3 classes.',
     },
   ];
   for (const job of jobs) {
@@ -267,9 +374,18 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const loss = job.steps > 0 ? await train(b, job.steps, job.seed) : NaN;
     const meta = metadata(job.description, b.positions, job.output);
-    if (job.steps > 0) (meta.attentionLens as Record<string, unknown>).training = { task: 'next character on seeded synthetic sentences', steps: job.steps, batch: 16, window: SEQ, finalLoss: Number(loss.toFixed(4)) };
+    if (job.steps > 0)
+      (meta.attentionLens as Record<string, unknown>).training = {
+        task: 'next character on seeded synthetic sentences',
+        steps: job.steps,
+        batch: 16,
+        window: SEQ,
+        finalLoss: Number(loss.toFixed(4)),
+      };
     await b.model.save(fileSaveHandler(path.join(ROOT, job.dir), meta));
-    console.log(`saved ${job.dir} (${b.model.countParams()} parameters, ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    console.log(
+      `saved ${job.dir} (${b.model.countParams()} parameters, ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+    );
     b.model.dispose();
   }
 }

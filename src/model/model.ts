@@ -1,5 +1,11 @@
 // The contract every built-in and loaded model fulfils. Pure TypeScript + tfjs; no vscode.
-import { AttentionInputError, type ModelInfo, type Normaliser, type ScoreFunction, type Trace } from '../../shared/trace';
+import {
+  AttentionInputError,
+  type ModelInfo,
+  type Normaliser,
+  type ScoreFunction,
+  type Trace,
+} from '../../shared/trace';
 
 export interface RunOptions {
   /** Longer inputs are truncated to this many tokens, with a warning naming the limit. */

@@ -17,7 +17,33 @@ before(async () => {
   // A copy, so saving edits never touches the shipped samples.
   folder = mkdtempSync(path.join(os.tmpdir(), 'attention-lens-configs-'));
   copyFileSync(path.join(ROOT, 'samples', 'configs', NAME), path.join(folder, NAME));
-  writeFileSync(path.join(folder, 'broken.attention.json'), JSON.stringify({ kind: 'hand-built', tokens: ['a', 'b'], embeddings: [[1, 0, 0], [0, 1, 0]], W_q: [[1, 0], [0, 1], [1, 1], [0, 0]], W_k: [[1, 0], [0, 1], [1, 1]], W_v: [[1], [0], [1]] }, null, 2));
+  writeFileSync(
+    path.join(folder, 'broken.attention.json'),
+    JSON.stringify(
+      {
+        kind: 'hand-built',
+        tokens: ['a', 'b'],
+        embeddings: [
+          [1, 0, 0],
+          [0, 1, 0],
+        ],
+        W_q: [
+          [1, 0],
+          [0, 1],
+          [1, 1],
+          [0, 0],
+        ],
+        W_k: [
+          [1, 0],
+          [0, 1],
+          [1, 1],
+        ],
+        W_v: [[1], [0], [1]],
+      },
+      null,
+      2,
+    ),
+  );
   s = await launch({ folder, colorTheme: 'Default Light Modern' });
 });
 after(async () => {
@@ -37,7 +63,8 @@ test('right-click a config in the explorer → the panel shows its attention', a
   await explorerMenu(s.page, NAME, 'Visualise attention config', s.shot);
   const frame = await panelFrame(s.page, '[data-testid="model-name"]');
   assert.equal(await frame.textContent('[data-testid="model-name"]'), 'Dot-product attention on three tokens');
-  for (let i = 0; i < 6 && !(await frame.$('[data-testid="heatmap-scores"]')); i++) await frame.click('[data-testid="next-stage"]');
+  for (let i = 0; i < 6 && !(await frame.$('[data-testid="heatmap-scores"]')); i++)
+    await frame.click('[data-testid="next-stage"]');
   assert.equal(await scoreCell(frame), 2, 'q₁·k₁ = 2 in the worked example');
   await s.shot('config-panel-scores');
 });
@@ -71,7 +98,11 @@ test('a broken config shows what is wrong in the Problems panel', async () => {
   await runCommand(s.page, 'View: Focus Problems');
   const problems = s.page.locator('.markers-panel');
   await problems.waitFor({ timeout: 15_000 });
-  await s.page.waitForFunction(() => /W_q/.test(document.querySelector('.markers-panel')?.textContent ?? ''), undefined, { timeout: 15_000 });
+  await s.page.waitForFunction(
+    () => /W_q/.test(document.querySelector('.markers-panel')?.textContent ?? ''),
+    undefined,
+    { timeout: 15_000 },
+  );
   const text = (await problems.innerText()).replace(/\s+/g, ' ');
   assert.match(text, /"W_q" is 4×2 but .* 3×2/);
   await s.shot('config-problems');

@@ -26,7 +26,8 @@ test('right-click → Visualise attention shows a heatmap labelled with the sele
   assert.deepEqual(tokens, ['The', 'black', 'cat', 'sat', 'on', 'the', 'warm', 'mat', '.']);
   await s.shot('03-panel-tokens');
   // Step to the attention weights with the panel's own buttons.
-  for (let i = 0; i < 10 && !(await frame.$('[data-testid="heatmap-weights"]')); i++) await frame.click('[data-testid="next-stage"]');
+  for (let i = 0; i < 10 && !(await frame.$('[data-testid="heatmap-weights"]')); i++)
+    await frame.click('[data-testid="next-stage"]');
   const shape = await frame.textContent('[data-testid="shape-weights"]');
   assert.match(shape ?? '', /\[2 head × 9 query × 9 key\]/);
   await s.shot('04-panel-heatmap');

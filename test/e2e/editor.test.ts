@@ -2,7 +2,17 @@
 // status bar and panel follow, change a setting, open the walkthrough, cancel a long run.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { cliTrace, hoverText, launch, openFile, panelFrame, rightClickMenu, runCommand, selectLine, type Session } from './harness';
+import {
+  cliTrace,
+  hoverText,
+  launch,
+  openFile,
+  panelFrame,
+  rightClickMenu,
+  runCommand,
+  selectLine,
+  type Session,
+} from './harness';
 import { findTensor } from '../../shared/trace';
 
 const LINE = 'Once upon a time, there was a little girl named Mia. She loved to play in the park with her red ball.';
@@ -38,7 +48,10 @@ test('hovering a token lists what it attends to, matching the trace', async () =
   const n = w.shape[1]!;
   const row = Array.from({ length: n }, (_, k) => w.data[q * n + k]!);
   const best = row.indexOf(Math.max(...row));
-  assert.ok(text.includes(Math.max(...row).toFixed(4)), `hover "${text}" lacks top weight ${Math.max(...row).toFixed(4)} (key ${best})`);
+  assert.ok(
+    text.includes(Math.max(...row).toFixed(4)),
+    `hover "${text}" lacks top weight ${Math.max(...row).toFixed(4)} (key ${best})`,
+  );
 });
 
 test('the caret on a token paints what it attends to onto the text', async () => {
@@ -59,7 +72,11 @@ test('the caret on a token paints what it attends to onto the text', async () =>
 test('keybindings step through stages; the status bar and panel follow', async () => {
   await s.page.mouse.move(5, 500);
   await s.page.locator('.monaco-editor .view-lines').first().click();
-  const status = s.page.locator('.statusbar-item[id="attention-lens.attention-lens.attentionLens.status"], .statusbar-item:has-text("tinystories-656k")').first();
+  const status = s.page
+    .locator(
+      '.statusbar-item[id="attention-lens.attention-lens.attentionLens.status"], .statusbar-item:has-text("tinystories-656k")',
+    )
+    .first();
   await status.waitFor({ timeout: 15_000 });
   const before = await status.innerText();
   await s.page.keyboard.press('Control+Alt+Period');
@@ -68,7 +85,10 @@ test('keybindings step through stages; the status bar and panel follow', async (
   const after = await status.innerText();
   assert.notEqual(after, before);
   const frame = await panelFrame(s.page, '[data-testid="stage-title"]');
-  assert.equal(await frame.textContent('[data-testid="stage-position"]'), `3 / ${cliTrace('tinystories-656k', LINE).stages.length}`);
+  assert.equal(
+    await frame.textContent('[data-testid="stage-position"]'),
+    `3 / ${cliTrace('tinystories-656k', LINE).stages.length}`,
+  );
   await s.page.keyboard.press('Control+Alt+BracketRight');
   await s.page.waitForTimeout(300);
   assert.match(await status.innerText(), /head 1/);
@@ -77,13 +97,18 @@ test('keybindings step through stages; the status bar and panel follow', async (
 
 test('a setting applies without reload: hover top-k', async () => {
   await runCommand(s.page, 'Preferences: Open Settings (UI)');
-  const search = s.page.locator('.settings-editor .suggest-input-container textarea, .settings-editor .search-container input').first();
+  const search = s.page
+    .locator('.settings-editor .suggest-input-container textarea, .settings-editor .search-container input')
+    .first();
   // The settings search box has focus when the editor opens, as for a person.
   await search.waitFor({ state: 'attached', timeout: 20_000 });
   await s.page.waitForTimeout(800);
   await s.page.keyboard.type('attentionLens.hover.topK');
   // Wait for the search to filter down to our setting (its title reads "Hover: Top K").
-  const input = s.page.locator('.settings-editor .setting-item-contents', { hasText: 'Top K' }).locator('input').first();
+  const input = s.page
+    .locator('.settings-editor .setting-item-contents', { hasText: 'Top K' })
+    .locator('input')
+    .first();
   await input.waitFor({ timeout: 20_000 });
   await s.shot('settings-ui-topk');
   await input.fill('2');

@@ -33,7 +33,12 @@ test('mocha suites pass inside the real extension host', async (t) => {
     // The host exits when run() settles; give its last console lines a moment to arrive.
     if (exitedAt === undefined && /Extension Host Process exited/.test(s.serverOutput())) exitedAt = Date.now();
     if (exitedAt !== undefined && Date.now() - exitedAt > 5000) break;
-    summary = s.consoleLines.find((l) => l.includes(PREFIX)) ?? s.serverOutput().split('\n').find((l) => l.includes(PREFIX));
+    summary =
+      s.consoleLines.find((l) => l.includes(PREFIX)) ??
+      s
+        .serverOutput()
+        .split('\n')
+        .find((l) => l.includes(PREFIX));
     if (!summary) await new Promise((r) => setTimeout(r, 500));
   }
   // Report each extension-host test as a test of its own, so the totals count them.
@@ -45,9 +50,15 @@ test('mocha suites pass inside the real extension host', async (t) => {
   }
   await s.shot('extension-host-suite');
   // Keep the whole console for diagnosis.
-  (await import('node:fs')).writeFileSync(path.join(ROOT, 'test-results', 'extension-host-console.txt'), s.consoleLines.join('\n'));
+  (await import('node:fs')).writeFileSync(
+    path.join(ROOT, 'test-results', 'extension-host-console.txt'),
+    s.consoleLines.join('\n'),
+  );
   assert.ok(summary, `no mocha summary; server log tail:\n${s.serverOutput().slice(-3000)}`);
-  const { passed, failed } = JSON.parse(summary.slice(summary.indexOf(PREFIX) + PREFIX.length)) as { passed: number; failed: number };
+  const { passed, failed } = JSON.parse(summary.slice(summary.indexOf(PREFIX) + PREFIX.length)) as {
+    passed: number;
+    failed: number;
+  };
   assert.equal(failed, 0, s.consoleLines.filter((l) => l.includes('MOCHA_FAIL')).join('\n'));
   assert.ok(passed >= 5, `only ${passed} extension-host tests passed`);
 });

@@ -3,6 +3,7 @@ import { chromium, type Browser, type Frame, type Locator, type Page } from 'pla
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+// prettier-ignore
 // @ts-expect-error: plain ESM helper shared with `npm start`
 import { ROOT, linkedExtensionsDir, makeProfile, startCodeServer, installVsix, removeQuietly } from '../../scripts/codeServer.mjs';
 
@@ -30,7 +31,10 @@ export interface LaunchOptions {
 
 export async function launch(opts: LaunchOptions = {}): Promise<Session> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'attention-lens-e2e-'));
-  const userDataDir = makeProfile(path.join(tmp, 'user-data'), { 'workbench.colorTheme': opts.colorTheme ?? 'Default Dark Modern', ...opts.settings });
+  const userDataDir = makeProfile(path.join(tmp, 'user-data'), {
+    'workbench.colorTheme': opts.colorTheme ?? 'Default Dark Modern',
+    ...opts.settings,
+  });
   const extensionsDir = path.join(tmp, 'extensions');
   if (opts.vsix) {
     mkdirSync(extensionsDir, { recursive: true });
@@ -45,7 +49,16 @@ export async function launch(opts: LaunchOptions = {}): Promise<Session> {
   try {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-dev-shm-usage',
+      ],
     });
     const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
     const page = await context.newPage();
@@ -87,7 +100,9 @@ export async function openFile(page: Page, name: string): Promise<void> {
   await page.keyboard.type(name);
   await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${name}"]`, { timeout: 15_000 });
   await page.keyboard.press('Enter');
-  await page.waitForSelector(`.tab.active[aria-label*="${name}"], .tab.active [aria-label*="${name}"]`, { timeout: 15_000 }).catch(() => {});
+  await page
+    .waitForSelector(`.tab.active[aria-label*="${name}"], .tab.active [aria-label*="${name}"]`, { timeout: 15_000 })
+    .catch(() => {});
   await page.waitForSelector('.monaco-editor .view-lines');
 }
 
@@ -129,11 +144,20 @@ export async function rightClickMenu(page: Page, title: string): Promise<void> {
 
 /** The explorer row whose label is exactly `name`. */
 export function explorerRow(page: Page, name: string): Locator {
-  return page.locator('.explorer-folders-view .monaco-list-row', { hasText: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }).first();
+  return page
+    .locator('.explorer-folders-view .monaco-list-row', {
+      hasText: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`),
+    })
+    .first();
 }
 
 /** Right-clicks an explorer row and picks `title` from its context menu. */
-export async function explorerMenu(page: Page, rowName: string, title: string, shot?: (name: string) => Promise<string>): Promise<void> {
+export async function explorerMenu(
+  page: Page,
+  rowName: string,
+  title: string,
+  shot?: (name: string) => Promise<string>,
+): Promise<void> {
   const row = explorerRow(page, rowName);
   await row.waitFor({ timeout: 20_000 });
   const item = page.locator('.monaco-menu .action-label', { hasText: title }).first();
@@ -191,7 +215,9 @@ export async function panelFrame(page: Page, selector = '#app', timeoutMs = 90_0
       }
     }
     if (Date.now() > deadline) {
-      await page.screenshot({ path: path.join(RESULTS, `no-frame-${selector.replace(/\W+/g, '_')}.png`) }).catch(() => {});
+      await page
+        .screenshot({ path: path.join(RESULTS, `no-frame-${selector.replace(/\W+/g, '_')}.png`) })
+        .catch(() => {});
       throw new Error(`no webview frame with ${selector} within ${timeoutMs} ms`);
     }
     await page.waitForTimeout(250);
@@ -207,7 +233,9 @@ export function cliTrace(model: string, text: string): import('../../shared/trac
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { traceFromJson } = require('../../shared/codec') as typeof import('../../shared/codec');
   const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'attention-lens-cli-')), 'trace.json');
-  execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), '--model', model, '--json', out, text], { stdio: 'pipe' });
+  execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), '--model', model, '--json', out, text], {
+    stdio: 'pipe',
+  });
   return traceFromJson(JSON.parse(readFileSync(out, 'utf8')));
 }
 
@@ -223,7 +251,8 @@ export async function answerSaveDialog(page: Page, file: string): Promise<void> 
     await page.waitForTimeout(300);
     if ((await input.inputValue()) === file) break;
   }
-  if ((await input.inputValue()) !== file) throw new Error(`the save dialog shows ${await input.inputValue()}, not ${file}`);
+  if ((await input.inputValue()) !== file)
+    throw new Error(`the save dialog shows ${await input.inputValue()}, not ${file}`);
   await page.keyboard.press('Enter');
 }
 

@@ -6,7 +6,16 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { explorerMenu, explorerRow, launch, openFile, panelFrame, rightClickMenu, selectLine, type Session } from './harness';
+import {
+  explorerMenu,
+  explorerRow,
+  launch,
+  openFile,
+  panelFrame,
+  rightClickMenu,
+  selectLine,
+  type Session,
+} from './harness';
 // @ts-expect-error: plain ESM helper
 import { ROOT } from '../../scripts/codeServer.mjs';
 
@@ -15,7 +24,10 @@ before(async () => {
   const folder = mkdtempSync(path.join(os.tmpdir(), 'attention-lens-models-'));
   cpSync(path.join(ROOT, 'models', 'tinystories-656k'), path.join(folder, 'my-tinystories'), { recursive: true });
   mkdirSync(path.join(folder, 'pickled'));
-  writeFileSync(path.join(folder, 'pickled', 'config.json'), JSON.stringify({ model_type: 'gpt2', n_embd: 8, n_head: 2, n_layer: 1, vocab_size: 10 }));
+  writeFileSync(
+    path.join(folder, 'pickled', 'config.json'),
+    JSON.stringify({ model_type: 'gpt2', n_embd: 8, n_head: 2, n_layer: 1, vocab_size: 10 }),
+  );
   writeFileSync(path.join(folder, 'pickled', 'pytorch_model.bin'), 'not really a pickle');
   cpSync(path.join(ROOT, 'samples', 'models', 'tfjs-mha-charlm'), path.join(folder, 'charlm'), { recursive: true });
   writeFileSync(path.join(folder, 'story.txt'), 'Once upon a time there was a little girl named Lily.\n');
@@ -62,7 +74,11 @@ test('"Use for selections" makes it the model that right-click on text runs', as
   await rightClickMenu(s.page, 'Visualise attention');
   const frame = await panelFrame(s.page, '[data-testid="model-name"]');
   // The panel re-renders for the new trace: wait until it shows the selection's tokens.
-  await frame.waitForFunction(() => document.querySelector('[data-testid="tokens"]')?.textContent?.includes('girl'), undefined, { timeout: 60_000 });
+  await frame.waitForFunction(
+    () => document.querySelector('[data-testid="tokens"]')?.textContent?.includes('girl'),
+    undefined,
+    { timeout: 60_000 },
+  );
   assert.equal(await frame.textContent('[data-testid="model-name"]'), 'my-tinystories');
 });
 
@@ -84,11 +100,16 @@ test('right-click a TensorFlow.js model.json → its MultiHeadAttention layer in
   await explorerMenu(s.page, 'model.json', 'Visualise attention with this model');
   await typeInInputBox('once upon a time');
   const frame = await panelFrame(s.page, '[data-testid="model-name"]');
-  await frame.waitForFunction(() => document.querySelector('[data-testid="model-name"]')?.textContent === 'charlm', undefined, { timeout: 60_000 }).catch(async (err: unknown) => {
-    await s.shot('model-file-tfjs-failed');
-    throw err;
-  });
-  for (let i = 0; i < 6 && !(await frame.$('[data-testid="heatmap-weights"]')); i++) await frame.click('[data-testid="next-stage"]');
+  await frame
+    .waitForFunction(() => document.querySelector('[data-testid="model-name"]')?.textContent === 'charlm', undefined, {
+      timeout: 60_000,
+    })
+    .catch(async (err: unknown) => {
+      await s.shot('model-file-tfjs-failed');
+      throw err;
+    });
+  for (let i = 0; i < 6 && !(await frame.$('[data-testid="heatmap-weights"]')); i++)
+    await frame.click('[data-testid="next-stage"]');
   await frame.locator('[data-testid="heatmap-weights"]').waitFor({ timeout: 10_000 });
   await s.shot('model-file-tfjs-weights');
 });

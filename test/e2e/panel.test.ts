@@ -6,7 +6,17 @@ import { readFileSync, mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame } from 'playwright-core';
-import { answerSaveDialog, cliTrace, launch, openFile, panelFrame, rightClickMenu, runCommand, selectLine, type Session } from './harness';
+import {
+  answerSaveDialog,
+  cliTrace,
+  launch,
+  openFile,
+  panelFrame,
+  rightClickMenu,
+  runCommand,
+  selectLine,
+  type Session,
+} from './harness';
 import { findTensor } from '../../shared/trace';
 
 const TEXT = 'The black cat sat on the warm mat.';
@@ -39,7 +49,10 @@ test('every stage is reachable with the panel’s buttons, each with its own tit
     await s.shot(`panel-light-stage-${seen.length}`);
   }
   const trace = cliTrace('toy-self-attention', TEXT);
-  assert.deepEqual(seen, trace.stages.map((st) => st.title));
+  assert.deepEqual(
+    seen,
+    trace.stages.map((st) => st.title),
+  );
   assert.match((await frame.textContent('[data-testid="shape-context"]')) ?? '', /\[2 head × 9 query × \d+ d_k\]/);
   for (let i = 0; i < 20; i++) await frame.click('[data-testid="prev-stage"]');
   assert.equal(await title(), trace.stages[0]!.title);
@@ -76,9 +89,14 @@ test('what-if: sparsemax on the same scores gives exact zeros and a different he
   for (let k = 0; k < 9; k++) {
     await canvas.press(k === 0 ? 'ArrowDown' : 'ArrowRight');
     if (k === 0) await canvas.press('ArrowUp');
-    values.push(Number(/= (-?[\d.e-]+)$/.exec((await frame.textContent('[data-testid="readout-whatif-weights"]')) ?? '')?.[1]));
+    values.push(
+      Number(/= (-?[\d.e-]+)$/.exec((await frame.textContent('[data-testid="readout-whatif-weights"]')) ?? '')?.[1]),
+    );
   }
-  assert.ok(values.some((v) => v === 0), `sparsemax row ${values.join(', ')} has no exact zero`);
+  assert.ok(
+    values.some((v) => v === 0),
+    `sparsemax row ${values.join(', ')} has no exact zero`,
+  );
   assert.ok(Math.abs(values.reduce((a, b) => a + b, 0) - 1) < 1e-3, `row sums to ${values.reduce((a, b) => a + b, 0)}`);
   // The general and additive toggles are live for the toy model (it has W, W₁, W₂, v).
   assert.equal(await frame.isDisabled('[data-testid="whatif-additive"]'), false);
@@ -146,7 +164,8 @@ test('untrusted token text is shown as text, never run as HTML', async () => {
   await runCommand(s.page, 'Attention Lens: Visualise attention');
   await s.page.waitForTimeout(3000);
   frame = await panelFrame(s.page, '[data-testid="tokens"]');
-  for (let i = 0; i < 20 && !(await frame.$('[data-testid="tokens"]')); i++) await frame.click('[data-testid="prev-stage"]');
+  for (let i = 0; i < 20 && !(await frame.$('[data-testid="tokens"]')); i++)
+    await frame.click('[data-testid="prev-stage"]');
   const texts = await frame.$$eval('[data-testid="tokens"] .tok-text', (els) => els.map((e) => e.textContent ?? ''));
   assert.ok(texts.join('').includes('<img'), texts.join('|'));
   assert.equal(await frame.$$eval('#app img, #app script', (els) => els.length), 0);

@@ -6,12 +6,38 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend, tf } from '../../src/model/runtime/backend';
-import { NORMALISER_DOCS, SIGMOID_ROWS_NOTE, causalMask, combineMasks, largeNegativeSoftmax, normalise, paddingMask, softmax, sparsemax } from '../../src/model/attention/normalisers';
-import { additivePairs, additiveProject, additiveScores, computeScores, dotScores, tanhSumScores, type ScoreParams } from '../../src/model/attention/scores';
+import {
+  NORMALISER_DOCS,
+  SIGMOID_ROWS_NOTE,
+  causalMask,
+  combineMasks,
+  largeNegativeSoftmax,
+  normalise,
+  paddingMask,
+  softmax,
+  sparsemax,
+} from '../../src/model/attention/normalisers';
+import {
+  additivePairs,
+  additiveProject,
+  additiveScores,
+  computeScores,
+  dotScores,
+  tanhSumScores,
+  type ScoreParams,
+} from '../../src/model/attention/scores';
 import { attend, disposeAttend } from '../../src/model/attention/attend';
 import { expandKv, groupedKvHeads, mergeHeads, splitHeads } from '../../src/model/attention/heads';
 import { availableScores, recompute } from '../../src/model/attention/whatif';
-import { AttentionInputError, NORMALISERS, SCORE_FUNCTIONS, tensor, type Normaliser, type ScoreFunction, type TensorData } from '../../shared/trace';
+import {
+  AttentionInputError,
+  NORMALISERS,
+  SCORE_FUNCTIONS,
+  tensor,
+  type Normaliser,
+  type ScoreFunction,
+  type TensorData,
+} from '../../shared/trace';
 
 // ---------------------------------------------------------------------------------------------
 // Fixture plumbing
@@ -39,7 +65,10 @@ function decode(a: F32): Float32Array {
   const buf = Buffer.from(a.b64, 'base64');
   const out = new Float32Array(buf.length / 4);
   for (let i = 0; i < out.length; i++) out[i] = buf.readFloatLE(i * 4);
-  assert.equal(out.length, a.shape.reduce((x, y) => x * y, 1));
+  assert.equal(
+    out.length,
+    a.shape.reduce((x, y) => x * y, 1),
+  );
   return out;
 }
 
@@ -62,7 +91,8 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, wha
       at = i;
     }
   }
-  if (at >= 0) assert.fail(`${what}: element ${at} is ${actual[at]}, expected ${expected[at]} (beyond rel ${REL} + abs ${ABS})`);
+  if (at >= 0)
+    assert.fail(`${what}: element ${at} is ${actual[at]}, expected ${expected[at]} (beyond rel ${REL} + abs ${ABS})`);
 }
 
 function leakCheck<T>(what: string, f: () => T): T {
@@ -88,7 +118,12 @@ function allowedOf(c: Case, H: number, Tq: number, Tk: number): boolean[] {
   return out;
 }
 
-const params = (c: Case): ScoreParams => ({ W: toTensor(c.params.W), W1: toTensor(c.params.W1), W2: toTensor(c.params.W2), v: toTensor(c.params.v) });
+const params = (c: Case): ScoreParams => ({
+  W: toTensor(c.params.W),
+  W1: toTensor(c.params.W1),
+  W2: toTensor(c.params.W2),
+  v: toTensor(c.params.v),
+});
 const disposeParams = (p: ScoreParams): void => Object.values(p).forEach((t: tf.Tensor) => t.dispose());
 
 const before = async (): Promise<void> => {
@@ -118,7 +153,12 @@ test('every score function × normaliser × case matches the numpy reference', a
         assert.ok(exp, `${c.name}: fixture has ${key}`);
         const out = leakCheck(`${c.name} ${key}`, () => {
           const o = attend({ q, k, v, score, normaliser, params: p, causal: c.causal, mask, kvHeadOf: c.kvHeadOf });
-          const r = { scores: o.scores.dataSync().slice(), weights: o.weights.dataSync().slice(), context: o.context.dataSync().slice(), shape: o.weights.shape };
+          const r = {
+            scores: o.scores.dataSync().slice(),
+            weights: o.weights.dataSync().slice(),
+            context: o.context.dataSync().slice(),
+            shape: o.weights.shape,
+          };
           disposeAttend(o);
           return r;
         });
@@ -128,7 +168,8 @@ test('every score function × normaliser × case matches the numpy reference', a
         assertClose(out.context, decode(exp.context), `${c.name} ${key} context`);
         // Masked positions: exactly 0, for every normaliser.
         allowed.forEach((ok, i) => {
-          if (!ok) assert.equal(out.weights[i], 0, `${c.name} ${key}: masked weight ${i} is ${out.weights[i]}, not exactly 0`);
+          if (!ok)
+            assert.equal(out.weights[i], 0, `${c.name} ${key}: masked weight ${i} is ${out.weights[i]}, not exactly 0`);
         });
         // softmax/sparsemax rows sum to 1 (0 for a fully masked row).
         if (normaliser !== 'sigmoid') {
@@ -142,7 +183,10 @@ test('every score function × normaliser × case matches the numpy reference', a
             assert.ok(Math.abs(sum - (any ? 1 : 0)) < 1e-5, `${c.name} ${key}: row ${r} sums to ${sum}`);
           }
         }
-        assert.ok(out.weights.every(Number.isFinite) && out.context.every(Number.isFinite), `${c.name} ${key}: NaN or Infinity`);
+        assert.ok(
+          out.weights.every(Number.isFinite) && out.context.every(Number.isFinite),
+          `${c.name} ${key}: NaN or Infinity`,
+        );
         compared++;
       }
     }
@@ -162,10 +206,26 @@ test('recompute (what-if) matches the numpy reference wherever a causal flag des
       K: toData('K', c.k, ['head', 'token', 'd']),
       V: toData('V', c.v, ['head', 'token', 'd']),
       params: {
-        W: toData('W', c.params.W, c.params.W.shape.map((_, i) => `a${i}`)),
-        W1: toData('W1', c.params.W1, c.params.W1.shape.map((_, i) => `a${i}`)),
-        W2: toData('W2', c.params.W2, c.params.W2.shape.map((_, i) => `a${i}`)),
-        v: toData('v', c.params.v, c.params.v.shape.map((_, i) => `a${i}`)),
+        W: toData(
+          'W',
+          c.params.W,
+          c.params.W.shape.map((_, i) => `a${i}`),
+        ),
+        W1: toData(
+          'W1',
+          c.params.W1,
+          c.params.W1.shape.map((_, i) => `a${i}`),
+        ),
+        W2: toData(
+          'W2',
+          c.params.W2,
+          c.params.W2.shape.map((_, i) => `a${i}`),
+        ),
+        v: toData(
+          'v',
+          c.params.v,
+          c.params.v.shape.map((_, i) => `a${i}`),
+        ),
       },
       kvHeadOf: c.kvHeadOf,
       causal: c.causal,
@@ -291,7 +351,10 @@ test('grouped-query attention: 8 query heads on 4 KV heads read KV head ⌊h/2�
   assert.deepEqual(groupedKvHeads(8, 4), [0, 0, 1, 1, 2, 2, 3, 3]);
   assert.deepEqual(groupedKvHeads(4, 1), [0, 0, 0, 0]);
   assert.throws(() => groupedKvHeads(8, 3), /cannot share/);
-  const kv = tf.tensor3d(Float32Array.from({ length: 4 * 2 * 3 }, (_, i) => i), [4, 2, 3]);
+  const kv = tf.tensor3d(
+    Float32Array.from({ length: 4 * 2 * 3 }, (_, i) => i),
+    [4, 2, 3],
+  );
   leakCheck('expandKv', () =>
     tf.tidy(() => {
       const e = expandKv(kv, groupedKvHeads(8, 4));
@@ -300,7 +363,9 @@ test('grouped-query attention: 8 query heads on 4 KV heads read KV head ⌊h/2�
       for (let h = 0; h < 8; h++) assert.equal(d[h * 6], Math.floor(h / 2) * 6, `head ${h}`);
     }),
   );
-  leakCheck('expandKv with a bad head throws', () => assert.throws(() => expandKv(kv, [0, 4]), /not a key\/value head/));
+  leakCheck('expandKv with a bad head throws', () =>
+    assert.throws(() => expandKv(kv, [0, 4]), /not a key\/value head/),
+  );
   kv.dispose();
 });
 
@@ -314,7 +379,10 @@ test('masks: causal (with offset), padding and their combination, built right', 
       const p = paddingMask([2, 0], 2, 3);
       assert.deepEqual(p.shape, [2, 2, 3]);
       assert.deepEqual(Array.from(p.dataSync()), [1, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0]);
-      assert.deepEqual(Array.from(combineMasks(causalMask(2, 3), paddingMask([3, 1], 2, 3)).dataSync()), [1, 1, 0, 1, 1, 1, 1, 0, 0, 1, 0, 0]);
+      assert.deepEqual(
+        Array.from(combineMasks(causalMask(2, 3), paddingMask([3, 1], 2, 3)).dataSync()),
+        [1, 1, 0, 1, 1, 1, 1, 0, 0, 1, 0, 0],
+      );
     }),
   );
   assert.throws(() => paddingMask([4], 1, 3), /key length 4/);
@@ -352,10 +420,17 @@ test('self-attention without positions is permutation-equivariant, for every sco
   const perm = [3, 0, 5, 1, 4, 2];
   const permute = (a: Float32Array): Float32Array => {
     const out = new Float32Array(a.length);
-    for (let h = 0; h < H; h++) for (let i = 0; i < T; i++) out.set(a.subarray((h * T + perm[i]!) * d, (h * T + perm[i]! + 1) * d), (h * T + i) * d);
+    for (let h = 0; h < H; h++)
+      for (let i = 0; i < T; i++)
+        out.set(a.subarray((h * T + perm[i]!) * d, (h * T + perm[i]! + 1) * d), (h * T + i) * d);
     return out;
   };
-  const p: ScoreParams = { W: tf.tensor2d(fill(d * d), [d, d]), W1: tf.tensor2d(fill(3 * d), [3, d]), W2: tf.tensor2d(fill(3 * d), [3, d]), v: tf.tensor1d(fill(3)) };
+  const p: ScoreParams = {
+    W: tf.tensor2d(fill(d * d), [d, d]),
+    W1: tf.tensor2d(fill(3 * d), [3, d]),
+    W2: tf.tensor2d(fill(3 * d), [3, d]),
+    v: tf.tensor1d(fill(3)),
+  };
   const t3 = (a: Float32Array): tf.Tensor3D => tf.tensor3d(a, [H, T, d]);
   for (const score of SCORE_FUNCTIONS) {
     for (const normaliser of NORMALISERS) {
@@ -372,12 +447,18 @@ test('self-attention without positions is permutation-equivariant, for every sco
               for (let j = 0; j < T; j++) {
                 const x = wb[(h * T + i) * T + j]!;
                 const y = wa[(h * T + perm[i]!) * T + perm[j]!]!;
-                assert.ok(Math.abs(x - y) <= 1e-5 * Math.abs(y) + 1e-6, `${score}/${normaliser} weight ${h},${i},${j}: ${x} vs ${y}`);
+                assert.ok(
+                  Math.abs(x - y) <= 1e-5 * Math.abs(y) + 1e-6,
+                  `${score}/${normaliser} weight ${h},${i},${j}: ${x} vs ${y}`,
+                );
               }
               for (let c = 0; c < d; c++) {
                 const x = cb[(h * T + i) * d + c]!;
                 const y = ca[(h * T + perm[i]!) * d + c]!;
-                assert.ok(Math.abs(x - y) <= 1e-5 * Math.abs(y) + 1e-6, `${score}/${normaliser} context ${h},${i},${c}`);
+                assert.ok(
+                  Math.abs(x - y) <= 1e-5 * Math.abs(y) + 1e-6,
+                  `${score}/${normaliser} context ${h},${i},${c}`,
+                );
               }
             }
         }),
@@ -391,7 +472,8 @@ test('self-attention without positions is permutation-equivariant, for every sco
     const wa = a.weights.dataSync();
     const wb = b.weights.dataSync();
     let diff = 0;
-    for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) diff = Math.max(diff, Math.abs(wb[i * T + j]! - wa[perm[i]! * T + perm[j]!]!));
+    for (let i = 0; i < T; i++)
+      for (let j = 0; j < T; j++) diff = Math.max(diff, Math.abs(wb[i * T + j]! - wa[perm[i]! * T + perm[j]!]!));
     return diff;
   });
   assert.ok(broken > 1e-3);
@@ -404,7 +486,8 @@ test('whatif recompute equals a fresh attend, labels its axes, and leaks nothing
   const KV = 2;
   const T = 5;
   const d = 3;
-  const f = (n: number, s: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(i * s + 0.3) * 1.7);
+  const f = (n: number, s: number): Float32Array =>
+    Float32Array.from({ length: n }, (_, i) => Math.sin(i * s + 0.3) * 1.7);
   const tok = { token: 'input' } as const;
   const Q = tensor('Q', [H, T, d], ['head', 'token', 'd_k'], f(H * T * d, 1.1), { tokenAxes: tok });
   const K = tensor('K', [KV, T, d], ['kv_head', 'token', 'd_k'], f(KV * T * d, 0.7), { tokenAxes: tok });
@@ -417,10 +500,21 @@ test('whatif recompute equals a fresh attend, labels its axes, and leaks nothing
   for (const causal of [false, true]) {
     for (const score of SCORE_FUNCTIONS) {
       for (const normaliser of NORMALISERS) {
-        const r = leakCheck('recompute', () => recompute({ Q, K, V, params: { W, W1, W2, v }, kvHeadOf, causal }, score, normaliser));
+        const r = leakCheck('recompute', () =>
+          recompute({ Q, K, V, params: { W, W1, W2, v }, kvHeadOf, causal }, score, normaliser),
+        );
         const fresh = tf.tidy(() => {
           const t = (x: TensorData): tf.Tensor => tf.tensor(x.data, [...x.shape]);
-          const o = attend({ q: t(Q), k: t(K), v: t(V), score, normaliser, causal, kvHeadOf, params: { W: t(W), W1: t(W1), W2: t(W2), v: t(v) } });
+          const o = attend({
+            q: t(Q),
+            k: t(K),
+            v: t(V),
+            score,
+            normaliser,
+            causal,
+            kvHeadOf,
+            params: { W: t(W), W1: t(W1), W2: t(W2), v: t(v) },
+          });
           return [o.scores.dataSync().slice(), o.weights.dataSync().slice(), o.context.dataSync().slice()];
         });
         assert.deepEqual(Array.from(r.scores.data), Array.from(fresh[0]!));
@@ -435,7 +529,16 @@ test('whatif recompute equals a fresh attend, labels its axes, and leaks nothing
     }
   }
   // One head given as [T, d] works too.
-  const one = recompute({ Q: tensor('Q', [T, d], ['token', 'd'], f(T * d, 1)), K: tensor('K', [T, d], ['token', 'd'], f(T * d, 2)), V: tensor('V', [T, d], ['token', 'd'], f(T * d, 3)), causal: true }, 'dot', 'sparsemax');
+  const one = recompute(
+    {
+      Q: tensor('Q', [T, d], ['token', 'd'], f(T * d, 1)),
+      K: tensor('K', [T, d], ['token', 'd'], f(T * d, 2)),
+      V: tensor('V', [T, d], ['token', 'd'], f(T * d, 3)),
+      causal: true,
+    },
+    'dot',
+    'sparsemax',
+  );
   assert.deepEqual(one.weights.shape, [T, T]);
   assert.deepEqual(one.weights.axes, ['query', 'key']);
 });
@@ -445,16 +548,33 @@ test('availableScores says which score functions the parameters allow, and why n
   const none = availableScores({});
   assert.deepEqual(
     none.map((a) => [a.score, a.available]),
-    [['dot', true], ['scaled-dot', true], ['general', false], ['additive', false]],
+    [
+      ['dot', true],
+      ['scaled-dot', true],
+      ['general', false],
+      ['additive', false],
+    ],
   );
   assert.match(none[2]!.reason!, /W/);
   assert.match(none[3]!.reason!, /W₁, W₂ and v/);
-  assert.deepEqual(availableScores(undefined).filter((a) => a.available).map((a) => a.score), ['dot', 'scaled-dot']);
-  assert.deepEqual(availableScores({ W: dummy }).filter((a) => a.available).map((a) => a.score), ['dot', 'scaled-dot', 'general']);
+  assert.deepEqual(
+    availableScores(undefined)
+      .filter((a) => a.available)
+      .map((a) => a.score),
+    ['dot', 'scaled-dot'],
+  );
+  assert.deepEqual(
+    availableScores({ W: dummy })
+      .filter((a) => a.available)
+      .map((a) => a.score),
+    ['dot', 'scaled-dot', 'general'],
+  );
   const partial = availableScores({ W1: dummy, W2: dummy });
   assert.equal(partial[3]!.available, false);
   assert.match(partial[3]!.reason!, /lacks v/);
-  assert.ok(availableScores({ W: dummy, W1: dummy, W2: dummy, v: dummy }).every((a) => a.available && a.reason === undefined));
+  assert.ok(
+    availableScores({ W: dummy, W1: dummy, W2: dummy, v: dummy }).every((a) => a.available && a.reason === undefined),
+  );
 });
 
 test('bad input throws clear errors and leaves tf.memory() where it was', async () => {
@@ -467,8 +587,23 @@ test('bad input throws clear errors and leaves tf.memory() where it was', async 
     ['dot with unequal d', () => attend({ q, k: k3, v, score: 'dot' }), /equal dimensions/],
     ['general without W', () => computeScores('general', q, k), /need a learned matrix W/],
     ['additive without v', () => computeScores('additive', q, k, { W1: q, W2: q }), /W₁, W₂ and v/],
-    ['general with a wrong W', () => attend({ q, k, v, score: 'general', params: { W: tf.zeros([3, 3]) } }), /W must be \[4, 4\]/],
-    ['additive with mismatched W1/W2', () => attend({ q, k, v, score: 'additive', params: { W1: tf.zeros([5, 4]), W2: tf.zeros([6, 4]), v: tf.zeros([5]) } }), /same d_a/],
+    [
+      'general with a wrong W',
+      () => attend({ q, k, v, score: 'general', params: { W: tf.zeros([3, 3]) } }),
+      /W must be \[4, 4\]/,
+    ],
+    [
+      'additive with mismatched W1/W2',
+      () =>
+        attend({
+          q,
+          k,
+          v,
+          score: 'additive',
+          params: { W1: tf.zeros([5, 4]), W2: tf.zeros([6, 4]), v: tf.zeros([5]) },
+        }),
+      /same d_a/,
+    ],
     ['mask that does not broadcast', () => attend({ q, k, v, mask: tf.ones([3, 4]) }), /does not broadcast/],
     ['kvHeadOf of the wrong length', () => attend({ q, k, v, kvHeadOf: [0] }), /kvHeadOf has 1 entries/],
     ['k and v disagree', () => attend({ q, k, v: tf.zeros([2, 4, 2]) }), /same heads and tokens/],
@@ -491,9 +626,25 @@ test('bad input throws clear errors and leaves tf.memory() where it was', async 
   };
   code(() => recompute({ Q, K, V, causal: false }, 'general', 'softmax'), 'unsupported');
   code(() => recompute({ Q, K: { ...K, shape: [2, 5, 3] }, V, causal: false }, 'dot', 'softmax'), 'shape');
-  code(() => recompute({ Q, K: tensor('K', [2, 5, 3], ['h', 't', 'd'], new Float32Array(30)), V, causal: false }, 'dot', 'softmax'), 'shape');
+  code(
+    () =>
+      recompute(
+        { Q, K: tensor('K', [2, 5, 3], ['h', 't', 'd'], new Float32Array(30)), V, causal: false },
+        'dot',
+        'softmax',
+      ),
+    'shape',
+  );
   code(() => recompute({ Q, K, V, causal: false, kvHeadOf: [0, 0, 1] }, 'dot', 'softmax'), 'shape');
-  code(() => recompute({ Q, K, V, causal: false, params: { W: tensor('W', [3, 3], ['a', 'b'], new Float32Array(9)) } }, 'general', 'sigmoid'), 'shape');
+  code(
+    () =>
+      recompute(
+        { Q, K, V, causal: false, params: { W: tensor('W', [3, 3], ['a', 'b'], new Float32Array(9)) } },
+        'general',
+        'sigmoid',
+      ),
+    'shape',
+  );
   [q, k, k3, v].forEach((t) => t.dispose());
 });
 
@@ -514,7 +665,8 @@ test('additive scores on a long input (computed in blocks of queries) match plai
   const Tk = 2100;
   const d = 3;
   const da = 8;
-  const f = (n: number, s: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.fround(Math.sin(i * s + 1) * 0.8));
+  const f = (n: number, s: number): Float32Array =>
+    Float32Array.from({ length: n }, (_, i) => Math.fround(Math.sin(i * s + 1) * 0.8));
   const q = f(H * Tq * d, 0.37);
   const k = f(H * Tk * d, 0.61);
   const W1 = f(da * d, 1.3);
@@ -523,7 +675,11 @@ test('additive scores on a long input (computed in blocks of queries) match plai
   const got = leakCheck('long additive', () =>
     tf.tidy(() =>
       Float32Array.from(
-        computeScores('additive', tf.tensor3d(q, [H, Tq, d]), tf.tensor3d(k, [H, Tk, d]), { W1: tf.tensor2d(W1, [da, d]), W2: tf.tensor2d(W2, [da, d]), v: tf.tensor1d(v) }).dataSync(),
+        computeScores('additive', tf.tensor3d(q, [H, Tq, d]), tf.tensor3d(k, [H, Tk, d]), {
+          W1: tf.tensor2d(W1, [da, d]),
+          W2: tf.tensor2d(W2, [da, d]),
+          v: tf.tensor1d(v),
+        }).dataSync(),
       ),
     ),
   );
@@ -560,7 +716,8 @@ test('tanhSumScores is Σ_d w_d·tanh(inner·(q_d + k_d)), with a weight vector 
       for (let i = 0; i < Tq; i++)
         for (let j = 0; j < Tk; j++) {
           let s = 0;
-          for (let x = 0; x < d; x++) s += w(x) * Math.tanh(inner * (q[(b * Tq + i) * d + x]! + k[(b * Tk + j) * d + x]!));
+          for (let x = 0; x < d; x++)
+            s += w(x) * Math.tanh(inner * (q[(b * Tq + i) * d + x]! + k[(b * Tk + j) * d + x]!));
           out[(b * Tq + i) * Tk + j] = s;
         }
     return out;
@@ -568,16 +725,42 @@ test('tanhSumScores is Σ_d w_d·tanh(inner·(q_d + k_d)), with a weight vector 
   const run = (opts: { weights?: number[] | number; inner?: number }): Float32Array =>
     leakCheck('tanhSumScores', () =>
       tf.tidy(() => {
-        const weights = opts.weights === undefined ? undefined : typeof opts.weights === 'number' ? tf.scalar(opts.weights) : tf.tensor1d(opts.weights);
+        const weights =
+          opts.weights === undefined
+            ? undefined
+            : typeof opts.weights === 'number'
+              ? tf.scalar(opts.weights)
+              : tf.tensor1d(opts.weights);
         const inner = opts.inner === undefined ? undefined : tf.scalar(opts.inner);
-        return tanhSumScores(tf.tensor3d(q, [B, Tq, d]), tf.tensor3d(k, [B, Tk, d]), { ...(weights ? { weights } : {}), ...(inner ? { inner } : {}) }).dataSync().slice() as Float32Array;
+        return tanhSumScores(tf.tensor3d(q, [B, Tq, d]), tf.tensor3d(k, [B, Tk, d]), {
+          ...(weights ? { weights } : {}),
+          ...(inner ? { inner } : {}),
+        })
+          .dataSync()
+          .slice() as Float32Array;
       }),
     );
-  const close = (a: Float32Array, e: Float64Array, what: string): void => e.forEach((x, i) => assert.ok(Math.abs(a[i]! - x) <= 1e-5 * (1 + Math.abs(x)), `${what}[${i}]: ${a[i]} vs ${x}`));
-  close(run({}), expect(() => 1, 1), 'plain (Bahdanau without scale)');
-  close(run({ weights: Array.from(wv) }), expect((x) => wv[x]!, 1), 'weight vector (Bahdanau scale)');
-  close(run({ weights: 1.7, inner: 0.6 }), expect(() => 1.7, 0.6), 'scalar weight and inner (Luong concat)');
-  assert.throws(() => tf.tidy(() => tanhSumScores(tf.zeros([1, 2, 3]), tf.zeros([1, 2, 3]), { weights: tf.zeros([4]) })), /weights must be a scalar or \[3\], got \[4\]/);
+  const close = (a: Float32Array, e: Float64Array, what: string): void =>
+    e.forEach((x, i) => assert.ok(Math.abs(a[i]! - x) <= 1e-5 * (1 + Math.abs(x)), `${what}[${i}]: ${a[i]} vs ${x}`));
+  close(
+    run({}),
+    expect(() => 1, 1),
+    'plain (Bahdanau without scale)',
+  );
+  close(
+    run({ weights: Array.from(wv) }),
+    expect((x) => wv[x]!, 1),
+    'weight vector (Bahdanau scale)',
+  );
+  close(
+    run({ weights: 1.7, inner: 0.6 }),
+    expect(() => 1.7, 0.6),
+    'scalar weight and inner (Luong concat)',
+  );
+  assert.throws(
+    () => tf.tidy(() => tanhSumScores(tf.zeros([1, 2, 3]), tf.zeros([1, 2, 3]), { weights: tf.zeros([4]) })),
+    /weights must be a scalar or \[3\], got \[4\]/,
+  );
 });
 
 test('additiveScores = additivePairs of additiveProject (the keys can be projected once), bit for bit', async () => {
@@ -585,13 +768,27 @@ test('additiveScores = additivePairs of additiveProject (the keys can be project
   const [H, Tq, Tk, d, da] = [2, 3, 5, 4, 6];
   const got = leakCheck('additive halves', () =>
     tf.tidy(() => {
-      const q = tf.tensor3d(Float32Array.from({ length: H * Tq * d }, (_, i) => Math.sin(i)), [H, Tq, d]);
-      const k = tf.tensor3d(Float32Array.from({ length: H * Tk * d }, (_, i) => Math.cos(i)), [H, Tk, d]);
-      const W1 = tf.tensor2d(Float32Array.from({ length: da * d }, (_, i) => Math.sin(3 * i)), [da, d]);
-      const W2 = tf.tensor2d(Float32Array.from({ length: da * d }, (_, i) => Math.cos(5 * i)), [da, d]);
+      const q = tf.tensor3d(
+        Float32Array.from({ length: H * Tq * d }, (_, i) => Math.sin(i)),
+        [H, Tq, d],
+      );
+      const k = tf.tensor3d(
+        Float32Array.from({ length: H * Tk * d }, (_, i) => Math.cos(i)),
+        [H, Tk, d],
+      );
+      const W1 = tf.tensor2d(
+        Float32Array.from({ length: da * d }, (_, i) => Math.sin(3 * i)),
+        [da, d],
+      );
+      const W2 = tf.tensor2d(
+        Float32Array.from({ length: da * d }, (_, i) => Math.cos(5 * i)),
+        [da, d],
+      );
       const v = tf.tensor1d(Float32Array.from({ length: da }, (_, i) => i - 2));
       const whole = additiveScores(q, k, W1, W2, v).dataSync().slice();
-      const halves = additivePairs(additiveProject('W₁', q, W1), additiveProject('W₂', k, W2), v).dataSync().slice();
+      const halves = additivePairs(additiveProject('W₁', q, W1), additiveProject('W₂', k, W2), v)
+        .dataSync()
+        .slice();
       return [Array.from(whole), Array.from(halves)];
     }),
   );
@@ -618,10 +815,26 @@ test("attend takes the caller's own score function and normaliser; dropout spare
   const [H, T, d] = [2, 4, 3];
   const out = leakCheck('attend with functions', () =>
     tf.tidy(() => {
-      const q = tf.tensor3d(Float32Array.from({ length: H * T * d }, (_, i) => Math.sin(i)), [H, T, d]);
-      const k = tf.tensor3d(Float32Array.from({ length: H * T * d }, (_, i) => Math.cos(i)), [H, T, d]);
-      const v = tf.tensor3d(Float32Array.from({ length: H * T * d }, (_, i) => i / 7), [H, T, d]);
-      const own = attend({ q, k, v, score: (a, b) => tf.mul(dotScores(a, b), 3) as tf.Tensor3D, normaliser: (s, m) => softmax(tf.mul(s, 0.5), m), causal: true });
+      const q = tf.tensor3d(
+        Float32Array.from({ length: H * T * d }, (_, i) => Math.sin(i)),
+        [H, T, d],
+      );
+      const k = tf.tensor3d(
+        Float32Array.from({ length: H * T * d }, (_, i) => Math.cos(i)),
+        [H, T, d],
+      );
+      const v = tf.tensor3d(
+        Float32Array.from({ length: H * T * d }, (_, i) => i / 7),
+        [H, T, d],
+      );
+      const own = attend({
+        q,
+        k,
+        v,
+        score: (a, b) => tf.mul(dotScores(a, b), 3) as tf.Tensor3D,
+        normaliser: (s, m) => softmax(tf.mul(s, 0.5), m),
+        causal: true,
+      });
       const named = attend({ q, k, v, score: 'dot', normaliser: 'softmax', causal: true });
       const scaled = normalise('softmax', tf.mul(named.scores, 1.5), causalMask(T));
       const dropped = attend({ q, k, v, score: 'dot', dropout: 0.5, causal: true });

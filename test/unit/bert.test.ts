@@ -7,7 +7,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend, tf } from '../../src/model/runtime/backend';
-import { builtinEnglishEncoderDir, loadBert, parseBertConfig, type BertModel } from '../../src/model/families/bert/model';
+import {
+  builtinEnglishEncoderDir,
+  loadBert,
+  parseBertConfig,
+  type BertModel,
+} from '../../src/model/families/bert/model';
 import { AttentionInputError } from '../../shared/trace';
 import { assertClose, decodeArr, stage, t, type Arr } from './fixtureTools';
 
@@ -55,8 +60,16 @@ test('every tensor matches the numpy reference within 1e-5', async () => {
     const before = tf.memory().numTensors;
     const trace = await model.run(fx.text, { topK: 5 });
     assert.equal(tf.memory().numTensors, before, 'no tensors leak');
-    assert.deepEqual(trace.tokens.map((x) => x.id), fx.ids, `${fx.text}: token ids`);
-    assert.deepEqual(trace.tokens.map((x) => x.text), fx.pieces, `${fx.text}: pieces`);
+    assert.deepEqual(
+      trace.tokens.map((x) => x.id),
+      fx.ids,
+      `${fx.text}: token ids`,
+    );
+    assert.deepEqual(
+      trace.tokens.map((x) => x.text),
+      fx.pieces,
+      `${fx.text}: pieces`,
+    );
     const T = fx.ids.length;
     const H = model.config.numHeads;
     const hd = model.config.headDim;
@@ -71,7 +84,11 @@ test('every tensor matches the numpy reference within 1e-5', async () => {
       assertClose(t(stage(trace, `L${l}.weights`), 'weights').data, decodeArr(L.weights), `L${l} weights`);
       assertClose(t(stage(trace, `L${l}.context`), 'context').data, decodeArr(L.context), `L${l} context`);
       assertClose(t(stage(trace, `L${l}.context`), 'output').data, decodeArr(L.attn_output), `L${l} attention output`);
-      assertClose(t(stage(trace, `L${l}.output`), 'attention_hidden').data, decodeArr(L.attn_hidden), `L${l} attention hidden`);
+      assertClose(
+        t(stage(trace, `L${l}.output`), 'attention_hidden').data,
+        decodeArr(L.attn_hidden),
+        `L${l} attention hidden`,
+      );
       assertClose(t(stage(trace, `L${l}.output`), 'hidden').data, decodeArr(L.hidden), `L${l} hidden`);
     });
     const out = stage(trace, 'output');
@@ -80,7 +97,10 @@ test('every tensor matches the numpy reference within 1e-5', async () => {
     assert.deepEqual(Array.from(t(out, 'top_id').data), fx.top_ids.flat(), 'top-k ids');
     assertClose(t(out, 'top_p').data, fx.top_p.flat(), 'top-k probabilities');
     assert.equal(trace.predictions?.length, T);
-    assert.deepEqual(trace.predictions![fx.logit_rows[0]!]!.top.map((p) => p.id), fx.top_ids[fx.logit_rows[0]!]);
+    assert.deepEqual(
+      trace.predictions![fx.logit_rows[0]!]!.top.map((p) => p.id),
+      fx.top_ids[fx.logit_rows[0]!],
+    );
     const logits = (await model.logits(fx.ids))!;
     const V = model.config.vocabSize;
     const rows = new Float32Array(fx.logit_rows.length * V);
@@ -95,10 +115,19 @@ test('the trace has the documented stages, attention info and token axes', async
   const ids = ['tokens', 'embedding'];
   for (let l = 0; l < L; l++) ids.push(`L${l}.qkv`, `L${l}.scores`, `L${l}.weights`, `L${l}.context`, `L${l}.output`);
   ids.push('output');
-  assert.deepEqual(trace.stages.map((s) => s.id), ids);
+  assert.deepEqual(
+    trace.stages.map((s) => s.id),
+    ids,
+  );
   const w = stage(trace, 'L0.weights');
   assert.equal(w.kind, 'normalise');
-  assert.deepEqual(w.attention, { queries: 'input', keys: 'input', causal: false, score: 'scaled-dot', normaliser: 'softmax' });
+  assert.deepEqual(w.attention, {
+    queries: 'input',
+    keys: 'input',
+    causal: false,
+    score: 'scaled-dot',
+    normaliser: 'softmax',
+  });
   assert.equal(stage(trace, 'L1.output').kind, 'encoder-layer');
   assert.deepEqual(t(w, 'weights').tokenAxes, { query: 'input', key: 'input' });
   assert.deepEqual(t(w, 'weights').axes, ['head', 'query', 'key']);
@@ -143,7 +172,11 @@ test('offsets point at the right characters: accents, [MASK] typed in the text, 
   const toks = trace.tokens.slice(1, -1);
   const byText = (s: string) => toks.filter((x) => x.text === s);
   // Every WordPiece token's span, normalised, spells the piece.
-  const norm = (s: string) => s.toLowerCase().normalize('NFD').replace(/\p{Mn}/gu, '');
+  const norm = (s: string) =>
+    s
+      .toLowerCase()
+      .normalize('NFD')
+      .replace(/\p{Mn}/gu, '');
   let joined = '';
   for (const tok of toks) {
     assert.ok(tok.start >= 0 && tok.end > tok.start, `${tok.text} has a span`);
@@ -160,7 +193,10 @@ test('offsets point at the right characters: accents, [MASK] typed in the text, 
   assert.equal(unk.end - unk.start, 2);
   assert.equal(trace.tokens.at(-2)!.text, 'day');
   assert.equal(text.slice(trace.tokens.at(-2)!.start, trace.tokens.at(-2)!.end), 'day');
-  assert.ok(trace.warnings.some((w) => w.includes('[UNK]')), 'the unknown word is reported');
+  assert.ok(
+    trace.warnings.some((w) => w.includes('[UNK]')),
+    'the unknown word is reported',
+  );
   assert.ok(!trace.warnings.some((w) => w.includes('matched')), 'no alignment issues');
   assert.ok(joined.length > 10);
 });
@@ -191,8 +227,18 @@ test('learned patterns: layer 0 has a next-token head (1) and a previous-token h
   const mean = (a: number[]) => a.map((x) => x / rows);
   // Measured on the shipped weights: head 1 puts 0.87 of its weight on the next token, head 3 0.94 on the
   // previous one (see models/english-encoder/SOURCE.md); a uniform head would give about 1/T ≈ 0.07.
-  assert.ok(mean(next)[1]! > 0.75, `L0 head 1 → next token: ${mean(next).map((x) => x.toFixed(2)).join(' ')}`);
-  assert.ok(mean(prev)[3]! > 0.8, `L0 head 3 → previous token: ${mean(prev).map((x) => x.toFixed(2)).join(' ')}`);
+  assert.ok(
+    mean(next)[1]! > 0.75,
+    `L0 head 1 → next token: ${mean(next)
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
+  assert.ok(
+    mean(prev)[3]! > 0.8,
+    `L0 head 3 → previous token: ${mean(prev)
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   assert.ok(mean(next)[3]! < 0.1 && mean(prev)[1]! < 0.1, 'the two heads look in opposite directions');
 });
 
@@ -207,7 +253,10 @@ test('long input is truncated to maxTokens with a warning naming the limit', asy
   const trace = await model.run(text, { maxTokens: 12 });
   assert.equal(trace.tokens.length, 12);
   assert.equal(trace.tokens.at(-1)!.text, '[SEP]');
-  assert.ok(trace.warnings.some((w) => w.includes('12 tokens')), trace.warnings.join('; '));
+  assert.ok(
+    trace.warnings.some((w) => w.includes('12 tokens')),
+    trace.warnings.join('; '),
+  );
   assert.ok(trace.text.length < text.length && text.startsWith(trace.text));
   const over = await model.run('a b c', { maxTokens: 100000 });
   assert.ok(over.warnings.some((w) => w.includes(`${model.config.maxPositions} positions`)));
@@ -219,7 +268,10 @@ test('cancellation throws AttentionInputError("cancelled") and leaks no tensors'
   const before = tf.memory().numTensors;
   const pre = new AbortController();
   pre.abort();
-  await assert.rejects(model.run('hello world', { signal: pre.signal }), (e: unknown) => e instanceof AttentionInputError && e.code === 'cancelled');
+  await assert.rejects(
+    model.run('hello world', { signal: pre.signal }),
+    (e: unknown) => e instanceof AttentionInputError && e.code === 'cancelled',
+  );
   const mid = new AbortController();
   await assert.rejects(
     model.run('hello there, how are you today?', {
@@ -234,7 +286,10 @@ test('cancellation throws AttentionInputError("cancelled") and leaks no tensors'
 });
 
 test('config validation gives clear errors', () => {
-  const good = JSON.parse(fs.readFileSync(path.join(builtinEnglishEncoderDir(), 'config.json'), 'utf8')) as Record<string, unknown>;
+  const good = JSON.parse(fs.readFileSync(path.join(builtinEnglishEncoderDir(), 'config.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
   assert.equal(parseBertConfig(good).hiddenSize, good['hidden_size']);
   const code = (raw: unknown) => {
     try {
@@ -256,7 +311,8 @@ test('config validation gives clear errors', () => {
 
 function tmpCopy(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bert-'));
-  for (const f of fs.readdirSync(builtinEnglishEncoderDir())) fs.copyFileSync(path.join(builtinEnglishEncoderDir(), f), path.join(dir, f));
+  for (const f of fs.readdirSync(builtinEnglishEncoderDir()))
+    fs.copyFileSync(path.join(builtinEnglishEncoderDir(), f), path.join(dir, f));
   return dir;
 }
 
@@ -264,9 +320,15 @@ test('weights that do not match config.json give a shape error and allocate noth
   const dir = tmpCopy();
   try {
     const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, number>;
-    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, intermediate_size: cfg['intermediate_size']! * 2 }));
+    fs.writeFileSync(
+      path.join(dir, 'config.json'),
+      JSON.stringify({ ...cfg, intermediate_size: cfg['intermediate_size']! * 2 }),
+    );
     const before = tf.memory().numTensors;
-    await assert.rejects(loadBert(dir), (e: unknown) => e instanceof AttentionInputError && e.code === 'shape' && /intermediate\.dense/.test(e.message));
+    await assert.rejects(
+      loadBert(dir),
+      (e: unknown) => e instanceof AttentionInputError && e.code === 'shape' && /intermediate\.dense/.test(e.message),
+    );
     assert.equal(tf.memory().numTensors, before);
     fs.writeFileSync(path.join(dir, 'config.json'), '{ not json');
     await assert.rejects(loadBert(dir), (e: unknown) => e instanceof AttentionInputError && e.code === 'config');
@@ -286,13 +348,23 @@ function writeSafetensors(file: string, tensors: Map<string, { shape: number[]; 
   const json = Buffer.from(JSON.stringify(header));
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(json.length));
-  fs.writeFileSync(file, Buffer.concat([len, json, ...[...tensors.values()].map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))]));
+  fs.writeFileSync(
+    file,
+    Buffer.concat([
+      len,
+      json,
+      ...[...tensors.values()].map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
+    ]),
+  );
 }
 
 test('DistilBERT parameter names load and compute the same as the BERT they were renamed from', async () => {
   const { readSafetensorsFile } = await import('../../src/model/formats/safetensors');
   const src = await readSafetensorsFile(path.join(builtinEnglishEncoderDir(), 'model.safetensors'));
-  const cfg = JSON.parse(fs.readFileSync(path.join(builtinEnglishEncoderDir(), 'config.json'), 'utf8')) as Record<string, number>;
+  const cfg = JSON.parse(fs.readFileSync(path.join(builtinEnglishEncoderDir(), 'config.json'), 'utf8')) as Record<
+    string,
+    number
+  >;
   const D = cfg['hidden_size']!;
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   const put = (to: string, from: string): void => {
@@ -329,8 +401,15 @@ test('DistilBERT parameter names load and compute the same as the BERT they were
     fs.writeFileSync(
       path.join(dir, 'config.json'),
       JSON.stringify({
-        model_type: 'distilbert', architectures: ['DistilBertForMaskedLM'], dim: D, n_layers: cfg['num_hidden_layers'], n_heads: cfg['num_attention_heads'],
-        hidden_dim: cfg['intermediate_size'], vocab_size: cfg['vocab_size'], max_position_embeddings: cfg['max_position_embeddings'], activation: 'gelu',
+        model_type: 'distilbert',
+        architectures: ['DistilBertForMaskedLM'],
+        dim: D,
+        n_layers: cfg['num_hidden_layers'],
+        n_heads: cfg['num_attention_heads'],
+        hidden_dim: cfg['intermediate_size'],
+        vocab_size: cfg['vocab_size'],
+        max_position_embeddings: cfg['max_position_embeddings'],
+        activation: 'gelu',
       }),
     );
     const distil = await loadBert(dir);
@@ -340,8 +419,18 @@ test('DistilBERT parameter names load and compute the same as the BERT they were
       const a = await model.run(text);
       const b = await distil.run(text);
       assert.ok(!b.stages.some((s) => s.title.includes('segment')));
-      assertClose(t(stage(b, 'L1.output'), 'hidden').data, t(stage(a, 'L1.output'), 'hidden').data, 'DistilBERT hidden', 1e-4);
-      assertClose(t(stage(b, 'output'), 'top_p').data, t(stage(a, 'output'), 'top_p').data, 'DistilBERT predictions', 1e-4);
+      assertClose(
+        t(stage(b, 'L1.output'), 'hidden').data,
+        t(stage(a, 'L1.output'), 'hidden').data,
+        'DistilBERT hidden',
+        1e-4,
+      );
+      assertClose(
+        t(stage(b, 'output'), 'top_p').data,
+        t(stage(a, 'output'), 'top_p').data,
+        'DistilBERT predictions',
+        1e-4,
+      );
     } finally {
       distil.dispose();
     }

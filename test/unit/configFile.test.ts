@@ -23,7 +23,10 @@ function problemAt(text: string, needle: string): { message: string; at: string 
   assert.equal(r.config, undefined);
   const p = r.problems[0]!;
   assert.ok(p, 'a problem is reported');
-  return { message: p.message, at: text.slice(p.offset, p.offset + p.length).includes(needle) ? needle : text.slice(p.offset, p.offset + p.length) };
+  return {
+    message: p.message,
+    at: text.slice(p.offset, p.offset + p.length).includes(needle) ? needle : text.slice(p.offset, p.offset + p.length),
+  };
 }
 
 const base = {
@@ -51,7 +54,19 @@ const base = {
 };
 
 test('a matrix of the wrong size names both sizes and points at the matrix', () => {
-  const text = JSON.stringify({ ...base, W_q: [[1, 0], [0, 1], [1, 1], [0, 0]] }, null, 2);
+  const text = JSON.stringify(
+    {
+      ...base,
+      W_q: [
+        [1, 0],
+        [0, 1],
+        [1, 1],
+        [0, 0],
+      ],
+    },
+    null,
+    2,
+  );
   const p = problemAt(text, '"W_q"');
   assert.equal(p.at, '"W_q"');
   assert.match(p.message, /"W_q" is 4×2 but .* must be 3×2/);
@@ -65,12 +80,49 @@ test('W_k must match W_q so that q·k is defined', () => {
 });
 
 test('ragged rows, non-numbers, unknown enums and missing parameters are all reported', () => {
-  assert.match(problemAt(JSON.stringify({ ...base, embeddings: [[1, 0, 0], [0, 1]] }), 'x').message, /Row 1 of "embeddings" has 2 numbers but row 0 has 3/);
-  assert.match(problemAt(JSON.stringify({ ...base, W_v: [[1, 0], [0, 'x'], [1, 1]] }), 'x').message, /W_v\[1\]\[1\] must be a finite number/);
-  assert.match(problemAt(JSON.stringify({ ...base, normaliser: 'softmin' }), 'x').message, /"normaliser" must be one of "softmax", "sparsemax", "sigmoid"/);
-  assert.match(problemAt(JSON.stringify({ ...base, score: 'general' }), 'x').message, /"W" is required: d_k × d_k = 2×2/);
-  assert.match(problemAt(JSON.stringify({ ...base, score: 'additive', W1: [[1, 0]], W2: [[1, 0]], v: [1, 2] }), 'x').message, /"v" has 2 numbers but d_a = 1/);
-  assert.match(problemAt(JSON.stringify({ ...base, embeddings: [[1, 0, 0]] }), 'x').message, /"embeddings" is 1×3 but one embedding row per token must be 2×3/);
+  assert.match(
+    problemAt(
+      JSON.stringify({
+        ...base,
+        embeddings: [
+          [1, 0, 0],
+          [0, 1],
+        ],
+      }),
+      'x',
+    ).message,
+    /Row 1 of "embeddings" has 2 numbers but row 0 has 3/,
+  );
+  assert.match(
+    problemAt(
+      JSON.stringify({
+        ...base,
+        W_v: [
+          [1, 0],
+          [0, 'x'],
+          [1, 1],
+        ],
+      }),
+      'x',
+    ).message,
+    /W_v\[1\]\[1\] must be a finite number/,
+  );
+  assert.match(
+    problemAt(JSON.stringify({ ...base, normaliser: 'softmin' }), 'x').message,
+    /"normaliser" must be one of "softmax", "sparsemax", "sigmoid"/,
+  );
+  assert.match(
+    problemAt(JSON.stringify({ ...base, score: 'general' }), 'x').message,
+    /"W" is required: d_k × d_k = 2×2/,
+  );
+  assert.match(
+    problemAt(JSON.stringify({ ...base, score: 'additive', W1: [[1, 0]], W2: [[1, 0]], v: [1, 2] }), 'x').message,
+    /"v" has 2 numbers but d_a = 1/,
+  );
+  assert.match(
+    problemAt(JSON.stringify({ ...base, embeddings: [[1, 0, 0]] }), 'x').message,
+    /"embeddings" is 1×3 but one embedding row per token must be 2×3/,
+  );
 });
 
 test('syntax errors and truncated files are diagnostics, not exceptions', () => {
@@ -85,9 +137,19 @@ test('syntax errors and truncated files are diagnostics, not exceptions', () => 
 });
 
 test('model references need a model and an input, and warn on absolute paths', () => {
-  const r = parseAttentionConfig(JSON.stringify({ kind: 'model', architecture: 'transformer-decoder', path: '/etc/models', input: { text: 'hi' } }));
+  const r = parseAttentionConfig(
+    JSON.stringify({ kind: 'model', architecture: 'transformer-decoder', path: '/etc/models', input: { text: 'hi' } }),
+  );
   assert.equal(r.problems[0]!.severity, 'warning');
   assert.ok(r.config);
-  assert.match(parseAttentionConfig(JSON.stringify({ kind: 'model', architecture: 'transformer-decoder', input: { text: 'hi' } })).problems[0]!.message, /"builtin" .* or "path"/);
-  assert.match(parseAttentionConfig(JSON.stringify({ kind: 'model', architecture: 'lstm', builtin: 'x', input: { text: 'hi' } })).problems[0]!.message, /"architecture" must be one of/);
+  assert.match(
+    parseAttentionConfig(JSON.stringify({ kind: 'model', architecture: 'transformer-decoder', input: { text: 'hi' } }))
+      .problems[0]!.message,
+    /"builtin" .* or "path"/,
+  );
+  assert.match(
+    parseAttentionConfig(JSON.stringify({ kind: 'model', architecture: 'lstm', builtin: 'x', input: { text: 'hi' } }))
+      .problems[0]!.message,
+    /"architecture" must be one of/,
+  );
 });

@@ -19,7 +19,12 @@ export function decodeArr(a: Arr): Float32Array {
 }
 
 /** |actual − expected| ≤ 1e-5·|expected| + 1e-6·max(1, max|expected|), element by element. */
-export function assertClose(actual: Float32Array | readonly number[], expected: Float32Array | readonly number[], what: string, rtol = 1e-5): void {
+export function assertClose(
+  actual: Float32Array | readonly number[],
+  expected: Float32Array | readonly number[],
+  what: string,
+  rtol = 1e-5,
+): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
   let scale = 1;
   for (const v of expected) scale = Math.max(scale, Math.abs(v));
@@ -28,7 +33,8 @@ export function assertClose(actual: Float32Array | readonly number[], expected: 
     const a = actual[i]!;
     const e = expected[i]!;
     const err = Math.abs(a - e);
-    if (!(err <= rtol * Math.abs(e) + atol)) assert.fail(`${what}[${i}]: ${a} vs numpy ${e} (error ${err.toExponential(2)})`);
+    if (!(err <= rtol * Math.abs(e) + atol))
+      assert.fail(`${what}[${i}]: ${a} vs numpy ${e} (error ${err.toExponential(2)})`);
   }
 }
 
@@ -62,7 +68,11 @@ export function assertAttentionStages(trace: Trace, prefix: string, ref: Attenti
   cmp('scores', 'scores', ref.scores);
   const mask = findTensor(stage(trace, `${prefix}.scores`), 'mask');
   if (ref.mask) cmp('scores', 'mask', ref.mask);
-  else if (mask) assert.ok(mask.data.every((v) => v === 1), `${what}: the trace shows a mask the reference did not apply`);
+  else if (mask)
+    assert.ok(
+      mask.data.every((v) => v === 1),
+      `${what}: the trace shows a mask the reference did not apply`,
+    );
   cmp('weights', 'weights', ref.weights);
   cmp('context', 'context', ref.context);
   cmp('context', 'output', ref.output);

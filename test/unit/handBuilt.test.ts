@@ -32,7 +32,9 @@ test('three-token dot-product example matches the hand computation', async () =>
   const w = findTensor(st('weights'), 'weights')!.data;
   e.forEach((x, i) => assert.ok(Math.abs(w[i]! - x / z) < 1e-6));
   const c = findTensor(st('context'), 'context')!.data;
-  [1, 2, 3].forEach((_, j) => assert.ok(Math.abs(c[j]! - ((e[0]! * [1, 2, 3][j]! + e[1]! * [2, 8, 0][j]! + e[2]! * [2, 6, 3][j]!) / z)) < 1e-5));
+  [1, 2, 3].forEach((_, j) =>
+    assert.ok(Math.abs(c[j]! - (e[0]! * [1, 2, 3][j]! + e[1]! * [2, 8, 0][j]! + e[2]! * [2, 6, 3][j]!) / z) < 1e-5),
+  );
 });
 
 test('cross-attention, additive and causal sparsemax samples run and keep their invariants', async () => {
@@ -54,5 +56,8 @@ test('cross-attention, additive and causal sparsemax samples run and keep their 
     }
     assert.ok(Math.abs(sum - 1) < 1e-6);
   }
-  assert.ok([...w].filter((x, k) => x === 0 && k % 5 <= Math.floor(k / 5)).length > 0, 'sparsemax zeroes some allowed keys');
+  assert.ok(
+    [...w].filter((x, k) => x === 0 && k % 5 <= Math.floor(k / 5)).length > 0,
+    'sparsemax zeroes some allowed keys',
+  );
 });

@@ -54,7 +54,10 @@ interface MarianCase {
   output_ids: number[];
   decoder_input_ids: number[];
   encoder: { embedding: Arr; layers: Layer<'attn_hidden' | 'hidden'>[] };
-  decoder: { embedding: Arr; layers: { self: AttentionArrs; cross: AttentionArrs; self_hidden: Arr; cross_hidden: Arr; hidden: Arr }[] };
+  decoder: {
+    embedding: Arr;
+    layers: { self: AttentionArrs; cross: AttentionArrs; self_hidden: Arr; cross_hidden: Arr; hidden: Arr }[];
+  };
   logits: Arr;
 }
 
@@ -84,7 +87,10 @@ function assertPeaked(layers: readonly { weights: Arr }[], what: string): void {
 }
 
 /** Loads, runs every case, disposes; the tensor count must be back where it started. */
-async function withModel<M extends AttentionModel>(load: () => Promise<M>, body: (model: M) => Promise<void>): Promise<void> {
+async function withModel<M extends AttentionModel>(
+  load: () => Promise<M>,
+  body: (model: M) => Promise<void>,
+): Promise<void> {
   const start = tf.memory().numTensors;
   const model = await load();
   try {
@@ -102,9 +108,30 @@ before(async () => {
 test('every fixture folder has the Hugging Face files and the stored dtype the reference names', async () => {
   const expected: Record<string, string[]> = {
     llama: ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'],
-    bert: ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'],
-    distilbert: ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'],
-    roberta: ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt'],
+    bert: [
+      'config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'special_tokens_map.json',
+      'vocab.txt',
+    ],
+    distilbert: [
+      'config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'special_tokens_map.json',
+      'vocab.txt',
+    ],
+    roberta: [
+      'config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'vocab.json',
+      'merges.txt',
+    ],
     gpt2: ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt'],
     marian: ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json'],
     qwen2: ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt'],
@@ -119,7 +146,10 @@ test('every fixture folder has the Hugging Face files and the stored dtype the r
     assert.deepEqual([...stored], [ref.dtype], `${family}: every tensor stored as ${ref.dtype}`);
     dtypes.add(ref.dtype);
   }
-  assert.ok(dtypes.has('F16') && dtypes.has('BF16') && dtypes.has('F32'), 'F32, F16 and BF16 checkpoints are all exercised');
+  assert.ok(
+    dtypes.has('F16') && dtypes.has('BF16') && dtypes.has('F32'),
+    'F32, F16 and BF16 checkpoints are all exercised',
+  );
 });
 
 test('Llama (GQA, RoPE, BF16 weights): every tensor matches torch', async () => {
@@ -131,7 +161,11 @@ test('Llama (GQA, RoPE, BF16 weights): every tensor matches torch', async () => 
       assert.ok(model.config.numKvHeads < model.config.numHeads, 'grouped-query attention');
       for (const c of ref.cases) {
         const trace = await model.run(c.text);
-        assert.deepEqual(trace.tokens.map((x) => x.id), c.ids, `${c.text}: token ids`);
+        assert.deepEqual(
+          trace.tokens.map((x) => x.id),
+          c.ids,
+          `${c.text}: token ids`,
+        );
         assertPeaked(c.layers, 'llama');
         close(trace, 'embedding', 'X', c.embedding, 'embedding');
         c.layers.forEach((L, l) => {
@@ -158,7 +192,11 @@ test('Qwen2 (the Llama layout with q/k/v biases, GQA, RoPE θ = 1e6, no start to
       assert.ok(model.config.qkvBias, 'biases on q, k and v');
       for (const c of ref.cases) {
         const trace = await model.run(c.text);
-        assert.deepEqual(trace.tokens.map((x) => x.id), c.ids, `${c.text}: token ids (no start token: Qwen2 adds none)`);
+        assert.deepEqual(
+          trace.tokens.map((x) => x.id),
+          c.ids,
+          `${c.text}: token ids (no start token: Qwen2 adds none)`,
+        );
         assertPeaked(c.layers, 'qwen2');
         close(trace, 'embedding', 'X', c.embedding, 'embedding');
         c.layers.forEach((L, l) => {
@@ -181,7 +219,11 @@ test('GPT-2 (fused Conv1D c_attn stored [in, out], attn.bias buffers in the file
     async (model) => {
       for (const c of ref.cases) {
         const trace = await model.run(c.text);
-        assert.deepEqual(trace.tokens.map((x) => x.id), c.ids, `${c.text}: token ids (no start token: GPT-2 adds none)`);
+        assert.deepEqual(
+          trace.tokens.map((x) => x.id),
+          c.ids,
+          `${c.text}: token ids (no start token: GPT-2 adds none)`,
+        );
         assertPeaked(c.layers, 'gpt2');
         close(trace, 'embedding', 'X', c.embedding, 'embedding');
         c.layers.forEach((L, l) => {
@@ -207,7 +249,11 @@ for (const family of ['bert', 'distilbert', 'roberta'] as const) {
         assert.equal(model.info.family, family);
         for (const c of ref.cases) {
           const trace = await model.run(c.text);
-          assert.deepEqual(trace.tokens.map((x) => x.id), c.ids, `${c.text}: token ids`);
+          assert.deepEqual(
+            trace.tokens.map((x) => x.id),
+            c.ids,
+            `${c.text}: token ids`,
+          );
           assertPeaked(c.layers, family);
           close(trace, 'embedding', 'X', c.embedding, 'embedding');
           c.layers.forEach((L, l) => {
@@ -232,8 +278,16 @@ test('Marian (shared embeddings, sinusoidal positions, final_logits_bias, F16): 
     async (model) => {
       for (const c of ref.cases) {
         const trace = await model.run(c.text, { topK: 5 });
-        assert.deepEqual(trace.tokens.map((x) => x.id), c.ids, `${c.text}: source ids`);
-        assert.deepEqual(trace.outputTokens?.map((x) => x.id), c.output_ids, 'greedy output ids');
+        assert.deepEqual(
+          trace.tokens.map((x) => x.id),
+          c.ids,
+          `${c.text}: source ids`,
+        );
+        assert.deepEqual(
+          trace.outputTokens?.map((x) => x.id),
+          c.output_ids,
+          'greedy output ids',
+        );
         assertPeaked(c.encoder.layers, 'marian encoder');
         close(trace, 'embedding', 'X', c.encoder.embedding, 'encoder embedding');
         c.encoder.layers.forEach((L, l) => {
@@ -259,7 +313,10 @@ test('Marian (shared embeddings, sinusoidal positions, final_logits_bias, F16): 
           const row = Array.from(logits.subarray(i * V, (i + 1) * V));
           const m = Math.max(...row);
           const z = row.reduce((s, v) => s + Math.exp(v - m), 0);
-          const order = row.map((v, id) => ({ id, p: Math.exp(v - m) / z })).sort((a, b) => b.p - a.p).slice(0, k);
+          const order = row
+            .map((v, id) => ({ id, p: Math.exp(v - m) / z }))
+            .sort((a, b) => b.p - a.p)
+            .slice(0, k);
           wantId.push(...order.map((o) => o.id));
           wantP.push(...order.map((o) => o.p));
         }

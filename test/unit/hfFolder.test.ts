@@ -24,12 +24,15 @@ before(async () => {
   await initBackend();
 });
 
-const inputError = (code: AttentionInputError['code'], pattern?: RegExp) => (e: unknown): boolean => {
-  if (!(e instanceof AttentionInputError)) assert.fail(`expected AttentionInputError('${code}'), got ${(e as Error)?.name}: ${(e as Error)?.message}`);
-  assert.equal(e.code, code, e.message);
-  if (pattern) assert.match(e.message, pattern);
-  return true;
-};
+const inputError =
+  (code: AttentionInputError['code'], pattern?: RegExp) =>
+  (e: unknown): boolean => {
+    if (!(e instanceof AttentionInputError))
+      assert.fail(`expected AttentionInputError('${code}'), got ${(e as Error)?.name}: ${(e as Error)?.message}`);
+    assert.equal(e.code, code, e.message);
+    if (pattern) assert.match(e.message, pattern);
+    return true;
+  };
 
 /** A copy of a model folder without its weights (config, tokenizer, licence...). */
 function copyWithoutWeights(src: string, skip: readonly string[] = ['model.safetensors']): string {
@@ -41,9 +44,18 @@ function copyWithoutWeights(src: string, skip: readonly string[] = ['model.safet
 type Tensors = Record<string, { shape: readonly number[]; data: Float32Array }>;
 
 /** Writes shards and an index; `assign(name, i)` gives each tensor's shard (several for duplicates). */
-function writeSharded(dir: string, tensors: Map<string, SafeTensor>, shards: number, assign: (name: string, i: number) => number[], edit?: (weightMap: Record<string, string>) => void): string[] {
+function writeSharded(
+  dir: string,
+  tensors: Map<string, SafeTensor>,
+  shards: number,
+  assign: (name: string, i: number) => number[],
+  edit?: (weightMap: Record<string, string>) => void,
+): string[] {
   const names = [...tensors.keys()];
-  const files = Array.from({ length: shards }, (_, k) => `model-${String(k + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`);
+  const files = Array.from(
+    { length: shards },
+    (_, k) => `model-${String(k + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`,
+  );
   const parts: Tensors[] = files.map(() => ({}));
   const weightMap: Record<string, string> = {};
   let total = 0;
@@ -56,7 +68,10 @@ function writeSharded(dir: string, tensors: Map<string, SafeTensor>, shards: num
   });
   edit?.(weightMap);
   files.forEach((f, k) => fs.writeFileSync(path.join(dir, f), writeSafetensors(parts[k]!, { format: 'pt' })));
-  fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
+  fs.writeFileSync(
+    path.join(dir, 'model.safetensors.index.json'),
+    JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2),
+  );
   return files;
 }
 
@@ -91,10 +106,16 @@ test('a 3-shard copy of TinyStories reads the same tensors and runs exactly like
   const whole = await tiny();
   const dir = copyWithoutWeights(TINY);
   const files = writeSharded(dir, whole, 3, (_, i) => [i % 3]);
-  assert.deepEqual(await locateWeights(dir), { kind: 'sharded', index: path.join(dir, 'model.safetensors.index.json') });
+  assert.deepEqual(await locateWeights(dir), {
+    kind: 'sharded',
+    index: path.join(dir, 'model.safetensors.index.json'),
+  });
   const progress: [number, string][] = [];
   const read = await readCheckpointTensors(dir, { onProgress: (f, m) => progress.push([f, m]) });
-  assert.deepEqual(read.files, files.map((f) => path.join(dir, f)));
+  assert.deepEqual(
+    read.files,
+    files.map((f) => path.join(dir, f)),
+  );
   assert.equal(read.weightsPath, path.join(dir, 'model.safetensors.index.json'));
   assert.deepEqual([...read.tensors.keys()].sort(), [...whole.keys()].sort());
   for (const [name, t] of whole) {
@@ -104,10 +125,17 @@ test('a 3-shard copy of TinyStories reads the same tensors and runs exactly like
   // Progress by bytes across all shards: monotone, reaching 1, through every shard.
   for (let i = 1; i < progress.length; i++) assert.ok(progress[i]![0] >= progress[i - 1]![0], 'monotone');
   assert.equal(progress.at(-1)![0], 1);
-  for (const k of [1, 2, 3]) assert.ok(progress.some(([, m]) => m.startsWith(`shard ${k} of 3`)), `progress names shard ${k}`);
+  for (const k of [1, 2, 3])
+    assert.ok(
+      progress.some(([, m]) => m.startsWith(`shard ${k} of 3`)),
+      `progress names shard ${k}`,
+    );
   const sizes = files.map((f) => fs.statSync(path.join(dir, f)).size);
   const endOfFirst = progress.filter(([, m]) => m.startsWith('shard 1 of 3')).at(-1)![0];
-  assert.ok(Math.abs(endOfFirst - sizes[0]! / (sizes[0]! + sizes[1]! + sizes[2]!)) < 1e-9, `first shard ends at its share of the bytes (${endOfFirst})`);
+  assert.ok(
+    Math.abs(endOfFirst - sizes[0]! / (sizes[0]! + sizes[1]! + sizes[2]!)) < 1e-9,
+    `first shard ends at its share of the bytes (${endOfFirst})`,
+  );
 
   const start = tf.memory().numTensors;
   const a = await loadLlama(TINY);
@@ -151,7 +179,8 @@ test('shard names must stay inside the folder', async () => {
   const parent = tmpDir('hf-escape-');
   const dir = path.join(parent, 'model');
   fs.mkdirSync(dir);
-  for (const f of fs.readdirSync(TINY)) if (f !== 'model.safetensors') fs.copyFileSync(path.join(TINY, f), path.join(dir, f));
+  for (const f of fs.readdirSync(TINY))
+    if (f !== 'model.safetensors') fs.copyFileSync(path.join(TINY, f), path.join(dir, f));
   // A valid checkpoint outside the folder that an escaping index could reach.
   fs.copyFileSync(path.join(TINY, 'model.safetensors'), path.join(parent, 'outside.safetensors'));
   const cases: [string, RegExp][] = [
@@ -166,7 +195,13 @@ test('shard names must stay inside the folder', async () => {
     ['model.bin', /not a \.safetensors file/],
   ];
   for (const [name, pattern] of cases) {
-    writeSharded(dir, whole, 2, (_, i) => [i % 2], (map) => (map['model.norm.weight'] = name));
+    writeSharded(
+      dir,
+      whole,
+      2,
+      (_, i) => [i % 2],
+      (map) => (map['model.norm.weight'] = name),
+    );
     const start = tf.memory().numTensors;
     await assert.rejects(loadLlama(dir), inputError('file', pattern), name);
     assert.equal(tf.memory().numTensors, start);
@@ -190,20 +225,50 @@ test('missing, inconsistent and malformed shard indexes are clear errors', async
   await assert.rejects(loadLlama(dir), inputError('file', /model-00002-of-00002\.safetensors .*missing/));
 
   reset();
-  writeSharded(dir, whole, 2, (name, i) => (name === 'model.norm.weight' ? [0] : [i % 2]), (map) => (map['model.norm.weight'] = 'model-00002-of-00002.safetensors'));
-  await expectError('tensor in the other shard than the index says', /"model\.norm\.weight" is in model-00001-of-00002\.safetensors, but .* puts it in model-00002-of-00002\.safetensors\./);
+  writeSharded(
+    dir,
+    whole,
+    2,
+    (name, i) => (name === 'model.norm.weight' ? [0] : [i % 2]),
+    (map) => (map['model.norm.weight'] = 'model-00002-of-00002.safetensors'),
+  );
+  await expectError(
+    'tensor in the other shard than the index says',
+    /"model\.norm\.weight" is in model-00001-of-00002\.safetensors, but .* puts it in model-00002-of-00002\.safetensors\./,
+  );
 
   reset();
   writeSharded(dir, whole, 2, (name, i) => (name === 'model.norm.weight' ? [0, 1] : [i % 2]));
-  await expectError('tensor stored twice', /"model\.norm\.weight" is stored in more than one shard \(model-00001-of-00002\.safetensors, model-00002-of-00002\.safetensors\)/);
+  await expectError(
+    'tensor stored twice',
+    /"model\.norm\.weight" is stored in more than one shard \(model-00001-of-00002\.safetensors, model-00002-of-00002\.safetensors\)/,
+  );
 
   reset();
-  writeSharded(dir, whole, 2, (_, i) => [i % 2], (map) => (map['extra.weight'] = 'model-00001-of-00002.safetensors'));
-  await expectError('index lists a tensor the shard lacks', /puts tensor "extra\.weight" in model-00001-of-00002\.safetensors, but that shard does not hold it/);
+  writeSharded(
+    dir,
+    whole,
+    2,
+    (_, i) => [i % 2],
+    (map) => (map['extra.weight'] = 'model-00001-of-00002.safetensors'),
+  );
+  await expectError(
+    'index lists a tensor the shard lacks',
+    /puts tensor "extra\.weight" in model-00001-of-00002\.safetensors, but that shard does not hold it/,
+  );
 
   reset();
-  writeSharded(dir, whole, 2, (_, i) => [i % 2], (map) => delete map['model.norm.weight']);
-  await expectError('shard holds a tensor the index does not list', /holds tensor "model\.norm\.weight", which .* does not list/);
+  writeSharded(
+    dir,
+    whole,
+    2,
+    (_, i) => [i % 2],
+    (map) => delete map['model.norm.weight'],
+  );
+  await expectError(
+    'shard holds a tensor the index does not list',
+    /holds tensor "model\.norm\.weight", which .* does not list/,
+  );
 
   reset();
   const shardFiles = writeSharded(dir, whole, 2, (_, i) => [i % 2]);
@@ -223,7 +288,7 @@ test('missing, inconsistent and malformed shard indexes are clear errors', async
   }
 });
 
-test('pickled and other frameworks\' weights are refused by name, without opening them', async (ctx) => {
+test("pickled and other frameworks' weights are refused by name, without opening them", async (ctx) => {
   const opened: string[] = [];
   const refusedName = /\.(bin|h5|msgpack|pt|pth|ckpt|gguf|onnx)$|\.ckpt\.|\.bin\.index\.json$/;
   const spy = <F extends (...a: never[]) => unknown>(fn: F): F =>
@@ -243,7 +308,10 @@ test('pickled and other frameworks\' weights are refused by name, without openin
 
   const cases: [string[], RegExp][] = [
     [['pytorch_model.bin'], /PyTorch weights \(pytorch_model\.bin\).*pickle.*run any code/s],
-    [['pytorch_model-00001-of-00002.bin', 'pytorch_model-00002-of-00002.bin', 'pytorch_model.bin.index.json'], /PyTorch weights \(pytorch_model-00001-of-00002\.bin, pytorch_model-00002-of-00002\.bin, pytorch_model\.bin\.index\.json\)/],
+    [
+      ['pytorch_model-00001-of-00002.bin', 'pytorch_model-00002-of-00002.bin', 'pytorch_model.bin.index.json'],
+      /PyTorch weights \(pytorch_model-00001-of-00002\.bin, pytorch_model-00002-of-00002\.bin, pytorch_model\.bin\.index\.json\)/,
+    ],
     [['tf_model.h5'], /TensorFlow\/Keras weights.*needs TensorFlow.*from_tf=True/s],
     [['model.ckpt.index', 'model.ckpt.data-00000-of-00001'], /TensorFlow checkpoint.*from_tf=True/s],
     [['flax_model.msgpack'], /Flax weights.*needs JAX\/Flax.*from_flax=True/s],
@@ -268,7 +336,10 @@ test('pickled and other frameworks\' weights are refused by name, without openin
   fs.writeFileSync(path.join(dir, 'pytorch_model.bin'), 'not read');
   await assert.rejects(
     loadLlama(dir),
-    inputError('unsupported', /python -c 'from transformers import LlamaForCausalLM as M; M\.from_pretrained\(".*"\)\.save_pretrained\(".*", safe_serialization=True\)'/),
+    inputError(
+      'unsupported',
+      /python -c 'from transformers import LlamaForCausalLM as M; M\.from_pretrained\(".*"\)\.save_pretrained\(".*", safe_serialization=True\)'/,
+    ),
   );
   assert.deepEqual(opened, [], 'no refused file was opened');
   // A safetensors file beside the .bin wins; the .bin is still not opened.
@@ -279,10 +350,19 @@ test('pickled and other frameworks\' weights are refused by name, without openin
 
 test('folders without usable weights say what was looked for', async () => {
   const empty = copyWithoutWeights(TINY);
-  await assert.rejects(loadLlama(empty), inputError('file', /has no model weights\. Looked for model\.safetensors, or model\.safetensors\.index\.json with its shards/));
+  await assert.rejects(
+    loadLlama(empty),
+    inputError(
+      'file',
+      /has no model weights\. Looked for model\.safetensors, or model\.safetensors\.index\.json with its shards/,
+    ),
+  );
   const shardsOnly = copyWithoutWeights(TINY);
   fs.copyFileSync(path.join(TINY, 'model.safetensors'), path.join(shardsOnly, 'model-00001-of-00001.safetensors'));
-  await assert.rejects(loadLlama(shardsOnly), inputError('file', /index file model\.safetensors\.index\.json .* is missing/));
+  await assert.rejects(
+    loadLlama(shardsOnly),
+    inputError('file', /index file model\.safetensors\.index\.json .* is missing/),
+  );
   const renamed = copyWithoutWeights(TINY);
   fs.copyFileSync(path.join(TINY, 'model.safetensors'), path.join(renamed, 'weights.safetensors'));
   await assert.rejects(loadLlama(renamed), inputError('file', /Rename the weights file to model\.safetensors/));
@@ -306,7 +386,8 @@ const SENTENCES = [
 
 test('vocab.txt alone (BERT-style) tokenizes exactly like tokenizer.json: ids and offsets', async () => {
   const dir = tmpDir('hf-vocab-');
-  for (const f of ['vocab.txt', 'tokenizer_config.json', 'config.json']) fs.copyFileSync(path.join(ENCODER, f), path.join(dir, f));
+  for (const f of ['vocab.txt', 'tokenizer_config.json', 'config.json'])
+    fs.copyFileSync(path.join(ENCODER, f), path.join(dir, f));
   // Copied, not linked: a link that leads out of the model folder is refused (formats/files.ts).
   fs.copyFileSync(path.join(ENCODER, 'model.safetensors'), path.join(dir, 'model.safetensors'));
   const fromJson = await HfTokenizer.load(ENCODER);
@@ -348,7 +429,10 @@ test('vocab.txt alone (BERT-style) tokenizes exactly like tokenizer.json: ids an
 
 test('a folder with no tokenizer says what was looked for', async () => {
   const dir = tmpDir('hf-notok-');
-  await assert.rejects(HfTokenizer.load(dir), inputError('file', /looked for tokenizer\.json, vocab\.txt .* and vocab\.json \+ merges\.txt/));
+  await assert.rejects(
+    HfTokenizer.load(dir),
+    inputError('file', /looked for tokenizer\.json, vocab\.txt .* and vocab\.json \+ merges\.txt/),
+  );
   fs.writeFileSync(path.join(dir, 'merges.txt'), '#version: 0.2\na b\n');
   await assert.rejects(HfTokenizer.load(dir), inputError('file', /merges\.txt but no vocab\.json/));
   fs.writeFileSync(path.join(dir, 'vocab.json'), '[1,2]');
@@ -369,24 +453,37 @@ for (const [family, files] of [
   ['roberta', ['vocab.json', 'merges.txt', 'tokenizer_config.json', 'config.json']],
 ] as const) {
   const src = path.join(HF_FIXTURES, family);
-  const present = files.every((f) => f === 'special_tokens_map.json' || fs.existsSync(path.join(src, f))) && fs.existsSync(path.join(src, 'tokenizer.json'));
-  test(`${family} fixture: ${files[0]}${files[1] === 'merges.txt' ? ' + merges.txt' : ''} without tokenizer.json gives the same ids, pieces and offsets`, { skip: present ? false : `test/fixtures/hf/${family} not present` }, async () => {
-    const dir = tmpDir(`hf-${family}-`);
-    for (const f of files) if (fs.existsSync(path.join(src, f))) fs.copyFileSync(path.join(src, f), path.join(dir, f));
-    const fromJson = await HfTokenizer.load(src);
-    const fromFiles = await HfTokenizer.load(dir);
-    assert.equal(fromFiles.vocabSize, fromJson.vocabSize);
-    assert.equal(fromFiles.bosId, fromJson.bosId);
-    assert.equal(fromFiles.addBosDefault, fromJson.addBosDefault);
-    let total = 0;
-    for (const s of [...SENTENCES, ' leading space', 'trailing space ', 'the cat sat on the mat. The Cat SAT!', '<|endoftext|> and <s> </s> typed']) {
-      const ids = fromJson.encodeIds(s, false);
-      total += ids.length;
-      assert.deepEqual(fromFiles.encodeIds(s, false), ids, s);
-      assert.deepEqual(fromFiles.encodeIds(s, true), fromJson.encodeIds(s, true), `${s} (with BOS)`);
-      assert.deepEqual(fromFiles.encode(s), fromJson.encode(s), `${s}: tokens and offsets`);
-      assert.equal(fromFiles.decode(ids), fromJson.decode(ids), s);
-    }
-    assert.ok(total > 100, 'the sentences were tokenized');
-  });
+  const present =
+    files.every((f) => f === 'special_tokens_map.json' || fs.existsSync(path.join(src, f))) &&
+    fs.existsSync(path.join(src, 'tokenizer.json'));
+  test(
+    `${family} fixture: ${files[0]}${files[1] === 'merges.txt' ? ' + merges.txt' : ''} without tokenizer.json gives the same ids, pieces and offsets`,
+    { skip: present ? false : `test/fixtures/hf/${family} not present` },
+    async () => {
+      const dir = tmpDir(`hf-${family}-`);
+      for (const f of files)
+        if (fs.existsSync(path.join(src, f))) fs.copyFileSync(path.join(src, f), path.join(dir, f));
+      const fromJson = await HfTokenizer.load(src);
+      const fromFiles = await HfTokenizer.load(dir);
+      assert.equal(fromFiles.vocabSize, fromJson.vocabSize);
+      assert.equal(fromFiles.bosId, fromJson.bosId);
+      assert.equal(fromFiles.addBosDefault, fromJson.addBosDefault);
+      let total = 0;
+      for (const s of [
+        ...SENTENCES,
+        ' leading space',
+        'trailing space ',
+        'the cat sat on the mat. The Cat SAT!',
+        '<|endoftext|> and <s> </s> typed',
+      ]) {
+        const ids = fromJson.encodeIds(s, false);
+        total += ids.length;
+        assert.deepEqual(fromFiles.encodeIds(s, false), ids, s);
+        assert.deepEqual(fromFiles.encodeIds(s, true), fromJson.encodeIds(s, true), `${s} (with BOS)`);
+        assert.deepEqual(fromFiles.encode(s), fromJson.encode(s), `${s}: tokens and offsets`);
+        assert.equal(fromFiles.decode(ids), fromJson.decode(ids), s);
+      }
+      assert.ok(total > 100, 'the sentences were tokenized');
+    },
+  );
 }

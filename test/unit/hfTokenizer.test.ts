@@ -7,7 +7,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { byteLevelBpeTokenizerJson, HfTokenizer, type HfEncoding, type HfToken } from '../../src/model/tokenizers/hfTokenizer';
+import {
+  byteLevelBpeTokenizerJson,
+  HfTokenizer,
+  type HfEncoding,
+  type HfToken,
+} from '../../src/model/tokenizers/hfTokenizer';
 import { normaliseWithOffsets } from '../../src/model/tokenizers/normalisedOffsets';
 import { AttentionInputError } from '../../shared/trace';
 
@@ -15,7 +20,9 @@ const MODEL_DIR = path.join(__dirname, '..', '..', 'models', 'tinystories-656k')
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'llama');
 
 const view = (_text: string, e: HfEncoding): string[] =>
-  e.tokens.map((t) => `${t.piece}@${t.start}:${t.end}${t.special ? '!' : ''}${t.unknown ? '?' : ''}${t.byteFallback ? 'b' : ''}`);
+  e.tokens.map(
+    (t) => `${t.piece}@${t.start}:${t.end}${t.special ? '!' : ''}${t.unknown ? '?' : ''}${t.byteFallback ? 'b' : ''}`,
+  );
 
 /** Offsets are consistent with the text, whatever it is. */
 function checkInvariants(
@@ -34,7 +41,8 @@ function checkInvariants(
     assert.ok(t.start <= t.end && t.end <= text.length, `${where}: ${t.piece} in bounds`);
     assert.ok(t.start >= prevStart, `${where}: tokens in text order`);
     // Only byte-fallback tokens of one character may share a span; nothing else overlaps.
-    if (t.start < prevEnd) assert.ok(t.byteFallback && t.start === prevStart && t.end === prevEnd, `${where}: ${t.piece} overlaps`);
+    if (t.start < prevEnd)
+      assert.ok(t.byteFallback && t.start === prevStart && t.end === prevEnd, `${where}: ${t.piece} overlaps`);
     for (let k = t.start; k < t.end; k++) covered[k] = 1;
     const slice = text.slice(t.start, t.end).replaceAll('▁', ' ');
     const literal = !t.byteFallback && (!t.unknown || t.special); // a typed '<unk>' is literal text
@@ -45,26 +53,47 @@ function checkInvariants(
     }
     if (!literal && t.unknown) {
       assert.ok(t.end > t.start, `${where}: an unknown token covers text`);
-      for (const ch of slice) assert.equal(tok.encodeIds(ch, false).includes(tok.unkId!), true, `${where}: ${JSON.stringify(ch)} is really unknown`);
+      for (const ch of slice)
+        assert.equal(
+          tok.encodeIds(ch, false).includes(tok.unkId!),
+          true,
+          `${where}: ${JSON.stringify(ch)} is really unknown`,
+        );
     }
     prevStart = t.start;
     prevEnd = Math.max(prevEnd, t.end);
   }
-  assert.ok(covered.every((c) => c === 1), `${where}: every character belongs to a token`);
+  assert.ok(
+    covered.every((c) => c === 1),
+    `${where}: every character belongs to a token`,
+  );
 }
 
 test('ids match the independent Python BPE for every fixture text', async () => {
   const tok = await HfTokenizer.load(MODEL_DIR);
   let n = 0;
   for (const f of ['prompt0.json', 'prompt1.json', 'prompt2.json']) {
-    const fx = JSON.parse(fs.readFileSync(path.join(FIXTURES, f), 'utf8')) as { prompt: string; ids: number[]; pieces: string[] };
+    const fx = JSON.parse(fs.readFileSync(path.join(FIXTURES, f), 'utf8')) as {
+      prompt: string;
+      ids: number[];
+      pieces: string[];
+    };
     const e = tok.encode(fx.prompt);
-    assert.deepEqual(e.tokens.map((t) => t.id), fx.ids);
-    assert.deepEqual(e.tokens.map((t) => t.piece), fx.pieces);
+    assert.deepEqual(
+      e.tokens.map((t) => t.id),
+      fx.ids,
+    );
+    assert.deepEqual(
+      e.tokens.map((t) => t.piece),
+      fx.pieces,
+    );
     checkInvariants(tok, fx.prompt, e);
     n++;
   }
-  const heads = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'heads.json'), 'utf8')) as { sentences: string[]; sentenceIds: number[][] };
+  const heads = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'heads.json'), 'utf8')) as {
+    sentences: string[];
+    sentenceIds: number[][];
+  };
   heads.sentences.forEach((s, i) => {
     assert.deepEqual(tok.encodeIds(s), heads.sentenceIds[i]);
     n++;
@@ -121,9 +150,15 @@ test('offsets for emoji, combining marks, CRLF, RTL and accented text', async ()
 test('special tokens typed in the text, literal <unk>, leading and double spaces', async () => {
   const tok = await HfTokenizer.load(MODEL_DIR);
   const cases: [string, string[]][] = [
-    ['Hello <|end_story|> world', ['▁@0:0', 'Hell@0:4', 'o@4:5', '▁<|end_story|>@5:19!', '▁@19:20', 'wor@20:23', 'ld@23:25']],
+    [
+      'Hello <|end_story|> world',
+      ['▁@0:0', 'Hell@0:4', 'o@4:5', '▁<|end_story|>@5:19!', '▁@19:20', 'wor@20:23', 'ld@23:25'],
+    ],
     ['<unk>中文', ['▁<unk>@0:5!?', '<unk>@5:7?']],
-    [' leading  double', ['▁@0:0', '▁@0:1', 'lea@1:4', 'd@4:5', 'ing▁@5:9', '▁@9:10', 'd@10:11', 'ou@11:13', 'ble@13:16']],
+    [
+      ' leading  double',
+      ['▁@0:0', '▁@0:1', 'lea@1:4', 'd@4:5', 'ing▁@5:9', '▁@9:10', 'd@10:11', 'ou@11:13', 'ble@13:16'],
+    ],
     ['x ▁y', ['▁@0:0', 'x▁@0:2', '▁@2:3', 'y@3:4']],
   ];
   for (const [text, expected] of cases) {
@@ -136,8 +171,44 @@ test('special tokens typed in the text, literal <unk>, leading and double spaces
 test('fuzz: offsets stay consistent on 400 random mixed-script strings', async () => {
   const tok = await HfTokenizer.load(MODEL_DIR);
   const pool = [
-    'a', 'the ', 'Lily', ' ', '  ', '.', ',', '!', '"', "'s", '\n', '\r\n', '\t', 'é', 'e\u0301', 'ñ', '😀', '👍🏽', '👨‍👩‍👧', '🇫🇷',
-    'ש', 'לום', 'مرحبا', '中', '文', 'ǅ', '\u00a0', '\u200b', '▁', '<', '|>', '<|end_story|>', '<unk>', '0', '42', 'Z', 'ß', '\ud800',
+    'a',
+    'the ',
+    'Lily',
+    ' ',
+    '  ',
+    '.',
+    ',',
+    '!',
+    '"',
+    "'s",
+    '\n',
+    '\r\n',
+    '\t',
+    'é',
+    'e\u0301',
+    'ñ',
+    '😀',
+    '👍🏽',
+    '👨‍👩‍👧',
+    '🇫🇷',
+    'ש',
+    'לום',
+    'مرحبا',
+    '中',
+    '文',
+    'ǅ',
+    '\u00a0',
+    '\u200b',
+    '▁',
+    '<',
+    '|>',
+    '<|end_story|>',
+    '<unk>',
+    '0',
+    '42',
+    'Z',
+    'ß',
+    '\ud800',
   ];
   let seed = 12345;
   const rand = (n: number): number => {
@@ -150,7 +221,11 @@ test('fuzz: offsets stay consistent on 400 random mixed-script strings', async (
     for (let k = 0; k < parts; k++) text += pool[rand(pool.length)];
     const e = tok.encode(text, { addBos: false });
     checkInvariants(tok, text, e);
-    assert.deepEqual(e.tokens.map((t) => t.id), tok.encodeIds(text, false), 'same ids as the library');
+    assert.deepEqual(
+      e.tokens.map((t) => t.id),
+      tok.encodeIds(text, false),
+      'same ids as the library',
+    );
   }
 });
 
@@ -165,7 +240,13 @@ test('byte-fallback tokens get the span of the character they encode', () => {
       { id: 0, content: '<unk>', special: true, normalized: false, lstrip: false, rstrip: false, single_word: false },
       { id: 1, content: '<s>', special: true, normalized: false, lstrip: false, rstrip: false, single_word: false },
     ],
-    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+    normalizer: {
+      type: 'Sequence',
+      normalizers: [
+        { type: 'Prepend', prepend: '▁' },
+        { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+      ],
+    },
     pre_tokenizer: null,
     post_processor: null,
     decoder: {
@@ -177,12 +258,23 @@ test('byte-fallback tokens get the span of the character they encode', () => {
         { type: 'Strip', content: ' ', start: 1, stop: 0 },
       ],
     },
-    model: { type: 'BPE', dropout: null, unk_token: '<unk>', fuse_unk: true, byte_fallback: true, vocab, merges: ['▁ a', 'a b'] },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: '<unk>',
+      fuse_unk: true,
+      byte_fallback: true,
+      vocab,
+      merges: ['▁ a', 'a b'],
+    },
   };
   const tok = new HfTokenizer(tokenizerJson, { bos_token: '<s>', unk_token: '<unk>', add_bos_token: true });
   const cases: [string, string[]][] = [
     ['a😀b', ['<s>@-1:-1!', '▁a@0:1', '<0xF0>@1:3b', '<0x9F>@1:3b', '<0x98>@1:3b', '<0x80>@1:3b', 'b@3:4']],
-    ['ab é e\u0301', ['<s>@-1:-1!', '▁a@0:1', 'b@1:2', '▁@2:3', 'é@3:4', '▁@4:5', '<0x65>@5:6b', '<0xCC>@6:7b', '<0x81>@6:7b']],
+    [
+      'ab é e\u0301',
+      ['<s>@-1:-1!', '▁a@0:1', 'b@1:2', '▁@2:3', 'é@3:4', '▁@4:5', '<0x65>@5:6b', '<0xCC>@6:7b', '<0x81>@6:7b'],
+    ],
     ['c\r\nשa', ['<s>@-1:-1!', '▁@0:0', 'c@0:1', '<0x0D>@1:2b', '<0x0A>@2:3b', '<0xD7>@3:4b', '<0xA9>@3:4b', 'a@4:5']],
   ];
   for (const [text, expected] of cases) {
@@ -195,7 +287,17 @@ test('byte-fallback tokens get the span of the character they encode', () => {
 
 test('ByteLevel (GPT-2 style) pieces are mapped back to bytes', () => {
   // bytes_to_unicode: space → Ġ (U+0120); é = C3 A9 → 'Ã' '©'.
-  const vocab: Record<string, number> = { '<|endoftext|>': 0, H: 1, i: 2, Ġ: 3, 'Ã': 4, '©': 5, 'Ã©': 6, 'ĠÃ©': 7, 'Hi': 8 };
+  const vocab: Record<string, number> = {
+    '<|endoftext|>': 0,
+    H: 1,
+    i: 2,
+    Ġ: 3,
+    Ã: 4,
+    '©': 5,
+    'Ã©': 6,
+    'ĠÃ©': 7,
+    Hi: 8,
+  };
   const tokenizerJson = {
     version: '1.0',
     added_tokens: [{ id: 0, content: '<|endoftext|>', special: true, normalized: false }],
@@ -219,7 +321,10 @@ test('maxTokens truncates long text and reports how much was covered', async () 
   const cut = tok.encode(text, { maxTokens: 50 });
   assert.equal(cut.tokens.length, 50);
   assert.equal(cut.truncated, true);
-  assert.deepEqual(cut.tokens.map((t) => t.id), full.tokens.slice(0, 50).map((t) => t.id));
+  assert.deepEqual(
+    cut.tokens.map((t) => t.id),
+    full.tokens.slice(0, 50).map((t) => t.id),
+  );
   assert.equal(cut.coveredLength, cut.tokens.at(-1)!.end);
   const fits = tok.encode('Tom ran.', { maxTokens: 50 });
   assert.equal(fits.truncated, false);
@@ -231,8 +336,14 @@ test('maxTokens truncates long text and reports how much was covered', async () 
 });
 
 test('a file that is not a tokenizer is a typed error', async () => {
-  assert.throws(() => new HfTokenizer({ hello: 1 }), (e: unknown) => e instanceof AttentionInputError && e.code === 'file');
-  await assert.rejects(HfTokenizer.load('/nonexistent-dir'), (e: unknown) => e instanceof AttentionInputError && e.code === 'file');
+  assert.throws(
+    () => new HfTokenizer({ hello: 1 }),
+    (e: unknown) => e instanceof AttentionInputError && e.code === 'file',
+  );
+  await assert.rejects(
+    HfTokenizer.load('/nonexistent-dir'),
+    (e: unknown) => e instanceof AttentionInputError && e.code === 'file',
+  );
 });
 
 test('tokens satisfy the trace Token contract', async () => {
@@ -256,8 +367,10 @@ test('an lstrip special token (RoBERTa <mask>) takes the space before it, with n
 // ---- Normalisers that change the text's length (NFC, NFKC, Precompiled, Lowercase) ----
 
 const QWEN2_DIR = path.join(__dirname, '..', 'fixtures', 'hf', 'qwen2');
-const qwen2Json = (): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(QWEN2_DIR, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
-const qwen2Config = (): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(QWEN2_DIR, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+const qwen2Json = (): Record<string, unknown> =>
+  JSON.parse(fs.readFileSync(path.join(QWEN2_DIR, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+const qwen2Config = (): Record<string, unknown> =>
+  JSON.parse(fs.readFileSync(path.join(QWEN2_DIR, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
 
 /** The Qwen2 fixture's byte-level tokenizer with another normalizer. */
 function qwen2With(normalizer: unknown): { tok: HfTokenizer; json: Record<string, unknown> } {
@@ -274,7 +387,11 @@ function checkOriginalSpans(tok: HfTokenizer, json: Record<string, unknown>, tex
   const where = JSON.stringify(text);
   const normalise = (s: string): string => new Tokenizer(json, {}).normalizer?.normalize(s) ?? s;
   assert.equal(e.alignmentIssues, 0, `${where}: every token aligned`);
-  assert.deepEqual(e.tokens.map((t) => t.id), tok.encodeIds(text, false), `${where}: the library's ids`);
+  assert.deepEqual(
+    e.tokens.map((t) => t.id),
+    tok.encodeIds(text, false),
+    `${where}: the library's ids`,
+  );
   const body = e.tokens.filter((t) => t.start >= 0);
   const covered = new Uint8Array(text.length);
   // Groups of tokens whose spans overlap, each with the union of its spans.
@@ -289,22 +406,40 @@ function checkOriginalSpans(tok: HfTokenizer, json: Record<string, unknown>, tex
       g.end = Math.max(g.end, t.end);
     } else groups.push({ tokens: [t], start: t.start, end: t.end });
   }
-  assert.ok(covered.every((c) => c === 1), `${where}: every character belongs to a token`);
+  assert.ok(
+    covered.every((c) => c === 1),
+    `${where}: every character belongs to a token`,
+  );
   for (const g of groups) {
     const slice = text.slice(g.start, g.end);
-    const surface = tok.decode(g.tokens.map((t) => t.id), { skipSpecial: false });
-    assert.equal(surface, normalise(slice), `${where}: ${g.tokens.map((t) => t.piece).join(' ')} is ${JSON.stringify(slice)}`);
+    const surface = tok.decode(
+      g.tokens.map((t) => t.id),
+      { skipSpecial: false },
+    );
+    assert.equal(
+      surface,
+      normalise(slice),
+      `${where}: ${g.tokens.map((t) => t.piece).join(' ')} is ${JSON.stringify(slice)}`,
+    );
   }
 }
 
-const spans = (text: string, e: HfEncoding): string[] => e.tokens.map((t) => `${t.piece}@${t.start}:${t.end}=${text.slice(t.start, t.end)}`);
+const spans = (text: string, e: HfEncoding): string[] =>
+  e.tokens.map((t) => `${t.piece}@${t.start}:${t.end}=${text.slice(t.start, t.end)}`);
 
 test('NFC (Qwen2): a decomposed accent belongs to the token that holds the composed letter', async () => {
   const tok = await HfTokenizer.load(QWEN2_DIR);
   const text = 'The cafe\u0301 (quick)';
   const e = tok.encode(text);
   assert.equal(e.alignmentIssues, 0);
-  assert.deepEqual(spans(text, e), ['The@0:3=The', 'Ġ@3:4= ', 'cafÃ©@4:9=cafe\u0301', 'Ġ(@9:11= (', 'quick@11:16=quick', ')@16:17=)']);
+  assert.deepEqual(spans(text, e), [
+    'The@0:3=The',
+    'Ġ@3:4= ',
+    'cafÃ©@4:9=cafe\u0301',
+    'Ġ(@9:11= (',
+    'quick@11:16=quick',
+    ')@16:17=)',
+  ]);
   assert.equal(e.coveredLength, text.length);
 });
 
@@ -343,14 +478,21 @@ test('NFKC: ligatures, circled and full-width characters map back to the one cha
   // ﬁ is one character in the text and two ('fi') in the model's input: its tokens all point at it.
   for (const t of e.tokens) assert.ok(t.end - t.start >= 1);
   assert.equal(text.slice(e.tokens[0]!.start, e.tokens[0]!.end), 'ﬁ');
-  for (const text2 of ['ﬁ ﬂ ﬃ', 'e\u0301 ǅ ㈱ ℌ ｶﾞ', '\u1112\u1161\u11ab 👨‍👩‍👧 \r\n Ⅻ']) checkOriginalSpans(tok, json, text2, tok.encode(text2));
+  for (const text2 of ['ﬁ ﬂ ﬃ', 'e\u0301 ǅ ㈱ ℌ ｶﾞ', '\u1112\u1161\u11ab 👨‍👩‍👧 \r\n Ⅻ'])
+    checkOriginalSpans(tok, json, text2, tok.encode(text2));
 });
 
 test('Precompiled, Lowercase and a Sequence of them: controls, CRLF, İ and final sigma', () => {
   const cases: [unknown, string[]][] = [
-    [{ type: 'Precompiled', precompiled_charsmap: null }, ['a\tb\r\nc\u0001d ﬁ', 'x\u00a0y\u3000z e\u0301', '\u0007', 'end\u0008']],
+    [
+      { type: 'Precompiled', precompiled_charsmap: null },
+      ['a\tb\r\nc\u0001d ﬁ', 'x\u00a0y\u3000z e\u0301', '\u0007', 'end\u0008'],
+    ],
     [{ type: 'Lowercase' }, ['İSTANBUL ΟΔΟΣ ΣΑ', 'ǅ Ǆ ß ẞ', "ΑΒ'Σ ok"]], // the last: a final sigma decided across an apostrophe
-    [{ type: 'Sequence', normalizers: [{ type: 'NFKD' }, { type: 'StripAccents' }, { type: 'Lowercase' }] }, ['Café NAÏVE ﬁ', 'Ω e\u0301']],
+    [
+      { type: 'Sequence', normalizers: [{ type: 'NFKD' }, { type: 'StripAccents' }, { type: 'Lowercase' }] },
+      ['Café NAÏVE ﬁ', 'Ω e\u0301'],
+    ],
   ];
   for (const [normalizer, texts] of cases) {
     const { tok, json } = qwen2With(normalizer);
@@ -377,11 +519,26 @@ test('NFKC before a SentencePiece Prepend/Replace: ▁ still matches the spaces 
       { id: 0, content: '<unk>', special: true, normalized: false, lstrip: false, rstrip: false, single_word: false },
       { id: 1, content: '<s>', special: true, normalized: false, lstrip: false, rstrip: false, single_word: false },
     ],
-    normalizer: { type: 'Sequence', normalizers: [{ type: 'NFKC' }, { type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+    normalizer: {
+      type: 'Sequence',
+      normalizers: [
+        { type: 'NFKC' },
+        { type: 'Prepend', prepend: '▁' },
+        { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+      ],
+    },
     pre_tokenizer: null,
     post_processor: null,
     decoder: null,
-    model: { type: 'BPE', dropout: null, unk_token: '<unk>', fuse_unk: true, byte_fallback: true, vocab, merges: ['▁ a', 'f i', '▁ fi'] },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: '<unk>',
+      fuse_unk: true,
+      byte_fallback: true,
+      vocab,
+      merges: ['▁ a', 'f i', '▁ fi'],
+    },
   };
   const tok = new HfTokenizer(tokenizerJson, { bos_token: '<s>', unk_token: '<unk>', add_bos_token: false });
   const text = 'ﬁ ａb e\u0301';
@@ -403,15 +560,28 @@ test('text without length-changing normalisation keeps exact offsets under NFC',
 
 // ---- A Qwen2 folder with vocab.json + merges.txt and no tokenizer.json ----
 
-test('a Qwen2 folder without tokenizer.json builds Qwen2Converter\'s tokenizer: the same ids as with it', async (t) => {
+test("a Qwen2 folder without tokenizer.json builds Qwen2Converter's tokenizer: the same ids as with it", async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qwen2-no-tokenizer-json-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  for (const f of fs.readdirSync(QWEN2_DIR)) if (f !== 'tokenizer.json' && f !== 'model.safetensors') fs.copyFileSync(path.join(QWEN2_DIR, f), path.join(dir, f));
+  for (const f of fs.readdirSync(QWEN2_DIR))
+    if (f !== 'tokenizer.json' && f !== 'model.safetensors')
+      fs.copyFileSync(path.join(QWEN2_DIR, f), path.join(dir, f));
   const saved = await HfTokenizer.load(QWEN2_DIR);
   const built = await HfTokenizer.load(dir);
-  const reference = JSON.parse(fs.readFileSync(path.join(QWEN2_DIR, 'reference.json'), 'utf8')) as { cases: { text: string; ids: number[] }[] };
-  const texts = [...reference.cases.map((c) => c.text), "IT'S (quick).\n\n你好 world!", 'The cafe\u0301 (quick)<|im_start|>x<|endoftext|>'];
-  for (const c of reference.cases) assert.deepEqual(built.encode(c.text).tokens.map((x) => x.id), c.ids, `${JSON.stringify(c.text)}: reference ids`);
+  const reference = JSON.parse(fs.readFileSync(path.join(QWEN2_DIR, 'reference.json'), 'utf8')) as {
+    cases: { text: string; ids: number[] }[];
+  };
+  const texts = [
+    ...reference.cases.map((c) => c.text),
+    "IT'S (quick).\n\n你好 world!",
+    'The cafe\u0301 (quick)<|im_start|>x<|endoftext|>',
+  ];
+  for (const c of reference.cases)
+    assert.deepEqual(
+      built.encode(c.text).tokens.map((x) => x.id),
+      c.ids,
+      `${JSON.stringify(c.text)}: reference ids`,
+    );
   for (const text of texts) {
     assert.deepEqual(built.encode(text), saved.encode(text), `${JSON.stringify(text)}: same tokens and offsets`);
     assert.equal(built.decode(built.encodeIds(text)), saved.decode(saved.encodeIds(text)));
@@ -422,7 +592,11 @@ test('a Qwen2 folder without tokenizer.json builds Qwen2Converter\'s tokenizer: 
   assert.equal(built.vocabSize, saved.vocabSize);
   // The GPT-2 converter (what such a folder got before) splits "'S" and ".\n\n" otherwise.
   const gpt2 = new HfTokenizer(
-    byteLevelBpeTokenizerJson(fs.readFileSync(path.join(QWEN2_DIR, 'vocab.json'), 'utf8'), fs.readFileSync(path.join(QWEN2_DIR, 'merges.txt'), 'utf8'), qwen2Config()),
+    byteLevelBpeTokenizerJson(
+      fs.readFileSync(path.join(QWEN2_DIR, 'vocab.json'), 'utf8'),
+      fs.readFileSync(path.join(QWEN2_DIR, 'merges.txt'), 'utf8'),
+      qwen2Config(),
+    ),
     qwen2Config(),
   );
   const text = "IT'S (quick).\n\n你好 world!";
@@ -432,14 +606,22 @@ test('a Qwen2 folder without tokenizer.json builds Qwen2Converter\'s tokenizer: 
 test('Qwen2 is chosen by tokenizer_class first, else by model_type', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qwen2-by-model-type-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  for (const f of ['vocab.json', 'merges.txt', 'config.json']) fs.copyFileSync(path.join(QWEN2_DIR, f), path.join(dir, f));
+  for (const f of ['vocab.json', 'merges.txt', 'config.json'])
+    fs.copyFileSync(path.join(QWEN2_DIR, f), path.join(dir, f));
   const { tokenizer_class: _omit, ...config } = qwen2Config();
   fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(config));
   const saved = await HfTokenizer.load(QWEN2_DIR);
   const text = "IT'S (quick).\n\n你好 world!";
   assert.deepEqual((await HfTokenizer.load(dir)).encodeIds(text), saved.encodeIds(text), 'model_type qwen2');
-  fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ ...config, tokenizer_class: 'GPT2Tokenizer' }));
-  assert.notDeepEqual((await HfTokenizer.load(dir)).encodeIds(text), saved.encodeIds(text), 'an explicit GPT2Tokenizer wins over model_type');
+  fs.writeFileSync(
+    path.join(dir, 'tokenizer_config.json'),
+    JSON.stringify({ ...config, tokenizer_class: 'GPT2Tokenizer' }),
+  );
+  assert.notDeepEqual(
+    (await HfTokenizer.load(dir)).encodeIds(text),
+    saved.encodeIds(text),
+    'an explicit GPT2Tokenizer wins over model_type',
+  );
 });
 
 test('the normalised-text map: composed, expanded, deleted and kept characters', () => {
@@ -462,17 +644,63 @@ test('the normalised-text map: composed, expanded, deleted and kept characters',
   const clean = (s: string): string => s.replace(/[\u0001-\u0008]/g, '').replace(/[\r\n]/g, ' '); // eslint-disable-line no-control-regex
   assert.deepEqual(map('\u0001a\u0002\r\nb\u0007', clean), ['a@0:2', ' @2:4', ' @4:5', 'b@5:7']);
   // A kept literal (an added token) is not normalised, nor joined with its neighbours.
-  assert.deepEqual(map('e\u0301<x\u0301>e\u0301', (s) => s.normalize('NFC'), ['<x\u0301>']), ['é@0:2', '<@2:3', 'x@3:4', '\u0301@4:5', '>@5:6', 'é@6:8']);
+  assert.deepEqual(
+    map('e\u0301<x\u0301>e\u0301', (s) => s.normalize('NFC'), ['<x\u0301>']),
+    ['é@0:2', '<@2:3', 'x@3:4', '\u0301@4:5', '>@5:6', 'é@6:8'],
+  );
   // A final sigma decided two characters away: the smallest exact merge, not the whole text.
-  assert.deepEqual(map("x ΑΒ'Σ ok", (s) => s.toLowerCase()), ['x@0:1', ' @1:2', 'α@2:3', 'β@3:6', "'@3:6", 'ς@3:6', ' @6:7', 'o@7:8', 'k@8:9']);
+  assert.deepEqual(
+    map("x ΑΒ'Σ ok", (s) => s.toLowerCase()),
+    ['x@0:1', ' @1:2', 'α@2:3', 'β@3:6', "'@3:6", 'ς@3:6', ' @6:7', 'o@7:8', 'k@8:9'],
+  );
   // Nothing to do: the identity, unit for unit (a surrogate pair is two units).
   assert.deepEqual(map('a😀', nfkc), ['a@0:1', '😀@1:3']);
 });
 
 test('fuzz: NFC and NFKC offsets stay exact on 300 random strings of marks, jamo, ligatures and emoji', () => {
   const pool = [
-    'a', 'e', ' ', '  ', 'The ', "'s", '.', '(', '\n', '\r\n', '\t', 'é', 'e\u0301', '\u0301', '\u0308\u0301', 'A\u030a', 'ﬁ', 'ﬂ', '①', 'Ａ', 'ｶﾞ', 'ﾞ',
-    '\u1112\u1161\u11ab', '\u1100', '\u1173', '\u11af', '가', '\u11a8', '👨‍👩‍👧', '👍🏽', '🏽', '\u200d', '🇫🇷', '中', 'ש', 'ǅ', '²', '\u00a0', '<|im_start|>', '<|endoftext|>', '0', '42',
+    'a',
+    'e',
+    ' ',
+    '  ',
+    'The ',
+    "'s",
+    '.',
+    '(',
+    '\n',
+    '\r\n',
+    '\t',
+    'é',
+    'e\u0301',
+    '\u0301',
+    '\u0308\u0301',
+    'A\u030a',
+    'ﬁ',
+    'ﬂ',
+    '①',
+    'Ａ',
+    'ｶﾞ',
+    'ﾞ',
+    '\u1112\u1161\u11ab',
+    '\u1100',
+    '\u1173',
+    '\u11af',
+    '가',
+    '\u11a8',
+    '👨‍👩‍👧',
+    '👍🏽',
+    '🏽',
+    '\u200d',
+    '🇫🇷',
+    '中',
+    'ש',
+    'ǅ',
+    '²',
+    '\u00a0',
+    '<|im_start|>',
+    '<|endoftext|>',
+    '0',
+    '42',
   ];
   let seed = 2026;
   const rand = (n: number): number => {
@@ -499,5 +727,8 @@ test('maxTokens under NFC: the kept tokens and the covered length are in the ori
   assert.equal(cut.alignmentIssues, 0);
   assert.deepEqual(cut.tokens, full.tokens.slice(0, 40));
   assert.equal(cut.coveredLength, cut.tokens.at(-1)!.end);
-  assert.ok(!/^[\u0301\u1161\u11ab]/.test(text.slice(cut.coveredLength)), 'the cut is not inside a decomposed character');
+  assert.ok(
+    !/^[\u0301\u1161\u11ab]/.test(text.slice(cut.coveredLength)),
+    'the cut is not inside a decomposed character',
+  );
 });

@@ -6,7 +6,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend, tf } from '../../src/model/runtime/backend';
-import { builtinTinyStoriesDir, greedyContinue, loadLlama, parseLlamaConfig, type LlamaModel } from '../../src/model/families/llama/model';
+import {
+  builtinTinyStoriesDir,
+  greedyContinue,
+  loadLlama,
+  parseLlamaConfig,
+  type LlamaModel,
+} from '../../src/model/families/llama/model';
 import { AttentionInputError, findTensor, type Stage, type Trace } from '../../shared/trace';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'llama');
@@ -21,7 +27,10 @@ interface PromptFixture {
   ids: number[];
   pieces: string[];
   embedding: Arr;
-  layers: Record<'residual' | 'input' | 'Q' | 'K' | 'V' | 'scores' | 'mask' | 'weights' | 'context' | 'attn_output' | 'output', Arr>[];
+  layers: Record<
+    'residual' | 'input' | 'Q' | 'K' | 'V' | 'scores' | 'mask' | 'weights' | 'context' | 'attn_output' | 'output',
+    Arr
+  >[];
   final: Arr;
   logits: Arr;
   topIds: number[][];
@@ -38,7 +47,12 @@ function decode(a: Arr): Float32Array {
 const readJson = <T>(name: string): T => JSON.parse(fs.readFileSync(path.join(FIXTURES, name), 'utf8')) as T;
 
 /** |actual − expected| ≤ 1e-5·|expected| + 1e-6·max(1, max|expected|), element by element; returns the worst error/tolerance. */
-function assertClose(actual: Float32Array | readonly number[], expected: Float32Array | readonly number[], what: string, rtol = 1e-5): number {
+function assertClose(
+  actual: Float32Array | readonly number[],
+  expected: Float32Array | readonly number[],
+  what: string,
+  rtol = 1e-5,
+): number {
   assert.equal(actual.length, expected.length, `${what}: length`);
   let scale = 1;
   for (const v of expected) scale = Math.max(scale, Math.abs(v));
@@ -49,7 +63,8 @@ function assertClose(actual: Float32Array | readonly number[], expected: Float32
     const e = expected[i]!;
     const err = Math.abs(a - e);
     const tol = rtol * Math.abs(e) + atol;
-    if (!(err <= tol)) assert.fail(`${what}[${i}]: ${a} vs numpy ${e} (error ${err.toExponential(2)} > ${tol.toExponential(2)})`);
+    if (!(err <= tol))
+      assert.fail(`${what}[${i}]: ${a} vs numpy ${e} (error ${err.toExponential(2)} > ${tol.toExponential(2)})`);
     worst = Math.max(worst, err / tol);
   }
   return worst;
@@ -94,7 +109,11 @@ for (const n of [0, 1, 2]) {
     const before = tf.memory().numTensors;
     const trace = await model.run(fx.prompt);
     assert.equal(tf.memory().numTensors, before, 'no leaked tensors');
-    assert.deepEqual(trace.tokens.map((x) => x.id), fx.ids, 'same token ids as the Python BPE');
+    assert.deepEqual(
+      trace.tokens.map((x) => x.id),
+      fx.ids,
+      'same token ids as the Python BPE',
+    );
     assert.equal(trace.text, fx.prompt);
     assert.deepEqual(trace.warnings, []);
     let worst = 0;
@@ -109,7 +128,8 @@ for (const n of [0, 1, 2]) {
       check(t(inp, 'hidden').data, ref.input, `L${l} RMSNorm(x)`, t(inp, 'hidden').shape);
       check(t(inp, 'residual').data, ref.residual, `L${l} residual`, t(inp, 'residual').shape);
       const qkv = stage(trace, `L${l}.qkv`);
-      for (const name of ['Q', 'K', 'V'] as const) check(t(qkv, name).data, ref[name], `L${l} ${name}`, t(qkv, name).shape);
+      for (const name of ['Q', 'K', 'V'] as const)
+        check(t(qkv, name).data, ref[name], `L${l} ${name}`, t(qkv, name).shape);
       const sc = stage(trace, `L${l}.scores`);
       check(t(sc, 'scores').data, ref.scores, `L${l} scores`, t(sc, 'scores').shape);
       check(t(sc, 'mask').data, ref.mask, `L${l} mask`, t(sc, 'mask').shape);
@@ -129,8 +149,16 @@ for (const n of [0, 1, 2]) {
     assert.equal(trace.predictions?.length, fx.ids.length);
     trace.predictions!.forEach((p, i) => {
       assert.equal(p.position, i);
-      assert.deepEqual(p.top.map((x) => x.id), fx.topIds[i], `top-5 ids at position ${i}`);
-      assertClose(p.top.map((x) => x.p), fx.topP[i]!, `top-5 p at position ${i}`);
+      assert.deepEqual(
+        p.top.map((x) => x.id),
+        fx.topIds[i],
+        `top-5 ids at position ${i}`,
+      );
+      assertClose(
+        p.top.map((x) => x.p),
+        fx.topP[i]!,
+        `top-5 p at position ${i}`,
+      );
     });
     assertClose(t(out, 'top_p').data, fx.topP.flat(), 'top_p tensor');
     assert.deepEqual(Array.from(t(out, 'top_id').data), fx.topIds.flat());
@@ -142,9 +170,13 @@ test('the trace has the documented stages, kinds, axes and attention info', asyn
   const trace = await model.run('Tom saw a big dog.');
   const T = trace.tokens.length;
   const ids = ['tokens', 'embedding'];
-  for (let l = 0; l < 2; l++) ids.push(`L${l}.input`, `L${l}.qkv`, `L${l}.scores`, `L${l}.weights`, `L${l}.context`, `L${l}.output`);
+  for (let l = 0; l < 2; l++)
+    ids.push(`L${l}.input`, `L${l}.qkv`, `L${l}.scores`, `L${l}.weights`, `L${l}.context`, `L${l}.output`);
   ids.push('output');
-  assert.deepEqual(trace.stages.map((s) => s.id), ids);
+  assert.deepEqual(
+    trace.stages.map((s) => s.id),
+    ids,
+  );
   const kinds = Object.fromEntries(trace.stages.map((s) => [s.id, s.kind]));
   assert.equal(kinds['tokens'], 'tokens');
   assert.equal(kinds['embedding'], 'embedding');
@@ -170,7 +202,10 @@ test('the trace has the documented stages, kinds, axes and attention info', asyn
     }
   }
   const qkv = stage(trace, 'L0.qkv');
-  assert.match(qkv.explanation, /query heads 0 and 1 → K\/V head 0; query heads 2 and 3 → K\/V head 1; query heads 4 and 5 → K\/V head 2; query heads 6 and 7 → K\/V head 3/);
+  assert.match(
+    qkv.explanation,
+    /query heads 0 and 1 → K\/V head 0; query heads 2 and 3 → K\/V head 1; query heads 4 and 5 → K\/V head 2; query heads 6 and 7 → K\/V head 3/,
+  );
   assert.match(qkv.explanation, /RoPE/);
   assert.match(qkv.explanation, /rotat/);
   assert.deepEqual(t(qkv, 'Q').axes, ['head', 'token', 'd_head']);
@@ -221,7 +256,10 @@ test('learned head patterns: L1 H7 is the previous-token head, L1 H1 the attend-
   let count = 0;
   for (const [s, sentence] of h.sentences.entries()) {
     const trace = await model.run(sentence);
-    assert.deepEqual(trace.tokens.map((x) => x.id), h.sentenceIds[s]);
+    assert.deepEqual(
+      trace.tokens.map((x) => x.id),
+      h.sentenceIds[s],
+    );
     const T = trace.tokens.length;
     for (let l = 0; l < 2; l++) {
       const w = t(stage(trace, `L${l}.weights`), 'weights').data;
@@ -246,10 +284,14 @@ test('learned head patterns: L1 H7 is the previous-token head, L1 H1 the attend-
     m.forEach((row, l) => row.forEach((v, hh) => v > best[2] && (best = [l, hh, v])));
     return best;
   };
-  const runnerUp = (m: number[][], l: number, hh: number): number => Math.max(...m.flatMap((row, ll) => row.filter((_, k) => !(ll === l && k === hh))));
+  const runnerUp = (m: number[][], l: number, hh: number): number =>
+    Math.max(...m.flatMap((row, ll) => row.filter((_, k) => !(ll === l && k === hh))));
   const [pl, ph, pv] = argmax(prev);
   assert.deepEqual([pl, ph], [1, 7], 'layer 1 head 7 puts the most weight on the previous token');
-  assert.ok(pv > 2 * h.uniformBaseline, `L1H7 previous-token weight ${pv.toFixed(3)} > 2 × uniform ${h.uniformBaseline.toFixed(3)}`);
+  assert.ok(
+    pv > 2 * h.uniformBaseline,
+    `L1H7 previous-token weight ${pv.toFixed(3)} > 2 × uniform ${h.uniformBaseline.toFixed(3)}`,
+  );
   assert.ok(pv - runnerUp(prev, 1, 7) > 0.1, 'clearly ahead of every other head');
   const [bl, bh, bv] = argmax(bos);
   assert.deepEqual([bl, bh], [1, 1], 'layer 1 head 1 puts the most weight on the BOS token');
@@ -274,14 +316,20 @@ test('long input is truncated to maxTokens (default 512 = max_position_embedding
   const before = tf.memory().numTensors;
   const trace = await model.run(long);
   assert.equal(trace.tokens.length, 512);
-  assert.ok(trace.warnings.some((w) => w.includes('512')), trace.warnings.join(' | '));
+  assert.ok(
+    trace.warnings.some((w) => w.includes('512')),
+    trace.warnings.join(' | '),
+  );
   assert.ok(trace.text.length < long.length && long.startsWith(trace.text));
   assert.ok(trace.tokens.every((x) => x.end <= trace.text.length));
   const short = await model.run(long, { maxTokens: 20 });
   assert.equal(short.tokens.length, 20);
   assert.ok(short.warnings.some((w) => w.includes('20 tokens')));
   // The kept tokens are exactly the first tokens of the full text.
-  assert.deepEqual(short.tokens.map((x) => x.id), trace.tokens.slice(0, 20).map((x) => x.id));
+  assert.deepEqual(
+    short.tokens.map((x) => x.id),
+    trace.tokens.slice(0, 20).map((x) => x.id),
+  );
   const over = await model.run('Tom ran.', { maxTokens: 4096 });
   assert.ok(over.warnings.some((w) => w.includes('max_position_embeddings')));
   assert.equal(tf.memory().numTensors, before);
@@ -291,7 +339,10 @@ test('a cancelled run throws AttentionInputError("cancelled") and leaks no tenso
   const before = tf.memory().numTensors;
   const already = new AbortController();
   already.abort();
-  await assert.rejects(model.run('Tom ran.', { signal: already.signal }), (e: unknown) => e instanceof AttentionInputError && e.code === 'cancelled');
+  await assert.rejects(
+    model.run('Tom ran.', { signal: already.signal }),
+    (e: unknown) => e instanceof AttentionInputError && e.code === 'cancelled',
+  );
   for (const at of [0, 0.3, 0.6]) {
     const ac = new AbortController();
     const seen: number[] = [];
@@ -311,7 +362,10 @@ test('a cancelled run throws AttentionInputError("cancelled") and leaks no tenso
   const progress: number[] = [];
   await model.run('Tom ran.', { onProgress: (f) => progress.push(f) });
   assert.equal(progress.at(-1), 1);
-  assert.ok(progress.every((f, i) => f >= 0 && f <= 1 && (i === 0 || f >= progress[i - 1]!)), 'progress is monotone in [0, 1]');
+  assert.ok(
+    progress.every((f, i) => f >= 0 && f <= 1 && (i === 0 || f >= progress[i - 1]!)),
+    'progress is monotone in [0, 1]',
+  );
 });
 
 test('config validation gives clear errors', () => {
@@ -320,7 +374,10 @@ test('config validation gives clear errors', () => {
   const bad = (patch: Record<string, unknown>, code: string, pattern: RegExp): void => {
     const cfg = { ...good, ...patch };
     for (const [k, v] of Object.entries(patch)) if (v === undefined) delete cfg[k];
-    assert.throws(() => parseLlamaConfig(cfg), (e: unknown) => e instanceof AttentionInputError && e.code === code && pattern.test(e.message));
+    assert.throws(
+      () => parseLlamaConfig(cfg),
+      (e: unknown) => e instanceof AttentionInputError && e.code === code && pattern.test(e.message),
+    );
   };
   bad({ hidden_size: undefined }, 'config', /missing "hidden_size"/);
   bad({ num_hidden_layers: -1 }, 'config', /num_hidden_layers.*positive integer/);
@@ -329,13 +386,17 @@ test('config validation gives clear errors', () => {
   bad({ hidden_act: 'gelu' }, 'unsupported', /gelu/);
   bad({ rope_scaling: { type: 'linear', factor: 2 } }, 'unsupported', /rope_scaling/);
   bad({ model_type: 'bert', architectures: ['BertModel'] }, 'unsupported', /bert/);
-  assert.throws(() => parseLlamaConfig([]), (e: unknown) => e instanceof AttentionInputError && e.code === 'config');
+  assert.throws(
+    () => parseLlamaConfig([]),
+    (e: unknown) => e instanceof AttentionInputError && e.code === 'config',
+  );
 });
 
 test('weights that do not fit the config are a shape error naming the tensor', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llama-bad-'));
   try {
-    for (const f of ['model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(MODEL_DIR, f), path.join(dir, f));
+    for (const f of ['model.safetensors', 'tokenizer.json', 'tokenizer_config.json'])
+      fs.copyFileSync(path.join(MODEL_DIR, f), path.join(dir, f));
     const cfg = JSON.parse(fs.readFileSync(path.join(MODEL_DIR, 'config.json'), 'utf8')) as Record<string, unknown>;
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, num_key_value_heads: 8 }));
     const before = tf.memory().numTensors;
@@ -363,7 +424,10 @@ test('builtinTinyStoriesDir walks up from the bundle directory', () => {
   const repo = path.join(__dirname, '..', '..');
   assert.equal(builtinTinyStoriesDir(path.join(repo, 'dist')), path.join(repo, 'models', 'tinystories-656k'));
   assert.equal(builtinTinyStoriesDir(path.join(repo, 'src', 'model')), path.join(repo, 'models', 'tinystories-656k'));
-  assert.throws(() => builtinTinyStoriesDir(os.tmpdir()), (e: unknown) => e instanceof AttentionInputError && e.code === 'file');
+  assert.throws(
+    () => builtinTinyStoriesDir(os.tmpdir()),
+    (e: unknown) => e instanceof AttentionInputError && e.code === 'file',
+  );
 });
 
 test('dispose frees every weight tensor', async () => {
@@ -376,7 +440,8 @@ test('dispose frees every weight tensor', async () => {
 });
 
 test('forward-pass time for 16 / 128 / 512 tokens', async (ctx) => {
-  const text = 'Once upon a time, there was a little girl named Lily. She loved to play outside with her friends. '.repeat(60);
+  const text =
+    'Once upon a time, there was a little girl named Lily. She loved to play outside with her friends. '.repeat(60);
   const times: string[] = [];
   for (const n of [16, 128, 512]) {
     await model.run(text, { maxTokens: n }); // warm-up

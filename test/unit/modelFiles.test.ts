@@ -18,14 +18,25 @@ before(async () => {
 });
 
 test('every fixture family loads through its config.json and reports its family', async () => {
-  const expected: Record<string, string> = { llama: 'llama', gpt2: 'gpt2', bert: 'bert', distilbert: 'distilbert', roberta: 'roberta', marian: 'marian', qwen2: 'qwen2' };
+  const expected: Record<string, string> = {
+    llama: 'llama',
+    gpt2: 'gpt2',
+    bert: 'bert',
+    distilbert: 'distilbert',
+    roberta: 'roberta',
+    marian: 'marian',
+    qwen2: 'qwen2',
+  };
   for (const [dir, family] of Object.entries(expected)) {
     const before = tf.memory().numTensors;
     const model = await loadModelFile(path.join(HF, dir, 'config.json'));
     try {
       assert.equal(model.info.family, family, dir);
       const trace = await model.run('Hello there');
-      assert.ok(trace.stages.some((s) => s.tensors.some((t) => t.name === 'weights')), `${dir} shows attention weights`);
+      assert.ok(
+        trace.stages.some((s) => s.tensors.some((t) => t.name === 'weights')),
+        `${dir} shows attention weights`,
+      );
     } finally {
       model.dispose();
     }
@@ -53,16 +64,27 @@ test('unsupported or unrecognisable files get messages that say what is supporte
     }
     return 'ok';
   };
-  assert.match(err({ model_type: 'mamba' }), /^unsupported: .*"mamba".*llama, gpt2, bert, distilbert, roberta, xlm-roberta, marian/);
+  assert.match(
+    err({ model_type: 'mamba' }),
+    /^unsupported: .*"mamba".*llama, gpt2, bert, distilbert, roberta, xlm-roberta, marian/,
+  );
   assert.match(err({ architectures: ['T5ForConditionalGeneration'] }), /^unsupported: .*T5ForConditionalGeneration/);
   assert.equal(err({ architectures: ['LlamaForCausalLM'] }), 'ok');
   assert.match(err([1, 2]), /^config: .*not a JSON object/);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'attention-lens-modelfile-'));
   try {
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ hidden_size: 8 }));
-    await assert.rejects(loadModelFile(path.join(dir, 'config.json')), (e: unknown) => e instanceof AttentionInputError && /neither a Hugging Face config\.json.*nor a TensorFlow\.js model\.json/.test(e.message));
+    await assert.rejects(
+      loadModelFile(path.join(dir, 'config.json')),
+      (e: unknown) =>
+        e instanceof AttentionInputError &&
+        /neither a Hugging Face config\.json.*nor a TensorFlow\.js model\.json/.test(e.message),
+    );
     writeFileSync(path.join(dir, 'config.json'), '{"model_type": "llama",');
-    await assert.rejects(loadModelFile(path.join(dir, 'config.json')), (e: unknown) => e instanceof AttentionInputError && /not valid JSON/.test(e.message));
+    await assert.rejects(
+      loadModelFile(path.join(dir, 'config.json')),
+      (e: unknown) => e instanceof AttentionInputError && /not valid JSON/.test(e.message),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

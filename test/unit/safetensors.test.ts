@@ -20,7 +20,8 @@ const MODEL = path.join(__dirname, '..', '..', 'models', 'tinystories-656k', 'mo
 
 /** Builds a safetensors file by hand: any header object (or text, or bytes), any data bytes. */
 function rawFile(header: unknown, data: Uint8Array, headerText?: string | Uint8Array): Uint8Array {
-  const h = headerText instanceof Uint8Array ? headerText : new TextEncoder().encode(headerText ?? JSON.stringify(header));
+  const h =
+    headerText instanceof Uint8Array ? headerText : new TextEncoder().encode(headerText ?? JSON.stringify(header));
   const out = new Uint8Array(8 + h.length + data.length);
   new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
   out.set(h, 8);
@@ -54,7 +55,10 @@ test('round trip: write, parse in memory, read from disk', async () => {
   const a = Float32Array.from({ length: 24 }, (_, i) => Math.sin(i) * 1e3);
   const b = Float32Array.from([0, -0, Infinity, -Infinity, NaN, 1e-45, 3.4028234663852886e38]);
   const empty = new Float32Array(0);
-  const bytes = writeSafetensors({ a: { shape: [2, 3, 4], data: a }, b: { shape: [7], data: b }, e: { shape: [0, 5], data: empty } }, { format: 'pt', note: 'ü' });
+  const bytes = writeSafetensors(
+    { a: { shape: [2, 3, 4], data: a }, b: { shape: [7], data: b }, e: { shape: [0, 5], data: empty } },
+    { format: 'pt', note: 'ü' },
+  );
   assert.equal((bytes.length - 8 - Number(new DataView(bytes.buffer).getBigUint64(0, true))) % 4, 0);
   assert.equal(Number(new DataView(bytes.buffer).getBigUint64(0, true)) % 8, 0, 'header padded to 8 bytes');
   const check = (m: Map<string, { dtype: string; shape: readonly number[]; data: Float32Array }>): void => {
@@ -65,7 +69,10 @@ test('round trip: write, parse in memory, read from disk', async () => {
     const got = Array.from(m.get('b')!.data);
     assert.ok(Object.is(got[1], -0));
     assert.ok(Number.isNaN(got[4]));
-    assert.deepEqual(got.filter((x) => !Number.isNaN(x)), Array.from(b).filter((x) => !Number.isNaN(x)));
+    assert.deepEqual(
+      got.filter((x) => !Number.isNaN(x)),
+      Array.from(b).filter((x) => !Number.isNaN(x)),
+    );
     assert.deepEqual(m.get('e')!.shape, [0, 5]);
     assert.equal(m.get('e')!.data.length, 0);
   };
@@ -115,7 +122,8 @@ test('F16 conversion is exact for known bit patterns and for all 65,536 of them'
     const sign = h & 0x8000 ? -1 : 1;
     const e = (h >> 10) & 31;
     const m = h & 1023;
-    const expected = e === 0 ? sign * m * 2 ** -24 : e === 31 ? (m ? NaN : sign * Infinity) : sign * 2 ** (e - 15) * (1 + m / 1024);
+    const expected =
+      e === 0 ? sign * m * 2 ** -24 : e === 31 ? (m ? NaN : sign * Infinity) : sign * 2 ** (e - 15) * (1 + m / 1024);
     const got = f16ToF32(h);
     if (Number.isNaN(expected)) assert.ok(Number.isNaN(got));
     else assert.ok(Object.is(got, expected), `0x${h.toString(16)}: ${got} vs ${expected}`);
@@ -125,7 +133,10 @@ test('F16 conversion is exact for known bit patterns and for all 65,536 of them'
   const file = rawFile({ h: { dtype: 'F16', shape: [bits.length], data_offsets: [0, bits.length * 2] } }, u16le(bits));
   const t = parseSafetensors(file).get('h')!;
   assert.equal(t.dtype, 'F16');
-  assert.deepEqual(Array.from(t.data.slice(0, known.length)), known.map(([, v]) => v));
+  assert.deepEqual(
+    Array.from(t.data.slice(0, known.length)),
+    known.map(([, v]) => v),
+  );
   assert.ok(Object.is(t.data[known.length], -0) && Number.isNaN(t.data[known.length + 1]));
 });
 
@@ -148,7 +159,10 @@ test('BF16 conversion is the upper half of a float32, exactly', async () => {
   const t = parseSafetensors(bytes).get('b')!;
   assert.equal(t.dtype, 'BF16');
   assert.deepEqual(t.shape, [2, 4]);
-  assert.deepEqual(Array.from(t.data), known.map(([, v]) => v));
+  assert.deepEqual(
+    Array.from(t.data),
+    known.map(([, v]) => v),
+  );
   const fromDisk = (await readSafetensorsFile(tmpFile(bytes))).get('b')!;
   assert.deepEqual(fromDisk.data, t.data);
 });
@@ -183,40 +197,113 @@ test('malformed files are AttentionInputError("file") with a clear message', asy
   const cases: [string, Uint8Array, RegExp][] = [
     ['empty', new Uint8Array(0), /fewer than the 8-byte/],
     ['too short', new Uint8Array(5), /fewer than the 8-byte/],
-    ['huge header length', (() => { const b = new Uint8Array(16); new DataView(b.buffer).setBigUint64(0, 200_000_000n, true); return b; })(), /100000000-byte limit/],
-    ['u64 max header length', (() => { const b = new Uint8Array(16); new DataView(b.buffer).setBigUint64(0, 0xffffffffffffffffn, true); return b; })(), /limit/],
-    ['header past the end', (() => { const b = rawFile(ok, eight); new DataView(b.buffer).setBigUint64(0, 5000n, true); return b; })(), /truncated/],
+    [
+      'huge header length',
+      (() => {
+        const b = new Uint8Array(16);
+        new DataView(b.buffer).setBigUint64(0, 200_000_000n, true);
+        return b;
+      })(),
+      /100000000-byte limit/,
+    ],
+    [
+      'u64 max header length',
+      (() => {
+        const b = new Uint8Array(16);
+        new DataView(b.buffer).setBigUint64(0, 0xffffffffffffffffn, true);
+        return b;
+      })(),
+      /limit/,
+    ],
+    [
+      'header past the end',
+      (() => {
+        const b = rawFile(ok, eight);
+        new DataView(b.buffer).setBigUint64(0, 5000n, true);
+        return b;
+      })(),
+      /truncated/,
+    ],
     ['not JSON', rawFile(null, eight, '{"w": [}'), /not valid JSON/],
     ['JSON array', rawFile([1, 2], eight), /must be a JSON object/],
-    ['bad UTF-8', rawFile(null, eight, Uint8Array.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d])), /not valid UTF-8/],
+    [
+      'bad UTF-8',
+      rawFile(null, eight, Uint8Array.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d])),
+      /not valid UTF-8/,
+    ],
     ['entry not an object', rawFile({ w: 5 }, eight), /not an object/],
     ['no dtype', rawFile({ w: { shape: [2], data_offsets: [0, 8] } }, eight), /no dtype/],
     ['I64', rawFile({ w: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, eight), /I64.*only F32, F16 and BF16/],
-    ['made-up dtype', rawFile({ w: { dtype: 'Q4', shape: [1], data_offsets: [0, 8] } }, eight), /not a safetensors dtype/],
+    [
+      'made-up dtype',
+      rawFile({ w: { dtype: 'Q4', shape: [1], data_offsets: [0, 8] } }, eight),
+      /not a safetensors dtype/,
+    ],
     ['negative shape', rawFile({ w: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, eight), /invalid shape/],
     ['fractional shape', rawFile({ w: { dtype: 'F32', shape: [1.5], data_offsets: [0, 8] } }, eight), /invalid shape/],
-    ['string offsets', rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: ['0', '8'] } }, eight), /invalid data_offsets/],
-    ['reversed offsets', rawFile({ w: { dtype: 'F32', shape: [0], data_offsets: [8, 0] } }, eight), /end before they begin/],
-    ['offsets past the end', rawFile({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, eight), /truncated or corrupted/],
-    ['shape × dtype ≠ range', rawFile({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, eight), /12 bytes.*span 8 bytes/],
+    [
+      'string offsets',
+      rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: ['0', '8'] } }, eight),
+      /invalid data_offsets/,
+    ],
+    [
+      'reversed offsets',
+      rawFile({ w: { dtype: 'F32', shape: [0], data_offsets: [8, 0] } }, eight),
+      /end before they begin/,
+    ],
+    [
+      'offsets past the end',
+      rawFile({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, eight),
+      /truncated or corrupted/,
+    ],
+    [
+      'shape × dtype ≠ range',
+      rawFile({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, eight),
+      /12 bytes.*span 8 bytes/,
+    ],
     ['F16 size mismatch', rawFile({ w: { dtype: 'F16', shape: [2], data_offsets: [0, 8] } }, eight), /4 bytes.*span 8/],
-    ['huge shape', rawFile({ w: { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 8] } }, eight), /impossibly large/],
+    [
+      'huge shape',
+      rawFile({ w: { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 8] } }, eight),
+      /impossibly large/,
+    ],
     [
       'overlap',
-      rawFile({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, eight),
+      rawFile(
+        {
+          a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+          b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] },
+        },
+        eight,
+      ),
       /overlap/,
     ],
     ['hole', rawFile({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, eight), /belong to no tensor/],
-    ['trailing bytes', rawFile({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, eight), /after the last tensor/],
+    [
+      'trailing bytes',
+      rawFile({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, eight),
+      /after the last tensor/,
+    ],
     ['bad metadata', rawFile({ __metadata__: { n: 1 }, ...ok }, eight), /__metadata__/],
     ['metadata array', rawFile({ __metadata__: ['x'], ...ok }, eight), /__metadata__/],
   ];
   for (const [what, bytes, pattern] of cases) {
-    assert.throws(() => parseSafetensors(bytes), (e: unknown) => isFileError(e) && pattern.test((e as Error).message), what);
+    assert.throws(
+      () => parseSafetensors(bytes),
+      (e: unknown) => isFileError(e) && pattern.test((e as Error).message),
+      what,
+    );
     const file = tmpFile(bytes);
-    await assert.rejects(readSafetensorsFile(file), (e: unknown) => isFileError(e) && pattern.test((e as Error).message), `${what} (from disk)`);
+    await assert.rejects(
+      readSafetensorsFile(file),
+      (e: unknown) => isFileError(e) && pattern.test((e as Error).message),
+      `${what} (from disk)`,
+    );
   }
-  await assert.rejects(readSafetensorsFile('/nonexistent/model.safetensors'), (e: unknown) => isFileError(e) && /Cannot open/.test((e as Error).message));
+  await assert.rejects(
+    readSafetensorsFile('/nonexistent/model.safetensors'),
+    (e: unknown) => isFileError(e) && /Cannot open/.test((e as Error).message),
+  );
 });
 
 test('a truncated copy of the real weights is a typed error on both readers', async () => {
@@ -231,7 +318,10 @@ test('a truncated copy of the real weights is a typed error on both readers', as
 test('readSafetensorsFile honours an abort signal', async () => {
   const ac = new AbortController();
   ac.abort();
-  await assert.rejects(readSafetensorsFile(MODEL, { signal: ac.signal }), (e: unknown) => e instanceof AttentionInputError && e.code === 'cancelled');
+  await assert.rejects(
+    readSafetensorsFile(MODEL, { signal: ac.signal }),
+    (e: unknown) => e instanceof AttentionInputError && e.code === 'cancelled',
+  );
   const mid = new AbortController();
   await assert.rejects(
     readSafetensorsFile(MODEL, { signal: mid.signal, onProgress: (f) => f > 0.3 && mid.abort() }),
@@ -241,7 +331,11 @@ test('readSafetensorsFile honours an abort signal', async () => {
 
 test('deeply nested headers are rejected before JSON.parse, with the depth in the message', async () => {
   const ok = '{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"__metadata__":{"a":"[[[[{{{{"}}';
-  assert.equal(parseSafetensors(rawFile(null, new Uint8Array(8), ok)).get('w')!.data.length, 2, 'brackets inside strings do not count');
+  assert.equal(
+    parseSafetensors(rawFile(null, new Uint8Array(8), ok)).get('w')!.data.length,
+    2,
+    'brackets inside strings do not count',
+  );
   const cases: [string, RegExp][] = [
     ['['.repeat(200_000) + ']'.repeat(200_000), /nests more than 1000 levels deep/],
     [ok.replace('[2]', '[[[[[[[[[[[[[[[[2]]]]]]]]]]]]]]]]'), /nests 18 levels deep/],
@@ -250,9 +344,15 @@ test('deeply nested headers are rejected before JSON.parse, with the depth in th
   for (const [text, pattern] of cases) {
     const bytes = rawFile(null, new Uint8Array(8), text);
     const t0 = performance.now();
-    assert.throws(() => parseSafetensors(bytes), (e: unknown) => isFileError(e) && pattern.test((e as Error).message));
+    assert.throws(
+      () => parseSafetensors(bytes),
+      (e: unknown) => isFileError(e) && pattern.test((e as Error).message),
+    );
     assert.ok(performance.now() - t0 < 100);
-    await assert.rejects(readSafetensorsHeader(tmpFile(bytes)), (e: unknown) => isFileError(e) && pattern.test((e as Error).message));
+    await assert.rejects(
+      readSafetensorsHeader(tmpFile(bytes)),
+      (e: unknown) => isFileError(e) && pattern.test((e as Error).message),
+    );
   }
 });
 
@@ -260,7 +360,16 @@ test('a directory or a missing path is a typed error on every reader', async () 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st-dir-'));
   tmpDirs.push(dir);
   for (const p of [dir, path.join(dir, 'missing.safetensors')]) {
-    await assert.rejects(readSafetensorsFile(p), (e: unknown) => isFileError(e) && /Cannot (open|read) the weights file/.test((e as Error).message), p);
-    await assert.rejects(readSafetensorsHeader(p), (e: unknown) => isFileError(e) && /(Cannot (open|read) the weights file|not a safetensors file)/.test((e as Error).message), p);
+    await assert.rejects(
+      readSafetensorsFile(p),
+      (e: unknown) => isFileError(e) && /Cannot (open|read) the weights file/.test((e as Error).message),
+      p,
+    );
+    await assert.rejects(
+      readSafetensorsHeader(p),
+      (e: unknown) =>
+        isFileError(e) && /(Cannot (open|read) the weights file|not a safetensors file)/.test((e as Error).message),
+      p,
+    );
   }
 });

@@ -12,7 +12,14 @@ import { initBackend, tf } from '../../src/model/runtime/backend';
 import { loadBert } from '../../src/model/families/bert/model';
 import { loadEncoderDecoder } from '../../src/model/families/marian/model';
 import { loadLlama } from '../../src/model/families/llama/model';
-import { parseSafetensors, parseSafetensorsHeader, readSafetensorsFile, readSafetensorsHeader, writeSafetensors, type SafeTensor } from '../../src/model/formats/safetensors';
+import {
+  parseSafetensors,
+  parseSafetensorsHeader,
+  readSafetensorsFile,
+  readSafetensorsHeader,
+  writeSafetensors,
+  type SafeTensor,
+} from '../../src/model/formats/safetensors';
 import { AttentionInputError } from '../../shared/trace';
 
 const MODELS = path.join(__dirname, '..', '..', 'models');
@@ -59,16 +66,57 @@ function baseFile(): { header: Header; data: Uint8Array; bytes: Uint8Array } {
     'layer.0.weight': { dtype: 'F32', shape: [3, 4], data_offsets: [0, 48] },
     'layer.0.half': { dtype: 'F16', shape: [2, 2], data_offsets: [48, 56] },
     'layer.1.bf': { dtype: 'BF16', shape: [4], data_offsets: [56, 64] },
-    'empty': { dtype: 'F32', shape: [0, 7], data_offsets: [64, 64] },
-    'tail': { dtype: 'F32', shape: [2, 1, 2], data_offsets: [64, 80] },
+    empty: { dtype: 'F32', shape: [0, 7], data_offsets: [64, 64] },
+    tail: { dtype: 'F32', shape: [2, 1, 2], data_offsets: [64, 80] },
   };
   const data = new Uint8Array(80);
   for (let i = 0; i < data.length; i++) data[i] = (i * 37 + 11) & 0xff;
   return { header, data, bytes: rawFile(JSON.stringify(header), data) };
 }
 
-const BAD_DTYPES: unknown[] = ['F64', 'I64', 'I8', 'U8', 'BOOL', 'F8_E4M3', 'f32', 'F32 ', '', 'Q4_K', null, 4, ['F32'], { F32: 1 }, 'F16', 'BF16', 'F32'];
-const BAD_NUMBERS: unknown[] = [-1, -48, 1.5, 1e300, 2 ** 53, 2 ** 53 + 2, 2 ** 64, Number.MAX_SAFE_INTEGER, '8', null, true, [8], 0, 8, 48, 56, 63, 64, 79, 80, 81, 1e6];
+const BAD_DTYPES: unknown[] = [
+  'F64',
+  'I64',
+  'I8',
+  'U8',
+  'BOOL',
+  'F8_E4M3',
+  'f32',
+  'F32 ',
+  '',
+  'Q4_K',
+  null,
+  4,
+  ['F32'],
+  { F32: 1 },
+  'F16',
+  'BF16',
+  'F32',
+];
+const BAD_NUMBERS: unknown[] = [
+  -1,
+  -48,
+  1.5,
+  1e300,
+  2 ** 53,
+  2 ** 53 + 2,
+  2 ** 64,
+  Number.MAX_SAFE_INTEGER,
+  '8',
+  null,
+  true,
+  [8],
+  0,
+  8,
+  48,
+  56,
+  63,
+  64,
+  79,
+  80,
+  81,
+  1e6,
+];
 
 function deep(depth: number, open: string, close: string, inner = '1'): string {
   return open.repeat(depth) + inner + close.repeat(depth);
@@ -87,14 +135,16 @@ function makeMutants(count: number, seed: number): Mutant[] {
   const names = Object.keys(header).filter((n) => n !== '__metadata__');
   const entryOf = (h: Header, name: string): Entry => h[name] as Entry;
   const clone = (): Header => JSON.parse(headerText) as Header;
-  const withHeader = (h: Header | string, d: Uint8Array = data): Uint8Array => rawFile(typeof h === 'string' ? h : JSON.stringify(h), d);
+  const withHeader = (h: Header | string, d: Uint8Array = data): Uint8Array =>
+    rawFile(typeof h === 'string' ? h : JSON.stringify(h), d);
 
   // Every boundary: inside the length prefix, the header's first and last bytes, each tensor's start and end.
   const hl = headerBytes.length;
   const boundaries = new Set<number>([0, 1, 7, 8, 9, 8 + hl - 1, 8 + hl, 8 + hl + 1, base.length - 1]);
   for (const n of names) {
     const [b, e] = entryOf(header, n).data_offsets as [number, number];
-    for (const x of [b - 1, b, b + 1, e - 1, e, e + 1]) if (x >= 0 && 8 + hl + x < base.length) boundaries.add(8 + hl + x);
+    for (const x of [b - 1, b, b + 1, e - 1, e, e + 1])
+      if (x >= 0 && 8 + hl + x < base.length) boundaries.add(8 + hl + x);
   }
   const cuts = [...boundaries].filter((x) => x >= 0 && x < base.length).sort((a, b) => a - b);
 
@@ -113,7 +163,12 @@ function makeMutants(count: number, seed: number): Mutant[] {
       'header bytes inserted',
       () => {
         const h = Array.from(headerBytes);
-        for (let k = 0; k <= r.int(3); k++) h.splice(r.int(h.length + 1), 0, r.pick([0x22, 0x2c, 0x3a, 0x5b, 0x5d, 0x7b, 0x7d, 0x30, 0x2d, 0x20, 0x00, 0xff, 0xc3, 0x5c, r.int(256)]));
+        for (let k = 0; k <= r.int(3); k++)
+          h.splice(
+            r.int(h.length + 1),
+            0,
+            r.pick([0x22, 0x2c, 0x3a, 0x5b, 0x5d, 0x7b, 0x7d, 0x30, 0x2d, 0x20, 0x00, 0xff, 0xc3, 0x5c, r.int(256)]),
+          );
         return rawFile(Uint8Array.from(h), data);
       },
     ],
@@ -128,7 +183,19 @@ function makeMutants(count: number, seed: number): Mutant[] {
     [
       'length prefix',
       () => {
-        const choices = [0n, 1n, 2n, BigInt(hl - 1 - r.int(10)), BigInt(hl + 1 + r.int(100)), BigInt(base.length), 100_000_000n, 100_000_001n, BigInt(r.int(2 ** 31)) * 65536n, 2n ** 63n, 2n ** 64n - 1n];
+        const choices = [
+          0n,
+          1n,
+          2n,
+          BigInt(hl - 1 - r.int(10)),
+          BigInt(hl + 1 + r.int(100)),
+          BigInt(base.length),
+          100_000_000n,
+          100_000_001n,
+          BigInt(r.int(2 ** 31)) * 65536n,
+          2n ** 63n,
+          2n ** 64n - 1n,
+        ];
         return rawFile(headerBytes, data, r.pick(choices));
       },
     ],
@@ -141,7 +208,8 @@ function makeMutants(count: number, seed: number): Mutant[] {
         const c = r.int(6);
         if (c === 0) o[r.int(2)] = r.pick(BAD_NUMBERS);
         else if (c === 1) e.data_offsets = [o[1], o[0]];
-        else if (c === 2) e.data_offsets = r.pick<unknown>([[], [0], [0, 8, 16], '0,8', null, { 0: 0, 1: 8 }, [[0], [8]]]);
+        else if (c === 2)
+          e.data_offsets = r.pick<unknown>([[], [0], [0, 8, 16], '0,8', null, { 0: 0, 1: 8 }, [[0], [8]]]);
         else if (c === 3) {
           // Overlap another tensor, keeping the length right.
           const other = entryOf(h, r.pick(names)).data_offsets as number[];
@@ -172,7 +240,16 @@ function makeMutants(count: number, seed: number): Mutant[] {
         if (c === 0 && s.length > 0) s[r.int(s.length)] = r.pick(BAD_NUMBERS);
         else if (c === 1) s.push(r.pick([0, 1, 2, 2 ** 31, 2 ** 53]));
         else if (c === 2) s.reverse();
-        else if (c === 3) e.shape = r.pick<unknown>([[], [[2], [2]], '[2,2]', null, { 0: 2 }, [2 ** 40, 2 ** 40, 0], [2 ** 26, 2 ** 26, 2 ** 26]]);
+        else if (c === 3)
+          e.shape = r.pick<unknown>([
+            [],
+            [[2], [2]],
+            '[2,2]',
+            null,
+            { 0: 2 },
+            [2 ** 40, 2 ** 40, 0],
+            [2 ** 26, 2 ** 26, 2 ** 26],
+          ]);
         else if (s.length > 0) s[r.int(s.length)] = (s[0] as number) * 2;
         if (c !== 3) e.shape = s;
         return withHeader(h);
@@ -204,7 +281,19 @@ function makeMutants(count: number, seed: number): Mutant[] {
       '__metadata__',
       () => {
         const h = clone();
-        h['__metadata__'] = r.pick<unknown>([null, 1, 'pt', ['pt'], { format: 1 }, { format: null }, { a: { b: 'c' } }, { format: ['pt'] }, {}, { '': '' }, { __proto__: 'x' }]);
+        h['__metadata__'] = r.pick<unknown>([
+          null,
+          1,
+          'pt',
+          ['pt'],
+          { format: 1 },
+          { format: null },
+          { a: { b: 'c' } },
+          { format: ['pt'] },
+          {},
+          { '': '' },
+          { __proto__: 'x' },
+        ]);
         return withHeader(h);
       },
     ],
@@ -251,7 +340,10 @@ function checkConsistent(bytes: Uint8Array, tensors: Map<string, SafeTensor>, wh
   assert.equal(header.tensors.length, tensors.size, what);
   let cursor = header.dataStart;
   for (const t of header.tensors) {
-    assert.ok(t.begin >= header.dataStart && t.begin === cursor && t.end <= bytes.length, `${what}: ${t.name} inside the file, no gaps`);
+    assert.ok(
+      t.begin >= header.dataStart && t.begin === cursor && t.end <= bytes.length,
+      `${what}: ${t.name} inside the file, no gaps`,
+    );
     cursor = t.end;
     const n = t.shape.reduce((a, b) => a * b, 1);
     const width = t.dtype === 'F32' ? 4 : 2;
@@ -273,93 +365,125 @@ function sameTensors(a: Map<string, SafeTensor>, b: Map<string, SafeTensor>, wha
   }
 }
 
-test('fuzz: 1,000 mutated safetensors files end in a consistent parse or AttentionInputError, each within the time bound', { timeout: 120_000 }, async (ctx) => {
-  const startTensors = tf.memory().numTensors;
-  const t0 = performance.now();
-  const mutants = makeMutants(1000, 0x5afe7e45);
-  parseSafetensors(baseFile().bytes); // the unmutated file is valid
-  const dir = tmpDir('st-fuzz-');
-  const outcomes = new Map<string, Map<string, number>>();
-  const count = (kind: string, outcome: string): void => {
-    const m = outcomes.get(kind) ?? new Map<string, number>();
-    m.set(outcome, (m.get(outcome) ?? 0) + 1);
-    outcomes.set(kind, m);
-  };
-  let slowest = 0;
-  let slowestWhat = '';
-  let valid = 0;
-  // A call slower than the bound is timed again (twice at most) before it counts as slow, so a
-  // scheduler or GC pause on a loaded machine is not mistaken for a hang; outcomes must not change.
-  const timed = async <T>(what: string, fn: () => T | Promise<T>): Promise<{ ok: T } | { err: AttentionInputError }> => {
-    let best = Infinity;
-    let result: { ok: T } | { err: AttentionInputError } | undefined;
-    for (let attempt = 0; attempt < 3 && best >= CASE_MS; attempt++) {
-      const start = performance.now();
-      let r: { ok: T } | { err: AttentionInputError };
-      try {
-        r = { ok: await fn() };
-      } catch (e) {
-        if (!(e instanceof AttentionInputError)) assert.fail(`${what} threw ${(e as Error)?.name}: ${(e as Error)?.message}`);
-        r = { err: e };
+test(
+  'fuzz: 1,000 mutated safetensors files end in a consistent parse or AttentionInputError, each within the time bound',
+  { timeout: 120_000 },
+  async (ctx) => {
+    const startTensors = tf.memory().numTensors;
+    const t0 = performance.now();
+    const mutants = makeMutants(1000, 0x5afe7e45);
+    parseSafetensors(baseFile().bytes); // the unmutated file is valid
+    const dir = tmpDir('st-fuzz-');
+    const outcomes = new Map<string, Map<string, number>>();
+    const count = (kind: string, outcome: string): void => {
+      const m = outcomes.get(kind) ?? new Map<string, number>();
+      m.set(outcome, (m.get(outcome) ?? 0) + 1);
+      outcomes.set(kind, m);
+    };
+    let slowest = 0;
+    let slowestWhat = '';
+    let valid = 0;
+    // A call slower than the bound is timed again (twice at most) before it counts as slow, so a
+    // scheduler or GC pause on a loaded machine is not mistaken for a hang; outcomes must not change.
+    const timed = async <T>(
+      what: string,
+      fn: () => T | Promise<T>,
+    ): Promise<{ ok: T } | { err: AttentionInputError }> => {
+      let best = Infinity;
+      let result: { ok: T } | { err: AttentionInputError } | undefined;
+      for (let attempt = 0; attempt < 3 && best >= CASE_MS; attempt++) {
+        const start = performance.now();
+        let r: { ok: T } | { err: AttentionInputError };
+        try {
+          r = { ok: await fn() };
+        } catch (e) {
+          if (!(e instanceof AttentionInputError))
+            assert.fail(`${what} threw ${(e as Error)?.name}: ${(e as Error)?.message}`);
+          r = { err: e };
+        }
+        best = Math.min(best, performance.now() - start);
+        if (result && 'err' in result !== 'err' in r) assert.fail(`${what}: the outcome changed between attempts`);
+        result ??= r;
       }
-      best = Math.min(best, performance.now() - start);
-      if (result && 'err' in result !== 'err' in r) assert.fail(`${what}: the outcome changed between attempts`);
-      result ??= r;
+      if (best > slowest) [slowest, slowestWhat] = [best, what];
+      assert.ok(best < CASE_MS, `${what} took ${best.toFixed(1)} ms`);
+      return result!;
+    };
+    for (const [i, m] of mutants.entries()) {
+      const what = `mutant ${i} (${m.kind})`;
+      const file = path.join(dir, `${i}.safetensors`);
+      fs.writeFileSync(file, m.bytes);
+      const mem = await timed(`${what} in memory`, () => parseSafetensors(m.bytes));
+      const disk = await timed(`${what} from disk`, () => readSafetensorsFile(file));
+      const head = await timed(`${what} header only`, () => readSafetensorsHeader(file));
+      fs.rmSync(file);
+      if ('ok' in mem) {
+        assert.ok(
+          'ok' in disk && 'ok' in head,
+          `${what}: the in-memory parser accepted it but the file reader did not`,
+        );
+        assert.ok(!m.kind.startsWith('truncated'), `${what}: a truncated file parsed`);
+        checkConsistent(m.bytes, mem.ok, what);
+        sameTensors(mem.ok, disk.ok, what);
+        valid++;
+        count(m.kind, 'valid');
+      } else {
+        assert.ok(
+          'err' in disk && 'err' in head,
+          `${what}: the file reader accepted what the in-memory parser rejected`,
+        );
+        assert.equal(disk.err.code, mem.err.code);
+        assert.equal(mem.err.code, 'file', `${what}: ${mem.err.message}`);
+        assert.ok(
+          mem.err.message.length > 20 && mem.err.message.length < 600,
+          `${what}: a readable message: ${mem.err.message}`,
+        );
+        count(m.kind, `AttentionInputError('${mem.err.code}')`);
+      }
     }
-    if (best > slowest) [slowest, slowestWhat] = [best, what];
-    assert.ok(best < CASE_MS, `${what} took ${best.toFixed(1)} ms`);
-    return result!;
-  };
-  for (const [i, m] of mutants.entries()) {
-    const what = `mutant ${i} (${m.kind})`;
-    const file = path.join(dir, `${i}.safetensors`);
-    fs.writeFileSync(file, m.bytes);
-    const mem = await timed(`${what} in memory`, () => parseSafetensors(m.bytes));
-    const disk = await timed(`${what} from disk`, () => readSafetensorsFile(file));
-    const head = await timed(`${what} header only`, () => readSafetensorsHeader(file));
-    fs.rmSync(file);
-    if ('ok' in mem) {
-      assert.ok('ok' in disk && 'ok' in head, `${what}: the in-memory parser accepted it but the file reader did not`);
-      assert.ok(!m.kind.startsWith('truncated'), `${what}: a truncated file parsed`);
-      checkConsistent(m.bytes, mem.ok, what);
-      sameTensors(mem.ok, disk.ok, what);
-      valid++;
-      count(m.kind, 'valid');
-    } else {
-      assert.ok('err' in disk && 'err' in head, `${what}: the file reader accepted what the in-memory parser rejected`);
-      assert.equal(disk.err.code, mem.err.code);
-      assert.equal(mem.err.code, 'file', `${what}: ${mem.err.message}`);
-      assert.ok(mem.err.message.length > 20 && mem.err.message.length < 600, `${what}: a readable message: ${mem.err.message}`);
-      count(m.kind, `AttentionInputError('${mem.err.code}')`);
+    const totalMs = performance.now() - t0;
+    assert.ok(valid < 250, `${valid} of 1000 mutants stayed valid: the fuzzer is not mutating enough`);
+    for (const kind of ['truncated at a boundary', 'truncated anywhere', 'length prefix', 'data size']) {
+      assert.ok(!outcomes.get(kind)?.has('valid') || kind === 'length prefix', `${kind}: never valid`);
     }
-  }
-  const totalMs = performance.now() - t0;
-  assert.ok(valid < 250, `${valid} of 1000 mutants stayed valid: the fuzzer is not mutating enough`);
-  for (const kind of ['truncated at a boundary', 'truncated anywhere', 'length prefix', 'data size']) {
-    assert.ok(!outcomes.get(kind)?.has('valid') || kind === 'length prefix', `${kind}: never valid`);
-  }
-  assert.equal(tf.memory().numTensors, startTensors);
-  const lines = [...outcomes].map(([kind, m]) => `${kind.padEnd(24)} ${[...m].map(([o, n]) => `${o}: ${n}`).join(', ')}`);
-  const summary = `1000 mutants × 3 readers in ${(totalMs / 1000).toFixed(1)} s; slowest call ${slowest.toFixed(1)} ms (${slowestWhat}); ${valid} valid and consistent, ${1000 - valid} AttentionInputError('file')`;
-  console.log(`safetensors fuzz outcomes:\n  ${lines.join('\n  ')}\n  ${summary}`);
-  ctx.diagnostic(summary);
-});
+    assert.equal(tf.memory().numTensors, startTensors);
+    const lines = [...outcomes].map(
+      ([kind, m]) => `${kind.padEnd(24)} ${[...m].map(([o, n]) => `${o}: ${n}`).join(', ')}`,
+    );
+    const summary = `1000 mutants × 3 readers in ${(totalMs / 1000).toFixed(1)} s; slowest call ${slowest.toFixed(1)} ms (${slowestWhat}); ${valid} valid and consistent, ${1000 - valid} AttentionInputError('file')`;
+    console.log(`safetensors fuzz outcomes:\n  ${lines.join('\n  ')}\n  ${summary}`);
+    ctx.diagnostic(summary);
+  },
+);
 
 test('the real TinyStories file cut at every tensor boundary (±1 byte) is an AttentionInputError on every reader', async () => {
   const file = path.join(MODELS, 'tinystories-656k', 'model.safetensors');
   const whole = new Uint8Array(fs.readFileSync(file));
   const header = parseSafetensorsHeader(whole);
   const cuts = new Set<number>([0, 4, 8, header.dataStart - 1, header.dataStart]);
-  for (const t of header.tensors) for (const x of [t.begin - 1, t.begin + 1, t.end - 1, t.end + 1]) if (x > 0 && x < whole.length) cuts.add(x);
+  for (const t of header.tensors)
+    for (const x of [t.begin - 1, t.begin + 1, t.end - 1, t.end + 1]) if (x > 0 && x < whole.length) cuts.add(x);
   const dir = tmpDir('st-cut-');
   const cutFile = path.join(dir, 'cut.safetensors');
   for (const n of [...cuts].sort((a, b) => a - b)) {
     const part = whole.subarray(0, n);
     const start = performance.now();
-    assert.throws(() => parseSafetensors(part), (e: unknown) => e instanceof AttentionInputError && e.code === 'file', `cut at ${n}`);
+    assert.throws(
+      () => parseSafetensors(part),
+      (e: unknown) => e instanceof AttentionInputError && e.code === 'file',
+      `cut at ${n}`,
+    );
     fs.writeFileSync(cutFile, part);
-    await assert.rejects(readSafetensorsFile(cutFile), (e: unknown) => e instanceof AttentionInputError && e.code === 'file', `cut at ${n} (disk)`);
-    await assert.rejects(readSafetensorsHeader(cutFile), (e: unknown) => e instanceof AttentionInputError && e.code === 'file', `cut at ${n} (header)`);
+    await assert.rejects(
+      readSafetensorsFile(cutFile),
+      (e: unknown) => e instanceof AttentionInputError && e.code === 'file',
+      `cut at ${n} (disk)`,
+    );
+    await assert.rejects(
+      readSafetensorsHeader(cutFile),
+      (e: unknown) => e instanceof AttentionInputError && e.code === 'file',
+      `cut at ${n} (header)`,
+    );
     assert.ok(performance.now() - start < 3 * CASE_MS, `cut at ${n} took ${(performance.now() - start).toFixed(1)} ms`);
   }
 });
@@ -373,14 +497,27 @@ test('truncated and mismatched real checkpoints through the Llama, BERT and Mari
   for (const [name, load] of families) {
     const src = path.join(MODELS, name);
     const dir = tmpDir(`st-${name}-`);
-    for (const f of fs.readdirSync(src)) if (f !== 'model.safetensors') fs.copyFileSync(path.join(src, f), path.join(dir, f));
+    for (const f of fs.readdirSync(src))
+      if (f !== 'model.safetensors') fs.copyFileSync(path.join(src, f), path.join(dir, f));
     const whole = new Uint8Array(fs.readFileSync(path.join(src, 'model.safetensors')));
     const header = parseSafetensorsHeader(whole);
     const weights = path.join(dir, 'model.safetensors');
     const start = tf.memory().numTensors;
-    for (const n of [0, 7, 100, header.dataStart, header.dataStart + 1000, Math.floor(whole.length / 2), whole.length - 1]) {
+    for (const n of [
+      0,
+      7,
+      100,
+      header.dataStart,
+      header.dataStart + 1000,
+      Math.floor(whole.length / 2),
+      whole.length - 1,
+    ]) {
       fs.writeFileSync(weights, whole.subarray(0, n));
-      await assert.rejects(load(dir), (e: unknown) => e instanceof AttentionInputError && e.code === 'file', `${name} cut at ${n}`);
+      await assert.rejects(
+        load(dir),
+        (e: unknown) => e instanceof AttentionInputError && e.code === 'file',
+        `${name} cut at ${n}`,
+      );
       assert.equal(tf.memory().numTensors, start, `${name} cut at ${n}: no tensors leak`);
     }
     // A valid file whose last tensor is missing, or whose tensor has the wrong shape: the loader's own
@@ -388,7 +525,8 @@ test('truncated and mismatched real checkpoints through the Llama, BERT and Mari
     const tensors = parseSafetensors(whole);
     // A tensor every family needs: the last one of the first layer, in file order.
     const last = header.tensors.filter((t) => /\blayers?\.0\./.test(t.name)).at(-1)!.name;
-    const asRecord = (m: Map<string, SafeTensor>) => Object.fromEntries([...m].map(([k, t]) => [k, { shape: t.shape, data: t.data }]));
+    const asRecord = (m: Map<string, SafeTensor>) =>
+      Object.fromEntries([...m].map(([k, t]) => [k, { shape: t.shape, data: t.data }]));
     const missing = new Map(tensors);
     missing.delete(last);
     fs.writeFileSync(weights, writeSafetensors(asRecord(missing)));

@@ -7,7 +7,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend, tf } from '../../src/model/runtime/backend';
 import type { AttentionModel } from '../../src/model/model';
-import { builtinSeq2seqDir, loadSeq2seq, SEQ2SEQ_VARIANTS, type Seq2seqVariant } from '../../src/model/families/seq2seq/model';
+import {
+  builtinSeq2seqDir,
+  loadSeq2seq,
+  SEQ2SEQ_VARIANTS,
+  type Seq2seqVariant,
+} from '../../src/model/families/seq2seq/model';
 import { CharVocab } from '../../src/model/tokenizers/charVocab';
 import { AttentionInputError, findTensor, type Stage, type Trace } from '../../shared/trace';
 
@@ -66,7 +71,11 @@ function f32(x: F32): Float32Array {
   const bytes = Buffer.from(x.b64, 'base64');
   const out = new Float32Array(bytes.length / 4);
   new Uint8Array(out.buffer).set(bytes);
-  assert.equal(out.length, x.shape.reduce((a, b) => a * b, 1), 'fixture size matches its shape');
+  assert.equal(
+    out.length,
+    x.shape.reduce((a, b) => a * b, 1),
+    'fixture size matches its shape',
+  );
   return out;
 }
 
@@ -143,7 +152,10 @@ test('the fixture comparison catches a 1e-3 change in one weight (negative contr
     const bytes = new Uint8Array(fs.readFileSync(path.join(DIR, 'dot.safetensors')));
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const n = Number(view.getBigUint64(0, true));
-    const header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + n)).toString('utf8')) as Record<string, { data_offsets: [number, number] }>;
+    const header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + n)).toString('utf8')) as Record<
+      string,
+      { data_offsets: [number, number] }
+    >;
     // decoder.b_hh, candidate-gate block (r, z, n order): the b_hn that sits inside r ⊙ (W_hn h + b_hn)
     const at = 8 + n + header['decoder.b_hh']!.data_offsets[0] + 4 * (2 * 128 + 5);
     view.setFloat32(at, view.getFloat32(at, true) + 1e-3, true);
@@ -154,8 +166,15 @@ test('the fixture comparison catches a 1e-3 change in one weight (negative contr
       const diffs = c.steps.map((s, t) => mismatch(data(stage(tr, `dec${t}.query`), 'query'), f32(s.query)));
       // (a step whose gates are saturated can hide the change; most steps must show it)
       const caught = diffs.filter((d) => d !== undefined).length;
-      assert.ok(caught > c.steps.length / 2, `a perturbed weight must make the decoder states disagree with the fixture (${caught}/${c.steps.length})`);
-      assert.equal(mismatch(data(stage(tr, 'encoder'), 'hidden'), f32(c.hidden)), undefined, 'the encoder does not use that weight');
+      assert.ok(
+        caught > c.steps.length / 2,
+        `a perturbed weight must make the decoder states disagree with the fixture (${caught}/${c.steps.length})`,
+      );
+      assert.equal(
+        mismatch(data(stage(tr, 'encoder'), 'hidden'), f32(c.hidden)),
+        undefined,
+        'the encoder does not use that weight',
+      );
     } finally {
       m.dispose();
     }
@@ -176,9 +195,21 @@ for (const variant of SEQ2SEQ_VARIANTS) {
       const n = c.ids.length;
       const where = `${variant} ${JSON.stringify(c.text)}`;
       // tokens: ids and UTF-16 offsets agree with the reference's own tokeniser
-      assert.deepEqual(tr.tokens.map((t) => t.id), c.ids, `${where} ids`);
-      assert.deepEqual(tr.tokens.map((t) => [t.start, t.end]), c.offsets, `${where} offsets`);
-      assert.deepEqual(tr.tokens.map((t) => t.text), c.chars, `${where} chars`);
+      assert.deepEqual(
+        tr.tokens.map((t) => t.id),
+        c.ids,
+        `${where} ids`,
+      );
+      assert.deepEqual(
+        tr.tokens.map((t) => [t.start, t.end]),
+        c.offsets,
+        `${where} offsets`,
+      );
+      assert.deepEqual(
+        tr.tokens.map((t) => t.text),
+        c.chars,
+        `${where} chars`,
+      );
       // encoder
       assertClose(data(stage(tr, 'embedding'), 'X', [n, 32]), f32(c.X), `${where} X`);
       const enc = stage(tr, 'encoder');
@@ -201,8 +232,16 @@ for (const variant of SEQ2SEQ_VARIANTS) {
           if (s.W1q) assertClose(data(sc, 'W1q'), f32(s.W1q), `${where} step ${t} W1q`);
           if (c.W2k) assertClose(data(sc, 'W2k'), f32(c.W2k), `${where} step ${t} W2k`);
           if (c.Wk) assertClose(data(sc, 'Wk'), f32(c.Wk), `${where} step ${t} Wk`);
-          assertClose(data(stage(tr, `dec${t}.weights`), 'weights', [n]), f32(s.weights!), `${where} step ${t} weights`);
-          assertClose(data(stage(tr, `dec${t}.context`), 'context', [128]), f32(s.context!), `${where} step ${t} context`);
+          assertClose(
+            data(stage(tr, `dec${t}.weights`), 'weights', [n]),
+            f32(s.weights!),
+            `${where} step ${t} weights`,
+          );
+          assertClose(
+            data(stage(tr, `dec${t}.context`), 'context', [128]),
+            f32(s.context!),
+            `${where} step ${t} context`,
+          );
         } else {
           assert.equal(s.scores, undefined);
         }
@@ -214,7 +253,10 @@ for (const variant of SEQ2SEQ_VARIANTS) {
         assert.equal(tr.predictions![t]!.position, t);
         assert.equal(tr.predictions![t]!.top[0]!.id, s.argmax);
       });
-      const decoded = tr.outputTokens!.filter((t) => !t.special).map((t) => t.text).join('');
+      const decoded = tr
+        .outputTokens!.filter((t) => !t.special)
+        .map((t) => t.text)
+        .join('');
       assert.equal(decoded, c.decoded, `${where} decoded string equals the reference's`);
       if (attn) assert.equal(decoded, ISO[c.text], `${where} decodes to the right ISO date`);
       assert.equal(tr.outputTokens!.at(-1)!.text, '</s>');
@@ -228,7 +270,10 @@ test('the brief’s examples decode correctly with every attention variant', asy
     const m = await model(v);
     for (const [text, iso] of Object.entries(ISO)) {
       const tr = await m.run(text);
-      const out = tr.outputTokens!.filter((t) => !t.special).map((t) => t.text).join('');
+      const out = tr
+        .outputTokens!.filter((t) => !t.special)
+        .map((t) => t.text)
+        .join('');
       assert.equal(out, iso, `${v}: ${text}`);
     }
   }
@@ -249,7 +294,13 @@ test('attention stages: weights sum to 1, axes, step and attention info, alignme
       for (const kind of ['query', 'scores', 'weights', 'context', 'output']) {
         const s = stage(tr, `dec${t}.${kind}`);
         assert.equal(s.step, t);
-        assert.deepEqual(s.attention, { queries: 'output', keys: 'input', causal: false, score: v, normaliser: 'softmax' });
+        assert.deepEqual(s.attention, {
+          queries: 'output',
+          keys: 'input',
+          causal: false,
+          score: v,
+          normaliser: 'softmax',
+        });
         assert.ok(s.explanation.length > 80 && s.formula.length > 0);
       }
       const w = findTensor(stage(tr, `dec${t}.weights`), 'weights')!;
@@ -261,10 +312,18 @@ test('attention stages: weights sum to 1, axes, step and attention info, alignme
         sum += x;
       }
       assert.ok(Math.abs(sum - 1) < 1e-5, `step ${t} weights sum ${sum}`);
-      assert.deepEqual(Array.from(A.data.subarray(t * n, (t + 1) * n)), Array.from(w.data), 'alignment row = step weights');
+      assert.deepEqual(
+        Array.from(A.data.subarray(t * n, (t + 1) * n)),
+        Array.from(w.data),
+        'alignment row = step weights',
+      );
       assert.equal(tr.predictions![t]!.top.length, 5);
       const ps = tr.predictions![t]!.top.map((p) => p.p);
-      assert.deepEqual(ps, [...ps].sort((a, b) => b - a), 'top-k sorted by probability');
+      assert.deepEqual(
+        ps,
+        [...ps].sort((a, b) => b - a),
+        'top-k sorted by probability',
+      );
     }
     // The day/month/year digits look at the right part of the input: the year's four output
     // characters (steps 0–3) put most weight on the input's "2024" (offsets 13–17).
@@ -298,10 +357,14 @@ test('offsets map back to the text for odd Unicode; unknown characters are repor
   const m = await model('additive');
   const text = '  \u202B🎉 Nov e\u0301 23,\r\n2026 ✓ 👩‍💻\t ';
   const tr = await m.run(text);
-  for (const tok of tr.tokens) assert.equal(text.slice(tok.start, tok.end), tok.text, `token ${JSON.stringify(tok.text)}`);
+  for (const tok of tr.tokens)
+    assert.equal(text.slice(tok.start, tok.end), tok.text, `token ${JSON.stringify(tok.text)}`);
   // code points, surrogate pairs whole
   assert.ok(tr.tokens.some((t) => t.text === '🎉' && t.end - t.start === 2));
-  assert.ok(tr.tokens.some((t) => t.text === '\u0301' && t.unknown === true), 'combining mark is its own token and unknown');
+  assert.ok(
+    tr.tokens.some((t) => t.text === '\u0301' && t.unknown === true),
+    'combining mark is its own token and unknown',
+  );
   assert.equal(tr.tokens[0]!.text, '\u202B', 'outer whitespace skipped, RTL embedding mark kept');
   assert.equal(tr.tokens[0]!.start, 2);
   assert.equal(tr.tokens.at(-1)!.text, '💻');
@@ -323,11 +386,21 @@ test('offsets map back to the text for odd Unicode; unknown characters are repor
 test('CharVocab splits code points with UTF-16 offsets', () => {
   const vocab = CharVocab.fromJson(JSON.parse(fs.readFileSync(path.join(DIR, 'vocab.json'), 'utf8')));
   const e = vocab.encode('a😀b', 10);
-  assert.deepEqual(e.tokens.map((t) => [t.text, t.start, t.end]), [['a', 0, 1], ['😀', 1, 3], ['b', 3, 4]]);
+  assert.deepEqual(
+    e.tokens.map((t) => [t.text, t.start, t.end]),
+    [
+      ['a', 0, 1],
+      ['😀', 1, 3],
+      ['b', 3, 4],
+    ],
+  );
   const t = vocab.encode('abcdef', 3);
   assert.equal(t.truncated, true);
   assert.equal(t.tokens.length, 3);
-  assert.throws(() => CharVocab.fromJson({ input: ['<pad>'] }), (err: unknown) => err instanceof AttentionInputError && err.code === 'file');
+  assert.throws(
+    () => CharVocab.fromJson({ input: ['<pad>'] }),
+    (err: unknown) => err instanceof AttentionInputError && err.code === 'file',
+  );
 });
 
 test('empty or whitespace-only input throws AttentionInputError(empty)', async () => {
@@ -344,8 +417,14 @@ test('over-long input is truncated to maxTokens with a warning naming the limit'
   const tr = await m.run('on Wednesday the 23rd of September in the year 2026', { maxTokens: 20 });
   assert.equal(tr.tokens.length, 20);
   assert.equal(tr.text, 'on Wednesday the 23rd of September in the year 2026'.slice(0, 20));
-  assert.ok(tr.warnings.some((w) => w.includes('20')), tr.warnings.join('\n'));
-  await assert.rejects(m.run('1/1/2000', { maxTokens: 0 }), (err: unknown) => err instanceof AttentionInputError && err.code === 'shape');
+  assert.ok(
+    tr.warnings.some((w) => w.includes('20')),
+    tr.warnings.join('\n'),
+  );
+  await assert.rejects(
+    m.run('1/1/2000', { maxTokens: 0 }),
+    (err: unknown) => err instanceof AttentionInputError && err.code === 'shape',
+  );
 });
 
 test('runs leave tf.memory().numTensors unchanged', async () => {
@@ -365,7 +444,10 @@ test('cancelling a run throws cancelled and leaks nothing', async () => {
     // already aborted
     const pre = new AbortController();
     pre.abort();
-    await assert.rejects(m.run('1 Jan 2000', { signal: pre.signal }), (err: unknown) => err instanceof AttentionInputError && err.code === 'cancelled');
+    await assert.rejects(
+      m.run('1 Jan 2000', { signal: pre.signal }),
+      (err: unknown) => err instanceof AttentionInputError && err.code === 'cancelled',
+    );
     // aborted mid-run: after the encoder, and after a few decoder steps
     for (const at of [0.3, 0.6]) {
       const ac = new AbortController();
@@ -389,7 +471,10 @@ test('cancelling a run throws cancelled and leaks nothing', async () => {
 test('loading: builtin dir, unknown variant, malformed files', async () => {
   await initBackend();
   assert.ok(fs.existsSync(path.join(builtinSeq2seqDir(), 'vocab.json')));
-  await assert.rejects(loadSeq2seq(DIR, 'bogus' as Seq2seqVariant), (err: unknown) => err instanceof AttentionInputError);
+  await assert.rejects(
+    loadSeq2seq(DIR, 'bogus' as Seq2seqVariant),
+    (err: unknown) => err instanceof AttentionInputError,
+  );
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'seq2seq-'));
   try {
     for (const f of ['config.json', 'vocab.json']) fs.copyFileSync(path.join(DIR, f), path.join(tmp, f));
@@ -397,14 +482,23 @@ test('loading: builtin dir, unknown variant, malformed files', async () => {
     // weights file truncated
     const bytes = fs.readFileSync(path.join(DIR, 'dot.safetensors'));
     fs.writeFileSync(path.join(tmp, 'dot.safetensors'), bytes.subarray(0, bytes.length - 100));
-    await assert.rejects(loadSeq2seq(tmp, 'dot'), (err: unknown) => err instanceof AttentionInputError && err.code === 'file');
+    await assert.rejects(
+      loadSeq2seq(tmp, 'dot'),
+      (err: unknown) => err instanceof AttentionInputError && err.code === 'file',
+    );
     // wrong variant's weights (missing attention.W) leave no tensors behind
     fs.copyFileSync(path.join(DIR, 'dot.safetensors'), path.join(tmp, 'general.safetensors'));
-    await assert.rejects(loadSeq2seq(tmp, 'general'), (err: unknown) => err instanceof AttentionInputError && err.code === 'file' && /attention\.W/.test(err.message));
+    await assert.rejects(
+      loadSeq2seq(tmp, 'general'),
+      (err: unknown) => err instanceof AttentionInputError && err.code === 'file' && /attention\.W/.test(err.message),
+    );
     assert.equal(tf.memory().numTensors, before);
     // broken config
     fs.writeFileSync(path.join(tmp, 'config.json'), '{"d_emb": 32');
-    await assert.rejects(loadSeq2seq(tmp, 'dot'), (err: unknown) => err instanceof AttentionInputError && err.code === 'file');
+    await assert.rejects(
+      loadSeq2seq(tmp, 'dot'),
+      (err: unknown) => err instanceof AttentionInputError && err.code === 'file',
+    );
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -45,7 +45,8 @@ async function expectError(p: Promise<unknown>, code: AttentionInputError['code'
 
 function tempCopy(folder: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-layers-'));
-  for (const f of fs.readdirSync(path.join(ROOT, folder))) fs.copyFileSync(path.join(ROOT, folder, f), path.join(dir, f));
+  for (const f of fs.readdirSync(path.join(ROOT, folder)))
+    fs.copyFileSync(path.join(ROOT, folder, f), path.join(dir, f));
   return dir;
 }
 
@@ -81,7 +82,9 @@ for (const [key, model] of Object.entries(ref.models)) {
           assert.ok(Math.abs(s - 1) < 1e-5, `${what}: weights row ${row} sums to ${s}`);
           if (mask) {
             const qi = row % w.shape[1]!;
-            for (let j = 0; j < Tk; j++) if (mask.data[qi * Tk + j] === 0) assert.equal(w.data[row * Tk + j], 0, `${what}: masked weight [${row}, ${j}] is exactly 0`);
+            for (let j = 0; j < Tk; j++)
+              if (mask.data[qi * Tk + j] === 0)
+                assert.equal(w.data[row * Tk + j], 0, `${what}: masked weight [${row}, ${j}] is exactly 0`);
           }
         }
         const ctx = stage(trace, `L${i}.context`);
@@ -93,7 +96,8 @@ for (const [key, model] of Object.entries(ref.models)) {
       const actual = (findTensor(out, 'probabilities') ?? t(out, 'output')).data;
       assertClose(actual, expected, `${key} "${run.text}" final output`);
       if (trace.predictions) {
-        for (const p of trace.predictions) for (let r = 1; r < p.top.length; r++) assert.ok(p.top[r - 1]!.p >= p.top[r]!.p, 'top-k sorted');
+        for (const p of trace.predictions)
+          for (let r = 1; r < p.top.length; r++) assert.ok(p.top[r - 1]!.p >= p.top[r]!.p, 'top-k sorted');
       }
     }
     m.dispose();
@@ -111,7 +115,12 @@ for (const [key, model] of Object.entries(ref.models)) {
       const probe = m.plainOutputs(ids);
       assert.deepEqual([...probe.output], [...plain.output]);
       assert.equal(inspected.records.length, m.attentionLayers.length);
-      for (const r of inspected.records) assert.deepEqual([...r.output], [...probe.layers.get(r.layer)!], `${r.layer}: recorded output = the layer's output in a plain predict`);
+      for (const r of inspected.records)
+        assert.deepEqual(
+          [...r.output],
+          [...probe.layers.get(r.layer)!],
+          `${r.layer}: recorded output = the layer's output in a plain predict`,
+        );
     } finally {
       m.dispose();
     }
@@ -158,7 +167,11 @@ test('bad model folders give typed errors and leak no tensors', async () => {
     const shard = path.join(dir, 'group1-shard1of1.bin');
     const bytes = fs.readFileSync(shard);
     fs.writeFileSync(shard, bytes.subarray(0, bytes.length - 100));
-    await expectError(loadTfjsLayersModel(file), 'file', new RegExp(`group1-shard1of1\\.bin is truncated.*need ${bytes.length} bytes.*${bytes.length - 100}`));
+    await expectError(
+      loadTfjsLayersModel(file),
+      'file',
+      new RegExp(`group1-shard1of1\\.bin is truncated.*need ${bytes.length} bytes.*${bytes.length - 100}`),
+    );
     fs.writeFileSync(shard, bytes);
     // Missing shard.
     edit((j) => (j.weightsManifest[0].paths = ['missing.bin']));
@@ -167,7 +180,14 @@ test('bad model folders give typed errors and leak no tensors', async () => {
     edit((j) => (j.weightsManifest[0].paths = ['../group1-shard1of1.bin']));
     await expectError(loadTfjsLayersModel(file), 'file', /outside the model's folder/);
     // A graph model.
-    fs.writeFileSync(file, JSON.stringify({ format: 'graph-model', modelTopology: { node: [], library: {}, versions: {} }, weightsManifest: [] }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        format: 'graph-model',
+        modelTopology: { node: [], library: {}, versions: {} },
+        weightsManifest: [],
+      }),
+    );
     await expectError(loadTfjsLayersModel(file), 'unsupported', /graph model.*layers-model/);
     // Malformed JSON.
     fs.writeFileSync(file, original.slice(0, 200));
@@ -179,11 +199,24 @@ test('bad model folders give typed errors and leak no tensors', async () => {
     edit((j) => (j.modelTopology.config.layers[5].class_name = 'MyCustomAttention'));
     await expectError(loadTfjsLayersModel(file), 'unsupported', /MyCustomAttention/);
     // No attention layer at all: the message lists what there is.
-    const seq = tf.sequential({ layers: [tf.layers.embedding({ inputDim: 5, outputDim: 3, inputShape: [4] }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
+    const seq = tf.sequential({
+      layers: [
+        tf.layers.embedding({ inputDim: 5, outputDim: 3, inputShape: [4] }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 2 }),
+      ],
+    });
     await seq.save(
       tf.io.withSaveHandler(async (a) => {
         fs.writeFileSync(path.join(dir, 'plain.bin'), Buffer.from(a.weightData as ArrayBuffer));
-        fs.writeFileSync(file, JSON.stringify({ format: 'layers-model', modelTopology: a.modelTopology, weightsManifest: [{ paths: ['plain.bin'], weights: a.weightSpecs }] }));
+        fs.writeFileSync(
+          file,
+          JSON.stringify({
+            format: 'layers-model',
+            modelTopology: a.modelTopology,
+            weightsManifest: [{ paths: ['plain.bin'], weights: a.weightSpecs }],
+          }),
+        );
         return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
       }),
     );
@@ -218,15 +251,27 @@ test('a Keras mask (Embedding mask_zero) reaches the inspected layer as it reach
   const n0 = tf.memory().numTensors;
   try {
     const ids = tf.input({ shape: [null], dtype: 'int32', name: 'ids' });
-    const emb = tf.layers.embedding({ inputDim: 5, outputDim: 4, maskZero: true, name: 'emb' }).apply(ids) as tf.SymbolicTensor;
+    const emb = tf.layers
+      .embedding({ inputDim: 5, outputDim: 4, maskZero: true, name: 'emb' })
+      .apply(ids) as tf.SymbolicTensor;
     const mha = new MultiHeadAttention({ numHeads: 2, keyDim: 3, name: 'mha' }).apply(emb) as tf.SymbolicTensor;
     const out = tf.layers.dense({ units: 5, activation: 'softmax', name: 'out' }).apply(mha) as tf.SymbolicTensor;
     const built = tf.model({ inputs: ids, outputs: out });
     await built.save(
       tf.io.withSaveHandler(async (a) => {
         fs.writeFileSync(path.join(dir, 'w.bin'), Buffer.from(a.weightData as ArrayBuffer));
-        const meta = { attentionLens: { tokenizer: 'chars', vocab: ['?', 'a', 'b', 'c', ' '], unkId: 0, lowercase: false } };
-        fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: a.modelTopology, userDefinedMetadata: meta, weightsManifest: [{ paths: ['w.bin'], weights: a.weightSpecs }] }));
+        const meta = {
+          attentionLens: { tokenizer: 'chars', vocab: ['?', 'a', 'b', 'c', ' '], unkId: 0, lowercase: false },
+        };
+        fs.writeFileSync(
+          path.join(dir, 'model.json'),
+          JSON.stringify({
+            format: 'layers-model',
+            modelTopology: a.modelTopology,
+            userDefinedMetadata: meta,
+            weightsManifest: [{ paths: ['w.bin'], weights: a.weightSpecs }],
+          }),
+        );
         return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
       }),
     );
@@ -234,7 +279,10 @@ test('a Keras mask (Embedding mask_zero) reaches the inspected layer as it reach
     const m = await loadTfjsLayersModel(path.join(dir, 'model.json'));
     try {
       const trace = await m.run('ab!c'); // '!' is not in the vocabulary: id 0, which mask_zero masks
-      assert.deepEqual(trace.tokens.map((x) => x.id), [1, 2, 0, 3]);
+      assert.deepEqual(
+        trace.tokens.map((x) => x.id),
+        [1, 2, 0, 3],
+      );
       const mask = findTensor(stage(trace, 'L0.scores'), 'mask');
       assert.ok(mask, 'the masked key shows in the trace');
       const w = t(stage(trace, 'L0.weights'), 'weights');
@@ -245,7 +293,11 @@ test('a Keras mask (Embedding mask_zero) reaches the inspected layer as it reach
         }
       const inspected = m.forward([1, 2, 0, 3], true);
       const probe = m.plainOutputs([1, 2, 0, 3]);
-      assert.deepEqual([...inspected.records[0]!.output], [...probe.layers.get('mha')!], 'the inspected layer saw the same mask as in predict');
+      assert.deepEqual(
+        [...inspected.records[0]!.output],
+        [...probe.layers.get('mha')!],
+        'the inspected layer saw the same mask as in predict',
+      );
       assert.deepEqual([...inspected.output], [...probe.output]);
       const unmasked = m.forward([1, 2, 3, 3], true);
       assert.equal(unmasked.records[0]!.mask, undefined, 'a mask that masks nothing is not shown');

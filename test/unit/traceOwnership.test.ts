@@ -23,9 +23,14 @@ for (const [id, text] of CASES) {
     const before = tf.memory().numTensors;
     // Detach every buffer, as postMessage with a transfer list does.
     structuredClone(first, { transfer: buffersOf(first.stages.flatMap((s) => s.tensors)) });
-    assert.ok(first.stages.flatMap((s) => s.tensors).every((t) => t.data.length === 0), 'all buffers detached');
+    assert.ok(
+      first.stages.flatMap((s) => s.tensors).every((t) => t.data.length === 0),
+      'all buffers detached',
+    );
     const second = await model.run(text);
     assert.equal(tf.memory().numTensors, before);
-    second.stages.forEach((s, i) => s.tensors.forEach((t, j) => assert.deepEqual(t.data, copy[i]![j], `${s.id}.${t.name}`)));
+    second.stages.forEach((s, i) =>
+      s.tensors.forEach((t, j) => assert.deepEqual(t.data, copy[i]![j], `${s.id}.${t.name}`)),
+    );
   });
 }

@@ -45,7 +45,9 @@ test('Slice: 400 random slices of rank 1–5 tensors equal index arithmetic (flo
     const shape = Array.from({ length: rank }, () => 1 + int(rank > 3 ? 4 : 7));
     const n = shape.reduce((a, b) => a * b, 1);
     const dtype = (['float32', 'int32', 'bool'] as const)[trial % 3]!;
-    const values = Array.from({ length: n }, (_, i) => (dtype === 'bool' ? i % 3 === 0 ? 1 : 0 : dtype === 'int32' ? i - 50 : i + rand()));
+    const values = Array.from({ length: n }, (_, i) =>
+      dtype === 'bool' ? (i % 3 === 0 ? 1 : 0) : dtype === 'int32' ? i - 50 : i + rand(),
+    );
     const begin = shape.map((s) => int(s));
     // Sometimes whole trailing dims (the contiguous fast path), sometimes empty (size 0).
     const size = shape.map((s, d) => (trial % 29 === 0 && d === 0 ? 0 : 1 + int(s - begin[d]!)));
@@ -58,7 +60,12 @@ test('Slice: 400 random slices of rank 1–5 tensors equal index arithmetic (flo
     const x = tf.tensor(values, shape, dtype);
     const y = tf.slice(x, begin, size);
     assert.deepEqual(y.shape, size);
-    const expected = referenceSlice(dtype === 'bool' ? values.map((v) => (v ? 1 : 0)) : dtype === 'float32' ? Float32Array.from(values) : values, shape, begin, size);
+    const expected = referenceSlice(
+      dtype === 'bool' ? values.map((v) => (v ? 1 : 0)) : dtype === 'float32' ? Float32Array.from(values) : values,
+      shape,
+      begin,
+      size,
+    );
     assert.deepEqual(Array.from(y.dataSync()), expected, `shape ${shape} begin ${begin} size ${size} ${dtype}`);
     x.dispose();
     y.dispose();
@@ -79,7 +86,10 @@ test('Unpack and SplitV: every axis, pieces equal index arithmetic and restack t
     pieces.forEach((p, i) => {
       const begin = shape.map((_, d) => (d === axis ? i : 0));
       const size = shape.map((s, d) => (d === axis ? 1 : s));
-      assert.deepEqual(p.shape, shape.filter((_, d) => d !== axis));
+      assert.deepEqual(
+        p.shape,
+        shape.filter((_, d) => d !== axis),
+      );
       assert.deepEqual(Array.from(p.dataSync()), referenceSlice(values, shape, begin, size));
     });
     const restacked = tf.stack(pieces, axis);
@@ -122,7 +132,12 @@ test('GELU (tanh form, gelu_new) through the sigmoid identity equals ½x(1 + tan
 test('readConcatenated: parts end to end, the same as stacking them and reading the stack', async () => {
   await initBackend();
   const { readConcatenated } = await import('../../src/model/runtime/wasmKernels');
-  const parts = [0, 1, 2].map((h) => tf.tensor2d(Array.from({ length: 6 }, (_, i) => h * 10 + i + 0.25), [2, 3]));
+  const parts = [0, 1, 2].map((h) =>
+    tf.tensor2d(
+      Array.from({ length: 6 }, (_, i) => h * 10 + i + 0.25),
+      [2, 3],
+    ),
+  );
   const stacked = tf.stack(parts);
   assert.deepEqual(Array.from(readConcatenated(parts)), Array.from(stacked.dataSync()));
   assert.throws(() => readConcatenated([tf.tensor1d([1], 'int32')]), /int32/);
@@ -168,8 +183,14 @@ test('GELU (erf): the SIMD kernel equals ½x(1 + erf(x/√2)) from a double-prec
   assert.ok(Math.abs(0.5 * (1 + erfReference(1 / Math.SQRT2)) - 0.8413447460685429) < 1e-15);
   assert.ok(Math.abs(0.5 * (1 + erfReference(-3 / Math.SQRT2)) - 0.0013498980316301) < 1e-15);
   const before = tf.memory().numTensors;
-  for (const [rows, cols] of [[3, 2000], [1, 7], [5, 3]] as const) {
-    const xs = Float32Array.from({ length: rows * cols }, (_, i) => (rows * cols === 6000 ? (i - 3000) / 400 : i * 1.7 - 6));
+  for (const [rows, cols] of [
+    [3, 2000],
+    [1, 7],
+    [5, 3],
+  ] as const) {
+    const xs = Float32Array.from({ length: rows * cols }, (_, i) =>
+      rows * cols === 6000 ? (i - 3000) / 400 : i * 1.7 - 6,
+    );
     const got = tf.tidy(() => activate('gelu', tf.tensor2d(xs, [rows, cols])).dataSync());
     xs.forEach((x, i) => {
       const want = 0.5 * x * (1 + erfReference(x / Math.SQRT2));
@@ -192,7 +213,13 @@ test('LayerNorm: the SIMD kernel equals a double-precision layer norm, row by ro
   const before = tf.memory().numTensors;
   // 768 wide, a large offset (mean ≫ spread: a one-pass E[x²] − E[x]² would lose it), a tiny row,
   // width 6 (not a multiple of 4: tf ops), and more rows than one chunk of the module's memory.
-  for (const [rows, cols, offset, eps] of [[5, 768, 0, 1e-12], [3, 768, 1000, 1e-5], [2, 4, 0.5, 1e-6], [4, 6, 0, 1e-5], [1400, 768, 0, 1e-12]] as const) {
+  for (const [rows, cols, offset, eps] of [
+    [5, 768, 0, 1e-12],
+    [3, 768, 1000, 1e-5],
+    [2, 4, 0.5, 1e-6],
+    [4, 6, 0, 1e-5],
+    [1400, 768, 0, 1e-12],
+  ] as const) {
     const x = Float32Array.from({ length: rows * cols }, () => offset + (rand() * 2 - 1) * 3);
     const g = Float32Array.from({ length: cols }, () => rand() * 2);
     const b = Float32Array.from({ length: cols }, () => rand() - 0.5);
@@ -208,7 +235,10 @@ test('LayerNorm: the SIMD kernel equals a double-precision layer norm, row by ro
         const want = ((x[r * cols + c]! - mean) / Math.sqrt(variance + eps)) * g[c]! + b[c]!;
         // float32 inputs of size ~offset carry ~offset·6e-8 of rounding into x − mean
         const tol = 2e-6 * (1 + g[c]!) + (4e-7 * Math.abs(offset) * g[c]!) / Math.sqrt(variance);
-        assert.ok(Math.abs(got[r * cols + c]! - want) <= tol, `[${rows}×${cols}] row ${r} col ${c}: ${got[r * cols + c]} vs ${want}`);
+        assert.ok(
+          Math.abs(got[r * cols + c]! - want) <= tol,
+          `[${rows}×${cols}] row ${r} col ${c}: ${got[r * cols + c]} vs ${want}`,
+        );
       }
     }
   }
@@ -220,7 +250,10 @@ test('RMSNorm: the SIMD kernel (no centring, no bias) equals a double-precision 
   const { rmsNorm } = await import('../../src/model/trace/transformerStages');
   const rand = mulberry32(9);
   const before = tf.memory().numTensors;
-  for (const [rows, cols] of [[7, 128], [3, 6]] as const) {
+  for (const [rows, cols] of [
+    [7, 128],
+    [3, 6],
+  ] as const) {
     const x = Float32Array.from({ length: rows * cols }, () => 0.7 + (rand() * 2 - 1) * 2);
     const g = Float32Array.from({ length: cols }, () => rand() * 2);
     const got = tf.tidy(() => rmsNorm(tf.tensor2d(x, [rows, cols]), tf.tensor1d(g), 1e-5).dataSync());
@@ -230,7 +263,10 @@ test('RMSNorm: the SIMD kernel (no centring, no bias) equals a double-precision 
       const inv = 1 / Math.sqrt(ms / cols + 1e-5);
       for (let c = 0; c < cols; c++) {
         const want = x[r * cols + c]! * inv * g[c]!;
-        assert.ok(Math.abs(got[r * cols + c]! - want) <= 2e-6 * (1 + Math.abs(want)), `[${rows}×${cols}] ${r},${c}: ${got[r * cols + c]} vs ${want}`);
+        assert.ok(
+          Math.abs(got[r * cols + c]! - want) <= 2e-6 * (1 + Math.abs(want)),
+          `[${rows}×${cols}] ${r},${c}: ${got[r * cols + c]} vs ${want}`,
+        );
       }
     }
   }

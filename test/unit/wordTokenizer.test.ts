@@ -21,7 +21,17 @@ function assertOffsets(s: string): void {
 
 test('words and punctuation are separate tokens; whitespace is dropped', () => {
   assert.deepEqual(texts('Hello, world! How are you?'), ['Hello', ',', 'world', '!', 'How', 'are', 'you', '?']);
-  assert.deepEqual(texts("It's 3.14 (roughly) — isn't it…"), ["It's", '3.14', '(', 'roughly', ')', '—', "isn't", 'it', '…']);
+  assert.deepEqual(texts("It's 3.14 (roughly) — isn't it…"), [
+    "It's",
+    '3.14',
+    '(',
+    'roughly',
+    ')',
+    '—',
+    "isn't",
+    'it',
+    '…',
+  ]);
   assert.deepEqual(texts('a\tb\u00a0c  d'), ['a', 'b', 'c', 'd']);
   assertOffsets("It's 3.14 (roughly) — isn't it…");
 });
@@ -52,10 +62,20 @@ test('CRLF, RTL and CJK text get correct UTF-16 offsets', () => {
   assert.deepEqual(texts(marked), ['אמר', ':', 'שלום', 'ok']);
   assertOffsets(marked);
   // …but a tag-sequence flag (its tags are format characters too) stays whole.
-  assert.deepEqual(texts('go 🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F} go'), ['go', '🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}', 'go']);
+  assert.deepEqual(texts('go 🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F} go'), [
+    'go',
+    '🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}',
+    'go',
+  ]);
   // Astral-plane letters count two UTF-16 units each.
   const astral = '𝒜𝒷𝒸 next';
-  assert.deepEqual(tokenizeWords(astral).tokens.map((t) => [t.start, t.end]), [[0, 6], [7, 11]]);
+  assert.deepEqual(
+    tokenizeWords(astral).tokens.map((t) => [t.start, t.end]),
+    [
+      [0, 6],
+      [7, 11],
+    ],
+  );
 });
 
 test('ids are deterministic hashes of the NFC lower-case word, inside the vocabulary', () => {
@@ -77,7 +97,10 @@ test('ids are deterministic hashes of the NFC lower-case word, inside the vocabu
 
 test('maxTokens truncates and reports the covered length', () => {
   const r = tokenizeWords('one two, three', { maxTokens: 3 });
-  assert.deepEqual(r.tokens.map((t) => t.text), ['one', 'two', ',']);
+  assert.deepEqual(
+    r.tokens.map((t) => t.text),
+    ['one', 'two', ','],
+  );
   assert.equal(r.truncated, true);
   assert.equal(r.coveredLength, 8);
   const all = tokenizeWords('one two, three  ', { maxTokens: 4 });

@@ -63,9 +63,11 @@ export function attend(input: AttendInput): AttendOutput {
     check3d('q', q);
     check3d('k', k);
     check3d('v', v);
-    if (k.shape[0] !== v.shape[0] || k.shape[1] !== v.shape[1]) shapeError(`k [${k.shape.join(', ')}] and v [${v.shape.join(', ')}] must have the same heads and tokens`);
+    if (k.shape[0] !== v.shape[0] || k.shape[1] !== v.shape[1])
+      shapeError(`k [${k.shape.join(', ')}] and v [${v.shape.join(', ')}] must have the same heads and tokens`);
     if (kvHeadOf) {
-      if (kvHeadOf.length !== q.shape[0]) shapeError(`kvHeadOf has ${kvHeadOf.length} entries for ${q.shape[0]} query heads`);
+      if (kvHeadOf.length !== q.shape[0])
+        shapeError(`kvHeadOf has ${kvHeadOf.length} entries for ${q.shape[0]} query heads`);
       k = expandKv(k, kvHeadOf);
       v = expandKv(v, kvHeadOf);
     }
@@ -75,7 +77,8 @@ export function attend(input: AttendInput): AttendOutput {
       const c = causalMask(q.shape[1]!, k.shape[1]!);
       mask = mask ? tf.mul(mask, c) : c;
     }
-    if (mask && !broadcasts(mask.shape, s.shape)) shapeError(`mask [${mask.shape.join(', ')}] does not broadcast to scores [${s.shape.join(', ')}]`);
+    if (mask && !broadcasts(mask.shape, s.shape))
+      shapeError(`mask [${mask.shape.join(', ')}] does not broadcast to scores [${s.shape.join(', ')}]`);
     const w = (typeof normaliser === 'function' ? normaliser(s, mask) : normalise(normaliser, s, mask)) as tf.Tensor3D;
     const dropout = input.dropout ?? 0;
     const c = context(dropout > 0 && dropout < 1 ? tf.dropout(w, dropout) : w, v);

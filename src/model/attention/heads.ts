@@ -6,7 +6,8 @@ import { check3d, shapeError } from './shapes';
 export function splitHeads(x: tf.Tensor, heads: number): tf.Tensor3D {
   if (x.rank !== 2) shapeError(`splitHeads expects [T, H·d], got [${x.shape.join(', ')}]`);
   const [T, D] = x.shape as [number, number];
-  if (!Number.isInteger(heads) || heads < 1 || D % heads !== 0) shapeError(`${D} features do not split into ${heads} heads`);
+  if (!Number.isInteger(heads) || heads < 1 || D % heads !== 0)
+    shapeError(`${D} features do not split into ${heads} heads`);
   return tf.tidy(() => tf.transpose(tf.reshape(x, [T, heads, D / heads]), [1, 0, 2]) as tf.Tensor3D); // [T, H·d] → [T, H, d] → [H, T, d]
 }
 
@@ -31,7 +32,8 @@ export function expandKv(x: tf.Tensor, kvHeadOf: readonly number[]): tf.Tensor3D
   check3d('k/v', x);
   const KV = x.shape[0]!;
   kvHeadOf.forEach((g, h) => {
-    if (!Number.isInteger(g) || g < 0 || g >= KV) shapeError(`kvHeadOf[${h}] = ${g} is not a key/value head (there are ${KV})`);
+    if (!Number.isInteger(g) || g < 0 || g >= KV)
+      shapeError(`kvHeadOf[${h}] = ${g} is not a key/value head (there are ${KV})`);
   });
   return tf.tidy(() => tf.gather(x, tf.tensor1d(Array.from(kvHeadOf), 'int32'), 0) as tf.Tensor3D); // [KV, T, d] → [H, T, d]
 }

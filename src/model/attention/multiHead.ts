@@ -56,12 +56,18 @@ export function multiHead(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: 
   const [H, Tq, hd] = q.shape;
   const [KV, Tk] = k.shape;
   if (k.shape[2] !== hd || v.shape[0] !== KV || v.shape[1] !== Tk) {
-    throw new Error(`multiHead: q is ${q.shape.join('×')}, k ${k.shape.join('×')}, v ${v.shape.join('×')}; want [H, Tq, hd], [KV, Tk, hd], [KV, Tk, hd_v]`);
+    throw new Error(
+      `multiHead: q is ${q.shape.join('×')}, k ${k.shape.join('×')}, v ${v.shape.join('×')}; want [H, Tq, hd], [KV, Tk, hd], [KV, Tk, hd_v]`,
+    );
   }
   const kvHeadOf = opts.kvHeadOf ?? Array.from({ length: H }, (_, h) => h);
-  if (kvHeadOf.length !== H || kvHeadOf.some((g) => g < 0 || g >= KV)) throw new Error(`multiHead: kvHeadOf ${JSON.stringify(kvHeadOf)} does not map ${H} query heads onto ${KV} key/value heads`);
+  if (kvHeadOf.length !== H || kvHeadOf.some((g) => g < 0 || g >= KV))
+    throw new Error(
+      `multiHead: kvHeadOf ${JSON.stringify(kvHeadOf)} does not map ${H} query heads onto ${KV} key/value heads`,
+    );
   const { scale, mask, bias, softCap } = opts;
-  if (bias && (bias.shape[0] !== H || bias.shape[1] !== Tq || bias.shape[2] !== Tk)) throw new Error(`multiHead: bias is ${bias.shape.join('×')}, expected ${H}×${Tq}×${Tk} [H, Tq, Tk]`);
+  if (bias && (bias.shape[0] !== H || bias.shape[1] !== Tq || bias.shape[2] !== Tk))
+    throw new Error(`multiHead: bias is ${bias.shape.join('×')}, expected ${H}×${Tq}×${Tk} [H, Tq, Tk]`);
   const biases = bias ? (tf.unstack(bias) as tf.Tensor2D[]) : undefined; // H × [Tq, Tk]
   // When the scale is a power of two (1/√d for d = 4, 16, 64, 256) it is exact, so it can go on the
   // queries ([Tq, hd] per head) instead of the scores ([Tq, Tk]): fewer multiplications, the same

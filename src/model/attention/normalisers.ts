@@ -47,7 +47,8 @@ export function paddingMask(keyLengths: readonly number[], Tq: number, Tk: numbe
   const B = keyLengths.length;
   const data = new Float32Array(B * Tq * Tk);
   keyLengths.forEach((n, b) => {
-    if (!Number.isInteger(n) || n < 0 || n > Tk) shapeError(`key length ${n} for sequence ${b} is not an integer in [0, ${Tk}]`);
+    if (!Number.isInteger(n) || n < 0 || n > Tk)
+      shapeError(`key length ${n} for sequence ${b} is not an integer in [0, ${Tk}]`);
     const paddedKeys = new Set(Array.from({ length: Tk - n }, (_, j) => n + j));
     data.set(allowedMask({ queries: Tq, keys: Tk, causal: false, paddedKeys }), b * Tq * Tk);
   });
@@ -74,11 +75,15 @@ function broadcastFloat(x: tf.Tensor, shape: number[]): tf.Tensor {
  * up (so softmax/sparsemax of such a row stay finite; the result is zeroed afterwards).
  */
 function maskParts(shape: number[], mask: tf.Tensor): { allowed: tf.Tensor; computeOn: tf.Tensor } {
-  if (!broadcasts(mask.shape, shape)) shapeError(`mask [${mask.shape.join(', ')}] does not broadcast to scores [${shape.join(', ')}]`);
+  if (!broadcasts(mask.shape, shape))
+    shapeError(`mask [${mask.shape.join(', ')}] does not broadcast to scores [${shape.join(', ')}]`);
   const allowedF = tf.cast(tf.greater(mask, 0), 'float32');
   const rowHasAny = tf.max(allowedF, -1, true); // [..., Tq, Tk] → [..., Tq, 1]
   const onF = tf.add(allowedF, tf.sub(1, rowHasAny)); // a fully masked row (all 0) becomes all 1
-  return { allowed: tf.greater(broadcastFloat(allowedF, shape), 0), computeOn: tf.greater(broadcastFloat(onF, shape), 0) };
+  return {
+    allowed: tf.greater(broadcastFloat(allowedF, shape), 0),
+    computeOn: tf.greater(broadcastFloat(onF, shape), 0),
+  };
 }
 
 /** Numerically stable softmax over the last axis; masked keys get exactly 0, fully masked rows are all 0. */

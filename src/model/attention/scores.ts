@@ -40,7 +40,8 @@ export function perHeadABt(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   return tf.tidy(() => {
     const [H, n, d] = a.shape;
     const m = b.shape[1];
-    const product = (ah: tf.Tensor2D, bh: tf.Tensor2D): tf.Tensor2D => (n < FEW_QUERIES ? tf.matMul(ah, bh, false, true) : tf.matMul(ah, tf.transpose(bh))); // [n, d] × [d, m] → [n, m]
+    const product = (ah: tf.Tensor2D, bh: tf.Tensor2D): tf.Tensor2D =>
+      n < FEW_QUERIES ? tf.matMul(ah, bh, false, true) : tf.matMul(ah, tf.transpose(bh)); // [n, d] × [d, m] → [n, m]
     // One head (seq2seq, hand-built configs): no slices to copy and nothing to stack.
     if (H === 1) return tf.reshape(product(tf.reshape(a, [n, d]), tf.reshape(b, [m, d])), [1, n, m]); // → [1, n, m]
     const out: tf.Tensor2D[] = [];
@@ -74,10 +75,12 @@ export function generalScores(q: tf.Tensor, k: tf.Tensor, W: tf.Tensor): tf.Tens
   return tf.tidy(() => {
     let qW: tf.Tensor3D;
     if (W.rank === 2) {
-      if (W.shape[0] !== dq || W.shape[1] !== dk) shapeError(`general: W must be [${dq}, ${dk}], got [${W.shape.join(', ')}]`);
+      if (W.shape[0] !== dq || W.shape[1] !== dk)
+        shapeError(`general: W must be [${dq}, ${dk}], got [${W.shape.join(', ')}]`);
       qW = tf.matMul(tf.reshape(q, [H * Tq, dq]) as tf.Tensor2D, W as tf.Tensor2D).reshape([H, Tq, dk]); // [H·Tq, d_q] × [d_q, d_k] → [H, Tq, d_k]
     } else if (W.rank === 3) {
-      if (W.shape[0] !== H || W.shape[1] !== dq || W.shape[2] !== dk) shapeError(`general: per-head W must be [${H}, ${dq}, ${dk}], got [${W.shape.join(', ')}]`);
+      if (W.shape[0] !== H || W.shape[1] !== dq || W.shape[2] !== dk)
+        shapeError(`general: per-head W must be [${H}, ${dq}, ${dk}], got [${W.shape.join(', ')}]`);
       qW = tf.matMul(q as tf.Tensor3D, W as tf.Tensor3D); // [H, Tq, d_q] × [H, d_q, d_k] → [H, Tq, d_k]
     } else {
       shapeError(`general: W must have 2 or 3 axes, got [${W.shape.join(', ')}]`);
@@ -91,10 +94,13 @@ export function additiveProject(name: string, x: tf.Tensor3D, M: tf.Tensor): tf.
   const [H, T, d] = x.shape;
   if (M.rank === 2) {
     if (M.shape[1] !== d) shapeError(`additive: ${name} must be [d_a, ${d}], got [${M.shape.join(', ')}]`);
-    return tf.matMul(tf.reshape(x, [H * T, d]) as tf.Tensor2D, M as tf.Tensor2D, false, true).reshape([H, T, M.shape[0]!]); // [H·T, d] × [d, d_a] → [H, T, d_a]
+    return tf
+      .matMul(tf.reshape(x, [H * T, d]) as tf.Tensor2D, M as tf.Tensor2D, false, true)
+      .reshape([H, T, M.shape[0]!]); // [H·T, d] × [d, d_a] → [H, T, d_a]
   }
   if (M.rank === 3) {
-    if (M.shape[0] !== H || M.shape[2] !== d) shapeError(`additive: per-head ${name} must be [${H}, d_a, ${d}], got [${M.shape.join(', ')}]`);
+    if (M.shape[0] !== H || M.shape[2] !== d)
+      shapeError(`additive: per-head ${name} must be [${H}, d_a, ${d}], got [${M.shape.join(', ')}]`);
     return tf.matMul(x, M as tf.Tensor3D, false, true); // [H, T, d] × [H, d, d_a] → [H, T, d_a]
   }
   return shapeError(`additive: ${name} must have 2 or 3 axes, got [${M.shape.join(', ')}]`);
@@ -111,7 +117,9 @@ const ADDITIVE_BLOCK = 1 << 22;
  */
 export function additiveScores(q: tf.Tensor, k: tf.Tensor, W1: tf.Tensor, W2: tf.Tensor, v: tf.Tensor): tf.Tensor3D {
   checkQK(q, k, false);
-  return tf.tidy(() => additivePairs(additiveProject('W₁', q as tf.Tensor3D, W1), additiveProject('W₂', k as tf.Tensor3D, W2), v));
+  return tf.tidy(() =>
+    additivePairs(additiveProject('W₁', q as tf.Tensor3D, W1), additiveProject('W₂', k as tf.Tensor3D, W2), v),
+  );
 }
 
 /**
@@ -130,7 +138,8 @@ export function additivePairs(qa: tf.Tensor3D, ka: tf.Tensor3D, v: tf.Tensor): t
       if (v.shape[0] !== da) shapeError(`additive: v must be [${da}], got [${v.shape.join(', ')}]`);
       vt = tf.reshape(v, [1, da, 1]); // [d_a] → [1, d_a, 1]
     } else if (v.rank === 2) {
-      if (v.shape[0] !== H || v.shape[1] !== da) shapeError(`additive: per-head v must be [${H}, ${da}], got [${v.shape.join(', ')}]`);
+      if (v.shape[0] !== H || v.shape[1] !== da)
+        shapeError(`additive: per-head v must be [${H}, ${da}], got [${v.shape.join(', ')}]`);
       vt = tf.reshape(v, [H, da, 1]); // [H, d_a] → [H, d_a, 1]
     } else {
       return shapeError(`additive: v must have 1 or 2 axes, got [${v.shape.join(', ')}]`);
@@ -157,11 +166,16 @@ export function additivePairs(qa: tf.Tensor3D, ka: tf.Tensor3D, v: tf.Tensor): t
  * (w = its scalar `concat_score_weight`, inner = its scalar `scale`) compute. q and k must have the
  * same size d; `weights` is a scalar or [d], `inner` a scalar; either may be left out (1).
  */
-export function tanhSumScores(q: tf.Tensor, k: tf.Tensor, opts: { readonly weights?: tf.Tensor; readonly inner?: tf.Tensor } = {}): tf.Tensor3D {
+export function tanhSumScores(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  opts: { readonly weights?: tf.Tensor; readonly inner?: tf.Tensor } = {},
+): tf.Tensor3D {
   checkQK(q, k, true);
   const d = q.shape[2]!;
   const { weights, inner } = opts;
-  if (weights && !(weights.size === 1 || (weights.rank === 1 && weights.shape[0] === d))) shapeError(`tanhSumScores: weights must be a scalar or [${d}], got [${weights.shape.join(', ')}]`);
+  if (weights && !(weights.size === 1 || (weights.rank === 1 && weights.shape[0] === d)))
+    shapeError(`tanhSumScores: weights must be a scalar or [${d}], got [${weights.shape.join(', ')}]`);
   if (inner && inner.size !== 1) shapeError(`tanhSumScores: inner must be a scalar, got [${inner.shape.join(', ')}]`);
   return tf.tidy(() => {
     let sum: tf.Tensor = tf.add(tf.expandDims(q, 2), tf.expandDims(k, 1)); // [H, Tq, 1, d] + [H, 1, Tk, d] → [H, Tq, Tk, d]
@@ -176,7 +190,12 @@ export function tanhSumScores(q: tf.Tensor, k: tf.Tensor, opts: { readonly weigh
 export type ScoreFn = (q: tf.Tensor3D, k: tf.Tensor3D) => tf.Tensor3D;
 
 /** Scores [H, Tq, Tk] with the chosen function (a named one with its parameters, or the caller's own). */
-export function computeScores(score: ScoreFunction | ScoreFn, q: tf.Tensor, k: tf.Tensor, params: ScoreParams = {}): tf.Tensor3D {
+export function computeScores(
+  score: ScoreFunction | ScoreFn,
+  q: tf.Tensor,
+  k: tf.Tensor,
+  params: ScoreParams = {},
+): tf.Tensor3D {
   if (typeof score === 'function') return score(q as tf.Tensor3D, k as tf.Tensor3D);
   const why = missingParams(score, params);
   if (why) throw new RangeError(why);

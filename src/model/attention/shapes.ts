@@ -13,7 +13,8 @@ export function checkQK(q: tf.Tensor, k: tf.Tensor, sameDim: boolean): void {
   check3d('q', q);
   check3d('k', k);
   if (q.shape[0] !== k.shape[0]) shapeError(`q has ${q.shape[0]} heads but k has ${k.shape[0]}`);
-  if (sameDim && q.shape[2] !== k.shape[2]) shapeError(`q·k needs equal dimensions, got d_q = ${q.shape[2]} and d_k = ${k.shape[2]}`);
+  if (sameDim && q.shape[2] !== k.shape[2])
+    shapeError(`q·k needs equal dimensions, got d_q = ${q.shape[2]} and d_k = ${k.shape[2]}`);
 }
 
 /** Whether `from` broadcasts to `to` (numpy rules, aligned at the last axis, no new axes in `to`). */

@@ -5,7 +5,14 @@ import { tf } from '../runtime/backend';
 import { readOut } from '../runtime/read';
 import { attend } from './attend';
 import { computeScores, missingParams, type ScoreFn, type ScoreParams } from './scores';
-import { AttentionInputError, SCORE_FUNCTIONS, tensor, type Normaliser, type ScoreFunction, type TensorData } from '../../../shared/trace';
+import {
+  AttentionInputError,
+  SCORE_FUNCTIONS,
+  tensor,
+  type Normaliser,
+  type ScoreFunction,
+  type TensorData,
+} from '../../../shared/trace';
 
 export interface WhatIfParams {
   readonly W?: TensorData;
@@ -47,7 +54,9 @@ export interface ScoreAvailability {
 }
 
 /** Which score functions the given parameters make computable (dot and scaled-dot always are). */
-export function availableScores(params: WhatIfParams | Readonly<Record<string, unknown>> | undefined): ScoreAvailability[] {
+export function availableScores(
+  params: WhatIfParams | Readonly<Record<string, unknown>> | undefined,
+): ScoreAvailability[] {
   return SCORE_FUNCTIONS.map((score) => {
     const reason = missingParams(score, params);
     return reason ? { score, available: false, reason } : { score, available: true };
@@ -62,7 +71,8 @@ function tokenListOf(t: TensorData): 'input' | 'output' | undefined {
 
 function checkData(name: string, t: TensorData): void {
   const size = t.shape.reduce((a, b) => a * b, 1);
-  if (t.data.length !== size) throw new AttentionInputError('shape', `${name}: ${t.data.length} values do not fill shape [${t.shape.join('×')}]`);
+  if (t.data.length !== size)
+    throw new AttentionInputError('shape', `${name}: ${t.data.length} values do not fill shape [${t.shape.join('×')}]`);
 }
 
 /** The model's scaled dot: (q·kᵀ)·scale (default 1/√d), soft-capped to c·tanh(s/c) when `cap` is given. */
@@ -83,12 +93,23 @@ export function recompute(input: WhatIfInput, score: ScoreFunction, normaliser: 
   if (bias) checkData('bias', bias);
   const why = missingParams(score, params);
   if (why) throw new AttentionInputError('unsupported', why);
-  for (const [name, t] of [['Q', Q], ['K', K], ['V', V]] as const) {
+  for (const [name, t] of [
+    ['Q', Q],
+    ['K', K],
+    ['V', V],
+  ] as const) {
     checkData(name, t);
-    if (t.shape.length !== 2 && t.shape.length !== 3) throw new AttentionInputError('shape', `${name} must be [head, token, d] or [token, d], got [${t.shape.join('×')}]`);
+    if (t.shape.length !== 2 && t.shape.length !== 3)
+      throw new AttentionInputError(
+        'shape',
+        `${name} must be [head, token, d] or [token, d], got [${t.shape.join('×')}]`,
+      );
   }
   if (Q.shape.length !== K.shape.length || K.shape.length !== V.shape.length) {
-    throw new AttentionInputError('shape', `Q, K and V must have the same number of axes, got [${Q.shape.join('×')}], [${K.shape.join('×')}], [${V.shape.join('×')}]`);
+    throw new AttentionInputError(
+      'shape',
+      `Q, K and V must have the same number of axes, got [${Q.shape.join('×')}], [${K.shape.join('×')}], [${V.shape.join('×')}]`,
+    );
   }
   for (const [name, t] of Object.entries(params)) if (t) checkData(name, t as TensorData);
   const single = Q.shape.length === 2;
@@ -106,7 +127,10 @@ export function recompute(input: WhatIfInput, score: ScoreFunction, normaliser: 
     if (params.v) p.v = tf.tensor(params.v.data, [...params.v.shape]);
     let out;
     try {
-      const own = score === 'scaled-dot' && (scale !== undefined || softCap !== undefined) ? modelScaledDot(scale, softCap) : score;
+      const own =
+        score === 'scaled-dot' && (scale !== undefined || softCap !== undefined)
+          ? modelScaledDot(scale, softCap)
+          : score;
       const m = mask ? { mask: tf.tensor(mask.data, [...mask.shape]) } : {};
       const b = bias ? tf.tensor(bias.data, [...bias.shape]) : undefined;
       const biased: ScoreFn | undefined = b && ((qh, kh) => tf.add(computeScores(own, qh, kh, p), b) as tf.Tensor3D); // [H, Tq, Tk] + B

@@ -9,7 +9,13 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { HfTokenizer } from '../tokenizers/hfTokenizer';
 import { throwIfCancelled } from '../model';
-import { nonFiniteMessage, readSafetensorsCompact, readSafetensorsFile, readSafetensorsHeader, type SafeTensor } from './safetensors';
+import {
+  nonFiniteMessage,
+  readSafetensorsCompact,
+  readSafetensorsFile,
+  readSafetensorsHeader,
+  type SafeTensor,
+} from './safetensors';
 import { readJsonInside, resolveInside, splitPath, type FileKind } from './files';
 import { AttentionInputError } from '../../../shared/trace';
 
@@ -44,7 +50,26 @@ export function findBuiltinDir(rel: string, startDir: string = __dirname): strin
 // ---------------------------------------------------------------------------------------------
 // The one list of Hugging Face families
 
-export type HfFamily = 'llama' | 'gpt2' | 'bert' | 'distilbert' | 'roberta' | 'xlm-roberta' | 'marian' | 'qwen2' | 'gemma' | 'gemma2' | 'gemma3_text' | 'qwen3' | 'mistral' | 'smollm3' | 'phi3' | 'gpt_neox' | 't5' | 'bart' | 'mbart';
+export type HfFamily =
+  | 'llama'
+  | 'gpt2'
+  | 'bert'
+  | 'distilbert'
+  | 'roberta'
+  | 'xlm-roberta'
+  | 'marian'
+  | 'qwen2'
+  | 'gemma'
+  | 'gemma2'
+  | 'gemma3_text'
+  | 'qwen3'
+  | 'mistral'
+  | 'smollm3'
+  | 'phi3'
+  | 'gpt_neox'
+  | 't5'
+  | 'bart'
+  | 'mbart';
 export type ModelRole = 'decoder' | 'encoder' | 'encoder-decoder';
 
 export interface HfFamilyInfo {
@@ -65,21 +90,84 @@ export const HF_FAMILIES: Readonly<Record<HfFamily, HfFamilyInfo>> = {
   bert: { role: 'encoder', label: 'BERT (bidirectional encoder)', architecture: 'Bert' },
   distilbert: { role: 'encoder', label: 'DistilBERT (bidirectional encoder)', architecture: 'DistilBert' },
   roberta: { role: 'encoder', label: 'RoBERTa (bidirectional encoder)', architecture: 'Roberta' },
-  'xlm-roberta': { role: 'encoder', label: 'XLM-RoBERTa (bidirectional encoder)', architecture: 'XLMRoberta', sameNetworkAs: 'roberta' },
+  'xlm-roberta': {
+    role: 'encoder',
+    label: 'XLM-RoBERTa (bidirectional encoder)',
+    architecture: 'XLMRoberta',
+    sameNetworkAs: 'roberta',
+  },
   marian: { role: 'encoder-decoder', label: 'Marian (encoder–decoder with cross-attention)', architecture: 'Marian' },
-  t5: { role: 'encoder-decoder', label: 'T5 / Flan-T5 (encoder–decoder, relative position bias, no 1/√d)', architecture: 'T5' },
-  bart: { role: 'encoder-decoder', label: 'BART (encoder–decoder, learned positions, post-norm)', architecture: 'Bart', layoutOf: 'marian' },
-  mbart: { role: 'encoder-decoder', label: 'mBART (multilingual BART, pre-norm, final layer norms)', architecture: 'MBart', layoutOf: 'marian' },
-  qwen2: { role: 'decoder', label: 'Qwen2 (causal, RoPE, grouped-query attention, q/k/v biases)', architecture: 'Qwen2', layoutOf: 'llama' },
+  t5: {
+    role: 'encoder-decoder',
+    label: 'T5 / Flan-T5 (encoder–decoder, relative position bias, no 1/√d)',
+    architecture: 'T5',
+  },
+  bart: {
+    role: 'encoder-decoder',
+    label: 'BART (encoder–decoder, learned positions, post-norm)',
+    architecture: 'Bart',
+    layoutOf: 'marian',
+  },
+  mbart: {
+    role: 'encoder-decoder',
+    label: 'mBART (multilingual BART, pre-norm, final layer norms)',
+    architecture: 'MBart',
+    layoutOf: 'marian',
+  },
+  qwen2: {
+    role: 'decoder',
+    label: 'Qwen2 (causal, RoPE, grouped-query attention, q/k/v biases)',
+    architecture: 'Qwen2',
+    layoutOf: 'llama',
+  },
   // Llama's tensor names and block, configured: GeGLU, (1 + w) norms, √d embeddings; Gemma 2/3 add norms, soft-capping, local layers.
-  gemma: { role: 'decoder', label: 'Gemma (causal, RoPE, GeGLU, RMSNorm gains 1 + w)', architecture: 'Gemma', layoutOf: 'llama' },
-  gemma2: { role: 'decoder', label: 'Gemma 2 (causal, local/global layers, soft-capped scores and logits)', architecture: 'Gemma2', layoutOf: 'llama' },
-  gemma3_text: { role: 'decoder', label: 'Gemma 3 text (causal, local/global layers, QK-norm, two RoPE bases)', architecture: 'Gemma3ForCausalLM', layoutOf: 'llama' },
-  qwen3: { role: 'decoder', label: 'Qwen3 (causal, RoPE, grouped-query attention, QK-norm)', architecture: 'Qwen3', layoutOf: 'llama' },
-  mistral: { role: 'decoder', label: 'Mistral (causal, RoPE, grouped-query attention, sliding window)', architecture: 'Mistral', layoutOf: 'llama' },
-  smollm3: { role: 'decoder', label: 'SmolLM3 (causal, grouped-query attention, every 4th layer without RoPE)', architecture: 'SmolLM3', layoutOf: 'llama' },
-  phi3: { role: 'decoder', label: 'Phi-3 / Phi-4-mini (causal, fused projections, partial RoPE, longrope)', architecture: 'Phi3', layoutOf: 'llama' },
-  gpt_neox: { role: 'decoder', label: 'GPT-NeoX / Pythia (causal, partial RoPE, attention and MLP in parallel)', architecture: 'GPTNeoX' },
+  gemma: {
+    role: 'decoder',
+    label: 'Gemma (causal, RoPE, GeGLU, RMSNorm gains 1 + w)',
+    architecture: 'Gemma',
+    layoutOf: 'llama',
+  },
+  gemma2: {
+    role: 'decoder',
+    label: 'Gemma 2 (causal, local/global layers, soft-capped scores and logits)',
+    architecture: 'Gemma2',
+    layoutOf: 'llama',
+  },
+  gemma3_text: {
+    role: 'decoder',
+    label: 'Gemma 3 text (causal, local/global layers, QK-norm, two RoPE bases)',
+    architecture: 'Gemma3ForCausalLM',
+    layoutOf: 'llama',
+  },
+  qwen3: {
+    role: 'decoder',
+    label: 'Qwen3 (causal, RoPE, grouped-query attention, QK-norm)',
+    architecture: 'Qwen3',
+    layoutOf: 'llama',
+  },
+  mistral: {
+    role: 'decoder',
+    label: 'Mistral (causal, RoPE, grouped-query attention, sliding window)',
+    architecture: 'Mistral',
+    layoutOf: 'llama',
+  },
+  smollm3: {
+    role: 'decoder',
+    label: 'SmolLM3 (causal, grouped-query attention, every 4th layer without RoPE)',
+    architecture: 'SmolLM3',
+    layoutOf: 'llama',
+  },
+  phi3: {
+    role: 'decoder',
+    label: 'Phi-3 / Phi-4-mini (causal, fused projections, partial RoPE, longrope)',
+    architecture: 'Phi3',
+    layoutOf: 'llama',
+  },
+  gpt_neox: {
+    role: 'decoder',
+    label: 'GPT-NeoX / Pythia (causal, partial RoPE, attention and MLP in parallel)',
+    architecture: 'GPTNeoX',
+  },
 };
 
 const FAMILY_NAMES = Object.keys(HF_FAMILIES) as HfFamily[];
@@ -103,16 +191,27 @@ export const SUPPORTED_HF_FAMILIES = ((): string => {
 
 /** The family a config.json names (model_type, else its architectures), or a clear error listing what is supported. */
 export function hfFamilyOf(raw: unknown, where: string): HfFamily {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AttentionInputError('config', `${where} is not a JSON object.`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new AttentionInputError('config', `${where} is not a JSON object.`);
   const c = raw as Record<string, unknown>;
   const type = c['model_type'];
   const archs = Array.isArray(c['architectures']) ? c['architectures'].map(String) : [];
   if (typeof type === 'string' && type in HF_FAMILIES) return type as HfFamily;
   // Older decoder checkpoints name only their architecture (encoders always say model_type).
-  const byArch = (['llama', 'gpt2', 'qwen2'] as const).find((f) => type === undefined && archs.some((a) => a.startsWith(HF_FAMILIES[f].architecture)));
+  const byArch = (['llama', 'gpt2', 'qwen2'] as const).find(
+    (f) => type === undefined && archs.some((a) => a.startsWith(HF_FAMILIES[f].architecture)),
+  );
   if (byArch) return byArch;
-  const named = type === undefined ? (archs.length ? `architectures ${archs.join(', ')} and no "model_type"` : 'no "model_type"') : `model_type "${String(type)}"`;
-  throw new AttentionInputError('unsupported', `${where} has ${named}. Supported Hugging Face families: ${SUPPORTED_MODEL_TYPES}. TensorFlow.js layers models load from their model.json.`);
+  const named =
+    type === undefined
+      ? archs.length
+        ? `architectures ${archs.join(', ')} and no "model_type"`
+        : 'no "model_type"'
+      : `model_type "${String(type)}"`;
+  throw new AttentionInputError(
+    'unsupported',
+    `${where} has ${named}. Supported Hugging Face families: ${SUPPORTED_MODEL_TYPES}. TensorFlow.js layers models load from their model.json.`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -124,12 +223,28 @@ export function hfFamilyOf(raw: unknown, where: string): HfFamily {
  * loop; a count within bounds must still agree with the tensors present (checkWeights).
  */
 const CONFIG_BOUNDS: readonly { readonly keys: RegExp; readonly max: number; readonly what: string }[] = [
-  { keys: /^(num_hidden_layers|n_layers?|num_layers|(en|de)coder_layers|num_decoder_layers)$/, max: 1024, what: 'a layer count' },
-  { keys: /^(num_attention_heads|num_key_value_heads|n_heads?|num_heads|(en|de)coder_attention_heads|n_kv_heads)$/, max: 1024, what: 'a head count' },
+  {
+    keys: /^(num_hidden_layers|n_layers?|num_layers|(en|de)coder_layers|num_decoder_layers)$/,
+    max: 1024,
+    what: 'a layer count',
+  },
+  {
+    keys: /^(num_attention_heads|num_key_value_heads|n_heads?|num_heads|(en|de)coder_attention_heads|n_kv_heads)$/,
+    max: 1024,
+    what: 'a head count',
+  },
   { keys: /^vocab_size$/, max: 1 << 22, what: 'a vocabulary size' },
   { keys: /_token_id$/, max: 1 << 22, what: 'a token id' },
-  { keys: /^(max_position_embeddings|n_positions|n_ctx|max_seq_len|sliding_window)$/, max: 1 << 24, what: 'a position count' },
-  { keys: /^(hidden_size|n_embd|d_model|dim|intermediate_size|n_inner|d_ff|ffn_dim|(en|de)coder_ffn_dim|head_dim|d_kv|hidden_dim)$/, max: 1 << 18, what: 'a width' },
+  {
+    keys: /^(max_position_embeddings|n_positions|n_ctx|max_seq_len|sliding_window)$/,
+    max: 1 << 24,
+    what: 'a position count',
+  },
+  {
+    keys: /^(hidden_size|n_embd|d_model|dim|intermediate_size|n_inner|d_ff|ffn_dim|(en|de)coder_ffn_dim|head_dim|d_kv|hidden_dim)$/,
+    max: 1 << 18,
+    what: 'a width',
+  },
 ];
 /** Any other integer field. */
 const MAX_CONFIG_INT = 2 ** 31 - 1;
@@ -140,28 +255,35 @@ export function configBound(key: string): { readonly max: number; readonly what:
 
 /** Reads positive integers / numbers from a config object with clear AttentionInputError('config') messages. */
 export function configReader(raw: unknown, where: string) {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new AttentionInputError('config', `${where} is not a JSON object.`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new AttentionInputError('config', `${where} is not a JSON object.`);
   const c = raw as Record<string, unknown>;
   const fail = (message: string): never => {
     throw new AttentionInputError('config', message);
   };
   const bounded = (key: string, v: number): number => {
     const b = configBound(key);
-    if (v > b.max) fail(`${where}: "${key}" is ${v}, but at most ${b.max} is accepted for ${b.what} (far above any real checkpoint): the config is corrupted or hand-edited.`);
+    if (v > b.max)
+      fail(
+        `${where}: "${key}" is ${v}, but at most ${b.max} is accepted for ${b.what} (far above any real checkpoint): the config is corrupted or hand-edited.`,
+      );
     return v;
   };
   const int = (key: string, fallback?: number, min = 1): number => {
     const v = c[key] ?? fallback;
     if (v === undefined || v === null) fail(`${where} is missing "${key}".`);
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-      fail(`${where}: "${key}" must be ${min === 0 ? 'a non-negative' : 'a positive'} integer, not ${JSON.stringify(v)}.`);
+      fail(
+        `${where}: "${key}" must be ${min === 0 ? 'a non-negative' : 'a positive'} integer, not ${JSON.stringify(v)}.`,
+      );
     }
     return bounded(key, v as number);
   };
   const num = (key: string, fallback?: number): number => {
     const v = c[key] ?? fallback;
     if (v === undefined || v === null) fail(`${where} is missing "${key}".`);
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`${where}: "${key}" must be a positive number, not ${JSON.stringify(v)}.`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+      fail(`${where}: "${key}" must be a positive number, not ${JSON.stringify(v)}.`);
     return v as number;
   };
   const bool = (key: string, fallback: boolean): boolean => {
@@ -169,7 +291,10 @@ export function configReader(raw: unknown, where: string) {
     if (typeof v !== 'boolean') fail(`${where}: "${key}" must be true or false, not ${JSON.stringify(v)}.`);
     return v as boolean;
   };
-  const optInt = (key: string): number | undefined => (typeof c[key] === 'number' && Number.isInteger(c[key]) && (c[key] as number) >= 0 ? bounded(key, c[key] as number) : undefined);
+  const optInt = (key: string): number | undefined =>
+    typeof c[key] === 'number' && Number.isInteger(c[key]) && (c[key] as number) >= 0
+      ? bounded(key, c[key] as number)
+      : undefined;
   const architectures = Array.isArray(c['architectures']) ? (c['architectures'] as unknown[]).map(String) : [];
   return { c, int, num, bool, optInt, fail, architectures };
 }
@@ -208,7 +333,11 @@ const fmtShape = (shape: readonly number[]): string => shape.join('×');
  * is AttentionInputError('file'), a wrong shape ('shape') with the received and expected shapes.
  * Returns the tensors found, keyed by spec name (optional ones that are absent are left out).
  */
-export function checkWeights(tensors: ReadonlyMap<string, SafeTensor>, specs: readonly WeightSpec[], check: WeightCheck): Map<string, SafeTensor> {
+export function checkWeights(
+  tensors: ReadonlyMap<string, SafeTensor>,
+  specs: readonly WeightSpec[],
+  check: WeightCheck,
+): Map<string, SafeTensor> {
   const found = new Map<string, SafeTensor>();
   for (const s of specs) {
     const keys = s.keys ?? check.candidates?.(s.name) ?? [s.name];
@@ -216,11 +345,17 @@ export function checkWeights(tensors: ReadonlyMap<string, SafeTensor>, specs: re
     if (key === undefined) {
       if (s.optional) continue;
       const context = s.context ?? check.context;
-      throw new AttentionInputError('file', `${check.where} has no tensor "${keys.join('" or "')}" (${s.meaning}, ${fmtShape(s.shape)}${context ? `; ${context}` : ''}).`);
+      throw new AttentionInputError(
+        'file',
+        `${check.where} has no tensor "${keys.join('" or "')}" (${s.meaning}, ${fmtShape(s.shape)}${context ? `; ${context}` : ''}).`,
+      );
     }
     const t = tensors.get(key)!;
     if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
-      throw new AttentionInputError('shape', `${check.shown?.(key) ?? key} is ${fmtShape(t.shape)} but ${s.meaning} is ${fmtShape(s.shape)} (from config.json).`);
+      throw new AttentionInputError(
+        'shape',
+        `${check.shown?.(key) ?? key} is ${fmtShape(t.shape)} but ${s.meaning} is ${fmtShape(s.shape)} (from config.json).`,
+      );
     }
     if (t.nonFinite) throw nonFiniteError(check.shown?.(key) ?? key, t, check.where);
     found.set(s.name, t);
@@ -234,7 +369,11 @@ function nonFiniteError(name: string, t: SafeTensor, where: string): AttentionIn
 }
 
 /** Whether any of a spec name's candidate keys is in the file. */
-export function hasWeight(tensors: ReadonlyMap<string, SafeTensor>, name: string, check: Pick<WeightCheck, 'candidates'>): boolean {
+export function hasWeight(
+  tensors: ReadonlyMap<string, SafeTensor>,
+  name: string,
+  check: Pick<WeightCheck, 'candidates'>,
+): boolean {
   return (check.candidates?.(name) ?? [name]).some((k) => tensors.has(k));
 }
 
@@ -266,7 +405,9 @@ const INDEX = 'model.safetensors.index.json';
 const MAX_INDEX_TENSORS = 1 << 18;
 const MAX_SHARDS = 8192;
 
-export type WeightsLocation = { readonly kind: 'single'; readonly file: string } | { readonly kind: 'sharded'; readonly index: string };
+export type WeightsLocation =
+  | { readonly kind: 'single'; readonly file: string }
+  | { readonly kind: 'sharded'; readonly index: string };
 
 interface Refused {
   readonly test: (name: string) => boolean;
@@ -279,13 +420,42 @@ interface Refused {
 
 const PICKLE_WHY = 'is a Python pickle, and unpickling can run any code hidden in the file, so it is never opened';
 const REFUSED: readonly Refused[] = [
-  { test: (n) => /^pytorch_model(-\d+-of-\d+)?\.bin(\.index\.json)?$/.test(n), what: 'PyTorch weights', why: PICKLE_WHY, flag: '' },
-  { test: (n) => /\.(pt|pth|bin)$/.test(n) && !/^(training_args|optimizer|scheduler|rng_state)/.test(n), what: 'PyTorch weights', why: PICKLE_WHY, flag: '' },
-  { test: (n) => /^tf_model(-\d+-of-\d+)?\.h5(\.index\.json)?$/.test(n) || /\.(h5|keras)$/.test(n), what: 'TensorFlow/Keras weights', why: 'needs TensorFlow to read', flag: 'from_tf=True' },
-  { test: (n) => /^model\.ckpt(\.index|\.meta|\.data-\d+-of-\d+)?$/.test(n), what: 'a TensorFlow checkpoint', why: 'needs TensorFlow to read', flag: 'from_tf=True' },
+  {
+    test: (n) => /^pytorch_model(-\d+-of-\d+)?\.bin(\.index\.json)?$/.test(n),
+    what: 'PyTorch weights',
+    why: PICKLE_WHY,
+    flag: '',
+  },
+  {
+    test: (n) => /\.(pt|pth|bin)$/.test(n) && !/^(training_args|optimizer|scheduler|rng_state)/.test(n),
+    what: 'PyTorch weights',
+    why: PICKLE_WHY,
+    flag: '',
+  },
+  {
+    test: (n) => /^tf_model(-\d+-of-\d+)?\.h5(\.index\.json)?$/.test(n) || /\.(h5|keras)$/.test(n),
+    what: 'TensorFlow/Keras weights',
+    why: 'needs TensorFlow to read',
+    flag: 'from_tf=True',
+  },
+  {
+    test: (n) => /^model\.ckpt(\.index|\.meta|\.data-\d+-of-\d+)?$/.test(n),
+    what: 'a TensorFlow checkpoint',
+    why: 'needs TensorFlow to read',
+    flag: 'from_tf=True',
+  },
   { test: (n) => /\.ckpt$/.test(n), what: 'a PyTorch (Lightning) checkpoint', why: PICKLE_WHY },
-  { test: (n) => /^flax_model(-\d+-of-\d+)?\.msgpack(\.index\.json)?$/.test(n), what: 'Flax weights', why: 'needs JAX/Flax to read', flag: 'from_flax=True' },
-  { test: (n) => /\.gguf$/.test(n), what: 'GGUF weights (llama.cpp)', why: 'is a quantised llama.cpp format, not a Hugging Face checkpoint' },
+  {
+    test: (n) => /^flax_model(-\d+-of-\d+)?\.msgpack(\.index\.json)?$/.test(n),
+    what: 'Flax weights',
+    why: 'needs JAX/Flax to read',
+    flag: 'from_flax=True',
+  },
+  {
+    test: (n) => /\.gguf$/.test(n),
+    what: 'GGUF weights (llama.cpp)',
+    why: 'is a quantised llama.cpp format, not a Hugging Face checkpoint',
+  },
   { test: (n) => /\.onnx$/.test(n), what: 'an ONNX graph', why: 'is a compiled graph, not a Hugging Face checkpoint' },
 ];
 
@@ -295,13 +465,18 @@ const REFUSED: readonly Refused[] = [
  * name can end the shell quote, start a new line or reorder what the reader sees.
  */
 export function pythonString(s: string): string {
-  return JSON.stringify(s).replace(/['\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(s).replace(
+    /['\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** The class to name in the conversion one-liner: config.json's architectures[0], else AutoModel. */
 async function architectureOf(dir: string): Promise<string> {
   try {
-    const raw = (await readJsonInside(dir, 'config.json', { kind: 'config', optional: true })) as { architectures?: unknown } | undefined;
+    const raw = (await readJsonInside(dir, 'config.json', { kind: 'config', optional: true })) as
+      | { architectures?: unknown }
+      | undefined;
     const arch = Array.isArray(raw?.architectures) ? raw.architectures[0] : undefined;
     if (typeof arch === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(arch)) return arch;
   } catch {
@@ -343,9 +518,12 @@ export async function locateWeights(dir: string): Promise<WeightsLocation> {
         `This writes model.safetensors (or shards with ${INDEX}) into the same folder.` +
         (r.why === PICKLE_WHY ? ' Only convert files you trust: the conversion itself unpickles them.' : '');
     } else {
-      how = ' Use the model\'s original Hugging Face checkpoint in safetensors format (model.safetensors) instead.';
+      how = " Use the model's original Hugging Face checkpoint in safetensors format (model.safetensors) instead.";
     }
-    throw new AttentionInputError('unsupported', `${dir} has ${r.what} (${list}) but no ${SINGLE}. This format ${r.why}: Attention Lens loads safetensors only.${how}`);
+    throw new AttentionInputError(
+      'unsupported',
+      `${dir} has ${r.what} (${list}) but no ${SINGLE}. This format ${r.why}: Attention Lens loads safetensors only.${how}`,
+    );
   }
   const otherSafetensors = names.filter((n) => n.endsWith('.safetensors'));
   if (otherSafetensors.length > 0) {
@@ -353,7 +531,9 @@ export async function locateWeights(dir: string): Promise<WeightsLocation> {
     throw new AttentionInputError(
       'file',
       `${dir} has ${otherSafetensors.slice(0, 4).join(', ')} but neither ${SINGLE} nor ${INDEX}. ` +
-        (shards ? `These look like shards: the index file ${INDEX} that lists which tensor is in which shard is missing.` : `Rename the weights file to ${SINGLE}.`),
+        (shards
+          ? `These look like shards: the index file ${INDEX} that lists which tensor is in which shard is missing.`
+          : `Rename the weights file to ${SINGLE}.`),
     );
   }
   throw new AttentionInputError(
@@ -377,44 +557,72 @@ interface Shard {
 /** Rejects shard names that are not plain relative paths inside the folder. */
 function checkShardName(name: string, dir: string, where: string): string {
   const show = JSON.stringify(name.length > 100 ? name.slice(0, 100) + '…' : name);
-  if (name.length === 0 || name.includes('\0')) throw new AttentionInputError('file', `${where} names an empty or invalid shard file ${show}.`);
+  if (name.length === 0 || name.includes('\0'))
+    throw new AttentionInputError('file', `${where} names an empty or invalid shard file ${show}.`);
   if (path.posix.isAbsolute(name) || path.win32.isAbsolute(name) || /^[A-Za-z]:/.test(name)) {
-    throw new AttentionInputError('file', `${where} names the shard ${show} by an absolute path; shards must be files inside the model folder.`);
+    throw new AttentionInputError(
+      'file',
+      `${where} names the shard ${show} by an absolute path; shards must be files inside the model folder.`,
+    );
   }
   if (name.split(/[/\\]/).some((part) => part === '..')) {
-    throw new AttentionInputError('file', `${where} names the shard ${show}, which points outside the model folder ("..").`);
+    throw new AttentionInputError(
+      'file',
+      `${where} names the shard ${show}, which points outside the model folder ("..").`,
+    );
   }
-  if (!name.endsWith('.safetensors')) throw new AttentionInputError('file', `${where} names the shard ${show}, which is not a .safetensors file.`);
+  if (!name.endsWith('.safetensors'))
+    throw new AttentionInputError('file', `${where} names the shard ${show}, which is not a .safetensors file.`);
   const root = path.resolve(dir);
   const file = path.resolve(root, name);
   const rel = path.relative(root, file);
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw new AttentionInputError('file', `${where} names the shard ${show}, which is not inside the model folder.`);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel))
+    throw new AttentionInputError('file', `${where} names the shard ${show}, which is not inside the model folder.`);
   return file;
 }
 
 async function readIndex(indexPath: string, dir: string): Promise<Shard[]> {
   // Contained, a regular file, at most MAX_BYTES.index (files.ts), before it is parsed.
   const json = await readJsonFile(indexPath, 'file', 'index');
-  const map = json && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>)['weight_map'] : undefined;
+  const map =
+    json && typeof json === 'object' && !Array.isArray(json)
+      ? (json as Record<string, unknown>)['weight_map']
+      : undefined;
   if (!map || typeof map !== 'object' || Array.isArray(map)) {
-    throw new AttentionInputError('file', `${indexPath} has no "weight_map" object (expected {"weight_map": {"tensor.name": "model-00001-of-00002.safetensors", …}}).`);
+    throw new AttentionInputError(
+      'file',
+      `${indexPath} has no "weight_map" object (expected {"weight_map": {"tensor.name": "model-00001-of-00002.safetensors", …}}).`,
+    );
   }
   const entries = Object.entries(map as Record<string, unknown>);
-  if (entries.length > MAX_INDEX_TENSORS) throw new AttentionInputError('file', `${indexPath} lists ${entries.length} tensors, more than the ${MAX_INDEX_TENSORS} accepted (corrupted or crafted).`);
+  if (entries.length > MAX_INDEX_TENSORS)
+    throw new AttentionInputError(
+      'file',
+      `${indexPath} lists ${entries.length} tensors, more than the ${MAX_INDEX_TENSORS} accepted (corrupted or crafted).`,
+    );
   // Keyed by the file a name resolves to, so "a.safetensors" and "./a.safetensors" are one shard, read once.
   const shards = new Map<string, Shard>();
   for (const [tensor, shardName] of entries) {
-    if (typeof shardName !== 'string') throw new AttentionInputError('file', `${indexPath}: the shard for tensor ${JSON.stringify(tensor.slice(0, 80))} is not a file name.`);
+    if (typeof shardName !== 'string')
+      throw new AttentionInputError(
+        'file',
+        `${indexPath}: the shard for tensor ${JSON.stringify(tensor.slice(0, 80))} is not a file name.`,
+      );
     const file = checkShardName(shardName, dir, indexPath);
     let shard = shards.get(file);
     if (!shard) {
-      if (shards.size >= MAX_SHARDS) throw new AttentionInputError('file', `${indexPath} names more than ${MAX_SHARDS} shard files (corrupted or crafted).`);
+      if (shards.size >= MAX_SHARDS)
+        throw new AttentionInputError(
+          'file',
+          `${indexPath} names more than ${MAX_SHARDS} shard files (corrupted or crafted).`,
+        );
       shard = { name: shardName, file, tensors: new Set() };
       shards.set(file, shard);
     }
     shard.tensors.add(tensor);
   }
-  if (shards.size === 0) throw new AttentionInputError('file', `${indexPath} has an empty weight_map: it lists no tensors.`);
+  if (shards.size === 0)
+    throw new AttentionInputError('file', `${indexPath} has an empty weight_map: it lists no tensors.`);
   return [...shards.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
@@ -425,7 +633,10 @@ async function checkShards(shards: readonly Shard[], indexPath: string, dir: str
   for (const s of shards) {
     const rel = path.relative(dir, s.file);
     if ((await resolveInside(dir, rel, { what: 'The shard', optional: true })) === undefined) {
-      throw new AttentionInputError('file', `The shard ${s.name} named in ${indexPath} is missing from the model folder (${s.file}).`);
+      throw new AttentionInputError(
+        'file',
+        `The shard ${s.name} named in ${indexPath} is missing from the model folder (${s.file}).`,
+      );
     }
     const header = await readSafetensorsHeader(s.file, dir);
     sizes.push(header.fileSize);
@@ -435,13 +646,26 @@ async function checkShards(shards: readonly Shard[], indexPath: string, dir: str
   const listed = new Map<string, string>();
   for (const s of shards) for (const t of s.tensors) listed.set(t, s.name);
   for (const [name, held] of holders) {
-    if (held.length > 1) throw new AttentionInputError('file', `Tensor ${show(name)} is stored in more than one shard (${held.join(', ')}); each tensor must be in exactly one.`);
+    if (held.length > 1)
+      throw new AttentionInputError(
+        'file',
+        `Tensor ${show(name)} is stored in more than one shard (${held.join(', ')}); each tensor must be in exactly one.`,
+      );
     const want = listed.get(name);
-    if (want === undefined) throw new AttentionInputError('file', `${held[0]} holds tensor ${show(name)}, which ${indexPath} does not list.`);
-    if (want !== held[0]) throw new AttentionInputError('file', `Tensor ${show(name)} is in ${held[0]}, but ${indexPath} puts it in ${want}.`);
+    if (want === undefined)
+      throw new AttentionInputError('file', `${held[0]} holds tensor ${show(name)}, which ${indexPath} does not list.`);
+    if (want !== held[0])
+      throw new AttentionInputError(
+        'file',
+        `Tensor ${show(name)} is in ${held[0]}, but ${indexPath} puts it in ${want}.`,
+      );
   }
   for (const [name, want] of listed) {
-    if (!holders.has(name)) throw new AttentionInputError('file', `${indexPath} puts tensor ${show(name)} in ${want}, but that shard does not hold it.`);
+    if (!holders.has(name))
+      throw new AttentionInputError(
+        'file',
+        `${indexPath} puts tensor ${show(name)} in ${want}, but that shard does not hold it.`,
+      );
   }
   return sizes;
 }
@@ -461,7 +685,11 @@ export interface CheckpointTensors {
  * Progress is by bytes across all files; cancel is honoured between 4 MB chunks. Refuses pickled
  * and other frameworks' formats without reading them (see locateWeights).
  */
-export async function readCheckpointTensors(dir: string, options: HfFolderOptions = {}, location?: WeightsLocation): Promise<CheckpointTensors> {
+export async function readCheckpointTensors(
+  dir: string,
+  options: HfFolderOptions = {},
+  location?: WeightsLocation,
+): Promise<CheckpointTensors> {
   const { signal, onProgress } = options;
   throwIfCancelled(signal);
   const where = location ?? (await locateWeights(dir));
@@ -472,19 +700,34 @@ export async function readCheckpointTensors(dir: string, options: HfFolderOption
   }
   const shards = await readIndex(where.index, dir);
   const sizes = await checkShards(shards, where.index, dir);
-  const total = Math.max(1, sizes.reduce((a, b) => a + b, 0));
+  const total = Math.max(
+    1,
+    sizes.reduce((a, b) => a + b, 0),
+  );
   const tensors = new Map<string, SafeTensor>();
   let before = 0;
   for (const [i, s] of shards.entries()) {
     throwIfCancelled(signal);
     const label = `shard ${i + 1} of ${shards.length}`;
-    const part = await read(s.file, { signal, folder: dir, onProgress: (f, m) => onProgress?.((before + f * sizes[i]!) / total, `${label}: ${m}`) });
+    const part = await read(s.file, {
+      signal,
+      folder: dir,
+      onProgress: (f, m) => onProgress?.((before + f * sizes[i]!) / total, `${label}: ${m}`),
+    });
     // The header was checked above; a file replaced in between must still match the index.
     for (const [name, t] of part) {
-      if (!s.tensors.has(name) || tensors.has(name)) throw new AttentionInputError('file', `${s.name} changed while it was being read: tensor ${JSON.stringify(name)} does not match ${where.index}.`);
+      if (!s.tensors.has(name) || tensors.has(name))
+        throw new AttentionInputError(
+          'file',
+          `${s.name} changed while it was being read: tensor ${JSON.stringify(name)} does not match ${where.index}.`,
+        );
       tensors.set(name, t);
     }
-    if (part.size !== s.tensors.size) throw new AttentionInputError('file', `${s.name} changed while it was being read: it no longer holds the tensors ${where.index} lists.`);
+    if (part.size !== s.tensors.size)
+      throw new AttentionInputError(
+        'file',
+        `${s.name} changed while it was being read: it no longer holds the tensors ${where.index} lists.`,
+      );
     before += sizes[i]!;
   }
   onProgress?.(1, `Read ${tensors.size} tensors from ${shards.length} shards`);
@@ -494,7 +737,11 @@ export async function readCheckpointTensors(dir: string, options: HfFolderOption
 // ---------------------------------------------------------------------------------------------
 
 /** Config, tokenizer (no larger than the config's vocabulary) and weights, with progress and cancel. */
-export async function readHfFolder<C extends { readonly vocabSize: number }>(dir: string, parseConfig: (raw: unknown, where: string) => C, options: HfFolderOptions = {}): Promise<HfFolder<C>> {
+export async function readHfFolder<C extends { readonly vocabSize: number }>(
+  dir: string,
+  parseConfig: (raw: unknown, where: string) => C,
+  options: HfFolderOptions = {},
+): Promise<HfFolder<C>> {
   const { signal, onProgress } = options;
   throwIfCancelled(signal);
   const configPath = path.join(dir, 'config.json');
@@ -504,9 +751,16 @@ export async function readHfFolder<C extends { readonly vocabSize: number }>(dir
   onProgress?.(0, 'Reading tokenizer');
   const tokenizer = await HfTokenizer.load(dir);
   if (tokenizer.vocabSize > config.vocabSize) {
-    throw new AttentionInputError('shape', `The tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${config.vocabSize}.`);
+    throw new AttentionInputError(
+      'shape',
+      `The tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${config.vocabSize}.`,
+    );
   }
-  const { tensors, weightsPath, files } = await readCheckpointTensors(dir, { signal, onProgress: (f, m) => onProgress?.(0.05 + 0.9 * f, m), ...(options.compact ? { compact: true } : {}) }, location);
+  const { tensors, weightsPath, files } = await readCheckpointTensors(
+    dir,
+    { signal, onProgress: (f, m) => onProgress?.(0.05 + 0.9 * f, m), ...(options.compact ? { compact: true } : {}) },
+    location,
+  );
   throwIfCancelled(signal);
   return { config, tokenizer, tensors, weightsPath, weightFiles: files };
 }

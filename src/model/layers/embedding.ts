@@ -24,7 +24,8 @@ export class EmbeddingTable {
     const out = new Float32Array(ids.length * D);
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
-      if (!(id >= 0 && id < this.rows)) throw new RangeError(`row ${id} is outside the ${this.rows}-row embedding table`);
+      if (!(id >= 0 && id < this.rows))
+        throw new RangeError(`row ${id} is outside the ${this.rows}-row embedding table`);
       out.set(this.#data.subarray(id * D, (id + 1) * D), i * D);
     }
     return tf.tensor2d(out, [ids.length, D], 'float32');

@@ -12,6 +12,7 @@ export interface Dense {
 
 /** x·W + b: [T, in] → [T, out], product and bias in one fused kernel. */
 export function dense(x: tf.Tensor2D, d: Dense): tf.Tensor2D {
-  if (x.shape[1] !== d.w.shape[0]) throw new Error(`dense: input is ${x.shape.join('×')} but the weight is ${d.w.shape.join('×')} ([in, out])`);
+  if (x.shape[1] !== d.w.shape[0])
+    throw new Error(`dense: input is ${x.shape.join('×')} but the weight is ${d.w.shape.join('×')} ([in, out])`);
   return (d.b ? tf.fused.matMul({ a: x, b: d.w, bias: d.b }) : tf.matMul(x, d.w)) as tf.Tensor2D;
 }

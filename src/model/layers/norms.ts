@@ -26,13 +26,17 @@ export interface LN {
 /** The SIMD kernel's result when it can take this norm (wasm backend, width a multiple of 4). */
 function simdNorm(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D | undefined, eps: number): tf.Tensor2D | undefined {
   const D = x.shape[1];
-  if (D % 4 !== 0 || g.size !== D || (b && b.size !== D) || x.dtype !== 'float32' || !hasKernel(LAYER_NORM)) return undefined;
+  if (D % 4 !== 0 || g.size !== D || (b && b.size !== D) || x.dtype !== 'float32' || !hasKernel(LAYER_NORM))
+    return undefined;
   return tf.engine().runKernel(LAYER_NORM, b ? { x, g, b } : { x, g }, { eps }) as tf.Tensor2D;
 }
 
 /** RMSNorm: x / √(mean(x²) + eps) · g, per row. [T, D] → [T, D]. */
 export function rmsNorm(x: tf.Tensor2D, g: tf.Tensor1D, eps: number): tf.Tensor2D {
-  return simdNorm(x, g, undefined, eps) ?? tf.tidy(() => tf.mul(tf.div(x, tf.sqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), g) as tf.Tensor2D);
+  return (
+    simdNorm(x, g, undefined, eps) ??
+    tf.tidy(() => tf.mul(tf.div(x, tf.sqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), g) as tf.Tensor2D)
+  );
 }
 
 /** LayerNorm: (x − mean) / √(var + eps) · g + b, per row. [T, D] → [T, D]. */

@@ -23,7 +23,9 @@ const listed = new Set(CATALOG.map((m) => m.id));
 const unloadable = [...listed].filter((id) => !(id in LOADERS));
 const unlisted = Object.keys(LOADERS).filter((id) => !listed.has(id));
 if (unloadable.length || unlisted.length) {
-  throw new Error(`The built-in catalog and its loaders disagree: no loader for ${unloadable.join(', ') || 'none'}; not in the catalog: ${unlisted.join(', ') || 'none'}.`);
+  throw new Error(
+    `The built-in catalog and its loaders disagree: no loader for ${unloadable.join(', ') || 'none'}; not in the catalog: ${unlisted.join(', ') || 'none'}.`,
+  );
 }
 
 const loaded = new Map<string, Promise<AttentionModel>>();
@@ -34,7 +36,8 @@ export function findModel(id: string): CatalogEntry | undefined {
 
 export function getModel(id: string): Promise<AttentionModel> {
   const load = findModel(id) ? LOADERS[id] : undefined;
-  if (!load) return Promise.reject(new Error(`Unknown model "${id}". Built-in models: ${CATALOG.map((m) => m.id).join(', ')}.`));
+  if (!load)
+    return Promise.reject(new Error(`Unknown model "${id}". Built-in models: ${CATALOG.map((m) => m.id).join(', ')}.`));
   let p = loaded.get(id);
   if (!p) {
     p = load();

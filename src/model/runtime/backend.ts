@@ -61,10 +61,16 @@ interface ThreadFiles {
 export function findThreadFiles(wasmDir: string): ThreadFiles | undefined {
   const dirs = [wasmDir, path.join(wasmDir, '..', 'wasm-out')];
   const scriptDirs = [wasmDir, path.join(__dirname, 'wasm')];
-  const dir = dirs.find((d) => fs.existsSync(path.join(d, THREADED_FACTORY)) && fs.existsSync(path.join(d, THREADED_WORKER)));
+  const dir = dirs.find(
+    (d) => fs.existsSync(path.join(d, THREADED_FACTORY)) && fs.existsSync(path.join(d, THREADED_WORKER)),
+  );
   const scriptDir = scriptDirs.find((d) => fs.existsSync(path.join(d, PTHREAD_WORKER)));
   if (!dir || !scriptDir) return undefined;
-  return { factoryPath: path.join(dir, THREADED_FACTORY), workerModulePath: path.join(dir, THREADED_WORKER), pthreadWorker: path.join(scriptDir, PTHREAD_WORKER) };
+  return {
+    factoryPath: path.join(dir, THREADED_FACTORY),
+    workerModulePath: path.join(dir, THREADED_WORKER),
+    pthreadWorker: path.join(scriptDir, PTHREAD_WORKER),
+  };
 }
 
 export function defaultThreads(): number {
@@ -88,7 +94,12 @@ function patchWorkerThreads(files: ThreadFiles): void {
   wt.Worker = class PthreadWorker extends Original {
     constructor(file: string | URL, options?: object) {
       const blob = typeof file === 'string' && file.startsWith('blob:');
-      super(blob ? files.pthreadWorker : file, blob ? { ...options, workerData: { factoryPath: files.factoryPath, workerModulePath: files.workerModulePath } } : options);
+      super(
+        blob ? files.pthreadWorker : file,
+        blob
+          ? { ...options, workerData: { factoryPath: files.factoryPath, workerModulePath: files.workerModulePath } }
+          : options,
+      );
       if (blob) this.unref();
     }
     ref(): void {
@@ -143,7 +154,10 @@ async function startWasm(dir: string, threads: number): Promise<BackendStatus> {
 }
 
 /** Initialise once; later calls return the same promise. */
-export function initBackend(preferred: BackendName = 'wasm', options: BackendOptions | string = {}): Promise<BackendStatus> {
+export function initBackend(
+  preferred: BackendName = 'wasm',
+  options: BackendOptions | string = {},
+): Promise<BackendStatus> {
   const opts: BackendOptions = typeof options === 'string' ? { wasmDir: options } : options;
   ready ??= (async (): Promise<BackendStatus> => {
     if (preferred === 'wasm') {
@@ -158,7 +172,11 @@ export function initBackend(preferred: BackendName = 'wasm', options: BackendOpt
       } catch (err) {
         await tf.setBackend('cpu');
         await tf.ready();
-        return { name: 'cpu', threads: 1, warning: `wasm backend unavailable (${(err as Error).message}); using the slower cpu backend` };
+        return {
+          name: 'cpu',
+          threads: 1,
+          warning: `wasm backend unavailable (${(err as Error).message}); using the slower cpu backend`,
+        };
       }
     }
     await tf.setBackend('cpu');

@@ -30,8 +30,13 @@
 // evaluated in float32 here, GELU is within 2.5e-7·max(1, |x|) of a double-precision reference.
 // The variance is two-pass (no E[x²] − E[x]² cancellation). test/unit/wasmKernels.test.ts checks both.
 
-const P = [-2.72614225801306e-10, 2.77068142495902e-8, -2.10102402082508e-6, -5.69250639462346e-5, -7.34990630326855e-4, -2.95459980854025e-3, -1.60960333262415e-2];
-const Q = [-1.45660718464996e-5, -2.13374055278905e-4, -1.68282697438203e-3, -7.37332916720468e-3, -1.42647390514189e-2];
+const P = [
+  -2.72614225801306e-10, 2.77068142495902e-8, -2.10102402082508e-6, -5.69250639462346e-5, -7.34990630326855e-4,
+  -2.95459980854025e-3, -1.60960333262415e-2,
+];
+const Q = [
+  -1.45660718464996e-5, -2.13374055278905e-4, -1.68282697438203e-3, -7.37332916720468e-3, -1.42647390514189e-2,
+];
 
 const op = {
   end: 0x0b,
@@ -92,11 +97,46 @@ function name(s: string): number[] {
 
 const get = (i: number): number[] => [op.localGet, i];
 const set = (i: number): number[] => [op.localSet, i];
-const addConst = (local: number, k: number): number[] => [...get(local), op.i32Const, ...sleb(k), op.i32Add, ...set(local)];
+const addConst = (local: number, k: number): number[] => [
+  ...get(local),
+  op.i32Const,
+  ...sleb(k),
+  op.i32Add,
+  ...set(local),
+];
 /** `while (local < end) { body }` as block/loop/br_if/br. */
-const whileBelow = (local: number, end: number, body: number[]): number[] => [...op.block, ...op.loop, ...get(local), ...get(end), op.i32GeU, op.brIf, 1, ...body, op.br, 0, op.end, op.end];
+const whileBelow = (local: number, end: number, body: number[]): number[] => [
+  ...op.block,
+  ...op.loop,
+  ...get(local),
+  ...get(end),
+  op.i32GeU,
+  op.brIf,
+  1,
+  ...body,
+  op.br,
+  0,
+  op.end,
+  op.end,
+];
 /** The four lanes of a v128 local added into one f32 on the stack. */
-const hsum = (v: number): number[] => [...get(v), ...op.f32x4Lane, 0, ...get(v), ...op.f32x4Lane, 1, op.f32Add, ...get(v), ...op.f32x4Lane, 2, op.f32Add, ...get(v), ...op.f32x4Lane, 3, op.f32Add];
+const hsum = (v: number): number[] => [
+  ...get(v),
+  ...op.f32x4Lane,
+  0,
+  ...get(v),
+  ...op.f32x4Lane,
+  1,
+  op.f32Add,
+  ...get(v),
+  ...op.f32x4Lane,
+  2,
+  op.f32Add,
+  ...get(v),
+  ...op.f32x4Lane,
+  3,
+  op.f32Add,
+];
 
 function sleb(n: number): number[] {
   const out: number[] = [];
@@ -110,20 +150,52 @@ function sleb(n: number): number[] {
 
 function geluBody(): number[] {
   const [src, dst, n, end, x, u, x2, p, q] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const horner = (coeffs: readonly number[]): number[] => coeffs.slice(1).reduce((acc, c) => [...acc, ...get(x2), ...op.f32x4Mul, ...splat(c), ...op.f32x4Add], splat(coeffs[0]!));
+  const horner = (coeffs: readonly number[]): number[] =>
+    coeffs
+      .slice(1)
+      .reduce((acc, c) => [...acc, ...get(x2), ...op.f32x4Mul, ...splat(c), ...op.f32x4Add], splat(coeffs[0]!));
   return [
     ...[2, 1, 0x7f, 5, 0x7b], // locals: one i32 ($end), five v128
-    ...get(src), ...get(n), op.i32Const, 2, op.i32Shl, op.i32Add, ...set(end),
+    ...get(src),
+    ...get(n),
+    op.i32Const,
+    2,
+    op.i32Shl,
+    op.i32Add,
+    ...set(end),
     ...whileBelow(src, end, [
-      ...get(src), ...op.v128Load, ...set(x),
-      ...get(x), ...splat(Math.SQRT1_2), ...op.f32x4Mul, ...splat(-4), ...op.f32x4Max, ...splat(4), ...op.f32x4Min, ...set(u),
-      ...get(u), ...get(u), ...op.f32x4Mul, ...set(x2),
-      ...horner(P), ...get(u), ...op.f32x4Mul, ...set(p),
-      ...horner(Q), ...set(q),
+      ...get(src),
+      ...op.v128Load,
+      ...set(x),
+      ...get(x),
+      ...splat(Math.SQRT1_2),
+      ...op.f32x4Mul,
+      ...splat(-4),
+      ...op.f32x4Max,
+      ...splat(4),
+      ...op.f32x4Min,
+      ...set(u),
+      ...get(u),
+      ...get(u),
+      ...op.f32x4Mul,
+      ...set(x2),
+      ...horner(P),
+      ...get(u),
+      ...op.f32x4Mul,
+      ...set(p),
+      ...horner(Q),
+      ...set(q),
       ...get(dst),
-      ...get(x), ...splat(0.5), ...op.f32x4Mul,
-      ...get(p), ...get(q), ...op.f32x4Div, ...splat(1), ...op.f32x4Add,
-      ...op.f32x4Mul, ...op.v128Store,
+      ...get(x),
+      ...splat(0.5),
+      ...op.f32x4Mul,
+      ...get(p),
+      ...get(q),
+      ...op.f32x4Div,
+      ...splat(1),
+      ...op.f32x4Add,
+      ...op.f32x4Mul,
+      ...op.v128Store,
       ...addConst(src, 16),
       ...addConst(dst, 16),
     ]),
@@ -132,39 +204,109 @@ function geluBody(): number[] {
 }
 
 function layerNormBody(): number[] {
-  const [src, dst, g, b, rows, cols, eps, center, row, p, end, j, acc, mv, sv, d, mean] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+  const [src, dst, g, b, rows, cols, eps, center, row, p, end, j, acc, mv, sv, d, mean] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+  ];
   const perCol = (): number[] => [...get(cols), op.f32FromU32, op.f32Div];
   return [
     ...[3, 4, 0x7f, 4, 0x7b, 1, 0x7d], // locals: four i32, four v128, one f32
-    ...op.block, ...op.loop,
-    ...get(row), ...get(rows), op.i32GeU, op.brIf, 1,
-    ...get(src), ...get(cols), op.i32Const, 2, op.i32Shl, op.i32Add, ...set(end),
+    ...op.block,
+    ...op.loop,
+    ...get(row),
+    ...get(rows),
+    op.i32GeU,
+    op.brIf,
+    1,
+    ...get(src),
+    ...get(cols),
+    op.i32Const,
+    2,
+    op.i32Shl,
+    op.i32Add,
+    ...set(end),
     // mean (0 for RMSNorm: $center = 0)
-    op.f32Const, ...f32Bytes(0), ...set(mean),
-    ...get(center), ...op.if,
-    ...splat(0), ...set(acc), ...get(src), ...set(p),
+    op.f32Const,
+    ...f32Bytes(0),
+    ...set(mean),
+    ...get(center),
+    ...op.if,
+    ...splat(0),
+    ...set(acc),
+    ...get(src),
+    ...set(p),
     ...whileBelow(p, end, [...get(acc), ...get(p), ...op.v128Load, ...op.f32x4Add, ...set(acc), ...addConst(p, 16)]),
-    ...hsum(acc), ...perCol(), ...set(mean),
+    ...hsum(acc),
+    ...perCol(),
+    ...set(mean),
     op.end,
-    ...get(mean), ...op.f32x4Splat, ...set(mv),
+    ...get(mean),
+    ...op.f32x4Splat,
+    ...set(mv),
     // 1 / √(variance + ε)
-    ...splat(0), ...set(acc), ...get(src), ...set(p),
-    ...whileBelow(p, end, [...get(p), ...op.v128Load, ...get(mv), ...op.f32x4Sub, op.localTee, d, ...get(d), ...op.f32x4Mul, ...get(acc), ...op.f32x4Add, ...set(acc), ...addConst(p, 16)]),
-    op.f32Const, ...f32Bytes(1), ...hsum(acc), ...perCol(), ...get(eps), op.f32Add, op.f32Sqrt, op.f32Div, ...op.f32x4Splat, ...set(sv),
+    ...splat(0),
+    ...set(acc),
+    ...get(src),
+    ...set(p),
+    ...whileBelow(p, end, [
+      ...get(p),
+      ...op.v128Load,
+      ...get(mv),
+      ...op.f32x4Sub,
+      op.localTee,
+      d,
+      ...get(d),
+      ...op.f32x4Mul,
+      ...get(acc),
+      ...op.f32x4Add,
+      ...set(acc),
+      ...addConst(p, 16),
+    ]),
+    op.f32Const,
+    ...f32Bytes(1),
+    ...hsum(acc),
+    ...perCol(),
+    ...get(eps),
+    op.f32Add,
+    op.f32Sqrt,
+    op.f32Div,
+    ...op.f32x4Splat,
+    ...set(sv),
     // (x − mean)·s·g + b
-    ...get(src), ...set(p), op.i32Const, 0, ...set(j),
+    ...get(src),
+    ...set(p),
+    op.i32Const,
+    0,
+    ...set(j),
     ...whileBelow(p, end, [
       ...get(dst),
-      ...get(p), ...op.v128Load, ...get(mv), ...op.f32x4Sub, ...get(sv), ...op.f32x4Mul,
-      ...get(g), ...get(j), op.i32Add, ...op.v128Load, ...op.f32x4Mul,
-      ...get(b), ...get(j), op.i32Add, ...op.v128Load, ...op.f32x4Add,
+      ...get(p),
+      ...op.v128Load,
+      ...get(mv),
+      ...op.f32x4Sub,
+      ...get(sv),
+      ...op.f32x4Mul,
+      ...get(g),
+      ...get(j),
+      op.i32Add,
+      ...op.v128Load,
+      ...op.f32x4Mul,
+      ...get(b),
+      ...get(j),
+      op.i32Add,
+      ...op.v128Load,
+      ...op.f32x4Add,
       ...op.v128Store,
-      ...addConst(p, 16), ...addConst(dst, 16), ...addConst(j, 16),
+      ...addConst(p, 16),
+      ...addConst(dst, 16),
+      ...addConst(j, 16),
     ]),
-    ...get(end), ...set(src),
+    ...get(end),
+    ...set(src),
     ...addConst(row, 1),
-    op.br, 0,
-    op.end, op.end,
+    op.br,
+    0,
+    op.end,
+    op.end,
     op.end,
   ];
 }
@@ -188,7 +330,16 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
 const CHUNK = 1 << 20; // floats per call: the module's memory stays near 8 MB
 
 type GeluFn = (src: number, dst: number, n: number) => void;
-type LayerNormFn = (src: number, dst: number, g: number, b: number, rows: number, cols: number, eps: number, center: number) => void;
+type LayerNormFn = (
+  src: number,
+  dst: number,
+  g: number,
+  b: number,
+  rows: number,
+  cols: number,
+  eps: number,
+  center: number,
+) => void;
 
 /** The module's functions over float32 arrays, which may be views of another module's (shared) memory. */
 export class SimdKernels {
@@ -234,8 +385,16 @@ export class SimdKernels {
    * Rows of `cols` (a multiple of 4): dst = (x − mean)/√(var + eps)·g + b, row by row; without
    * `b` it is RMSNorm, x/√(mean(x²) + eps)·g.
    */
-  layerNorm(src: Float32Array, g: Float32Array, b: Float32Array | undefined, eps: number, cols: number, dst: Float32Array): void {
-    if (cols % 4 !== 0 || g.length !== cols || (b && b.length !== cols) || src.length % cols !== 0) throw new Error(`layerNorm: ${src.length} values in rows of ${cols}, g ${g.length}, b ${b?.length}`);
+  layerNorm(
+    src: Float32Array,
+    g: Float32Array,
+    b: Float32Array | undefined,
+    eps: number,
+    cols: number,
+    dst: Float32Array,
+  ): void {
+    if (cols % 4 !== 0 || g.length !== cols || (b && b.length !== cols) || src.length % cols !== 0)
+      throw new Error(`layerNorm: ${src.length} values in rows of ${cols}, g ${g.length}, b ${b?.length}`);
     const rows = src.length / cols;
     const chunkRows = Math.max(1, Math.min(rows, Math.floor(CHUNK / cols)));
     const n = chunkRows * cols;

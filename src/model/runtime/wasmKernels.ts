@@ -23,7 +23,12 @@ interface WasmBackend {
  * Copies x[begin : begin + size] into a new tensor. Views of the heap are taken after
  * makeOutput: its malloc may grow (and so replace) the heap.
  */
-function sliceOf(backend: WasmBackend, x: tf.TensorInfo, begin: readonly number[], size: readonly number[]): tf.TensorInfo {
+function sliceOf(
+  backend: WasmBackend,
+  x: tf.TensorInfo,
+  begin: readonly number[],
+  size: readonly number[],
+): tf.TensorInfo {
   const out = backend.makeOutput([...size], x.dtype);
   const total = size.reduce((a, b) => a * b, 1);
   if (total === 0) return out;
@@ -126,11 +131,22 @@ function layerNorm(simd: SimdKernels, args: KernelArgs): tf.TensorInfo {
   const backend = asBackend(args);
   const out = backend.makeOutput([...x.shape], 'float32');
   const heap = (t: tf.TensorInfo): Float32Array => backend.typedArrayFromHeap(t) as Float32Array;
-  simd.layerNorm(heap(x), heap(g), b && heap(b), (args.attrs as unknown as { eps: number }).eps, x.shape[x.shape.length - 1]!, heap(out));
+  simd.layerNorm(
+    heap(x),
+    heap(g),
+    b && heap(b),
+    (args.attrs as unknown as { eps: number }).eps,
+    x.shape[x.shape.length - 1]!,
+    heap(out),
+  );
   return out;
 }
 
-const REPLACEMENTS: Record<string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]> = { Slice: slice, Unpack: unpack, SplitV: splitV };
+const REPLACEMENTS: Record<string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]> = {
+  Slice: slice,
+  Unpack: unpack,
+  SplitV: splitV,
+};
 
 let installed = false;
 
@@ -146,13 +162,18 @@ export function installWasmKernels(): void {
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel({
       ...original,
-      kernelFunc: (args) => (Object.values(args.inputs).some((t) => t?.dtype === 'string') ? original.kernelFunc(args) : replacement(args)),
+      kernelFunc: (args) =>
+        Object.values(args.inputs).some((t) => t?.dtype === 'string') ? original.kernelFunc(args) : replacement(args),
     });
   }
   const simd = SimdKernels.create();
   if (simd) {
-    for (const [kernelName, fn] of [[GELU_ERF, geluErf], [LAYER_NORM, layerNorm]] as const) {
-      if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: (args) => fn(simd, args) });
+    for (const [kernelName, fn] of [
+      [GELU_ERF, geluErf],
+      [LAYER_NORM, layerNorm],
+    ] as const) {
+      if (!tf.getKernel(kernelName, 'wasm'))
+        tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: (args) => fn(simd, args) });
     }
   }
   installed = true;

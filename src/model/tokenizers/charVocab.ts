@@ -71,15 +71,18 @@ export class CharVocab {
     const output = j.output as string[];
     for (const key of ['pad_id', 'unk_id'] as const) {
       const v = j[key];
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= input.length) bad(`"${key}" must index "input"`);
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= input.length)
+        bad(`"${key}" must index "input"`);
     }
     for (const key of ['bos_id', 'eos_id'] as const) {
       const v = j[key];
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= output.length) bad(`"${key}" must index "output"`);
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= output.length)
+        bad(`"${key}" must index "output"`);
     }
     // Every non-special input entry is exactly one code point.
     input.forEach((c, i) => {
-      if (i !== j.pad_id && i !== j.unk_id && [...c].length !== 1) bad(`input entry ${i} (${JSON.stringify(c)}) is not one character`);
+      if (i !== j.pad_id && i !== j.unk_id && [...c].length !== 1)
+        bad(`input entry ${i} (${JSON.stringify(c)}) is not one character`);
     });
     return new CharVocab(j as unknown as CharVocabJson);
   }

@@ -36,7 +36,13 @@ interface AddedTokenJson {
  * The added-token list: tokenizer_config's `added_tokens_decoder` when it has one, else the named
  * special tokens (appended after the vocabulary when it lacks them, as transformers does).
  */
-function addedTokens(vocab: Record<string, number>, size: number, config: Record<string, unknown>, names: readonly string[], lstrip: ReadonlySet<string> = new Set()): AddedTokenJson[] {
+function addedTokens(
+  vocab: Record<string, number>,
+  size: number,
+  config: Record<string, unknown>,
+  names: readonly string[],
+  lstrip: ReadonlySet<string> = new Set(),
+): AddedTokenJson[] {
   const out: AddedTokenJson[] = [];
   const decoder = asRecord(config['added_tokens_decoder']);
   const entries = Object.entries(decoder);
@@ -64,7 +70,15 @@ function addedTokens(vocab: Record<string, number>, size: number, config: Record
     if (content === undefined || seen.has(content)) continue;
     seen.add(content);
     const id = Object.prototype.hasOwnProperty.call(vocab, content) ? vocab[content]! : next++;
-    out.push({ id, content, single_word: false, lstrip: lstrip.has(name), rstrip: false, normalized: false, special: true });
+    out.push({
+      id,
+      content,
+      single_word: false,
+      lstrip: lstrip.has(name),
+      rstrip: false,
+      normalized: false,
+      special: true,
+    });
   }
   return out.sort((a, b) => a.id - b.id);
 }
@@ -81,17 +95,35 @@ function withDefaults(config: Record<string, unknown>, defaults: Record<string, 
  * split, lowercase and accent stripping per do_lower_case / strip_accents), BertPreTokenizer,
  * WordPiece with the '##' continuation prefix, '[CLS] $A [SEP]' post-processing.
  */
-export function wordPieceTokenizerJson(vocabText: string, tokenizerConfig: unknown, where = 'vocab.txt'): Record<string, unknown> {
-  const config = withDefaults(asRecord(tokenizerConfig), { unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]' });
+export function wordPieceTokenizerJson(
+  vocabText: string,
+  tokenizerConfig: unknown,
+  where = 'vocab.txt',
+): Record<string, unknown> {
+  const config = withDefaults(asRecord(tokenizerConfig), {
+    unk_token: '[UNK]',
+    sep_token: '[SEP]',
+    pad_token: '[PAD]',
+    cls_token: '[CLS]',
+    mask_token: '[MASK]',
+  });
   const vocab = Object.create(null) as Record<string, number>;
   const lines = fileLines(vocabText);
   lines.forEach((token, i) => (vocab[token] = i));
-  if (lines.length === 0) throw new AttentionInputError('file', `${where} is empty; a WordPiece vocabulary lists one token per line.`);
+  if (lines.length === 0)
+    throw new AttentionInputError('file', `${where} is empty; a WordPiece vocabulary lists one token per line.`);
   const unk = specialName(config['unk_token'])!;
-  if (!(unk in vocab)) throw new AttentionInputError('file', `${where} has no ${unk} token (tokenizer_config.json's unk_token).`);
+  if (!(unk in vocab))
+    throw new AttentionInputError('file', `${where} has no ${unk} token (tokenizer_config.json's unk_token).`);
   const cls = specialName(config['cls_token'])!;
   const sep = specialName(config['sep_token'])!;
-  const added = addedTokens(vocab, lines.length, config, ['unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token']);
+  const added = addedTokens(vocab, lines.length, config, [
+    'unk_token',
+    'sep_token',
+    'pad_token',
+    'cls_token',
+    'mask_token',
+  ]);
   const idOf = (t: string): number => added.find((a) => a.content === t)?.id ?? vocab[t]!;
   const lowercase = config['do_lower_case'] !== false;
   const stripAccents = typeof config['strip_accents'] === 'boolean' ? config['strip_accents'] : null;
@@ -100,11 +132,21 @@ export function wordPieceTokenizerJson(vocabText: string, tokenizerConfig: unkno
     truncation: null,
     padding: null,
     added_tokens: added,
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: config['tokenize_chinese_chars'] !== false, strip_accents: stripAccents, lowercase },
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: config['tokenize_chinese_chars'] !== false,
+      strip_accents: stripAccents,
+      lowercase,
+    },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: cls, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: sep, type_id: 0 } }],
+      single: [
+        { SpecialToken: { id: cls, type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: sep, type_id: 0 } },
+      ],
       pair: [
         { SpecialToken: { id: cls, type_id: 0 } },
         { Sequence: { id: 'A', type_id: 0 } },
@@ -112,7 +154,10 @@ export function wordPieceTokenizerJson(vocabText: string, tokenizerConfig: unkno
         { Sequence: { id: 'B', type_id: 1 } },
         { SpecialToken: { id: sep, type_id: 1 } },
       ],
-      special_tokens: { [cls]: { id: cls, ids: [idOf(cls)], tokens: [cls] }, [sep]: { id: sep, ids: [idOf(sep)], tokens: [sep] } },
+      special_tokens: {
+        [cls]: { id: cls, ids: [idOf(cls)], tokens: [cls] },
+        [sep]: { id: sep, ids: [idOf(sep)], tokens: [sep] },
+      },
     },
     decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
     model: { type: 'WordPiece', unk_token: unk, continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
@@ -126,7 +171,11 @@ export function wordPieceTokenizerJson(vocabText: string, tokenizerConfig: unkno
  * when tokenizer_config says add_bos_token.
  */
 /** vocab.json (token → id) and merges.txt ('a b' per line, an optional '#version' first line). */
-function readBpeFiles(vocabJson: string, mergesText: string, where: string): { vocab: Record<string, number>; size: number; merges: string[] } {
+function readBpeFiles(
+  vocabJson: string,
+  mergesText: string,
+  where: string,
+): { vocab: Record<string, number>; size: number; merges: string[] } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(vocabJson);
@@ -137,7 +186,11 @@ function readBpeFiles(vocabJson: string, mergesText: string, where: string): { v
   const vocab = Object.create(null) as Record<string, number>;
   let size = 0;
   for (const [token, id] of Object.entries(raw)) {
-    if (!Number.isSafeInteger(id) || (id as number) < 0) throw new AttentionInputError('file', `${where}: the id of ${JSON.stringify(token.slice(0, 40))} is not a non-negative integer.`);
+    if (!Number.isSafeInteger(id) || (id as number) < 0)
+      throw new AttentionInputError(
+        'file',
+        `${where}: the id of ${JSON.stringify(token.slice(0, 40))} is not a non-negative integer.`,
+      );
     vocab[token] = id as number;
     size = Math.max(size, (id as number) + 1);
   }
@@ -147,7 +200,8 @@ function readBpeFiles(vocabJson: string, mergesText: string, where: string): { v
     if (i === 0 && line.startsWith('#version')) continue;
     if (line.trim() === '') continue;
     const parts = line.split(' ');
-    if (parts.length !== 2) throw new AttentionInputError('file', `merges.txt line ${i + 1} is not two tokens separated by one space.`);
+    if (parts.length !== 2)
+      throw new AttentionInputError('file', `merges.txt line ${i + 1} is not two tokens separated by one space.`);
     merges.push(line);
   }
   return { vocab, size, merges };
@@ -155,17 +209,51 @@ function readBpeFiles(vocabJson: string, mergesText: string, where: string): { v
 
 /** Byte-level BPE with no unknown token (every byte is in the vocabulary). */
 function byteLevelBpeModel(vocab: Record<string, number>, merges: readonly string[]): Record<string, unknown> {
-  return { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab, merges };
+  return {
+    type: 'BPE',
+    dropout: null,
+    unk_token: null,
+    continuing_subword_prefix: '',
+    end_of_word_suffix: '',
+    fuse_unk: false,
+    byte_fallback: false,
+    vocab,
+    merges,
+  };
 }
 
-export function byteLevelBpeTokenizerJson(vocabJson: string, mergesText: string, tokenizerConfig: unknown, modelType?: string, where = 'vocab.json'): Record<string, unknown> {
+export function byteLevelBpeTokenizerJson(
+  vocabJson: string,
+  mergesText: string,
+  tokenizerConfig: unknown,
+  modelType?: string,
+  where = 'vocab.json',
+): Record<string, unknown> {
   const { vocab, size, merges } = readBpeFiles(vocabJson, mergesText, where);
-  const tokClass = typeof asRecord(tokenizerConfig)['tokenizer_class'] === 'string' ? (asRecord(tokenizerConfig)['tokenizer_class'] as string) : '';
-  const roberta = /roberta|bart|longformer|camembert/i.test(tokClass) || /roberta|bart|longformer|camembert/i.test(modelType ?? '');
+  const tokClass =
+    typeof asRecord(tokenizerConfig)['tokenizer_class'] === 'string'
+      ? (asRecord(tokenizerConfig)['tokenizer_class'] as string)
+      : '';
+  const roberta =
+    /roberta|bart|longformer|camembert/i.test(tokClass) || /roberta|bart|longformer|camembert/i.test(modelType ?? '');
   const config = roberta
-    ? withDefaults(asRecord(tokenizerConfig), { bos_token: '<s>', eos_token: '</s>', sep_token: '</s>', cls_token: '<s>', unk_token: '<unk>', pad_token: '<pad>', mask_token: '<mask>' })
-    : withDefaults(asRecord(tokenizerConfig), { bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>' });
-  const names = roberta ? ['bos_token', 'pad_token', 'eos_token', 'unk_token', 'sep_token', 'cls_token', 'mask_token'] : ['bos_token', 'eos_token', 'unk_token', 'pad_token'];
+    ? withDefaults(asRecord(tokenizerConfig), {
+        bos_token: '<s>',
+        eos_token: '</s>',
+        sep_token: '</s>',
+        cls_token: '<s>',
+        unk_token: '<unk>',
+        pad_token: '<pad>',
+        mask_token: '<mask>',
+      })
+    : withDefaults(asRecord(tokenizerConfig), {
+        bos_token: '<|endoftext|>',
+        eos_token: '<|endoftext|>',
+        unk_token: '<|endoftext|>',
+      });
+  const names = roberta
+    ? ['bos_token', 'pad_token', 'eos_token', 'unk_token', 'sep_token', 'cls_token', 'mask_token']
+    : ['bos_token', 'eos_token', 'unk_token', 'pad_token'];
   const added = addedTokens(vocab, size, config, names, new Set(['mask_token']));
   const idOf = (t: string): number => added.find((a) => a.content === t)?.id ?? vocab[t] ?? 0;
   const addPrefixSpace = config['add_prefix_space'] === true;
@@ -173,13 +261,23 @@ export function byteLevelBpeTokenizerJson(vocabJson: string, mergesText: string,
   if (roberta) {
     const sep = specialName(config['sep_token'])!;
     const cls = specialName(config['cls_token'])!;
-    postProcessor = { type: 'RobertaProcessing', sep: [sep, idOf(sep)], cls: [cls, idOf(cls)], trim_offsets: true, add_prefix_space: addPrefixSpace };
+    postProcessor = {
+      type: 'RobertaProcessing',
+      sep: [sep, idOf(sep)],
+      cls: [cls, idOf(cls)],
+      trim_offsets: true,
+      add_prefix_space: addPrefixSpace,
+    };
   } else if (config['add_bos_token'] === true) {
     const bos = specialName(config['bos_token'])!;
     postProcessor = {
       type: 'TemplateProcessing',
       single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-      pair: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      pair: [
+        { SpecialToken: { id: bos, type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+      ],
       special_tokens: { [bos]: { id: bos, ids: [idOf(bos)], tokens: [bos] } },
     };
   } else {
@@ -216,11 +314,25 @@ export function wantsQwen2Tokenizer(tokenizerConfig: unknown, modelType: string 
  * Qwen's split regex (isolated), ByteLevel without its own regex or prefix space, byte-level BPE,
  * no BOS; Qwen2Tokenizer's defaults name '<|endoftext|>' as eos, unk and pad.
  */
-export function qwen2TokenizerJson(vocabJson: string, mergesText: string, tokenizerConfig: unknown, where = 'vocab.json'): Record<string, unknown> {
+export function qwen2TokenizerJson(
+  vocabJson: string,
+  mergesText: string,
+  tokenizerConfig: unknown,
+  where = 'vocab.json',
+): Record<string, unknown> {
   const { vocab, size, merges } = readBpeFiles(vocabJson, mergesText, where);
-  const config = withDefaults(asRecord(tokenizerConfig), { eos_token: '<|endoftext|>', unk_token: '<|endoftext|>', pad_token: '<|endoftext|>' });
+  const config = withDefaults(asRecord(tokenizerConfig), {
+    eos_token: '<|endoftext|>',
+    unk_token: '<|endoftext|>',
+    pad_token: '<|endoftext|>',
+  });
   const added = addedTokens(vocab, size, config, ['bos_token', 'eos_token', 'unk_token', 'pad_token']);
-  const byteLevel = { type: 'ByteLevel', add_prefix_space: config['add_prefix_space'] === true, trim_offsets: false, use_regex: false };
+  const byteLevel = {
+    type: 'ByteLevel',
+    add_prefix_space: config['add_prefix_space'] === true,
+    trim_offsets: false,
+    use_regex: false,
+  };
   return {
     version: '1.0',
     truncation: null,
@@ -229,7 +341,10 @@ export function qwen2TokenizerJson(vocabJson: string, mergesText: string, tokeni
     normalizer: { type: 'NFC' },
     pre_tokenizer: {
       type: 'Sequence',
-      pretokenizers: [{ type: 'Split', pattern: { Regex: QWEN2_SPLIT }, behavior: 'Isolated', invert: false }, byteLevel],
+      pretokenizers: [
+        { type: 'Split', pattern: { Regex: QWEN2_SPLIT }, behavior: 'Isolated', invert: false },
+        byteLevel,
+      ],
     },
     post_processor: { ...byteLevel, add_prefix_space: false },
     decoder: { ...byteLevel, add_prefix_space: false },

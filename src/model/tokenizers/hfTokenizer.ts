@@ -21,8 +21,20 @@ import * as path from 'node:path';
 import { parseJsonText, readTextInside } from '../formats/files';
 import { checkTokenizerIds } from '../formats/tokenizerFile';
 import { AttentionInputError, type Token } from '../../../shared/trace';
-import { asRecord, byteLevelBpeTokenizerJson, qwen2TokenizerJson, wantsQwen2Tokenizer, wordPieceTokenizerJson } from './converters';
-import { composeNormalisers, localNormaliser, normaliseWithOffsets, type LocalNormaliser, type NormalisedText } from './normalisedOffsets';
+import {
+  asRecord,
+  byteLevelBpeTokenizerJson,
+  qwen2TokenizerJson,
+  wantsQwen2Tokenizer,
+  wordPieceTokenizerJson,
+} from './converters';
+import {
+  composeNormalisers,
+  localNormaliser,
+  normaliseWithOffsets,
+  type LocalNormaliser,
+  type NormalisedText,
+} from './normalisedOffsets';
 
 // The converters were defined here first; importers keep this path.
 export { byteLevelBpeTokenizerJson, qwen2TokenizerJson, wordPieceTokenizerJson };
@@ -96,7 +108,11 @@ function typeTree(node: unknown, out: unknown[] = []): unknown[] {
 
 /** A file's text through the safe file layer (inside its folder, regular, size-capped), or undefined when it does not exist. */
 async function readOptionalText(file: string): Promise<string | undefined> {
-  const kind = /^(vocab\.|merges\.)/.test(path.basename(file)) ? 'vocab' : path.basename(file) === 'config.json' ? 'config' : 'tokenizer';
+  const kind = /^(vocab\.|merges\.)/.test(path.basename(file))
+    ? 'vocab'
+    : path.basename(file) === 'config.json'
+      ? 'config'
+      : 'tokenizer';
   return readTextInside(path.dirname(file), path.basename(file), { kind, optional: true });
 }
 
@@ -104,7 +120,6 @@ async function readOptionalJson(file: string): Promise<unknown> {
   const text = await readOptionalText(file);
   return text === undefined ? undefined : parseJsonText(text, file);
 }
-
 
 export class HfTokenizer {
   readonly vocabSize: number;
@@ -138,7 +153,10 @@ export class HfTokenizer {
     const config = asRecord(tokenizerConfig);
     const model = asRecord(json['model']);
     if (!json['model'] || (typeof model['type'] !== 'string' && !model['vocab'])) {
-      throw new AttentionInputError('file', `${where} has no "model" section; it is not a Hugging Face tokenizer.json.`);
+      throw new AttentionInputError(
+        'file',
+        `${where} has no "model" section; it is not a Hugging Face tokenizer.json.`,
+      );
     }
     checkTokenizerIds(json, where);
     try {
@@ -154,26 +172,42 @@ export class HfTokenizer {
     for (const raw of addedList) {
       const t = asRecord(raw);
       if (typeof t['id'] === 'number' && typeof t['content'] === 'string') {
-        this.added.set(t['id'], { content: t['content'], special: t['special'] === true, normalized: t['normalized'] !== false, lstrip: t['lstrip'] === true });
+        this.added.set(t['id'], {
+          content: t['content'],
+          special: t['special'] === true,
+          normalized: t['normalized'] !== false,
+          lstrip: t['lstrip'] === true,
+        });
       }
     }
     const tokenName = (v: unknown): string | undefined =>
-      typeof v === 'string' ? v : typeof asRecord(v)['content'] === 'string' ? (asRecord(v)['content'] as string) : undefined;
-    const idOf = (name: string | undefined): number | undefined => (name === undefined ? undefined : this.vocab.get(name));
-    this.unkToken = tokenName(config['unk_token']) ?? (typeof model['unk_token'] === 'string' ? model['unk_token'] : undefined);
+      typeof v === 'string'
+        ? v
+        : typeof asRecord(v)['content'] === 'string'
+          ? (asRecord(v)['content'] as string)
+          : undefined;
+    const idOf = (name: string | undefined): number | undefined =>
+      name === undefined ? undefined : this.vocab.get(name);
+    this.unkToken =
+      tokenName(config['unk_token']) ?? (typeof model['unk_token'] === 'string' ? model['unk_token'] : undefined);
     this.unkId = idOf(this.unkToken) ?? (typeof model['unk_id'] === 'number' ? model['unk_id'] : undefined);
     if (this.unkToken === undefined && this.unkId !== undefined) this.unkToken = this.idToPiece[this.unkId];
     // BOS: the tokenizer_config names it; else the post-processor's first special token.
     // Llama 3 nests its TemplateProcessing in a Sequence after ByteLevel.
     const outer = asRecord(json['post_processor']);
-    const nested = Array.isArray(outer['processors']) ? (outer['processors'] as unknown[]).map(asRecord).find((p) => p['type'] === 'TemplateProcessing') : undefined;
+    const nested = Array.isArray(outer['processors'])
+      ? (outer['processors'] as unknown[]).map(asRecord).find((p) => p['type'] === 'TemplateProcessing')
+      : undefined;
     const post = nested ?? outer;
     const single = Array.isArray(post['single']) ? (post['single'] as unknown[]) : [];
     const firstSpecial = asRecord(asRecord(single[0])['SpecialToken'])['id'];
     const postBos = typeof firstSpecial === 'string' ? firstSpecial : undefined;
     this.bosId = idOf(tokenName(config['bos_token'])) ?? idOf(postBos);
     this.eosId = idOf(tokenName(config['eos_token']));
-    this.addBosDefault = typeof config['add_bos_token'] === 'boolean' ? config['add_bos_token'] : postBos !== undefined && this.bosId !== undefined;
+    this.addBosDefault =
+      typeof config['add_bos_token'] === 'boolean'
+        ? config['add_bos_token']
+        : postBos !== undefined && this.bosId !== undefined;
     this.byteFallback = model['byte_fallback'] === true;
     this.unigram = model['type'] === 'Unigram';
     this.fuseUnk = model['fuse_unk'] === true || this.unigram;
@@ -183,15 +217,36 @@ export class HfTokenizer {
     const decoders = typeTree(json['decoder']).map(asRecord);
     const metaspace = [...preTokenizers, ...decoders].find((n) => n['type'] === 'Metaspace');
     this.replacement = typeof metaspace?.['replacement'] === 'string' ? (metaspace['replacement'] as string) : '▁';
-    this.byteLevel = [...preTokenizers, ...decoders].some((n) => n['type'] === 'ByteLevel') ? byteLevelDecoderTable() : undefined;
-    const prependNormaliser = normalizers.some((n) => n['type'] === 'Prepend' && typeof n['prepend'] === 'string' && (n['prepend'] as string).includes(this.replacement));
+    this.byteLevel = [...preTokenizers, ...decoders].some((n) => n['type'] === 'ByteLevel')
+      ? byteLevelDecoderTable()
+      : undefined;
+    const prependNormaliser = normalizers.some(
+      (n) =>
+        n['type'] === 'Prepend' &&
+        typeof n['prepend'] === 'string' &&
+        (n['prepend'] as string).includes(this.replacement),
+    );
     const metaPre = preTokenizers.find((n) => n['type'] === 'Metaspace');
-    const scheme = metaPre ? (typeof metaPre['prepend_scheme'] === 'string' ? metaPre['prepend_scheme'] : metaPre['add_prefix_space'] === false ? 'never' : 'always') : 'never';
+    const scheme = metaPre
+      ? typeof metaPre['prepend_scheme'] === 'string'
+        ? metaPre['prepend_scheme']
+        : metaPre['add_prefix_space'] === false
+          ? 'never'
+          : 'always'
+      : 'never';
     this.prependsSpace = prependNormaliser || scheme === 'always' || scheme === 'first';
     this.prependsAfterAdded = scheme === 'always' ? 'always' : prependNormaliser ? 'unnormalized' : 'never';
-    this.normaliser = composeNormalisers(normalizers.map(localNormaliser).filter((f): f is LocalNormaliser => f !== undefined));
-    const collapsesSpaces = normalizers.some((n) => n['type'] === 'Replace' && asRecord(n['pattern'])['Regex'] === ' {2,}' && n['content'] === ' ');
-    this.collapsedSpace = preTokenizers.some((n) => n['type'] === 'WhitespaceSplit') ? /\s/u : collapsesSpaces ? / / : undefined;
+    this.normaliser = composeNormalisers(
+      normalizers.map(localNormaliser).filter((f): f is LocalNormaliser => f !== undefined),
+    );
+    const collapsesSpaces = normalizers.some(
+      (n) => n['type'] === 'Replace' && asRecord(n['pattern'])['Regex'] === ' {2,}' && n['content'] === ' ',
+    );
+    this.collapsedSpace = preTokenizers.some((n) => n['type'] === 'WhitespaceSplit')
+      ? /\s/u
+      : collapsesSpaces
+        ? / /
+        : undefined;
     this.addedLiterals = [...this.added.values()].map((a) => a.content);
   }
 
@@ -212,13 +267,18 @@ export class HfTokenizer {
     const merged = { ...specialMap, ...config };
     const vocabTxtPath = path.join(dir, 'vocab.txt');
     const vocabTxt = await readOptionalText(vocabTxtPath);
-    if (vocabTxt !== undefined) return new HfTokenizer(wordPieceTokenizerJson(vocabTxt, merged, vocabTxtPath), merged, vocabTxtPath);
+    if (vocabTxt !== undefined)
+      return new HfTokenizer(wordPieceTokenizerJson(vocabTxt, merged, vocabTxtPath), merged, vocabTxtPath);
     const vocabJsonPath = path.join(dir, 'vocab.json');
     const mergesPath = path.join(dir, 'merges.txt');
     const mergesTxt = await readOptionalText(mergesPath);
     if (mergesTxt !== undefined) {
       const vocabJson = await readOptionalText(vocabJsonPath);
-      if (vocabJson === undefined) throw new AttentionInputError('file', `${dir} has merges.txt but no vocab.json beside it (a byte-level BPE tokenizer needs both).`);
+      if (vocabJson === undefined)
+        throw new AttentionInputError(
+          'file',
+          `${dir} has merges.txt but no vocab.json beside it (a byte-level BPE tokenizer needs both).`,
+        );
       const rawType = asRecord(await readOptionalJson(path.join(dir, 'config.json')))['model_type'];
       const modelType = typeof rawType === 'string' ? rawType : undefined;
       const json = wantsQwen2Tokenizer(merged, modelType)
@@ -229,7 +289,7 @@ export class HfTokenizer {
     throw new AttentionInputError(
       'file',
       `${dir} has no tokenizer: looked for tokenizer.json, vocab.txt (WordPiece, BERT-style) and vocab.json + merges.txt (byte-level BPE, GPT-2-style). ` +
-        'SentencePiece-only folders (tokenizer.model, spiece.model, source.spm) need a tokenizer.json: save one with transformers\' AutoTokenizer (use_fast=True).',
+        "SentencePiece-only folders (tokenizer.model, spiece.model, source.spm) need a tokenizer.json: save one with transformers' AutoTokenizer (use_fast=True).",
     );
   }
 
@@ -336,7 +396,9 @@ export class HfTokenizer {
   private align(input: string): { tokens: HfToken[]; issues: number } {
     const enc = this.lib.encode(input, { add_special_tokens: false });
     // Tokens are matched with the normalised text's bytes, and their spans mapped back to `input`.
-    const view: NormalisedText | undefined = this.normaliser ? normaliseWithOffsets(input, this.normaliser, this.addedLiterals) : undefined;
+    const view: NormalisedText | undefined = this.normaliser
+      ? normaliseWithOffsets(input, this.normaliser, this.addedLiterals)
+      : undefined;
     const text = view ? view.text : input;
     const bytes = utf8.encode(text);
     // For every byte, the UTF-16 span of the code point it belongs to.
@@ -388,7 +450,8 @@ export class HfTokenizer {
       const literal = added ? utf8.encode(added.content) : undefined;
       // An unknown-character token, as opposed to the unk token's own text typed in the input.
       const unknownRun = isUnk && !(literal && startsWithBytes(cursor, literal));
-      const covered = unknownRun && piece !== this.unkToken && piece !== this.idToPiece[id] ? utf8.encode(piece) : undefined;
+      const covered =
+        unknownRun && piece !== this.unkToken && piece !== this.idToPiece[id] ? utf8.encode(piece) : undefined;
       if (covered && covered.length > 0 && startsWithBytes(cursor, covered)) {
         take(covered.length);
       } else if (unknownRun) {
@@ -408,7 +471,8 @@ export class HfTokenizer {
         if (added?.lstrip && literal) {
           // The spaces before an lstrip token belong to it (the library strips them into its span).
           let k = cursor;
-          while (k < bytes.length && (bytes[k] === 0x20 || bytes[k] === 0x09 || bytes[k] === 0x0a || bytes[k] === 0x0d)) k++;
+          while (k < bytes.length && (bytes[k] === 0x20 || bytes[k] === 0x09 || bytes[k] === 0x0a || bytes[k] === 0x0d))
+            k++;
           if (k > cursor && startsWithBytes(k, literal)) take(k - cursor);
         }
         const units = this.units(piece);
@@ -417,7 +481,8 @@ export class HfTokenizer {
           if (unit === MARK && this.collapsedSpace) {
             // The run of whitespace this boundary replaced (none for the '▁' prepended to a text that starts with a word).
             const space = this.collapsedSpace;
-            while (cursor < bytes.length && bytes[cursor]! < 0x80 && space.test(String.fromCharCode(bytes[cursor]!))) take(1);
+            while (cursor < bytes.length && bytes[cursor]! < 0x80 && space.test(String.fromCharCode(bytes[cursor]!)))
+              take(1);
           } else if (unit === MARK) {
             if (pendingPrefix && u === 0) {
               // the space the normaliser prepended: no text
@@ -466,7 +531,13 @@ export class HfTokenizer {
       };
       tokens.push(token);
     }
-    if (this.collapsedSpace) while (cursor < bytes.length && bytes[cursor]! < 0x80 && this.collapsedSpace.test(String.fromCharCode(bytes[cursor]!))) cursor++;
+    if (this.collapsedSpace)
+      while (
+        cursor < bytes.length &&
+        bytes[cursor]! < 0x80 &&
+        this.collapsedSpace.test(String.fromCharCode(bytes[cursor]!))
+      )
+        cursor++;
     if (cursor < bytes.length) issues++;
     return { tokens, issues };
   }

@@ -34,9 +34,18 @@ const removeMarks = (s: string): string => s.replace(/\p{M}/gu, '');
 function precompiled(s: string): string {
   // eslint-disable-next-line no-control-regex -- the library deletes these control characters
   s = s.replace(/[\u0001-\u0008\u000B\u000E-\u001F\u007F\u008F\u009F]/gm, '');
-  // eslint-disable-next-line no-control-regex -- and maps these (tab, newlines, odd spaces) to ' '
-  s = s.replace(/[\u0009\u000A\u000C\u000D\u00A0\u1680\u2000-\u200F\u2028\u2029\u202F\u205F\u2581\u3000\uFEFF\uFFFD]/gm, ' ');
-  return s.includes('\uFF5E') ? s.split('\uFF5E').map((p) => p.normalize('NFKC')).join('\uFF5E') : s.normalize('NFKC');
+  // and maps these (tab, newlines, odd spaces) to ' '
+  s = s.replace(
+    // eslint-disable-next-line no-control-regex -- the control characters are the point
+    /[\u0009\u000A\u000C\u000D\u00A0\u1680\u2000-\u200F\u2028\u2029\u202F\u205F\u2581\u3000\uFEFF\uFFFD]/gm,
+    ' ',
+  );
+  return s.includes('\uFF5E')
+    ? s
+        .split('\uFF5E')
+        .map((p) => p.normalize('NFKC'))
+        .join('\uFF5E')
+    : s.normalize('NFKC');
 }
 
 /** The local, length-changing step a tokenizer.json normalizer node stands for, if any. */
@@ -107,7 +116,12 @@ class Builder {
   finish(originalLength: number): NormalisedText {
     // Deleted characters at the very end belong to the last unit.
     if (this.pending >= 0 && this.end.length > 0) this.end[this.end.length - 1] = originalLength;
-    return { text: this.pieces.join(''), start: Int32Array.from(this.start), end: Int32Array.from(this.end), originalLength };
+    return {
+      text: this.pieces.join(''),
+      start: Int32Array.from(this.start),
+      end: Int32Array.from(this.end),
+      originalLength,
+    };
   }
 }
 
@@ -185,7 +199,12 @@ function pushSection(out: Builder, f: LocalNormaliser, section: string, a: numbe
   while (i < section.length) {
     let j = i;
     if (isAscii(section.charCodeAt(i))) {
-      while (j < section.length && isAscii(section.charCodeAt(j)) && (j + 1 >= section.length || isAscii(section.charCodeAt(j + 1)))) j++;
+      while (
+        j < section.length &&
+        isAscii(section.charCodeAt(j)) &&
+        (j + 1 >= section.length || isAscii(section.charCodeAt(j + 1)))
+      )
+        j++;
     }
     if (j > i) {
       const run = section.slice(i, j);
@@ -273,7 +292,11 @@ function literalRanges(text: string, literals: readonly string[]): [number, numb
  * `text` normalised by `f` with the map back to `text`; `keep` are literals (added tokens) the
  * tokenizer splits out before normalising, kept verbatim. Without `f`, the identity.
  */
-export function normaliseWithOffsets(text: string, f: LocalNormaliser | undefined, keep: readonly string[] = []): NormalisedText {
+export function normaliseWithOffsets(
+  text: string,
+  f: LocalNormaliser | undefined,
+  keep: readonly string[] = [],
+): NormalisedText {
   const out = new Builder();
   if (!f) {
     out.identity(text, 0);

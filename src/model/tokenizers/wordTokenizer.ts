@@ -90,6 +90,6 @@ export function tokenizeWords(text: string, options: WordTokenizeOptions = {}): 
     const start = seg.index + a;
     tokens.push({ text: word, id: wordId(word, vocab), start, end: start + word.length });
   }
-  const coveredLength = truncated ? tokens[tokens.length - 1]?.end ?? 0 : text.length;
+  const coveredLength = truncated ? (tokens[tokens.length - 1]?.end ?? 0) : text.length;
   return { tokens, truncated, coveredLength };
 }

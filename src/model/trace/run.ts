@@ -4,7 +4,14 @@
 // A model supplies only its tokenizer, its forward pass and its stages.
 import { backendLabel } from '../runtime/backend';
 import { throwIfCancelled, type RunOptions } from '../model';
-import { AttentionInputError, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from '../../../shared/trace';
+import {
+  AttentionInputError,
+  type ModelInfo,
+  type Prediction,
+  type Stage,
+  type Token,
+  type Trace,
+} from '../../../shared/trace';
 
 /** The longest input a model takes, and how its warnings name that limit. */
 export interface PositionLimit {
@@ -67,7 +74,10 @@ export class Run {
     this.#limit = limits.limit;
     const P = limits.limit?.positions;
     const requested = options.maxTokens;
-    let maxTokens = requested !== undefined && Number.isFinite(requested) ? Math.floor(requested) : (limits.defaultMaxTokens ?? P ?? 256);
+    let maxTokens =
+      requested !== undefined && Number.isFinite(requested)
+        ? Math.floor(requested)
+        : (limits.defaultMaxTokens ?? P ?? 256);
     maxTokens = Math.max(limits.minTokens ?? 1, maxTokens);
     if (P !== undefined && maxTokens > P) {
       this.warnings.push(`maxTokens ${maxTokens} is more than this model's ${P} ${limits.limit!.label}; using ${P}.`);
@@ -81,7 +91,11 @@ export class Run {
   /** Starts a run: throws for a cancelled signal or a blank text before any work is done. */
   static begin(text: string, options: RunOptions, limits: RunLimits = {}): Run {
     throwIfCancelled(options.signal);
-    if (text.trim().length === 0) throw new AttentionInputError('empty', limits.emptyMessage ?? 'There is no text to run: select some words first.');
+    if (text.trim().length === 0)
+      throw new AttentionInputError(
+        'empty',
+        limits.emptyMessage ?? 'There is no text to run: select some words first.',
+      );
     return new Run(text, options, limits);
   }
 
@@ -100,7 +114,8 @@ export class Run {
 
   /** Records the tokenizer's warnings; throws when the text produced no tokens at all. */
   admit<T extends AdmittedInput>(input: T, words: AdmitWords = {}): T {
-    if (input.tokens.length === 0) throw new AttentionInputError('empty', words.noTokens ?? 'The text produced no tokens.');
+    if (input.tokens.length === 0)
+      throw new AttentionInputError('empty', words.noTokens ?? 'The text produced no tokens.');
     if (input.truncated) {
       const why = words.truncatedWhy?.(this.maxTokens, this.atModelLimit) ?? '';
       this.warnings.push(
@@ -109,10 +124,17 @@ export class Run {
     }
     const issues = input.alignmentIssues ?? 0;
     if (issues > 0) {
-      this.warnings.push(words.alignment?.(issues) ?? `${plural(issues, 'token')} could not be matched exactly with the text; their editor positions are approximate.`);
+      this.warnings.push(
+        words.alignment?.(issues) ??
+          `${plural(issues, 'token')} could not be matched exactly with the text; their editor positions are approximate.`,
+      );
     }
     const unknown = input.tokens.filter((t) => t.unknown).length;
-    if (unknown > 0) this.warnings.push(words.unknown?.(unknown) ?? `${plural(unknown, 'token')} fell outside the vocabulary and became ${words.unkToken ?? '<unk>'}.`);
+    if (unknown > 0)
+      this.warnings.push(
+        words.unknown?.(unknown) ??
+          `${plural(unknown, 'token')} fell outside the vocabulary and became ${words.unkToken ?? '<unk>'}.`,
+      );
     return input;
   }
 
@@ -171,7 +193,9 @@ export function nonFiniteWarning(stages: readonly Stage[]): string | undefined {
     }
   }
   if (!first) return undefined;
-  const what = [first.nan ? plural(first.nan, 'NaN value') : '', first.inf ? plural(first.inf, 'infinite value') : ''].filter(Boolean).join(' and ');
+  const what = [first.nan ? plural(first.nan, 'NaN value') : '', first.inf ? plural(first.inf, 'infinite value') : '']
+    .filter(Boolean)
+    .join(' and ');
   return (
     `Non-finite numbers: stage "${first.stage.title}" (${first.stage.id}) has ${what} in ${first.tensor}` +
     `${later ? `, and ${plural(later, 'later stage')} too` : ''}. From there on the numbers shown are not meaningful: the weights or an intermediate value overflowed float32.`

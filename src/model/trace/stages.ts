@@ -48,16 +48,45 @@ export interface AttentionStageSpec extends AttentionWords {
 
 /** The four stages of one attention block: Q/K/V, scores, weights, context. */
 export function attentionStages(s: AttentionStageSpec): Stage[] {
-  const { prefix, layer, title, attention, heads: H, headDim: hd, dModel: D, queryCount: Tq, keyCount: Tk, record: r } = s;
+  const {
+    prefix,
+    layer,
+    title,
+    attention,
+    heads: H,
+    headDim: hd,
+    dModel: D,
+    queryCount: Tq,
+    keyCount: Tk,
+    record: r,
+  } = s;
   const KV = s.kvHeads ?? H;
   const kvAxis = s.kvHeads === undefined ? 'head' : 'kv_head';
   const qTok = { token: attention.queries } as const;
   const kTok = { token: attention.keys } as const;
   const qk = { query: attention.queries, key: attention.keys } as const;
   const scoresDescription = s.scoresDescription ?? `QKᵀ/√${hd}${s.mask ? ' before masking' : ''}`;
-  const scoreTensors = [tensor('scores', [H, Tq, Tk], ['head', 'query', 'key'], r.scores, { tokenAxes: qk, description: scoresDescription })];
-  if (s.mask) scoreTensors.push(tensor('mask', [Tq, Tk], ['query', 'key'], s.mask, { tokenAxes: qk, description: s.maskDescription ?? '1 = may attend, 0 = masked (future position)' }));
-  const stage = (part: string, kind: Stage['kind'], heading: string, formula: string, explanation: string, tensors: Stage['tensors']): Stage => ({
+  const scoreTensors = [
+    tensor('scores', [H, Tq, Tk], ['head', 'query', 'key'], r.scores, {
+      tokenAxes: qk,
+      description: scoresDescription,
+    }),
+  ];
+  if (s.mask)
+    scoreTensors.push(
+      tensor('mask', [Tq, Tk], ['query', 'key'], s.mask, {
+        tokenAxes: qk,
+        description: s.maskDescription ?? '1 = may attend, 0 = masked (future position)',
+      }),
+    );
+  const stage = (
+    part: string,
+    kind: Stage['kind'],
+    heading: string,
+    formula: string,
+    explanation: string,
+    tensors: Stage['tensors'],
+  ): Stage => ({
     id: `${prefix}.${part}`,
     kind,
     layer,
@@ -68,24 +97,77 @@ export function attentionStages(s: AttentionStageSpec): Stage[] {
     tensors,
   });
   return [
-    stage('qkv', 'qkv', s.qkvTitle ?? 'queries, keys, values', s.qkvFormula ?? 'Q = h W_Q + b_Q,  K = h W_K + b_K,  V = h W_V + b_V  (split into heads)', s.qkvText, [
-      tensor('Q', [H, Tq, hd], ['head', 'token', 'd_head'], r.q, { tokenAxes: qTok, description: s.qDescription ?? 'Queries, one row per query token and head' }),
-      tensor('K', [KV, Tk, hd], [kvAxis, 'token', 'd_head'], r.k, { tokenAxes: kTok, description: s.kDescription ?? 'Keys, one row per key token and head' }),
-      tensor('V', [KV, Tk, hd], [kvAxis, 'token', 'd_head'], r.v, { tokenAxes: kTok, description: s.vDescription ?? 'Values, one row per key token and head' }),
-    ]),
-    stage('scores', 'score', 'attention scores', s.scoresFormula ?? `S[h] = Q[h] K[h]ᵀ / √${hd}`, s.scoresText, scoreTensors),
-    stage('weights', 'normalise', 'attention weights', s.weightsFormula ?? 'α[h] = softmax(S[h])  (each row sums to 1)', s.weightsText, [
-      tensor('weights', [H, Tq, Tk], ['head', 'query', 'key'], r.weights, { tokenAxes: qk, description: 'Attention weights α' }),
-    ]),
-    stage('context', 'context', 'context vectors', s.contextFormula ?? 'cᵢ[h] = Σⱼ αᵢⱼ[h] Vⱼ[h];  out = concat_h(c) W_O + b_O', s.contextText, [
-      tensor('context', [H, Tq, hd], ['head', 'query', 'd_head'], r.context, { tokenAxes: { query: attention.queries }, description: 'Per-head context vectors' }),
-      tensor('output', [Tq, D], ['token', 'd_model'], r.output, { tokenAxes: qTok, description: s.outputDescription ?? 'concat(heads) W_O + b_O' }),
-    ]),
+    stage(
+      'qkv',
+      'qkv',
+      s.qkvTitle ?? 'queries, keys, values',
+      s.qkvFormula ?? 'Q = h W_Q + b_Q,  K = h W_K + b_K,  V = h W_V + b_V  (split into heads)',
+      s.qkvText,
+      [
+        tensor('Q', [H, Tq, hd], ['head', 'token', 'd_head'], r.q, {
+          tokenAxes: qTok,
+          description: s.qDescription ?? 'Queries, one row per query token and head',
+        }),
+        tensor('K', [KV, Tk, hd], [kvAxis, 'token', 'd_head'], r.k, {
+          tokenAxes: kTok,
+          description: s.kDescription ?? 'Keys, one row per key token and head',
+        }),
+        tensor('V', [KV, Tk, hd], [kvAxis, 'token', 'd_head'], r.v, {
+          tokenAxes: kTok,
+          description: s.vDescription ?? 'Values, one row per key token and head',
+        }),
+      ],
+    ),
+    stage(
+      'scores',
+      'score',
+      'attention scores',
+      s.scoresFormula ?? `S[h] = Q[h] K[h]ᵀ / √${hd}`,
+      s.scoresText,
+      scoreTensors,
+    ),
+    stage(
+      'weights',
+      'normalise',
+      'attention weights',
+      s.weightsFormula ?? 'α[h] = softmax(S[h])  (each row sums to 1)',
+      s.weightsText,
+      [
+        tensor('weights', [H, Tq, Tk], ['head', 'query', 'key'], r.weights, {
+          tokenAxes: qk,
+          description: 'Attention weights α',
+        }),
+      ],
+    ),
+    stage(
+      'context',
+      'context',
+      'context vectors',
+      s.contextFormula ?? 'cᵢ[h] = Σⱼ αᵢⱼ[h] Vⱼ[h];  out = concat_h(c) W_O + b_O',
+      s.contextText,
+      [
+        tensor('context', [H, Tq, hd], ['head', 'query', 'd_head'], r.context, {
+          tokenAxes: { query: attention.queries },
+          description: 'Per-head context vectors',
+        }),
+        tensor('output', [Tq, D], ['token', 'd_model'], r.output, {
+          tokenAxes: qTok,
+          description: s.outputDescription ?? 'concat(heads) W_O + b_O',
+        }),
+      ],
+    ),
   ];
 }
 
 /** The top-k predictions per position as the two tensors the panel's prediction views read. */
-export function topKTensors(T: number, k: number, p: Float32Array, id: ArrayLike<number>, tokenAxes: Readonly<Record<string, 'input' | 'output'>>, what: string): TensorData[] {
+export function topKTensors(
+  T: number,
+  k: number,
+  p: Float32Array,
+  id: ArrayLike<number>,
+  tokenAxes: Readonly<Record<string, 'input' | 'output'>>,
+  what: string,
+): TensorData[] {
   return [
     tensor('top_p', [T, k], ['token', 'rank'], p, { tokenAxes, description: `Probabilities of the top ${what}` }),
     tensor('top_id', [T, k], ['token', 'rank'], Float32Array.from(id), { tokenAxes, description: 'Their token ids' }),

@@ -94,7 +94,18 @@ function headNorm(cfg: NormConfig, x: tf.Tensor3D, g: NormWeights | undefined, w
 }
 
 /** Projections, positions and multi-head attention of `hq` over `hkv`; the output projection applied. */
-function attention(hq: tf.Tensor2D, hkv: tf.Tensor2D, w: AttentionWeights, a: AttentionConfig, n: NormConfig, inputs: BlockInputs, mask: tf.Tensor2D | undefined, rope: RopeTensors | undefined, bias?: tf.Tensor3D, cache?: LayerKv) {
+function attention(
+  hq: tf.Tensor2D,
+  hkv: tf.Tensor2D,
+  w: AttentionWeights,
+  a: AttentionConfig,
+  n: NormConfig,
+  inputs: BlockInputs,
+  mask: tf.Tensor2D | undefined,
+  rope: RopeTensors | undefined,
+  bias?: tf.Tensor3D,
+  cache?: LayerKv,
+) {
   let q = splitHeads(dense(hq, w.q), a.heads, a.headDim); // [Tq, H·hd] → [H, Tq, hd]
   let k = splitHeads(dense(hkv, w.k), a.kvHeads, a.headDim); // [Tk, KV·hd] → [KV, Tk, hd]
   let v = splitHeads(dense(hkv, w.v), a.kvHeads, a.headDim); // [Tk, KV·hd] → [KV, Tk, hd]
@@ -113,7 +124,13 @@ function attention(hq: tf.Tensor2D, hkv: tf.Tensor2D, w: AttentionWeights, a: At
     }
     cache.keep(k, v);
   }
-  const m = multiHead(q, k, v, { scale: a.scale(inputs.layer), ...(mask ? { mask } : {}), ...(bias ? { bias } : {}), ...(a.softCap !== undefined ? { softCap: a.softCap } : {}), ...(a.kvHeads !== a.heads ? { kvHeadOf: kvHeadOf(a) } : {}) });
+  const m = multiHead(q, k, v, {
+    scale: a.scale(inputs.layer),
+    ...(mask ? { mask } : {}),
+    ...(bias ? { bias } : {}),
+    ...(a.softCap !== undefined ? { softCap: a.softCap } : {}),
+    ...(a.kvHeads !== a.heads ? { kvHeadOf: kvHeadOf(a) } : {}),
+  });
   const out = dense(m.merged, w.o); // [Tq, H·hd] → [Tq, D]
   return { m, out };
 }
@@ -127,8 +144,15 @@ function mlp(h: tf.Tensor2D, w: MlpWeights, cfg: BlockConfig): tf.Tensor2D {
 }
 
 /** One layer: x [T, D] → [T, D], with its record when `record`. Must be called inside tf.tidy. */
-export function transformerBlock(x: tf.Tensor2D, w: BlockWeights, cfg: BlockConfig, inputs: BlockInputs, record: boolean): { out: tf.Tensor2D; record?: BlockRecord } {
-  if (x.shape[1] !== cfg.dModel) throw new Error(`layer ${inputs.layer}: input is ${x.shape.join('×')}, expected T×${cfg.dModel}`);
+export function transformerBlock(
+  x: tf.Tensor2D,
+  w: BlockWeights,
+  cfg: BlockConfig,
+  inputs: BlockInputs,
+  record: boolean,
+): { out: tf.Tensor2D; record?: BlockRecord } {
+  if (x.shape[1] !== cfg.dModel)
+    throw new Error(`layer ${inputs.layer}: input is ${x.shape.join('×')}, expected T×${cfg.dModel}`);
   checkImplemented(cfg);
   const pre = cfg.placement === 'pre';
   const n = (v: tf.Tensor2D, g: NormWeights): tf.Tensor2D => norm(cfg.norm, v, g);
@@ -151,13 +175,27 @@ export function transformerBlock(x: tf.Tensor2D, w: BlockWeights, cfg: BlockConf
   };
 
   const h = pre ? n(x, w.selfNorm) : x;
-  const self = attention(h, h, w.self, cfg.self, cfg.norm, inputs, inputs.selfMask, rope, inputs.selfBias, inputs.selfCache);
-  const x1 = pre ? (tf.add(x, post(self.out, w.selfPostNorm, 'selfPostNorm')) as tf.Tensor2D) : n(tf.add(x, self.out) as tf.Tensor2D, w.selfNorm);
+  const self = attention(
+    h,
+    h,
+    w.self,
+    cfg.self,
+    cfg.norm,
+    inputs,
+    inputs.selfMask,
+    rope,
+    inputs.selfBias,
+    inputs.selfCache,
+  );
+  const x1 = pre
+    ? (tf.add(x, post(self.out, w.selfPostNorm, 'selfPostNorm')) as tf.Tensor2D)
+    : n(tf.add(x, self.out) as tf.Tensor2D, w.selfNorm);
 
   let x2 = x1;
   let cross: ReturnType<typeof attention> | undefined;
   if (cfg.cross) {
-    if (!w.cross || !w.crossNorm || !inputs.memory) throw new Error(`layer ${inputs.layer}: cross-attention needs its weights and the encoder's output`);
+    if (!w.cross || !w.crossNorm || !inputs.memory)
+      throw new Error(`layer ${inputs.layer}: cross-attention needs its weights and the encoder's output`);
     const hc = pre ? n(x1, w.crossNorm) : x1;
     cross = attention(hc, inputs.memory, w.cross, cfg.cross, cfg.norm, inputs, undefined, undefined);
     x2 = pre ? (tf.add(x1, cross.out) as tf.Tensor2D) : n(tf.add(x1, cross.out) as tf.Tensor2D, w.crossNorm);
@@ -165,10 +203,17 @@ export function transformerBlock(x: tf.Tensor2D, w: BlockWeights, cfg: BlockConf
 
   // GPT-NeoX's parallel residual: the MLP reads the layer's input, not x + attention.
   const parallel = cfg.mlpInput === 'layer-input';
-  if (parallel && (!pre || cfg.cross || cfg.postNorms)) throw new Error(`layer ${inputs.layer}: an MLP reading the layer's input needs a pre-norm layer without cross-attention or post-norms`);
+  if (parallel && (!pre || cfg.cross || cfg.postNorms))
+    throw new Error(
+      `layer ${inputs.layer}: an MLP reading the layer's input needs a pre-norm layer without cross-attention or post-norms`,
+    );
   const hm = parallel ? n(x, w.mlpNorm) : pre ? n(x2, w.mlpNorm) : x2;
   const ff = mlp(hm, w.mlp, cfg);
-  const out = parallel ? (tf.add(x1, ff) as tf.Tensor2D) : pre ? (tf.add(x2, post(ff, w.mlpPostNorm, 'mlpPostNorm')) as tf.Tensor2D) : n(tf.add(x2, ff) as tf.Tensor2D, w.mlpNorm);
+  const out = parallel
+    ? (tf.add(x1, ff) as tf.Tensor2D)
+    : pre
+      ? (tf.add(x2, post(ff, w.mlpPostNorm, 'mlpPostNorm')) as tf.Tensor2D)
+      : n(tf.add(x2, ff) as tf.Tensor2D, w.mlpNorm);
   if (!record) return { out };
   const residual = f32(x);
   const afterSelf = f32(x1);

@@ -19,7 +19,16 @@ import { SelfInputs } from './selfInputs';
 import { KvCache, StepInputs } from './kvCache';
 import { generateTokens, type GenerateOptions, type GeneratedToken } from './generate';
 import { LoadedModel } from './load';
-import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type ScoreFunction, type Stage, type Token, type Trace } from '../../../shared/trace';
+import {
+  AttentionInputError,
+  tensor,
+  type AttentionInfo,
+  type ModelInfo,
+  type ScoreFunction,
+  type Stage,
+  type Token,
+  type Trace,
+} from '../../../shared/trace';
 
 /** What the shared decoder needs to know about a family's config. */
 export interface CausalLmSpec {
@@ -129,10 +138,14 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
     const { vocabSize: V, limit } = this.spec;
     if (ids.length === 0) throw new AttentionInputError('empty', 'There are no tokens to run.');
     if (this.spec.positions.kind === 'learned' && past + ids.length > limit.positions) {
-      throw new AttentionInputError('too-long', `${past + ids.length} tokens do not fit this model's ${limit.positions} ${limit.label}.`);
+      throw new AttentionInputError(
+        'too-long',
+        `${past + ids.length} tokens do not fit this model's ${limit.positions} ${limit.label}.`,
+      );
     }
     for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= V) throw new AttentionInputError('shape', `Token id ${id} is outside the embedding table (vocab_size ${V}).`);
+      if (!Number.isInteger(id) || id < 0 || id >= V)
+        throw new AttentionInputError('shape', `Token id ${id} is outside the embedding table (vocab_size ${V}).`);
     }
   }
 
@@ -140,7 +153,10 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
    * The forward pass. With `record`, every layer's tensors are pulled out for the trace (and only
    * the top-k of the logits); without, the logits of the last position (`lastOnly`) or of all.
    */
-  private async forward(ids: readonly number[], opts: { record: boolean; lastOnly?: boolean; topK?: number; run?: Run; signal?: AbortSignal; cache?: KvCache }): Promise<ForwardResult> {
+  private async forward(
+    ids: readonly number[],
+    opts: { record: boolean; lastOnly?: boolean; topK?: number; run?: Run; signal?: AbortSignal; cache?: KvCache },
+  ): Promise<ForwardResult> {
     const w = this.live();
     const { block, layers: L, positions } = this.spec;
     const { cache } = opts;
@@ -159,7 +175,10 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
     try {
       x = tf.tidy(() => {
         if (positions.kind === 'learned' && !w.positions) throw new Error('learned positions need their table');
-        const learned = positions.kind === 'learned' && w.positions ? { positions: w.positions, positionIds: positionIds(T, positions.offset + past) } : {};
+        const learned =
+          positions.kind === 'learned' && w.positions
+            ? { positions: w.positions, positionIds: positionIds(T, positions.offset + past) }
+            : {};
         const scale = this.spec.embedScale !== undefined ? { scale: this.spec.embedScale } : {};
         const e = embedTokens(ids, w.embed, { ...learned, ...scale }); // [T] → [T, D]
         if (record) {
@@ -173,11 +192,20 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
       });
       const embedded = x;
       x = undefined; // owned by the stack now
-      const stack = await runStack(embedded, w.layers, cfgs, (l) => (self instanceof StepInputs ? self.for(configOfLayer(cfgs, l).self, cache!.layer(l)) : self.for(configOfLayer(cfgs, l).self)), {
-        record,
-        signal,
-        progress: (l) => opts.run?.progress(l / (L + 1), `Layer ${l + 1} of ${L}`),
-      });
+      const stack = await runStack(
+        embedded,
+        w.layers,
+        cfgs,
+        (l) =>
+          self instanceof StepInputs
+            ? self.for(configOfLayer(cfgs, l).self, cache!.layer(l))
+            : self.for(configOfLayer(cfgs, l).self),
+        {
+          record,
+          signal,
+          progress: (l) => opts.run?.progress(l / (L + 1), `Layer ${l + 1} of ${L}`),
+        },
+      );
       x = stack.out;
       layers.push(...stack.records);
       cache?.ids.push(...ids);
@@ -213,7 +241,8 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
   /** One config per layer, or the one for all. */
   protected layerConfigs(): LayerConfigs {
     const { perLayer, block, layers } = this.spec;
-    if (perLayer && perLayer.length !== layers) throw new Error(`${perLayer.length} layer configs for ${layers} layers`);
+    if (perLayer && perLayer.length !== layers)
+      throw new Error(`${perLayer.length} layer configs for ${layers} layers`);
     return perLayer ?? block;
   }
 
@@ -231,8 +260,16 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
    * One decoding pass over `ids` after the cached positions: the last position's logits ([vocab]) and,
    * with `record`, each layer's numbers (queries of the new positions over every key). The cache grows by `ids`.
    */
-  async step(ids: readonly number[], cache: KvCache, opts: { record?: boolean; signal?: AbortSignal } = {}): Promise<{ logits: Float32Array; layers: BlockRecord[] }> {
-    const out = await this.forward(ids, { record: opts.record ?? false, cache, ...(opts.signal ? { signal: opts.signal } : {}) });
+  async step(
+    ids: readonly number[],
+    cache: KvCache,
+    opts: { record?: boolean; signal?: AbortSignal } = {},
+  ): Promise<{ logits: Float32Array; layers: BlockRecord[] }> {
+    const out = await this.forward(ids, {
+      record: opts.record ?? false,
+      cache,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
     return { logits: out.logits!, layers: out.layers };
   }
 
@@ -248,7 +285,8 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
     const cfgs = this.layerConfigs();
     for (let l = 0; l < this.spec.layers; l++) {
       const s = configOfLayer(cfgs, l).self.rope?.scaling;
-      if (s?.type === 'longrope' && cache.length > s.originalMaxPositions !== total > s.originalMaxPositions) return false;
+      if (s?.type === 'longrope' && cache.length > s.originalMaxPositions !== total > s.originalMaxPositions)
+        return false;
     }
     return true;
   }
@@ -266,7 +304,8 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
   /** Greedy decoding: appends up to `n` argmax tokens (stops after EOS). Returns the new ids. */
   async generate(ids: readonly number[], n: number, signal?: AbortSignal): Promise<number[]> {
     return greedyTokens(ids, n, {
-      next: async (context) => (await this.forward(context, { record: false, lastOnly: true, ...(signal ? { signal } : {}) })).logits!,
+      next: async (context) =>
+        (await this.forward(context, { record: false, lastOnly: true, ...(signal ? { signal } : {}) })).logits!,
       window: (seq) => this.window(seq),
       vocabSize: this.spec.vocabSize,
       eos: this.spec.eosId,
@@ -296,18 +335,48 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
     const T = tokens.length;
     const D = block.dModel;
     const { heads: H, kvHeads: KV, headDim: hd } = block.self;
-    const c: LessonContext<C> = { config: this.config, tokens, topK, tokenizer: this.tokenizer, info: this.info, kvHeadOf: this.kvHeadOf };
+    const c: LessonContext<C> = {
+      config: this.config,
+      tokens,
+      topK,
+      tokenizer: this.tokenizer,
+      info: this.info,
+      kvHeadOf: this.kvHeadOf,
+    };
     const L = this.lesson;
     const tok = { token: 'input' } as const;
     const rows = (name: string, data: Float32Array, words: Words, fallback: string) =>
-      tensor(name, [T, D], ['token', 'd_model'], data, { tokenAxes: tok, description: words.describe?.[name] ?? fallback });
-    const attention: AttentionInfo = { queries: 'input', keys: 'input', causal: true, score, normaliser: 'softmax', ...(groupedQuery ? { kvHeadOf: this.kvHeadOf } : {}) };
+      tensor(name, [T, D], ['token', 'd_model'], data, {
+        tokenAxes: tok,
+        description: words.describe?.[name] ?? fallback,
+      });
+    const attention: AttentionInfo = {
+      queries: 'input',
+      keys: 'input',
+      causal: true,
+      score,
+      normaliser: 'softmax',
+      ...(groupedQuery ? { kvHeadOf: this.kvHeadOf } : {}),
+    };
     const cfgs = this.layerConfigs();
     const masks = new SelfInputs(T, true);
     const tokensWords = L.tokens(c);
     const embeddingWords = L.embedding(c);
     const stages: Stage[] = [
-      { id: 'tokens', kind: 'tokens', ...pick(tokensWords), tensors: [tensor('ids', [T], ['token'], Float32Array.from(tokens, (t) => t.id), { tokenAxes: tok, description: 'Token ids' })] },
+      {
+        id: 'tokens',
+        kind: 'tokens',
+        ...pick(tokensWords),
+        tensors: [
+          tensor(
+            'ids',
+            [T],
+            ['token'],
+            Float32Array.from(tokens, (t) => t.id),
+            { tokenAxes: tok, description: 'Token ids' },
+          ),
+        ],
+      },
       {
         id: 'embedding',
         kind: 'embedding',
@@ -328,7 +397,10 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
           kind: 'encoder-layer',
           layer: l,
           ...pick(input),
-          tensors: [rows('hidden', rec.attnInput, input, 'norm(x): the input to attention'), rows('residual', rec.residual, input, 'x: the residual stream entering the layer')],
+          tensors: [
+            rows('hidden', rec.attnInput, input, 'norm(x): the input to attention'),
+            rows('residual', rec.residual, input, 'x: the residual stream entering the layer'),
+          ],
         },
         ...attentionStages({
           prefix: `L${l}`,
@@ -363,7 +435,10 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
       id: 'output',
       kind: 'decoder-step',
       ...pick(final),
-      tensors: [rows('hidden', out.final!, final, 'Final norm of the residual stream'), ...topKTensors(T, topK, out.topP!, out.topId!, tok, 'next tokens')],
+      tensors: [
+        rows('hidden', out.final!, final, 'Final norm of the residual stream'),
+        ...topKTensors(T, topK, out.topP!, out.topId!, tok, 'next tokens'),
+      ],
     });
     return stages;
   }
@@ -376,7 +451,11 @@ function layerAttention(info: AttentionInfo, a: AttentionConfig, layer: number):
   return { ...info, ...own, ...(a.softCap !== undefined ? { softCap: a.softCap } : {}) };
 }
 
-const pick = (w: Words): { title: string; formula: string; explanation: string } => ({ title: w.title, formula: w.formula, explanation: w.explanation });
+const pick = (w: Words): { title: string; formula: string; explanation: string } => ({
+  title: w.title,
+  formula: w.formula,
+  explanation: w.explanation,
+});
 
 /** Greedy decoding for causal LMs: up to `n` argmax tokens, stopping after `eos`. Returns the new ids. */
 export async function greedyTokens(

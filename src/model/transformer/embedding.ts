@@ -29,9 +29,14 @@ export function positionIds(T: number, offset = 0): Int32Array {
 }
 
 /** Token rows (scaled) plus position rows: [T] ids → [T, D]. */
-export function embedTokens(ids: ArrayLike<number>, tokens: EmbeddingTable, opts: { readonly scale?: number; readonly positions?: EmbeddingTable; readonly positionIds?: ArrayLike<number> } = {}): EmbeddedTokens {
+export function embedTokens(
+  ids: ArrayLike<number>,
+  tokens: EmbeddingTable,
+  opts: { readonly scale?: number; readonly positions?: EmbeddingTable; readonly positionIds?: ArrayLike<number> } = {},
+): EmbeddedTokens {
   const tokenRows = tokens.lookup(ids); // [T] → [T, D]
-  const scaled = opts.scale !== undefined && opts.scale !== 1 ? (tf.mul(tokenRows, opts.scale) as tf.Tensor2D) : tokenRows;
+  const scaled =
+    opts.scale !== undefined && opts.scale !== 1 ? (tf.mul(tokenRows, opts.scale) as tf.Tensor2D) : tokenRows;
   if (!opts.positions) return { x: scaled, tokenRows };
   const positionRows = opts.positions.lookup(opts.positionIds ?? positionIds(ids.length)); // [T] → [T, D]
   return { x: tf.add(scaled, positionRows) as tf.Tensor2D, tokenRows, positionRows };

@@ -3,7 +3,11 @@
 
 /** A token to place in the text: a vocabulary piece (normalised), a literal (special token typed
  * in the text, matched case-sensitively), an unknown word (the next whole word), or no text at all. */
-export type AlignPiece = { readonly piece: string } | { readonly literal: string } | { readonly unknownWord: true } | null;
+export type AlignPiece =
+  | { readonly piece: string }
+  | { readonly literal: string }
+  | { readonly unknownWord: true }
+  | null;
 
 /**
  * Maps tokens back to UTF-16 spans of `text`. Each source code point is normalised on its own
@@ -89,11 +93,15 @@ export function bertNormChar(ch: string): string {
   if (cp === 0 || cp === 0xfffd) return '';
   if (/\s/u.test(ch)) return ' ';
   if (/[\p{Cc}\p{Cf}\p{Co}\p{Cs}]/u.test(ch)) return '';
-  return ch.toLowerCase().normalize('NFD').replace(/\p{Mn}/gu, '');
+  return ch
+    .toLowerCase()
+    .normalize('NFD')
+    .replace(/\p{Mn}/gu, '');
 }
 
 export function isBertPunct(ch: string): boolean {
   const cp = ch.codePointAt(0)!;
-  if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126)) return true;
+  if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126))
+    return true;
   return /\p{P}/u.test(ch);
 }

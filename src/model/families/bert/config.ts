@@ -8,7 +8,12 @@ import { AttentionInputError } from '../../../../shared/trace';
 
 export type BertFamily = 'bert' | 'distilbert' | 'roberta' | 'xlm-roberta';
 
-export const FAMILY_NAME: Record<BertFamily, string> = { bert: 'BERT', distilbert: 'DistilBERT', roberta: 'RoBERTa', 'xlm-roberta': 'XLM-RoBERTa' };
+export const FAMILY_NAME: Record<BertFamily, string> = {
+  bert: 'BERT',
+  distilbert: 'DistilBERT',
+  roberta: 'RoBERTa',
+  'xlm-roberta': 'XLM-RoBERTa',
+};
 
 export interface BertConfig {
   readonly family: BertFamily;
@@ -34,7 +39,8 @@ export interface BertConfig {
   readonly mlmActivation: Activation;
 }
 
-const ENCODERS = 'BERT ("bert"), DistilBERT ("distilbert"), RoBERTa ("roberta") and XLM-RoBERTa ("xlm-roberta") encoders';
+const ENCODERS =
+  'BERT ("bert"), DistilBERT ("distilbert"), RoBERTa ("roberta") and XLM-RoBERTa ("xlm-roberta") encoders';
 
 export const isRoberta = (f: BertFamily): boolean => f === 'roberta' || f === 'xlm-roberta';
 
@@ -49,7 +55,11 @@ export function parseBertConfig(raw: unknown, where = 'config.json'): BertConfig
   else if (type === 'roberta' || byArch('Roberta')) family = 'roberta';
   else if (type === 'xlm-roberta' || byArch('XLMRoberta')) family = 'xlm-roberta';
   else if (type === undefined) return fail(`${where} has no "model_type"; this loader reads ${ENCODERS}.`);
-  else throw new AttentionInputError('unsupported', `${where} describes a "${String(type)}" model; this loader reads ${ENCODERS}. Supported model_type values: ${SUPPORTED_MODEL_TYPES}.`);
+  else
+    throw new AttentionInputError(
+      'unsupported',
+      `${where} describes a "${String(type)}" model; this loader reads ${ENCODERS}. Supported model_type values: ${SUPPORTED_MODEL_TYPES}.`,
+    );
   const bertKeys = family !== 'distilbert';
   const hiddenSize = bertKeys ? int('hidden_size') : int('dim');
   const numLayers = bertKeys ? int('num_hidden_layers') : int('n_layers');
@@ -61,17 +71,29 @@ export function parseBertConfig(raw: unknown, where = 'config.json'): BertConfig
   const padId = isRoberta(family) ? int('pad_token_id', 1, 0) : undefined;
   const positionOffset = padId === undefined ? 0 : padId + 1;
   if (positionOffset >= positionTable) {
-    fail(`${where}: max_position_embeddings ${positionTable} leaves no positions after the padding offset (pad_token_id ${padId} + 1); it must be more than ${positionOffset}.`);
+    fail(
+      `${where}: max_position_embeddings ${positionTable} leaves no positions after the padding offset (pad_token_id ${padId} + 1); it must be more than ${positionOffset}.`,
+    );
   }
   const typeVocabSize = bertKeys ? int('type_vocab_size', 2) : 0;
   const eps = bertKeys ? num('layer_norm_eps', 1e-12) : 1e-12;
-  if (hiddenSize % numHeads !== 0) fail(`${where}: the hidden size ${hiddenSize} is not divisible by the ${numHeads} attention heads, so the heads cannot split it evenly.`);
+  if (hiddenSize % numHeads !== 0)
+    fail(
+      `${where}: the hidden size ${hiddenSize} is not divisible by the ${numHeads} attention heads, so the heads cannot split it evenly.`,
+    );
   const act = (bertKeys ? c['hidden_act'] : c['activation']) ?? 'gelu';
   if (typeof act !== 'string' || !(ACTIVATIONS as readonly string[]).includes(act)) {
-    throw new AttentionInputError('unsupported', `${where}: activation ${JSON.stringify(act)} is not supported (supported: ${ACTIVATIONS.join(', ')}).`);
+    throw new AttentionInputError(
+      'unsupported',
+      `${where}: activation ${JSON.stringify(act)} is not supported (supported: ${ACTIVATIONS.join(', ')}).`,
+    );
   }
   const posType = c['position_embedding_type'] ?? 'absolute';
-  if (posType !== 'absolute') throw new AttentionInputError('unsupported', `${where}: position_embedding_type "${String(posType)}" is not supported; only "absolute" is.`);
+  if (posType !== 'absolute')
+    throw new AttentionInputError(
+      'unsupported',
+      `${where}: position_embedding_type "${String(posType)}" is not supported; only "absolute" is.`,
+    );
   // DistilBERT's sinusoidal_pos_embds still stores its table as position_embeddings.weight: nothing changes.
   return {
     family,
@@ -97,7 +119,13 @@ export function bertBlock(cfg: BertConfig): BlockConfig {
     dModel: cfg.hiddenSize,
     norm: { kind: 'layer', eps: cfg.eps },
     placement: 'post',
-    self: { heads: cfg.numHeads, kvHeads: cfg.numHeads, headDim: cfg.headDim, causal: false, scale: scaledDot(cfg.headDim) },
+    self: {
+      heads: cfg.numHeads,
+      kvHeads: cfg.numHeads,
+      headDim: cfg.headDim,
+      causal: false,
+      scale: scaledDot(cfg.headDim),
+    },
     mlp: { kind: 'plain', activation: cfg.activation, inner: cfg.intermediateSize },
   };
 }

@@ -38,7 +38,9 @@ export const bertLesson = {
     return {
       title: 'Tokens',
       formula: `text → ${cls} w₁ … wₙ ${sep}`,
-      explanation: words + `${cls} is put in front and ${sep} at the end, as in training; they have no position in your text. Type ${maskTokenOf(cls)} in the text to ask the model to fill in a word.`,
+      explanation:
+        words +
+        `${cls} is put in front and ${sep} at the end, as in training; they have no position in your text. Type ${maskTokenOf(cls)} in the text to ask the model to fill in a word.`,
     };
   },
 

@@ -27,11 +27,23 @@ import { alignNormalised, bertNormChar, isBertPunct, type AlignPiece } from './a
 import { bertBlock, FAMILY_NAME, isRoberta, parseBertConfig, type BertConfig } from './config';
 import { bertWeights, type BertWeights } from './weights';
 import { bertLesson, type BertLessonContext } from './lesson';
-import { AttentionInputError, tensor, type AttentionInfo, type ModelInfo, type Stage, type Token, type Trace } from '../../../../shared/trace';
+import {
+  AttentionInputError,
+  tensor,
+  type AttentionInfo,
+  type ModelInfo,
+  type Stage,
+  type Token,
+  type Trace,
+} from '../../../../shared/trace';
 
 export { parseBertConfig, type BertConfig, type BertFamily } from './config';
 
-const BUILTIN: BuiltinIdentity = { folder: 'english-encoder', id: 'english-encoder', name: 'English encoder (small BERT)' };
+const BUILTIN: BuiltinIdentity = {
+  folder: 'english-encoder',
+  id: 'english-encoder',
+  name: 'English encoder (small BERT)',
+};
 export const ENGLISH_ENCODER_DIR = path.join('models', BUILTIN.folder);
 
 /** The folder of the built-in English encoder (walks up from `startDir` to models/english-encoder). */
@@ -59,7 +71,8 @@ export class BertModel extends LoadedModel<BertConfig, BertWeights> implements A
     super(config, tokenizer, weights, info);
     const id = (name: string): number => {
       const v = tokenizer.encodeIds(name, false);
-      if (v.length !== 1 || tokenizer.piece(v[0]!) !== name) throw new AttentionInputError('config', `The tokenizer has no ${name} token.`);
+      if (v.length !== 1 || tokenizer.piece(v[0]!) !== name)
+        throw new AttentionInputError('config', `The tokenizer has no ${name} token.`);
       return v[0]!;
     };
     const roberta = isRoberta(config.family);
@@ -74,14 +87,22 @@ export class BertModel extends LoadedModel<BertConfig, BertWeights> implements A
   }
 
   /** [CLS] + the text's tokens + [SEP] (<s> … </s> for RoBERTa), at most `maxTokens` in all, with UTF-16 offsets. */
-  tokenize(text: string, maxTokens: number): { tokens: Token[]; truncated: boolean; coveredLength: number; alignmentIssues: number } {
+  tokenize(
+    text: string,
+    maxTokens: number,
+  ): { tokens: Token[]; truncated: boolean; coveredLength: number; alignmentIssues: number } {
     const budget = Math.max(0, maxTokens - 2);
     const cls: Token = { text: this.clsToken, id: this.clsId, start: -1, end: -1, special: true };
     const sep: Token = { text: this.sepToken, id: this.sepId, start: -1, end: -1, special: true };
     if (this.clsToken === '<s>') {
       // Byte-level BPE / SentencePiece: the tokenizer's own byte alignment gives the offsets.
       const enc = this.tokenizer.encode(text, { addBos: false, maxTokens: budget });
-      return { tokens: [cls, ...enc.tokens, sep], truncated: enc.truncated, coveredLength: enc.coveredLength, alignmentIssues: enc.alignmentIssues };
+      return {
+        tokens: [cls, ...enc.tokens, sep],
+        truncated: enc.truncated,
+        coveredLength: enc.coveredLength,
+        alignmentIssues: enc.alignmentIssues,
+      };
     }
     // Long inputs: tokenise a prefix cut at whitespace, growing it until it has more than enough tokens.
     let source = text;
@@ -111,7 +132,14 @@ export class BertModel extends LoadedModel<BertConfig, BertWeights> implements A
     const tokens: Token[] = [cls];
     kept.forEach((id, i) => {
       const [start, end] = spans[i]!;
-      tokens.push({ text: this.tokenizer.piece(id), id, start, end, ...(this.tokenizer.isSpecial(id) ? { special: true } : {}), ...(id === unkId ? { unknown: true } : {}) });
+      tokens.push({
+        text: this.tokenizer.piece(id),
+        id,
+        start,
+        end,
+        ...(this.tokenizer.isSpecial(id) ? { special: true } : {}),
+        ...(id === unkId ? { unknown: true } : {}),
+      });
     });
     tokens.push(sep);
     let covered = text.length;
@@ -148,17 +176,31 @@ export class BertModel extends LoadedModel<BertConfig, BertWeights> implements A
     const cfg = this.config;
     const L = cfg.numLayers;
     const T = ids.length;
-    if (T > cfg.maxPositions) throw new AttentionInputError('shape', `${T} tokens do not fit the ${cfg.maxPositions} positions of this model.`);
+    if (T > cfg.maxPositions)
+      throw new AttentionInputError('shape', `${T} tokens do not fit the ${cfg.maxPositions} positions of this model.`);
     for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= cfg.vocabSize) throw new AttentionInputError('shape', `Token id ${id} is outside the embedding table (vocab_size ${cfg.vocabSize}).`);
+      if (!Number.isInteger(id) || id < 0 || id >= cfg.vocabSize)
+        throw new AttentionInputError(
+          'shape',
+          `Token id ${id} is outside the embedding table (vocab_size ${cfg.vocabSize}).`,
+        );
     }
     const positions = this.positionIds(ids);
     const x0 = tf.tidy(() => {
-      const sum = tf.add(embedTokens(ids, w.word, { positions: w.position, positionIds: positions }).x, w.type0) as tf.Tensor2D; // [T] → [T, D]
+      const sum = tf.add(
+        embedTokens(ids, w.word, { positions: w.position, positionIds: positions }).x,
+        w.type0,
+      ) as tf.Tensor2D; // [T] → [T, D]
       return layerNorm(sum, w.embNorm.g, w.embNorm.b, cfg.eps);
     });
     const embedding = f32(x0);
-    const { out: last, records: layers } = await runStack(x0, w.layers, bertBlock(cfg), {}, { record: true, signal: run?.signal, progress: (l) => run?.progress(l / (L + 1), `Layer ${l + 1} of ${L}`) });
+    const { out: last, records: layers } = await runStack(
+      x0,
+      w.layers,
+      bertBlock(cfg),
+      {},
+      { record: true, signal: run?.signal, progress: (l) => run?.progress(l / (L + 1), `Layer ${l + 1} of ${L}`) },
+    );
     try {
       run?.checkCancelled();
       if (!w.mlm) return { embedding, layers };
@@ -169,7 +211,14 @@ export class BertModel extends LoadedModel<BertConfig, BertWeights> implements A
         const h = layerNorm(activate(cfg.mlmActivation, dense(last, mlm.transform)), mlm.norm.g, mlm.norm.b, cfg.eps); // [T, D]
         const logits = tf.add(tf.matMul(h, mlm.decoderT), mlm.bias) as tf.Tensor2D; // [T, D] → [T, vocab]
         const top = topKRows(logits, Math.max(1, Math.min(topK, cfg.vocabSize)));
-        result = { embedding, layers, mlmHidden: f32(h), ...(keepLogits ? { logits: f32(logits) } : {}), topP: top.p, topId: top.id };
+        result = {
+          embedding,
+          layers,
+          mlmHidden: f32(h),
+          ...(keepLogits ? { logits: f32(logits) } : {}),
+          topP: top.p,
+          topId: top.id,
+        };
       });
       return result;
     } finally {
@@ -188,12 +237,18 @@ export class BertModel extends LoadedModel<BertConfig, BertWeights> implements A
       cfg.positionOffset === 0
         ? 'positions (max_position_embeddings)'
         : `positions (max_position_embeddings ${cfg.positionTable} minus the ${cfg.positionOffset} rows before the first position, padding_idx + 1)`;
-    const run = Run.begin(text, options, { limit: { positions: cfg.maxPositions, label }, minTokens: 3, vocabSize: cfg.vocabSize });
+    const run = Run.begin(text, options, {
+      limit: { positions: cfg.maxPositions, label },
+      minTokens: 3,
+      vocabSize: cfg.vocabSize,
+    });
     run.progress(0, 'Tokenising');
     const enc = run.admit(this.tokenize(text, run.maxTokens), {
       truncatedWhy: () => `(including ${this.clsToken} and ${this.sepToken})`,
-      alignment: (n) => `${n} token${n === 1 ? '' : 's'} could not be matched exactly with the text; their editor positions are unknown.`,
-      unknown: (n) => `${n} word${n === 1 ? '' : 's'} could not be spelled with the vocabulary and became ${this.tokenizer.unkToken ?? '[UNK]'}.`,
+      alignment: (n) =>
+        `${n} token${n === 1 ? '' : 's'} could not be matched exactly with the text; their editor positions are unknown.`,
+      unknown: (n) =>
+        `${n} word${n === 1 ? '' : 's'} could not be spelled with the vocabulary and became ${this.tokenizer.unkToken ?? '[UNK]'}.`,
     });
     const ids = enc.tokens.map((t) => t.id);
     const out = await this.forward(ids, run.topK, run);
@@ -204,7 +259,9 @@ export class BertModel extends LoadedModel<BertConfig, BertWeights> implements A
       coveredLength: enc.coveredLength,
       tokens: enc.tokens,
       stages: this.stages(enc.tokens, out, run.topK),
-      ...(out.topId && out.topP ? { predictions: topKPredictions(out.topId, out.topP, ids.length, run.topK, piece) } : {}),
+      ...(out.topId && out.topP
+        ? { predictions: topKPredictions(out.topId, out.topP, ids.length, run.topK, piece) }
+        : {}),
     });
   }
 
@@ -213,22 +270,62 @@ export class BertModel extends LoadedModel<BertConfig, BertWeights> implements A
     const T = tokens.length;
     const D = cfg.hiddenSize;
     const tok = { token: 'input' } as const;
-    const attention: AttentionInfo = { queries: 'input', keys: 'input', causal: false, score: 'scaled-dot', normaliser: 'softmax' };
+    const attention: AttentionInfo = {
+      queries: 'input',
+      keys: 'input',
+      causal: false,
+      score: 'scaled-dot',
+      normaliser: 'softmax',
+    };
     const c: BertLessonContext = { config: cfg, T, topK, cls: this.clsToken, sep: this.sepToken };
-    const rows = (name: string, data: Float32Array, description: string) => tensor(name, [T, D], ['token', 'd_model'], data, { tokenAxes: tok, description });
+    const rows = (name: string, data: Float32Array, description: string) =>
+      tensor(name, [T, D], ['token', 'd_model'], data, { tokenAxes: tok, description });
     const stages: Stage[] = [
-      { id: 'tokens', kind: 'tokens', ...bertLesson.tokens(c), tensors: [tensor('ids', [T], ['token'], Float32Array.from(tokens, (t) => t.id), { tokenAxes: tok, description: 'Token ids' })] },
-      { id: 'embedding', kind: 'embedding', ...bertLesson.embedding(c), tensors: [rows('X', out.embedding, 'Input to layer 0')] },
+      {
+        id: 'tokens',
+        kind: 'tokens',
+        ...bertLesson.tokens(c),
+        tensors: [
+          tensor(
+            'ids',
+            [T],
+            ['token'],
+            Float32Array.from(tokens, (t) => t.id),
+            { tokenAxes: tok, description: 'Token ids' },
+          ),
+        ],
+      },
+      {
+        id: 'embedding',
+        kind: 'embedding',
+        ...bertLesson.embedding(c),
+        tensors: [rows('X', out.embedding, 'Input to layer 0')],
+      },
     ];
     out.layers.forEach((rec, l) => {
       stages.push(
-        ...attentionStages({ prefix: `L${l}`, layer: l, title: `Layer ${l}`, attention, heads: cfg.numHeads, headDim: cfg.headDim, dModel: D, queryCount: T, keyCount: T, record: rec.self, ...bertLesson.attention(c) }),
+        ...attentionStages({
+          prefix: `L${l}`,
+          layer: l,
+          title: `Layer ${l}`,
+          attention,
+          heads: cfg.numHeads,
+          headDim: cfg.headDim,
+          dModel: D,
+          queryCount: T,
+          keyCount: T,
+          record: rec.self,
+          ...bertLesson.attention(c),
+        }),
         {
           id: `L${l}.output`,
           kind: 'encoder-layer',
           layer: l,
           ...bertLesson.layerOutput(c, l),
-          tensors: [rows('hidden', rec.output, 'Layer output'), rows('attention_hidden', rec.afterSelf, 'LayerNorm(x + attention): input to the feed-forward block')],
+          tensors: [
+            rows('hidden', rec.output, 'Layer output'),
+            rows('attention_hidden', rec.afterSelf, 'LayerNorm(x + attention): input to the feed-forward block'),
+          ],
         },
       );
     });
@@ -237,7 +334,10 @@ export class BertModel extends LoadedModel<BertConfig, BertWeights> implements A
         id: 'output',
         kind: 'output',
         ...bertLesson.output(c),
-        tensors: [rows('hidden', out.mlmHidden, 'Transformed final vectors'), ...topKTensors(T, topK, out.topP, out.topId, tok, 'tokens')],
+        tensors: [
+          rows('hidden', out.mlmHidden, 'Transformed final vectors'),
+          ...topKTensors(T, topK, out.topP, out.topId, tok, 'tokens'),
+        ],
       });
     }
     return stages;

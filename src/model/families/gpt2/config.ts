@@ -39,17 +39,23 @@ export function parseGpt2Config(raw: unknown, where = 'config.json'): Gpt2Config
   const type = c['model_type'];
   if (type === undefined || type === null) {
     if (!arch.some((a) => a.startsWith('GPT2'))) {
-      fail(`${where} has no "model_type" (and no GPT2… architecture); a GPT-2 config.json says "model_type": "gpt2". Supported families: ${SUPPORTED_HF_FAMILIES}.`);
+      fail(
+        `${where} has no "model_type" (and no GPT2… architecture); a GPT-2 config.json says "model_type": "gpt2". Supported families: ${SUPPORTED_HF_FAMILIES}.`,
+      );
     }
   } else if (type !== 'gpt2') {
-    throw new AttentionInputError('unsupported', `${where} describes a "${String(type)}" model, not GPT-2 ("gpt2"). Supported model_type values: ${SUPPORTED_HF_FAMILIES}.`);
+    throw new AttentionInputError(
+      'unsupported',
+      `${where} describes a "${String(type)}" model, not GPT-2 ("gpt2"). Supported model_type values: ${SUPPORTED_HF_FAMILIES}.`,
+    );
   }
   // GPT2Config's attribute_map: hidden_size → n_embd, num_attention_heads → n_head, ... When both
   // spellings are present, Hugging Face keeps the alias's value; a disagreement is almost surely a mistake.
   const aliased = (key: string, alias: string, fallback: number): number => {
     if (c[alias] !== undefined && c[alias] !== null) {
       const v = int(alias);
-      if (c[key] !== undefined && c[key] !== null && c[key] !== v) fail(`${where}: "${key}" is ${JSON.stringify(c[key])} but its alias "${alias}" is ${v}; give one value.`);
+      if (c[key] !== undefined && c[key] !== null && c[key] !== v)
+        fail(`${where}: "${key}" is ${JSON.stringify(c[key])} but its alias "${alias}" is ${v}; give one value.`);
       return v;
     }
     return int(key, fallback);
@@ -62,18 +68,25 @@ export function parseGpt2Config(raw: unknown, where = 'config.json'): Gpt2Config
   const vocabSize = int('vocab_size', 50257);
   const innerSize = c['n_inner'] == null ? 4 * hiddenSize : int('n_inner');
   const eps = num('layer_norm_epsilon', 1e-5);
-  if (hiddenSize % numHeads !== 0) fail(`${where}: n_embd ${hiddenSize} is not divisible by n_head ${numHeads}, so the heads cannot split it evenly.`);
+  if (hiddenSize % numHeads !== 0)
+    fail(`${where}: n_embd ${hiddenSize} is not divisible by n_head ${numHeads}, so the heads cannot split it evenly.`);
   const actRaw = c['activation_function'] ?? 'gelu_new';
   const act = actRaw === 'gelu_pytorch_tanh' ? 'gelu_new' : actRaw;
   if (typeof act !== 'string' || !(ACTIVATIONS as readonly string[]).includes(act)) {
-    throw new AttentionInputError('unsupported', `${where}: activation_function ${JSON.stringify(actRaw)} is not supported (supported: ${ACTIVATIONS.join(', ')}, gelu_pytorch_tanh).`);
+    throw new AttentionInputError(
+      'unsupported',
+      `${where}: activation_function ${JSON.stringify(actRaw)} is not supported (supported: ${ACTIVATIONS.join(', ')}, gelu_pytorch_tanh).`,
+    );
   }
   const scaleAttnWeights = bool('scale_attn_weights', true);
   const scaleByInverseLayerIdx = bool('scale_attn_by_inverse_layer_idx', false);
   const tieEmbeddings = bool('tie_word_embeddings', true);
   bool('reorder_and_upcast_attn', false); // same maths, computed in float32 either way
   if (bool('add_cross_attention', false)) {
-    throw new AttentionInputError('unsupported', `${where}: add_cross_attention is true (a GPT-2 used as the decoder of an encoder–decoder); only plain GPT-2 language models are supported.`);
+    throw new AttentionInputError(
+      'unsupported',
+      `${where}: add_cross_attention is true (a GPT-2 used as the decoder of an encoder–decoder); only plain GPT-2 language models are supported.`,
+    );
   }
   return {
     hiddenSize,
@@ -104,7 +117,13 @@ export function gpt2Block(cfg: Gpt2Config): BlockConfig {
     dModel: cfg.hiddenSize,
     norm: { kind: 'layer', eps: cfg.eps },
     placement: 'pre',
-    self: { heads: cfg.numHeads, kvHeads: cfg.numHeads, headDim: cfg.headDim, causal: true, scale: (l) => gpt2ScoreScale(cfg, l) },
+    self: {
+      heads: cfg.numHeads,
+      kvHeads: cfg.numHeads,
+      headDim: cfg.headDim,
+      causal: true,
+      scale: (l) => gpt2ScoreScale(cfg, l),
+    },
     mlp: { kind: 'plain', activation: cfg.activation, inner: cfg.innerSize },
   };
 }

@@ -6,12 +6,25 @@ import type { Gpt2Config } from './config';
 /** How layer l's scores are scaled, as a formula fragment and in words. */
 function scaling(cfg: Gpt2Config, l: number): { expr: string; why: string; standard: boolean } {
   const hd = cfg.headDim;
-  const text = cfg.scaleAttnWeights ? (cfg.scaleByInverseLayerIdx ? `√${hd}·${l + 1}` : `√${hd}`) : cfg.scaleByInverseLayerIdx ? `${l + 1}` : '';
+  const text = cfg.scaleAttnWeights
+    ? cfg.scaleByInverseLayerIdx
+      ? `√${hd}·${l + 1}`
+      : `√${hd}`
+    : cfg.scaleByInverseLayerIdx
+      ? `${l + 1}`
+      : '';
   const why = cfg.scaleAttnWeights
     ? `divided by √d_head = √${hd} so the scores stay in a range where softmax is not saturated` +
-      (cfg.scaleByInverseLayerIdx ? ` and, as this config asks (scale_attn_by_inverse_layer_idx), also by the layer number l + 1 = ${l + 1}` : '')
-    : `not divided by √d_head (this config sets scale_attn_weights to false)` + (cfg.scaleByInverseLayerIdx ? `, only by the layer number l + 1 = ${l + 1}` : '');
-  return { expr: text ? `Q[h] K[h]ᵀ / ${text}` : 'Q[h] K[h]ᵀ', why, standard: cfg.scaleAttnWeights && !cfg.scaleByInverseLayerIdx };
+      (cfg.scaleByInverseLayerIdx
+        ? ` and, as this config asks (scale_attn_by_inverse_layer_idx), also by the layer number l + 1 = ${l + 1}`
+        : '')
+    : `not divided by √d_head (this config sets scale_attn_weights to false)` +
+      (cfg.scaleByInverseLayerIdx ? `, only by the layer number l + 1 = ${l + 1}` : '');
+  return {
+    expr: text ? `Q[h] K[h]ᵀ / ${text}` : 'Q[h] K[h]ᵀ',
+    why,
+    standard: cfg.scaleAttnWeights && !cfg.scaleByInverseLayerIdx,
+  };
 }
 
 export const gpt2Lesson: CausalLmLesson<Gpt2Config> = {
@@ -22,7 +35,9 @@ export const gpt2Lesson: CausalLmLesson<Gpt2Config> = {
       `The text is turned into UTF-8 bytes, each byte shown as one printable character (a space appears as "Ġ", a newline as "Ċ"), ` +
       `and frequent byte sequences are merged into ${tokens.length} tokens from a ${cfg.vocabSize}-entry byte-pair vocabulary. Because every byte ` +
       `has a token, nothing is ever unknown. A space belongs to the word after it ("Ġcat"), so " cat" and "cat" are different tokens. ` +
-      (tokens[0]?.special === true ? `The tokenizer puts ${tokens[0].text} in front.` : `GPT-2 adds no start token, so the first token has nothing before it to look at.`),
+      (tokens[0]?.special === true
+        ? `The tokenizer puts ${tokens[0].text} in front.`
+        : `GPT-2 adds no start token, so the first token has nothing before it to look at.`),
   }),
   embedding: ({ config: cfg }) => ({
     title: 'Embeddings: token + learned position',
@@ -31,8 +46,14 @@ export const gpt2Lesson: CausalLmLesson<Gpt2Config> = {
       `Each token id picks a row of the ${cfg.vocabSize}×${cfg.hiddenSize} token-embedding matrix E (wte), and row i of a learned position table P ` +
       `(wpe, ${cfg.maxPositions} rows, so at most ${cfg.maxPositions} tokens) is added so the model knows where each token stands: ` +
       `attention by itself ignores order. There is no normalisation here; each layer normalises its own input. ` +
-      (cfg.tieEmbeddings ? 'E is used again at the very end to turn hidden states into next-token scores (tied embeddings).' : ''),
-    describe: { X: 'E[tᵢ] + P[i]: the residual stream entering layer 0', E: 'Token-embedding rows E[tᵢ] (wte)', P: 'Position-embedding rows P[i] (wpe)' },
+      (cfg.tieEmbeddings
+        ? 'E is used again at the very end to turn hidden states into next-token scores (tied embeddings).'
+        : ''),
+    describe: {
+      X: 'E[tᵢ] + P[i]: the residual stream entering layer 0',
+      E: 'Token-embedding rows E[tᵢ] (wte)',
+      P: 'Position-embedding rows P[i] (wpe)',
+    },
   }),
   layerInput: ({ config: cfg }, l) => ({
     title: `Layer ${l}: LayerNorm before attention (pre-norm)`,

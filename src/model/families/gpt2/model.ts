@@ -32,7 +32,8 @@ export class Gpt2Model extends CausalLm<Gpt2Config> {
         score: config.scaleAttnWeights ? 'scaled-dot' : 'dot',
         groupedQuery: false,
         words: {
-          truncatedWhy: (maxTokens, atLimit) => (atLimit ? `(this model has ${P} learned positions (n_positions))` : `(maxTokens is ${maxTokens})`),
+          truncatedWhy: (maxTokens, atLimit) =>
+            atLimit ? `(this model has ${P} learned positions (n_positions))` : `(maxTokens is ${maxTokens})`,
           unkToken: tokenizer.unkToken ?? '<unk>',
         },
       },
@@ -67,7 +68,8 @@ export function loadGpt2(dir: string, options: LoadOptions = {}): Promise<Gpt2Mo
     family: () => 'gpt2',
     parseConfig: parseGpt2Config,
     buildWeights: gpt2Weights,
-    describe: (c) => `GPT-2 causal LM: ${c.numLayers} layers, ${c.numHeads} heads, d_model ${c.hiddenSize}, ${c.maxPositions} learned positions.`,
+    describe: (c) =>
+      `GPT-2 causal LM: ${c.numLayers} layers, ${c.numHeads} heads, d_model ${c.hiddenSize}, ${c.maxPositions} learned positions.`,
     shape: (c) => ({ layers: c.numLayers, heads: c.numHeads, dModel: c.hiddenSize }),
     make: (c, tokenizer, weights, info) => new Gpt2Model(c, tokenizer, weights, info),
   });

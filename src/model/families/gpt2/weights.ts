@@ -7,7 +7,11 @@ import { buildWith } from '../../transformer/weights';
 import type { CausalLmWeights } from '../../transformer/causalLm';
 import type { Gpt2Config } from './config';
 
-export function gpt2Weights(map: Map<string, SafeTensor>, cfg: Gpt2Config, where: string): { weights: CausalLmWeights; parameters: number } {
+export function gpt2Weights(
+  map: Map<string, SafeTensor>,
+  cfg: Gpt2Config,
+  where: string,
+): { weights: CausalLmWeights; parameters: number } {
   const { hiddenSize: D, innerSize: I, vocabSize: V, maxPositions: P } = cfg;
   const conv = (name: string, inp: number, out: number, meaning: string, outMeaning: string): WeightSpec[] => [
     { name: `${name}.weight`, shape: [inp, out], meaning },
@@ -40,10 +44,15 @@ export function gpt2Weights(map: Map<string, SafeTensor>, cfg: Gpt2Config, where
       keys: ['lm_head.weight'],
       shape: [V, D],
       meaning: 'vocab_size × n_embd',
-      context: 'config.json sets tie_word_embeddings to false, so the output projection cannot be the token embedding wte',
+      context:
+        'config.json sets tie_word_embeddings to false, so the output projection cannot be the token embedding wte',
     });
   }
-  const found = checkWeights(map, specs, { where, candidates: (n) => ['transformer.' + n, n], context: `config.json says n_layer = ${cfg.numLayers}` });
+  const found = checkWeights(map, specs, {
+    where,
+    candidates: (n) => ['transformer.' + n, n],
+    context: `config.json says n_layer = ${cfg.numLayers}`,
+  });
   let parameters = 0;
   for (const t of found.values()) parameters += t.data.length;
   const weights = buildWith(found, (m) => {
@@ -55,7 +64,11 @@ export function gpt2Weights(map: Map<string, SafeTensor>, cfg: Gpt2Config, where
       finalNorm: m.layerNorm('ln_f'),
       layers: Array.from({ length: cfg.numLayers }, (_, l) => {
         const p = `h.${l}.`;
-        const [q, k, v] = m.conv1dSplit(p + 'attn.c_attn', 3) as [ReturnType<typeof m.conv1d>, ReturnType<typeof m.conv1d>, ReturnType<typeof m.conv1d>];
+        const [q, k, v] = m.conv1dSplit(p + 'attn.c_attn', 3) as [
+          ReturnType<typeof m.conv1d>,
+          ReturnType<typeof m.conv1d>,
+          ReturnType<typeof m.conv1d>,
+        ];
         return {
           selfNorm: m.layerNorm(p + 'ln_1'),
           self: { q, k, v, o: m.conv1d(p + 'attn.c_proj') },

@@ -45,6 +45,7 @@ export const handBuiltLesson = {
   context: (): StageText => ({
     title: 'Context vectors',
     formula: 'cᵢ = Σⱼ αᵢⱼ vⱼ',
-    explanation: 'Each query’s context vector: the values mixed by its weights. With softmax or sparsemax that is a weighted mean; with sigmoid a weighted sum.',
+    explanation:
+      'Each query’s context vector: the values mixed by its weights. With softmax or sparsemax that is a weighted mean; with sigmoid a weighted sum.',
   }),
 };

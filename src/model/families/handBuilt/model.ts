@@ -18,7 +18,11 @@ function tokensOf(texts: readonly string[]): Token[] {
 }
 
 /** Q, K, V, scores, weights and context of the config's one head, read out of tf. */
-function compute(c: HandBuiltConfig, s: HandBuiltSizes, Tq: number): Record<'Q' | 'K' | 'V' | 'scores' | 'weights' | 'context', Float32Array> {
+function compute(
+  c: HandBuiltConfig,
+  s: HandBuiltSizes,
+  Tq: number,
+): Record<'Q' | 'K' | 'V' | 'scores' | 'weights' | 'context', Float32Array> {
   const { T, d, dk, dv } = s;
   return readOut(() => {
     const X = tf.tensor2d(flat(c.embeddings), [T, d]);
@@ -42,12 +46,25 @@ export function runHandBuilt(c: HandBuiltConfig, options: RunOptions = {}): Trac
   const text = c.tokens.join(' ');
   const run = Run.begin(text, options, { emptyMessage: 'The config has no tokens to attend over.' });
   const cross = c.queryTokens !== undefined && c.queryEmbeddings !== undefined;
-  const sizes: HandBuiltSizes = { T: c.tokens.length, d: c.embeddings[0]!.length, dk: c.W_q[0]!.length, dv: c.W_v[0]!.length, cross, causal: c.causal };
+  const sizes: HandBuiltSizes = {
+    T: c.tokens.length,
+    d: c.embeddings[0]!.length,
+    dk: c.W_q[0]!.length,
+    dv: c.W_v[0]!.length,
+    cross,
+    causal: c.causal,
+  };
   const { T, d, dk, dv } = sizes;
   const Tq = cross ? c.queryTokens!.length : T;
   const qList: 'input' | 'output' = cross ? 'output' : 'input';
   const out = compute(c, sizes, Tq);
-  const attention: AttentionInfo = { queries: qList, keys: 'input', causal: c.causal, score: c.score, normaliser: c.normaliser };
+  const attention: AttentionInfo = {
+    queries: qList,
+    keys: 'input',
+    causal: c.causal,
+    score: c.score,
+    normaliser: c.normaliser,
+  };
   const qk = { tokenAxes: { token: 'input' as const } };
   const qq = { tokenAxes: { token: qList } };
   const sq = { tokenAxes: { query: qList, key: 'input' as const } };
@@ -65,7 +82,10 @@ export function runHandBuilt(c: HandBuiltConfig, options: RunOptions = {}): Trac
       id: 'embedding',
       kind: 'embedding',
       ...L.embedding(sizes),
-      tensors: [tensor('X', [T, d], ['token', 'd_model'], flat(c.embeddings), qk), ...(cross ? [tensor('X_q', [Tq, d], ['token', 'd_model'], flat(c.queryEmbeddings!), qq)] : [])],
+      tensors: [
+        tensor('X', [T, d], ['token', 'd_model'], flat(c.embeddings), qk),
+        ...(cross ? [tensor('X_q', [Tq, d], ['token', 'd_model'], flat(c.queryEmbeddings!), qq)] : []),
+      ],
     },
     {
       id: 'qkv',
@@ -73,7 +93,12 @@ export function runHandBuilt(c: HandBuiltConfig, options: RunOptions = {}): Trac
       layer: 0,
       attention,
       ...L.qkv(sizes),
-      tensors: [tensor('Q', [1, Tq, dk], ['head', 'token', 'd_k'], out.Q, qq), tensor('K', [1, T, dk], ['head', 'token', 'd_k'], out.K, qk), tensor('V', [1, T, dv], ['head', 'token', 'd_v'], out.V, qk), ...params],
+      tensors: [
+        tensor('Q', [1, Tq, dk], ['head', 'token', 'd_k'], out.Q, qq),
+        tensor('K', [1, T, dk], ['head', 'token', 'd_k'], out.K, qk),
+        tensor('V', [1, T, dv], ['head', 'token', 'd_v'], out.V, qk),
+        ...params,
+      ],
     },
     {
       id: 'scores',
@@ -81,13 +106,38 @@ export function runHandBuilt(c: HandBuiltConfig, options: RunOptions = {}): Trac
       layer: 0,
       attention,
       ...L.scores(sizes, c.score),
-      tensors: [tensor('scores', [1, Tq, T], ['head', 'query', 'key'], out.scores, sq), ...(c.causal ? [tensor('mask', [Tq, T], ['query', 'key'], mask, sq)] : [])],
+      tensors: [
+        tensor('scores', [1, Tq, T], ['head', 'query', 'key'], out.scores, sq),
+        ...(c.causal ? [tensor('mask', [Tq, T], ['query', 'key'], mask, sq)] : []),
+      ],
     },
-    { id: 'weights', kind: 'normalise', layer: 0, attention, ...L.weights(sizes, c.normaliser), tensors: [tensor('weights', [1, Tq, T], ['head', 'query', 'key'], out.weights, sq)] },
-    { id: 'context', kind: 'context', layer: 0, attention, ...L.context(), tensors: [tensor('context', [1, Tq, dv], ['head', 'query', 'd_v'], out.context, { tokenAxes: { query: qList } })] },
+    {
+      id: 'weights',
+      kind: 'normalise',
+      layer: 0,
+      attention,
+      ...L.weights(sizes, c.normaliser),
+      tensors: [tensor('weights', [1, Tq, T], ['head', 'query', 'key'], out.weights, sq)],
+    },
+    {
+      id: 'context',
+      kind: 'context',
+      layer: 0,
+      attention,
+      ...L.context(),
+      tensors: [tensor('context', [1, Tq, dv], ['head', 'query', 'd_v'], out.context, { tokenAxes: { query: qList } })],
+    },
   ];
   return run.finish({
-    model: { id: 'hand-built', name: c.title, family: 'hand-built', description: HAND_BUILT_DESCRIPTION, layers: 1, heads: 1, dModel: d },
+    model: {
+      id: 'hand-built',
+      name: c.title,
+      family: 'hand-built',
+      description: HAND_BUILT_DESCRIPTION,
+      layers: 1,
+      heads: 1,
+      dModel: d,
+    },
     coveredLength: text.length,
     tokens: tokensOf(c.tokens),
     ...(cross ? { outputTokens: tokensOf(c.queryTokens!) } : {}),

@@ -66,7 +66,9 @@ export const marianLesson = {
     formula: `h = LN(x + attn);  x' = LN(h + fc₂(${cfg.activation}(fc₁ h)))`,
     explanation:
       `Marian normalises after each sub-block ("post-norm"): attention's output is added to the input and layer-normalised, ${ffnText(cfg, cfg.encoderFfn)}` +
-      (l === cfg.encoderLayers - 1 ? " The last layer's output is the memory the decoder's cross-attention reads." : ''),
+      (l === cfg.encoderLayers - 1
+        ? " The last layer's output is the memory the decoder's cross-attention reads."
+        : ''),
   }),
 
   decoderEmbedding: ({ config: cfg, T, start }: MarianLessonContext): Words => ({
@@ -86,8 +88,10 @@ export const marianLesson = {
       scoresText:
         `Dot products divided by √${D / Hd}, computed for every pair. The mask shows which are allowed: a step may only look at itself and ` +
         `earlier steps, because when the model generates step i the later characters do not exist yet.`,
-      weightsText: 'Masked scores become −∞ before softmax, so later steps get exactly 0 weight; each row still sums to 1.',
-      contextText: "Weighted sums of the earlier steps' values, heads concatenated and projected back: what the decoder already wrote, summarised.",
+      weightsText:
+        'Masked scores become −∞ before softmax, so later steps get exactly 0 weight; each row still sums to 1.',
+      contextText:
+        "Weighted sums of the earlier steps' values, heads concatenated and projected back: what the decoder already wrote, summarised.",
     };
   },
 
@@ -102,7 +106,8 @@ export const marianLesson = {
       weightsText:
         `Softmax over the input characters: where each output step looks. In a trained date model you can often see alignment: while ` +
         `writing the year, a head looks at the year's digits in the input; while writing the month, at the month name or number.`,
-      contextText: "Each head blends the input characters' values by its weights; the heads are concatenated and projected back to the model width.",
+      contextText:
+        "Each head blends the input characters' values by its weights; the heads are concatenated and projected back to the model width.",
     };
   },
 

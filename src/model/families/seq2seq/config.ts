@@ -40,7 +40,12 @@ export function parseSeq2seqConfig(json: unknown, file: string): Seq2seqConfig {
     throw new AttentionInputError('file', `${file}: "trained_max_input" must be a positive integer`);
   }
   const c = j as unknown as Seq2seqConfig;
-  if (c.d_key !== 2 * c.d_enc) throw new AttentionInputError('file', `${file}: d_key (${c.d_key}) must be 2·d_enc (${2 * c.d_enc})`);
-  if (c.d_dec !== c.d_key) throw new AttentionInputError('file', `${file}: d_dec (${c.d_dec}) must equal d_key (${c.d_key}) so s₀ = [→h_n ; ←h_1]`);
+  if (c.d_key !== 2 * c.d_enc)
+    throw new AttentionInputError('file', `${file}: d_key (${c.d_key}) must be 2·d_enc (${2 * c.d_enc})`);
+  if (c.d_dec !== c.d_key)
+    throw new AttentionInputError(
+      'file',
+      `${file}: d_dec (${c.d_dec}) must equal d_key (${c.d_key}) so s₀ = [→h_n ; ←h_1]`,
+    );
   return c;
 }

@@ -70,11 +70,18 @@ export function prepareKeys(w: Seq2seqWeights, score: ScoreFunction, H: tf.Tenso
     // The core's general score: (s_tᵀ W) h_i, one [1, d_key] row per step; W h_i only for the trace.
     const W = w.W!;
     // An explicit Wᵀ: tfjs-wasm's transposeB product is several times slower with many rows (24 against 3 ms here).
-    return { score: (q, k) => generalScores(q, k, W), shown: readOut(() => f32(tf.matMul(H, tf.transpose(W))).slice()) }; // W h_i: [n, d_key] × [d_key, d_dec] → [n, d_dec]
+    return {
+      score: (q, k) => generalScores(q, k, W),
+      shown: readOut(() => f32(tf.matMul(H, tf.transpose(W))).slice()),
+    }; // W h_i: [n, d_key] × [d_key, d_dec] → [n, d_dec]
   }
   if (score === 'additive') {
     const W2k = tf.tidy(() => additiveProject('W₂', tf.expandDims(H, 0) as tf.Tensor3D, w.W2!)); // [1, n, d_key] → [1, n, a]
-    return { score: (q) => additivePairs(additiveProject('W₁', q, w.W1!), W2k, w.v!), projected: W2k, shown: f32(W2k).slice() }; // W₁ s_t [1, 1, a]
+    return {
+      score: (q) => additivePairs(additiveProject('W₁', q, w.W1!), W2k, w.v!),
+      projected: W2k,
+      shown: f32(W2k).slice(),
+    }; // W₁ s_t [1, 1, a]
   }
   return { score };
 }
@@ -109,7 +116,10 @@ export interface DecoderStepOptions {
  * Luong-style attention of one decoder state over the encoder states, through the shared core:
  * query s_t [1, d_dec] against keys = values = H [n, d_key] → scores, weights [1, n], context [1, d_key].
  */
-function attendOnce(query: tf.Tensor2D, a: NonNullable<DecoderStepOptions['attention']>): { scores: tf.Tensor; weights: tf.Tensor; context: tf.Tensor2D } {
+function attendOnce(
+  query: tf.Tensor2D,
+  a: NonNullable<DecoderStepOptions['attention']>,
+): { scores: tf.Tensor; weights: tf.Tensor; context: tf.Tensor2D } {
   const kv = tf.expandDims(a.H, 0) as tf.Tensor3D; // [n, d_key] → [1, n, d_key]
   const out = attend({ q: tf.expandDims(query, 0), k: kv, v: kv, score: a.score, normaliser: 'softmax' }); // q [1, 1, d_dec]
   return { scores: out.scores, weights: out.weights, context: tf.reshape(out.context, [1, -1]) as tf.Tensor2D }; // [1, 1, d_key] → [1, d_key]

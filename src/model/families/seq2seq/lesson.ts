@@ -119,7 +119,9 @@ export const seq2seqLesson = {
     const produced = isEos ? 'the end-of-sequence token </s>' : `'${outText}'`;
     return {
       title: `Decoder step ${t + 1}: output ${isEos ? '</s>' : `'${outText}'`}`,
-      formula: attn ? 'o_t = tanh(W_c [s_t ; c_t] + b_c),  p_t = softmax(W_o o_t + b_o)' : 'o_t = tanh(W_c s_t + b_c),  p_t = softmax(W_o o_t + b_o)',
+      formula: attn
+        ? 'o_t = tanh(W_c [s_t ; c_t] + b_c),  p_t = softmax(W_o o_t + b_o)'
+        : 'o_t = tanh(W_c s_t + b_c),  p_t = softmax(W_o o_t + b_o)',
       explanation: `${attn ? 'The context vector is concatenated with the decoder state and' : 'The decoder state is'} passed through a tanh layer, then a linear layer gives one logit per output character (digits, '-', and </s>). Softmax turns the logits into probabilities; greedy decoding takes the most likely one, here ${produced} with p = ${p.toFixed(3)}, and feeds it back in at the next step.`,
     };
   },
@@ -138,6 +140,8 @@ export const seq2seqWarnings = {
     `${total} character${total === 1 ? ' is' : 's are'} not in the model's vocabulary and ${total === 1 ? 'was' : 'were'} read as <unk>: ${shown.join(', ')}${total > shown.length ? ', …' : ''}.`,
   scoreIgnored: (variant: Seq2seqVariant, requested: string): string =>
     `This model was trained with ${variant === 'none' ? 'no attention' : `the ${variant} score`}; the requested score function "${requested}" is ignored.`,
-  normaliserIgnored: (requested: string): string => `This model was trained with softmax; the requested normaliser "${requested}" is ignored.`,
-  noEos: (maxOutput: number): string => `The decoder did not produce </s> within ${maxOutput} steps (the output limit); the output is cut there.`,
+  normaliserIgnored: (requested: string): string =>
+    `This model was trained with softmax; the requested normaliser "${requested}" is ignored.`,
+  noEos: (maxOutput: number): string =>
+    `The decoder did not produce </s> within ${maxOutput} steps (the output limit); the output is cut there.`,
 };

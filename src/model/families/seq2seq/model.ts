@@ -11,7 +11,15 @@ import { readSafetensorsFile } from '../../formats/safetensors';
 import { readJsonFile } from '../../formats/hfFolder';
 import { Run, topKPredictions } from '../../trace/run';
 import { f32 } from '../../runtime/read';
-import { AttentionInputError, type AttentionInfo, type ModelInfo, type Prediction, type Stage, type Token, type Trace } from '../../../../shared/trace';
+import {
+  AttentionInputError,
+  type AttentionInfo,
+  type ModelInfo,
+  type Prediction,
+  type Stage,
+  type Token,
+  type Trace,
+} from '../../../../shared/trace';
 import { SEQ2SEQ_VARIANTS, parseSeq2seqConfig, type Seq2seqConfig, type Seq2seqVariant } from './config';
 import { buildWeights, type Seq2seqWeights } from './weights';
 import { decoderStep, encode, prepareKeys, type DecoderStepOptions, type PreparedKeys } from './forward';
@@ -59,7 +67,10 @@ class Seq2seqModel implements AttentionModel {
   }
 
   /** Starts the run: checks, encodes and records the tokenizer's and the options' warnings. */
-  private admit(text: string, options: RunOptions): { run: Run; tokens: Token[]; ids: number[]; coveredLength: number } {
+  private admit(
+    text: string,
+    options: RunOptions,
+  ): { run: Run; tokens: Token[]; ids: number[]; coveredLength: number } {
     if (this.disposed) throw new Error('This seq2seq model has been disposed.');
     const { cfg, variant } = this;
     const run = Run.begin(text, options, {
@@ -77,13 +88,20 @@ class Seq2seqModel implements AttentionModel {
       {
         noTokens: 'The input has no characters to read.',
         truncatedWhy: (maxTokens) => `(maxTokens = ${maxTokens})`,
-        unknown: (n) => seq2seqWarnings.unknown(enc.unknown.slice(0, 8).map((u) => `${describeChar(u.char)} at ${u.start}`), n),
+        unknown: (n) =>
+          seq2seqWarnings.unknown(
+            enc.unknown.slice(0, 8).map((u) => `${describeChar(u.char)} at ${u.start}`),
+            n,
+          ),
       },
     );
     const trained = cfg.trained_max_input ?? cfg.max_input;
-    if (enc.tokens.length > trained) run.warnings.push(seq2seqWarnings.longerThanTrained(enc.tokens.length, trained, variant));
-    if (options.score !== undefined && options.score !== variant) run.warnings.push(seq2seqWarnings.scoreIgnored(variant, options.score));
-    if (options.normaliser !== undefined && options.normaliser !== 'softmax') run.warnings.push(seq2seqWarnings.normaliserIgnored(options.normaliser));
+    if (enc.tokens.length > trained)
+      run.warnings.push(seq2seqWarnings.longerThanTrained(enc.tokens.length, trained, variant));
+    if (options.score !== undefined && options.score !== variant)
+      run.warnings.push(seq2seqWarnings.scoreIgnored(variant, options.score));
+    if (options.normaliser !== undefined && options.normaliser !== 'softmax')
+      run.warnings.push(seq2seqWarnings.normaliserIgnored(options.normaliser));
     return { run, tokens: enc.tokens, ids: enc.ids, coveredLength };
   }
 
@@ -93,7 +111,9 @@ class Seq2seqModel implements AttentionModel {
     const n = tokens.length;
     const lesson: LessonContext = { variant, n, dEmb: cfg.d_emb, dh: cfg.d_enc, dk: cfg.d_key, d: cfg.d_dec };
     const score = variant === 'none' ? undefined : variant;
-    const info: AttentionInfo | undefined = score ? { queries: 'output', keys: 'input', causal: false, score, normaliser: 'softmax' } : undefined;
+    const info: AttentionInfo | undefined = score
+      ? { queries: 'output', keys: 'input', causal: false, score, normaliser: 'softmax' }
+      : undefined;
 
     run.progress(0.05, 'Embedding characters');
     run.progress(0.1, 'Running the encoder');
@@ -104,13 +124,22 @@ class Seq2seqModel implements AttentionModel {
     let keys: PreparedKeys | undefined;
     try {
       const stages: Stage[] = inputStages(lesson, ids, f32(enc.X));
-      stages.push(...encoderStages(lesson, { H: f32(enc.H), Hf: f32(enc.Hf), Hb: f32(enc.Hb), s0: f32(enc.s0).slice() }));
+      stages.push(
+        ...encoderStages(lesson, { H: f32(enc.H), Hf: f32(enc.Hf), Hb: f32(enc.Hb), s0: f32(enc.s0).slice() }),
+      );
       run.checkCancelled();
       run.progress(0.3, 'Decoding');
 
       keys = score ? prepareKeys(w, score, enc.H) : undefined;
       const attention: DecoderStepOptions['attention'] = keys ? { score: keys.score, H: enc.H } : undefined;
-      const ctx: StepContext = { lesson, vocab, dOutEmb: cfg.d_out_emb, dAttn: cfg.d_attn, ...(info ? { info } : {}), ...(keys?.shown ? { keys: keys.shown } : {}) };
+      const ctx: StepContext = {
+        lesson,
+        vocab,
+        dOutEmb: cfg.d_out_emb,
+        dAttn: cfg.d_attn,
+        ...(info ? { info } : {}),
+        ...(keys?.shown ? { keys: keys.shown } : {}),
+      };
       const outputTokens: Token[] = [];
       const predictions: Prediction[] = [];
       const alignment: Float32Array[] = [];
@@ -125,10 +154,31 @@ class Seq2seqModel implements AttentionModel {
         const { data } = step;
         const best = topIds(data.probs, 1)[0]!;
         const top = topIds(data.probs, run.topK);
-        predictions.push(...topKPredictions(top, top.map((id) => data.probs[id]!), 1, top.length, (id) => vocab.outputText(id), () => t));
+        predictions.push(
+          ...topKPredictions(
+            top,
+            top.map((id) => data.probs[id]!),
+            1,
+            top.length,
+            (id) => vocab.outputText(id),
+            () => t,
+          ),
+        );
         const isEos = best === vocab.eosId;
-        outputTokens.push({ text: vocab.outputText(best), id: best, start: -1, end: -1, ...(isEos ? { special: true } : {}) });
-        stages.push(...stepStages(ctx, { t, prevText: vocab.outputText(prev), outText: vocab.outputText(best), isEos, p: data.probs[best]! }, data));
+        outputTokens.push({
+          text: vocab.outputText(best),
+          id: best,
+          start: -1,
+          end: -1,
+          ...(isEos ? { special: true } : {}),
+        });
+        stages.push(
+          ...stepStages(
+            ctx,
+            { t, prevText: vocab.outputText(prev), outText: vocab.outputText(best), isEos, p: data.probs[best]! },
+            data,
+          ),
+        );
         if (data.weights) alignment.push(data.weights);
         run.progress(0.3 + (0.65 * (t + 1)) / cfg.max_output, `Decoded ${t + 1} character${t === 0 ? '' : 's'}`);
         prev = best;
@@ -152,7 +202,10 @@ export async function loadSeq2seq(
   options: { signal?: AbortSignal; onProgress?: (fraction: number, message: string) => void } = {},
 ): Promise<AttentionModel> {
   if (!SEQ2SEQ_VARIANTS.includes(variant)) {
-    throw new AttentionInputError('unsupported', `Unknown seq2seq variant "${String(variant)}"; choose one of ${SEQ2SEQ_VARIANTS.join(', ')}.`);
+    throw new AttentionInputError(
+      'unsupported',
+      `Unknown seq2seq variant "${String(variant)}"; choose one of ${SEQ2SEQ_VARIANTS.join(', ')}.`,
+    );
   }
   const cfgFile = path.join(dir, 'config.json');
   const cfg = parseSeq2seqConfig(await readJsonFile(cfgFile, 'file'), cfgFile);

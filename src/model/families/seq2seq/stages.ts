@@ -13,13 +13,26 @@ export function inputStages(c: LessonContext, ids: readonly number[], X: Float32
       id: 'tokens',
       kind: 'tokens',
       ...L.tokens(c),
-      tensors: [tensor('ids', [c.n], ['token'], Float32Array.from(ids), { tokenAxes: IN, description: 'vocabulary id of each character' })],
+      tensors: [
+        tensor('ids', [c.n], ['token'], Float32Array.from(ids), {
+          tokenAxes: IN,
+          description: 'vocabulary id of each character',
+        }),
+      ],
     },
-    { id: 'embedding', kind: 'embedding', ...L.embedding(c), tensors: [tensor('X', [c.n, c.dEmb], ['token', 'd_emb'], X, { tokenAxes: IN })] },
+    {
+      id: 'embedding',
+      kind: 'embedding',
+      ...L.embedding(c),
+      tensors: [tensor('X', [c.n, c.dEmb], ['token', 'd_emb'], X, { tokenAxes: IN })],
+    },
   ];
 }
 
-export function encoderStages(c: LessonContext, e: { H: Float32Array; Hf: Float32Array; Hb: Float32Array; s0: Float32Array }): Stage[] {
+export function encoderStages(
+  c: LessonContext,
+  e: { H: Float32Array; Hf: Float32Array; Hb: Float32Array; s0: Float32Array },
+): Stage[] {
   const { n, dh, dk, d } = c;
   const stages: Stage[] = [
     {
@@ -28,14 +41,27 @@ export function encoderStages(c: LessonContext, e: { H: Float32Array; Hf: Float3
       ...L.encoder(c),
       tensors: [
         tensor('hidden', [n, dk], ['token', 'd_key'], e.H, { tokenAxes: IN, description: 'h_i = [→h_i ; ←h_i]' }),
-        tensor('forward', [n, dh], ['token', 'd_h'], e.Hf, { tokenAxes: IN, description: 'left-to-right GRU states →h_i' }),
-        tensor('backward', [n, dh], ['token', 'd_h'], e.Hb, { tokenAxes: IN, description: 'right-to-left GRU states ←h_i' }),
+        tensor('forward', [n, dh], ['token', 'd_h'], e.Hf, {
+          tokenAxes: IN,
+          description: 'left-to-right GRU states →h_i',
+        }),
+        tensor('backward', [n, dh], ['token', 'd_h'], e.Hb, {
+          tokenAxes: IN,
+          description: 'right-to-left GRU states ←h_i',
+        }),
         tensor('s0', [d], ['d_dec'], e.s0, { description: 'decoder initial state s₀ = [→h_n ; ←h_1]' }),
       ],
     },
   ];
   if (c.variant === 'none') {
-    stages.push({ id: 'bottleneck', kind: 'context', ...L.bottleneck(c), tensors: [tensor('s0', [d], ['d_dec'], e.s0, { description: 'the only summary of the input the decoder receives' })] });
+    stages.push({
+      id: 'bottleneck',
+      kind: 'context',
+      ...L.bottleneck(c),
+      tensors: [
+        tensor('s0', [d], ['d_dec'], e.s0, { description: 'the only summary of the input the decoder receives' }),
+      ],
+    });
   }
   return stages;
 }
@@ -53,12 +79,27 @@ export interface StepContext {
 
 function scoreTensors(c: StepContext, score: ScoreFunction, data: StepData): TensorData[] {
   const { n, d } = c.lesson;
-  const out = [tensor('scores', [n], ['key'], data.scores!, { tokenAxes: KEY, description: 'e_ti, one score per input character' })];
+  const out = [
+    tensor('scores', [n], ['key'], data.scores!, {
+      tokenAxes: KEY,
+      description: 'e_ti, one score per input character',
+    }),
+  ];
   if (score === 'additive') {
     out.push(tensor('W1q', [c.dAttn], ['d_attn'], data.q1!, { description: 'W₁ s_t, the projected query' }));
-    out.push(tensor('W2k', [n, c.dAttn], ['key', 'd_attn'], c.keys!, { tokenAxes: KEY, description: 'W₂ h_i, the projected keys (the same at every step)' }));
+    out.push(
+      tensor('W2k', [n, c.dAttn], ['key', 'd_attn'], c.keys!, {
+        tokenAxes: KEY,
+        description: 'W₂ h_i, the projected keys (the same at every step)',
+      }),
+    );
   } else if (score === 'general') {
-    out.push(tensor('Wk', [n, d], ['key', 'd_dec'], c.keys!, { tokenAxes: KEY, description: 'W h_i, the keys mapped into query space (the same at every step)' }));
+    out.push(
+      tensor('Wk', [n, d], ['key', 'd_dec'], c.keys!, {
+        tokenAxes: KEY,
+        description: 'W h_i, the keys mapped into query space (the same at every step)',
+      }),
+    );
   }
   return out;
 }
@@ -79,15 +120,38 @@ export function stepStages(c: StepContext, facts: StepFacts, data: StepData): St
       ...withInfo,
       tensors: [
         tensor('query', [d], ['d_dec'], data.query, { description: `decoder state s_t after reading '${prevText}'` }),
-        tensor('input', [c.dOutEmb], ['d_out_emb'], data.input, { description: `embedding of the previous output '${prevText}'` }),
+        tensor('input', [c.dOutEmb], ['d_out_emb'], data.input, {
+          description: `embedding of the previous output '${prevText}'`,
+        }),
       ],
     },
   ];
   if (info) {
     stages.push(
-      { id: `dec${t}.scores`, kind: 'score', ...L.scores(c.lesson, info.score, facts), step: t, attention: info, tensors: scoreTensors(c, info.score, data) },
-      { id: `dec${t}.weights`, kind: 'normalise', ...L.weights(c.lesson, facts), step: t, attention: info, tensors: [tensor('weights', [n], ['key'], data.weights!, { tokenAxes: KEY, description: 'α_t, sums to 1' })] },
-      { id: `dec${t}.context`, kind: 'context', ...L.context(c.lesson, facts), step: t, attention: info, tensors: [tensor('context', [dk], ['d_key'], data.context!, { description: 'c_t = Σ α_ti h_i' })] },
+      {
+        id: `dec${t}.scores`,
+        kind: 'score',
+        ...L.scores(c.lesson, info.score, facts),
+        step: t,
+        attention: info,
+        tensors: scoreTensors(c, info.score, data),
+      },
+      {
+        id: `dec${t}.weights`,
+        kind: 'normalise',
+        ...L.weights(c.lesson, facts),
+        step: t,
+        attention: info,
+        tensors: [tensor('weights', [n], ['key'], data.weights!, { tokenAxes: KEY, description: 'α_t, sums to 1' })],
+      },
+      {
+        id: `dec${t}.context`,
+        kind: 'context',
+        ...L.context(c.lesson, facts),
+        step: t,
+        attention: info,
+        tensors: [tensor('context', [dk], ['d_key'], data.context!, { description: 'c_t = Σ α_ti h_i' })],
+      },
     );
   }
   stages.push({
@@ -114,6 +178,8 @@ export function alignmentStage(info: AttentionInfo, rows: readonly Float32Array[
     kind: 'cross-attention',
     ...L.alignment(),
     attention: info,
-    tensors: [tensor('weights', [rows.length, n], ['output', 'input'], A, { tokenAxes: { output: 'output', input: 'input' } })],
+    tensors: [
+      tensor('weights', [rows.length, n], ['output', 'input'], A, { tokenAxes: { output: 'output', input: 'input' } }),
+    ],
   };
 }

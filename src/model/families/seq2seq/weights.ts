@@ -48,7 +48,10 @@ export function buildWeights(
     const t = map.get(name);
     if (!t) throw new AttentionInputError('file', `${file}: missing tensor "${name}"`);
     if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
-      throw new AttentionInputError('file', `${file}: tensor "${name}" has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+      throw new AttentionInputError(
+        'file',
+        `${file}: tensor "${name}" has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`,
+      );
     }
     count += t.data.length;
     return t;
@@ -57,7 +60,8 @@ export function buildWeights(
     all.push(t);
     return t;
   };
-  const mat = (name: string, rows: number, cols: number): tf.Tensor2D => keep(tf.tensor2d(get(name, [rows, cols]).data, [rows, cols]));
+  const mat = (name: string, rows: number, cols: number): tf.Tensor2D =>
+    keep(tf.tensor2d(get(name, [rows, cols]).data, [rows, cols]));
   const matT = (name: string, rows: number, cols: number): tf.Tensor2D => {
     const t = get(name, [rows, cols]);
     return keep(tf.tidy(() => tf.tensor2d(t.data, [rows, cols]).transpose())); // [rows, cols] → [cols, rows]
@@ -79,7 +83,11 @@ export function buildWeights(
       dec: gru('decoder', cfg.d_out_emb, cfg.d_dec),
       ...(variant === 'general' ? { W: mat('attention.W', cfg.d_dec, cfg.d_key) } : {}),
       ...(variant === 'additive'
-        ? { W1: mat('attention.W1', cfg.d_attn, cfg.d_dec), W2: mat('attention.W2', cfg.d_attn, cfg.d_key), v: vec('attention.v', cfg.d_attn) }
+        ? {
+            W1: mat('attention.W1', cfg.d_attn, cfg.d_dec),
+            W2: mat('attention.W2', cfg.d_attn, cfg.d_key),
+            v: vec('attention.v', cfg.d_attn),
+          }
         : {}),
       WcT: matT('combine.weight', cfg.d_dec, cfg.d_dec + (variant === 'none' ? 0 : cfg.d_key)),
       bc: vec('combine.bias', cfg.d_dec),

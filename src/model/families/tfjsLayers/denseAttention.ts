@@ -6,7 +6,22 @@ import { attend } from '../../attention/attend';
 import { largeNegativeSoftmax } from '../../attention/normalisers';
 import { dotScores, tanhSumScores, type ScoreFn } from '../../attention/scores';
 import { f32 } from '../../runtime/read';
-import { type AttentionLayerRecord, type ConfigDict, type Kwargs, type LayerArgs, type LayerAttention, asList, causalFlag, combinedMask, dropoutRate, maskList, qvk, recordOf, requireRank3, shapeList } from './kerasParts';
+import {
+  type AttentionLayerRecord,
+  type ConfigDict,
+  type Kwargs,
+  type LayerArgs,
+  type LayerAttention,
+  asList,
+  causalFlag,
+  combinedMask,
+  dropoutRate,
+  maskList,
+  qvk,
+  recordOf,
+  requireRank3,
+  shapeList,
+} from './kerasParts';
 import { readOut } from '../../runtime/read';
 
 interface DenseAttentionArgs extends LayerArgs {
@@ -39,7 +54,8 @@ abstract class DenseAttention extends tf.layers.Layer {
   protected inputList(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
     const list = asList(inputs);
     // One tensor is self-attention (query = value = key), as the loader writes it for [x, x].
-    if (list.length > 3) throw new Error(`${this.name}: expects a list [query, value] or [query, value, key]; got ${list.length} inputs.`);
+    if (list.length > 3)
+      throw new Error(`${this.name}: expects a list [query, value] or [query, value, key]; got ${list.length} inputs.`);
     return list;
   }
 
@@ -64,10 +80,27 @@ abstract class DenseAttention extends tf.layers.Layer {
     const causal = this.causal || causalFlag(kwargs);
     // Keras: scores −= 1e9·(1 − mask) over the value mask and the causal mask; the query mask zeroes output rows.
     const mask = combinedMask(B, Tq, Tk, causal, undefined, masks[1]); // [B, Tq, Tk]
-    const a = attend({ q: query, k: key, v: value, score: this.score, normaliser: largeNegativeSoftmax, ...(mask ? { mask } : {}), dropout: dropoutRate(this.dropout, kwargs) }); // [B, Tq, Tk], [B, Tq, d_v]
+    const a = attend({
+      q: query,
+      k: key,
+      v: value,
+      score: this.score,
+      normaliser: largeNegativeSoftmax,
+      ...(mask ? { mask } : {}),
+      dropout: dropoutRate(this.dropout, kwargs),
+    }); // [B, Tq, Tk], [B, Tq, d_v]
     const output = masks[0] ? tf.mul(a.context, tf.cast(masks[0], 'float32').reshape([B, Tq, 1])) : a.context; // query mask [B, Tq] → [B, Tq, 1]
     const one = (t: tf.Tensor): tf.Tensor => tf.expandDims(t, 1); // [B, …] → [B, 1, …]: one head
-    return { q: one(query), k: one(key), v: one(value), scores: one(a.scores), weights: one(a.weights), ...(mask ? { mask } : {}), context: one(a.context), output };
+    return {
+      q: one(query),
+      k: one(key),
+      v: one(value),
+      scores: one(a.scores),
+      weights: one(a.weights),
+      ...(mask ? { mask } : {}),
+      context: one(a.context),
+      output,
+    };
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
@@ -81,7 +114,15 @@ abstract class DenseAttention extends tf.layers.Layer {
       const { query, value } = qvk(this.inputList(inputs));
       const dq = query.shape[2]!;
       const dv = value.shape[2]!;
-      return recordOf(a, qvk(this.inputList(inputs)), { layer: this.name, heads: 1, keyDim: dq, valueDim: dv, outputDim: dv, causal: this.causal || causalFlag(kwargs), ...this.describe() });
+      return recordOf(a, qvk(this.inputList(inputs)), {
+        layer: this.name,
+        heads: 1,
+        keyDim: dq,
+        valueDim: dv,
+        outputDim: dv,
+        causal: this.causal || causalFlag(kwargs),
+        ...this.describe(),
+      });
     });
   }
 
@@ -99,7 +140,8 @@ export class Attention extends DenseAttention {
   constructor(args: LuongAttentionArgs = {}) {
     super(args, false);
     const mode = args.scoreMode ?? 'dot';
-    if (mode !== 'dot' && mode !== 'concat') throw new Error(`Attention: score_mode must be "dot" or "concat", not ${JSON.stringify(mode)}.`);
+    if (mode !== 'dot' && mode !== 'concat')
+      throw new Error(`Attention: score_mode must be "dot" or "concat", not ${JSON.stringify(mode)}.`);
     this.scoreMode = mode;
   }
 
@@ -107,15 +149,23 @@ export class Attention extends DenseAttention {
     const s = shapeList(inputShape);
     for (const [i, x] of s.entries()) requireRank3(x, this.name, ['query', 'value', 'key'][i] ?? 'input');
     const k = s[2] ?? s[1] ?? s[0]!;
-    if (s[0]![2] !== k[2]) throw new Error(`${this.name}: query and key must have the same feature size for a dot product; got ${s[0]![2]} and ${k[2]}.`);
+    if (s[0]![2] !== k[2])
+      throw new Error(
+        `${this.name}: query and key must have the same feature size for a dot product; got ${s[0]![2]} and ${k[2]}.`,
+      );
     if (this.useScale) this.scale = this.addWeight('scale', [], 'float32', tf.initializers.ones());
-    if (this.scoreMode === 'concat') this.concatScoreWeight = this.addWeight('concat_score_weight', [], 'float32', tf.initializers.ones());
+    if (this.scoreMode === 'concat')
+      this.concatScoreWeight = this.addWeight('concat_score_weight', [], 'float32', tf.initializers.ones());
     this.built = true;
   }
 
   protected readonly score: ScoreFn = (q, k) => {
-    if (this.scoreMode === 'dot') return this.scale ? (tf.mul(dotScores(q, k), this.scale.read()) as tf.Tensor3D) : dotScores(q, k); // s · q·k
-    return tanhSumScores(q, k, { weights: this.concatScoreWeight!.read(), ...(this.scale ? { inner: this.scale.read() } : {}) }); // c · Σ_d tanh(s·(q_d + k_d))
+    if (this.scoreMode === 'dot')
+      return this.scale ? (tf.mul(dotScores(q, k), this.scale.read()) as tf.Tensor3D) : dotScores(q, k); // s · q·k
+    return tanhSumScores(q, k, {
+      weights: this.concatScoreWeight!.read(),
+      ...(this.scale ? { inner: this.scale.read() } : {}),
+    }); // c · Σ_d tanh(s·(q_d + k_d))
   };
 
   protected describe(): Pick<AttentionLayerRecord, 'className' | 'scale' | 'concatScoreWeight' | 'scoreMode'> {
@@ -145,14 +195,22 @@ export class AdditiveAttention extends DenseAttention {
     for (const [i, x] of s.entries()) requireRank3(x, this.name, ['query', 'value', 'key'][i] ?? 'input');
     const dim = (s[1] ?? s[0]!)[2];
     const k = s[2] ?? s[1] ?? s[0]!;
-    if (s[0]![2] !== k[2]) throw new Error(`${this.name}: query and key must have the same feature size to be added; got ${s[0]![2]} and ${k[2]}.`);
-    if (this.useScale) this.scale = this.addWeight('scale', [dim as number], 'float32', tf.initializers.glorotUniform({}));
+    if (s[0]![2] !== k[2])
+      throw new Error(
+        `${this.name}: query and key must have the same feature size to be added; got ${s[0]![2]} and ${k[2]}.`,
+      );
+    if (this.useScale)
+      this.scale = this.addWeight('scale', [dim as number], 'float32', tf.initializers.glorotUniform({}));
     this.built = true;
   }
 
   protected readonly score: ScoreFn = (q, k) => tanhSumScores(q, k, this.scale ? { weights: this.scale.read() } : {}); // Σ_d v_d · tanh(q_d + k_d)
 
   protected describe(): Pick<AttentionLayerRecord, 'className' | 'scale' | 'concatScoreWeight' | 'scoreMode'> {
-    return { className: 'AdditiveAttention', scoreMode: 'additive', ...(this.scale ? { scale: f32(this.scale.read()) } : {}) };
+    return {
+      className: 'AdditiveAttention',
+      scoreMode: 'additive',
+      ...(this.scale ? { scale: f32(this.scale.read()) } : {}),
+    };
   }
 }

@@ -40,7 +40,13 @@ export function charEncoder(meta: TfjsCharMetadata): TextEncoderLike {
         const key = meta.lowercase ? ch.toLowerCase() : ch;
         const id = index.get(key) ?? (/^\s$/u.test(ch) ? index.get(' ') : undefined);
         if (id === undefined) unknown++;
-        tokens.push({ text: ch, id: id ?? meta.unkId, start: offset, end: offset + ch.length, ...(id === undefined ? { unknown: true } : {}) });
+        tokens.push({
+          text: ch,
+          id: id ?? meta.unkId,
+          start: offset,
+          end: offset + ch.length,
+          ...(id === undefined ? { unknown: true } : {}),
+        });
         offset += ch.length;
       }
       return { tokens, truncated, covered: offset, unknown };
@@ -55,7 +61,12 @@ export function hfEncoder(tok: HfTokenizer): TextEncoderLike {
     piece: (id) => tok.piece(id),
     encode(text, maxTokens) {
       const enc = tok.encode(text, { maxTokens });
-      return { tokens: [...enc.tokens], truncated: enc.truncated, covered: enc.coveredLength, unknown: enc.tokens.filter((t) => t.unknown).length };
+      return {
+        tokens: [...enc.tokens],
+        truncated: enc.truncated,
+        covered: enc.coveredLength,
+        unknown: enc.tokens.filter((t) => t.unknown).length,
+      };
     },
   };
 }

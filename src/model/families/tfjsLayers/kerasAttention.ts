@@ -23,7 +23,12 @@ import { AdditiveAttention, Attention } from './denseAttention';
 
 export { MultiHeadAttention, type MultiHeadAttentionArgs } from './multiHeadAttention';
 export { AdditiveAttention, Attention, type LuongAttentionArgs } from './denseAttention';
-export { KERAS_ATTENTION_CLASSES, type AttentionLayerRecord, type KerasAttentionClass, type LayerAttention } from './kerasParts';
+export {
+  KERAS_ATTENTION_CLASSES,
+  type AttentionLayerRecord,
+  type KerasAttentionClass,
+  type LayerAttention,
+} from './kerasParts';
 
 // The three classes in tfjs's serialization map, so tf.loadLayersModel finds them (on import).
 tf.serialization.registerClass(MultiHeadAttention);
@@ -35,4 +40,3 @@ export type KerasAttentionLayer = MultiHeadAttention | Attention | AdditiveAtten
 export function isKerasAttentionLayer(layer: unknown): layer is KerasAttentionLayer {
   return layer instanceof MultiHeadAttention || layer instanceof Attention || layer instanceof AdditiveAttention;
 }
-

@@ -5,7 +5,11 @@ import { allowedMask } from '../../attention/mask';
 import { f32 } from '../../runtime/read';
 
 export type KerasAttentionClass = 'MultiHeadAttention' | 'Attention' | 'AdditiveAttention';
-export const KERAS_ATTENTION_CLASSES: readonly KerasAttentionClass[] = ['MultiHeadAttention', 'Attention', 'AdditiveAttention'];
+export const KERAS_ATTENTION_CLASSES: readonly KerasAttentionClass[] = [
+  'MultiHeadAttention',
+  'Attention',
+  'AdditiveAttention',
+];
 
 /** What one attention layer computed on the first batch element, pulled out of tf. */
 export interface AttentionLayerRecord {
@@ -73,7 +77,8 @@ export function initializerFrom(spec: unknown, fallback: () => Init): Init {
   if (typeof spec === 'string') className = spec.charAt(0).toUpperCase() + spec.slice(1);
   else if (typeof spec === 'object') {
     const s = spec as Record<string, unknown>;
-    className = typeof s.className === 'string' ? s.className : typeof s.class_name === 'string' ? s.class_name : undefined;
+    className =
+      typeof s.className === 'string' ? s.className : typeof s.class_name === 'string' ? s.class_name : undefined;
     if (s.config && typeof s.config === 'object') config = s.config as ConfigDict;
   }
   const entry = className ? tf.serialization.SerializationMap.getMap().classNameMap[className] : undefined;
@@ -96,7 +101,14 @@ export function causalMask(tq: number, tk: number): tf.Tensor3D {
 }
 
 /** Merges the causal mask and Keras masks into one float [B, Tq, Tk] mask (1 = may attend), or undefined. */
-export function combinedMask(b: number, tq: number, tk: number, causal: boolean, queryMask?: tf.Tensor, valueMask?: tf.Tensor): tf.Tensor3D | undefined {
+export function combinedMask(
+  b: number,
+  tq: number,
+  tk: number,
+  causal: boolean,
+  queryMask?: tf.Tensor,
+  valueMask?: tf.Tensor,
+): tf.Tensor3D | undefined {
   let m: tf.Tensor | undefined;
   const and = (x: tf.Tensor): void => {
     m = m ? tf.mul(m, x) : x;
@@ -118,11 +130,16 @@ export function asList(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
 }
 
 export function shapeList(inputShape: tf.Shape | tf.Shape[]): tf.Shape[] {
-  return Array.isArray(inputShape[0]) || inputShape[0] === undefined ? (inputShape as tf.Shape[]) : [inputShape as tf.Shape];
+  return Array.isArray(inputShape[0]) || inputShape[0] === undefined
+    ? (inputShape as tf.Shape[])
+    : [inputShape as tf.Shape];
 }
 
 export function requireRank3(shape: tf.Shape, layer: string, what: string): void {
-  if (shape.length !== 3) throw new Error(`${layer}: the ${what} must have shape [batch, time, features]; got [${shape.join(', ')}] (only attention over one time axis is supported).`);
+  if (shape.length !== 3)
+    throw new Error(
+      `${layer}: the ${what} must have shape [batch, time, features]; got [${shape.join(', ')}] (only attention over one time axis is supported).`,
+    );
 }
 
 /** The dropout rate to apply to the weights: the layer's rate while training, else none. */
@@ -137,7 +154,19 @@ export const first = (t: tf.Tensor): Float32Array => f32(tf.slice(t, 0, 1));
 export function recordOf(
   a: LayerAttention,
   inputs: { query: tf.Tensor; value: tf.Tensor; key: tf.Tensor },
-  facts: Pick<AttentionLayerRecord, 'layer' | 'className' | 'heads' | 'keyDim' | 'valueDim' | 'outputDim' | 'causal' | 'scoreMode' | 'scale' | 'concatScoreWeight'>,
+  facts: Pick<
+    AttentionLayerRecord,
+    | 'layer'
+    | 'className'
+    | 'heads'
+    | 'keyDim'
+    | 'valueDim'
+    | 'outputDim'
+    | 'causal'
+    | 'scoreMode'
+    | 'scale'
+    | 'concatScoreWeight'
+  >,
 ): AttentionLayerRecord {
   const { query, value, key } = inputs;
   return {
@@ -162,7 +191,12 @@ export function recordOf(
 }
 
 /** The [query, value, key] a layer was given (value = query and key = value when left out). */
-export function qvk(inputs: tf.Tensor | tf.Tensor[]): { list: tf.Tensor[]; query: tf.Tensor; value: tf.Tensor; key: tf.Tensor } {
+export function qvk(inputs: tf.Tensor | tf.Tensor[]): {
+  list: tf.Tensor[];
+  query: tf.Tensor;
+  value: tf.Tensor;
+  key: tf.Tensor;
+} {
   const list = asList(inputs);
   const query = list[0]!;
   const value = list[1] ?? query;

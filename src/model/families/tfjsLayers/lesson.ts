@@ -39,7 +39,11 @@ function scoreWords(r: AttentionLayerRecord): Pick<LayerWords, 'scoresFormula' |
   if (r.scoreMode === 'dot') {
     return {
       scoresFormula: scaleText ? `S = s · Q Kᵀ  (learned s = ${scaleText})` : 'S = Q Kᵀ',
-      scoresText: `Luong's dot-product score: how well each query vector lines up with each key vector` + (scaleText ? `, multiplied by one learned number s = ${scaleText} that sets how sharp the softmax will be.` : '.'),
+      scoresText:
+        `Luong's dot-product score: how well each query vector lines up with each key vector` +
+        (scaleText
+          ? `, multiplied by one learned number s = ${scaleText} that sets how sharp the softmax will be.`
+          : '.'),
     };
   }
   if (r.scoreMode === 'concat') {
@@ -52,7 +56,8 @@ function scoreWords(r: AttentionLayerRecord): Pick<LayerWords, 'scoresFormula' |
     scoresFormula: r.scale ? 'Sᵢⱼ = Σ_d v_d · tanh(q_{i,d} + k_{j,d})' : 'Sᵢⱼ = Σ_d tanh(q_{i,d} + k_{j,d})',
     scoresText:
       `Bahdanau's additive score: the query and key vectors are added feature by feature, squashed by tanh, and the ${kd} results are ` +
-      `summed` + (r.scale ? ', each weighted by a learned vector v (shown beside the scores).' : '.'),
+      `summed` +
+      (r.scale ? ', each weighted by a learned vector v (shown beside the scores).' : '.'),
   };
 }
 
@@ -61,10 +66,14 @@ export function layerWords(r: AttentionLayerRecord, index: number): LayerWords {
   const H = r.heads;
   const kd = r.keyDim;
   const vd = r.valueDim;
-  const maskNote = r.mask ? ' Masked cells (the future, for a causal layer) get −10⁹ added first, so they become exact zeros.' : '';
+  const maskNote = r.mask
+    ? ' Masked cells (the future, for a causal layer) get −10⁹ added first, so they become exact zeros.'
+    : '';
   return {
     title: `Layer ${index} "${r.layer}" (${CLASS_TEXT[r.className]})`,
-    qkvFormula: mha ? 'Q[h] = X_q W_Q[:, h, :] + b_Q[h],  K[h] = X_k W_K[:, h, :] + b_K[h],  V[h] = X_v W_V[:, h, :] + b_V[h]' : 'Q = query,  K = key (or value),  V = value',
+    qkvFormula: mha
+      ? 'Q[h] = X_q W_Q[:, h, :] + b_Q[h],  K[h] = X_k W_K[:, h, :] + b_K[h],  V[h] = X_v W_V[:, h, :] + b_V[h]'
+      : 'Q = query,  K = key (or value),  V = value',
     qkvText: mha
       ? `The layer's query input (${r.queryInputDim} features per token) is multiplied by the kernel W_Q of shape [${r.queryInputDim}, ${H}, ${kd}], ` +
         `which gives every token a ${kd}-number query in each of the ${H} heads at once; keys and values are made the same way from the key ` +
@@ -72,17 +81,30 @@ export function layerWords(r: AttentionLayerRecord, index: number): LayerWords {
       : `This layer has no projections of its own: Q is the query input, V the value input and K the key input (the value when no key is given). ` +
         `The layers before it (here ${r.queryInputDim}-feature vectors) did the projecting.`,
     ...scoreWords(r),
-    weightsFormula: r.mask ? 'α = softmax(S − 10⁹·(1 − mask))  (each row sums to 1)' : 'α = softmax(S)  (each row sums to 1)',
+    weightsFormula: r.mask
+      ? 'α = softmax(S − 10⁹·(1 − mask))  (each row sums to 1)'
+      : 'α = softmax(S)  (each row sums to 1)',
     weightsText: `Softmax turns each query's row of scores into positive weights that sum to 1.${maskNote}`,
     contextText: mha
       ? `Each head blends the value vectors with its weights; the ${H} heads' contexts are laid side by side and the kernel W_O [${H}, ${vd}, ${r.outputDim}] maps them to the layer's output.`
       : `Each query's context is the weighted average of the value vectors; this is what the layer returns (Keras adds no output projection).`,
-    ...(mha ? {} : { contextFormula: 'cᵢ = Σⱼ αᵢⱼ vⱼ  (the layer\'s output)', outputDescription: 'The layer output: the context vectors (zeroed where a query mask says so)' }),
+    ...(mha
+      ? {}
+      : {
+          contextFormula: "cᵢ = Σⱼ αᵢⱼ vⱼ  (the layer's output)",
+          outputDescription: 'The layer output: the context vectors (zeroed where a query mask says so)',
+        }),
   };
 }
 
 export const tfjsLesson = {
-  tokens: (o: { chars: boolean; encoderKind: string; vocabSize: number; T: number; positions: boolean }): StageText => ({
+  tokens: (o: {
+    chars: boolean;
+    encoderKind: string;
+    vocabSize: number;
+    T: number;
+    positions: boolean;
+  }): StageText => ({
     title: 'Tokens',
     formula: o.chars ? 'text → one id per character' : 'text → token ids',
     explanation:
@@ -102,8 +124,13 @@ export const tfjsLesson = {
     formula: "p(class | text) = the model's output",
     explanation: `The model reduces the whole sequence to one vector of ${V} numbers. Most likely: ${top.map((c) => `${c.label} (${c.p.toFixed(3)})`).join(', ')}.`,
   }),
-  output: (shape: readonly number[]): StageText => ({ title: 'Model output', formula: 'y = model(ids)', explanation: `The model's output tensor, of shape [${shape.join(', ')}].` }),
+  output: (shape: readonly number[]): StageText => ({
+    title: 'Model output',
+    formula: 'y = model(ids)',
+    explanation: `The model's output tensor, of shape [${shape.join(', ')}].`,
+  }),
   offPositions: (layer: string, queries: number, keys: number, T: number): string =>
     `Attention layer "${layer}" works on ${queries}×${keys} positions, not the ${T} tokens; its axes are labelled by position.`,
-  unknown: (n: number): string => `${n} token${n === 1 ? '' : 's'} are not in the model's vocabulary and were read as unknown.`,
+  unknown: (n: number): string =>
+    `${n} token${n === 1 ? '' : 's'} are not in the model's vocabulary and were read as unknown.`,
 };

@@ -17,9 +17,22 @@
 import * as path from 'node:path';
 import { tf } from '../../runtime/backend';
 import { HfTokenizer } from '../../tokenizers/hfTokenizer';
-import { KERAS_ATTENTION_CLASSES, isKerasAttentionLayer, type AttentionLayerRecord, type KerasAttentionLayer } from './kerasAttention';
+import {
+  KERAS_ATTENTION_CLASSES,
+  isKerasAttentionLayer,
+  type AttentionLayerRecord,
+  type KerasAttentionLayer,
+} from './kerasAttention';
 import { Inspector } from './inspect';
-import { countList, describeFormat, layerClassList, parseCharMetadata, prepareTopology, readShards, type TfjsCharMetadata } from './files';
+import {
+  countList,
+  describeFormat,
+  layerClassList,
+  parseCharMetadata,
+  prepareTopology,
+  readShards,
+  type TfjsCharMetadata,
+} from './files';
 import { charEncoder, hfEncoder, type Encoded, type TextEncoderLike } from './encoders';
 import { layerStages, outputStage } from './stages';
 import { tfjsLesson } from './lesson';
@@ -89,7 +102,11 @@ export class TfjsLayersModel implements AttentionModel {
     const T = ids.length;
     const list: tf.Tensor[] = [];
     this.live().inputs.forEach((_, i) => {
-      list.push(i === this.positionsIndex ? tf.range(0, T, 1, 'int32').reshape([1, T]) : tf.tensor2d(ids.slice(), [1, T], 'int32'));
+      list.push(
+        i === this.positionsIndex
+          ? tf.range(0, T, 1, 'int32').reshape([1, T])
+          : tf.tensor2d(ids.slice(), [1, T], 'int32'),
+      );
     });
     return list;
   }
@@ -120,7 +137,10 @@ export class TfjsLayersModel implements AttentionModel {
    */
   plainOutputs(ids: readonly number[]): { layers: Map<string, Float32Array>; output: Float32Array } {
     const model = this.live();
-    const probe = tf.model({ inputs: model.inputs, outputs: [...this.attentionLayers.map((l) => l.getOutputAt(0) as tf.SymbolicTensor), model.outputs[0]!] });
+    const probe = tf.model({
+      inputs: model.inputs,
+      outputs: [...this.attentionLayers.map((l) => l.getOutputAt(0) as tf.SymbolicTensor), model.outputs[0]!],
+    });
     const layers = new Map<string, Float32Array>();
     let output: Float32Array = new Float32Array(0);
     tf.tidy(() => {
@@ -132,9 +152,16 @@ export class TfjsLayersModel implements AttentionModel {
   }
 
   async run(text: string, options: RunOptions = {}): Promise<Trace> {
-    const requested = options.maxTokens !== undefined && Number.isFinite(options.maxTokens) ? Math.max(1, Math.floor(options.maxTokens)) : this.maxTokens;
+    const requested =
+      options.maxTokens !== undefined && Number.isFinite(options.maxTokens)
+        ? Math.max(1, Math.floor(options.maxTokens))
+        : this.maxTokens;
     // The model's own position limit wins, with a warning only when the text was actually cut.
-    const run = Run.begin(text, { ...options, maxTokens: Math.min(requested, this.maxTokens) }, { emptyMessage: 'There is no text to run: select some text first.' });
+    const run = Run.begin(
+      text,
+      { ...options, maxTokens: Math.min(requested, this.maxTokens) },
+      { emptyMessage: 'There is no text to run: select some text first.' },
+    );
     run.warnings.push(...this.loadWarnings);
     run.progress(0, 'Tokenising');
     const enc = this.encode(text, run.maxTokens);
@@ -142,7 +169,8 @@ export class TfjsLayersModel implements AttentionModel {
       { tokens: enc.tokens, truncated: enc.truncated, coveredLength: enc.covered },
       {
         noTokens: 'The text gave no tokens.',
-        truncatedWhy: (maxTokens) => (requested > this.maxTokens ? `(this model's ${this.maxTokens} positions)` : `(maxTokens ${maxTokens})`),
+        truncatedWhy: (maxTokens) =>
+          requested > this.maxTokens ? `(this model's ${this.maxTokens} positions)` : `(maxTokens ${maxTokens})`,
         unknown: tfjsLesson.unknown,
       },
     );
@@ -155,25 +183,50 @@ export class TfjsLayersModel implements AttentionModel {
       fwd = this.forward(ids, true);
     } catch (err) {
       if (err instanceof AttentionInputError) throw err;
-      throw new AttentionInputError('shape', `The model could not run on ${ids.length} tokens: ${(err as Error).message}`);
+      throw new AttentionInputError(
+        'shape',
+        `The model could not run on ${ids.length} tokens: ${(err as Error).message}`,
+      );
     }
     const T = ids.length;
     const stages: Stage[] = [
       {
         id: 'tokens',
         kind: 'tokens',
-        ...tfjsLesson.tokens({ chars: this.meta !== undefined, encoderKind: this.encoder.kind, vocabSize: this.encoder.vocabSize, T, positions: this.positionsIndex !== undefined }),
-        tensors: [tensor('ids', [T], ['token'], Float32Array.from(ids), { tokenAxes: { token: 'input' }, description: 'Token ids fed to the model' })],
+        ...tfjsLesson.tokens({
+          chars: this.meta !== undefined,
+          encoderKind: this.encoder.kind,
+          vocabSize: this.encoder.vocabSize,
+          T,
+          positions: this.positionsIndex !== undefined,
+        }),
+        tensors: [
+          tensor('ids', [T], ['token'], Float32Array.from(ids), {
+            tokenAxes: { token: 'input' },
+            description: 'Token ids fed to the model',
+          }),
+        ],
       },
     ];
     fwd.records.forEach((r, i) => {
-      if (r.queryCount !== T || r.keyCount !== T) run.warnings.push(tfjsLesson.offPositions(r.layer, r.queryCount, r.keyCount, T));
+      if (r.queryCount !== T || r.keyCount !== T)
+        run.warnings.push(tfjsLesson.offPositions(r.layer, r.queryCount, r.keyCount, T));
       stages.push(...layerStages(r, i));
     });
     const label = (c: number): string => this.meta?.labels?.[c] ?? `class ${c}`;
-    const out = outputStage({ T, topK: run.topK, kind: this.meta?.output ?? 'next-token', piece: (id) => this.encoder.piece(id), label }, fwd.output, fwd.outputShape);
+    const out = outputStage(
+      { T, topK: run.topK, kind: this.meta?.output ?? 'next-token', piece: (id) => this.encoder.piece(id), label },
+      fwd.output,
+      fwd.outputShape,
+    );
     stages.push(out.stage);
-    return run.finish({ model: this.info, coveredLength: enc.covered, tokens: enc.tokens, stages, ...(out.predictions ? { predictions: out.predictions } : {}) });
+    return run.finish({
+      model: this.info,
+      coveredLength: enc.covered,
+      tokens: enc.tokens,
+      stages,
+      ...(out.predictions ? { predictions: out.predictions } : {}),
+    });
   }
 }
 
@@ -192,14 +245,18 @@ function disposeNewVariables(before: ReadonlySet<string>): void {
  * tf.io.decodeWeights + model.loadWeights, the calls tfjs itself makes, so that any mismatch is
  * reported clearly and nothing leaks.
  */
-export async function loadTfjsLayersModel(modelJsonPath: string, options: LoadTfjsOptions = {}): Promise<TfjsLayersModel> {
+export async function loadTfjsLayersModel(
+  modelJsonPath: string,
+  options: LoadTfjsOptions = {},
+): Promise<TfjsLayersModel> {
   const { signal, onProgress } = options;
   throwIfCancelled(signal);
   const file = path.resolve(modelJsonPath);
   const dir = path.dirname(file);
   onProgress?.(0, 'Reading model.json');
   const raw = await readJsonFile(file, 'file');
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new AttentionInputError('file', `${file} is not a JSON object, so it is not a TensorFlow.js model.json.`);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw new AttentionInputError('file', `${file} is not a JSON object, so it is not a TensorFlow.js model.json.`);
   const j = raw as Record<string, unknown>;
   describeFormat(j, file);
   const classes = layerClassList(j.modelTopology);
@@ -231,14 +288,21 @@ export async function loadTfjsLayersModel(modelJsonPath: string, options: LoadTf
   const before = new Set(Object.keys(tf.engine().registeredVariables));
   let model: tf.LayersModel;
   try {
-    const artifacts: tf.io.ModelArtifacts = { modelTopology: topology as tf.io.ModelArtifacts['modelTopology'], format: 'layers-model' };
-    if (j.userDefinedMetadata && typeof j.userDefinedMetadata === 'object') artifacts.userDefinedMetadata = j.userDefinedMetadata as NonNullable<tf.io.ModelArtifacts['userDefinedMetadata']>;
+    const artifacts: tf.io.ModelArtifacts = {
+      modelTopology: topology as tf.io.ModelArtifacts['modelTopology'],
+      format: 'layers-model',
+    };
+    if (j.userDefinedMetadata && typeof j.userDefinedMetadata === 'object')
+      artifacts.userDefinedMetadata = j.userDefinedMetadata as NonNullable<tf.io.ModelArtifacts['userDefinedMetadata']>;
     model = await tf.loadLayersModel({ load: async () => artifacts }, { strict: false });
   } catch (err) {
     disposeNewVariables(before);
     if (err instanceof AttentionInputError) throw err;
     const msg = (err as Error).message;
-    throw new AttentionInputError(/Unknown layer/i.test(msg) ? 'unsupported' : 'file', `${file}: tfjs could not build the model: ${msg}`);
+    throw new AttentionInputError(
+      /Unknown layer/i.test(msg) ? 'unsupported' : 'file',
+      `${file}: tfjs could not build the model: ${msg}`,
+    );
   }
   try {
     onProgress?.(0.8, 'Loading weights');
@@ -246,32 +310,54 @@ export async function loadTfjsLayersModel(modelJsonPath: string, options: LoadTf
     try {
       model.loadWeights(weights, true);
     } catch (err) {
-      throw new AttentionInputError('file', `${file}: the weight shards do not match the model's layers: ${(err as Error).message}`);
+      throw new AttentionInputError(
+        'file',
+        `${file}: the weight shards do not match the model's layers: ${(err as Error).message}`,
+      );
     } finally {
       tf.dispose(Object.values(weights));
     }
     const inputs = model.inputs;
     let positionsIndex: number | undefined;
     if (inputs.length === 2) {
-      positionsIndex = inputs.findIndex((t) => (meta?.positionsInput ? t.name.startsWith(meta.positionsInput) : /pos/i.test(t.name)));
-      if (positionsIndex < 0) throw new AttentionInputError('unsupported', `${file}: the model has 2 inputs (${inputs.map((t) => t.name).join(', ')}); a second input is only understood when its name contains "pos" (positions 0…T−1).`);
+      positionsIndex = inputs.findIndex((t) =>
+        meta?.positionsInput ? t.name.startsWith(meta.positionsInput) : /pos/i.test(t.name),
+      );
+      if (positionsIndex < 0)
+        throw new AttentionInputError(
+          'unsupported',
+          `${file}: the model has 2 inputs (${inputs.map((t) => t.name).join(', ')}); a second input is only understood when its name contains "pos" (positions 0…T−1).`,
+        );
     } else if (inputs.length !== 1) {
-      throw new AttentionInputError('unsupported', `${file}: the model has ${inputs.length} inputs; this loader feeds one input of token ids (plus optionally positions).`);
+      throw new AttentionInputError(
+        'unsupported',
+        `${file}: the model has ${inputs.length} inputs; this loader feeds one input of token ids (plus optionally positions).`,
+      );
     }
     for (const [i, t] of inputs.entries()) {
-      if (t.shape.length !== 2) throw new AttentionInputError('unsupported', `${file}: input ${i} "${t.name}" has shape [${t.shape.map((d) => d ?? 'null').join(', ')}]; a [batch, time] tensor of ids was expected.`);
+      if (t.shape.length !== 2)
+        throw new AttentionInputError(
+          'unsupported',
+          `${file}: input ${i} "${t.name}" has shape [${t.shape.map((d) => d ?? 'null').join(', ')}]; a [batch, time] tensor of ids was expected.`,
+        );
     }
     const attention = model.layers.filter(isKerasAttentionLayer);
-    const first = attention.find((l) => l instanceof tf.layers.Layer && 'numHeads' in l) as { numHeads?: number; keyDim?: number } | undefined;
+    const first = attention.find((l) => l instanceof tf.layers.Layer && 'numHeads' in l) as
+      | { numHeads?: number; keyDim?: number }
+      | undefined;
     const base = path.basename(dir);
     const info: ModelInfo = {
       id: `tfjs-layers:${base}`,
       name: base,
       family: 'tfjs-layers',
-      description: meta?.description ?? `TensorFlow.js layers model with ${attention.length} attention layer${attention.length === 1 ? '' : 's'}: ${attention.map((l) => `${l.name} (${l.getClassName()})`).join(', ')}.`,
+      description:
+        meta?.description ??
+        `TensorFlow.js layers model with ${attention.length} attention layer${attention.length === 1 ? '' : 's'}: ${attention.map((l) => `${l.name} (${l.getClassName()})`).join(', ')}.`,
       layers: attention.length,
       heads: first?.numHeads ?? 1,
-      dModel: (model.inputs[0] && model.layers.find((l) => l.getClassName() === 'Embedding')?.getConfig().outputDim) as number ?? 0,
+      dModel:
+        ((model.inputs[0] &&
+          model.layers.find((l) => l.getClassName() === 'Embedding')?.getConfig().outputDim) as number) ?? 0,
       parameters: model.countParams(),
     };
     onProgress?.(1, 'Model ready');

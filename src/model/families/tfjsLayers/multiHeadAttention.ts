@@ -4,7 +4,24 @@
 import { tf } from '../../runtime/backend';
 import { attend, type AttendOutput } from '../../attention/attend';
 import { largeNegativeSoftmax } from '../../attention/normalisers';
-import { type AttentionLayerRecord, type ConfigDict, type Init, type Kwargs, type LayerArgs, type LayerAttention, causalFlag, combinedMask, dropoutRate, initializerFrom, maskList, qvk, recordOf, requireRank3, serializeInit, shapeList } from './kerasParts';
+import {
+  type AttentionLayerRecord,
+  type ConfigDict,
+  type Init,
+  type Kwargs,
+  type LayerArgs,
+  type LayerAttention,
+  causalFlag,
+  combinedMask,
+  dropoutRate,
+  initializerFrom,
+  maskList,
+  qvk,
+  recordOf,
+  requireRank3,
+  serializeInit,
+  shapeList,
+} from './kerasParts';
 import { readOut } from '../../runtime/read';
 
 export interface MultiHeadAttentionArgs extends LayerArgs {
@@ -56,12 +73,14 @@ export class MultiHeadAttention extends tf.layers.Layer {
   constructor(args: MultiHeadAttentionArgs) {
     super(args);
     const posInt = (v: unknown, what: string): number => {
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`MultiHeadAttention: ${what} must be a positive integer, not ${JSON.stringify(v)}.`);
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+        throw new Error(`MultiHeadAttention: ${what} must be a positive integer, not ${JSON.stringify(v)}.`);
       return v;
     };
     this.numHeads = posInt(args.numHeads, 'num_heads');
     this.keyDim = posInt(args.keyDim, 'key_dim');
-    this.valueDim = args.valueDim === undefined || args.valueDim === null ? this.keyDim : posInt(args.valueDim, 'value_dim');
+    this.valueDim =
+      args.valueDim === undefined || args.valueDim === null ? this.keyDim : posInt(args.valueDim, 'value_dim');
     this.dropout = args.dropout ?? 0;
     this.useBias = args.useBias ?? true;
     this.useCausalMask = args.useCausalMask ?? false;
@@ -69,11 +88,19 @@ export class MultiHeadAttention extends tf.layers.Layer {
     if (os === undefined || os === null) this.outputDimArg = undefined;
     else if (typeof os === 'number') this.outputDimArg = posInt(os, 'output_shape');
     else if (Array.isArray(os) && os.length === 1) this.outputDimArg = posInt(os[0], 'output_shape');
-    else throw new Error(`MultiHeadAttention: output_shape ${JSON.stringify(os)} is not supported; give one number (the output feature size).`);
+    else
+      throw new Error(
+        `MultiHeadAttention: output_shape ${JSON.stringify(os)} is not supported; give one number (the output feature size).`,
+      );
     const axes = args.attentionAxes;
     this.attentionAxes = axes === undefined || axes === null ? null : Array.isArray(axes) ? axes.slice() : [axes];
-    if (this.attentionAxes && !(this.attentionAxes.length === 1 && (this.attentionAxes[0] === 1 || this.attentionAxes[0] === -2))) {
-      throw new Error(`MultiHeadAttention: attention_axes ${JSON.stringify(axes)} is not supported; only attention over the time axis of [batch, time, features] inputs (attention_axes null or [1]).`);
+    if (
+      this.attentionAxes &&
+      !(this.attentionAxes.length === 1 && (this.attentionAxes[0] === 1 || this.attentionAxes[0] === -2))
+    ) {
+      throw new Error(
+        `MultiHeadAttention: attention_axes ${JSON.stringify(axes)} is not supported; only attention over the time axis of [batch, time, features] inputs (attention_axes null or [1]).`,
+      );
     }
     this.kernelInit = initializerFrom(args.kernelInitializer, () => tf.initializers.glorotUniform({}));
     this.biasInit = initializerFrom(args.biasInitializer, () => tf.initializers.zeros());
@@ -81,7 +108,8 @@ export class MultiHeadAttention extends tf.layers.Layer {
     // Keras 2 builds from the saved shapes in from_config; here the weights are made when the layer is
     // first applied (inside its name scope, so they get Keras's names "<layer>/query/kernel", …).
     const { queryShape, keyShape, valueShape } = args;
-    if (queryShape && valueShape) this.savedShapes = { query: queryShape, value: valueShape, key: keyShape ?? valueShape };
+    if (queryShape && valueShape)
+      this.savedShapes = { query: queryShape, value: valueShape, key: keyShape ?? valueShape };
   }
 
   private savedShapes: { query: tf.Shape; key: tf.Shape; value: tf.Shape } | undefined;
@@ -98,7 +126,8 @@ export class MultiHeadAttention extends tf.layers.Layer {
     const dq = query[2];
     const dk = key[2];
     const dv = value[2];
-    if (typeof dq !== 'number' || typeof dk !== 'number' || typeof dv !== 'number') throw new Error(`${this.name}: the feature sizes of query, key and value must be known.`);
+    if (typeof dq !== 'number' || typeof dk !== 'number' || typeof dv !== 'number')
+      throw new Error(`${this.name}: the feature sizes of query, key and value must be known.`);
     this.shapes = { query, key, value };
     const H = this.numHeads;
     const dOut = this.outputDimArg ?? dq;
@@ -167,9 +196,17 @@ export class MultiHeadAttention extends tf.layers.Layer {
     const k = this.project(key, w.kk!, w.kb, kd); // [B, Tk, d_k] → [B, H, Tk, kd]
     const v = this.project(value, w.vk!, w.vb, vd); // [B, Tk, d_v] → [B, H, Tk, vd]
     const causal = this.useCausalMask || causalFlag(kwargs);
-    const mask = combinedMask(B, Tq, Tk, causal, masks[0], masks[2] ?? masks[1] ?? (list.length === 1 ? masks[0] : undefined)); // [B, Tq, Tk]
+    const mask = combinedMask(
+      B,
+      Tq,
+      Tk,
+      causal,
+      masks[0],
+      masks[2] ?? masks[1] ?? (list.length === 1 ? masks[0] : undefined),
+    ); // [B, Tq, Tk]
     // The core's leading axis is B·H, so each batch element's mask is repeated for its H heads.
-    const maskBH = mask && (B === 1 ? mask : tf.reshape(tf.tile(tf.expandDims(mask, 1), [1, H, 1, 1]), [B * H, Tq, Tk])); // [B, Tq, Tk] → [B·H, Tq, Tk]
+    const maskBH =
+      mask && (B === 1 ? mask : tf.reshape(tf.tile(tf.expandDims(mask, 1), [1, H, 1, 1]), [B * H, Tq, Tk])); // [B, Tq, Tk] → [B·H, Tq, Tk]
     const a: AttendOutput = attend({
       q: MultiHeadAttention.flatHeads(q),
       k: MultiHeadAttention.flatHeads(k),
@@ -205,7 +242,16 @@ export class MultiHeadAttention extends tf.layers.Layer {
     return readOut(() => {
       const a = this.computeAttention(inputs, kwargs);
       const causal = this.useCausalMask || causalFlag(kwargs);
-      return recordOf(a, qvk(inputs), { layer: this.name, className: 'MultiHeadAttention', heads: this.numHeads, keyDim: this.keyDim, valueDim: this.valueDim, outputDim: this.outputDim, causal, scoreMode: 'scaled-dot' });
+      return recordOf(a, qvk(inputs), {
+        layer: this.name,
+        className: 'MultiHeadAttention',
+        heads: this.numHeads,
+        keyDim: this.keyDim,
+        valueDim: this.valueDim,
+        outputDim: this.outputDim,
+        causal,
+        scoreMode: 'scaled-dot',
+      });
     });
   }
 

@@ -14,7 +14,13 @@ const IN = { token: 'input' } as const;
 export function layerStages(r: AttentionLayerRecord, index: number): Stage[] {
   const mha = r.className === 'MultiHeadAttention';
   const additive = r.scoreMode === 'additive' || r.scoreMode === 'concat';
-  const attention: AttentionInfo = { queries: 'input', keys: 'input', causal: r.causal, score: additive ? 'additive' : mha ? 'scaled-dot' : 'dot', normaliser: 'softmax' };
+  const attention: AttentionInfo = {
+    queries: 'input',
+    keys: 'input',
+    causal: r.causal,
+    score: additive ? 'additive' : mha ? 'scaled-dot' : 'dot',
+    normaliser: 'softmax',
+  };
   const H = r.heads;
   const kd = r.keyDim;
   const vd = r.valueDim;
@@ -30,7 +36,15 @@ export function layerStages(r: AttentionLayerRecord, index: number): Stage[] {
     queryCount: r.queryCount,
     keyCount: r.keyCount,
     // attentionStages lays V and context out with the key size; they are replaced below when value_dim differs.
-    record: { q: r.q, k: r.k, v: kd === vd ? r.v : new Float32Array(H * r.keyCount * kd), scores: r.scores, weights: r.weights, context: kd === vd ? r.context : new Float32Array(H * r.queryCount * kd), output: r.output },
+    record: {
+      q: r.q,
+      k: r.k,
+      v: kd === vd ? r.v : new Float32Array(H * r.keyCount * kd),
+      scores: r.scores,
+      weights: r.weights,
+      context: kd === vd ? r.context : new Float32Array(H * r.queryCount * kd),
+      output: r.output,
+    },
     ...(r.mask ? { mask: r.mask } : {}),
     qkvFormula: words.qkvFormula,
     qkvText: words.qkvText,
@@ -41,18 +55,38 @@ export function layerStages(r: AttentionLayerRecord, index: number): Stage[] {
   });
   const fix = (t: TensorData): TensorData => {
     if (kd === vd) return t;
-    if (t.name === 'V') return tensor('V', [H, r.keyCount, vd], ['head', 'token', 'd_head'], r.v, { tokenAxes: IN, description: t.description ?? '' });
-    if (t.name === 'context') return tensor('context', [H, r.queryCount, vd], ['head', 'query', 'd_head'], r.context, { tokenAxes: { query: 'input' }, description: t.description ?? '' });
+    if (t.name === 'V')
+      return tensor('V', [H, r.keyCount, vd], ['head', 'token', 'd_head'], r.v, {
+        tokenAxes: IN,
+        description: t.description ?? '',
+      });
+    if (t.name === 'context')
+      return tensor('context', [H, r.queryCount, vd], ['head', 'query', 'd_head'], r.context, {
+        tokenAxes: { query: 'input' },
+        description: t.description ?? '',
+      });
     return t;
   };
   return stages.map((s): Stage => {
     let tensors = s.tensors.map(fix);
     let formula = s.formula;
     if (s.kind === 'qkv') {
-      tensors = [tensor('query_input', [r.queryCount, r.queryInputDim], ['token', 'feature'], r.queryInput, { tokenAxes: IN, description: 'The query input of the layer' }), ...tensors];
+      tensors = [
+        tensor('query_input', [r.queryCount, r.queryInputDim], ['token', 'feature'], r.queryInput, {
+          tokenAxes: IN,
+          description: 'The query input of the layer',
+        }),
+        ...tensors,
+      ];
     } else if (s.kind === 'score') {
       formula = words.scoresFormula;
-      if (r.scale && r.scale.length > 1) tensors = [...tensors, tensor('v', [r.scale.length], ['feature'], r.scale, { description: 'Learned scale vector v of the additive score' })];
+      if (r.scale && r.scale.length > 1)
+        tensors = [
+          ...tensors,
+          tensor('v', [r.scale.length], ['feature'], r.scale, {
+            description: 'Learned scale vector v of the additive score',
+          }),
+        ];
     } else if (s.kind === 'context' && words.contextFormula) {
       formula = words.contextFormula;
       tensors = tensors.map((t) => (t.name === 'output' ? { ...t, description: words.outputDescription! } : t));
@@ -72,7 +106,11 @@ export interface OutputContext {
 }
 
 /** The output stage, with next-token predictions when the output is [1, T, vocab] probabilities. */
-export function outputStage(c: OutputContext, output: Float32Array, shape: readonly number[]): { stage: Stage; predictions?: Prediction[] } {
+export function outputStage(
+  c: OutputContext,
+  output: Float32Array,
+  shape: readonly number[],
+): { stage: Stage; predictions?: Prediction[] } {
   const { T } = c;
   const V = shape[shape.length - 1]!;
   if (shape.length === 3 && shape[1] === T && c.kind === 'next-token') {
@@ -90,7 +128,10 @@ export function outputStage(c: OutputContext, output: Float32Array, shape: reado
         kind: 'output',
         ...tfjsLesson.nextToken(V, k),
         tensors: [
-          tensor('probabilities', [T, V], ['token', 'vocab'], output, { tokenAxes: IN, description: 'Output probabilities per position' }),
+          tensor('probabilities', [T, V], ['token', 'vocab'], output, {
+            tokenAxes: IN,
+            description: 'Output probabilities per position',
+          }),
           ...topKTensors(T, k, topP, top!.id, IN, 'tokens'),
         ],
       },
@@ -103,11 +144,25 @@ export function outputStage(c: OutputContext, output: Float32Array, shape: reado
       stage: {
         id: 'output',
         kind: 'output',
-        ...tfjsLesson.classes(V, order.map((i) => ({ label: c.label(i), p: output[i]! }))),
-        tensors: [tensor('output', [V], ['class'], output, { description: `Output for each class: ${[...Array(V).keys()].map(c.label).join(', ')}` })],
+        ...tfjsLesson.classes(
+          V,
+          order.map((i) => ({ label: c.label(i), p: output[i]! })),
+        ),
+        tensors: [
+          tensor('output', [V], ['class'], output, {
+            description: `Output for each class: ${[...Array(V).keys()].map(c.label).join(', ')}`,
+          }),
+        ],
       },
     };
   }
   const axes = shape.slice(1).map((_, i) => (i === 0 && shape[1] === T ? 'token' : `axis${i + 1}`));
-  return { stage: { id: 'output', kind: 'output', ...tfjsLesson.output(shape), tensors: [tensor('output', shape.slice(1), axes, output, shape[1] === T ? { tokenAxes: IN } : {})] } };
+  return {
+    stage: {
+      id: 'output',
+      kind: 'output',
+      ...tfjsLesson.output(shape),
+      tensors: [tensor('output', shape.slice(1), axes, output, shape[1] === T ? { tokenAxes: IN } : {})],
+    },
+  };
 }

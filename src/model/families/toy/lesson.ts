@@ -26,15 +26,21 @@ export function toyDescription(s: Omit<ToySizes, 'T' | 'a'>): string {
 
 const SCORE_WORDS: Record<ScoreFunction, string> = {
   dot: 'the dot product q·k: large when query and key point the same way. Nothing rescales it, so with d_k = 8 the scores spread wide and the weights tend to be peaked',
-  'scaled-dot': 'the scaled dot product q·k/√d_k: dividing by √8 keeps the spread of scores near 1 whatever the head size, so the normaliser is not pushed into saturation',
-  general: 'the general (bilinear) score qᵀWk: each head first maps the query through its own matrix W (here seeded), so query and key need not live in the same space',
-  additive: 'the additive (Bahdanau) score vᵀtanh(W₁q + W₂k): a one-hidden-layer network with d_a = 8 tanh units looks at query and key together and v reads one number off it',
+  'scaled-dot':
+    'the scaled dot product q·k/√d_k: dividing by √8 keeps the spread of scores near 1 whatever the head size, so the normaliser is not pushed into saturation',
+  general:
+    'the general (bilinear) score qᵀWk: each head first maps the query through its own matrix W (here seeded), so query and key need not live in the same space',
+  additive:
+    'the additive (Bahdanau) score vᵀtanh(W₁q + W₂k): a one-hidden-layer network with d_a = 8 tanh units looks at query and key together and v reads one number off it',
 };
 
 const NORMALISER_WORDS: Record<Normaliser, string> = {
-  softmax: 'softmax exponentiates each score and divides by the row total, so every key gets some positive weight and each row sums to 1',
-  sparsemax: 'sparsemax projects each row of scores onto the probability simplex: it subtracts a threshold τ and clips at 0, so keys far enough below the best get exactly 0 while each row still sums to 1',
-  sigmoid: 'sigmoid squashes each score into (0, 1) on its own, without looking at the other keys, so a row need not sum to 1 and the context is a weighted sum rather than a weighted mean',
+  softmax:
+    'softmax exponentiates each score and divides by the row total, so every key gets some positive weight and each row sums to 1',
+  sparsemax:
+    'sparsemax projects each row of scores onto the probability simplex: it subtracts a threshold τ and clips at 0, so keys far enough below the best get exactly 0 while each row still sums to 1',
+  sigmoid:
+    'sigmoid squashes each score into (0, 1) on its own, without looking at the other keys, so a row need not sum to 1 and the context is a weighted sum rather than a weighted mean',
 };
 
 function scoreFormula(score: ScoreFunction, d: number): string {
