@@ -147,7 +147,18 @@ test('Open sample opens the prose beside, with its first sentence selected, not 
     settings: { 'attentionLens.model': 'toy-self-attention' },
     colorTheme: 'Default Light Modern',
   });
-  await runCommand(s.page, 'Attention Lens: Open sample');
+  // Right after a fresh launch the palette may not list the extension's commands yet (lazy activation,
+  // extensions still being scanned): ask again, as a person would.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await runCommand(s.page, 'Attention Lens: Open sample');
+      break;
+    } catch (err) {
+      if (attempt === 3) throw err;
+      await s.page.keyboard.press('Escape');
+      await s.page.waitForTimeout(3000);
+    }
+  }
   await s.page.locator('.tab.active', { hasText: 'Untitled' }).waitFor({ timeout: 15_000 });
   await s.page.waitForSelector('.monaco-editor .view-overlays .selected-text');
   // The selection is the first sentence: visualising it gives its tokens.
