@@ -7,6 +7,7 @@ import { detectLicence, loadHfFolder, type LoadOptions } from '../../transformer
 import type { HfToken, HfTokenizer } from '../../tokenizers/hfTokenizer';
 import { gemmaBlocks, GEMMA_LAYOUT, parseGemmaFamilyConfig, type GemmaConfig, type GemmaLayout } from './config';
 import { gemmaWeights } from './weights';
+import { encodeAfterStart, slidingContext } from '../llama/model';
 import { gemmaLesson } from './lesson';
 import { AttentionInputError, type ModelInfo } from '../../../../shared/trace';
 
@@ -56,21 +57,12 @@ export class GemmaModel extends CausalLm<GemmaConfig> {
     text: string,
     maxTokens: number,
   ): { tokens: readonly HfToken[]; truncated: boolean; coveredLength: number; alignmentIssues: number } {
-    const enc = this.tokenizer.encode(text, { addBos: false, maxTokens: maxTokens - 1 });
-    const piece = this.tokenizer.piece(this.bosId);
-    const bos: HfToken = { text: piece, piece, id: this.bosId, start: -1, end: -1, special: true };
-    return {
-      tokens: [bos, ...enc.tokens],
-      truncated: enc.truncated,
-      coveredLength: enc.coveredLength,
-      alignmentIssues: enc.alignmentIssues,
-    };
+    return encodeAfterStart(this.tokenizer, this.bosId, text, maxTokens);
   }
 
   /** Past max_position_embeddings the oldest tokens slide out, but <bos> stays first. */
   protected window(seq: number[]): number[] {
-    const P = this.config.maxPositions;
-    return seq.length <= P ? seq : [seq[0]!, ...seq.slice(seq.length - P + 1)];
+    return slidingContext(seq, this.config.maxPositions, true);
   }
 }
 

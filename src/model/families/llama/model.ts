@@ -90,23 +90,37 @@ export class LlamaModel extends CausalLm<LlamaConfig> {
     maxTokens: number,
   ): { tokens: readonly HfToken[]; truncated: boolean; coveredLength: number; alignmentIssues: number } {
     if (this.bosId === undefined) return this.tokenizer.encode(text, { maxTokens });
-    const enc = this.tokenizer.encode(text, { addBos: false, maxTokens: maxTokens - 1 });
-    const piece = this.tokenizer.piece(this.bosId);
-    const bos: HfToken = { text: piece, piece, id: this.bosId, start: -1, end: -1, special: true };
-    return {
-      tokens: [bos, ...enc.tokens],
-      truncated: enc.truncated,
-      coveredLength: enc.coveredLength,
-      alignmentIssues: enc.alignmentIssues,
-    };
+    return encodeAfterStart(this.tokenizer, this.bosId, text, maxTokens);
   }
 
   /** Past max_position_embeddings the oldest tokens slide out, but BOS stays first. */
   protected window(seq: number[]): number[] {
-    const P = this.config.maxPositions;
-    if (seq.length <= P) return seq;
-    return this.bosId !== undefined ? [seq[0]!, ...seq.slice(seq.length - P + 1)] : seq.slice(-P);
+    return slidingContext(seq, this.config.maxPositions, this.bosId !== undefined);
   }
+}
+
+/** The start token, then the text's tokens, `maxTokens` in all (the start token included). */
+export function encodeAfterStart(
+  tokenizer: HfTokenizer,
+  startId: number,
+  text: string,
+  maxTokens: number,
+): { tokens: readonly HfToken[]; truncated: boolean; coveredLength: number; alignmentIssues: number } {
+  const enc = tokenizer.encode(text, { addBos: false, maxTokens: maxTokens - 1 });
+  const piece = tokenizer.piece(startId);
+  const start: HfToken = { text: piece, piece, id: startId, start: -1, end: -1, special: true };
+  return {
+    tokens: [start, ...enc.tokens],
+    truncated: enc.truncated,
+    coveredLength: enc.coveredLength,
+    alignmentIssues: enc.alignmentIssues,
+  };
+}
+
+/** The last `positions` ids of a growing sequence; with `keepStart`, the start token stays first. */
+export function slidingContext(seq: number[], positions: number, keepStart: boolean): number[] {
+  if (seq.length <= positions) return seq;
+  return keepStart ? [seq[0]!, ...seq.slice(seq.length - positions + 1)] : seq.slice(-positions);
 }
 
 /** Loads a folder in the Llama layout: config.json, model.safetensors, tokenizer.json (+ tokenizer_config.json). */
