@@ -100,3 +100,60 @@ export function carryCursor(prev: Trace | undefined, c: Cursor, next: Trace): Cu
   const head = c.head < next.model.heads ? c.head : 0;
   return { stage, head, view: c.view };
 }
+
+/** A matrix pooled for a thumbnail: each cell is the mean of a `pool` block of the original's cells. */
+export interface Thumb {
+  readonly data: Float32Array;
+  readonly rows: number;
+  readonly cols: number;
+}
+
+/** The all-heads grid's pictures, pooled where they are computed (the host, for a big trace). */
+export interface GridThumbs {
+  readonly rows: readonly {
+    /** The weights stage a thumbnail opens. */
+    readonly stage: string;
+    readonly layer?: number;
+    readonly title: string;
+    readonly kvHeadOf?: readonly number[];
+    readonly heads: readonly Thumb[];
+    readonly mean: Thumb;
+  }[];
+  readonly rollout?: Thumb;
+  /** The original's query × key size and the block of cells averaged into one thumbnail cell. */
+  readonly size: { readonly rows: number; readonly cols: number };
+  readonly pool: { readonly rows: number; readonly cols: number };
+}
+
+/** Rollout multiplies n × n matrices per layer (n³ each): beyond this length the grid leaves it out and says so. */
+export const ROLLOUT_MAX_TOKENS = 512;
+
+/** Every self-attention layer's heads, its head mean and the rollout, each pooled to at most `max` × `max`. */
+export function gridThumbnails(trace: Trace, max: number): GridThumbs {
+  const blocks = selfAttentionBlocks(trace);
+  const pooled = (data: Float32Array, r: number, c: number): Thumb => {
+    const d = downsample(data, r, c, max);
+    return d.data === data ? { data: data.slice(), rows: r, cols: c } : d;
+  };
+  const rows = blocks.map((b) => {
+    const [H, Q, K] = b.weights.shape as [number, number, number];
+    const w = b.weights.data;
+    return {
+      stage: b.stages.normalise.id,
+      layer: b.layer,
+      title: b.stages.normalise.title,
+      ...(b.info.kvHeadOf ? { kvHeadOf: b.info.kvHeadOf } : {}),
+      heads: Array.from({ length: H }, (_, hd) => pooled(w.subarray(hd * Q * K, (hd + 1) * Q * K), Q, K)),
+      mean: pooled(headMean(w, H, Q, K), Q, K),
+    };
+  });
+  const [n] = (blocks[0]?.weights.shape.slice(1) ?? [0]) as [number];
+  const r = n <= ROLLOUT_MAX_TOKENS ? rollout(trace) : undefined;
+  const [Q, K] = (blocks[0]?.weights.shape.slice(1) ?? [0, 0]) as [number, number];
+  return {
+    rows,
+    ...(r ? { rollout: pooled(r.data, r.n, r.n) } : {}),
+    size: { rows: Q, cols: K },
+    pool: { rows: Math.max(1, Math.ceil(Q / max)), cols: Math.max(1, Math.ceil(K / max)) },
+  };
+}

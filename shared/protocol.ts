@@ -2,6 +2,9 @@
 // Tensors cross as Float32Array (structured clone / transfer), never as JSON number arrays.
 import type { Normaliser, ScoreFunction, TensorData, Trace } from './trace';
 import type { CancelMessage, RequestMessage, WireError } from './channel';
+import type { GridThumbs } from './derived';
+import type { TensorRequest } from './lazy';
+import type { RunRequest } from './workerProtocol';
 
 export type ViewMode = 'heatmap' | 'lines' | 'grid' | 'matrices';
 export type ColourMap = 'viridis' | 'cividis' | 'magma';
@@ -32,6 +35,14 @@ export interface WhatIfResult {
 
 export type ExportFormat = 'png' | 'svg' | 'csv' | 'json' | 'html';
 
+/** How to make a run again (a reload re-runs it rather than storing its tensors). */
+export interface RunRef {
+  readonly title: string;
+  readonly request: RunRequest;
+  /** The document the text came from: its URI, version and where the text starts in it. */
+  readonly source?: { readonly uri: string; readonly version: number; readonly offset: number };
+}
+
 // ---- requests (webview → host over the one Channel, answered once by a response with the same id) ----
 export type Request =
   | {
@@ -45,15 +56,30 @@ export type Request =
       readonly format: ExportFormat;
       readonly suggestedName: string;
       readonly content: string | Uint8Array;
-    };
+    }
+  /** Tensors of the trace shown (`key`), whole or one head each; see shared/lazy.ts. */
+  | { readonly kind: 'tensors'; readonly key: number; readonly want: readonly TensorRequest[] }
+  /** The all-heads grid of the trace shown, pooled to at most max × max per head. */
+  | { readonly kind: 'thumbnails'; readonly key: number; readonly max: number };
 
 export interface ResponseMap {
   whatIf: WhatIfResult;
   save: { readonly path?: string };
+  tensors: readonly TensorData[];
+  thumbnails: GridThumbs;
 }
 
 export type HostMessage =
-  | { readonly type: 'trace'; readonly trace: Trace; readonly cursor: Cursor; readonly settings: PanelSettings }
+  | {
+      readonly type: 'trace';
+      /** The index of the run (shared/lazy.ts: big tensors are fetched with `key`). */
+      readonly trace: Trace;
+      readonly key: number;
+      readonly cursor: Cursor;
+      readonly settings: PanelSettings;
+      /** How to make the run again after a reload, when it can be. */
+      readonly run?: RunRef;
+    }
   | { readonly type: 'cursor'; readonly cursor: Cursor }
   | { readonly type: 'settings'; readonly settings: PanelSettings }
   | { readonly type: 'busy'; readonly message: string }
@@ -75,12 +101,14 @@ export type WebviewMessage =
   | { readonly type: 'log'; readonly level: 'info' | 'error'; readonly message: string };
 
 /**
- * State the webview persists with setState, so a reload restores the same trace and cursor.
- * VS Code stores it as JSON, so the trace is kept in its JSON form (tensors base64, see serialise.ts).
+ * State the webview persists with setState (VS Code keeps it as JSON): how to make the run again
+ * and the cursor, never the tensors, so saving costs nothing at any length. `trace` (the JSON
+ * form, shared/codec.ts) is only a standalone page's or an older version's.
  */
 export interface PersistedState {
-  readonly trace?: unknown;
+  readonly run?: RunRef;
   readonly cursor?: Cursor;
+  readonly trace?: unknown;
 }
 
 export function assertNever(x: never): never {

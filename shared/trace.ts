@@ -14,6 +14,8 @@ export interface TensorData {
    */
   readonly tokenAxes?: Readonly<Record<string, 'input' | 'output'>>;
   readonly description?: string;
+  /** Left with the host in the panel's index of a big trace (shared/lazy.ts): `data` is filled when fetched. */
+  readonly remote?: true;
 }
 
 export interface Token {

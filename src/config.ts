@@ -38,7 +38,7 @@ export const RESTRICTED_SETTINGS = [
 
 /** Integer settings: [min, max, default]; anything else read is clamped or replaced by the default. */
 export const INTEGER_SETTINGS = {
-  maxTokens: [1, 2048, 256],
+  maxTokens: [1, 32768, 256],
   'hover.topK': [1, 50, 5],
   threads: [0, 8, 0],
   memoryBudgetMB: [64, 65536, 2048],

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { EngineClient } from './engine/client';
 import { Session } from './session';
 import { PanelManager, PANEL_VIEW_TYPE } from './panel/panel';
-import { rerunLast, visualiseSelection } from './commands/visualise';
+import { rerunLast, restoreRun, visualiseSelection, type VisualiseDeps } from './commands/visualise';
 import { registerStepCommands } from './commands/steps';
 import { registerChooseCommands } from './commands/choose';
 import { showModelInfo } from './commands/modelInfo';
@@ -35,9 +35,16 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     },
   );
   const session = new Session();
-  const panels = new PanelManager(context.extensionUri, session, engine, log, panelSettings);
+  const panels: PanelManager = new PanelManager(
+    context.extensionUri,
+    session,
+    engine,
+    log,
+    panelSettings,
+    (run, cursor) => restoreRun(deps, run, cursor),
+  );
   const decorations = new AttentionDecorations(session, () => readConfig().decorations && panels.isOpen);
-  const deps = { session, engine, panels, log };
+  const deps: VisualiseDeps = { session, engine, panels, log };
   const setContext = (key: string, value: unknown): Thenable<unknown> =>
     vscode.commands.executeCommand('setContext', key, value);
 

@@ -2,7 +2,7 @@
 // commands move the cursor. Nothing else in the extension keeps attention state.
 import * as vscode from 'vscode';
 import type { Trace } from '../shared/trace';
-import { DEFAULT_CURSOR, type Cursor } from '../shared/protocol';
+import { DEFAULT_CURSOR, type Cursor, type RunRef } from '../shared/protocol';
 
 export interface Source {
   readonly uri: string;
@@ -19,7 +19,8 @@ export interface SessionChange {
 }
 
 export class Session implements vscode.Disposable {
-  private current: { trace: Trace; source?: Source; cursor: Cursor } | undefined;
+  private current: { trace: Trace; source?: Source; cursor: Cursor; run?: RunRef; key: number } | undefined;
+  private keys = 0;
   private readonly changed = new vscode.EventEmitter<SessionChange>();
   readonly onDidChange = this.changed.event;
 
@@ -32,9 +33,17 @@ export class Session implements vscode.Disposable {
   get cursor(): Cursor {
     return this.current?.cursor ?? DEFAULT_CURSOR;
   }
+  /** Names this trace in the panel's fetches: a fetch for a replaced trace is refused, not answered wrong. */
+  get key(): number {
+    return this.current?.key ?? -1;
+  }
+  /** How to make this run again (a reload re-runs it), if it can be. */
+  get run(): RunRef | undefined {
+    return this.current?.run;
+  }
 
-  set(trace: Trace, source: Source | undefined, cursor: Cursor = DEFAULT_CURSOR): void {
-    this.current = { trace, source, cursor };
+  set(trace: Trace, source: Source | undefined, cursor: Cursor = DEFAULT_CURSOR, run?: RunRef): void {
+    this.current = { trace, source, cursor, run, key: ++this.keys };
     this.changed.fire({ what: 'trace' });
   }
 

@@ -19,6 +19,8 @@ import type { PanelContext } from './components/part';
 import { persistence } from './persist';
 import { Rpc } from './rpc';
 import { Store } from './store';
+import { navigator } from './navigate';
+import { embeddedOnly, TensorLoader, type TensorSource } from './tensors';
 
 interface VsCodeApi {
   postMessage(msg: WebviewMessage): void;
@@ -46,9 +48,9 @@ const vscode: VsCodeApi = standalone
 const app = document.getElementById('app')!;
 const rpc = new Rpc((m) => vscode.postMessage(m));
 
-/** The restored trace, if the state holds a readable one (a reload, or the standalone page). */
+/** The trace a standalone page embeds (a reload in VS Code gets its run again from the host). */
 function restore(state: PersistedState | undefined): { trace?: Trace; cursor: Cursor } {
-  if (!state?.trace) return { cursor: DEFAULT_CURSOR };
+  if (!state?.trace) return { cursor: state?.cursor ?? DEFAULT_CURSOR };
   try {
     return { trace: traceFromJson(state.trace), cursor: state.cursor ?? DEFAULT_CURSOR };
   } catch {
@@ -59,10 +61,20 @@ function restore(state: PersistedState | undefined): { trace?: Trace; cursor: Cu
 const started = performance.now();
 const restoredState = vscode.getState();
 const store = new Store(restore(restoredState));
-const persist = persistence(store, vscode, restoredState?.trace);
+const persist = persistence(store, vscode, restoredState?.run);
+/** The host's key of the trace shown: a fetch for a trace since replaced fails instead of answering wrong. */
+let traceKey = -1;
+const fromHostSource: TensorSource = {
+  tensors: (want) => rpc.request({ kind: 'tensors', key: traceKey, want }),
+  thumbnails: (max) => rpc.request({ kind: 'thumbnails', key: traceKey, max }),
+};
+const loader = new TensorLoader(standalone ? embeddedOnly(() => store.state.trace) : fromHostSource);
+const nav = navigator(store, loader);
 
 const ctx: PanelContext = {
   store,
+  navigate: (cursor) => nav.go(cursor, 'panel'),
+  tensors: loader,
   standalone: standalone !== undefined,
   request: (r) => rpc.request(r),
   exportAs: (format) => void exportAs(ctx, app, format),
@@ -85,13 +97,14 @@ function reportFirstPaint(since: number): void {
   if (!standalone) vscode.postMessage({ type: 'log', level: 'info', message: `trace shown in ${ms.toFixed(1)} ms` });
 }
 
-const fromHost = connectHost(store, {
+const fromHost = connectHost(store, nav, {
   post: (m) => vscode.postMessage(m),
   settle: (m) => void rpc.receive(m),
   exportAs: ctx.exportAs,
-  traceShown: (trace, receivedAt) => {
+  traceKey: (key) => (traceKey = key),
+  traceShown: (_trace, receivedAt, run) => {
     reportFirstPaint(receivedAt);
-    persist.traceShown(trace);
+    persist.traceShown(run);
   },
 });
 window.addEventListener('message', (e: MessageEvent<HostMessage>) => fromHost(e.data));

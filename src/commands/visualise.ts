@@ -12,6 +12,13 @@ import { filePathOf } from '../../shared/catalog';
 import { confirmUntrustedLoad } from './trust';
 import { notificationText } from '../../shared/escape';
 import { carryCursor } from '../../shared/derived';
+import { DEFAULT_CURSOR, type Cursor, type RunRef } from '../../shared/protocol';
+
+/** A saved cursor on a trace made again: the same place where it still exists. */
+function clampCursor(c: Cursor, trace: Trace): Cursor {
+  if (c.stage >= trace.stages.length || c.head >= trace.model.heads) return { stage: 0, head: 0, view: c.view };
+  return c.row !== undefined && c.row >= trace.tokens.length ? { ...c, row: undefined } : c;
+}
 
 export interface VisualiseDeps {
   readonly session: Session;
@@ -29,7 +36,7 @@ export async function runAndShow(
   title: string,
   request: RunRequest,
   source?: Source,
-  keepCursor = false,
+  keepCursor: boolean | Cursor = false,
 ): Promise<Trace | undefined> {
   const started = Date.now();
   return vscode.window.withProgress(
@@ -51,17 +58,21 @@ export async function runAndShow(
           deps.log.warn(w);
           void vscode.window.showWarningMessage(`Attention Lens: ${notificationText(w)}`);
         }
-        // The stage, head and view the user was on, where they still exist (keepCursor: as they are, for the same model).
-        const sameModel = keepCursor && deps.session.trace?.model.id === trace.model.id;
+        // The stage, head and view the user was on, where they still exist (keepCursor: as they are, for the same model;
+        // a cursor: the one a reload restores).
+        const sameModel = keepCursor === true && deps.session.trace?.model.id === trace.model.id;
         deps.session.set(
           trace,
           source,
-          sameModel
-            ? deps.session.cursor
-            : // A re-run of the same text (another model, a changed setting) keeps the place; a new text starts at Tokens.
-              deps.session.trace?.text === trace.text
-              ? carryCursor(deps.session.trace, deps.session.cursor, trace)
-              : undefined,
+          typeof keepCursor === 'object'
+            ? clampCursor(keepCursor, trace)
+            : sameModel
+              ? deps.session.cursor
+              : // A re-run of the same text (another model, a changed setting) keeps the place; a new text starts at Tokens.
+                deps.session.trace?.text === trace.text
+                ? carryCursor(deps.session.trace, deps.session.cursor, trace)
+                : undefined,
+          { title, request, ...(source ? { source } : {}) },
         );
         deps.panels.show();
         return trace;
@@ -131,6 +142,19 @@ export async function visualiseSelection(deps: VisualiseDeps, modelId?: string):
 function userSet(key: string): boolean {
   const i = vscode.workspace.getConfiguration('attentionLens').inspect(key);
   return i !== undefined && [i.globalValue, i.workspaceValue, i.workspaceFolderValue].some((v) => v !== undefined);
+}
+
+/**
+ * A reloaded panel's run, made again from what it saved (the request, not the tensors). A model
+ * file or config of an untrusted workspace is not loaded unasked: the panel stays empty until run.
+ */
+export async function restoreRun(deps: VisualiseDeps, ref: RunRef, cursor: Cursor | undefined): Promise<boolean> {
+  const fromWorkspace = filePathOf(ref.request.modelId) !== undefined || ref.request.config !== undefined;
+  if (fromWorkspace && !vscode.workspace.isTrusted) {
+    deps.log.info('not restoring the last run: it loads files of an untrusted workspace');
+    return false;
+  }
+  return (await runAndShow(deps, ref.title, ref.request, ref.source, cursor ?? DEFAULT_CURSOR)) !== undefined;
 }
 
 /** After "Choose model…": the last run's text again, with the chosen model (nothing when nothing ran yet). */

@@ -19,6 +19,9 @@ import { blockOf } from '../../shared/navigation';
 import { saveExport } from './export';
 import { traceFromJson } from '../../shared/codec';
 import { standaloneHtml } from './standalone';
+import { fetchTensor, traceIndex } from '../../shared/lazy';
+import { gridThumbnails } from '../../shared/derived';
+import type { Cursor, RunRef } from '../../shared/protocol';
 
 export const PANEL_VIEW_TYPE = 'attentionLens.panel';
 
@@ -30,6 +33,8 @@ export class PanelManager implements vscode.Disposable {
   readonly onDidChangeActive = this.activeChanged.event;
   /** Answers the webview's requests (what-if, save); it asks the webview nothing. */
   private readonly channel: Channel<never, never, Request, ResponseMap>;
+  /** The panel's index of each trace (big tensors left here), made once per trace. */
+  private readonly indexes = new WeakMap<Trace, Trace>();
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -37,13 +42,20 @@ export class PanelManager implements vscode.Disposable {
     private readonly engine: EngineClient,
     private readonly log: vscode.LogOutputChannel,
     private readonly settings: () => PanelSettings,
+    /** Makes a reloaded panel's run again (commands/visualise.ts restoreRun). */
+    private readonly rerun: (run: RunRef, cursor: Cursor | undefined) => Promise<boolean>,
   ) {
     this.channel = new Channel<never, never, Request, ResponseMap>({
       // VS Code's webview postMessage clones; the session keeps its arrays.
-      post: (message) => void this.panel?.webview.postMessage(message),
+      post: (message) => this.post(message as HostMessage),
       handlers: {
         whatIf: (req) => this.whatIf(this.session.trace, req),
         save: (req) => this.save(req),
+        tensors: async (req) => {
+          const trace = this.current(req.key);
+          return req.want.map((r) => fetchTensor(trace, r));
+        },
+        thumbnails: async (req) => gridThumbnails(this.current(req.key), Math.max(8, Math.min(512, req.max))),
       },
       onHandlerError: (kind, error) => this.log.error(`panel request ${kind} failed: ${error.message}`),
     });
@@ -80,14 +92,19 @@ export class PanelManager implements vscode.Disposable {
     return {
       deserializeWebviewPanel: async (panel, state) => {
         panel.webview.options = this.options();
-        if (state?.trace && !this.session.trace) {
+        this.attach(panel);
+        if (this.session.trace) return;
+        if (state?.run) {
+          // Made again, not stored: the state holds the request and the cursor, never the tensors.
+          void this.rerun(state.run, state.cursor);
+        } else if (state?.trace) {
+          // A panel saved by an older version, with its trace in the state.
           try {
             this.session.set(traceFromJson(state.trace), undefined, state.cursor);
           } catch (err) {
             this.log.warn(`could not restore the panel's last run: ${(err as Error).message}`);
           }
         }
-        this.attach(panel);
       },
     };
   }
@@ -129,11 +146,46 @@ export class PanelManager implements vscode.Disposable {
   private sendTrace(): void {
     const trace = this.session.trace;
     if (!trace) return;
-    this.post({ type: 'trace', trace, cursor: this.session.cursor, settings: this.settings() });
+    let index = this.indexes.get(trace);
+    if (!index) this.indexes.set(trace, (index = traceIndex(trace)));
+    const run = this.session.run;
+    this.post({
+      type: 'trace',
+      trace: index,
+      key: this.session.key,
+      cursor: this.session.cursor,
+      settings: this.settings(),
+      ...(run ? { run } : {}),
+    });
   }
 
+  /** The session's trace, if `key` still names it. */
+  private current(key: number): Trace {
+    const trace = this.session.trace;
+    if (!trace || key !== this.session.key)
+      throw new Error('The run shown has been replaced by a newer one; its tensors are gone.');
+    return trace;
+  }
+
+  /** Every message to the webview; one that cannot be delivered is reported with its cause, never dropped silently. */
   private post(msg: HostMessage): void {
-    void this.panel?.webview.postMessage(msg);
+    const panel = this.panel;
+    if (!panel) return;
+    const failed = (cause: string): void => {
+      this.log.error(`could not send ${msg.type} to the panel: ${cause}`);
+      if (msg.type === 'trace')
+        void vscode.window.showErrorMessage(`Attention Lens: the run could not be shown in the panel: ${cause}`);
+    };
+    try {
+      panel.webview.postMessage(msg).then(
+        (ok) => {
+          if (!ok && this.panel === panel) failed('the panel is not open any more');
+        },
+        (err: unknown) => failed(err instanceof Error ? err.message : String(err)),
+      );
+    } catch (err) {
+      failed(err instanceof Error ? err.message : String(err));
+    }
   }
 
   private onMessage(msg: WebviewMessage): void {

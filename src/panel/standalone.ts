@@ -1,8 +1,10 @@
 // The whole panel as one HTML file that opens offline in any browser: the panel's own script and
-// stylesheet inlined, the trace embedded as JSON (tensors base64), light-theme colour variables.
+// stylesheet inlined, the trace embedded as JSON (tensors base64; past a size, the stage shown and
+// the small tensors only, and the page says so), light-theme colour variables.
 import { traceToJson } from '../../shared/codec';
 import type { Trace } from '../../shared/trace';
 import type { Cursor } from '../../shared/protocol';
+import { embeddable } from '../../shared/lazy';
 
 const THEME = `:root, body {
   --vscode-foreground: #1f1f1f; --vscode-editor-foreground: #1f1f1f; --vscode-editor-background: #ffffff;
@@ -38,7 +40,7 @@ export function standaloneHtml(trace: Trace, cursor: Cursor, webviewJs: string, 
 </head>
 <body data-standalone="true">
 <div id="app"></div>
-<script>window.ATTENTION_LENS_STANDALONE = ${scriptSafeJson({ trace: traceToJson(trace), cursor })};</script>
+<script>window.ATTENTION_LENS_STANDALONE = ${scriptSafeJson({ trace: traceToJson(embeddable(trace, cursor)), cursor })};</script>
 <script>${js}</script>
 </body>
 </html>`;

@@ -31,8 +31,13 @@ export interface FakeWebviewPanel {
   /** The webview posting a message to the host. */
   send(message: unknown): Promise<void>;
   reveals: number;
+  /** When set, postMessage rejects with this error (as VS Code's does on a DataCloneError). */
+  failPosts?: string;
   dispose(): void;
 }
+
+/** Error notifications shown, in order. */
+export const errorsShown: string[] = [];
 
 export const created: FakeWebviewPanel[] = [];
 
@@ -56,6 +61,7 @@ function createWebviewPanel(): unknown {
       cspSource: 'vscode-resource:',
       asWebviewUri: (u: unknown) => u,
       postMessage: (m: unknown) => {
+        if (fake.failPosts) return Promise.reject(new Error(fake.failPosts));
         fake.posted.push(m);
         return Promise.resolve(true);
       },
@@ -78,7 +84,11 @@ export const fakeVscode = {
   EventEmitter,
   Uri,
   ViewColumn: { Beside: -2, One: 1 },
-  window: { createWebviewPanel, showSaveDialog: async () => undefined },
+  window: {
+    createWebviewPanel,
+    showSaveDialog: async () => undefined,
+    showErrorMessage: async (m: string) => void errorsShown.push(m),
+  },
   workspace: { fs: { readFile: async () => new Uint8Array(), writeFile: async () => {} }, workspaceFolders: undefined },
 };
 

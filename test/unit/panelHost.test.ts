@@ -3,7 +3,9 @@
 // requests are answered over the channel from the attention block of any of its stages.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { created, installFakeVscode } from './fakeVscode';
+import { created, errorsShown, installFakeVscode } from './fakeVscode';
+import { INLINE_BYTES } from '../../shared/lazy';
+import { tensor, type TensorData, type Trace } from '../../shared/trace';
 import { makeTrace } from './traceFixture';
 import { DEFAULT_CURSOR, type HostMessage, type PanelSettings } from '../../shared/protocol';
 import type { WhatIfRequest } from '../../shared/workerProtocol';
@@ -26,7 +28,14 @@ function setup() {
       return { scores: r.Q, weights: r.K, context: r.V };
     },
   };
-  const panels = new PanelManager({ path: '/ext' } as never, session, engine as never, log as never, () => settings);
+  const panels = new PanelManager(
+    { path: '/ext' } as never,
+    session,
+    engine as never,
+    log as never,
+    () => settings,
+    async () => true,
+  );
   return { session, panels, asked };
 }
 
@@ -123,5 +132,73 @@ test('what-if from any stage of a block recomputes from that block’s Q, K, V a
   assert.equal(asked[0]!.score, 'additive');
   assert.equal(asked[0]!.normaliser, 'sparsemax');
   assert.equal(asked[0]!.causal, block.info.causal);
+  panels.dispose();
+});
+
+/** makeTrace with one layer's weights past the inline size, so the panel gets them by fetch. */
+function bigTrace(): Trace {
+  const t = makeTrace(1, 2, 3);
+  const n = INLINE_BYTES / 4 + 6; // two heads × (n/2) values: just over the inline size
+  const big = tensor(
+    'weights',
+    [2, 1, n / 2],
+    ['head', 'query', 'key'],
+    new Float32Array(n).map((_, i) => i / n),
+  );
+  return { ...t, stages: t.stages.map((s) => (s.id === 'L0.weights' ? { ...s, tensors: [big] } : s)) };
+}
+
+test('a big trace goes out as an index; its tensors are answered per request, for the trace shown only', async () => {
+  const { session, panels } = setup();
+  const before = created.length;
+  const trace = bigTrace();
+  session.set(trace, undefined, DEFAULT_CURSOR, {
+    title: 'running toy',
+    request: { modelId: 'm', text: 'The cat sat' },
+  });
+  panels.show();
+  const panel = created[before]!;
+  await panel.send({ type: 'ready' });
+  const [msg] = ofType(panel.posted, 'trace') as Extract<HostMessage, { type: 'trace' }>[];
+  const sent = msg!.trace.stages.find((s) => s.id === 'L0.weights')!.tensors[0]!;
+  assert.equal(sent.remote, true);
+  assert.equal(sent.data.length, 0);
+  assert.deepEqual(sent.shape, [2, 1, INLINE_BYTES / 8 + 3]);
+  assert.equal(msg!.trace.stages[1]!.tensors[0]!.data, trace.stages[1]!.tensors[0]!.data, 'small tensors travel along');
+  assert.deepEqual(msg!.run, { title: 'running toy', request: { modelId: 'm', text: 'The cat sat' } });
+  await panel.send({
+    type: 'request',
+    id: 1,
+    request: { kind: 'tensors', key: msg!.key, want: [{ stage: 'L0.weights', tensor: 'weights', head: 1 }] },
+  });
+  const reply = ofType(panel.posted, 'response')[0] as Extract<HostMessage, { type: 'response'; ok: true }>;
+  const [head1] = reply.result as TensorData[];
+  const full = trace.stages.find((s) => s.id === 'L0.weights')!.tensors[0]!.data;
+  assert.deepEqual(head1!.shape, [1, INLINE_BYTES / 8 + 3]);
+  assert.deepEqual(head1!.data, full.subarray(full.length / 2));
+  assert.notEqual(head1!.data.buffer, full.buffer, 'a copy of the slice, not the whole buffer');
+  // A newer run replaces the trace: a fetch for the old one is refused, not answered from the new one.
+  session.set(bigTrace(), undefined);
+  await panel.send({
+    type: 'request',
+    id: 2,
+    request: { kind: 'tensors', key: msg!.key, want: [{ stage: 'L0.weights', tensor: 'weights' }] },
+  });
+  const stale = ofType(panel.posted, 'response')[1] as Extract<HostMessage, { type: 'response'; ok: false }>;
+  assert.equal(stale.ok, false);
+  assert.match(stale.error.message, /replaced by a newer one/);
+  panels.dispose();
+});
+
+test('a trace the panel cannot receive is reported to the user with its cause', async () => {
+  const { session, panels } = setup();
+  const before = created.length;
+  session.set(makeTrace(), undefined);
+  panels.show();
+  const panel = created[before]!;
+  panel.failPosts = 'Data cannot be cloned, out of memory.';
+  await panel.send({ type: 'ready' });
+  await new Promise((r) => setTimeout(r, 0));
+  assert.match(errorsShown.at(-1) ?? '', /could not be shown in the panel: Data cannot be cloned, out of memory/);
   panels.dispose();
 });

@@ -3,9 +3,11 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { JSDOM, VirtualConsole } from 'jsdom';
-import type { Cursor, HostMessage, WebviewMessage } from '../../shared/protocol';
+import type { Cursor, HostMessage, PersistedState, RunRef, WebviewMessage } from '../../shared/protocol';
 import { tensor, type Trace } from '../../shared/trace';
 import { makeTrace } from './traceFixture';
+import { fetchTensor, traceIndex, type TensorRequest } from '../../shared/lazy';
+import { gridThumbnails } from '../../shared/derived';
 import type { Store as StoreT, PanelState } from '../../webview/store';
 import type { PanelContext } from '../../webview/components/part';
 
@@ -14,6 +16,8 @@ type Modules = {
   panel: typeof import('../../webview/components/panel');
   host: typeof import('../../webview/host');
   persist: typeof import('../../webview/persist');
+  navigate: typeof import('../../webview/navigate');
+  tensors: typeof import('../../webview/tensors');
 };
 let m: Modules;
 
@@ -28,6 +32,8 @@ before(async () => {
     panel: await import('../../webview/components/panel'),
     host: await import('../../webview/host'),
     persist: await import('../../webview/persist'),
+    navigate: await import('../../webview/navigate'),
+    tensors: await import('../../webview/tensors'),
   };
 });
 
@@ -36,12 +42,30 @@ function mount(
   cursor: Cursor,
   request: PanelContext['request'] = () => Promise.reject(new Error('no host in this test')),
   standalone = false,
+  /** The host's whole trace, when `trace` is its index (big tensors fetched from it). */
+  full?: Trace,
+  loaderOptions: { budget?: number; wholeUpTo?: number } = {},
 ) {
   const store: StoreT = new m.store.Store({ trace, cursor });
   const root = document.getElementById('app')!;
   const posted: WebviewMessage[] = [];
+  const fetched: TensorRequest[][] = [];
+  const loader = new m.tensors.TensorLoader(
+    {
+      tensors: async (want) => {
+        fetched.push([...want]);
+        return want.map((r) => fetchTensor(full ?? trace, r));
+      },
+      thumbnails: async (max) => gridThumbnails(full ?? trace, max),
+    },
+    loaderOptions.budget,
+    loaderOptions.wholeUpTo,
+  );
+  const nav = m.navigate.navigator(store, loader);
   const ctx: PanelContext = {
     store,
+    navigate: (c) => nav.go(c, 'panel'),
+    tensors: loader,
     standalone,
     request,
     exportAs: () => {},
@@ -50,12 +74,17 @@ function mount(
     builds: new Map(),
   };
   const panel = m.panel.mountPanel(root, ctx);
-  const fromHost = m.host.connectHost(store, { post: (msg) => posted.push(msg), settle: () => {}, exportAs: () => {} });
+  const fromHost = m.host.connectHost(store, nav, {
+    post: (msg) => posted.push(msg),
+    settle: () => {},
+    exportAs: () => {},
+    traceKey: () => {},
+  });
   let renders = 0;
   store.subscribe(() => renders++);
   const builds = (): Record<string, number> => Object.fromEntries(ctx.builds);
   const q = <E extends Element = HTMLElement>(sel: string): E => root.querySelector<E>(sel)!;
-  return { store, root, panel, posted, fromHost, builds, q, renders: () => renders };
+  return { store, root, panel, posted, fromHost, builds, q, renders: () => renders, fetched, loader };
 }
 
 const WEIGHTS_L0 = 3; // tokens, embedding, L0.scores, L0.weights, L1.scores, L1.weights
@@ -161,6 +190,7 @@ test('a new trace renders every part once; the predictions say the k the run com
   p.fromHost({
     type: 'trace',
     trace,
+    key: 1,
     cursor: { stage: 4, head: 0, view: 'heatmap' },
     settings: { ...p.store.state.settings, topK: 9 },
   });
@@ -203,22 +233,21 @@ test('the all-heads grid moves its highlight in place and opens a head full size
   p.panel.dispose();
 });
 
-test('a reload restores the cursor of every move and the trace, encoded once after it is shown', async () => {
+test('a reload restores the run and the cursor of every move; the state never holds tensors', () => {
   const store = new m.store.Store();
-  const saved: { trace?: unknown; cursor?: Cursor }[] = [];
+  const saved: PersistedState[] = [];
   const persist = m.persist.persistence(store, { setState: (st) => saved.push(st) }, undefined);
   const trace = makeTrace(1, 1, 3);
+  const run: RunRef = { title: 'running toy', request: { modelId: 'toy-self-attention', text: 'a b c' } };
   store.dispatch({ type: 'trace', trace, cursor: { stage: 2, head: 0, view: 'heatmap' } });
-  persist.traceShown(trace);
-  assert.equal(saved.at(-1)!.trace, undefined, 'not encoded before it is on screen');
-  await new Promise((r) => setTimeout(r, 5));
-  const json = saved.at(-1)!.trace as { stages: unknown[] };
-  assert.equal(json.stages.length, trace.stages.length);
+  persist.traceShown(run);
+  assert.deepEqual(saved.at(-1), { run, cursor: { stage: 2, head: 0, view: 'heatmap' } });
   store.dispatch({ type: 'cursor', cursor: { stage: 3, head: 0, view: 'heatmap' }, from: 'panel' });
-  assert.deepEqual(saved.at(-1), { trace: json, cursor: { stage: 3, head: 0, view: 'heatmap' } });
+  assert.deepEqual(saved.at(-1), { run, cursor: { stage: 3, head: 0, view: 'heatmap' } });
   const n = saved.length;
   store.dispatch({ type: 'cursor', cursor: { stage: 3, head: 0, view: 'heatmap' }, from: 'host' });
   assert.equal(saved.length, n, 'an unchanged cursor is not saved again');
+  assert.ok(JSON.stringify(saved).length < 400, 'the saved state is the request and the cursor only');
 });
 
 /** makeTrace with a Q/K/V stage before each layer's scores, so what-if has something to recompute from. */
@@ -270,6 +299,7 @@ test('what-if asks for its block, draws the answer, and drops an answer for a tr
   p.fromHost({
     type: 'trace',
     trace: withQkv(makeTrace(1, 2, 3)),
+    key: 2,
     cursor: { stage: weightsAt, head: 0, view: 'heatmap' },
     settings: p.store.state.settings,
   });
@@ -292,4 +322,98 @@ test('a standalone page has no what-if and no export bar (no host to ask)', () =
   assert.equal(p.root.querySelector('[data-testid="whatif"]'), null);
   assert.equal(p.root.querySelector('[data-testid="export-csv"]'), null);
   p.panel.dispose();
+});
+
+// ---- a big trace: the panel holds an index and fetches what it shows (webview/tensors.ts) ----
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+test('a big trace: a stage move fetches its block first, then draws the host’s very numbers', async () => {
+  const full = withQkv(makeTrace(2, 2, 3));
+  const index = traceIndex(full, 0);
+  assert.ok(index.stages.every((s) => s.tensors.every((t) => t.remote && t.data.length === 0)));
+  const p = mount(index, { stage: 0, head: 0, view: 'heatmap' }, undefined, false, full);
+  const weightsAt = full.stages.findIndex((s) => s.id === 'L1.weights');
+  p.fromHost({ type: 'cursor', cursor: { stage: weightsAt, head: 1, view: 'heatmap' } });
+  assert.equal(p.store.state.cursor.stage, 0, 'not moved before its tensors are here');
+  await tick();
+  assert.equal(p.store.state.cursor.stage, weightsAt);
+  // The whole block (Q/K/V, scores, weights) came in one fetch, whole tensors (it is small).
+  assert.deepEqual(
+    p.fetched.map((f) => f.map((r) => `${r.stage}/${r.tensor}${r.head === undefined ? '' : `@${r.head}`}`)),
+    [['L1.weights/weights', 'L1.qkv/Q', 'L1.qkv/K', 'L1.qkv/V', 'L1.scores/scores']],
+  );
+  for (const [i, s] of index.stages.entries())
+    for (const [j, t] of s.tensors.entries())
+      if (s.layer === 1) assert.deepEqual(t.data, full.stages[i]!.tensors[j]!.data, `${s.id}/${t.name}`);
+  assert.ok(p.q('[data-testid="heatmap-weights"]'));
+  assert.deepEqual(p.posted, [], 'a host move is not echoed');
+  p.panel.dispose();
+});
+
+test('a big block is fetched one head at a time; the mean of heads fetches them all', async () => {
+  const full = withQkv(makeTrace(1, 2, 3));
+  const p = mount(traceIndex(full, 0), { stage: 0, head: 0, view: 'heatmap' }, undefined, false, full, {
+    wholeUpTo: 0,
+  });
+  const at = full.stages.findIndex((s) => s.id === 'L0.weights');
+  const asked = () => p.fetched.at(-1)!.map((r) => `${r.tensor}@${r.head ?? 'all'}`);
+  p.fromHost({ type: 'cursor', cursor: { stage: at, head: 1, view: 'heatmap' } });
+  await tick();
+  assert.deepEqual(asked(), ['weights@1', 'Q@1', 'K@1', 'V@1', 'scores@1']);
+  const w = p.store.state.trace!.stages[at]!.tensors[0]!;
+  const n = 9;
+  assert.deepEqual(w.data.subarray(n, 2 * n), full.stages[at]!.tensors[0]!.data.subarray(n, 2 * n));
+  assert.ok(p.loader.has(w, 1) && !p.loader.has(w, 0) && !p.loader.has(w));
+  // Head 1 again: nothing to fetch, so the move renders at once.
+  const count = p.fetched.length;
+  p.fromHost({ type: 'cursor', cursor: { stage: at, head: 1, view: 'lines' } });
+  assert.equal(p.fetched.length, count);
+  assert.equal(p.store.state.cursor.view, 'lines');
+  p.fromHost({ type: 'cursor', cursor: { stage: at, head: -1, view: 'heatmap' } });
+  await tick();
+  assert.deepEqual(asked(), ['weights@all', 'Q@all', 'K@all', 'V@all', 'scores@all']);
+  assert.deepEqual(w.data, full.stages[at]!.tensors[0]!.data);
+  p.panel.dispose();
+});
+
+test('under a small budget the panel lets go of blocks it left, and fetches them again on return', async () => {
+  const full = withQkv(makeTrace(2, 2, 3));
+  const p = mount(traceIndex(full, 0), { stage: 0, head: 0, view: 'heatmap' }, undefined, false, full, {
+    budget: 1,
+  });
+  const at = (id: string) => full.stages.findIndex((s) => s.id === id);
+  p.fromHost({ type: 'cursor', cursor: { stage: at('L0.weights'), head: 0, view: 'heatmap' } });
+  await tick();
+  const w0 = p.store.state.trace!.stages[at('L0.weights')]!.tensors[0]!;
+  assert.ok(p.loader.has(w0));
+  p.fromHost({ type: 'cursor', cursor: { stage: at('L1.weights'), head: 0, view: 'heatmap' } });
+  await tick();
+  assert.equal(p.store.state.cursor.stage, at('L1.weights'));
+  assert.ok(!p.loader.has(w0), 'layer 0 was let go');
+  assert.equal(w0.data.length, 0);
+  assert.ok(p.loader.heldBytes > 0, 'the cursor’s own block is kept, whatever the budget');
+  p.fromHost({ type: 'cursor', cursor: { stage: at('L0.weights'), head: 0, view: 'heatmap' } });
+  await tick();
+  assert.deepEqual(w0.data, full.stages[at('L0.weights')]!.tensors[0]!.data);
+  assert.equal(p.fetched.length, 3);
+  p.panel.dispose();
+});
+
+test('the grid of a big trace comes pooled from the host; a failed fetch says why and keeps the view', async () => {
+  const full = withQkv(makeTrace(2, 2, 3));
+  const p = mount(traceIndex(full, 0), { stage: 0, head: 0, view: 'heatmap' }, undefined, false, full);
+  p.fromHost({ type: 'cursor', cursor: { stage: 3, head: 0, view: 'grid' } });
+  await tick();
+  assert.equal(p.root.querySelectorAll('[data-testid="heads-grid"] button').length, 2 * 3);
+  assert.equal(p.fetched.length, 0, 'thumbnails, not tensors');
+  // A stage the host no longer has (its run was replaced): the error is shown, the cursor stays.
+  const broken = mount(traceIndex(full, 0), { stage: 0, head: 0, view: 'heatmap' }, undefined, false, makeTrace(1));
+  broken.fromHost({ type: 'cursor', cursor: { stage: 6, head: 0, view: 'heatmap' } });
+  await tick();
+  assert.equal(broken.store.state.cursor.stage, 0);
+  assert.equal(broken.store.state.banner?.kind, 'error');
+  assert.match(broken.store.state.banner!.text, /Could not load “Layer 1 scores” \(head 0\): .*no stage "L1\.\w+"/);
+  p.panel.dispose();
+  broken.panel.dispose();
 });

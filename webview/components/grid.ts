@@ -1,9 +1,9 @@
 // Model view: every layer × head of self-attention as thumbnails, plus each layer's head mean
-// and the attention rollout. Thumbnails are drawn lazily (when scrolled into view); clicking one
+// and the attention rollout, pooled where the weights are (webview/tensors.ts: here for a small
+// run, the host for a big one). Thumbnails are painted when scrolled into view; clicking one
 // opens it full size with exact values on hover. A cursor move only moves the highlight.
 import type { ColourMap } from '../../shared/protocol';
-import type { Trace } from '../../shared/trace';
-import { headMean, rollout, selfAttentionBlocks } from '../../shared/derived';
+import { ROLLOUT_MAX_TOKENS, type GridThumbs, type Thumb } from '../../shared/derived';
 import { h } from '../dom';
 import { paintThumb, THUMB } from '../draw/thumb';
 import type { PanelState } from '../store';
@@ -15,11 +15,11 @@ interface Opener {
   readonly head: number;
 }
 
-export function buildGrid(ctx: PanelContext, trace: Trace, colourMap: ColourMap): Built {
-  const blocks = selfAttentionBlocks(trace);
+export function buildGrid(ctx: PanelContext, thumbs: GridThumbs, colourMap: ColourMap): Built {
+  const blocks = thumbs.rows;
   if (blocks.length === 0)
     return { nodes: [h('p', { class: 'muted' }, 'This model has no self-attention layers to show in a grid.')] };
-  const heads = Math.max(...blocks.map((b) => b.weights.shape[0]!));
+  const heads = Math.max(...blocks.map((b) => b.heads.length));
   const pending = new Map<Element, () => void>();
   const observer =
     typeof IntersectionObserver === 'undefined'
@@ -33,11 +33,8 @@ export function buildGrid(ctx: PanelContext, trace: Trace, colourMap: ColourMap)
           }
         });
   const openers: Opener[] = [];
-  const thumb = (
-    label: string,
-    draw: (c: HTMLCanvasElement) => void,
-    open?: { stage: number; head: number },
-  ): HTMLElement => {
+  const stageIndex = new Map(ctx.store.state.trace?.stages.map((s, i) => [s.id, i]));
+  const thumb = (label: string, t: Thumb, open?: { stage: number; head: number }): HTMLElement => {
     const canvas = h('canvas', { class: 'thumb', width: THUMB, height: THUMB });
     const onclick = open
       ? () => go(ctx, { ...ctx.store.state.cursor, stage: open.stage, head: open.head, view: 'heatmap' })
@@ -49,8 +46,9 @@ export function buildGrid(ctx: PanelContext, trace: Trace, colourMap: ColourMap)
       h('span', { class: 'grid-label' }, label),
     );
     if (open) openers.push({ el: cell, ...open });
+    const draw = (): void => paintThumb(canvas, t.data, t.rows, t.cols, colourMap);
     if (observer) {
-      pending.set(canvas, () => draw(canvas));
+      pending.set(canvas, draw);
       observer.observe(canvas);
     }
     return cell;
@@ -64,49 +62,40 @@ export function buildGrid(ctx: PanelContext, trace: Trace, colourMap: ColourMap)
     h('div', { class: 'grid-head' }, 'mean'),
   );
   for (const b of blocks) {
-    const w = b.weights;
-    const [H, Q, K] = w.shape as [number, number, number];
-    const stage = trace.stages.indexOf(b.stages.normalise);
-    table.append(
-      h('div', { class: 'grid-row-label' }, b.layer !== undefined ? `layer ${b.layer}` : b.stages.normalise.title),
-    );
+    const stage = stageIndex.get(b.stage) ?? 0;
+    table.append(h('div', { class: 'grid-row-label' }, b.layer !== undefined ? `layer ${b.layer}` : b.title));
     for (let hd = 0; hd < heads; hd++) {
-      if (hd >= H) {
+      const t = b.heads[hd];
+      if (!t) {
         table.append(h('div', {}));
         continue;
       }
-      const kv = b.info.kvHeadOf ? ` (K/V head ${b.info.kvHeadOf[hd]})` : '';
-      table.append(
-        thumb(
-          `layer ${b.layer ?? '?'} head ${hd}${kv}`,
-          (c) => paintThumb(c, w.data.subarray(hd * Q * K, (hd + 1) * Q * K), Q, K, colourMap),
-          { stage, head: hd },
-        ),
-      );
+      const kv = b.kvHeadOf ? ` (K/V head ${b.kvHeadOf[hd]})` : '';
+      table.append(thumb(`layer ${b.layer ?? '?'} head ${hd}${kv}`, t, { stage, head: hd }));
     }
-    table.append(
-      thumb(`layer ${b.layer ?? '?'} mean of heads`, (c) => paintThumb(c, headMean(w.data, H, Q, K), Q, K, colourMap), {
-        stage,
-        head: -1,
-      }),
-    );
+    table.append(thumb(`layer ${b.layer ?? '?'} mean of heads`, b.mean, { stage, head: -1 }));
   }
+  const { pool, size } = thumbs;
+  const notes = [
+    'Each thumbnail is scaled from 0 to its own maximum, so weak heads stay visible; open one for exact values.',
+    pool.rows > 1 || pool.cols > 1
+      ? `Pooled: each thumbnail pixel is the mean of ${pool.rows} × ${pool.cols} weights of the ${size.rows} × ${size.cols} matrix.`
+      : '',
+  ].filter(Boolean);
   const extra = h('div', { class: 'grid-extra' });
-  extra.append(
-    thumb('attention rollout (all layers, residual-corrected)', (c) => {
-      const r = rollout(trace);
-      if (r) paintThumb(c, r.data, r.n, r.n, colourMap);
-    }),
-  );
+  if (thumbs.rollout) extra.append(thumb('attention rollout (all layers, residual-corrected)', thumbs.rollout));
   const view = h(
     'div',
     { class: 'grid-view' },
+    h('p', { class: 'muted', 'data-testid': 'grid-note' }, notes.join(' ')),
     table,
     h('h3', {}, 'Attention rollout'),
     h(
       'p',
       { class: 'muted' },
-      'Rollout multiplies the layers’ head-averaged attention, each mixed half-and-half with the identity for the residual connection: how much each token’s final state draws on each input token.',
+      thumbs.rollout
+        ? 'Rollout multiplies the layers’ head-averaged attention, each mixed half-and-half with the identity for the residual connection: how much each token’s final state draws on each input token.'
+        : `Rollout is left out beyond ${ROLLOUT_MAX_TOKENS} tokens (it multiplies one n × n matrix per layer), or when the layers do not all attend over the same tokens.`,
     ),
     extra,
   );

@@ -3,6 +3,7 @@
 // patched in place, and a resize re-lays out canvases without touching the DOM tree.
 import type { Cursor, ExportFormat, Request, ResponseMap } from '../../shared/protocol';
 import type { PanelState, Store } from '../store';
+import type { TensorLoader } from '../tensors';
 
 export interface Built {
   readonly nodes: readonly Node[];
@@ -25,6 +26,10 @@ export type Requester = <K extends Request['kind']>(request: Extract<Request, { 
 /** What every part may use besides the state: the store to dispatch to, the host, the page. */
 export interface PanelContext {
   readonly store: Store;
+  /** Moves the cursor once what it shows is loaded (webview/navigate.ts). */
+  readonly navigate: (cursor: Cursor) => void;
+  /** The tensors of a big trace the panel holds, and the grid's thumbnails. */
+  readonly tensors: TensorLoader;
   /** A standalone HTML export: no host to recompute or save with. */
   readonly standalone: boolean;
   readonly request: Requester;
@@ -38,7 +43,7 @@ export interface PanelContext {
 
 /** Moves the cursor from a control of the panel (the host is told; see main.ts). */
 export function go(ctx: PanelContext, cursor: Cursor): void {
-  ctx.store.dispatch({ type: 'cursor', cursor, from: 'panel' });
+  ctx.navigate(cursor);
 }
 
 const sameKey = (a: readonly unknown[] | undefined, b: readonly unknown[] | undefined): boolean =>

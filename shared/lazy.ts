@@ -1,0 +1,135 @@
+// A trace the panel can hold at any length: an index (every stage, token and small tensor) with
+// the big tensors left with the host, fetched by what shows them — one head of one block, or a
+// whole tensor. The host keeps the full trace; these pure functions build the index, answer a
+// fetch and say what a cursor needs.
+import type { Cursor, ViewMode } from './protocol';
+import { blockOf } from './navigation';
+import { headCount } from './tensorView';
+import type { Stage, TensorData, Trace } from './trace';
+
+/** Tensors up to this size travel with the index; bigger ones are fetched when shown. */
+export const INLINE_BYTES = 256 * 1024;
+
+/** One fetch: a tensor of a stage, whole or one head (the index into its first, head axis). */
+export interface TensorRequest {
+  readonly stage: string;
+  readonly tensor: string;
+  readonly head?: number;
+}
+
+export const EMPTY = new Float32Array(0);
+
+/** Whether a tensor of the index was left with the host (its data is empty until fetched). */
+export function isRemote(t: TensorData): boolean {
+  return t.remote === true;
+}
+
+export function tensorBytes(t: Pick<TensorData, 'shape'>): number {
+  return t.shape.reduce((a, b) => a * b, 1) * 4;
+}
+
+/** Bytes of every tensor of the trace. */
+export function traceBytes(trace: Trace): number {
+  let n = 0;
+  for (const s of trace.stages) for (const t of s.tensors) n += t.data.byteLength;
+  return n;
+}
+
+/** The trace as the panel first receives it: tensors above `inlineBytes` keep their shape and axes, not their data. */
+export function traceIndex(trace: Trace, inlineBytes = INLINE_BYTES): Trace {
+  if (trace.stages.every((s) => s.tensors.every((t) => t.data.byteLength <= inlineBytes))) return trace;
+  return {
+    ...trace,
+    stages: trace.stages.map((s) =>
+      s.tensors.every((t) => t.data.byteLength <= inlineBytes)
+        ? s
+        : {
+            ...s,
+            tensors: s.tensors.map((t) =>
+              t.data.byteLength <= inlineBytes ? t : { ...t, data: EMPTY, remote: true as const },
+            ),
+          },
+    ),
+  };
+}
+
+/** The answer to one fetch, from the full trace; a copy, so posting it never drags the whole buffer along. */
+export function fetchTensor(trace: Trace, r: TensorRequest): TensorData {
+  const stage = trace.stages.find((s) => s.id === r.stage);
+  if (!stage) throw new Error(`The run shown has no stage "${r.stage}" (it may have been replaced by a newer run).`);
+  const t = stage.tensors.find((x) => x.name === r.tensor);
+  if (!t) throw new Error(`Stage "${stage.title}" has no tensor "${r.tensor}".`);
+  if (r.head === undefined) return { ...t, data: t.data.slice() };
+  const H = headCount(t);
+  if (H === 0 || !Number.isInteger(r.head) || r.head < 0 || r.head >= H)
+    throw new Error(`Tensor "${r.tensor}" of stage "${stage.title}" has no head ${r.head}.`);
+  const size = t.data.length / H;
+  return {
+    ...t,
+    shape: t.shape.slice(1),
+    axes: t.axes.slice(1),
+    data: t.data.slice(r.head * size, (r.head + 1) * size),
+  };
+}
+
+/** Views that read every head of a tensor at once (the mean of heads reads them all too). */
+const ALL_HEADS: ReadonlySet<ViewMode> = new Set<ViewMode>(['grid']);
+
+/** The stages whose tensors the cursor's view draws: its own and those of its attention block. */
+export function stagesShown(trace: Trace, c: Cursor): Stage[] {
+  const stage = trace.stages[Math.max(0, Math.min(c.stage, trace.stages.length - 1))];
+  if (!stage) return [];
+  const block = blockOf(trace, stage);
+  const list = [stage];
+  if (block) for (const s of Object.values(block.stages)) if (s && !list.includes(s)) list.push(s);
+  const bias = stage.attention?.scoreBias;
+  const biasStage = bias && trace.stages.find((s) => s.id === bias.stage);
+  if (biasStage && !list.includes(biasStage)) list.push(biasStage);
+  return list;
+}
+
+/** The head of tensor `t` that query head `head` reads (grouped-query K/V map through kvHeadOf). */
+export function headOfTensor(t: TensorData, head: number, kvHeadOf?: readonly number[]): number {
+  return t.axes[0] === 'kv_head' && kvHeadOf ? (kvHeadOf[head] ?? 0) : Math.min(head, headCount(t) - 1);
+}
+
+/**
+ * What the cursor's view needs of the remote tensors: one head of each where the view shows one
+ * head, whole tensors where it shows the mean of heads, or when the block is small enough that
+ * one fetch of everything is cheaper than asking again per head.
+ */
+export function needsOf(trace: Trace, c: Cursor, wholeUpTo = 32 * 1024 * 1024): TensorRequest[] {
+  if (c.view === 'grid') return [];
+  const stages = stagesShown(trace, c);
+  const remote = stages.flatMap((s) => s.tensors.filter(isRemote).map((t) => ({ s, t })));
+  const total = remote.reduce((n, { t }) => n + tensorBytes(t), 0);
+  const perHead = c.head >= 0 && !ALL_HEADS.has(c.view) && total > wholeUpTo;
+  return remote.map(({ s, t }) =>
+    perHead && headCount(t) > 0 && t.shape.length === 3
+      ? { stage: s.id, tensor: t.name, head: headOfTensor(t, c.head, s.attention?.kvHeadOf) }
+      : { stage: s.id, tensor: t.name },
+  );
+}
+
+/** A standalone page embeds a trace up to this size whole; past it, the index and the cursor's block. */
+export const EMBED_WHOLE_BYTES = 48 * 1024 * 1024;
+
+/**
+ * The trace a standalone page embeds: whole when it is small; else the index plus every tensor of
+ * the stages the cursor's view draws, with a warning that says what was left out.
+ */
+export function embeddable(trace: Trace, c: Cursor, wholeUpTo = EMBED_WHOLE_BYTES): Trace {
+  const bytes = traceBytes(trace);
+  if (bytes <= wholeUpTo) return trace;
+  const keep = new Set(stagesShown(trace, c).map((s) => s.id));
+  const index = traceIndex(trace);
+  const mb = (n: number): string => (n < 2 ** 20 ? `${(n / 1024).toFixed(0)} KB` : `${(n / 2 ** 20).toFixed(0)} MB`);
+  return {
+    ...index,
+    stages: index.stages.map((s, i) => (keep.has(s.id) ? trace.stages[i]! : s)),
+    warnings: [
+      ...trace.warnings,
+      `This page embeds the tensors of “${trace.stages[c.stage]?.title ?? 'the stage shown'}” and every tensor up to ${mb(INLINE_BYTES)}; the run's ${mb(bytes)} of tensors do not fit in one page. Other stages' big tensors are left out.`,
+    ],
+  };
+}

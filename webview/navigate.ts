@@ -1,0 +1,83 @@
+// Every cursor move and every new trace goes through here: the tensors the new view draws are
+// loaded first (webview/tensors.ts), then the store changes once, so parts draw synchronously
+// from data that is there. A later move wins over an earlier one still loading.
+import type { Cursor, PanelSettings } from '../shared/protocol';
+import type { Trace } from '../shared/trace';
+import type { Origin, Store } from './store';
+import type { TensorLoader } from './tensors';
+
+export interface Navigator {
+  /** Moves the cursor once what it shows is loaded. */
+  go(cursor: Cursor, from: Origin): void;
+  /** Shows a new trace at `cursor` once what that view needs is loaded; resolves when it is on screen. */
+  show(trace: Trace, cursor: Cursor, settings?: PanelSettings): Promise<boolean>;
+}
+
+/** A load slower than this says so in the banner. */
+const SLOW_MS = 150;
+
+export function navigator(store: Store, loader: TensorLoader): Navigator {
+  let latest = 0;
+  /** Runs `apply` after `loading` (now, if nothing loads), unless a later move started meanwhile. */
+  const after = (
+    loading: Promise<void> | undefined,
+    what: string,
+    apply: () => void,
+    failed?: () => void,
+  ): Promise<boolean> => {
+    const mine = ++latest;
+    if (!loading) {
+      apply();
+      return Promise.resolve(true);
+    }
+    const slow = setTimeout(() => {
+      if (mine === latest) store.dispatch({ type: 'banner', banner: { kind: 'busy', text: `Loading ${what}…` } });
+    }, SLOW_MS);
+    return loading.then(
+      () => {
+        clearTimeout(slow);
+        if (mine !== latest) return false;
+        apply();
+        return true;
+      },
+      (err: unknown) => {
+        clearTimeout(slow);
+        if (mine !== latest) return false;
+        failed?.();
+        store.dispatch({
+          type: 'banner',
+          banner: {
+            kind: 'error',
+            text: `Could not load ${what}: ${err instanceof Error ? err.message : String(err)}`,
+          },
+        });
+        return false;
+      },
+    );
+  };
+  const what = (trace: Trace, c: Cursor): string => {
+    if (c.view === 'grid') return 'the all-heads grid';
+    const s = trace.stages[c.stage];
+    return s ? `“${s.title}”${c.head >= 0 ? ` (head ${c.head})` : ''}` : 'the stage';
+  };
+  return {
+    go: (cursor, from) => {
+      const trace = store.state.trace;
+      if (!trace) return;
+      void after(loader.ensure(trace, cursor), what(trace, cursor), () => {
+        if (store.state.trace === trace) store.dispatch({ type: 'cursor', cursor, from });
+      });
+    },
+    show: (trace, cursor, settings) => {
+      const apply = (c: Cursor): void =>
+        void store.dispatch({ type: 'trace', trace, cursor: c, ...(settings ? { settings } : {}) });
+      // If the view it was on cannot load, the new run still shows, at its tokens.
+      return after(
+        loader.ensure(trace, cursor),
+        what(trace, cursor),
+        () => apply(cursor),
+        () => apply({ stage: 0, head: 0, view: 'heatmap' }),
+      );
+    },
+  };
+}

@@ -1,0 +1,159 @@
+// The panel's share of a big trace: the tensors its views have asked for, fetched from the host
+// before the cursor moves to them (so every part still draws synchronously), kept under a byte
+// budget (least recently used first out), and the grid's pooled thumbnails. A small trace arrives
+// whole and this asks for nothing.
+import { gridThumbnails, type GridThumbs } from '../shared/derived';
+import { EMPTY, fetchTensor, isRemote, needsOf, type TensorRequest } from '../shared/lazy';
+import type { Cursor } from '../shared/protocol';
+import { headCount } from '../shared/tensorView';
+import type { TensorData, Trace } from '../shared/trace';
+import { THUMB } from './draw/thumb';
+
+export interface TensorSource {
+  tensors(want: readonly TensorRequest[]): Promise<readonly TensorData[]>;
+  thumbnails(max: number): Promise<GridThumbs>;
+}
+
+/** What the panel keeps of remote tensors at most; the cursor's own are kept whatever their size. */
+export const PANEL_TENSOR_BUDGET = 192 * 1024 * 1024;
+
+type Mutable = { data: Float32Array };
+type Loaded = 'all' | Set<number>;
+
+export class TensorLoader {
+  private readonly loaded = new WeakMap<TensorData, Loaded>();
+  /** Remote tensors holding data, least recently used first. */
+  private readonly held: TensorData[] = [];
+  private readonly thumbs = new WeakMap<Trace, GridThumbs>();
+
+  constructor(
+    private readonly source: TensorSource,
+    /** Bytes of remote tensors kept at most (beyond the cursor's own). */
+    private readonly budget = PANEL_TENSOR_BUDGET,
+    /** A block up to this size is fetched whole; a bigger one a head at a time. */
+    private readonly wholeUpTo?: number,
+  ) {}
+
+  /** Whether `t` can be drawn for `head` (undefined: every head). */
+  has(t: TensorData, head?: number): boolean {
+    if (!isRemote(t)) return true;
+    const l = this.loaded.get(t);
+    return l === 'all' || (l !== undefined && head !== undefined && head >= 0 && l.has(head));
+  }
+
+  /** The fetches `cursor` still needs on `trace`. */
+  missing(trace: Trace, cursor: Cursor): TensorRequest[] {
+    return needsOf(trace, cursor, this.wholeUpTo).filter((r) => {
+      const t = find(trace, r);
+      return !t || !this.has(t, r.head);
+    });
+  }
+
+  /** Loads what `cursor` needs; undefined when it is all here already (the move can render at once). */
+  ensure(trace: Trace, cursor: Cursor): Promise<void> | undefined {
+    if (cursor.view === 'grid') return this.thumbs.has(trace) ? undefined : this.loadThumbs(trace);
+    const want = this.missing(trace, cursor);
+    if (want.length === 0) {
+      this.touch(trace, cursor);
+      return undefined;
+    }
+    return this.source.tensors(want).then((got) => {
+      if (got.length !== want.length) throw new Error(`asked for ${want.length} tensors, got ${got.length}`);
+      want.forEach((r, i) => this.install(trace, r, got[i]!));
+      this.touch(trace, cursor);
+    });
+  }
+
+  /** The grid's thumbnails: pooled here when the trace is whole, else fetched by ensure(). */
+  gridOf(trace: Trace): GridThumbs {
+    let g = this.thumbs.get(trace);
+    if (!g) {
+      if (trace.stages.some((s) => s.tensors.some(isRemote)))
+        throw new Error('the grid of a big run is fetched before it is shown');
+      this.thumbs.set(trace, (g = gridThumbnails(trace, THUMB)));
+    }
+    return g;
+  }
+
+  /** Bytes of remote tensors the panel holds now. */
+  get heldBytes(): number {
+    return this.held.reduce((n, t) => n + t.data.byteLength, 0);
+  }
+
+  private async loadThumbs(trace: Trace): Promise<void> {
+    if (!trace.stages.some((s) => s.tensors.some(isRemote))) {
+      this.gridOf(trace);
+      return;
+    }
+    this.thumbs.set(trace, await this.source.thumbnails(THUMB));
+  }
+
+  private install(trace: Trace, r: TensorRequest, got: TensorData): void {
+    const t = find(trace, r);
+    if (!t) throw new Error(`the run shown has no tensor ${r.stage}/${r.tensor}`);
+    const size = t.shape.reduce((a, b) => a * b, 1);
+    const m = t as unknown as Mutable;
+    if (r.head === undefined) {
+      if (got.data.length !== size) throw new Error(`tensor ${r.tensor}: ${got.data.length} values for ${size}`);
+      m.data = got.data;
+      this.loaded.set(t, 'all');
+    } else {
+      const per = size / headCount(t);
+      if (got.data.length !== per) throw new Error(`tensor ${r.tensor} head ${r.head}: ${got.data.length} values`);
+      if (m.data.length !== size) m.data = new Float32Array(size);
+      m.data.set(got.data, r.head * per);
+      const l = this.loaded.get(t);
+      if (l === undefined || l === 'all') this.loaded.set(t, new Set([r.head]));
+      else l.add(r.head);
+    }
+    const i = this.held.indexOf(t);
+    if (i >= 0) this.held.splice(i, 1);
+    this.held.push(t);
+  }
+
+  /** Marks the cursor's tensors most recently used and lets go of the oldest others beyond the budget. */
+  private touch(trace: Trace, cursor: Cursor): void {
+    const keep = new Set(needsOf(trace, cursor, -1).map((r) => find(trace, r)));
+    for (const t of keep) {
+      const i = t ? this.held.indexOf(t) : -1;
+      if (i >= 0) this.held.push(...this.held.splice(i, 1));
+    }
+    let bytes = this.heldBytes;
+    for (let i = 0; i < this.held.length && bytes > this.budget; ) {
+      const t = this.held[i]!;
+      if (keep.has(t)) {
+        i++;
+        continue;
+      }
+      bytes -= t.data.byteLength;
+      (t as unknown as Mutable).data = EMPTY;
+      this.loaded.delete(t);
+      this.held.splice(i, 1);
+    }
+  }
+}
+
+function find(trace: Trace, r: TensorRequest): TensorData | undefined {
+  return trace.stages.find((s) => s.id === r.stage)?.tensors.find((t) => t.name === r.tensor);
+}
+
+/** A source for a page with no host (the standalone export): what it embeds is all there is. */
+export function embeddedOnly(trace: () => Trace | undefined): TensorSource {
+  const none = (): never => {
+    throw new Error(
+      'This exported page leaves out the tensors of this stage (the run was too big to embed whole); open the run in VS Code to see them.',
+    );
+  };
+  return {
+    tensors: async (want) => {
+      const t = trace();
+      if (!t) none();
+      return want.map((r) => {
+        const x = fetchTensor(t!, r);
+        if (x.remote) none();
+        return x;
+      });
+    },
+    thumbnails: async () => none(),
+  };
+}
