@@ -108,52 +108,113 @@ export interface Thumb {
   readonly cols: number;
 }
 
-/** The all-heads grid's pictures, pooled where they are computed (the host, for a big trace). */
-export interface GridThumbs {
-  readonly rows: readonly {
-    /** The weights stage a thumbnail opens. */
-    readonly stage: string;
-    readonly layer?: number;
-    readonly title: string;
-    readonly kvHeadOf?: readonly number[];
-    readonly heads: readonly Thumb[];
-    readonly mean: Thumb;
-  }[];
-  readonly rollout?: Thumb;
+/** One attention block in the grid: its heads pooled, their mean, and where each head's attention lands. */
+export interface GridRow {
+  /** The weights stage a thumbnail opens. */
+  readonly stage: string;
+  readonly layer?: number;
+  readonly title: string;
+  readonly kvHeadOf?: readonly number[];
+  readonly heads: readonly Thumb[];
+  readonly mean: Thumb;
+  /** Per head: the mean over queries of the weight on the first key (the "attention sink"). */
+  readonly first: readonly number[];
+  /** Per head: the mean over queries of the weight on special keys ([CLS], [SEP], <s>, </s>), if there are any. */
+  readonly special?: readonly number[];
+}
+
+export type GridKind = 'self' | 'encoder-self' | 'decoder-self' | 'cross';
+
+/** The grid's sections: one per kind of attention the model has (encoder self-, decoder self-, cross-attention). */
+export interface GridSection {
+  readonly kind: GridKind;
+  readonly title: string;
+  readonly rows: readonly GridRow[];
   /** The original's query × key size and the block of cells averaged into one thumbnail cell. */
   readonly size: { readonly rows: number; readonly cols: number };
   readonly pool: { readonly rows: number; readonly cols: number };
 }
 
+/** The all-heads grid's pictures, pooled where they are computed (the host, for a big trace). */
+export interface GridThumbs {
+  readonly sections: readonly GridSection[];
+  /** Rollout over the self-attention layers, full size (it exists up to ROLLOUT_MAX_TOKENS). */
+  readonly rollout?: Thumb;
+}
+
 /** Rollout multiplies n × n matrices per layer (n³ each): beyond this length the grid leaves it out and says so. */
 export const ROLLOUT_MAX_TOKENS = 512;
 
-/** Every self-attention layer's heads, its head mean and the rollout, each pooled to at most `max` × `max`. */
+const SECTION_TITLES: Record<GridKind, string> = {
+  self: 'self-attention',
+  'encoder-self': 'encoder self-attention',
+  'decoder-self': 'decoder self-attention',
+  cross: 'cross-attention (decoder queries, encoder keys)',
+};
+
+function gridKind(b: AttentionBlock, encoderDecoder: boolean): GridKind {
+  if (b.role === 'cross') return 'cross';
+  if (!encoderDecoder) return 'self';
+  return b.info.queries === 'output' ? 'decoder-self' : 'encoder-self';
+}
+
+/**
+ * Every per-head attention block (weights [head, query, key], not per decoder step), grouped by
+ * kind, each head pooled to at most `max` × `max`, with its head mean, its share of attention on
+ * the first and on special keys; and the rollout over the input's self-attention.
+ */
 export function gridThumbnails(trace: Trace, max: number): GridThumbs {
-  const blocks = selfAttentionBlocks(trace);
+  const blocks = attentionBlocks(trace).filter(
+    (b) => b.stages.normalise.kind === 'normalise' && b.weights.shape.length === 3 && b.step === undefined,
+  );
+  const encoderDecoder = trace.outputTokens !== undefined && blocks.some((b) => b.role === 'cross');
   const pooled = (data: Float32Array, r: number, c: number): Thumb => {
     const d = downsample(data, r, c, max);
     return d.data === data ? { data: data.slice(), rows: r, cols: c } : d;
   };
-  const rows = blocks.map((b) => {
+  const sections = new Map<GridKind, { rows: GridRow[]; Q: number; K: number }>();
+  for (const b of blocks) {
     const [H, Q, K] = b.weights.shape as [number, number, number];
     const w = b.weights.data;
-    return {
+    const specialKeys = b.keyTokens.slice(0, K).flatMap((t, j) => (t.special ? [j] : []));
+    const share = (keys: readonly number[]): number[] =>
+      Array.from({ length: H }, (_, hd) => {
+        let sum = 0;
+        for (let q = 0; q < Q; q++) for (const j of keys) sum += w[hd * Q * K + q * K + j]!;
+        return sum / Q;
+      });
+    const row: GridRow = {
       stage: b.stages.normalise.id,
       layer: b.layer,
       title: b.stages.normalise.title,
       ...(b.info.kvHeadOf ? { kvHeadOf: b.info.kvHeadOf } : {}),
       heads: Array.from({ length: H }, (_, hd) => pooled(w.subarray(hd * Q * K, (hd + 1) * Q * K), Q, K)),
       mean: pooled(headMean(w, H, Q, K), Q, K),
+      first: share([0]),
+      ...(specialKeys.length > 0 ? { special: share(specialKeys) } : {}),
     };
-  });
-  const [n] = (blocks[0]?.weights.shape.slice(1) ?? [0]) as [number];
-  const r = n <= ROLLOUT_MAX_TOKENS ? rollout(trace) : undefined;
-  const [Q, K] = (blocks[0]?.weights.shape.slice(1) ?? [0, 0]) as [number, number];
+    const kind = gridKind(b, encoderDecoder);
+    const sec = sections.get(kind) ?? { rows: [], Q, K };
+    sec.rows.push(row);
+    sections.set(kind, sec);
+  }
+  const order: GridKind[] = ['self', 'encoder-self', 'decoder-self', 'cross'];
+  const [n] = (selfAttentionBlocks(trace)[0]?.weights.shape.slice(1) ?? [0]) as [number];
+  const r = n > 0 && n <= ROLLOUT_MAX_TOKENS ? rollout(trace) : undefined;
   return {
-    rows,
-    ...(r ? { rollout: pooled(r.data, r.n, r.n) } : {}),
-    size: { rows: Q, cols: K },
-    pool: { rows: Math.max(1, Math.ceil(Q / max)), cols: Math.max(1, Math.ceil(K / max)) },
+    sections: order.flatMap((kind) => {
+      const sec = sections.get(kind);
+      if (!sec) return [];
+      return [
+        {
+          kind,
+          title: SECTION_TITLES[kind],
+          rows: sec.rows,
+          size: { rows: sec.Q, cols: sec.K },
+          pool: { rows: Math.max(1, Math.ceil(sec.Q / max)), cols: Math.max(1, Math.ceil(sec.K / max)) },
+        },
+      ];
+    }),
+    ...(r ? { rollout: { data: r.data, rows: r.n, cols: r.n } } : {}),
   };
 }

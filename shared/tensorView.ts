@@ -133,12 +133,12 @@ export type ScaleEnds = Partial<ValueRange>;
 
 /** Attention weights are probabilities: always drawn on [0, 1], so heads and layers compare. */
 export function scaleEndsFor(tensorName: string): ScaleEnds {
-  return tensorName === 'weights' ? { min: 0, max: 1 } : {};
+  return tensorName === 'weights' ? { min: 0, max: 1 } : tensorName === 'rollout' ? { min: 0 } : {};
 }
 
 /** Probabilities are drawn on a sequential map; everything else (scores, Q, K, V, differences) is signed. */
 export function isSigned(tensorName: string): boolean {
-  return !['weights', 'probs', 'top_p', 'mask'].includes(tensorName);
+  return !['weights', 'probs', 'top_p', 'mask', 'rollout'].includes(tensorName);
 }
 
 /** A signed tensor's colour range: symmetric about 0, so 0 is the diverging map's neutral middle. */
@@ -158,6 +158,7 @@ const LEGEND_TITLES: Record<string, string> = {
   probs: 'probability',
   logits: 'logit',
   top_p: 'probability',
+  rollout: 'rollout share',
 };
 
 /** What a heatmap's colour measures, as its legend's title. */

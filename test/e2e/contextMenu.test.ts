@@ -39,6 +39,6 @@ test('right-click → Visualise attention shows a heatmap labelled with the sele
   await frame.locator('[data-testid="lines"]').waitFor();
   await s.shot('06-panel-dark-lines');
   await frame.click('[data-testid="view-grid"]');
-  await frame.locator('[data-testid="heads-grid"]').waitFor();
+  await frame.locator('[data-testid="heads-grid-self"]').waitFor();
   await s.shot('07-panel-dark-grid');
 });

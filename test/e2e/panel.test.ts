@@ -136,9 +136,9 @@ test('head view and all-heads grid', async () => {
   await frame.locator('[data-testid="lines"]').waitFor();
   await s.shot('panel-light-lines');
   await frame.click('[data-testid="view-grid"]');
-  await frame.locator('[data-testid="heads-grid"]').waitFor();
+  await frame.locator('[data-testid="heads-grid-self"]').waitFor();
   await s.shot('panel-light-grid');
-  await frame.locator('[data-testid="heads-grid"] button').nth(1).click();
+  await frame.locator('[data-testid="heads-grid-self"] button').nth(1).click();
   await frame.locator('[data-testid="heatmap-weights"]').waitFor();
 });
 

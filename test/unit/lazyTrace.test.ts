@@ -101,17 +101,22 @@ test('a cursor needs the remote tensors of its stage and its attention block, an
   }
 });
 
-test('grid thumbnails: one per head and layer, each cell the mean of its block of weights', () => {
+test('grid thumbnails: one per head and layer, each cell the mean of its block of weights; sinks measured', () => {
   const trace = traces.get('english-encoder')!;
   const g = gridThumbnails(trace, 4);
   const blocks = selfAttentionBlocks(trace);
-  assert.equal(g.rows.length, blocks.length);
+  assert.deepEqual(
+    g.sections.map((s) => s.kind),
+    ['self'],
+  );
+  const sec = g.sections[0]!;
+  assert.equal(sec.rows.length, blocks.length);
   const [H, Q, K] = blocks[0]!.weights.shape as [number, number, number];
-  assert.equal(g.rows[0]!.heads.length, H);
+  assert.equal(sec.rows[0]!.heads.length, H);
   const fr = Math.ceil(Q / 4);
   const fc = Math.ceil(K / 4);
-  assert.deepEqual(g.pool, { rows: fr, cols: fc });
-  const t = g.rows[0]!.heads[1]!;
+  assert.deepEqual(sec.pool, { rows: fr, cols: fc });
+  const t = sec.rows[0]!.heads[1]!;
   const w = blocks[0]!.weights.data.subarray(Q * K, 2 * Q * K);
   let sum = 0;
   let n = 0;
@@ -121,7 +126,33 @@ test('grid thumbnails: one per head and layer, each cell the mean of its block o
       n++;
     }
   assert.ok(Math.abs(t.data[0]! - sum / n) < 1e-6);
-  assert.ok(g.rollout, 'rollout is computed at this length');
+  // The share on the first key ([CLS]) and on the special keys ([CLS], [SEP]), by head.
+  const special = blocks[0]!.keyTokens.flatMap((tok, j) => (tok.special ? [j] : []));
+  assert.ok(special.length >= 2, 'the encoder adds [CLS] and [SEP]');
+  let first = 0;
+  let spec = 0;
+  for (let q = 0; q < Q; q++) {
+    first += w[q * K]!;
+    for (const j of special) spec += w[q * K + j]!;
+  }
+  assert.ok(Math.abs(sec.rows[0]!.first[1]! - first / Q) < 1e-6);
+  assert.ok(Math.abs(sec.rows[0]!.special![1]! - spec / Q) < 1e-6);
+  assert.ok(g.rollout && g.rollout.rows === Q, 'rollout at full size at this length');
+});
+
+test('the grid of an encoder–decoder has its encoder self-, decoder self- and cross-attention, each labelled', () => {
+  const g = gridThumbnails(traces.get('dates-transformer')!, 72);
+  assert.deepEqual(
+    g.sections.map((s) => [s.kind, s.title]),
+    [
+      ['encoder-self', 'encoder self-attention'],
+      ['decoder-self', 'decoder self-attention'],
+      ['cross', 'cross-attention (decoder queries, encoder keys)'],
+    ],
+  );
+  const trace = traces.get('dates-transformer')!;
+  const cross = g.sections[2]!;
+  assert.deepEqual(cross.size, { rows: trace.outputTokens!.length, cols: trace.tokens.length });
 });
 
 test('a standalone page past its size embeds the stage shown whole and says what it left out', () => {

@@ -218,15 +218,15 @@ test('the reducer ignores actions that change nothing', () => {
 
 test('the all-heads grid moves its highlight in place and opens a head full size', () => {
   const p = mount(makeTrace(2, 2, 3), { stage: WEIGHTS_L0, head: 0, view: 'grid' });
-  const grid = p.q('[data-testid="heads-grid"]');
-  assert.equal(p.q('.grid-cell.current').getAttribute('aria-label'), 'layer 0 head 0');
+  const grid = p.q('[data-testid="heads-grid-self"]');
+  assert.match(p.q('.grid-cell.current').getAttribute('aria-label')!, /^self-attention, layer 0 head 0: mean weight on the first key \d+%$/);
   p.fromHost({ type: 'cursor', cursor: { stage: WEIGHTS_L0 + 2, head: -1, view: 'grid' } });
-  assert.equal(p.q('[data-testid="heads-grid"]'), grid, 'not rebuilt');
+  assert.equal(p.q('[data-testid="heads-grid-self"]'), grid, 'not rebuilt');
   assert.deepEqual(
     [...p.root.querySelectorAll('.grid-cell.current')].map((e) => e.getAttribute('aria-label')),
-    ['layer 1 mean of heads'],
+    ['self-attention, layer 1 mean of heads'],
   );
-  p.root.querySelectorAll<HTMLButtonElement>('[data-testid="heads-grid"] button')[1]!.click();
+  p.root.querySelectorAll<HTMLButtonElement>('[data-testid="heads-grid-self"] button')[1]!.click();
   assert.deepEqual(p.store.state.cursor, { stage: WEIGHTS_L0, head: 1, view: 'heatmap' });
   assert.ok(p.q('[data-testid="heatmap-weights"]'));
   assert.deepEqual(p.posted, [{ type: 'cursor', cursor: { stage: WEIGHTS_L0, head: 1, view: 'heatmap' } }]);
@@ -405,7 +405,7 @@ test('the grid of a big trace comes pooled from the host; a failed fetch says wh
   const p = mount(traceIndex(full, 0), { stage: 0, head: 0, view: 'heatmap' }, undefined, false, full);
   p.fromHost({ type: 'cursor', cursor: { stage: 3, head: 0, view: 'grid' } });
   await tick();
-  assert.equal(p.root.querySelectorAll('[data-testid="heads-grid"] button').length, 2 * 3);
+  assert.equal(p.root.querySelectorAll('[data-testid="heads-grid-self"] button').length, 2 * 3);
   assert.equal(p.fetched.length, 0, 'thumbnails, not tensors');
   // A stage the host no longer has (its run was replaced): the error is shown, the cursor stays.
   const broken = mount(traceIndex(full, 0), { stage: 0, head: 0, view: 'heatmap' }, undefined, false, makeTrace(1));

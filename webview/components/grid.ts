@@ -1,12 +1,16 @@
-// Model view: every layer × head of self-attention as thumbnails, plus each layer's head mean
-// and the attention rollout, pooled where the weights are (webview/tensors.ts: here for a small
-// run, the host for a big one). Thumbnails are painted when scrolled into view; clicking one
-// opens it full size with exact values on hover. A cursor move only moves the highlight.
+// Model view: every layer × head of each kind of attention the model has (encoder self-, decoder
+// self-, cross-attention) as thumbnails, with each layer's head mean, each head's share of
+// attention on the first and on special keys, and the attention rollout (full size on click).
+// Pooled where the weights are (webview/tensors.ts: here for a small run, the host for a big
+// one). Thumbnails are painted when scrolled into view; clicking one opens it full size.
 import type { ColourMap } from '../../shared/protocol';
-import { ROLLOUT_MAX_TOKENS, type GridThumbs, type Thumb } from '../../shared/derived';
+import { ROLLOUT_MAX_TOKENS, type GridSection, type GridThumbs, type Thumb } from '../../shared/derived';
+import { tensor, type Trace } from '../../shared/trace';
+import { toMatrix } from '../../shared/tensorView';
 import { h } from '../dom';
 import { paintThumb, THUMB } from '../draw/thumb';
 import type { PanelState } from '../store';
+import { matrixFigure, type Figure } from './matrixFigure';
 import { go, type Built, type PanelContext } from './part';
 
 interface Opener {
@@ -15,89 +19,203 @@ interface Opener {
   readonly head: number;
 }
 
-export function buildGrid(ctx: PanelContext, thumbs: GridThumbs, colourMap: ColourMap): Built {
-  const blocks = thumbs.rows;
-  if (blocks.length === 0)
-    return { nodes: [h('p', { class: 'muted' }, 'This model has no self-attention layers to show in a grid.')] };
-  const heads = Math.max(...blocks.map((b) => b.heads.length));
-  const pending = new Map<Element, () => void>();
+type Scale = 'own' | 'shared';
+/** Kept while the panel lives: moving between layers and back keeps the user's choice. */
+let scale: Scale = 'own';
+
+const pct = (v: number): string => `${(v * 100).toFixed(0)}%`;
+
+/** The largest pooled weight of any head thumbnail in a section: the shared scale's top. */
+function sectionMax(sec: GridSection): number {
+  let m = 0;
+  for (const r of sec.rows) for (const t of [...r.heads, r.mean]) for (const v of t.data) if (v > m) m = v;
+  return m || 1;
+}
+
+export function buildGrid(ctx: PanelContext, trace: Trace, thumbs: GridThumbs, colourMap: ColourMap): Built {
+  if (thumbs.sections.length === 0)
+    return { nodes: [h('p', { class: 'muted' }, 'This model has no multi-head attention layers to show in a grid.')] };
+  const painters = new Map<HTMLCanvasElement, () => void>();
+  /** Canvases painted so far (scrolled into view): a scale change repaints these, the others paint when seen. */
+  const painted = new Set<HTMLCanvasElement>();
   const observer =
     typeof IntersectionObserver === 'undefined'
       ? undefined
       : new IntersectionObserver((entries) => {
           for (const e of entries) {
             if (!e.isIntersecting) continue;
-            pending.get(e.target)?.();
-            pending.delete(e.target);
+            painters.get(e.target as HTMLCanvasElement)?.();
             observer?.unobserve(e.target);
           }
         });
   const openers: Opener[] = [];
-  const stageIndex = new Map(ctx.store.state.trace?.stages.map((s, i) => [s.id, i]));
-  const thumb = (label: string, t: Thumb, open?: { stage: number; head: number }): HTMLElement => {
+  const stageIndex = new Map(trace.stages.map((s, i) => [s.id, i]));
+  const thumb = (
+    label: string,
+    t: Thumb,
+    paintMax: () => number | undefined,
+    open?: { stage: number; head: number } | (() => void),
+    caption = label,
+    /** Shown under the thumbnail (the head's share on the first key). */
+    note?: string,
+  ): HTMLElement => {
     const canvas = h('canvas', { class: 'thumb', width: THUMB, height: THUMB });
-    const onclick = open
-      ? () => go(ctx, { ...ctx.store.state.cursor, stage: open.stage, head: open.head, view: 'heatmap' })
-      : undefined;
+    const onclick =
+      typeof open === 'function'
+        ? open
+        : open
+          ? () => go(ctx, { ...ctx.store.state.cursor, stage: open.stage, head: open.head, view: 'heatmap' })
+          : undefined;
     const cell = h(
       open ? 'button' : 'div',
       { class: 'grid-cell', title: label, 'aria-label': label, onclick },
       canvas,
-      h('span', { class: 'grid-label' }, label),
+      h('span', { class: 'grid-label' }, caption),
+      ...(note ? [h('span', { class: 'grid-sink', 'aria-hidden': 'true' }, note)] : []),
     );
-    if (open) openers.push({ el: cell, ...open });
-    const draw = (): void => paintThumb(canvas, t.data, t.rows, t.cols, colourMap);
-    if (observer) {
-      pending.set(canvas, draw);
-      observer.observe(canvas);
-    }
+    if (open && typeof open !== 'function') openers.push({ el: cell, ...open });
+    painters.set(canvas, () => {
+      painted.add(canvas);
+      paintThumb(canvas, t.data, t.rows, t.cols, colourMap, paintMax());
+    });
+    observer?.observe(canvas);
     return cell;
   };
-  const table = h('div', { class: 'grid', role: 'grid', 'data-testid': 'heads-grid' });
-  // Through the CSSOM: the panel's CSP forbids inline style attributes.
-  table.style.gridTemplateColumns = `auto repeat(${heads + 1}, ${THUMB + 8}px)`;
-  table.append(
-    h('div', {}),
-    ...Array.from({ length: heads }, (_, i) => h('div', { class: 'grid-head' }, `head ${i}`)),
-    h('div', { class: 'grid-head' }, 'mean'),
-  );
-  for (const b of blocks) {
-    const stage = stageIndex.get(b.stage) ?? 0;
-    table.append(h('div', { class: 'grid-row-label' }, b.layer !== undefined ? `layer ${b.layer}` : b.title));
-    for (let hd = 0; hd < heads; hd++) {
-      const t = b.heads[hd];
-      if (!t) {
-        table.append(h('div', {}));
-        continue;
+  const sections = thumbs.sections.map((sec) => {
+    const heads = Math.max(...sec.rows.map((r) => r.heads.length));
+    const shared = sectionMax(sec);
+    const max = (): number | undefined => (scale === 'shared' ? shared : undefined);
+    const table = h('div', { class: 'grid', role: 'grid', 'data-testid': `heads-grid-${sec.kind}` });
+    // Through the CSSOM: the panel's CSP forbids inline style attributes.
+    table.style.gridTemplateColumns = `auto repeat(${heads + 1}, ${THUMB + 8}px)`;
+    table.append(
+      h('div', {}),
+      ...Array.from({ length: heads }, (_, i) => h('div', { class: 'grid-head' }, `head ${i}`)),
+      h('div', { class: 'grid-head' }, 'mean'),
+    );
+    for (const r of sec.rows) {
+      const stage = stageIndex.get(r.stage) ?? 0;
+      table.append(h('div', { class: 'grid-row-label' }, r.layer !== undefined ? `layer ${r.layer}` : r.title));
+      for (let hd = 0; hd < heads; hd++) {
+        const t = r.heads[hd];
+        if (!t) {
+          table.append(h('div', {}));
+          continue;
+        }
+        const kv = r.kvHeadOf ? ` (K/V head ${r.kvHeadOf[hd]})` : '';
+        const sink = `first key ${pct(r.first[hd]!)}${r.special ? `, special keys ${pct(r.special[hd]!)}` : ''}`;
+        table.append(
+          thumb(
+            `${sec.title}, layer ${r.layer ?? '?'} head ${hd}${kv}: mean weight on the ${sink}`,
+            t,
+            max,
+            { stage, head: hd },
+            `head ${hd}`,
+            `${pct(r.first[hd]!)} on 1st`,
+          ),
+        );
       }
-      const kv = b.kvHeadOf ? ` (K/V head ${b.kvHeadOf[hd]})` : '';
-      table.append(thumb(`layer ${b.layer ?? '?'} head ${hd}${kv}`, t, { stage, head: hd }));
+      table.append(
+        thumb(`${sec.title}, layer ${r.layer ?? '?'} mean of heads`, r.mean, max, { stage, head: -1 }, 'mean'),
+      );
     }
-    table.append(thumb(`layer ${b.layer ?? '?'} mean of heads`, b.mean, { stage, head: -1 }));
+    const { pool, size } = sec;
+    const pooled =
+      pool.rows > 1 || pool.cols > 1
+        ? ` Pooled: each pixel is the mean of ${pool.rows} × ${pool.cols} weights of the ${size.rows} × ${size.cols} matrix.`
+        : '';
+    return h(
+      'section',
+      { class: 'grid-section' },
+      h('h3', {}, `${sec.title[0]!.toUpperCase()}${sec.title.slice(1)}`),
+      h(
+        'p',
+        { class: 'muted', 'data-testid': `grid-note-${sec.kind}` },
+        `${sec.rows.length} layer${sec.rows.length === 1 ? '' : 's'} × ${heads} heads; a query's row is one token attending over the keys. “% on 1st” is the mean weight on the first key (an attention sink when it is large).${pooled}`,
+      ),
+      table,
+    );
+  });
+  const scaleNote = h('span', { class: 'muted', 'data-testid': 'grid-scale-note' });
+  const scaleButtons = (['own', 'shared'] as const).map((s) =>
+    h(
+      'vscode-button',
+      {
+        secondary: true,
+        'data-testid': `grid-scale-${s}`,
+        onclick: () => {
+          scale = s;
+          setScale();
+        },
+      },
+      s === 'own' ? 'Each to its own max' : 'One scale per kind',
+    ),
+  );
+  const setScale = (): void => {
+    scaleNote.textContent =
+      scale === 'own'
+        ? 'Colour: each thumbnail from 0 to its own maximum, so weak heads stay visible (heads do not compare by colour).'
+        : 'Colour: one scale per kind of attention, from 0 to its largest pooled weight, so heads compare by colour.';
+    scaleButtons.forEach((b, i) => b.setAttribute('aria-pressed', String((i === 0) === (scale === 'own'))));
+    for (const [canvas, paint] of painters) if (painted.has(canvas)) paint();
+  };
+  setScale();
+  const figures: Figure[] = [];
+  const rolloutBox = h('div', { class: 'grid-extra' });
+  const full = h('div', { class: 'matrices', 'data-testid': 'rollout-full' });
+  const n = thumbs.rollout?.rows ?? 0;
+  if (thumbs.rollout) {
+    const r = thumbs.rollout;
+    const showFull = (): void => {
+      if (full.childElementCount > 0) {
+        full.replaceChildren();
+        figures.length = 0;
+        return;
+      }
+      const t = tensor('rollout', [r.rows, r.cols], ['query', 'key'], r.data, {
+        tokenAxes: { query: 'input', key: 'input' },
+      });
+      const f = matrixFigure(ctx, {
+        matrix: toMatrix(trace, t, 0),
+        tensor: t,
+        head: 0,
+        colourMap,
+        caption: 'attention rollout: the share of each token’s final state that traces back to each input token',
+        testid: 'rollout',
+      });
+      figures.push(f);
+      full.append(f.el);
+    };
+    rolloutBox.append(
+      thumb(
+        `attention rollout over ${n} tokens: open it full size with labels`,
+        r,
+        () => undefined,
+        showFull,
+        'rollout (click to open)',
+      ),
+    );
   }
-  const { pool, size } = thumbs;
-  const notes = [
-    'Each thumbnail is scaled from 0 to its own maximum, so weak heads stay visible; open one for exact values.',
-    pool.rows > 1 || pool.cols > 1
-      ? `Pooled: each thumbnail pixel is the mean of ${pool.rows} × ${pool.cols} weights of the ${size.rows} × ${size.cols} matrix.`
-      : '',
-  ].filter(Boolean);
-  const extra = h('div', { class: 'grid-extra' });
-  if (thumbs.rollout) extra.append(thumb('attention rollout (all layers, residual-corrected)', thumbs.rollout));
   const view = h(
     'div',
     { class: 'grid-view' },
-    h('p', { class: 'muted', 'data-testid': 'grid-note' }, notes.join(' ')),
-    table,
+    h(
+      'div',
+      { class: 'grid-scale', role: 'group', 'aria-label': 'thumbnail colour scale' },
+      ...scaleButtons,
+      scaleNote,
+    ),
+    ...sections,
     h('h3', {}, 'Attention rollout'),
     h(
       'p',
       { class: 'muted' },
       thumbs.rollout
-        ? 'Rollout multiplies the layers’ head-averaged attention, each mixed half-and-half with the identity for the residual connection: how much each token’s final state draws on each input token.'
-        : `Rollout is left out beyond ${ROLLOUT_MAX_TOKENS} tokens (it multiplies one n × n matrix per layer), or when the layers do not all attend over the same tokens.`,
+        ? 'Rollout (Abnar & Zuidema, 2020) multiplies the self-attention layers’ head-averaged weights, each mixed half-and-half with the identity for the residual connection: how much each token’s final state draws on each input token.'
+        : `Rollout is left out beyond ${ROLLOUT_MAX_TOKENS} tokens (it multiplies one n × n matrix per layer), or when the model has no self-attention over its input.`,
     ),
-    extra,
+    rolloutBox,
+    full,
   );
   let shown: { stage: number; head: number } | undefined;
   return {
@@ -107,6 +225,7 @@ export function buildGrid(ctx: PanelContext, thumbs: GridThumbs, colourMap: Colo
       shown = { stage: s.cursor.stage, head: s.cursor.head };
       for (const o of openers) o.el.classList.toggle('current', o.stage === s.cursor.stage && o.head === s.cursor.head);
     },
+    resize: () => figures.forEach((f) => f.resize()),
     dispose: () => observer?.disconnect(),
   };
 }

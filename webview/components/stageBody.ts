@@ -40,7 +40,7 @@ export function contentPart(ctx: PanelContext): PartSpec {
       const stage = currentStage(s)!;
       const { view, head, row } = s.cursor;
       const map = s.settings.colourMap;
-      if (view === 'grid') return buildGrid(ctx, ctx.tensors.gridOf(t), map);
+      if (view === 'grid') return buildGrid(ctx, t, ctx.tensors.gridOf(t), map);
       if (stage.kind === 'tokens') return { nodes: [tokenChips(t)] };
       const mask = blockOf(t, stage)?.mask;
       const kvHeadOf = stage.attention?.kvHeadOf;

@@ -13,6 +13,8 @@ export function paintThumb(
   rows: number,
   cols: number,
   map: ColourMap,
+  /** One scale for every thumbnail (0 to this); by default each is scaled to its own maximum. */
+  sharedMax?: number,
 ): void {
   const d = downsample(data, rows, cols, THUMB);
   canvas.width = d.cols;
@@ -21,8 +23,8 @@ export function paintThumb(
   if (!ctx) return;
   const img = ctx.createImageData(d.cols, d.rows);
   const table = lut(map);
-  // From 0 to each thumbnail's own max, so weak heads stay visible; the full view shows exact values.
-  const { min, max } = colourRange(d, { min: 0 });
+  // From 0 to each thumbnail's own max (weak heads stay visible), or to one max shared by all (heads compare).
+  const { min, max } = colourRange(d, sharedMax !== undefined ? { min: 0, max: sharedMax } : { min: 0 });
   const px = img.data;
   const scale = 255 / (max - min);
   for (let i = 0; i < d.data.length; i++) {

@@ -1,0 +1,79 @@
+// The all-heads grid as an encoder–decoder's user reads it (issue 16, items 9, 10 and 14): one
+// labelled section per kind of attention, each head's share on the first key, a colour scale
+// that says which it is and can be shared, and the rollout opened full size with labels.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Frame } from 'playwright-core';
+import { launch, openFile, panelFrame, rightClickMenu, selectLine, type Session } from './harness';
+
+let s: Session;
+let frame: Frame;
+const folder = mkdtempSync(path.join(os.tmpdir(), 'attention-lens-grid-'));
+writeFileSync(path.join(folder, 'dates.txt'), '23/11/2026\n');
+
+before(async () => {
+  s = await launch({
+    folder,
+    settings: { 'attentionLens.model': 'dates-transformer' },
+    colorTheme: 'Default Dark Modern',
+  });
+  await openFile(s.page, 'dates.txt');
+  await selectLine(s.page, 1);
+  await rightClickMenu(s.page, 'Visualise attention');
+  frame = await panelFrame(s.page, '[data-testid="tokens"]');
+  await frame.click('[data-testid="next-stage"]');
+  await frame.click('[data-testid="view-grid"]');
+  await frame.locator('[data-testid="heads-grid-cross"]').waitFor();
+});
+after(async () => {
+  await s?.close();
+});
+
+test('one labelled section per kind of attention, with each head’s share on the first key', async () => {
+  const titles = await frame.locator('.grid-section > h3').allTextContents();
+  assert.deepEqual(titles, [
+    'Encoder self-attention',
+    'Decoder self-attention',
+    'Cross-attention (decoder queries, encoder keys)',
+  ]);
+  const label =
+    (await frame.locator('[data-testid="heads-grid-cross"] button').first().getAttribute('aria-label')) ?? '';
+  assert.match(
+    label,
+    /^cross-attention \(decoder queries, encoder keys\), layer 0 head 0: mean weight on the first key \d+%/,
+  );
+  assert.match(
+    (await frame.textContent('[data-testid="grid-note-cross"]')) ?? '',
+    /^\d+ layers? × \d+ heads; .*“% on 1st” is the mean weight on the first key/,
+  );
+  await s.shot('grid-dark-dates-sections');
+});
+
+test('the colour scale says what it is, and one scale can be shared', async () => {
+  assert.match(
+    (await frame.textContent('[data-testid="grid-scale-note"]')) ?? '',
+    /each thumbnail from 0 to its own maximum/,
+  );
+  await frame.click('[data-testid="grid-scale-shared"]');
+  assert.match((await frame.textContent('[data-testid="grid-scale-note"]')) ?? '', /one scale per kind of attention/);
+  assert.equal(await frame.getAttribute('[data-testid="grid-scale-shared"]', 'aria-pressed'), 'true');
+  await s.shot('grid-dark-dates-shared-scale');
+});
+
+test('the rollout opens full size, with token labels and a titled legend', async () => {
+  await frame.locator('.grid-extra button').first().click();
+  await frame.locator('[data-testid="heatmap-rollout"]').waitFor();
+  assert.match(
+    (await frame.getAttribute('[data-testid="heatmap-rollout"]', 'data-legend')) ?? '',
+    /^rollout share: 0 to \S+$/,
+  );
+  // hover() scrolls the figure into view first; the readout names the cell under the mouse.
+  await frame.locator('[data-testid="heatmap-rollout"]').hover();
+  await frame.waitForFunction(() =>
+    /query .* · key .* = /.test(document.querySelector('[data-testid="readout-rollout"]')?.textContent ?? ''),
+  );
+  await s.shot('grid-dark-dates-rollout');
+});
