@@ -219,7 +219,10 @@ test('the reducer ignores actions that change nothing', () => {
 test('the all-heads grid moves its highlight in place and opens a head full size', () => {
   const p = mount(makeTrace(2, 2, 3), { stage: WEIGHTS_L0, head: 0, view: 'grid' });
   const grid = p.q('[data-testid="heads-grid-self"]');
-  assert.match(p.q('.grid-cell.current').getAttribute('aria-label')!, /^self-attention, layer 0 head 0: mean weight on the first key \d+%$/);
+  assert.match(
+    p.q('.grid-cell.current').getAttribute('aria-label')!,
+    /^self-attention, layer 0 head 0: mean weight on the first key \d+%$/,
+  );
   p.fromHost({ type: 'cursor', cursor: { stage: WEIGHTS_L0 + 2, head: -1, view: 'grid' } });
   assert.equal(p.q('[data-testid="heads-grid-self"]'), grid, 'not rebuilt');
   assert.deepEqual(
