@@ -68,3 +68,61 @@ export function bar(weight: number, width = 10): string {
   const filled = Math.round(Math.max(0, Math.min(1, weight)) * width);
   return '█'.repeat(filled) + '░'.repeat(width - filled);
 }
+
+/** The cursor's block when it is cross-attention from the output over the input text (an encoder–decoder). */
+function crossBlock(trace: Trace, cursor: Cursor): AttentionBlock | undefined {
+  const block = blockAt(trace, cursor);
+  return block && block.info.queries === 'output' && block.info.keys === 'input' && block.weights.shape.length === 3
+    ? block
+    : undefined;
+}
+
+/** One head's (or the mean's) [query, key] weight. */
+function weightAt(block: AttentionBlock, head: number, q: number, j: number): number {
+  const [H, Q, K] = block.weights.shape as [number, number, number];
+  const d = block.weights.data;
+  if (head >= 0) return d[(head * Q + q) * K + j]!;
+  let s = 0;
+  for (let h = 0; h < H; h++) s += d[(h * Q + q) * K + j]!;
+  return s / H;
+}
+
+export interface ReadBy {
+  readonly block: AttentionBlock;
+  readonly stage: Stage;
+  readonly stageIndex: number;
+  readonly head: number;
+  readonly key: number;
+  /** Output tokens by how much of their attention lands on `key`, largest first. */
+  readonly entries: readonly { readonly query: number; readonly token: Token; readonly weight: number }[];
+}
+
+/**
+ * Cross-attention read from the input's side: which output tokens attend to input token `key`
+ * in the cursor's layer and head (the weights' column), the top k.
+ */
+export function readBy(trace: Trace, cursor: Cursor, key: number, k: number): ReadBy | undefined {
+  const block = crossBlock(trace, cursor);
+  if (!block) return undefined;
+  const [H, Q, K] = block.weights.shape as [number, number, number];
+  if (key < 0 || key >= K) return undefined;
+  const head = cursor.head >= H ? H - 1 : cursor.head;
+  const col = Array.from({ length: Q }, (_, q) => weightAt(block, head, q, key));
+  const order = col.map((_, q) => q).sort((a, b) => col[b]! - col[a]! || a - b);
+  const entries = order.slice(0, k).map((query) => ({ query, token: block.queryTokens[query]!, weight: col[query]! }));
+  const stage = block.stages.normalise;
+  return { block, stage, stageIndex: trace.stages.indexOf(stage), head, key, entries };
+}
+
+/** The focused output token's (cursor.row) cross-attention over the input, for decorations. */
+export function crossRow(
+  trace: Trace,
+  cursor: Cursor,
+): { readonly query: number; readonly row: Float32Array } | undefined {
+  const block = crossBlock(trace, cursor);
+  if (!block || cursor.row === undefined) return undefined;
+  const [H, Q, K] = block.weights.shape as [number, number, number];
+  if (cursor.row < 0 || cursor.row >= Q) return undefined;
+  const head = cursor.head >= H ? H - 1 : cursor.head;
+  return { query: cursor.row, row: Float32Array.from({ length: K }, (_, j) => weightAt(block, head, cursor.row!, j)) };
+}

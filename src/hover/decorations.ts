@@ -1,7 +1,7 @@
 // Paints the attention of the token under the caret onto the text (background opacity by weight).
 import * as vscode from 'vscode';
 import type { Session } from '../session';
-import { attendedBy, tokenAt } from './attends';
+import { attendedBy, crossRow, tokenAt } from './attends';
 import { traceFor } from './provider';
 
 const LEVELS = 8;
@@ -55,9 +55,13 @@ export class AttentionDecorations implements vscode.Disposable {
     const src = traceFor(this.session, editor.document);
     if (!this.enabled() || !trace || !src || src.stale) return this.clear(editor);
     const local = editor.document.offsetAt(editor.selection.active) - src.offset;
-    const q = tokenAt(trace.tokens, local);
-    const a = q >= 0 ? attendedBy(trace, this.session.cursor, q, 0) : undefined;
+    const caret = tokenAt(trace.tokens, local);
+    const self = caret >= 0 ? attendedBy(trace, this.session.cursor, caret, 0) : undefined;
+    // On cross-attention, the output token the panel focuses (its row) shades the input it reads.
+    const cross = self ? undefined : crossRow(trace, this.session.cursor);
+    const a = self ?? cross;
     if (!a) return this.clear(editor);
+    const q = self ? caret : -1;
     const buckets: vscode.Range[][] = Array.from({ length: LEVELS }, () => []);
     const max = Math.max(...a.row, 1e-9);
     trace.tokens.forEach((t, k) => {
@@ -72,7 +76,8 @@ export class AttentionDecorations implements vscode.Disposable {
       );
     });
     this.types.forEach((t, i) => editor.setDecorations(t, buckets[i]!));
-    const qt = trace.tokens[q]!;
+    const qt = trace.tokens[q];
+    if (!qt) return editor.setDecorations(this.focus, []);
     editor.setDecorations(this.focus, [
       new vscode.Range(
         editor.document.positionAt(src.offset + qt.start),

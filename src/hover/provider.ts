@@ -1,9 +1,10 @@
 // Hover-to-inspect: hovering a token of the last run shows the tokens it attends to.
 import * as vscode from 'vscode';
 import type { Session } from '../session';
-import { attendedBy, bar, tokenAt } from './attends';
+import { attendedBy, bar, readBy, tokenAt, type ReadBy } from './attends';
 import { tokenLabel } from '../../shared/tensorView';
 import { markdownCode as code, markdownText as escape } from '../../shared/escape';
+import type { Token } from '../../shared/trace';
 
 export const SHOW_IN_PANEL = 'attentionLens.showInPanel';
 
@@ -35,9 +36,13 @@ export class AttentionHoverProvider implements vscode.HoverProvider {
     }
     const index = tokenAt(trace.tokens, local);
     if (index < 0) return undefined;
-    const a = attendedBy(trace, this.session.cursor, index, this.topK());
-    if (!a) return undefined;
     const token = trace.tokens[index]!;
+    const range = new vscode.Range(doc.positionAt(src.offset + token.start), doc.positionAt(src.offset + token.end));
+    const a = attendedBy(trace, this.session.cursor, index, this.topK());
+    if (!a) {
+      const r = readBy(trace, this.session.cursor, index, this.topK());
+      return r ? new vscode.Hover(this.readByText(trace.model.name, token, r), range) : undefined;
+    }
     const headText = a.head < 0 ? 'mean of heads' : `head ${a.head}`;
     const kvHeadOf = a.block.info.kvHeadOf;
     const kv = a.head >= 0 && kvHeadOf ? ` (shares K/V head ${kvHeadOf[a.head]})` : '';
@@ -52,7 +57,22 @@ export class AttentionHoverProvider implements vscode.HoverProvider {
     const args = encodeURIComponent(JSON.stringify([{ stage: a.stageIndex, row: index }]));
     md.appendMarkdown(`\n[Show in panel](command:${SHOW_IN_PANEL}?${args})`);
     md.isTrusted = { enabledCommands: [SHOW_IN_PANEL] };
-    const range = new vscode.Range(doc.positionAt(src.offset + token.start), doc.positionAt(src.offset + token.end));
     return new vscode.Hover(md, range);
+  }
+
+  /** Cross-attention from the input's side: the output tokens that read this input token. */
+  private readByText(model: string, token: Token, r: ReadBy): vscode.MarkdownString {
+    const headText = r.head < 0 ? 'mean of heads' : `head ${r.head}`;
+    const md = new vscode.MarkdownString(undefined, true);
+    md.appendMarkdown(`**Attention Lens** · ${escape(model)} · ${escape(r.stage.title)} · ${headText}\n\n`);
+    md.appendMarkdown(`Output tokens whose cross-attention reads ${code(tokenLabel(token))} (input #${r.key}):\n\n`);
+    md.appendMarkdown('| output token | step | weight | |\n|---|---:|---:|---|\n');
+    for (const e of r.entries)
+      md.appendMarkdown(`| ${code(tokenLabel(e.token))} | ${e.query} | ${e.weight.toFixed(4)} | ${bar(e.weight)} |\n`);
+    const top = r.entries[0];
+    const args = encodeURIComponent(JSON.stringify([{ stage: r.stageIndex, ...(top ? { row: top.query } : {}) }]));
+    md.appendMarkdown(`\n[Show in panel](command:${SHOW_IN_PANEL}?${args})`);
+    md.isTrusted = { enabledCommands: [SHOW_IN_PANEL] };
+    return md;
   }
 }

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame } from 'playwright-core';
-import { launch, openFile, panelFrame, rightClickMenu, selectLine, type Session } from './harness';
+import { cliTrace, hoverText, launch, openFile, panelFrame, rightClickMenu, selectLine, type Session } from './harness';
 
 let s: Session;
 let frame: Frame;
@@ -76,4 +76,30 @@ test('the rollout opens full size, with token labels and a titled legend', async
     /query .* · key .* = /.test(document.querySelector('[data-testid="readout-rollout"]')?.textContent ?? ''),
   );
   await s.shot('grid-dark-dates-rollout');
+});
+
+test('on cross-attention, hovering an input character lists the output tokens that read it', async () => {
+  await frame.click('[data-testid="view-heatmap"]');
+  for (let i = 0; i < 80; i++) {
+    const t = (await frame.textContent('[data-testid="stage-title"]')) ?? '';
+    if (/cross-attention: attention weights/.test(t)) break;
+    await frame.click('[data-testid="next-stage"]');
+  }
+  await hoverText(s.page, '23/11/2026', 3); // the first "1" of the month
+  const hover = s.page.locator('.monaco-hover-content', { hasText: 'Attention Lens' }).first();
+  await hover.waitFor({ timeout: 30_000 });
+  const text = (await hover.innerText()).replace(/\s+/g, ' ');
+  assert.match(text, /Output tokens whose cross-attention reads 1 \(input #\d+\)/);
+  // The top reader and its weight are the trace's own (the CLI runs the same model on the same text).
+  const trace = cliTrace('dates-transformer', '23/11/2026');
+  const st = trace.stages.find(
+    (x) => x.kind === 'normalise' && x.attention?.queries === 'output' && x.attention.keys === 'input' && x.layer === 0,
+  )!;
+  const w = st.tensors.find((x) => x.name === 'weights')!;
+  const [, Q, K] = w.shape as [number, number, number];
+  const key = Number(/input #(\d+)/.exec(text)![1]);
+  const col = Array.from({ length: Q }, (_, q) => w.data[q * K + key]!);
+  const best = Math.max(...col);
+  assert.ok(text.includes(best.toFixed(4)), `${text} lacks ${best.toFixed(4)}`);
+  await s.shot('grid-dark-dates-cross-hover');
 });

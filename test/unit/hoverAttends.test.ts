@@ -43,3 +43,34 @@ test('dates-transformer: the encoder’s blocks are hovered, the decoder’s are
   assert.equal(attendedBy(t, at('dec0.cross.qkv'), 0, 3), undefined);
   assert.equal(attendedBy(t, at('dec0.self.weights'), 0, 3), undefined);
 });
+
+test('cross-attention from the input’s side: which output tokens read an input token, and a focused output’s row', async () => {
+  const { crossRow, readBy } = await import('../../src/hover/attends');
+  await initBackend();
+  const trace = await (await getModel('dates-transformer')).run('23/11/2026');
+  const at = trace.stages.findIndex(
+    (s) => s.kind === 'normalise' && s.attention?.queries === 'output' && s.attention.keys === 'input',
+  );
+  assert.ok(at > 0, 'the model has cross-attention weights');
+  const c = { ...DEFAULT_CURSOR, stage: at, head: 1 };
+  assert.equal(attendedBy(trace, c, 3, 5), undefined, 'not self-attention over the input');
+  const w = trace.stages[at]!.tensors.find((t) => t.name === 'weights')!;
+  const [, Q, K] = w.shape as [number, number, number];
+  const r = readBy(trace, c, 3, Q)!;
+  assert.equal(r.entries.length, Q);
+  for (const e of r.entries) {
+    assert.equal(e.weight, w.data[(1 * Q + e.query) * K + 3]);
+    assert.equal(e.token, trace.outputTokens![e.query]);
+  }
+  for (let i = 1; i < r.entries.length; i++) assert.ok(r.entries[i - 1]!.weight >= r.entries[i]!.weight);
+  const mean = readBy(trace, { ...c, head: -1 }, 3, 1)!;
+  const H = w.shape[0]!;
+  const top = mean.entries[0]!;
+  let s = 0;
+  for (let h = 0; h < H; h++) s += w.data[(h * Q + top.query) * K + 3]!;
+  assert.ok(Math.abs(top.weight - s / H) < 1e-7);
+  assert.equal(crossRow(trace, c), undefined, 'no output token focused');
+  const row = crossRow(trace, { ...c, row: 2 })!;
+  assert.deepEqual(row.row, w.data.slice((1 * Q + 2) * K, (1 * Q + 3) * K));
+  assert.equal(readBy(trace, { ...DEFAULT_CURSOR, stage: 0 }, 3, 5), undefined, 'self-attention stays attendedBy’s');
+});
