@@ -2,6 +2,7 @@
 // Tensors cross as Float32Array (structured clone / transfer), never as JSON number arrays.
 import type { Normaliser, ScoreFunction, TensorData, Trace } from './trace';
 import type { CancelMessage, RequestMessage, WireError } from './channel';
+import type { ContinueSettings, GenerateDefaults } from './generation';
 
 export type ViewMode = 'heatmap' | 'lines' | 'grid' | 'matrices';
 export type ColourMap = 'viridis' | 'cividis' | 'magma';
@@ -22,6 +23,8 @@ export interface PanelSettings {
   /** The user's chosen score function and normaliser: the what-if controls start from these. */
   readonly score: ScoreFunction;
   readonly normaliser: Normaliser;
+  /** Continue's starting values (attentionLens.generate.*); absent: DEFAULT_GENERATE. */
+  readonly generate?: GenerateDefaults;
 }
 
 export interface WhatIfResult {
@@ -40,6 +43,8 @@ export type Request =
       readonly score: ScoreFunction;
       readonly normaliser: Normaliser;
     }
+  /** Continue the current causal-LM trace by `tokens` tokens; the new trace arrives as a 'trace' message first. */
+  | ({ readonly kind: 'continue' } & ContinueSettings)
   | {
       readonly kind: 'save';
       readonly format: ExportFormat;
@@ -50,6 +55,8 @@ export type Request =
 export interface ResponseMap {
   whatIf: WhatIfResult;
   save: { readonly path?: string };
+  /** How many tokens were generated (fewer than asked when the model ended its text). */
+  continue: { readonly generated: number };
 }
 
 export type HostMessage =

@@ -2,6 +2,7 @@
 // commands move the cursor. Nothing else in the extension keeps attention state.
 import * as vscode from 'vscode';
 import type { Trace } from '../shared/trace';
+import type { RunRequest } from '../shared/workerProtocol';
 import { DEFAULT_CURSOR, type Cursor } from '../shared/protocol';
 
 export interface Source {
@@ -19,7 +20,7 @@ export interface SessionChange {
 }
 
 export class Session implements vscode.Disposable {
-  private current: { trace: Trace; source?: Source; cursor: Cursor } | undefined;
+  private current: { trace: Trace; source?: Source; cursor: Cursor; request?: RunRequest } | undefined;
   private readonly changed = new vscode.EventEmitter<SessionChange>();
   readonly onDidChange = this.changed.event;
 
@@ -29,12 +30,16 @@ export class Session implements vscode.Disposable {
   get source(): Source | undefined {
     return this.current?.source;
   }
+  /** The request the trace was made with (its model id as the worker names it), when a run made it. */
+  get request(): RunRequest | undefined {
+    return this.current?.request;
+  }
   get cursor(): Cursor {
     return this.current?.cursor ?? DEFAULT_CURSOR;
   }
 
-  set(trace: Trace, source: Source | undefined, cursor: Cursor = DEFAULT_CURSOR): void {
-    this.current = { trace, source, cursor };
+  set(trace: Trace, source: Source | undefined, cursor: Cursor = DEFAULT_CURSOR, request?: RunRequest): void {
+    this.current = { trace, source, cursor, ...(request ? { request } : {}) };
     this.changed.fire({ what: 'trace' });
   }
 

@@ -64,7 +64,7 @@ const persist = persistence(store, vscode, restoredState?.trace);
 const ctx: PanelContext = {
   store,
   standalone: standalone !== undefined,
-  request: (r) => rpc.request(r),
+  request: (r, options) => rpc.request(r, options),
   exportAs: (format) => void exportAs(ctx, app, format),
   width: () => app.clientWidth,
   theme: () => {

@@ -62,6 +62,7 @@ export async function runAndShow(
               deps.session.trace?.text === trace.text
               ? carryCursor(deps.session.trace, deps.session.cursor, trace)
               : undefined,
+          request,
         );
         deps.panels.show();
         return trace;

@@ -19,6 +19,7 @@ import { blockOf } from '../../shared/navigation';
 import { saveExport } from './export';
 import { traceFromJson } from '../../shared/codec';
 import { standaloneHtml } from './standalone';
+import { continueGeneration } from './continue';
 
 export const PANEL_VIEW_TYPE = 'attentionLens.panel';
 
@@ -28,7 +29,7 @@ export class PanelManager implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly activeChanged = new vscode.EventEmitter<boolean>();
   readonly onDidChangeActive = this.activeChanged.event;
-  /** Answers the webview's requests (what-if, save); it asks the webview nothing. */
+  /** Answers the webview's requests (what-if, save, continue); it asks the webview nothing. */
   private readonly channel: Channel<never, never, Request, ResponseMap>;
 
   constructor(
@@ -44,6 +45,8 @@ export class PanelManager implements vscode.Disposable {
       handlers: {
         whatIf: (req) => this.whatIf(this.session.trace, req),
         save: (req) => this.save(req),
+        continue: (req, ctx) =>
+          continueGeneration({ session: this.session, engine: this.engine, log: this.log }, req, ctx),
       },
       onHandlerError: (kind, error) => this.log.error(`panel request ${kind} failed: ${error.message}`),
     });

@@ -3,6 +3,7 @@
 // patched in place, and a resize re-lays out canvases without touching the DOM tree.
 import type { Cursor, ExportFormat, Request, ResponseMap } from '../../shared/protocol';
 import type { PanelState, Store } from '../store';
+import type { RequestOptions } from '../../shared/channel';
 
 export interface Built {
   readonly nodes: readonly Node[];
@@ -20,7 +21,10 @@ export interface PartSpec {
   build(s: PanelState): Built;
 }
 
-export type Requester = <K extends Request['kind']>(request: Extract<Request, { kind: K }>) => Promise<ResponseMap[K]>;
+export type Requester = <K extends Request['kind']>(
+  request: Extract<Request, { kind: K }>,
+  options?: RequestOptions,
+) => Promise<ResponseMap[K]>;
 
 /** What every part may use besides the state: the store to dispatch to, the host, the page. */
 export interface PanelContext {
