@@ -58,6 +58,11 @@ test('the trace of prompt + 3 greedy tokens: its choosing rows are the cached st
       'greedy: the best is chosen',
     );
   });
+  assert.equal(
+    next.stages[0]!.explanation,
+    `${prompt.stages[0]!.explanation} Then 3 tokens the model generated (Continue), drawn dashed: they are not in the editor's text.`,
+    'the lesson counts the text’s pieces; the generated ones are named apart',
+  );
   const N = T + 3;
   let worst = 0;
   let compared = 0;

@@ -352,7 +352,8 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
     const { heads: H, kvHeads: KV, headDim: hd } = block.self;
     const c: LessonContext<C> = {
       config: this.config,
-      tokens,
+      // The lesson speaks of the text's tokens; a continued trace's generated ones are named by continueTrace.
+      tokens: tokens.filter((t) => !t.generated),
       topK,
       tokenizer: this.tokenizer,
       info: this.info,

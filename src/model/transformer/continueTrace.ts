@@ -72,5 +72,10 @@ export async function continueTrace(model: AttentionModel, input: ContinueInput,
           `Generation stopped after ${generated.length} of ${n} tokens: the model produced its end-of-text token.`,
         ]
       : trace.warnings;
-  return { ...trace, generation: [...(input.steps ?? []), ...steps], warnings };
+  const all = [...(input.steps ?? []), ...steps];
+  const added = `Then ${all.length} token${all.length === 1 ? '' : 's'} the model generated (Continue), drawn dashed: they are not in the editor's text.`;
+  const stages = trace.stages.map((s) =>
+    s.kind === 'tokens' ? { ...s, explanation: `${s.explanation} ${added}` } : s,
+  );
+  return { ...trace, stages, generation: all, warnings };
 }
