@@ -5,6 +5,7 @@ import type { CancelMessage, RequestMessage, WireError } from './channel';
 import type { GridThumbs } from './derived';
 import type { TensorRequest } from './lazy';
 import type { RunRequest } from './workerProtocol';
+import type { ContinueSettings, GenerateDefaults } from './generation';
 
 export type ViewMode = 'heatmap' | 'lines' | 'grid' | 'matrices';
 export type ColourMap = 'viridis' | 'cividis' | 'magma';
@@ -25,6 +26,8 @@ export interface PanelSettings {
   /** The user's chosen score function and normaliser: the what-if controls start from these. */
   readonly score: ScoreFunction;
   readonly normaliser: Normaliser;
+  /** Continue's starting values (attentionLens.generate.*); absent: DEFAULT_GENERATE. */
+  readonly generate?: GenerateDefaults;
 }
 
 export interface WhatIfResult {
@@ -51,6 +54,8 @@ export type Request =
       readonly score: ScoreFunction;
       readonly normaliser: Normaliser;
     }
+  /** Continue the current causal-LM trace by `tokens` tokens; the new trace arrives as a 'trace' message first. */
+  | ({ readonly kind: 'continue' } & ContinueSettings)
   | {
       readonly kind: 'save';
       readonly format: ExportFormat;
@@ -67,6 +72,8 @@ export interface ResponseMap {
   save: { readonly path?: string };
   tensors: readonly TensorData[];
   thumbnails: GridThumbs;
+  /** How many tokens were generated (fewer than asked when the model ended its text). */
+  continue: { readonly generated: number };
 }
 
 export type HostMessage =

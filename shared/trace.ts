@@ -26,6 +26,8 @@ export interface Token {
   readonly end: number;
   readonly special?: boolean;
   readonly unknown?: boolean;
+  /** Produced by the model's generation (Continue), not in the document: start and end are −1. */
+  readonly generated?: boolean;
 }
 
 export type StageKind =
@@ -97,17 +99,35 @@ export interface ModelInfo {
   readonly dModel: number;
   readonly parameters?: number;
   readonly licence?: string;
+  /** A decoder-only language model: it can continue the text (the panel's Continue, the CLI's --generate). */
+  readonly causalLm?: boolean;
+}
+
+/** One generated token of a continued trace, with what the model offered at that step. */
+export interface GenerationStep {
+  /** Its index in trace.tokens; the query that chose it is the row before (position − 1). */
+  readonly position: number;
+  readonly id: number;
+  readonly text: string;
+  /** softmax(logits): the model's own probability of this token. */
+  readonly p: number;
+  /** Sampled steps: the probability it was drawn with (after temperature, top-k, top-p). */
+  readonly drawP?: number;
+  /** The most probable tokens at this step, best first, with the model's probabilities. */
+  readonly alternatives: readonly { readonly id: number; readonly text: string; readonly p: number }[];
 }
 
 export interface Trace {
   readonly version: 1;
   readonly model: ModelInfo;
-  /** The exact text the model saw (after truncation), and where it starts in the document. */
+  /** The exact text the model saw (after truncation), and where it starts in the document; a continued trace's prompt. */
   readonly text: string;
   readonly tokens: readonly Token[];
   readonly outputTokens?: readonly Token[];
   readonly stages: readonly Stage[];
   readonly predictions?: readonly Prediction[];
+  /** A continued trace: its generated tokens (flagged `generated` in tokens), oldest first. */
+  readonly generation?: readonly GenerationStep[];
   readonly warnings: readonly string[];
   readonly backend: string;
   readonly elapsedMs: number;

@@ -1,5 +1,6 @@
 // Messages between the extension host and the inference worker thread.
-import type { Normaliser, ScoreFunction, TensorData, Trace } from './trace';
+import type { GenerationStep, Normaliser, ScoreFunction, TensorData, Token, Trace } from './trace';
+import type { ContinueSettings } from './generation';
 import type { WhatIfResult } from './protocol';
 import type { ChannelMessage } from './channel';
 
@@ -13,6 +14,21 @@ export interface RunRequest {
   readonly normaliser?: Normaliser;
   readonly topK?: number;
   /** Refuse the run before it starts when its estimated memory exceeds this (attentionLens.memoryBudgetMB). */
+  readonly memoryBudgetMB?: number;
+}
+
+/** Continue a causal LM's trace: `tokens` new tokens after `prior`, then the trace of them all. */
+export interface GenerateRequest extends ContinueSettings {
+  /** As the run was made (a built-in id or `file:` + its path). */
+  readonly modelId: string;
+  /** The trace's text (the prompt) and its tokens so far: the prompt's, then earlier generated ones. */
+  readonly text: string;
+  readonly prior: readonly Token[];
+  /** Earlier Continue steps, kept in the new trace. */
+  readonly steps?: readonly GenerationStep[];
+  /** Predictions and alternatives per step. */
+  readonly topK?: number;
+  /** Refused before it starts when prior + new tokens would need more (attentionLens.memoryBudgetMB). */
   readonly memoryBudgetMB?: number;
 }
 
@@ -37,11 +53,13 @@ export interface WhatIfRequest {
 /** What the host asks the worker, over the one Channel (shared/channel.ts). */
 export type WorkerRequest =
   | ({ readonly kind: 'run' } & RunRequest)
+  | ({ readonly kind: 'generate' } & GenerateRequest)
   | ({ readonly kind: 'whatIf' } & WhatIfRequest)
   | { readonly kind: 'memory' };
 
 export interface WorkerResponseMap {
   run: Trace;
+  generate: Trace;
   whatIf: WhatIfResult;
   memory: { readonly numTensors: number; readonly numBytes: number };
 }

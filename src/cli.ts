@@ -1,5 +1,6 @@
 // Command line: `node dist/cli.js --model NAME "text"` (or --file PATH) prints a readable summary;
-// --json PATH writes the whole trace (tensors as base64 float32); --list-models lists built-ins,
+// --json PATH writes the whole trace (tensors as base64 float32; with --generate, the generated
+// tokens with their probabilities and alternatives); --list-models lists built-ins,
 // --list-cache the Hugging Face cache; --download REPO[@REV] fetches a checkpoint into that cache.
 // Exit codes: 0 done, 1 the model or input was refused, 2 bad usage, 3 the download failed,
 // 124 --timeout expired, 130 interrupted.
@@ -231,13 +232,17 @@ async function main(signal: AbortSignal): Promise<number> {
     trace = await model.run(text!, options);
     if (args.gen.n !== undefined) {
       console.log(summary(trace));
-      await printGeneration(
+      const generated = await printGeneration(
         model,
         trace.tokens.map((t) => t.id),
         args.gen,
         sampling,
         signal,
       );
+      if (args.json) {
+        fs.writeFileSync(args.json, JSON.stringify(generated));
+        console.error(`wrote ${args.json}`);
+      }
       model.dispose();
       return EXIT.ok;
     }

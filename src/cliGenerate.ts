@@ -17,7 +17,8 @@ export interface GenerateArgs {
 
 export const GENERATE_USAGE = `       attention-lens --generate N [--temperature T] [--top-k K] [--top-p P] [--seed S] [--model MODEL] "text"
 --generate continues the text by N tokens with a decoder (greedy; sampled when --temperature > 0, --top-k,
---top-p or --seed is given: temperature 1, seed 0 unless set).`;
+--top-p or --seed is given: temperature 1, seed 0 unless set); with --json OUT.json it writes the new tokens,
+each with its probability and alternatives, instead of the trace.`;
 
 const FLAGS = ['--generate', '--temperature', '--top-k', '--top-p', '--seed'] as const;
 
@@ -100,7 +101,7 @@ export async function printGeneration(
   g: GenerateArgs,
   sampling: Sampling | undefined,
   signal: AbortSignal,
-): Promise<void> {
+): Promise<GenerationJson> {
   if (!(model instanceof CausalLm))
     throw new AttentionInputError(
       'config',
@@ -128,4 +129,33 @@ export async function printGeneration(
   );
   const leaked = tf.memory().numTensors - before;
   if (leaked !== 0) console.error(`warning: generation leaked ${leaked} tensors`);
+  return {
+    model: model.info.id,
+    promptIds: [...prompt],
+    decoding: how,
+    text: appendedText(lm.tokenizer, prompt, ids),
+    tokens: tokens.map((t) => ({
+      id: t.id,
+      piece: t.piece,
+      p: t.p,
+      ...(sampling ? { drawP: t.drawP } : {}),
+      alternatives: t.alternatives.map((a) => ({ id: a.id, piece: a.piece, p: a.p })),
+    })),
+  };
+}
+
+/** What --generate N --json OUT writes: the prompt's ids and each new token with its probability and alternatives. */
+export interface GenerationJson {
+  readonly model: string;
+  readonly promptIds: readonly number[];
+  readonly decoding: string;
+  /** The text the new tokens append. */
+  readonly text: string;
+  readonly tokens: readonly {
+    readonly id: number;
+    readonly piece: string;
+    readonly p: number;
+    readonly drawP?: number;
+    readonly alternatives: readonly { readonly id: number; readonly piece: string; readonly p: number }[];
+  }[];
 }

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { fileModelId } from '../shared/catalog';
 import type { Normaliser, ScoreFunction } from '../shared/trace';
 import type { ColourMap, PanelSettings } from '../shared/protocol';
+import { DEFAULT_GENERATE, MAX_CONTINUE_TOKENS, MAX_SEED, type GenerateDefaults } from '../shared/generation';
 
 export interface LensConfig {
   /** A built-in id, or `file:` + the path of the model file set in attentionLens.modelFile. */
@@ -25,6 +26,8 @@ export interface LensConfig {
   readonly memoryBudgetMB: number;
   /** The watchdog: a run still going after this many seconds is stopped and the worker restarted; 0 = never. */
   readonly runTimeoutSeconds: number;
+  /** The panel's Continue: how many tokens and how, at first (attentionLens.generate.*). */
+  readonly generate: GenerateDefaults;
 }
 
 /** Settings whose workspace values an untrusted workspace may not set (package.json restrictedConfigurations). */
@@ -43,6 +46,9 @@ export const INTEGER_SETTINGS = {
   threads: [0, 8, 0],
   memoryBudgetMB: [64, 65536, 2048],
   runTimeoutSeconds: [0, 3600, 300],
+  'generate.tokens': [1, MAX_CONTINUE_TOKENS, DEFAULT_GENERATE.tokens],
+  'generate.topK': [0, 1_000_000, DEFAULT_GENERATE.sampling.topK],
+  'generate.seed': [0, MAX_SEED, DEFAULT_GENERATE.sampling.seed],
 } as const satisfies Record<string, readonly [number, number, number]>;
 
 const ENUMS = {
@@ -56,6 +62,11 @@ const ENUMS = {
 export function clampInteger(value: unknown, [min, max, fallback]: readonly [number, number, number]): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) return fallback;
   return Math.min(max, Math.max(min, Math.round(value)));
+}
+
+/** A number in (0, max]; anything else (not a number, ≤ 0, above max): the default. */
+export function positiveNumber(value: unknown, max: number, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= max ? value : fallback;
 }
 
 /** One value among `allowed`, else the first. */
@@ -95,10 +106,20 @@ export function readConfig(): LensConfig {
     threads: int('threads'),
     memoryBudgetMB: int('memoryBudgetMB'),
     runTimeoutSeconds: int('runTimeoutSeconds'),
+    generate: {
+      tokens: int('generate.tokens'),
+      mode: oneOf(read(c, 'generate.decoding'), ['greedy', 'sampling'] as const),
+      sampling: {
+        temperature: positiveNumber(read(c, 'generate.temperature'), 100, DEFAULT_GENERATE.sampling.temperature),
+        topK: int('generate.topK'),
+        topP: positiveNumber(read(c, 'generate.topP'), 1, DEFAULT_GENERATE.sampling.topP),
+        seed: int('generate.seed'),
+      },
+    },
   };
 }
 
 export function panelSettings(): PanelSettings {
   const c = readConfig();
-  return { colourMap: c.colourMap, topK: c.topK, score: c.score, normaliser: c.normaliser };
+  return { colourMap: c.colourMap, topK: c.topK, score: c.score, normaliser: c.normaliser, generate: c.generate };
 }

@@ -3,6 +3,7 @@
 import * as vscode from 'vscode';
 import type { Trace } from '../shared/trace';
 import { DEFAULT_CURSOR, type Cursor, type RunRef } from '../shared/protocol';
+import type { RunRequest } from '../shared/workerProtocol';
 
 export interface Source {
   readonly uri: string;
@@ -29,6 +30,10 @@ export class Session implements vscode.Disposable {
   }
   get source(): Source | undefined {
     return this.current?.source;
+  }
+  /** The request the trace was made with (its model id as the worker names it), when a run made it. */
+  get request(): RunRequest | undefined {
+    return this.current?.run?.request;
   }
   get cursor(): Cursor {
     return this.current?.cursor ?? DEFAULT_CURSOR;

@@ -76,7 +76,7 @@ const ctx: PanelContext = {
   navigate: (cursor) => nav.go(cursor, 'panel'),
   tensors: loader,
   standalone: standalone !== undefined,
-  request: (r) => rpc.request(r),
+  request: (r, options) => rpc.request(r, options),
   exportAs: (format) => void exportAs(ctx, app, format),
   width: () => app.clientWidth,
   theme: () => {

@@ -1,6 +1,6 @@
 // The webview's end of the one Channel (shared/channel.ts): requests to the host with ids,
 // exactly-once settlement and a timeout. The host's replies are fed in with receive/settle.
-import { Channel, type WireError } from '../shared/channel';
+import { Channel, type RequestOptions, type WireError } from '../shared/channel';
 import {
   REQUEST_TIMEOUT_MS,
   type HostMessage,
@@ -19,8 +19,8 @@ export class Rpc {
     this.channel = new Channel<Request, ResponseMap>({ post: (m) => send(m as WebviewMessage), timeoutMs });
   }
 
-  request<K extends Kind>(request: Extract<Request, { kind: K }>): Promise<ResponseMap[K]> {
-    return this.channel.request(request);
+  request<K extends Kind>(request: Extract<Request, { kind: K }>, options?: RequestOptions): Promise<ResponseMap[K]> {
+    return this.channel.request(request, options);
   }
 
   /** Feeds a host message; false if it is not a reply (a trace, a cursor move, …). */

@@ -60,7 +60,13 @@ export function sameCursor(a: Cursor, b: Cursor): boolean {
 }
 
 export function sameSettings(a: PanelSettings, b: PanelSettings): boolean {
-  return a.colourMap === b.colourMap && a.topK === b.topK && a.score === b.score && a.normaliser === b.normaliser;
+  return (
+    a.colourMap === b.colourMap &&
+    a.topK === b.topK &&
+    a.score === b.score &&
+    a.normaliser === b.normaliser &&
+    JSON.stringify(a.generate) === JSON.stringify(b.generate)
+  );
 }
 
 export function reduce(s: PanelState, a: Action): PanelState {

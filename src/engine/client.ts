@@ -12,6 +12,7 @@ import type { WhatIfResult } from '../../shared/protocol';
 import { Channel, type Call, type WireError } from '../../shared/channel';
 import type {
   FromWorker,
+  GenerateRequest,
   RunRequest,
   WhatIfRequest,
   WorkerRequest,
@@ -226,7 +227,7 @@ export class EngineClient {
   }
 
   /** Which lane a request runs on: explicit thread settings use one lane; automatic sizes by weights. */
-  async laneFor(request: RunRequest): Promise<Lane> {
+  async laneFor(request: RunRequest | GenerateRequest): Promise<Lane> {
     if (this.settings().threads > 0) return 'small';
     const file = filePathOf(request.modelId);
     return file && (await weightBytes(file)) > this.largeModelBytes ? 'large' : 'small';
@@ -242,6 +243,18 @@ export class EngineClient {
    * (a stage that never yields), the other runs it held are sent again to the fresh thread.
    */
   run(request: RunRequest, onProgress?: (fraction: number, message: string) => void): RunHandle {
+    return this.job({ kind: 'run', ...request }, onProgress);
+  }
+
+  /** Continue: generates after a causal LM's trace and returns the trace of prompt + new tokens; cancel and watchdog as run. */
+  generate(request: GenerateRequest, onProgress?: (fraction: number, message: string) => void): RunHandle {
+    return this.job({ kind: 'generate', ...request }, onProgress);
+  }
+
+  private job(
+    request: Extract<WorkerRequest, { kind: 'run' | 'generate' }>,
+    onProgress?: (fraction: number, message: string) => void,
+  ): RunHandle {
     let settled = false;
     let stopped: EngineError | undefined;
     let slot: WorkerSlot | undefined;
@@ -267,7 +280,7 @@ export class EngineClient {
       if (stopped) throw stopped;
       this.lastLane = lane;
       slot = this.slots[lane];
-      call = slot.call({ kind: 'run', ...request }, onProgress);
+      call = slot.call(request, onProgress);
       try {
         return await call.promise;
       } catch (err) {

@@ -6,8 +6,10 @@ import { blockAt, type AttentionBlock } from '../../shared/navigation';
 /** Index of the token covering a UTF-16 offset into the trace's text, or -1. */
 export function tokenAt(tokens: readonly Token[], offset: number): number {
   // Tokens are sorted by start; binary search for the last token starting at or before offset.
+  // Generated tokens (Continue) follow the text's tokens and have no place in it: left out.
   let lo = 0;
   let hi = tokens.length - 1;
+  while (hi >= 0 && tokens[hi]!.start < 0) hi--;
   let best = -1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;

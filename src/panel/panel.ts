@@ -22,6 +22,7 @@ import { standaloneHtml } from './standalone';
 import { fetchTensor, traceIndex } from '../../shared/lazy';
 import { gridThumbnails } from '../../shared/derived';
 import type { Cursor, RunRef } from '../../shared/protocol';
+import { continueGeneration } from './continue';
 
 export const PANEL_VIEW_TYPE = 'attentionLens.panel';
 
@@ -31,7 +32,7 @@ export class PanelManager implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly activeChanged = new vscode.EventEmitter<boolean>();
   readonly onDidChangeActive = this.activeChanged.event;
-  /** Answers the webview's requests (what-if, save); it asks the webview nothing. */
+  /** Answers the webview's requests (what-if, save, continue); it asks the webview nothing. */
   private readonly channel: Channel<never, never, Request, ResponseMap>;
   /** The panel's index of each trace (big tensors left here), made once per trace. */
   private readonly indexes = new WeakMap<Trace, Trace>();
@@ -56,6 +57,8 @@ export class PanelManager implements vscode.Disposable {
           return req.want.map((r) => fetchTensor(trace, r));
         },
         thumbnails: async (req) => gridThumbnails(this.current(req.key), Math.max(8, Math.min(512, req.max))),
+        continue: (req, ctx) =>
+          continueGeneration({ session: this.session, engine: this.engine, log: this.log }, req, ctx),
       },
       onHandlerError: (kind, error) => this.log.error(`panel request ${kind} failed: ${error.message}`),
     });

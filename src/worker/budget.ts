@@ -29,7 +29,11 @@ export function tokenBound(text: string, maxTokens: number | undefined): number 
 
 /** Throws a 'too-long' error naming the estimate, the budget and the token count that fits. */
 export function checkBudget(info: ModelInfo, text: string, maxTokens: number | undefined, budgetMB: number): void {
-  const tokens = tokenBound(text, maxTokens);
+  checkTokenBudget(info, tokenBound(text, maxTokens), budgetMB);
+}
+
+/** The same check for a known token count (a continued trace: prompt + generated tokens). */
+export function checkTokenBudget(info: ModelInfo, tokens: number, budgetMB: number): void {
   const need = estimateRunBytes(info, tokens);
   const budget = budgetMB * 1024 * 1024;
   if (need <= budget) return;

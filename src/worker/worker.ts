@@ -12,7 +12,8 @@ import { throwIfCancelled, type AttentionModel, type RunOptions } from '../model
 import { Channel } from '../../shared/channel';
 import type { WorkerReady, WorkerRequest, WorkerResponseMap } from '../../shared/workerProtocol';
 import { guarded, testFault } from './faults';
-import { checkBudget } from './budget';
+import { checkBudget, checkTokenBudget } from './budget';
+import { continueTrace } from '../model/transformer/continueTrace';
 
 const port = parentPort;
 if (!port) throw new Error('worker.js must run in a worker thread');
@@ -27,38 +28,54 @@ void backend.then((b) =>
   port.postMessage({ type: 'ready', backend: b.name, threads: b.threads, warning: b.warning } satisfies WorkerReady),
 );
 
+/** The backend is up, and a cancel sent right after the request has been seen, before any work starts. */
+async function started(signal: AbortSignal, modelId: string): Promise<void> {
+  await backend;
+  await new Promise((r) => setImmediate(r));
+  throwIfCancelled(signal);
+  // Only under ATTENTION_LENS_TEST_FAULTS=1: real traps, OOMs, exits and hangs for the recovery tests.
+  testFault(modelId);
+}
+
+/** A built-in, or a model file held for this job only: another job's request for another file cannot dispose it meanwhile. */
+async function withModel<T>(
+  modelId: string,
+  options: RunOptions,
+  job: (model: AttentionModel) => Promise<T>,
+): Promise<T> {
+  const file = filePathOf(modelId);
+  if (!file) return job(await getModel(modelId));
+  const lease = await fileModels.acquire(file, options);
+  try {
+    return await job(lease.model);
+  } finally {
+    lease.release();
+  }
+}
+
 const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
   post: (message, transfer) => port.postMessage(message, transfer),
   // The worker keeps nothing it sends: traces and what-if results move to the host.
   transferResults: true,
   handlers: {
     run: guarded(async (request, { signal, progress }) => {
-      await backend;
-      // Let a cancel that was sent right after the run be seen before any work starts.
-      await new Promise((r) => setImmediate(r));
-      throwIfCancelled(signal);
-      // Only under ATTENTION_LENS_TEST_FAULTS=1: real traps, OOMs, exits and hangs for the recovery tests.
-      testFault(request.modelId);
+      await started(signal, request.modelId);
       const { text, maxTokens, score, normaliser, topK, config, modelId } = request;
       const options: RunOptions = { maxTokens, score, normaliser, topK, signal, onProgress: progress };
       if (config) return runConfigFile(config.text, config.baseDir, options);
-      const file = filePathOf(modelId);
-      const budget = (info: AttentionModel['info']): void => {
-        if (request.memoryBudgetMB) checkBudget(info, text, maxTokens, request.memoryBudgetMB);
-      };
-      if (!file) {
-        const model = await getModel(modelId);
-        budget(model.info);
+      return withModel(modelId, options, (model) => {
+        if (request.memoryBudgetMB) checkBudget(model.info, text, maxTokens, request.memoryBudgetMB);
         return model.run(text, options);
-      }
-      // Held for this run only: another run's request for another file cannot dispose it meanwhile.
-      const lease = await fileModels.acquire(file, options);
-      try {
-        budget(lease.model.info);
-        return await lease.model.run(text, options);
-      } finally {
-        lease.release();
-      }
+      });
+    }),
+    generate: guarded(async (request, { signal, progress }) => {
+      await started(signal, request.modelId);
+      const { modelId, topK, memoryBudgetMB, ...input } = request;
+      const options: RunOptions = { topK, signal, onProgress: progress };
+      return withModel(modelId, options, (model) => {
+        if (memoryBudgetMB) checkTokenBudget(model.info, input.prior.length + input.tokens, memoryBudgetMB);
+        return continueTrace(model, input, options);
+      });
     }),
     whatIf: guarded(async (r) => {
       await backend;

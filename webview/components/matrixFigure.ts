@@ -30,6 +30,8 @@ export interface MatrixFigureOptions {
   readonly caption?: string;
   /** data-testid suffix of the canvas, shape and readout (default: the tensor's name). */
   readonly testid?: string;
+  /** The cursor's query row: outlined, named in the label, and read out (its strongest keys) until a cell is hovered. */
+  readonly focusRow?: number;
 }
 
 type Cell = { readonly row: number; readonly col: number };
@@ -47,6 +49,14 @@ export function sizeCanvas(canvas: HTMLCanvasElement, width: number, height: num
   return ctx;
 }
 
+/** One row in words: its label and index, and its three largest values with their columns. */
+function rowText(m: Matrix, r: number): string {
+  const cols = Array.from({ length: m.cols }, (_, c) => c).filter((c) => !m.masked?.(r, c));
+  const top = cols.sort((a, b) => m.data[r * m.cols + b]! - m.data[r * m.cols + a]! || a - b).slice(0, 3);
+  const values = top.map((c) => `${m.colLabels[c]} (#${c}) ${formatValue(m.data[r * m.cols + c]!)}`).join(', ');
+  return `${m.rowAxis} ${m.rowLabels[r]} (#${r}), largest: ${values}`;
+}
+
 export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure {
   const { matrix, tensor } = o;
   const testid = o.testid ?? tensor.name;
@@ -61,15 +71,20 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
   };
   const ends = scaleOf(matrix, style);
   const legend = `${style.legendTitle}: ${legendLabel(ends.min)} to ${legendLabel(ends.max)}`;
+  const focus = o.focusRow !== undefined && o.focusRow >= 0 && o.focusRow < matrix.rows ? o.focusRow : undefined;
+  if (focus !== undefined) style = { ...style, focusRow: focus };
+  const focusText = focus === undefined ? undefined : rowText(matrix, focus);
   const canvas = h('canvas', {
     class: 'heatmap',
     'data-testid': `heatmap-${testid}`,
     tabindex: 0,
     role: 'img',
-    'aria-label': `${tensor.name} ${shapeText(tensor)}; colour: ${legend}`,
+    'aria-label': `${tensor.name} ${shapeText(tensor)}; colour: ${legend}${focusText ? `; focused row: ${focusText}` : ''}`,
     'data-legend': legend,
+    'data-focus-row': focus,
   });
-  const readout = h('div', { class: 'readout', 'data-testid': `readout-${testid}`, 'aria-live': 'polite' }, '\u00a0');
+  const idle = focusText ?? '\u00a0';
+  const readout = h('div', { class: 'readout', 'data-testid': `readout-${testid}`, 'aria-live': 'polite' }, idle);
   const legendWidth = Math.max(legendLabel(ends.min).length, legendLabel(ends.max).length);
   let layout: Layout;
   let painter: HeatmapPainter | undefined;
@@ -89,7 +104,7 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
     painter?.moveCursor(layout, cell);
     readout.textContent = c
       ? `${matrix.rowAxis} ${matrix.rowLabels[c.row]} (#${c.row}) · ${matrix.colAxis} ${matrix.colLabels[c.col]} (#${c.col}) = ${formatValue(matrix.data[c.row * matrix.cols + c.col]!)}`
-      : '\u00a0';
+      : idle;
   };
   canvas.addEventListener('mousemove', (e) => {
     const r = canvas.getBoundingClientRect();

@@ -3,6 +3,7 @@
 import { bannerPart } from './banner';
 import { controlsPart } from './controls';
 import { emptyPart, headerPart } from './header';
+import { generationPart } from './generation';
 import { Part, type PanelContext } from './part';
 import { pipelinePart } from './pipeline';
 import { stageBodyPart } from './stageBody';
@@ -23,6 +24,7 @@ export function mountPanel(root: HTMLElement, ctx: PanelContext): MountedPanel {
     headerPart,
     pipelinePart(ctx),
     controlsPart(ctx),
+    generationPart(ctx),
     stageInfoPart,
     stageBodyPart(ctx),
   ].map((sp) => new Part(sp, ctx));

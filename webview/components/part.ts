@@ -4,6 +4,7 @@
 import type { Cursor, ExportFormat, Request, ResponseMap } from '../../shared/protocol';
 import type { PanelState, Store } from '../store';
 import type { TensorLoader } from '../tensors';
+import type { RequestOptions } from '../../shared/channel';
 
 export interface Built {
   readonly nodes: readonly Node[];
@@ -21,7 +22,10 @@ export interface PartSpec {
   build(s: PanelState): Built;
 }
 
-export type Requester = <K extends Request['kind']>(request: Extract<Request, { kind: K }>) => Promise<ResponseMap[K]>;
+export type Requester = <K extends Request['kind']>(
+  request: Extract<Request, { kind: K }>,
+  options?: RequestOptions,
+) => Promise<ResponseMap[K]>;
 
 /** What every part may use besides the state: the store to dispatch to, the host, the page. */
 export interface PanelContext {

@@ -3,7 +3,7 @@
 import { blockOf } from '../../shared/navigation';
 import { headCount, toMatrix } from '../../shared/tensorView';
 import { h } from '../dom';
-import { linesTensor, matrixOf, shownTensors, withMask } from '../matrices';
+import { isAttentionMatrix, linesTensor, matrixOf, shownTensors, withMask } from '../matrices';
 import { currentStage, type PanelState } from '../store';
 import { exportBarPart } from './exportBar';
 import { buildGrid } from './grid';
@@ -33,7 +33,8 @@ export function contentPart(ctx: PanelContext): PartSpec {
       // A stage without a head axis (embeddings, layer outputs) looks the same for every head.
       const head = stage.tensors.some((t) => headCount(t) > 0) ? s.cursor.head : undefined;
       if (view === 'lines' && linesTensor(stage)) return [stage, 'lines', head, map, row];
-      return [stage, 'heatmap', head, map];
+      // The focused query row is outlined on attention stages only (the rows are query tokens there).
+      return [stage, 'heatmap', head, map, stage.attention ? row : undefined];
     },
     build: (s) => {
       const t = s.trace!;
@@ -56,6 +57,7 @@ export function contentPart(ctx: PanelContext): PartSpec {
           head,
           colourMap: map,
           kvHeadOf,
+          ...(stage.attention && row !== undefined && isAttentionMatrix(tensor) ? { focusRow: row } : {}),
         }),
       );
       return figures(list, h('div', { class: 'matrices' }, ...list.map((f) => f.el)));

@@ -11,8 +11,16 @@ export function tokenChips(t: Trace): HTMLElement {
       h(
         'li',
         {
-          class: tok.special ? 'token special' : tok.unknown ? 'token unknown' : 'token',
-          title: `#${i} id ${tok.id} chars ${tok.start}–${tok.end}`,
+          class: tok.generated
+            ? 'token generated'
+            : tok.special
+              ? 'token special'
+              : tok.unknown
+                ? 'token unknown'
+                : 'token',
+          title: tok.generated
+            ? `#${i} id ${tok.id} generated (not in the editor's text)`
+            : `#${i} id ${tok.id} chars ${tok.start}–${tok.end}`,
         },
         h('span', { class: 'tok-text' }, tokenLabel(tok)),
         h('span', { class: 'tok-id' }, String(tok.id)),

@@ -108,6 +108,8 @@ export interface HeatmapStyle {
   readonly diverging?: boolean;
   /** What the colour measures (the legend's title). */
   readonly legendTitle?: string;
+  /** A row outlined as the focus (the cursor's query row: a hovered token, a generated token's choosing query). */
+  readonly focusRow?: number;
 }
 
 /** The colour range and map a heatmap is drawn with (the SVG and PNG exports use the same). */
@@ -184,6 +186,8 @@ export function drawHeatmap(
   }
   if (style.showLabels !== false) drawLabels(ctx, m, l, style);
   drawLegend(ctx, l, m, style, map, min, max);
+  if (style.focusRow !== undefined && style.focusRow >= 0 && style.focusRow < m.rows)
+    drawRowFocus(ctx, l, m.cols, style, style.focusRow);
   if (cursor) drawCellCursor(ctx, l, style, cursor);
   ctx.restore();
 }
@@ -202,6 +206,23 @@ export function drawCellCursor(
     Math.max(1, l.cell - 2),
     Math.max(1, l.cellH - 2),
   );
+}
+
+/** An outline around one whole row, with a marker in the gap left of it. */
+export function drawRowFocus(
+  ctx: CanvasRenderingContext2D,
+  l: Layout,
+  cols: number,
+  style: Pick<HeatmapStyle, 'foreground'>,
+  row: number,
+): void {
+  const y = l.top + row * l.cellH;
+  ctx.save();
+  ctx.strokeStyle = style.foreground;
+  ctx.lineWidth = 2;
+  ctx.setLineDash([4, 2]);
+  ctx.strokeRect(l.left - 1, y - 1, cols * l.cell + 2, l.cellH + 2);
+  ctx.restore();
 }
 
 /**

@@ -318,14 +318,29 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
     const run = Run.begin(text, options, { limit, minTokens, vocabSize });
     run.progress(0, 'Tokenising');
     const enc = run.admit(this.tokenize(text, run.maxTokens), words);
-    const ids = enc.tokens.map((t) => t.id);
+    return this.traceOf(run, enc.tokens, enc.coveredLength);
+  }
+
+  /**
+   * The trace of given tokens: a continued text's (its prompt tokens, then generated ones, flagged and
+   * without document offsets). `text` is the prompt the trace names; maxTokens is not applied.
+   */
+  async runTokens(text: string, tokens: readonly Token[], options: RunOptions = {}): Promise<Trace> {
+    const { limit, vocabSize } = this.spec;
+    const run = Run.begin(text, { ...options, maxTokens: undefined }, { limit, vocabSize });
+    if (tokens.length === 0) throw new AttentionInputError('empty', 'There are no tokens to run.');
+    return this.traceOf(run, tokens, text.length);
+  }
+
+  private async traceOf(run: Run, tokens: readonly Token[], coveredLength: number): Promise<Trace> {
+    const ids = tokens.map((t) => t.id);
     const out = await this.forward(ids, { record: true, topK: run.topK, run });
     run.checkCancelled();
     return run.finish({
-      model: this.info,
-      coveredLength: enc.coveredLength,
-      tokens: enc.tokens,
-      stages: this.stages(enc.tokens, out, run.topK),
+      model: { ...this.info, causalLm: true },
+      coveredLength,
+      tokens,
+      stages: this.stages(tokens, out, run.topK),
       predictions: topKPredictions(out.topId!, out.topP!, ids.length, run.topK, (id) => this.tokenizer.piece(id)),
     });
   }
@@ -337,7 +352,8 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
     const { heads: H, kvHeads: KV, headDim: hd } = block.self;
     const c: LessonContext<C> = {
       config: this.config,
-      tokens,
+      // The lesson speaks of the text's tokens; a continued trace's generated ones are named by continueTrace.
+      tokens: tokens.filter((t) => !t.generated),
       topK,
       tokenizer: this.tokenizer,
       info: this.info,

@@ -184,7 +184,8 @@ export async function generateTokens(
         cache = model.newCache();
         input = model.visible(seq);
       }
-      const keyIds = cached ? [...cache.ids, ...input] : input;
+      // A copy: visible() may hand back the growing sequence itself, which later steps push onto.
+      const keyIds = cached ? [...cache.ids, ...input] : [...input];
       const r = await model.step(input, cache, {
         record: opts.attention ?? false,
         ...(opts.signal ? { signal: opts.signal } : {}),
