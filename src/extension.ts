@@ -10,6 +10,7 @@ import { showModelInfo } from './commands/modelInfo';
 import { rerunOnSave, visualiseConfig } from './commands/visualiseConfig';
 import { visualiseModelFile } from './commands/visualiseModelFile';
 import { registerConfigDiagnostics } from './configs/diagnostics';
+import { ConfigChecker } from './configs/offThread';
 import { panelSettings, readConfig } from './config';
 import { AttentionHoverProvider, SHOW_IN_PANEL } from './hover/provider';
 import { AttentionDecorations } from './hover/decorations';
@@ -37,7 +38,8 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   const session = new Session();
   const panels = new PanelManager(context.extensionUri, session, engine, log, panelSettings);
   const decorations = new AttentionDecorations(session, () => readConfig().decorations && panels.isOpen);
-  const deps = { session, engine, panels, log };
+  const configs = new ConfigChecker(context.asAbsolutePath('dist/configWorker.js'));
+  const deps = { session, engine, panels, log, configs };
   const setContext = (key: string, value: unknown): Thenable<unknown> =>
     vscode.commands.executeCommand('setContext', key, value);
 
@@ -47,6 +49,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     panels,
     decorations,
     { dispose: () => engine.dispose() },
+    configs,
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, panels.serializer()),
     vscode.languages.registerHoverProvider(
       { scheme: '*' },
@@ -70,7 +73,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
         typeof text === 'string' ? text : undefined,
       ),
     ),
-    registerConfigDiagnostics(),
+    registerConfigDiagnostics(configs),
     rerunOnSave(deps),
     ...registerStepCommands(session),
     ...registerChooseCommands((id) => rerunLast(deps, id)),
