@@ -30,6 +30,7 @@ export interface LensConfig {
 /** Settings whose workspace values an untrusted workspace may not set (package.json restrictedConfigurations). */
 export const RESTRICTED_SETTINGS = [
   'modelFile',
+  'modelFolders',
   'maxTokens',
   'threads',
   'memoryBudgetMB',
@@ -96,6 +97,12 @@ export function readConfig(): LensConfig {
     memoryBudgetMB: int('memoryBudgetMB'),
     runTimeoutSeconds: int('runTimeoutSeconds'),
   };
+}
+
+/** attentionLens.modelFolders: the folders searched for models besides the Hugging Face cache (strings only). */
+export function readModelFolders(): string[] {
+  const folders = read(vscode.workspace.getConfiguration('attentionLens'), 'modelFolders');
+  return Array.isArray(folders) ? folders.filter((f): f is string => typeof f === 'string' && f.trim() !== '') : [];
 }
 
 export function panelSettings(): PanelSettings {
