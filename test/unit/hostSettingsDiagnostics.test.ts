@@ -239,7 +239,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The real checker, counting the texts it was asked about. */
 class CountingChecker extends ConfigChecker {
   readonly asked: string[] = [];
-  readonly answers: ReturnType<ConfigChecker['parse']>[] = [];
+  readonly answers: ReturnType<InstanceType<typeof ConfigChecker>['parse']>[] = [];
   override parse(text: string) {
     this.asked.push(text);
     const answer = super.parse(text);
