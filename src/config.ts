@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { fileModelId } from '../shared/catalog';
 import type { Normaliser, ScoreFunction } from '../shared/trace';
 import type { ColourMap, PanelSettings } from '../shared/protocol';
+import { DEFAULT_MEMORY_BUDGET_MB } from './worker/budget';
 
 export interface LensConfig {
   /** A built-in id, or `file:` + the path of the model file set in attentionLens.modelFile. */
@@ -42,7 +43,7 @@ export const INTEGER_SETTINGS = {
   maxTokens: [1, 2048, 256],
   'hover.topK': [1, 50, 5],
   threads: [0, 8, 0],
-  memoryBudgetMB: [64, 65536, 2048],
+  memoryBudgetMB: [64, 65536, DEFAULT_MEMORY_BUDGET_MB],
   runTimeoutSeconds: [0, 3600, 300],
 } as const satisfies Record<string, readonly [number, number, number]>;
 

@@ -46,6 +46,7 @@ export async function visualiseConfig(deps: ConfigDeps, uri?: vscode.Uri): Promi
     config: { text, baseDir: path.dirname(target.fsPath) },
     maxTokens: cfg.maxTokens,
     topK: cfg.topK,
+    memoryBudgetMB: cfg.memoryBudgetMB,
   };
   const trace = await runAndShow(deps, `running ${path.basename(target.fsPath)}`, request, undefined, true);
   if (trace) shown = target.toString();

@@ -12,7 +12,7 @@ import { throwIfCancelled, type AttentionModel, type RunOptions } from '../model
 import { Channel } from '../../shared/channel';
 import type { WorkerReady, WorkerRequest, WorkerResponseMap } from '../../shared/workerProtocol';
 import { guarded, testFault } from './faults';
-import { checkBudget } from './budget';
+import { checkBudget, checkBudgetTokens } from './budget';
 
 const port = parentPort;
 if (!port) throw new Error('worker.js must run in a worker thread');
@@ -41,10 +41,22 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
       testFault(request.modelId);
       const { text, maxTokens, score, normaliser, topK, config, modelId } = request;
       const options: RunOptions = { maxTokens, score, normaliser, topK, signal, onProgress: progress };
-      if (config) return runConfigFile(config.text, config.baseDir, options);
+      const budgetMB = request.memoryBudgetMB;
+      if (config)
+        return runConfigFile(
+          config.text,
+          config.baseDir,
+          options,
+          budgetMB
+            ? (info, input) =>
+                'text' in input
+                  ? checkBudget(info, input.text, maxTokens, budgetMB)
+                  : checkBudgetTokens(info, input.tokens, budgetMB, { budget: 'attentionLens.memoryBudgetMB' })
+            : undefined,
+        );
       const file = filePathOf(modelId);
       const budget = (info: AttentionModel['info']): void => {
-        if (request.memoryBudgetMB) checkBudget(info, text, maxTokens, request.memoryBudgetMB);
+        if (budgetMB) checkBudget(info, text, maxTokens, budgetMB);
       };
       if (!file) {
         const model = await getModel(modelId);
