@@ -65,7 +65,8 @@ export async function launch(opts: LaunchOptions = {}): Promise<Session> {
     const consoleLines: string[] = [];
     page.on('console', (m) => consoleLines.push(m.text()));
     const url = opts.query ? `${server.url}&${opts.query(server.port)}` : server.url;
-    await page.goto(url);
+    // A loaded machine (other test runs, builds) can take well over Playwright's default 30 s to serve the workbench.
+    await page.goto(url, { timeout: 180_000 });
     await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
     mkdirSync(RESULTS, { recursive: true });
     const b = browser;
