@@ -1,4 +1,5 @@
 // Bundles: dist/extension.js (node, cjs, vscode external), dist/worker.js (inference worker),
+// dist/configWorker.js (the *.attention.json checker's thread),
 // dist/cli.js, dist/webview.js (browser), out/test/suite/index.js (mocha suites for the extension host).
 // The tfjs wasm binaries (and the threaded build's scripts) are copied into dist/wasm so the packaged .vsix works offline.
 import * as esbuild from 'esbuild';
@@ -39,6 +40,7 @@ const node = { ...common, platform: 'node', format: 'cjs', target: 'node20', ext
 const configs = [
   { ...node, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' },
   { ...node, entryPoints: ['src/worker/worker.ts'], outfile: 'dist/worker.js' },
+  { ...node, entryPoints: ['src/worker/configWorker.ts'], outfile: 'dist/configWorker.js' },
   { ...node, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   {
     ...common,

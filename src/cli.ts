@@ -2,6 +2,8 @@
 // --json PATH writes the whole trace (tensors as base64 float32; with --generate, the generated
 // tokens with their probabilities and alternatives); --list-models lists built-ins,
 // --list-cache the Hugging Face cache; --download REPO[@REV] fetches a checkpoint into that cache.
+// --memory-budget MB refuses a run whose estimated memory is larger before it starts (default: the
+// attentionLens.memoryBudgetMB setting's default), as the extension's worker does.
 // Exit codes: 0 done, 1 the model or input was refused, 2 bad usage, 3 the download failed,
 // 124 --timeout expired, 130 interrupted.
 import * as fs from 'node:fs';
@@ -10,6 +12,7 @@ import { initBackend, tf } from './model/runtime/backend';
 import { BUILTIN_MODELS, DEFAULT_MODEL_ID, findModel, getModel } from './model/open/builtins';
 import { loadModelFile } from './model/open/modelFiles';
 import { runConfigFile } from './model/open/runConfig';
+import { checkBudget, checkBudgetTokens, CLI_NAMES, DEFAULT_MEMORY_BUDGET_MB, tokenBound } from './worker/budget';
 import { describeLine, formatBytes, hfCacheDir, listCachedModels } from './model/open/hfCache';
 import { downloadPlan, HubError, parseRepoArg, planDownload } from './model/open/hub';
 import {
@@ -40,6 +43,7 @@ interface Args {
   normaliser?: Normaliser;
   maxTokens?: number;
   timeoutSeconds?: number;
+  memoryBudgetMB: number;
   download?: string;
   list: boolean;
   listCache: boolean;
@@ -62,17 +66,37 @@ function positive(arg: string, v: string, integer: boolean): number {
   return n;
 }
 
+/** --memory-budget's bounds: attentionLens.memoryBudgetMB's. */
+const MEMORY_BUDGET_RANGE = [64, 65536] as const;
+
+function memoryBudget(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isInteger(n) || n < MEMORY_BUDGET_RANGE[0] || n > MEMORY_BUDGET_RANGE[1])
+    throw new UsageError(
+      `--memory-budget must be a whole number of MB from ${MEMORY_BUDGET_RANGE[0]} to ${MEMORY_BUDGET_RANGE[1]}; received ${JSON.stringify(v)}.`,
+    );
+  return n;
+}
+
 const USAGE = `Usage: attention-lens [--model MODEL] [--score dot|scaled-dot|general|additive] [--normaliser softmax|sparsemax|sigmoid]
-                      [--max-tokens N] [--timeout SECONDS] [--json OUT.json] ("text" | --file PATH)
+                      [--max-tokens N] [--memory-budget MB] [--timeout SECONDS] [--json OUT.json] ("text" | --file PATH)
        attention-lens --list-models | --list-cache
        attention-lens --download REPO[@REVISION] ["text"]
 MODEL is a built-in id (--list-models), a checkpoint folder, its config.json, a TensorFlow.js model.json,
 an *.attention.json (which carries its own input), or a repo id in the Hugging Face cache (--list-cache).
+--memory-budget MB refuses a run estimated to need more (${MEMORY_BUDGET_RANGE[0]} to ${MEMORY_BUDGET_RANGE[1]}; default ${DEFAULT_MEMORY_BUDGET_MB}).
 ${GENERATE_USAGE}
 Exit codes: 0 done, 1 model or input refused, 2 bad usage, 3 download failed, 124 timed out, 130 interrupted.`;
 
 function parse(argv: string[]): Args {
-  const a: Args = { model: DEFAULT_MODEL_ID, list: false, listCache: false, help: false, gen: {} };
+  const a: Args = {
+    model: DEFAULT_MODEL_ID,
+    list: false,
+    listCache: false,
+    help: false,
+    gen: {},
+    memoryBudgetMB: DEFAULT_MEMORY_BUDGET_MB,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const next = (): string => {
@@ -85,6 +109,7 @@ function parse(argv: string[]): Args {
     else if (arg === '--json') a.json = next();
     else if (arg === '--max-tokens') a.maxTokens = positive(arg, next(), true);
     else if (arg === '--timeout') a.timeoutSeconds = positive(arg, next(), false);
+    else if (arg === '--memory-budget') a.memoryBudgetMB = memoryBudget(next());
     else if (arg === '--download') a.download = next();
     else if (arg === '--list-cache') a.listCache = true;
     else if (isGenerateFlag(arg)) readGenerateFlag(a.gen, arg, next(), (m) => new UsageError(m));
@@ -226,9 +251,25 @@ async function main(signal: AbortSignal): Promise<number> {
   let trace: Trace;
   if (which.kind === 'attention-json') {
     if (text !== undefined) console.error(`warning: ${which.path} carries its own input; the text given is not used.`);
-    trace = await runConfigFile(fs.readFileSync(which.path, 'utf8'), path.dirname(path.resolve(which.path)), options);
+    trace = await runConfigFile(
+      fs.readFileSync(which.path, 'utf8'),
+      path.dirname(path.resolve(which.path)),
+      options,
+      (info, input) =>
+        'text' in input
+          ? checkBudget(info, input.text, args.maxTokens, args.memoryBudgetMB, CLI_NAMES)
+          : checkBudgetTokens(info, input.tokens, args.memoryBudgetMB, { budget: CLI_NAMES.budget }),
+    );
   } else {
     const model = which.kind === 'file' ? await loadModelFile(which.path) : await getModel(which.path);
+    // Generated tokens are attended over too: the prompt's bound plus --generate's count.
+    const tokens = tokenBound(text!, args.maxTokens) + (args.gen.n ?? 0);
+    try {
+      checkBudgetTokens(model.info, tokens, args.memoryBudgetMB, CLI_NAMES);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
     trace = await model.run(text!, options);
     if (args.gen.n !== undefined) {
       console.log(summary(trace));

@@ -7,6 +7,7 @@ import { fileModelId } from '../shared/catalog';
 import type { Normaliser, ScoreFunction } from '../shared/trace';
 import type { ColourMap, PanelSettings } from '../shared/protocol';
 import { DEFAULT_GENERATE, MAX_CONTINUE_TOKENS, MAX_SEED, type GenerateDefaults } from '../shared/generation';
+import { DEFAULT_MEMORY_BUDGET_MB } from './worker/budget';
 
 export interface LensConfig {
   /** A built-in id, or `file:` + the path of the model file set in attentionLens.modelFile. */
@@ -33,6 +34,7 @@ export interface LensConfig {
 /** Settings whose workspace values an untrusted workspace may not set (package.json restrictedConfigurations). */
 export const RESTRICTED_SETTINGS = [
   'modelFile',
+  'modelFolders',
   'maxTokens',
   'threads',
   'memoryBudgetMB',
@@ -44,7 +46,7 @@ export const INTEGER_SETTINGS = {
   maxTokens: [1, 32768, 256],
   'hover.topK': [1, 50, 5],
   threads: [0, 8, 0],
-  memoryBudgetMB: [64, 65536, 2048],
+  memoryBudgetMB: [64, 65536, DEFAULT_MEMORY_BUDGET_MB],
   runTimeoutSeconds: [0, 3600, 300],
   'generate.tokens': [1, MAX_CONTINUE_TOKENS, DEFAULT_GENERATE.tokens],
   'generate.topK': [0, 1_000_000, DEFAULT_GENERATE.sampling.topK],
@@ -117,6 +119,12 @@ export function readConfig(): LensConfig {
       },
     },
   };
+}
+
+/** attentionLens.modelFolders: the folders searched for models besides the Hugging Face cache (strings only). */
+export function readModelFolders(): string[] {
+  const folders = read(vscode.workspace.getConfiguration('attentionLens'), 'modelFolders');
+  return Array.isArray(folders) ? folders.filter((f): f is string => typeof f === 'string' && f.trim() !== '') : [];
 }
 
 export function panelSettings(): PanelSettings {

@@ -7,9 +7,10 @@ import { rerunLast, restoreRun, visualiseSelection, type VisualiseDeps } from '.
 import { registerStepCommands } from './commands/steps';
 import { registerChooseCommands } from './commands/choose';
 import { showModelInfo } from './commands/modelInfo';
-import { rerunOnSave, visualiseConfig } from './commands/visualiseConfig';
+import { rerunOnSave, visualiseConfig, type ConfigDeps } from './commands/visualiseConfig';
 import { visualiseModelFile } from './commands/visualiseModelFile';
 import { registerConfigDiagnostics } from './configs/diagnostics';
+import { ConfigChecker } from './configs/offThread';
 import { panelSettings, readConfig } from './config';
 import { AttentionHoverProvider, SHOW_IN_PANEL } from './hover/provider';
 import { AttentionDecorations } from './hover/decorations';
@@ -44,7 +45,8 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     (run, cursor) => restoreRun(deps, run, cursor),
   );
   const decorations = new AttentionDecorations(session, () => readConfig().decorations && panels.isOpen);
-  const deps: VisualiseDeps = { session, engine, panels, log };
+  const configs = new ConfigChecker(context.asAbsolutePath('dist/configWorker.js'));
+  const deps: ConfigDeps = { session, engine, panels, log, configs };
   const setContext = (key: string, value: unknown): Thenable<unknown> =>
     vscode.commands.executeCommand('setContext', key, value);
 
@@ -54,6 +56,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     panels,
     decorations,
     { dispose: () => engine.dispose() },
+    configs,
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, panels.serializer()),
     vscode.languages.registerHoverProvider(
       { scheme: '*' },
@@ -77,7 +80,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
         typeof text === 'string' ? text : undefined,
       ),
     ),
-    registerConfigDiagnostics(),
+    registerConfigDiagnostics(configs),
     rerunOnSave(deps),
     ...registerStepCommands(session),
     ...registerChooseCommands((id) => rerunLast(deps, id)),

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { CATALOG as BUILTIN_MODELS } from '../../shared/catalog';
 import type { CachedModel } from '../model/open/hfCache';
 import type { Normaliser, ScoreFunction } from '../../shared/trace';
-import { readConfig } from '../config';
+import { readConfig, readModelFolders } from '../config';
 import { labelText, notificationText } from '../../shared/escape';
 import { useModelFile } from './visualiseModelFile';
 import { DOWNLOAD_COMMAND, registerDownloadCommand } from './download';
@@ -68,11 +68,8 @@ type ModelItem = vscode.QuickPickItem & { id?: string; action?: 'open' | 'keep' 
 export async function cachedModelItems(current: string | undefined): Promise<ModelItem[]> {
   // Loaded on first use: activation stays free of the model code.
   const { findModels, formatBytes, formatCount, hfCacheDir } = await import('../model/open/hfCache');
-  const folders = vscode.workspace.getConfiguration('attentionLens').get<string[]>('modelFolders', []);
-  const models = await findModels(
-    hfCacheDir(),
-    Array.isArray(folders) ? folders.filter((f) => typeof f === 'string') : [],
-  );
+  // Through readConfig's trust rule: an untrusted workspace cannot point the search at its own folders.
+  const models = await findModels(hfCacheDir(), readModelFolders());
   return models.map((m) => {
     const config = path.join(m.dir, 'config.json');
     const rev = m.revision ? `@${m.refs.length ? m.refs.join(', ') : m.revision.slice(0, 7)}` : '';

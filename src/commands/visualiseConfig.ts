@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { readConfig } from '../config';
-import { parseAttentionConfig } from '../model/formats/attentionConfig';
+import type { ConfigChecker } from '../configs/offThread';
 import { isAttentionConfig } from '../configs/diagnostics';
 import { runAndShow, type VisualiseDeps } from './visualise';
 import { confirmUntrustedLoad } from './trust';
@@ -11,7 +11,12 @@ import { notificationText } from '../../shared/escape';
 
 let shown: string | undefined;
 
-export async function visualiseConfig(deps: VisualiseDeps, uri?: vscode.Uri): Promise<boolean> {
+/** The run's dependencies and the off-thread config parser (the host never parses a long config itself). */
+export interface ConfigDeps extends VisualiseDeps {
+  readonly configs: ConfigChecker;
+}
+
+export async function visualiseConfig(deps: ConfigDeps, uri?: vscode.Uri): Promise<boolean> {
   const target = uri ?? vscode.window.activeTextEditor?.document.uri;
   if (!target || !target.path.endsWith('.attention.json')) {
     void vscode.window.showInformationMessage('Attention Lens: open or right-click an *.attention.json file.');
@@ -19,7 +24,7 @@ export async function visualiseConfig(deps: VisualiseDeps, uri?: vscode.Uri): Pr
   }
   const doc = await vscode.workspace.openTextDocument(target);
   const text = doc.getText();
-  const parsed = parseAttentionConfig(text);
+  const parsed = await deps.configs.parse(text);
   const errors = parsed.problems.filter((p) => p.severity === 'error');
   if (errors.length > 0) {
     void vscode.window.showErrorMessage(
@@ -41,6 +46,7 @@ export async function visualiseConfig(deps: VisualiseDeps, uri?: vscode.Uri): Pr
     config: { text, baseDir: path.dirname(target.fsPath) },
     maxTokens: cfg.maxTokens,
     topK: cfg.topK,
+    memoryBudgetMB: cfg.memoryBudgetMB,
   };
   const trace = await runAndShow(deps, `running ${path.basename(target.fsPath)}`, request, undefined, true);
   if (trace) shown = target.toString();
@@ -48,7 +54,7 @@ export async function visualiseConfig(deps: VisualiseDeps, uri?: vscode.Uri): Pr
 }
 
 /** Saving the config that is on screen runs it again, so a learner sees one changed number take effect. */
-export function rerunOnSave(deps: VisualiseDeps): vscode.Disposable {
+export function rerunOnSave(deps: ConfigDeps): vscode.Disposable {
   return vscode.workspace.onDidSaveTextDocument((doc) => {
     if (isAttentionConfig(doc) && doc.uri.toString() === shown && deps.panels.isOpen)
       void visualiseConfig(deps, doc.uri);

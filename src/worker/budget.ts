@@ -27,13 +27,28 @@ export function tokenBound(text: string, maxTokens: number | undefined): number 
   return Math.max(1, Math.min(bytes, maxTokens ?? bytes));
 }
 
-/** Throws a 'too-long' error naming the estimate, the budget and the token count that fits. */
-export function checkBudget(info: ModelInfo, text: string, maxTokens: number | undefined, budgetMB: number): void {
-  checkTokenBudget(info, tokenBound(text, maxTokens), budgetMB);
-}
+/** attentionLens.memoryBudgetMB's default, and the CLI's --memory-budget default (MB). */
+export const DEFAULT_MEMORY_BUDGET_MB = 2048;
 
-/** The same check for a known token count (a continued trace: prompt + generated tokens). */
-export function checkTokenBudget(info: ModelInfo, tokens: number, budgetMB: number): void {
+/** What the refusal calls the budget and the token limit: the settings, or the CLI's flags. */
+export interface BudgetNames {
+  readonly budget: string;
+  /** Undefined when the tokens are fixed by the input (a hand-built config lists its own). */
+  readonly maxTokens?: string;
+}
+export const SETTING_NAMES: BudgetNames = {
+  budget: 'attentionLens.memoryBudgetMB',
+  maxTokens: 'attentionLens.maxTokens',
+};
+export const CLI_NAMES: BudgetNames = { budget: '--memory-budget', maxTokens: '--max-tokens' };
+
+/** Throws a 'too-long' error naming the estimate, the budget and the token count that fits. */
+export function checkBudgetTokens(
+  info: ModelInfo,
+  tokens: number,
+  budgetMB: number,
+  names: BudgetNames = SETTING_NAMES,
+): void {
   const need = estimateRunBytes(info, tokens);
   const budget = budgetMB * 1024 * 1024;
   if (need <= budget) return;
@@ -46,11 +61,23 @@ export function checkTokenBudget(info: ModelInfo, tokens: number, budgetMB: numb
     } else hi = mid - 1;
   }
   const mb = (b: number): string => `${Math.ceil(b / (1024 * 1024)).toLocaleString('en-US')} MB`;
+  const fewer = names.maxTokens
+    ? `Set ${names.maxTokens} to ${fits} or fewer, or select less text, or raise the budget.`
+    : `List ${fits} tokens or fewer, or raise the budget.`;
   throw new AttentionInputError(
     'too-long',
-    `This run could need about ${mb(need)} (${tokens} tokens × ${info.layers} layers × ${info.heads} heads of attention tensors), more than attentionLens.memoryBudgetMB (${mb(budget)}). ` +
-      (fits > 0
-        ? `Set attentionLens.maxTokens to ${fits} or fewer, or select less text, or raise the budget.`
-        : 'Not even one token fits; raise the budget or choose a smaller model.'),
+    `This run could need about ${mb(need)} (${tokens} tokens × ${info.layers} layers × ${info.heads} heads of attention tensors), more than ${names.budget} (${mb(budget)}). ` +
+      (fits > 0 ? fewer : 'Not even one token fits; raise the budget or choose a smaller model.'),
   );
+}
+
+/** checkBudget for a text: its tokens bounded by its UTF-8 bytes and maxTokens. */
+export function checkBudget(
+  info: ModelInfo,
+  text: string,
+  maxTokens: number | undefined,
+  budgetMB: number,
+  names: BudgetNames = SETTING_NAMES,
+): void {
+  checkBudgetTokens(info, tokenBound(text, maxTokens), budgetMB, names);
 }

@@ -12,7 +12,7 @@ import { throwIfCancelled, type AttentionModel, type RunOptions } from '../model
 import { Channel } from '../../shared/channel';
 import type { WorkerReady, WorkerRequest, WorkerResponseMap } from '../../shared/workerProtocol';
 import { guarded, testFault } from './faults';
-import { checkBudget, checkTokenBudget } from './budget';
+import { checkBudget, checkBudgetTokens } from './budget';
 import { continueTrace } from '../model/transformer/continueTrace';
 
 const port = parentPort;
@@ -62,9 +62,21 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
       await started(signal, request.modelId);
       const { text, maxTokens, score, normaliser, topK, config, modelId } = request;
       const options: RunOptions = { maxTokens, score, normaliser, topK, signal, onProgress: progress };
-      if (config) return runConfigFile(config.text, config.baseDir, options);
+      const budgetMB = request.memoryBudgetMB;
+      if (config)
+        return runConfigFile(
+          config.text,
+          config.baseDir,
+          options,
+          budgetMB
+            ? (info, input) =>
+                'text' in input
+                  ? checkBudget(info, input.text, maxTokens, budgetMB)
+                  : checkBudgetTokens(info, input.tokens, budgetMB, { budget: 'attentionLens.memoryBudgetMB' })
+            : undefined,
+        );
       return withModel(modelId, options, (model) => {
-        if (request.memoryBudgetMB) checkBudget(model.info, text, maxTokens, request.memoryBudgetMB);
+        if (budgetMB) checkBudget(model.info, text, maxTokens, budgetMB);
         return model.run(text, options);
       });
     }),
@@ -73,7 +85,7 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
       const { modelId, topK, memoryBudgetMB, ...input } = request;
       const options: RunOptions = { topK, signal, onProgress: progress };
       return withModel(modelId, options, (model) => {
-        if (memoryBudgetMB) checkTokenBudget(model.info, input.prior.length + input.tokens, memoryBudgetMB);
+        if (memoryBudgetMB) checkBudgetTokens(model.info, input.prior.length + input.tokens, memoryBudgetMB);
         return continueTrace(model, input, options);
       });
     }),

@@ -65,8 +65,8 @@ export async function launch(opts: LaunchOptions = {}): Promise<Session> {
     const consoleLines: string[] = [];
     page.on('console', (m) => consoleLines.push(m.text()));
     const url = opts.query ? `${server.url}&${opts.query(server.port)}` : server.url;
-    // A loaded machine (CI beside other jobs) can take long to serve the workbench.
-    await page.goto(url, { timeout: 120_000 });
+    // A loaded machine (other test runs, builds) can take well over Playwright's default 30 s to serve the workbench.
+    await page.goto(url, { timeout: 180_000 });
     await page.waitForSelector('.monaco-workbench', { timeout: 120_000 });
     mkdirSync(RESULTS, { recursive: true });
     const b = browser;

@@ -319,3 +319,25 @@ function modelRef(c: Checker, title: string): ModelRefConfig | undefined {
   if (c.problems.some((p) => p.severity === 'error')) return undefined;
   return { kind: 'model', title, architecture, builtin, path, input: text !== undefined ? { text } : { file: file! } };
 }
+
+/** What the host needs of a config before a run (the worker parses it again to run it): no matrices. */
+export interface CheckedConfig {
+  readonly config?: ModelRefConfig | { readonly kind: 'hand-built'; readonly title: string };
+  readonly problems: readonly Problem[];
+  /** Problems found beyond those listed (a file with an error in every number lists the first MAX_PROBLEMS). */
+  readonly moreProblems?: number;
+}
+
+/** The most problems a check reports (the Problems panel shows no more usefully). */
+export const MAX_PROBLEMS = 1000;
+
+/** parseAttentionConfig's problems and the config without its numbers: small enough to send between threads. */
+export function checkAttentionConfig(text: string): CheckedConfig {
+  const { config, problems } = parseAttentionConfig(text);
+  const summary = config?.kind === 'hand-built' ? { kind: config.kind, title: config.title } : config;
+  return {
+    ...(summary ? { config: summary } : {}),
+    problems: problems.slice(0, MAX_PROBLEMS),
+    ...(problems.length > MAX_PROBLEMS ? { moreProblems: problems.length - MAX_PROBLEMS } : {}),
+  };
+}

@@ -17,6 +17,7 @@ export type FileKind =
   | 'model-json'
   | 'attention-json'
   | 'text'
+  | 'ref'
   | 'weights'
   | 'tfjs-shard';
 
@@ -30,6 +31,8 @@ export const MAX_BYTES: Readonly<Record<FileKind, number>> = {
   'model-json': 64 * MB,
   'attention-json': 8 * MB,
   text: 4 * MB,
+  // A Hugging Face cache ref holds one commit hash (40 characters).
+  ref: 1024,
   // Read in bounded chunks at offsets their headers declare, never whole: the cap is only a sanity bound.
   weights: 2 ** 42,
   'tfjs-shard': 2 * 1024 * MB,
@@ -44,6 +47,7 @@ const WHAT: Readonly<Record<FileKind, string>> = {
   'model-json': 'the model.json',
   'attention-json': 'the attention config',
   text: 'the input file',
+  ref: 'the cache ref',
   weights: 'the weights file',
   'tfjs-shard': 'the weight shard',
 };

@@ -14,7 +14,7 @@ import {
   type ModelRole,
 } from '../formats/hfFolder';
 import { readSafetensorsHeader } from '../formats/safetensors';
-import { readJsonInside } from '../formats/files';
+import { readJsonInside, readTextInside } from '../formats/files';
 
 export interface CachedModel {
   /** "org/name" for a cache entry; the folder's name for a folder from the setting. */
@@ -135,7 +135,7 @@ export async function listCachedModels(cacheDir: string = hfCacheDir()): Promise
     const repoDir = path.join(cacheDir, folder);
     const refsOf = new Map<string, string[]>();
     for (const ref of await refNames(path.join(repoDir, 'refs'))) {
-      const commit = (await fs.readFile(path.join(repoDir, 'refs', ref), 'utf8').catch(() => '')).trim();
+      const commit = await refCommit(repoDir, ref);
       if (commit) refsOf.set(commit, [...(refsOf.get(commit) ?? []), ref]);
     }
     const revisions = await listDir(path.join(repoDir, 'snapshots'));
@@ -151,14 +151,30 @@ export async function listCachedModels(cacheDir: string = hfCacheDir()): Promise
   return out;
 }
 
-/** refs/main, refs/v1.0, refs/pr/1 (nested names) */
-async function refNames(dir: string, prefix = ''): Promise<string[]> {
+/**
+ * The commit a ref names, read through the safe file layer (inside the repo folder by real path, a
+ * regular file, at most MAX_BYTES.ref): a ref that links out of the cache, a FIFO or a device, or
+ * anything but a commit hash names nothing, and the listing goes on without it.
+ */
+async function refCommit(repoDir: string, ref: string): Promise<string | undefined> {
+  try {
+    const text = await readTextInside(repoDir, `refs/${ref}`, { kind: 'ref', optional: true });
+    const commit = text?.trim();
+    return commit && /^[0-9a-f]{40}$/i.test(commit) ? commit : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** refs/main, refs/v1.0, refs/pr/1 (nested names); links are listed, not followed (their reads are checked). */
+async function refNames(dir: string, prefix = '', depth = 0): Promise<string[]> {
   const names: string[] = [];
+  if (depth > 8) return names;
   for (const name of await listDir(path.join(dir, prefix))) {
     const rel = prefix ? `${prefix}/${name}` : name;
-    const st = await fs.stat(path.join(dir, rel)).catch(() => undefined);
-    if (st?.isDirectory()) names.push(...(await refNames(dir, rel)));
-    else if (st?.isFile()) names.push(rel);
+    const st = await fs.lstat(path.join(dir, rel)).catch(() => undefined);
+    if (st?.isDirectory()) names.push(...(await refNames(dir, rel, depth + 1)));
+    else if (st?.isFile() || st?.isSymbolicLink()) names.push(rel);
   }
   return names;
 }

@@ -2,13 +2,13 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { readTextInside, resolveInside } from '../formats/files';
-import { parseAttentionConfig, type ModelRefConfig } from '../formats/attentionConfig';
+import { parseAttentionConfig, type HandBuiltConfig, type ModelRefConfig } from '../formats/attentionConfig';
 import { runHandBuilt } from '../families/handBuilt/model';
 import type { AttentionModel, RunOptions } from '../model';
 import { getModel } from './builtins';
 import { loadHfModel } from './modelFiles';
 import { HF_FAMILIES, hfFamilyOf, readJsonFile, type ModelRole } from '../formats/hfFolder';
-import { AttentionInputError, type Trace } from '../../../shared/trace';
+import { AttentionInputError, type ModelInfo, type Trace } from '../../../shared/trace';
 
 /** A path from the config, resolved against its folder; refuses to leave that folder (by name only: see modelFolder for links). */
 export function insideFolder(baseDir: string, rel: string): string {
@@ -76,7 +76,32 @@ async function inputFile(baseDir: string, rel: string): Promise<string> {
   return (await readTextInside(baseDir, inside, { kind: 'text', code: 'config' }))!;
 }
 
-export async function runConfigFile(text: string, baseDir: string, options: RunOptions = {}): Promise<Trace> {
+/**
+ * Called before a config's run starts, with the model's shape and its input (a model's text, or a
+ * hand-built config's token count); throws to refuse the run (the worker and the CLI check the
+ * memory budget here).
+ */
+export type ConfigRunCheck = (info: ModelInfo, input: { readonly text: string } | { readonly tokens: number }) => void;
+
+/** A hand-built config's shape, as the budget sees it: one layer, one head, its widest matrix. */
+export function handBuiltInfo(c: HandBuiltConfig): ModelInfo {
+  return {
+    id: 'config',
+    name: c.title,
+    family: 'hand-built',
+    description: 'A hand-built attention config',
+    layers: 1,
+    heads: 1,
+    dModel: Math.max(c.embeddings[0]?.length ?? 1, c.W_q[0]?.length ?? 1, c.W_v[0]?.length ?? 1),
+  };
+}
+
+export async function runConfigFile(
+  text: string,
+  baseDir: string,
+  options: RunOptions = {},
+  check?: ConfigRunCheck,
+): Promise<Trace> {
   const { config, problems } = parseAttentionConfig(text);
   const errors = problems.filter((p) => p.severity === 'error');
   if (!config || errors.length > 0) {
@@ -85,11 +110,15 @@ export async function runConfigFile(text: string, baseDir: string, options: RunO
       `The config has ${errors.length} problem${errors.length === 1 ? '' : 's'}: ${errors.map((p) => p.message).join(' ')}`,
     );
   }
-  if (config.kind === 'hand-built') return runHandBuilt(config);
+  if (config.kind === 'hand-built') {
+    check?.(handBuiltInfo(config), { tokens: Math.max(config.tokens.length, config.queryTokens?.length ?? 0) });
+    return runHandBuilt(config);
+  }
   const input = 'text' in config.input ? config.input.text : await inputFile(baseDir, config.input.file);
   const model = await modelFor(config, baseDir, { signal: options.signal, onProgress: options.onProgress });
   // Models loaded from a path are this run's only; built-ins stay cached in the registry.
   try {
+    check?.(model.info, { text: input });
     return await model.run(input, options);
   } finally {
     if (!config.builtin) model.dispose();

@@ -20,6 +20,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import * as path from 'node:path';
 import { parseJsonText, readTextInside } from '../formats/files';
 import { checkTokenizerIds } from '../formats/tokenizerFile';
+import { checkTokenizerRegexes } from './regexGuard';
 import { AttentionInputError, type Token } from '../../../shared/trace';
 import {
   asRecord,
@@ -159,6 +160,8 @@ export class HfTokenizer {
       );
     }
     checkTokenizerIds(json, where);
+    // Before the library compiles them: a catastrophic pattern would hang the first encode.
+    checkTokenizerRegexes(json, where);
     try {
       this.lib = new Tokenizer(json, config);
     } catch (err) {
