@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { EngineClient } from './engine/client';
 import { Session } from './session';
 import { PanelManager, PANEL_VIEW_TYPE } from './panel/panel';
-import { rerunLast, restoreRun, visualiseSelection, type VisualiseDeps } from './commands/visualise';
+import { rerunLast, restoreRun, visualiseSelection } from './commands/visualise';
 import { registerStepCommands } from './commands/steps';
 import { registerChooseCommands } from './commands/choose';
 import { showModelInfo } from './commands/modelInfo';
