@@ -3,7 +3,7 @@
 import type { Normaliser, ScoreFunction, TensorData, Trace } from './trace';
 import type { CancelMessage, RequestMessage, WireError } from './channel';
 
-export type ViewMode = 'heatmap' | 'lines' | 'grid' | 'matrices';
+export type ViewMode = 'heatmap' | 'lines' | 'grid' | 'matrices' | 'heads' | 'text' | 'neuron';
 export type ColourMap = 'viridis' | 'cividis' | 'magma';
 
 /** The only mutable UI state: which stage, head and cell are shown. */
