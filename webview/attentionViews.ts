@@ -206,16 +206,16 @@ export type TextPiece =
 
 /**
  * The keys as text: each token's characters from the source (so whitespace and line breaks are the
- * source's), the text between tokens as gaps; tokens without source offsets (special tokens, output
- * tokens) as their label, marked special for a chip.
+ * source's, an unknown character included), the text between tokens as gaps; tokens without source
+ * characters (special tokens such as [CLS] or </s>, output tokens) as their label, marked for a chip.
  */
 export function textPieces(tokens: readonly Token[], source: string | undefined): TextPiece[] {
   const out: TextPiece[] = [];
   let at = -1;
   tokens.forEach((t, index) => {
     const inSource = source !== undefined && t.start >= 0 && t.end >= t.start && t.end <= source.length;
-    if (!inSource || t.special) {
-      out.push({ kind: 'token', index, text: t.special || !t.text ? tokenLabel(t) || '∅' : t.text, special: true });
+    if (!inSource) {
+      out.push({ kind: 'token', index, text: tokenLabel(t) || '∅', special: true });
       return;
     }
     if (at >= 0 && t.start > at) out.push({ kind: 'gap', text: source.slice(at, t.start) });
@@ -226,5 +226,6 @@ export function textPieces(tokens: readonly Token[], source: string | undefined)
     out.push({ kind: 'token', index, text: text || tokenLabel(t) || '∅', special: text.length === 0 });
     at = Math.max(at, t.end);
   });
+  if (source !== undefined && at >= 0 && at < source.length) out.push({ kind: 'gap', text: source.slice(at) });
   return out;
 }
