@@ -200,18 +200,16 @@ function pairParts(
   const rawName = p.score === 'general' ? 'qᵀW k' : p.score === 'additive' ? 'vᵀ tanh(W₁q + W₂k)' : 'q·k';
   const last = p.vectors[p.vectors.length - 1]!.name;
   const steps: (string | HTMLElement)[] = [`${rawName} = Σ (${last}) = ${formatValue(p.raw)}`];
-  let s = p.raw;
-  if (p.scale.value !== 1 || p.score === 'scaled-dot') {
-    s = p.scaled;
+  if (p.scale.value !== 1 || p.score === 'scaled-dot')
     steps.push(`× scale ${formatValue(p.scale.value)} (${p.scale.label}) = ${formatValue(p.scaled)}`);
-  } else steps.push(`scale: ${p.scale.label}`);
-  if (p.bias !== undefined) {
-    s = p.scaled + p.bias;
-    steps.push(`+ position bias B[${p.head}, ${p.query}, ${p.key}] = ${formatValue(p.bias)} → ${formatValue(s)}`);
-  }
+  else steps.push(`scale: ${p.scale.label}`);
+  if (p.bias !== undefined)
+    steps.push(
+      `+ position bias B[${p.head}, ${p.query}, ${p.key}] = ${formatValue(p.bias)} → ${formatValue(p.scaled + p.bias)}`,
+    );
   if (p.softCap !== undefined) steps.push(`soft-cap ${p.softCap}·tanh(s / ${p.softCap}) = ${formatValue(p.final)}`);
   steps.push(h('b', {}, `score s = ${formatValue(p.final)}`));
-  steps.push(`the trace’s score: ${formatValue(p.recorded.score)}`);
+  steps.push(`the model’s float32 score: ${formatValue(p.recorded.score)} (this view recomputes in float64)`);
   const stepList = h('ol', { class: 'nv-steps', 'data-testid': 'nv-steps' }, ...steps.map((x) => h('li', {}, x)));
 
   const maxW = Math.max(...p.row.weights, 1e-12);
@@ -267,7 +265,7 @@ function pairParts(
   const norm = h(
     'p',
     { class: 'nv-norm', 'data-testid': 'nv-norm' },
-    `${NORMALISER_TEXT[p.normaliser]} → α for ${label(kLabels, p.key)} = ${formatValue(chosenW)} (the trace’s: ${formatValue(p.recorded.weight)})`,
+    `${NORMALISER_TEXT[p.normaliser]} → α for ${label(kLabels, p.key)} = ${formatValue(chosenW)} (the model’s: ${formatValue(p.recorded.weight)})`,
   );
   const diff = rowMismatch(block, p);
   const ok = diff.scores < NEURON_TOLERANCE.scores && diff.weights < NEURON_TOLERANCE.weights;
