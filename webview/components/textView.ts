@@ -173,9 +173,10 @@ export function textView(
       ),
     ),
     queryRow ?? null,
-    text,
+    // The legend and the readout above the text, so they stay in sight at thousands of tokens.
     legend,
     readout,
+    text,
   );
   restyle();
   return {
