@@ -73,7 +73,7 @@ export function fetchTensor(trace: Trace, r: TensorRequest): TensorData {
 }
 
 /** Views that read every head of a tensor at once (the mean of heads reads them all too). */
-const ALL_HEADS: ReadonlySet<ViewMode> = new Set<ViewMode>(['grid']);
+const ALL_HEADS: ReadonlySet<ViewMode> = new Set<ViewMode>(['grid', 'heads']);
 
 /** The stages whose tensors the cursor's view draws: its own and those of its attention block. */
 export function stagesShown(trace: Trace, c: Cursor): Stage[] {

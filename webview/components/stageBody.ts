@@ -10,6 +10,7 @@ import { buildGrid } from './grid';
 import { linesFigure } from './linesFigure';
 import { matrixFigure, type Figure } from './matrixFigure';
 import { group, type Built, type PanelContext, type PartSpec } from './part';
+import { attentionView } from './attentionView';
 import { decodedPart, predictionsPart } from './predictions';
 import { tokenChips } from './tokens';
 import { viewSwitchPart } from './viewSwitch';
@@ -33,6 +34,9 @@ export function contentPart(ctx: PanelContext): PartSpec {
       // A stage without a head axis (embeddings, layer outputs) looks the same for every head.
       const head = stage.tensors.some((t) => headCount(t) > 0) ? s.cursor.head : undefined;
       if (view === 'lines' && linesTensor(stage)) return [stage, 'lines', head, map, row];
+      // The head view shows every head; the text and neuron views follow the focused row in place (patch).
+      if (view === 'heads') return [stage, 'heads'];
+      if (view === 'text' || view === 'neuron') return [stage, view, s.cursor.head];
       // The focused query row is outlined on attention stages only (the rows are query tokens there).
       return [stage, 'heatmap', head, map, stage.attention ? row : undefined];
     },
@@ -43,6 +47,8 @@ export function contentPart(ctx: PanelContext): PartSpec {
       const map = s.settings.colourMap;
       if (view === 'grid') return buildGrid(ctx, t, ctx.tensors.gridOf(t), map);
       if (stage.kind === 'tokens') return { nodes: [tokenChips(t)] };
+      if (view === 'heads' || view === 'text' || view === 'neuron')
+        return attentionView(ctx, t, stage, view, head, row);
       const mask = blockOf(t, stage)?.mask;
       const kvHeadOf = stage.attention?.kvHeadOf;
       const lines = view === 'lines' ? linesTensor(stage) : undefined;

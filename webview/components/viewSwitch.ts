@@ -1,4 +1,4 @@
-// Heatmap | head view (lines) | all heads (model view): tabs, switched in place.
+// Heatmap | head view (lines) | all heads (model view) | head view (all heads overlaid) | text | neuron: tabs, switched in place.
 import type { ViewMode } from '../../shared/protocol';
 import { h } from '../dom';
 import { go, type PanelContext, type PartSpec } from './part';
@@ -7,6 +7,9 @@ const VIEWS: readonly [ViewMode, string][] = [
   ['heatmap', 'Heatmap'],
   ['lines', 'Head view (lines)'],
   ['grid', 'All heads (model view)'],
+  ['heads', 'Head view (all heads)'],
+  ['text', 'Text view'],
+  ['neuron', 'Neuron view'],
 ];
 
 export function viewSwitchPart(ctx: PanelContext): PartSpec {
