@@ -1,6 +1,6 @@
 // Messages between the extension host and the inference worker thread.
 import type { Normaliser, ScoreFunction, TensorData, Trace } from './trace';
-import type { WhatIfResult } from './protocol';
+import type { LocalWindow, WhatIfResult } from './protocol';
 import type { ChannelMessage } from './channel';
 
 export interface RunRequest {
@@ -32,6 +32,10 @@ export interface WhatIfRequest {
   readonly bias?: TensorData;
   readonly score: ScoreFunction;
   readonly normaliser: Normaliser;
+  /** Luong's local attention window (predictive needs params W_p and v_p). */
+  readonly local?: LocalWindow;
+  /** The seed for the 'sampled' normaliser. */
+  readonly seed?: number;
 }
 
 /** What the host asks the worker, over the one Channel (shared/channel.ts). */

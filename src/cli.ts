@@ -61,7 +61,7 @@ function positive(arg: string, v: string, integer: boolean): number {
   return n;
 }
 
-const USAGE = `Usage: attention-lens [--model MODEL] [--score dot|scaled-dot|general|additive] [--normaliser softmax|sparsemax|sigmoid]
+const USAGE = `Usage: attention-lens [--model MODEL] [--score dot|scaled-dot|general|additive] [--normaliser softmax|sparsemax|sigmoid|hardmax|sampled]
                       [--max-tokens N] [--timeout SECONDS] [--json OUT.json] ("text" | --file PATH)
        attention-lens --list-models | --list-cache
        attention-lens --download REPO[@REVISION] ["text"]
