@@ -151,6 +151,8 @@ const LEGEND_TITLES: Record<string, string> = {
   weights: 'attention weight α',
   scores: 'score S',
   difference: 'difference (what-if − model)',
+  'score difference': 'score difference (what-if − model)',
+  'context difference': 'context difference (what-if − model)',
   Q: 'query component',
   K: 'key component',
   V: 'value component',

@@ -7,6 +7,11 @@ import { readOut } from '../runtime/read';
 import { attend, type NormaliseFn } from './attend';
 import { normalise } from './normalisers';
 import type { LocalWindow } from '../../../shared/protocol';
+import { missingPredictive } from '../../../shared/scoreParams';
+
+import { windowText } from '../../../shared/localWindow';
+
+export { missingPredictive, windowText };
 import { computeScores, missingParams, type ScoreFn, type ScoreParams } from './scores';
 import {
   AttentionInputError,
@@ -65,18 +70,6 @@ export interface WhatIfOptions {
   readonly seed?: number;
 }
 
-/** Why predictive alignment (local-p) cannot run with these parameters, or undefined when it can. */
-export function missingPredictive(params: Readonly<Record<string, unknown>> | undefined): string | undefined {
-  return params?.['W_p'] && params['v_p']
-    ? undefined
-    : 'Predictive alignment (local-p) needs Luong’s trained W_p and v_p, p_t = S·sigmoid(v_pᵀ tanh(W_p h_t)); this model has none, so only monotonic alignment (p_t = t) is offered.';
-}
-
-/** The local window's text, e.g. "local-m, D = 2, Gaussian σ = 1". */
-export function windowText(w: LocalWindow): string {
-  return `local-${w.alignment === 'monotonic' ? 'm' : 'p'}, D = ${w.D}${w.gaussian ? `, Gaussian σ = ${w.D / 2}` : ''}`;
-}
-
 interface Window {
   /** [Hw, Tq, Tk] 1/0 (Hw = 1 for monotonic, H for predictive). */
   readonly allowed: Float32Array;
@@ -106,7 +99,7 @@ function localWindow(
     const offset = causal ? Tk - Tq : 0;
     positions = Float64Array.from({ length: Tq }, (_, t) => t + offset);
   } else {
-    const why = missingPredictive(params as Record<string, unknown>);
+    const why = missingPredictive(params);
     if (why) throw new AttentionInputError('unsupported', why);
     const Wp = params.W_p!;
     const vp = params.v_p!;
