@@ -170,7 +170,7 @@ test('sampled: one-hot rows, the sampled key per query listed with the seed; ano
   await frame.click('[data-testid="whatif-sampled"]');
   await waitForCaption('whatif-weights', /scaled-dot \+ sampled, seed 1\)/);
   const T = modelScores().length;
-  const list = (await frame.textContent('[data-testid="whatif-sampled"]')) ?? '';
+  const list = (await frame.textContent('[data-testid="whatif-sampled-keys"]')) ?? '';
   assert.match(list, /^Sampled keys \(seed 1, head 0\): The \(#0\) → /);
   const keys = [...list.matchAll(/\(#(\d+)\) → [^,]*?\(#(\d+)\)/g)].map((m) => Number(m[2]));
   assert.equal(keys.length, T, list);
@@ -187,5 +187,5 @@ test('sampled: one-hot rows, the sampled key per query listed with the seed; ano
   await seed.fill('12345');
   await seed.press('Enter');
   await waitForCaption('whatif-weights', /sampled, seed 12345\)/);
-  assert.match((await frame.textContent('[data-testid="whatif-sampled"]')) ?? '', /seed 12345/);
+  assert.match((await frame.textContent('[data-testid="whatif-sampled-keys"]')) ?? '', /seed 12345/);
 });

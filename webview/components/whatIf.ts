@@ -300,8 +300,12 @@ function results(
   ];
   // Differences from the model's own: diverging colours centred on 0. Masked only where the model masks.
   const diffs: Figure[] = [];
+  const absent: string[] = [];
   const diff = (mine: TensorData, theirs: TensorData | undefined, name: string, caption: string, testid: string) => {
-    if (!theirs || theirs.data.length !== mine.data.length) return;
+    if (!theirs || theirs.data.length !== mine.data.length) {
+      absent.push(mine.name);
+      return;
+    }
     const d = { ...mine, name, data: mine.data.map((v, i) => v - theirs.data[i]!) };
     diffs.push(fig(d, matrixOf(trace, d, head, undefined, b.mask), caption, testid));
   };
@@ -318,11 +322,19 @@ function results(
     ),
     h('div', { class: 'matrices', 'data-testid': 'whatif-diffs' }, ...diffs.map((f) => f.el)),
   );
+  if (absent.length)
+    panel.append(
+      h(
+        'p',
+        { class: 'muted', 'data-testid': 'whatif-no-diff' },
+        `No difference for ${absent.join(' or ')}: this run does not record the model’s own ${absent.join(' or ')} in a shape to compare with.`,
+      ),
+    );
   if (c.normaliser === 'sampled')
     panel.append(
       h(
         'p',
-        { class: 'muted', 'data-testid': 'whatif-sampled' },
+        { class: 'muted', 'data-testid': 'whatif-sampled-keys' },
         `Sampled keys (seed ${result.seed ?? c.seed}${head >= 0 ? `, head ${head}` : ''}): ${head >= 0 ? sampledKeys(weightsMatrix) : 'choose one head to list them'}`,
       ),
     );
