@@ -8,9 +8,18 @@ import { initBackend, tf } from '../../src/model/runtime/backend';
 import { hardmax, normalise, sampledHard } from '../../src/model/attention/normalisers';
 import { missingPredictive, recompute, windowText } from '../../src/model/attention/whatif';
 import { mulberry32 } from '../../shared/random';
-import { AttentionInputError, DEFAULT_SAMPLE_SEED, tensor, type Normaliser, type TensorData } from '../../shared/trace';
+import {
+  AttentionInputError,
+  DEFAULT_SAMPLE_SEED,
+  findTensor,
+  tensor,
+  type Normaliser,
+  type TensorData,
+} from '../../shared/trace';
 import type { LocalWindow } from '../../shared/protocol';
 import { assertClose, decodeArr, type Arr } from './fixtureTools';
+import { parseAttentionConfig } from '../../src/model/formats/attentionConfig';
+import { runHandBuilt } from '../../src/model/families/handBuilt/model';
 
 interface HardFixture {
   hardmax: { name: string; z: number[]; mask?: number[]; expected: number[] }[];
@@ -224,4 +233,72 @@ test('local windows refuse what they cannot do, with a message that says why', a
   assert.equal(plain.windowMask, undefined);
   assert.equal(plain.seed, 9);
   assert.match(plain.weights.description ?? '', /sampled \(seed 9\)/);
+});
+
+const sampleConfig = (): string =>
+  fs.readFileSync(path.join(__dirname, '..', '..', 'samples', 'configs', 'local-attention.attention.json'), 'utf8');
+
+test('a hand-built config with W_p and v_p offers local-p: p_t = S·sigmoid(v_pᵀ tanh(W_p q_t)), checked by plain loops', async () => {
+  await initBackend();
+  const parsed = parseAttentionConfig(sampleConfig());
+  assert.deepEqual(parsed.problems, []);
+  assert.ok(parsed.config?.kind === 'hand-built' && parsed.config.W_p && parsed.config.v_p);
+  const trace = runHandBuilt(parsed.config);
+  const qkv = trace.stages.find((s) => s.kind === 'qkv')!;
+  const [Q, K, V, W_p, v_p] = (['Q', 'K', 'V', 'W_p', 'v_p'] as const).map((n) => findTensor(qkv, n)!);
+  assert.deepEqual(W_p!.shape, [2, 4]);
+  assert.equal(missingPredictive({ W_p, v_p }), undefined);
+  const local: LocalWindow = { alignment: 'predictive', D: 2, gaussian: true };
+  const r = leakCheck('local-p', () =>
+    recompute({ Q: Q!, K: K!, V: V!, params: { W_p, v_p }, causal: false }, 'scaled-dot', 'softmax', { local }),
+  );
+  const [, Tq, d] = Q!.shape as [number, number, number];
+  const Tk = K!.shape[1]!;
+  for (let t = 0; t < Tq; t++) {
+    // p_t by hand, in doubles, from the trace's own numbers.
+    let z = 0;
+    for (let a = 0; a < 2; a++) {
+      let x = 0;
+      for (let j = 0; j < d; j++) x += W_p!.data[a * d + j]! * Q!.data[t * d + j]!;
+      z += v_p!.data[a]! * Math.tanh(x);
+    }
+    const p = Tk / (1 + Math.exp(-z));
+    assert.ok(Math.abs(r.positions!.data[t]! - p) < 1e-5, `p_${t}: ${r.positions!.data[t]} vs ${p}`);
+    // The weights: softmax over the window |s − p| ≤ 2, times exp(−(s − p)²/2) (σ = 1).
+    const s = Array.from(r.scores.data.subarray(t * Tk, (t + 1) * Tk));
+    const inside = s.map((_, k) => Math.abs(k - p) <= 2);
+    const m = Math.max(...s.filter((_, k) => inside[k]));
+    const e = s.map((x, k) => (inside[k] ? Math.exp(x - m) : 0));
+    const sum = e.reduce((a, b) => a + b, 0);
+    e.forEach((x, k) => {
+      const want = (x / sum) * Math.exp(-((k - p) ** 2) / 2);
+      assert.ok(Math.abs(r.weights.data[t * Tk + k]! - want) < 1e-6, `α[${t}][${k}]`);
+    });
+  }
+});
+
+test('hand-built configs take the hard normalisers, and refuse a v_p without W_p or a W_p of the wrong width', async () => {
+  await initBackend();
+  const base = JSON.parse(sampleConfig()) as Record<string, unknown>;
+  const hard = parseAttentionConfig(JSON.stringify({ ...base, normaliser: 'hardmax' }));
+  assert.ok(hard.config?.kind === 'hand-built');
+  const trace = runHandBuilt(hard.config);
+  const weights = trace.stages.find((s) => s.kind === 'normalise')!;
+  const w = findTensor(weights, 'weights')!;
+  const Tk = w.shape[2]!;
+  for (let t = 0; t < w.shape[1]!; t++) {
+    const row = Array.from(w.data.subarray(t * Tk, (t + 1) * Tk));
+    assert.deepEqual([...new Set(row)].sort(), [0, 1], `row ${t} is one-hot: ${row}`);
+  }
+  assert.match(weights.explanation, /gradient is 0 almost everywhere/);
+  assert.match(weights.formula, /argmax/);
+  const sampled = parseAttentionConfig(JSON.stringify({ ...base, normaliser: 'sampled' }));
+  assert.ok(sampled.config?.kind === 'hand-built');
+  assert.match(runHandBuilt(sampled.config).stages.find((s) => s.kind === 'normalise')!.explanation, /REINFORCE/);
+  const problem = (patch: Record<string, unknown>): string =>
+    parseAttentionConfig(JSON.stringify({ ...base, ...patch })).problems[0]?.message ?? '';
+  assert.match(problem({ W_p: undefined }), /"W_p" is required: d_p × d_k/);
+  assert.match(problem({ v_p: undefined }), /"v_p" is required: d_p = 2 numbers/);
+  assert.match(problem({ W_p: [[1, 2, 3]] }), /"W_p" is 1×3 but d_p × d_k \(d_k = 4\)/);
+  assert.match(problem({ v_p: [1, 2, 3] }), /"v_p" has 3 numbers but d_p = 2/);
 });
