@@ -35,6 +35,11 @@ export interface LocalWindow {
   /** Half-width D, an integer ≥ 1. */
   readonly D: number;
   readonly gaussian: boolean;
+  /**
+   * monotonic: the position t of the first query row (default Tk − Tq for a causal block, whose
+   * queries are the last Tq of Tk positions, else 0); a decoder step's one query row is at its step.
+   */
+  readonly firstQuery?: number;
 }
 
 export interface WhatIfResult {

@@ -302,3 +302,24 @@ test('hand-built configs take the hard normalisers, and refuse a v_p without W_p
   assert.match(problem({ W_p: [[1, 2, 3]] }), /"W_p" is 1×3 but d_p × d_k \(d_k = 4\)/);
   assert.match(problem({ v_p: [1, 2, 3] }), /"v_p" has 3 numbers but d_p = 2/);
 });
+
+test('local-m places a decoder step’s single query at its step (firstQuery), and refuses a bad one', async () => {
+  await initBackend();
+  const f = (n: number, s: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(i * s));
+  const Q = tensor('Q', [1, 1, 2], ['head', 'token', 'd'], f(2, 1.3));
+  const K = tensor('K', [1, 6, 2], ['head', 'token', 'd'], f(12, 0.7));
+  const V = tensor('V', [1, 6, 2], ['head', 'token', 'd'], f(12, 0.4));
+  const local: LocalWindow = { alignment: 'monotonic', D: 1, gaussian: false, firstQuery: 3 };
+  const r = leakCheck('step', () => recompute({ Q, K, V, causal: false }, 'dot', 'softmax', { local }));
+  assert.deepEqual(Array.from(r.positions!.data), [3]);
+  assert.deepEqual(Array.from(r.windowMask!.data), [0, 0, 1, 1, 1, 0]);
+  // softmax over keys 2, 3, 4 only, by hand.
+  const s = [2, 3, 4].map((j) => Q.data[0]! * K.data[2 * j]! + Q.data[1]! * K.data[2 * j + 1]!);
+  const e = s.map((x) => Math.exp(x));
+  const z = e[0]! + e[1]! + e[2]!;
+  [2, 3, 4].forEach((j, i) => assert.ok(Math.abs(r.weights.data[j]! - e[i]! / z) < 1e-6));
+  assert.throws(
+    () => recompute({ Q, K, V, causal: false }, 'dot', 'softmax', { local: { ...local, firstQuery: -1 } }),
+    /first query's position must be an integer ≥ 0, got -1/,
+  );
+});

@@ -147,6 +147,9 @@ export function whatIfPart(ctx: PanelContext): PartSpec {
         void recompute(ctx, trace, b, next);
       };
       const Tk = b.k!.shape[b.k!.shape.length - 2]!;
+      const Tq = b.q!.shape[b.q!.shape.length - 2]!;
+      // A decoder step's one query sits at its step (local-m's p_t = t); whole-sequence blocks count from their first row.
+      const firstQuery = Tq === 1 && b.step !== undefined ? { firstQuery: b.step } : {};
       const windowChoice: WindowChoice = chosen.local
         ? chosen.local.alignment === 'monotonic'
           ? 'local-m'
@@ -245,11 +248,10 @@ export function whatIfPart(ctx: PanelContext): PartSpec {
               local:
                 v === 'global'
                   ? undefined
-                  : {
-                      alignment: v === 'local-m' ? 'monotonic' : 'predictive',
-                      D,
-                      gaussian: chosen.local?.gaussian ?? v === 'local-p',
-                    },
+                  : v === 'local-m'
+                    ? // Luong's local-m has no Gaussian, local-p has one: each starts as defined (the box toggles it).
+                      { alignment: 'monotonic', D, gaussian: false, ...firstQuery }
+                    : { alignment: 'predictive', D, gaussian: true },
             }),
           (v) =>
             v === 'global'

@@ -96,7 +96,7 @@ function localWindow(
   let positions: Float64Array;
   let Hw = 1;
   if (w.alignment === 'monotonic') {
-    const offset = causal ? Tk - Tq : 0;
+    const offset = w.firstQuery ?? (causal ? Tk - Tq : 0);
     positions = Float64Array.from({ length: Tq }, (_, t) => t + offset);
   } else {
     const why = missingPredictive(params);
@@ -136,6 +136,8 @@ function checkWindow(w: LocalWindow): void {
       'unsupported',
       `Unknown alignment "${String(w.alignment)}": use monotonic or predictive.`,
     );
+  if (w.firstQuery !== undefined && (!Number.isInteger(w.firstQuery) || w.firstQuery < 0))
+    throw new AttentionInputError('shape', `The first query's position must be an integer ≥ 0, got ${w.firstQuery}.`);
   if (!Number.isInteger(w.D) || w.D < 1)
     throw new AttentionInputError('shape', `The local window's half-width D must be an integer ≥ 1, got ${w.D}.`);
 }
