@@ -3,9 +3,8 @@
 // against the model's own scores from the CLI, check every figure's label. Screenshots looked at.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
 import type { Frame } from 'playwright-core';
-import { RESULTS, cliTrace, launch, openFile, panelFrame, rightClickMenu, selectLine, type Session } from './harness';
+import { cliTrace, launch, openFile, panelFrame, rightClickMenu, selectLine, type Session } from './harness';
 import { findTensor } from '../../shared/trace';
 
 const TEXT = 'The black cat sat on the warm mat.';
@@ -79,10 +78,16 @@ async function waitForCaption(testid: string, pattern: RegExp): Promise<void> {
 const argmax = (row: readonly number[], allowed: (j: number) => boolean = () => true): number =>
   row.reduce((best, v, j) => (allowed(j) && (best < 0 || v > row[best]!) ? j : best), -1);
 
+/** Screenshots of the what-if box: its controls, the what-if weights, and the differences. */
 async function shotWhatIf(name: string): Promise<void> {
-  await frame.locator('[data-testid="whatif"]').scrollIntoViewIfNeeded();
-  await s.shot(name);
-  await frame.locator('[data-testid="whatif"]').screenshot({ path: path.join(RESULTS, `${name}-box.png`) });
+  for (const [part, selector] of [
+    ['controls', '[data-testid="whatif"] h3'],
+    ['weights', '[data-testid="heatmap-whatif-weights"]'],
+    ['diffs', '[data-testid="whatif-diffs"]'],
+  ] as const) {
+    await frame.locator(selector).evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await s.shot(`${name}-${part}`);
+  }
 }
 
 test('hardmax: every row one-hot at the model’s own best-scoring key; scores, weights, context and differences labelled', async () => {
@@ -109,7 +114,8 @@ test('hardmax: every row one-hot at the model’s own best-scoring key; scores, 
     frame.getAttribute(`[data-testid="heatmap-${id}"]`, 'data-legend');
   assert.match((await legend('whatif-weights')) ?? '', /^attention weight α: 0 to 1$/);
   assert.match((await legend('whatif-diff')) ?? '', /^difference \(what-if − model\): -/);
-  assert.match((await legend('whatif-diff-context')) ?? '', /^context difference \(what-if − model\)/);
+  assert.match((await legend('whatif-diff-context')) ?? '', /^Δ context \(what-if − model\)/);
+  assert.match(await caption('whatif-diff-scores'), /0 everywhere, the same as the model’s/);
   // The same scores: the score difference is 0 everywhere (a diverging map centred on 0).
   assert.deepEqual(await readRow('whatif-diff-scores', 2, T), Array(T).fill(0));
   assert.match(

@@ -115,7 +115,10 @@ test('hardmax, local-m, Gaussian, D and sampled: each control asks for its windo
     assert.ok(p.q(`[data-testid="heatmap-${id}"]`), id);
   assert.match(p.caption('whatif-weights'), /^what-if weights α \(scaled-dot \+ hardmax\)/);
   assert.match(p.caption('whatif-diff'), /^what-if − model: weights/);
-  assert.match(p.q('[data-testid="heatmap-whatif-diff-scores"]').getAttribute('data-legend')!, /^score difference/);
+  assert.match(
+    p.q('[data-testid="heatmap-whatif-diff-scores"]').getAttribute('data-legend')!,
+    /^Δ score \(what-if − model\)/,
+  );
   assert.match(p.q('[data-testid="whatif-hard-note"]').textContent!, /gradient is 0 almost everywhere/);
 
   p.q<HTMLButtonElement>('[data-testid="whatif-local-m"]').click();

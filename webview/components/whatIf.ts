@@ -309,7 +309,9 @@ function results(
       return;
     }
     const d = { ...mine, name, data: mine.data.map((v, i) => v - theirs.data[i]!) };
-    diffs.push(fig(d, matrixOf(trace, d, head, undefined, b.mask), caption, testid));
+    // A map of zeros is one flat colour: say so in words.
+    const same = d.data.every((v) => v === 0) ? ' — 0 everywhere, the same as the model’s' : '';
+    diffs.push(fig(d, matrixOf(trace, d, head, undefined, b.mask), caption + same, testid));
   };
   diff(scores, b.scores, 'score difference', 'what-if − model: scores', 'whatif-diff-scores');
   diff(weights, b.weights, 'difference', 'what-if − model: weights', 'whatif-diff');
