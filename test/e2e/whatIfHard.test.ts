@@ -4,7 +4,16 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Frame } from 'playwright-core';
-import { cliTrace, launch, openFile, panelFrame, rightClickMenu, selectLine, type Session } from './harness';
+import {
+  cliTrace,
+  launch,
+  openFile,
+  panelFrame,
+  rightClickMenu,
+  runCommand,
+  selectLine,
+  type Session,
+} from './harness';
 import { findTensor } from '../../shared/trace';
 
 const TEXT = 'The black cat sat on the warm mat.';
@@ -203,4 +212,37 @@ test('sampled: one-hot rows, the sampled key per query listed with the seed; ano
   await seed.press('Enter');
   await waitForCaption('whatif-weights', /sampled, seed 12345\)/);
   assert.match((await frame.textContent('[data-testid="whatif-sampled-keys"]')) ?? '', /seed 12345/);
+});
+
+test('local-p on a hand-built config with W_p and v_p: p_t listed, the window follows it, Gaussian on', async () => {
+  await openFile(s.page, 'local-attention.attention.json');
+  await runCommand(s.page, 'Visualise attention config');
+  frame = await panelFrame(s.page, '[data-testid="model-name"]');
+  const deadline = Date.now() + 60_000;
+  while (!((await frame.textContent('[data-testid="model-name"]')) ?? '').startsWith('Local attention')) {
+    if (Date.now() > deadline) assert.fail('the hand-built config never opened');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  for (let i = 0; i < 6 && !(await frame.$('[data-testid="whatif-local-p"]')); i++)
+    await frame.click('[data-testid="next-stage"]');
+  assert.equal(await frame.isDisabled('[data-testid="whatif-local-p"]'), false);
+  assert.equal(await frame.$('[data-testid="whatif-no-local-p"]'), null);
+  await frame.click('[data-testid="whatif-local-p"]');
+  await waitForCaption('whatif-weights', /scaled-dot \+ softmax, local-p, D = 2, Gaussian σ = 1\)/);
+  const p = ((await frame.textContent('[data-testid="whatif-positions"]')) ?? '').replace(/^p_t per query: /, '');
+  // The sample's W_p and v_p were fitted so that p_t ≈ 0.29, 2.11, 1.21, 3.15, 3.94 (see the config's title).
+  const pt = p.split(', ').map(Number);
+  assert.deepEqual(
+    pt.map((x) => Math.round(x * 10) / 10),
+    [0.3, 2.1, 1.2, 3.2, 3.9],
+    p,
+  );
+  // Query 0 ("le", p ≈ 0.29): keys 0…2 in the window, key 3 (|3 − 0.29| > 2) is not.
+  const row = await readRow('whatif-weights', 0, 7);
+  assert.ok(row[0]! > 0 && row[2]! > 0 && row.slice(3).every((v) => v === 0), row.join(', '));
+  assert.ok(
+    row.reduce((a, b) => a + b, 0) < 1,
+    'Gaussian-weighted rows sum to less than 1 (Luong does not renormalise)',
+  );
+  await shotWhatIf('whatif-hard-local-p');
 });
