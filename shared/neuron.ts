@@ -227,7 +227,11 @@ function terms(src: Extract<NeuronSource, { ok: true }>, head: number, kvHead: n
   };
 }
 
-/** Softmax, sparsemax or sigmoid of a row over its allowed keys; masked keys get 0 (a fully masked row is all 0). */
+/**
+ * Softmax, sparsemax, sigmoid or hardmax of a row over its allowed keys; masked keys get 0 (a fully
+ * masked row is all 0). 'sampled' draws a key in a seeded sequence over the whole tensor, so one
+ * row cannot be redrawn alone: it is the softmax the key was drawn from (see neuronParts).
+ */
 export function normaliseRow(scores: Float64Array, allowed: readonly boolean[], normaliser: Normaliser): Float64Array {
   const n = scores.length;
   const out = new Float64Array(n);
@@ -237,7 +241,14 @@ export function normaliseRow(scores: Float64Array, allowed: readonly boolean[], 
     for (const j of idx) out[j] = 1 / (1 + Math.exp(-scores[j]!));
     return out;
   }
-  if (normaliser === 'softmax') {
+  if (normaliser === 'hardmax') {
+    // One-hot at the best key; tied maxima share the row evenly.
+    const m = Math.max(...idx.map((j) => scores[j]!));
+    const best = idx.filter((j) => scores[j] === m);
+    for (const j of best) out[j] = 1 / best.length;
+    return out;
+  }
+  if (normaliser === 'softmax' || normaliser === 'sampled') {
     const m = Math.max(...idx.map((j) => scores[j]!));
     let z = 0;
     for (const j of idx) z += out[j] = Math.exp(scores[j]! - m);
@@ -292,7 +303,11 @@ export function neuronPair(
   for (let j = 0; j < Tk; j++) scores[j] = finalOf(terms(src, head, kvHead, query, j).raw, j).final;
   const mask = block.mask;
   const allowed = Array.from({ length: Tk }, (_, j) => !mask || mask.data[query * Tk + j] !== 0);
-  const weights = normaliseRow(scores, allowed, info.normaliser);
+  // A sampled row is the model's own draw (a one-hot); normaliseRow gives the softmax it was drawn from.
+  const weights =
+    info.normaliser === 'sampled'
+      ? Float64Array.from(block.weights.data.subarray((head * Tq + query) * Tk, (head * Tq + query + 1) * Tk))
+      : normaliseRow(scores, allowed, info.normaliser);
   const t = terms(src, head, kvHead, query, key);
   const f = finalOf(t.raw, key);
   const cell = (head * Tq + query) * Tk + key;

@@ -30,10 +30,34 @@ export interface PanelSettings {
   readonly generate?: GenerateDefaults;
 }
 
+/**
+ * Luong et al. (2015)'s local attention as a what-if window: only keys s with |s − p_t| ≤ D may be
+ * attended to; the weights are normalised over the window and then, with `gaussian`, multiplied by
+ * exp(−(s − p_t)²/(2σ²)), σ = D/2, without renormalising (as Luong does).
+ */
+export interface LocalWindow {
+  /** monotonic (local-m): p_t = t; predictive (local-p): p_t = S·sigmoid(v_pᵀ tanh(W_p h_t)), S = key count. */
+  readonly alignment: 'monotonic' | 'predictive';
+  /** Half-width D, an integer ≥ 1. */
+  readonly D: number;
+  readonly gaussian: boolean;
+  /**
+   * monotonic: the position t of the first query row (default Tk − Tq for a causal block, whose
+   * queries are the last Tq of Tk positions, else 0); a decoder step's one query row is at its step.
+   */
+  readonly firstQuery?: number;
+}
+
 export interface WhatIfResult {
   readonly scores: TensorData;
   readonly weights: TensorData;
   readonly context: TensorData;
+  /** With a local window: 1/0 [query, key] (or [head, query, key] for local-p), window ∧ the block's own mask. */
+  readonly windowMask?: TensorData;
+  /** With a local window: the aligned position p_t of each query, [query] (or [head, query] for local-p). */
+  readonly positions?: TensorData;
+  /** The seed the 'sampled' normaliser drew with. */
+  readonly seed?: number;
 }
 
 export type ExportFormat = 'png' | 'svg' | 'csv' | 'json' | 'html';
@@ -53,6 +77,10 @@ export type Request =
       readonly stageId: string;
       readonly score: ScoreFunction;
       readonly normaliser: Normaliser;
+      /** Luong's local attention window, if any. */
+      readonly local?: LocalWindow;
+      /** The seed for the 'sampled' normaliser. */
+      readonly seed?: number;
     }
   /** Continue the current causal-LM trace by `tokens` tokens; the new trace arrives as a 'trace' message first. */
   | ({ readonly kind: 'continue' } & ContinueSettings)

@@ -13,3 +13,12 @@ export function missingParams(score: ScoreFunction, params: object | undefined):
   }
   return undefined;
 }
+
+/** Why Luong's predictive alignment (local-p) cannot run with `params` (W_p, v_p), or undefined if it can. */
+export function missingPredictive(params: object | undefined): string | undefined {
+  const p = params as Readonly<Record<string, unknown>> | undefined;
+  const has = (n: string): boolean => p?.[n] !== undefined && p[n] !== null;
+  return has('W_p') && has('v_p')
+    ? undefined
+    : 'Predictive alignment (local-p) needs Luong’s trained W_p and v_p, p_t = S·sigmoid(v_pᵀ tanh(W_p h_t)); this model has none, so only monotonic alignment (p_t = t) is offered.';
+}

@@ -151,6 +151,8 @@ const LEGEND_TITLES: Record<string, string> = {
   weights: 'attention weight α',
   scores: 'score S',
   difference: 'difference (what-if − model)',
+  'score difference': 'Δ score (what-if − model)',
+  'context difference': 'Δ context (what-if − model)',
   Q: 'query component',
   K: 'key component',
   V: 'value component',

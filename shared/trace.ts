@@ -45,9 +45,12 @@ export type StageKind =
   | 'output';
 
 export type ScoreFunction = 'dot' | 'scaled-dot' | 'general' | 'additive';
-export type Normaliser = 'softmax' | 'sparsemax' | 'sigmoid';
+/** Soft (softmax, sparsemax, sigmoid) and hard (hardmax, sampled) normalisers. */
+export type Normaliser = 'softmax' | 'sparsemax' | 'sigmoid' | 'hardmax' | 'sampled';
 export const SCORE_FUNCTIONS: readonly ScoreFunction[] = ['dot', 'scaled-dot', 'general', 'additive'];
-export const NORMALISERS: readonly Normaliser[] = ['softmax', 'sparsemax', 'sigmoid'];
+export const NORMALISERS: readonly Normaliser[] = ['softmax', 'sparsemax', 'sigmoid', 'hardmax', 'sampled'];
+/** The seed of sampled hard attention (mulberry32, shared/random.ts) when none is given. */
+export const DEFAULT_SAMPLE_SEED = 1;
 
 /** What an attention stage attends over, so views and hovers can label and map it. */
 export interface AttentionInfo {

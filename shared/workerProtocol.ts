@@ -1,7 +1,7 @@
 // Messages between the extension host and the inference worker thread.
 import type { GenerationStep, Normaliser, ScoreFunction, TensorData, Token, Trace } from './trace';
 import type { ContinueSettings } from './generation';
-import type { WhatIfResult } from './protocol';
+import type { LocalWindow, WhatIfResult } from './protocol';
 import type { ChannelMessage } from './channel';
 
 export interface RunRequest {
@@ -48,6 +48,10 @@ export interface WhatIfRequest {
   readonly bias?: TensorData;
   readonly score: ScoreFunction;
   readonly normaliser: Normaliser;
+  /** Luong's local attention window (predictive needs params W_p and v_p). */
+  readonly local?: LocalWindow;
+  /** The seed for the 'sampled' normaliser. */
+  readonly seed?: number;
 }
 
 /** What the host asks the worker, over the one Channel (shared/channel.ts). */

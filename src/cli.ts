@@ -78,7 +78,7 @@ function memoryBudget(v: string): number {
   return n;
 }
 
-const USAGE = `Usage: attention-lens [--model MODEL] [--score dot|scaled-dot|general|additive] [--normaliser softmax|sparsemax|sigmoid]
+const USAGE = `Usage: attention-lens [--model MODEL] [--score dot|scaled-dot|general|additive] [--normaliser softmax|sparsemax|sigmoid|hardmax|sampled]
                       [--max-tokens N] [--memory-budget MB] [--timeout SECONDS] [--json OUT.json] ("text" | --file PATH)
        attention-lens --list-models | --list-cache
        attention-lens --download REPO[@REVISION] ["text"]

@@ -56,7 +56,7 @@ export const INTEGER_SETTINGS = {
 const ENUMS = {
   colourMap: ['viridis', 'cividis', 'magma'],
   scoreFunction: ['dot', 'scaled-dot', 'general', 'additive'],
-  normaliser: ['softmax', 'sparsemax', 'sigmoid'],
+  normaliser: ['softmax', 'sparsemax', 'sigmoid', 'hardmax', 'sampled'],
   backend: ['wasm', 'cpu'],
 } as const;
 

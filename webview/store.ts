@@ -3,7 +3,13 @@
 // action that changes nothing (the host sending back the cursor the panel already shows)
 // notifies nobody and renders nothing.
 import type { Normaliser, ScoreFunction, Stage, Trace } from '../shared/trace';
-import { DEFAULT_CURSOR, type Cursor, type PanelSettings, type WhatIfResult } from '../shared/protocol';
+import {
+  DEFAULT_CURSOR,
+  type Cursor,
+  type LocalWindow,
+  type PanelSettings,
+  type WhatIfResult,
+} from '../shared/protocol';
 
 /** A what-if recomputation of one attention block, with the choices it was made with. */
 export interface WhatIf {
@@ -11,6 +17,10 @@ export interface WhatIf {
   readonly blockId: string;
   readonly score: ScoreFunction;
   readonly normaliser: Normaliser;
+  /** Luong's local window, if one was chosen. */
+  readonly local?: LocalWindow;
+  /** The seed of a 'sampled' what-if. */
+  readonly seed?: number;
   readonly result: WhatIfResult;
 }
 

@@ -9,6 +9,10 @@ clearest; it shares no code with the TypeScript. It writes the unit-test fixture
   test/fixtures/attention/sparsemax.json  hand-made sparsemax rows: ties, true zeros, uniform,
                                           one-hot, large values, masked and fully masked rows
   test/fixtures/attention/heads.json      multi-head split [T, H*d] -> [H, T, d] and merge
+  test/fixtures/attention/hard.json       hard attention and Luong's local attention: hardmax rows
+                                          with ties and masks, sampled hard attention with seeds
+                                          (mulberry32 re-implemented here), local-m and local-p
+                                          windows with and without the Gaussian
   test/fixtures/attention/toy.json        the toy model end to end on one sentence, for every
                                           score function x normaliser (its seeded embeddings and
                                           weights re-derived here from the algorithms' definitions:
@@ -36,7 +40,8 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / 'test' / 'fixtures' / 'attention'
 
 SCORES = ['dot', 'scaled-dot', 'general', 'additive']
-NORMALISERS = ['softmax', 'sparsemax', 'sigmoid']
+NORMALISERS = ['softmax', 'sparsemax', 'sigmoid', 'hardmax', 'sampled']
+DEFAULT_SAMPLE_SEED = 1  # shared/trace.ts DEFAULT_SAMPLE_SEED
 
 
 def f32(a) -> np.ndarray:
@@ -103,23 +108,64 @@ def sigmoid_row(z: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     return np.where(allowed, 1.0 / (1.0 + np.exp(-z)), 0.0)
 
 
-NORM = {'softmax': softmax_row, 'sparsemax': sparsemax_row, 'sigmoid': sigmoid_row}
+def hardmax_row(z: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """One-hot at the best allowed key; tied maxima share the row evenly."""
+    out = np.zeros_like(z)
+    if not allowed.any():
+        return out
+    best = z[allowed].max()
+    top = [j for j in range(z.shape[0]) if allowed[j] and z[j] == best]
+    for j in top:
+        out[j] = 1.0 / len(top)
+    return out
 
 
-def attention(q, k, v, P, score, norm, allowed, kv_head_of=None):
-    """q [H, Tq, d], k/v [KV, Tk, d]; allowed [H or 1, Tq, Tk] booleans. Returns scores, weights, context."""
+def sampled_row(z: np.ndarray, allowed: np.ndarray, rand) -> np.ndarray:
+    """One key drawn from softmax(z) by inverse CDF with u = rand(); every row takes one draw."""
+    u = rand()
+    p = softmax_row(z, allowed)
+    out = np.zeros_like(z)
+    total = p.sum()
+    if total <= 0:
+        return out
+    acc, chosen = 0.0, -1
+    for j in range(z.shape[0]):
+        if p[j] <= 0:
+            continue
+        chosen = j
+        acc += p[j]
+        if acc > u * total:
+            break
+    out[chosen] = 1.0
+    return out
+
+
+NORM = {'softmax': softmax_row, 'sparsemax': sparsemax_row, 'sigmoid': sigmoid_row, 'hardmax': hardmax_row}
+
+
+def normalise_row(norm: str, z, allowed, rand):
+    return sampled_row(z, allowed, rand) if norm == 'sampled' else NORM[norm](z, allowed)
+
+
+def attention(q, k, v, P, score, norm, allowed, kv_head_of=None, seed=DEFAULT_SAMPLE_SEED, gauss=None):
+    """q [H, Tq, d], k/v [KV, Tk, d]; allowed [H or 1, Tq, Tk] booleans; gauss [H or 1, Tq, Tk] factors
+    applied after normalising (Luong's local-p). Rows are normalised in (head, query) order, which is
+    the order sampled hard attention draws in. Returns scores, weights, context."""
     H, Tq, _ = q.shape
     Tk = k.shape[1]
     S = np.zeros((H, Tq, Tk))
     A = np.zeros((H, Tq, Tk))
     C = np.zeros((H, Tq, v.shape[2]))
+    rand = mulberry32(seed)
     for h in range(H):
         g = h if kv_head_of is None else kv_head_of[h]
         al = allowed[h if allowed.shape[0] > 1 else 0]
         for i in range(Tq):
             for j in range(Tk):
                 S[h, i, j] = score_pair(score, q[h, i], k[g, j], P, h)
-            A[h, i] = NORM[norm](S[h, i], al[i])
+            A[h, i] = normalise_row(norm, S[h, i], al[i], rand)
+            if gauss is not None:
+                A[h, i] = A[h, i] * gauss[h if gauss.shape[0] > 1 else 0, i]
             # c_i = sum_j alpha_ij v_j, written as the sum it is
             for j in range(Tk):
                 C[h, i] += A[h, i, j] * v[g, j]
@@ -156,7 +202,7 @@ def make_case(name, rng, H, Tq, Tk, d, dv, da, KV=None, per_head=False, causal=F
     for s in SCORES:
         for n in NORMALISERS:
             S, A, C = attention(q, k, v, P, s, n, allowed, kv_head_of)
-            if n in ('softmax', 'sparsemax'):
+            if n in ('softmax', 'sparsemax', 'hardmax', 'sampled'):
                 for h in range(H):
                     for i in range(Tq):
                         al = allowed[h if allowed.shape[0] > 1 else 0, i]
@@ -336,6 +382,123 @@ def heads_fixture(rng) -> dict:
     return {'T': T, 'H': H, 'd': d, 'x': enc(X), 'split': enc(split)}
 
 
+def hard_fixture(rng) -> dict:
+    hardmax_rows = [
+        ('single maximum', [0.5, 2.0, -1.0, 1.0], None),
+        ('two tied maxima', [1.0, 3.0, 3.0, -2.0], None),
+        ('three tied maxima', [0.25, 0.25, -1.0, 0.25], None),
+        ('all equal', [4.0, 4.0, 4.0, 4.0], None),
+        ('masked maximum: the next best wins', [9.0, 1.0, 2.0, 0.5], [0, 1, 1, 1]),
+        ('masked key ties the best allowed', [2.0, 2.0, 1.0, 2.0], [1, 0, 1, 1]),
+        ('fully masked', [1.0, 2.0, 3.0, 4.0], [0, 0, 0, 0]),
+        ('large values', [1e6, 1e6 - 1, 1e6, -1e6], None),
+    ]
+    rows = []
+    for name, z, m in hardmax_rows:
+        z = f32(z)
+        allowed = np.ones_like(z, dtype=bool) if m is None else np.array(m, dtype=bool)
+        row = {'name': name, 'z': [float(x) for x in z], 'expected': [float(np.float32(x)) for x in hardmax_row(z, allowed)]}  # as float32
+        if m is not None:
+            row['mask'] = m
+        rows.append(row)
+    # A random block of eighths (exact ties) through hardmax, with a mask whose row 1 is fully masked.
+    Z = f32(np.round(rng.normal(0, 1, (2, 4, 6)) * 4) / 4)
+    M = np.array([[1, 1, 1, 0, 1, 1], [0, 0, 0, 0, 0, 0], [1, 0, 1, 0, 1, 0], [1, 1, 1, 1, 1, 1]], dtype=bool)
+    HB = np.stack([[hardmax_row(Z[h, i], M[i]) for i in range(4)] for h in range(2)])
+    hardmax_block = {'z': enc(Z), 'mask': M.astype(int).tolist(), 'expected': enc(HB)}
+
+    sampled = []
+    for name, seed, shape, masked in [
+        ('seed 1, [2 heads, 5 queries, 6 keys]', 1, (2, 5, 6), False),
+        ('seed 42, flat scores (near-uniform p)', 42, (1, 8, 4), False),
+        ('seed 7, masked (row 2 fully masked)', 7, (2, 4, 5), True),
+        ('seed 4294967295', 4294967295, (1, 6, 3), False),
+    ]:
+        Z = f32(rng.normal(0, 0.3 if 'flat' in name else 1.5, shape))
+        M = np.ones(shape[1:], dtype=bool)
+        if masked:
+            M[2] = False
+            M[0, 1] = M[3, 4] = False
+        rand = mulberry32(seed)
+        W = np.stack([[sampled_row(Z[h, i], M[i], rand) for i in range(shape[1])] for h in range(shape[0])])
+        keys = [[int(np.argmax(W[h, i])) if W[h, i].any() else -1 for i in range(shape[1])] for h in range(shape[0])]
+        case = {'name': name, 'seed': seed, 'z': enc(Z), 'expected': enc(W), 'keys': keys}
+        if masked:
+            case['mask'] = M.astype(int).tolist()
+        sampled.append(case)
+    # The first draws themselves, so the generator can be checked on its own.
+    draws = {str(seed): [mulberry32(seed)() for _ in range(1)] for seed in (1, 42)}
+    r1 = mulberry32(1)
+    draws['1'] = [r1() for _ in range(5)]
+
+    local = []
+    specs = [
+        dict(name='local-m D=1, no Gaussian, 1 head, bidirectional', H=1, Tq=6, Tk=6, d=4, dv=3,
+             alignment='monotonic', D=1, gaussian=False, causal=False, norm='softmax'),
+        dict(name='local-m D=2, Gaussian, 2 heads, causal', H=2, Tq=6, Tk=6, d=4, dv=3,
+             alignment='monotonic', D=2, gaussian=True, causal=True, norm='softmax'),
+        dict(name='local-m D=2, Gaussian, hardmax, causal offset Tq 3 < Tk 7', H=2, Tq=3, Tk=7, d=4, dv=2,
+             alignment='monotonic', D=2, gaussian=True, causal=True, norm='hardmax'),
+        dict(name='local-m D=3, sparsemax, padding mask (keys 5, 6 masked)', H=2, Tq=7, Tk=7, d=4, dv=2,
+             alignment='monotonic', D=3, gaussian=False, causal=False, norm='sparsemax', pad=5),
+        dict(name='local-p D=2, Gaussian, 2 heads, cross Tq 4, Tk 9', H=2, Tq=4, Tk=9, d=4, dv=3,
+             alignment='predictive', D=2, gaussian=True, causal=False, norm='softmax'),
+        dict(name='local-p D=1, Gaussian, sampled seed 5', H=2, Tq=5, Tk=8, d=4, dv=3,
+             alignment='predictive', D=1, gaussian=True, causal=False, norm='sampled', seed=5),
+        dict(name='local-p D=3, no Gaussian, sigmoid', H=1, Tq=4, Tk=10, d=4, dv=2,
+             alignment='predictive', D=3, gaussian=False, causal=False, norm='sigmoid'),
+    ]
+    for sp in specs:
+        H, Tq, Tk, d, dv, D = sp['H'], sp['Tq'], sp['Tk'], sp['d'], sp['dv'], sp['D']
+        q = f32(rng.normal(0, 1, (H, Tq, d)))
+        k = f32(rng.normal(0, 1, (H, Tk, d)))
+        v = f32(rng.normal(0, 1, (H, Tk, dv)))
+        P = {}
+        if sp['alignment'] == 'predictive':
+            dp = 5
+            P = {'W_p': f32(rng.normal(0, 1, (dp, d))), 'v_p': f32(rng.normal(0, 1.5, (dp,)))}
+            # p_t = S * sigmoid(v_p^T tanh(W_p h_t)), h_t = the query vector of head h at step t
+            pos = np.array([[Tk / (1 + math.exp(-float(P['v_p'] @ np.tanh(P['W_p'] @ q[h, t])))) for t in range(Tq)]
+                            for h in range(H)])
+        else:
+            off = Tk - Tq if sp['causal'] else 0
+            pos = np.array([[t + off for t in range(Tq)]], dtype=np.float64)
+        Hw = pos.shape[0]
+        win = np.array([[[abs(s_ - pos[h, t]) <= D for s_ in range(Tk)] for t in range(Tq)] for h in range(Hw)])
+        sigma = D / 2
+        gauss = np.array([[[math.exp(-(s_ - pos[h, t]) ** 2 / (2 * sigma ** 2)) for s_ in range(Tk)] for t in range(Tq)]
+                          for h in range(Hw)]) if sp['gaussian'] else None
+        block = np.ones((Tq, Tk), dtype=bool)
+        if 'pad' in sp:
+            block[:, sp['pad']:] = False
+        allowed = win & block[None]
+        if sp['causal']:
+            allowed = allowed & causal_allowed(Tq, Tk)
+        seed = sp.get('seed', DEFAULT_SAMPLE_SEED)
+        S, A, C = attention(q, k, v, P, 'scaled-dot', sp['norm'], allowed, seed=seed, gauss=gauss)
+        assert np.all(A[np.broadcast_to(~allowed, A.shape)] == 0)
+        sums = A.sum(-1)
+        if not sp['gaussian'] and sp['norm'] != 'sigmoid':
+            assert np.allclose(sums[allowed.any(-1).repeat(H // Hw, 0) if Hw < H else allowed.any(-1)], 1.0)
+        case = {
+            'name': sp['name'],
+            'q': enc(q), 'k': enc(k), 'v': enc(v),
+            'params': {key: enc(val) for key, val in P.items()},
+            'causal': sp['causal'],
+            'normaliser': sp['norm'],
+            'seed': seed,
+            'local': {'alignment': sp['alignment'], 'D': D, 'gaussian': sp['gaussian']},
+            'positions': enc(pos[0] if Hw == 1 else pos),
+            'windowMask': enc((allowed[0] if Hw == 1 else allowed).astype(np.float64)),
+            'scores': enc(S), 'weights': enc(A), 'context': enc(C),
+            'rowSums': enc(sums),
+        }
+        if 'pad' in sp:
+            case['mask'] = enc(block.astype(np.float64))
+        local.append(case)
+    return {'hardmax': rows, 'hardmaxBlock': hardmax_block, 'sampled': sampled, 'draws': draws, 'local': local}
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(20240611)
@@ -364,6 +527,7 @@ def main() -> None:
         'sparsemax.json': {'rows': sparsemax_fixture()},
         'heads.json': heads_fixture(rng),
         'toy.json': toy_fixture(),
+        'hard.json': hard_fixture(np.random.default_rng(20261201)),
     }
     for name, data in files.items():
         path = OUT / name

@@ -56,6 +56,18 @@ const NORMALISER_ITEMS: (vscode.QuickPickItem & { value: Normaliser })[] = [
     description: '1 / (1 + exp(−s))',
     detail: 'Each key is weighted independently; rows need not sum to 1.',
   },
+  {
+    value: 'hardmax',
+    label: 'hardmax',
+    description: 'one-hot at the argmax (ties split evenly)',
+    detail: 'Hard attention: one key takes the whole row; gradient 0 almost everywhere.',
+  },
+  {
+    value: 'sampled',
+    label: 'sampled',
+    description: 'one key drawn from softmax(s), seed 1',
+    detail: 'Stochastic hard attention: a one-hot row per query; trained with REINFORCE, not backpropagation.',
+  },
 ];
 
 async function update(key: string, value: string): Promise<void> {

@@ -237,7 +237,7 @@ export class PanelManager implements vscode.Disposable {
     if (!Q || !K || !V || !block.stages.qkv)
       throw new Error(`Stage "${stage!.title}" has no Q, K and V to recompute from.`);
     const params: Record<string, TensorData> = {};
-    for (const name of ['W', 'W1', 'W2', 'v']) {
+    for (const name of ['W', 'W1', 'W2', 'v', 'W_p', 'v_p']) {
       const t = findTensor(block.stages.qkv, name);
       if (t) params[name] = t;
     }
@@ -254,6 +254,8 @@ export class PanelManager implements vscode.Disposable {
       ...this.scoreBias(trace!, block.info.scoreBias),
       score: req.score,
       normaliser: req.normaliser,
+      ...(req.local ? { local: req.local } : {}),
+      ...(req.seed !== undefined ? { seed: req.seed } : {}),
     });
   }
 

@@ -106,6 +106,7 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
         },
         r.score,
         r.normaliser,
+        { ...(r.local ? { local: r.local } : {}), ...(r.seed !== undefined ? { seed: r.seed } : {}) },
       );
     }),
     memory: async () => {

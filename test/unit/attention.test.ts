@@ -171,7 +171,7 @@ test('every score function × normaliser × case matches the numpy reference', a
           if (!ok)
             assert.equal(out.weights[i], 0, `${c.name} ${key}: masked weight ${i} is ${out.weights[i]}, not exactly 0`);
         });
-        // softmax/sparsemax rows sum to 1 (0 for a fully masked row).
+        // softmax/sparsemax/hardmax/sampled rows sum to 1 (0 for a fully masked row).
         if (normaliser !== 'sigmoid') {
           for (let r = 0; r < H * Tq; r++) {
             let sum = 0;
@@ -193,7 +193,7 @@ test('every score function × normaliser × case matches the numpy reference', a
     [q, k, v, mask].forEach((t) => t?.dispose());
     disposeParams(p);
   }
-  assert.equal(compared, cases.length * 12);
+  assert.equal(compared, cases.length * SCORE_FUNCTIONS.length * NORMALISERS.length);
 });
 
 test('recompute (what-if) matches the numpy reference wherever a causal flag describes the mask', async () => {
@@ -432,8 +432,10 @@ test('self-attention without positions is permutation-equivariant, for every sco
     v: tf.tensor1d(fill(3)),
   };
   const t3 = (a: Float32Array): tf.Tensor3D => tf.tensor3d(a, [H, T, d]);
+  // Sampled hard attention draws in row order (row r takes the r-th number of the seeded
+  // sequence), so permuting the queries permutes the draws too: it is not equivariant.
   for (const score of SCORE_FUNCTIONS) {
-    for (const normaliser of NORMALISERS) {
+    for (const normaliser of NORMALISERS.filter((n) => n !== 'sampled')) {
       leakCheck(`${score}/${normaliser}`, () =>
         tf.tidy(() => {
           const a = attend({ q: t3(Q), k: t3(K), v: t3(V), score, normaliser, params: p });

@@ -16,6 +16,7 @@ import type { Trace } from '../../shared/trace';
 import { makeTrace } from './traceFixture';
 import { continuedTrace } from './continuedFixture';
 import type { PanelContext } from '../../webview/components/part';
+import { wholeTraceContext } from './panelContext';
 
 test('checkContinue: greedy, sampling, and each bad field named with what it must be', () => {
   assert.deepEqual(checkContinue({ tokens: 3 }), { tokens: 3 });
@@ -92,8 +93,6 @@ test('a generated token’s cursor: the row of the query that chose it, on an at
 let m: {
   store: typeof import('../../webview/store');
   panel: typeof import('../../webview/components/panel');
-  navigate: typeof import('../../webview/navigate');
-  tensors: typeof import('../../webview/tensors');
 };
 before(async () => {
   const dom = new JSDOM('<!DOCTYPE html><body><div id="app"></div></body>', { virtualConsole: new VirtualConsole() });
@@ -103,38 +102,20 @@ before(async () => {
   m = {
     store: await import('../../webview/store'),
     panel: await import('../../webview/components/panel'),
-    navigate: await import('../../webview/navigate'),
-    tensors: await import('../../webview/tensors'),
   };
 });
 
-function mount(trace: Trace, request: PanelContext['request'], standalone = false) {
+async function mount(trace: Trace, request: PanelContext['request'], standalone = false) {
   const store = new m.store.Store({ trace, cursor: { stage: 0, head: 0, view: 'heatmap' } });
   const root = document.getElementById('app')!;
-  // The trace travels whole here: nothing is fetched.
-  const loader = new m.tensors.TensorLoader({
-    tensors: () => Promise.reject(new Error('nothing to fetch')),
-    thumbnails: () => Promise.reject(new Error('nothing to fetch')),
-  });
-  const nav = m.navigate.navigator(store, loader);
-  const ctx: PanelContext = {
-    store,
-    navigate: (c) => nav.go(c, 'panel'),
-    tensors: loader,
-    standalone,
-    request,
-    exportAs: () => {},
-    width: () => 800,
-    theme: () => ({ foreground: '#000', font: 'monospace' }),
-    builds: new Map(),
-  };
+  const ctx = await wholeTraceContext(store, request, standalone);
   const panel = m.panel.mountPanel(root, ctx);
   return { store, root, panel, q: <E extends Element = HTMLElement>(sel: string) => root.querySelector<E>(sel) };
 }
 
 test('the strip: each token with its probability and alternatives; a click focuses the choosing row, outlined', async () => {
   const asked: unknown[] = [];
-  const p = mount(continuedTrace(), async (r) => {
+  const p = await mount(continuedTrace(), async (r) => {
     asked.push(r);
     return { generated: 1 } as never;
   });
@@ -180,11 +161,11 @@ test('the strip: each token with its probability and alternatives; a click focus
   p.panel.dispose();
 });
 
-test('no Continue for a model that is not a causal LM; a standalone export shows the strip without the form', () => {
-  const plain = mount(makeTrace(), () => Promise.reject(new Error('none')));
+test('no Continue for a model that is not a causal LM; a standalone export shows the strip without the form', async () => {
+  const plain = await mount(makeTrace(), () => Promise.reject(new Error('none')));
   assert.equal(plain.q('[data-testid="generation"]'), null);
   plain.panel.dispose();
-  const standalone = mount(continuedTrace(), () => Promise.reject(new Error('none')), true);
+  const standalone = await mount(continuedTrace(), () => Promise.reject(new Error('none')), true);
   assert.ok(standalone.q('[data-testid="gen-strip"]'));
   assert.equal(standalone.q('[data-testid="continue"]'), null);
   standalone.panel.dispose();

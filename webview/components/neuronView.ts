@@ -3,6 +3,7 @@
 // element-wise product and its sum, the scale, bias and soft-cap, the final score, and the
 // normaliser over the query's row with the chosen key highlighted. The numbers come from
 // shared/neuron.ts, recomputed from the block's Q and K and checked against its scores and weights.
+import type { Normaliser } from '../../shared/trace';
 import type { AttentionBlock } from '../../shared/navigation';
 import { NEURON_TOLERANCE, neuronPair, rowMismatch, type NeuronPair, type NeuronSource } from '../../shared/neuron';
 import { formatValue, tokenLabel } from '../../shared/tensorView';
@@ -18,7 +19,9 @@ const NORMALISER_TEXT = {
   softmax: 'softmax over the attendable keys: αⱼ = exp(sⱼ − max s) / Σₖ exp(sₖ − max s)',
   sparsemax: 'sparsemax over the attendable keys: αⱼ = max(sⱼ − τ, 0), τ chosen so the row sums to 1',
   sigmoid: 'sigmoid of each attendable key on its own: αⱼ = 1 / (1 + exp(−sⱼ)) (a row need not sum to 1)',
-} as const;
+  hardmax: 'hardmax over the attendable keys: α = 1 on the best-scoring key (tied maxima share it evenly), 0 elsewhere',
+  sampled: 'sampled hard attention: one key drawn from softmax(s) (seeded); α = 1 on the key drawn, 0 elsewhere',
+} as const satisfies Record<Normaliser, string>;
 
 /** A component's value in a cell: three significant digits (the exact value is in its title). */
 const short = (v: number): string =>

@@ -42,6 +42,8 @@ export interface AttendInput {
   readonly causal?: boolean;
   /** Grouped-query attention: query head h reads key/value head kvHeadOf[h]. */
   readonly kvHeadOf?: readonly number[];
+  /** The seed of the 'sampled' normaliser (default DEFAULT_SAMPLE_SEED). */
+  readonly seed?: number;
   /** Dropout rate on the weights before the context (training only; the weights returned are before it). */
   readonly dropout?: number;
 }
@@ -79,7 +81,9 @@ export function attend(input: AttendInput): AttendOutput {
     }
     if (mask && !broadcasts(mask.shape, s.shape))
       shapeError(`mask [${mask.shape.join(', ')}] does not broadcast to scores [${s.shape.join(', ')}]`);
-    const w = (typeof normaliser === 'function' ? normaliser(s, mask) : normalise(normaliser, s, mask)) as tf.Tensor3D;
+    const w = (
+      typeof normaliser === 'function' ? normaliser(s, mask) : normalise(normaliser, s, mask, { seed: input.seed })
+    ) as tf.Tensor3D;
     const dropout = input.dropout ?? 0;
     const c = context(dropout > 0 && dropout < 1 ? tf.dropout(w, dropout) : w, v);
     return { scores: s, weights: w, context: c };

@@ -1,9 +1,11 @@
-// Normalisers (softmax, sparsemax, sigmoid) over the last axis of the scores, with masks applied:
+// Normalisers over the last axis of the scores, with masks applied: soft (softmax, sparsemax,
+// sigmoid) and hard (hardmax, sampled: all of a row's weight on one key, or split evenly over tied maxima):
 // masked keys get exactly 0 and a fully masked row is all 0. Mask tensors come from the one mask
 // builder (mask.ts): 1 = may attend, 0 = masked, any shape that broadcasts against the scores.
 // Also Keras's additive −10⁹ mask, for the Keras layers' own semantics.
 import { tf } from '../runtime/backend';
-import type { Normaliser } from '../../../shared/trace';
+import { DEFAULT_SAMPLE_SEED, type Normaliser } from '../../../shared/trace';
+import { mulberry32 } from '../../../shared/random';
 import { allowedMask } from './mask';
 import { broadcasts, shapeError } from './shapes';
 
@@ -16,7 +18,24 @@ export const NORMALISER_DOCS: Readonly<Record<Normaliser, string>> = {
   sigmoid:
     'sigmoid: αᵢ = 1 / (1 + exp(−sᵢ)), each key weighed on its own in (0, 1). Rows need not sum to 1, ' +
     'so the context is a weighted sum of values, not a weighted mean.',
+  hardmax:
+    'hardmax (hard attention): αⱼ = 1/|M| for the keys j in M, the set of allowed keys with the highest score, and 0 for ' +
+    'every other key, so one key takes the whole row (ties split it evenly) and each row sums to 1. Soft attention blends ' +
+    'all values; hard attention picks one. Hardmax is not differentiable in a useful way: it is piecewise constant in the ' +
+    'scores, so its gradient is 0 almost everywhere (and undefined where the maximum changes hands), and backpropagation ' +
+    'gets no signal to the scores.',
+  sampled:
+    'sampled hard attention (Xu et al., 2015): each query draws one key j from p = softmax(s) with a seeded generator ' +
+    '(mulberry32), and αⱼ = 1, every other key 0, so each row sums to 1 and the context is exactly the drawn value. ' +
+    'The draw has no gradient, so training needs a score-function (REINFORCE) estimator: ∇E[f] = E[f(j) ∇log p(j)], ' +
+    'estimated from the samples, usually with a baseline to lower its variance.',
 };
+
+/** Hard attention's caveat, for a note under a what-if result. */
+export const HARD_ATTENTION_NOTE =
+  'Hard attention puts each row’s whole weight on one key (ties split evenly), so the context is that key’s value. ' +
+  'Its gradient with respect to the scores is 0 almost everywhere: argmax is piecewise constant, and a sampled key ' +
+  'has no gradient at all (training needs REINFORCE: ∇E[f] = E[f(j)·∇log p(j)]).';
 
 /** The sigmoid caveat on its own, for a note under a what-if result. */
 export const SIGMOID_ROWS_NOTE = 'Sigmoid weighs every key independently: a row of weights need not sum to 1.';
@@ -25,6 +44,8 @@ export const NORMALISER_FORMULAS: Readonly<Record<Normaliser, string>> = {
   softmax: 'α = softmax(s)',
   sparsemax: 'α = sparsemax(s) = max(s − τ(s), 0)',
   sigmoid: 'α = σ(s) = 1 / (1 + e^(−s))',
+  hardmax: 'αⱼ = 1/|M| if j ∈ M = argmaxₖ sₖ, else 0',
+  sampled: 'j ~ softmax(s),  α = one-hot(j)',
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -151,7 +172,68 @@ export function sigmoid(scores: tf.Tensor, mask?: tf.Tensor): tf.Tensor {
   });
 }
 
-export function normalise(normaliser: Normaliser, scores: tf.Tensor, mask?: tf.Tensor): tf.Tensor {
+/**
+ * Hardmax over the last axis: 1/|M| on each allowed key whose score equals the row's maximum over
+ * allowed keys (M, the tied maxima), 0 elsewhere. Rows sum to 1; a fully masked row is all 0.
+ */
+export function hardmax(scores: tf.Tensor, mask?: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const parts = mask ? maskParts(scores.shape, mask) : undefined;
+    const on = parts?.computeOn ?? tf.onesLike(scores).cast('bool');
+    const filled = tf.where(on, scores, tf.fill(scores.shape, -Infinity));
+    const m = tf.max(filled, -1, true); // [..., Tk] → [..., 1]
+    // Compared only among allowed keys: a masked key (−∞ here) never ties with an all −∞ row.
+    const top = tf.cast(tf.logicalAnd(on, tf.equal(filled, m)), 'float32');
+    const w = tf.div(top, tf.maximum(tf.sum(top, -1, true), 1)); // [..., Tk] / [..., 1]
+    return parts ? tf.where(parts.allowed, w, tf.zerosLike(w)) : w;
+  });
+}
+
+/**
+ * Sampled hard attention: for each row, in row-major order over the leading axes, one draw
+ * u ∈ [0, 1) from mulberry32(seed) picks the first allowed key j whose cumulative softmax
+ * probability exceeds u (inverse-CDF sampling); α = one-hot(j). Every row consumes one draw, a
+ * fully masked row too (it stays all 0), so row r always uses the r-th number of the sequence.
+ */
+export function sampledHard(scores: tf.Tensor, mask?: tf.Tensor, seed: number = DEFAULT_SAMPLE_SEED): tf.Tensor {
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
+    shapeError(`sampling seed ${seed} is not an integer in [0, 4294967295]`);
+  return tf.tidy(() => {
+    const p = softmax(scores, mask).dataSync(); // masked keys exactly 0
+    const n = scores.shape[scores.rank - 1]!;
+    const out = new Float32Array(p.length);
+    const rand = mulberry32(seed);
+    for (let r = 0; r * n < p.length; r++) {
+      const u = rand();
+      let total = 0;
+      for (let j = 0; j < n; j++) total += p[r * n + j]!;
+      if (!(total > 0)) continue;
+      let acc = 0;
+      let chosen = -1;
+      for (let j = 0; j < n; j++) {
+        const pj = p[r * n + j]!;
+        if (pj <= 0) continue;
+        chosen = j; // the last key with weight, should rounding leave acc just below u·total
+        acc += pj;
+        if (acc > u * total) break;
+      }
+      out[r * n + chosen] = 1;
+    }
+    return tf.tensor(out, scores.shape);
+  });
+}
+
+export interface NormaliseOptions {
+  /** The seed of sampled hard attention (default DEFAULT_SAMPLE_SEED). */
+  readonly seed?: number;
+}
+
+export function normalise(
+  normaliser: Normaliser,
+  scores: tf.Tensor,
+  mask?: tf.Tensor,
+  options: NormaliseOptions = {},
+): tf.Tensor {
   switch (normaliser) {
     case 'softmax':
       return softmax(scores, mask);
@@ -159,6 +241,10 @@ export function normalise(normaliser: Normaliser, scores: tf.Tensor, mask?: tf.T
       return sparsemax(scores, mask);
     case 'sigmoid':
       return sigmoid(scores, mask);
+    case 'hardmax':
+      return hardmax(scores, mask);
+    case 'sampled':
+      return sampledHard(scores, mask, options.seed);
   }
 }
 

@@ -1,12 +1,21 @@
 // "What if this layer used another score function or normaliser?" Recomputes scores, weights and
-// context from a stage's own Q, K and V (and whatever score parameters the model has). Pure: takes
+// context from a stage's own Q, K and V (and whatever score parameters the model has), optionally
+// inside Luong et al. (2015)'s local attention window. Pure: takes
 // TensorData, returns TensorData, leaves tf.memory() exactly as it found it, also when it throws.
 import { tf } from '../runtime/backend';
 import { readOut } from '../runtime/read';
-import { attend } from './attend';
+import { attend, type NormaliseFn } from './attend';
+import { normalise } from './normalisers';
+import type { LocalWindow } from '../../../shared/protocol';
+import { missingPredictive } from '../../../shared/scoreParams';
+
+import { windowText } from '../../../shared/localWindow';
+
+export { missingPredictive, windowText };
 import { computeScores, missingParams, type ScoreFn, type ScoreParams } from './scores';
 import {
   AttentionInputError,
+  DEFAULT_SAMPLE_SEED,
   SCORE_FUNCTIONS,
   tensor,
   type Normaliser,
@@ -19,6 +28,9 @@ export interface WhatIfParams {
   readonly W1?: TensorData;
   readonly W2?: TensorData;
   readonly v?: TensorData;
+  /** Luong's predictive alignment, p_t = S·sigmoid(v_pᵀ tanh(W_p h_t)): W_p [d_p, d], v_p [d_p]. */
+  readonly W_p?: TensorData;
+  readonly v_p?: TensorData;
 }
 
 export interface WhatIfInput {
@@ -44,6 +56,90 @@ export interface WhatIfOutput {
   readonly scores: TensorData;
   readonly weights: TensorData;
   readonly context: TensorData;
+  /** With a local window: window ∧ the block's mask ∧ causal, 1/0, [Tq, Tk] or [H, Tq, Tk]. */
+  readonly windowMask?: TensorData;
+  /** With a local window: p_t per query, [Tq] or [H, Tq]. */
+  readonly positions?: TensorData;
+  /** With 'sampled': the seed drawn with. */
+  readonly seed?: number;
+}
+
+export interface WhatIfOptions {
+  readonly local?: LocalWindow;
+  /** The 'sampled' normaliser's seed (default DEFAULT_SAMPLE_SEED). */
+  readonly seed?: number;
+}
+
+interface Window {
+  /** [Hw, Tq, Tk] 1/0 (Hw = 1 for monotonic, H for predictive). */
+  readonly allowed: Float32Array;
+  /** [Hw, Tq, Tk] Gaussian factors exp(−(s − p_t)²/(2σ²)), or undefined without the Gaussian. */
+  readonly gauss?: Float32Array;
+  /** [Hw, Tq] */
+  readonly positions: Float64Array;
+  readonly Hw: number;
+}
+
+/**
+ * Luong's window: aligned positions p_t (monotonic: the query's own position t, i.e. its index
+ * plus Tk − Tq when a causal query block is the last Tq of Tk positions; predictive: from W_p, v_p
+ * and the query vector as h_t), keys with |s − p_t| ≤ D, and the Gaussian factors.
+ */
+function localWindow(
+  w: LocalWindow,
+  q: tf.Tensor, // [H, Tq, d]
+  Tk: number,
+  causal: boolean,
+  params: WhatIfParams,
+): Window {
+  const [H, Tq, d] = q.shape as [number, number, number];
+  let positions: Float64Array;
+  let Hw = 1;
+  if (w.alignment === 'monotonic') {
+    const offset = w.firstQuery ?? (causal ? Tk - Tq : 0);
+    positions = Float64Array.from({ length: Tq }, (_, t) => t + offset);
+  } else {
+    const why = missingPredictive(params);
+    if (why) throw new AttentionInputError('unsupported', why);
+    const Wp = params.W_p!;
+    const vp = params.v_p!;
+    if (Wp.shape.length !== 2 || Wp.shape[1] !== d || vp.shape.length !== 1 || vp.shape[0] !== Wp.shape[0])
+      throw new AttentionInputError(
+        'shape',
+        `local-p needs W_p [d_p, ${d}] and v_p [d_p], got W_p [${Wp.shape.join('×')}] and v_p [${vp.shape.join('×')}]`,
+      );
+    const dp = Wp.shape[0]!;
+    const z = tf.tidy(() => {
+      const a = tf.tanh(tf.matMul(q.reshape([H * Tq, d]), tf.tensor2d(Wp.data, [dp, d]), false, true)); // [H·Tq, d_p]
+      return tf.mul(tf.sigmoid(tf.matMul(a, tf.tensor2d(vp.data, [dp, 1]))), Tk); // [H·Tq, 1]: S·σ(v_pᵀ tanh(W_p h_t))
+    });
+    positions = Float64Array.from(z.dataSync());
+    z.dispose();
+    Hw = H;
+  }
+  const allowed = new Float32Array(Hw * Tq * Tk);
+  const gauss = w.gaussian ? new Float32Array(Hw * Tq * Tk) : undefined;
+  const twoSigma2 = 2 * (w.D / 2) ** 2;
+  for (let r = 0; r < Hw * Tq; r++) {
+    const p = positions[r]!;
+    for (let s = 0; s < Tk; s++) {
+      if (Math.abs(s - p) <= w.D) allowed[r * Tk + s] = 1;
+      if (gauss) gauss[r * Tk + s] = Math.exp(-((s - p) ** 2) / twoSigma2);
+    }
+  }
+  return { allowed, positions, Hw, ...(gauss ? { gauss } : {}) };
+}
+
+function checkWindow(w: LocalWindow): void {
+  if (w.alignment !== 'monotonic' && w.alignment !== 'predictive')
+    throw new AttentionInputError(
+      'unsupported',
+      `Unknown alignment "${String(w.alignment)}": use monotonic or predictive.`,
+    );
+  if (w.firstQuery !== undefined && (!Number.isInteger(w.firstQuery) || w.firstQuery < 0))
+    throw new AttentionInputError('shape', `The first query's position must be an integer ≥ 0, got ${w.firstQuery}.`);
+  if (!Number.isInteger(w.D) || w.D < 1)
+    throw new AttentionInputError('shape', `The local window's half-width D must be an integer ≥ 1, got ${w.D}.`);
 }
 
 export interface ScoreAvailability {
@@ -87,8 +183,18 @@ const modelScaledDot =
  * Recomputes attention on the very same Q, K, V with `score` and `normaliser`. Returns scores
  * (before masking), weights and context, labelled with the same token lists as Q and K.
  */
-export function recompute(input: WhatIfInput, score: ScoreFunction, normaliser: Normaliser): WhatIfOutput {
+export function recompute(
+  input: WhatIfInput,
+  score: ScoreFunction,
+  normaliser: Normaliser,
+  options: WhatIfOptions = {},
+): WhatIfOutput {
   const { Q, K, V, params = {}, kvHeadOf, causal, mask, scale, softCap, bias } = input;
+  const { local } = options;
+  const seed = options.seed ?? DEFAULT_SAMPLE_SEED;
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
+    throw new AttentionInputError('shape', `The sampling seed must be an integer in [0, 4294967295], got ${seed}.`);
+  if (local) checkWindow(local);
   if (mask) checkData('mask', mask);
   if (bias) checkData('bias', bias);
   const why = missingParams(score, params);
@@ -126,15 +232,37 @@ export function recompute(input: WhatIfInput, score: ScoreFunction, normaliser: 
     if (params.W2) p.W2 = tf.tensor(params.W2.data, [...params.W2.shape]);
     if (params.v) p.v = tf.tensor(params.v.data, [...params.v.shape]);
     let out;
+    let windowOut: { allowed: Float32Array; positions: Float64Array; Hw: number; H: number } | undefined;
     try {
       const own =
         score === 'scaled-dot' && (scale !== undefined || softCap !== undefined)
           ? modelScaledDot(scale, softCap)
           : score;
-      const m = mask ? { mask: tf.tensor(mask.data, [...mask.shape]) } : {};
+      const [H, Tq] = q.shape;
+      const Tk = k.shape[1]!;
+      const win = local && localWindow(local, q, Tk, causal, params);
+      let maskT = mask ? tf.tensor(mask.data, [...mask.shape]) : undefined;
+      if (win) {
+        const w = tf.tensor3d(win.allowed, [win.Hw, Tq, Tk]);
+        maskT = maskT ? tf.mul(w, maskT) : w; // [Hw, Tq, Tk] ∧ [Tq, Tk]
+      }
+      const m = maskT ? { mask: maskT } : {};
       const b = bias ? tf.tensor(bias.data, [...bias.shape]) : undefined;
       const biased: ScoreFn | undefined = b && ((qh, kh) => tf.add(computeScores(own, qh, kh, p), b) as tf.Tensor3D); // [H, Tq, Tk] + B
-      out = attend({ q, k, v, score: biased ?? own, normaliser, params: p, causal, kvHeadOf, ...m });
+      // Luong: normalise over the window, then weigh by the Gaussian; not renormalised.
+      const g = win?.gauss && tf.tensor3d(win.gauss, [win.Hw, Tq, Tk]);
+      const norm: Normaliser | NormaliseFn = g
+        ? (sc, mk) => tf.mul(normalise(normaliser, sc, mk, { seed }), g)
+        : normaliser;
+      out = attend({ q, k, v, score: biased ?? own, normaliser: norm, params: p, causal, kvHeadOf, seed, ...m });
+      if (win) {
+        // What may be attended to in the end: the window, the block's mask and the causal mask.
+        const allowed = tf.mul(tf.ones([win.Hw, Tq, Tk]), maskT!);
+        const full = causal
+          ? tf.mul(allowed, tf.linalg.bandPart(tf.ones([Tq, Tk]), -1, Tk - Tq)) // j ≤ i + (Tk − Tq)
+          : allowed;
+        windowOut = { allowed: full.dataSync() as Float32Array, positions: win.positions, Hw: win.Hw, H };
+      }
     } catch (err) {
       if (err instanceof RangeError) throw new AttentionInputError('shape', err.message);
       throw err;
@@ -145,6 +273,7 @@ export function recompute(input: WhatIfInput, score: ScoreFunction, normaliser: 
       context: out.context.dataSync() as Float32Array,
       sShape: out.scores.shape,
       cShape: out.context.shape,
+      windowOut,
     };
   });
 
@@ -156,10 +285,32 @@ export function recompute(input: WhatIfInput, score: ScoreFunction, normaliser: 
   if (qList) qk['query'] = qList;
   if (kList) qk['key'] = kList;
   const cTok: Record<string, 'input' | 'output'> = qList ? { query: qList } : {};
-  const how = `${score} + ${normaliser}`;
+  const how = `${score} + ${normaliser}${normaliser === 'sampled' ? ` (seed ${seed})` : ''}${local ? `, ${windowText(local)}` : ''}`;
   const heads = single ? [] : [H];
   const headAxis = single ? [] : ['head'];
+  const wo = result.windowOut;
+  const perHead = wo !== undefined && wo.Hw > 1;
+  const windowParts = wo
+    ? {
+        windowMask: tensor(
+          'mask',
+          perHead ? [H, Tq, Tk] : [Tq, Tk],
+          perHead ? ['head', 'query', 'key'] : ['query', 'key'],
+          new Float32Array(wo.allowed),
+          { tokenAxes: qk, description: `Local window (${windowText(local!)}) ∧ the block's mask: 1 = may attend` },
+        ),
+        positions: tensor(
+          'p_t',
+          perHead ? [H, Tq] : [Tq],
+          perHead ? ['head', 'query'] : ['query'],
+          Float32Array.from(wo.positions),
+          { tokenAxes: qList ? { query: qList } : {}, description: 'Aligned position p_t of each query' },
+        ),
+      }
+    : {};
   return {
+    ...windowParts,
+    ...(normaliser === 'sampled' ? { seed } : {}),
     scores: tensor('scores', [...heads, Tq, Tk], [...headAxis, 'query', 'key'], new Float32Array(result.scores), {
       tokenAxes: qk,
       description: `What-if scores (${score}), before masking`,

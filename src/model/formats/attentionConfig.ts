@@ -41,6 +41,9 @@ export interface HandBuiltConfig {
   readonly W1?: Matrix;
   readonly W2?: Matrix;
   readonly v?: number[];
+  /** Luong's predictive alignment for what-if's local-p: p_t = S·sigmoid(v_pᵀ tanh(W_p q_t)); W_p is d_p × d_k. */
+  readonly W_p?: Matrix;
+  readonly v_p?: number[];
   readonly causal: boolean;
 }
 
@@ -272,6 +275,19 @@ function handBuilt(c: Checker, title: string): HandBuiltConfig | undefined {
   const da = W1?.length;
   const W2 = c.matrix(['W2'], score === 'additive', da, dk, `d_a × d_k = ${da ?? '?'}×${dk ?? '?'} like W1`);
   const v = c.vector(['v'], score === 'additive', da, `d_a = ${da ?? '?'} numbers (one per row of W1)`);
+  const W_p = c.matrix(
+    ['W_p'],
+    c.at(['v_p']) !== undefined,
+    undefined,
+    dk,
+    `d_p × d_k (d_k = ${dk ?? '?'}) for local-p's aligned position p_t = S·sigmoid(v_pᵀ tanh(W_p q_t))`,
+  );
+  const v_p = c.vector(
+    ['v_p'],
+    W_p !== undefined,
+    W_p?.length,
+    `d_p = ${W_p?.length ?? '?'} numbers (one per row of W_p)`,
+  );
   const causalNode = c.at(['causal']);
   if (causalNode && causalNode.type !== 'boolean') c.report(causalNode, '"causal" must be true or false.');
   if (causalNode?.value === true && queryTokens)
@@ -296,6 +312,7 @@ function handBuilt(c: Checker, title: string): HandBuiltConfig | undefined {
     W1,
     W2,
     v,
+    ...(W_p && v_p ? { W_p, v_p } : {}),
     causal: causalNode?.value === true,
   };
 }

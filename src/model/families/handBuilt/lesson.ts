@@ -46,6 +46,6 @@ export const handBuiltLesson = {
     title: 'Context vectors',
     formula: 'cᵢ = Σⱼ αᵢⱼ vⱼ',
     explanation:
-      'Each query’s context vector: the values mixed by its weights. With softmax or sparsemax that is a weighted mean; with sigmoid a weighted sum.',
+      'Each query’s context vector: the values mixed by its weights. With softmax or sparsemax that is a weighted mean; with sigmoid a weighted sum; with hard attention (hardmax, sampled) the value of the one chosen key (hardmax: the mean of tied keys).',
   }),
 };

@@ -74,6 +74,13 @@ export function runHandBuilt(c: HandBuiltConfig, options: RunOptions = {}): Trac
     ...(c.W1 ? [tensor('W1', [c.W1.length, dk], ['d_a', 'd_k'], flat(c.W1))] : []),
     ...(c.W2 ? [tensor('W2', [c.W2.length, dk], ['d_a', 'd_k'], flat(c.W2))] : []),
     ...(c.v ? [tensor('v', [c.v.length], ['d_a'], Float32Array.from(c.v))] : []),
+    // Used by nothing in the run itself: what-if's local-p window reads them (Luong's predictive alignment).
+    ...(c.W_p && c.v_p
+      ? [
+          tensor('W_p', [c.W_p.length, dk], ['d_p', 'd_k'], flat(c.W_p)),
+          tensor('v_p', [c.v_p.length], ['d_p'], Float32Array.from(c.v_p)),
+        ]
+      : []),
   ];
   const L = handBuiltLesson;
   const stages: Stage[] = [

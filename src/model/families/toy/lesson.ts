@@ -3,7 +3,7 @@
 import { SCORE_FORMULAS } from '../../attention/scores';
 import { NORMALISER_FORMULAS } from '../../attention/normalisers';
 import { WORD_VOCAB_SIZE } from '../../tokenizers/wordTokenizer';
-import type { Normaliser, ScoreFunction, Stage } from '../../../../shared/trace';
+import { DEFAULT_SAMPLE_SEED, type Normaliser, type ScoreFunction, type Stage } from '../../../../shared/trace';
 
 /** What a stage says about itself; the model adds id, kind, layer and tensors. */
 type StageText = Pick<Stage, 'title' | 'formula' | 'explanation'>;
@@ -41,6 +41,18 @@ const NORMALISER_WORDS: Record<Normaliser, string> = {
     'sparsemax projects each row of scores onto the probability simplex: it subtracts a threshold τ and clips at 0, so keys far enough below the best get exactly 0 while each row still sums to 1',
   sigmoid:
     'sigmoid squashes each score into (0, 1) on its own, without looking at the other keys, so a row need not sum to 1 and the context is a weighted sum rather than a weighted mean',
+  hardmax:
+    'hardmax gives the whole row to the best-scoring key (split evenly if several tie for the top): this is hard attention, which picks one token where soft attention (softmax, sparsemax) blends several. ' +
+    'It cannot be trained by backpropagation: the weights are piecewise constant in the scores, so their gradient is 0 almost everywhere and says nothing about which scores to raise',
+  sampled: `sampled hard attention draws one key per query from the softmax distribution (mulberry32, seed ${DEFAULT_SAMPLE_SEED}) and gives it the whole row, so each row is one-hot and sums to 1. The draw itself has no gradient, so a model trained this way needs a score-function (REINFORCE) estimator, ∇E[f] = E[f(j)·∇log p(j)], instead of backpropagation through the weights`,
+};
+
+const CONTEXT_WORDS: Record<Normaliser, string> = {
+  softmax: ', a weighted mean',
+  sparsemax: ', a weighted mean',
+  sigmoid: ', a weighted sum whose weights need not add up to 1',
+  hardmax: ': exactly the value of the one chosen token, or the mean of the tied ones',
+  sampled: ': exactly the value of the one sampled token',
 };
 
 function scoreFormula(score: ScoreFunction, d: number): string {
@@ -104,7 +116,7 @@ export const toyLesson = {
     formula: 'cᵢ[h] = Σⱼ αᵢⱼ[h] V[h]ⱼ;  output = concat(c[0], c[1]) W_O',
     explanation:
       `Each token's context vector, per head, is its attention row applied to the values: a mix of the value vectors of the tokens it ` +
-      `attends to (with ${normaliser}${normaliser === 'sigmoid' ? ', a weighted sum whose weights need not add up to 1' : ', a weighted mean'}). ` +
+      `attends to (with ${normaliser}${CONTEXT_WORDS[normaliser]}). ` +
       `The ${H} heads' ${d}-number contexts are put side by side again (${H * d} numbers) and mixed by W_O into the layer's ${D}-number output per token.`,
   }),
 };
