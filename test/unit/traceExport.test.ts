@@ -250,3 +250,40 @@ test('cancelling mid-export throws "cancelled" and leaves no file, not even a pa
   );
   assert.deepEqual(fs.readdirSync(dir), []);
 });
+
+test('with fetch, tensors the trace does not hold are asked for one at a time, in file order, and written the same', async () => {
+  const model = await loadHfModel(path.join(FIX, 'gpt2'));
+  const trace = await model.run('The quick brown fox', {});
+  model.dispose();
+  // The trace as an index: shapes, no numbers (as a host holding tensors in the worker would see it).
+  const empty = new Float32Array(0);
+  const index: Trace = {
+    ...trace,
+    stages: trace.stages.map((s) => ({ ...s, tensors: s.tensors.map((t) => ({ ...t, data: empty })) })),
+  };
+  const asked: string[] = [];
+  let inFlight = 0;
+  const file = path.join(scratch('al-export-fetch-'), 'lazy.safetensors');
+  const r = await exportTraceSafetensors(index, file, {
+    fetch: async (stageId, name, shape) => {
+      assert.equal(inFlight++, 0, 'one tensor at a time');
+      await new Promise((resolve) => setImmediate(resolve));
+      asked.push(`${stageId}/${name}`);
+      const t = trace.stages.find((s) => s.id === stageId)!.tensors.find((x) => x.name === name)!;
+      assert.deepEqual(shape, t.shape);
+      inFlight--;
+      return t.data;
+    },
+  });
+  const all = trace.stages.flatMap((s) => s.tensors.map((t) => `${s.id}/${t.name}`));
+  assert.deepEqual(asked, all, 'every tensor once, in trace order (nothing shared without the arrays)');
+  assert.equal(r.tensors, all.length);
+  assertSameTrace(await readTraceExport(file), trace);
+  await assert.rejects(
+    exportTraceSafetensors(index, path.join(path.dirname(file), 'short.safetensors'), {
+      fetch: async () => new Float32Array(1),
+    }),
+    /Cannot write .*short\.safetensors: tensor tokens\/ids has 1 value for shape \[4\]/,
+  );
+  assert.ok(!fs.existsSync(path.join(path.dirname(file), 'short.safetensors')));
+});

@@ -31,6 +31,13 @@ export interface ExportOptions {
   readonly onProgress?: (fraction: number, message: string) => void;
   /** Replace an existing file (and its index). Default false: an existing target is refused with a message. */
   readonly overwrite?: boolean;
+  /**
+   * Where each tensor's numbers come from when the trace does not hold them (tensors kept by the
+   * worker, sent on request): called once per tensor, in file order, one at a time, so only one
+   * tensor is in memory at once. Its result must have the tensor's shape's number of values.
+   * Without it each tensor's own `data` is written.
+   */
+  readonly fetch?: (stageId: string, tensorName: string, shape: readonly number[]) => Promise<Float32Array>;
 }
 
 export interface ExportResult {
@@ -125,12 +132,19 @@ export function exportName(stageId: string, tensorName: string, taken: ReadonlyS
 
 interface Planned {
   readonly key: string;
+  readonly stageId: string;
+  readonly name: string;
   readonly shape: readonly number[];
+  readonly size: number;
   readonly data: Float32Array;
 }
 
 /** The file's tensors (shared data written once), the index, and the header bytes (8-byte aligned). */
-function plan(trace: Trace, safetensorsName: string): { tensors: Planned[]; index: TraceIndex; header: Uint8Array } {
+function plan(
+  trace: Trace,
+  safetensorsName: string,
+  fetched: boolean,
+): { tensors: Planned[]; index: TraceIndex; header: Uint8Array } {
   const tensors: Planned[] = [];
   const byData = new Map<Float32Array, Planned[]>();
   const taken = new Set<string>();
@@ -144,14 +158,16 @@ function plan(trace: Trace, safetensorsName: string): { tensors: Planned[]; inde
     ...(s.step !== undefined ? { step: s.step } : {}),
     ...(s.attention ? { attention: s.attention } : {}),
     tensors: s.tensors.map((t) => {
-      const same = byData.get(t.data)?.find((p) => p.shape.join() === t.shape.join());
+      const size = t.shape.reduce((a, b) => a * b, 1);
+      // A tensor several stages share (the same array) is written once; fetched tensors are not compared.
+      const same = fetched ? undefined : byData.get(t.data)?.find((p) => p.shape.join() === t.shape.join());
       let key = same?.key;
       if (!key) {
         key = exportName(s.id, t.name, taken);
         taken.add(key);
-        const p = { key, shape: t.shape, data: t.data };
+        const p = { key, stageId: s.id, name: t.name, shape: t.shape, size, data: t.data };
         tensors.push(p);
-        byData.set(t.data, [...(byData.get(t.data) ?? []), p]);
+        if (!fetched) byData.set(t.data, [...(byData.get(t.data) ?? []), p]);
       }
       return {
         name: t.name,
@@ -197,7 +213,7 @@ function plan(trace: Trace, safetensorsName: string): { tensors: Planned[]; inde
   };
   let offset = 0;
   for (const t of tensors) {
-    const bytes = t.data.length * 4;
+    const bytes = t.size * 4;
     json[t.key] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
@@ -245,9 +261,9 @@ export async function exportTraceSafetensors(
   checkCancel(signal);
   await checkExportTarget(target, options.overwrite ?? false);
   const indexPath = indexPathFor(target);
-  const { tensors, index, header } = plan(trace, path.basename(target));
+  const { tensors, index, header } = plan(trace, path.basename(target), options.fetch !== undefined);
   const indexText = JSON.stringify(index, null, 1);
-  const dataBytes = tensors.reduce((a, t) => a + t.data.length * 4, 0);
+  const dataBytes = tensors.reduce((a, t) => a + t.size * 4, 0);
   const total = header.length + dataBytes;
   const suffix = `.${process.pid}.${Date.now().toString(36)}.partial`;
   const tmp = target + suffix;
@@ -264,7 +280,13 @@ export async function exportTraceSafetensors(
     let position = header.length;
     const scratch = littleEndian ? undefined : new Uint8Array(Math.min(CHUNK_BYTES, dataBytes));
     for (const t of tensors) {
-      const bytes = t.data.length * 4;
+      const bytes = t.size * 4;
+      checkCancel(signal);
+      const data = options.fetch ? await options.fetch(t.stageId, t.name, t.shape) : t.data;
+      if (data.length !== t.size)
+        throw new Error(
+          `tensor ${t.key} has ${data.length} value${data.length === 1 ? '' : 's'} for shape [${t.shape.join(', ')}]`,
+        );
       for (let off = 0; off < bytes; off += CHUNK_BYTES) {
         checkCancel(signal);
         const len = Math.min(CHUNK_BYTES, bytes - off);
@@ -273,9 +295,9 @@ export async function exportTraceSafetensors(
           // A big-endian host: the format is little-endian.
           chunk = scratch.subarray(0, len);
           const view = new DataView(chunk.buffer, chunk.byteOffset, len);
-          for (let i = 0; i < len / 4; i++) view.setFloat32(i * 4, t.data[off / 4 + i]!, true);
+          for (let i = 0; i < len / 4; i++) view.setFloat32(i * 4, data[off / 4 + i]!, true);
         } else {
-          chunk = new Uint8Array(t.data.buffer, t.data.byteOffset + off, len);
+          chunk = new Uint8Array(data.buffer, data.byteOffset + off, len);
         }
         await writeAll(handle, chunk, position);
         position += len;
