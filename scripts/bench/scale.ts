@@ -428,7 +428,7 @@ export async function benchScale(options: { quick: boolean; argv: readonly strin
     for (const n of lengths) {
       const name = `${shape.name} @ ${n}`;
       if (n > shape.positions) {
-        rows.push([name, `n/a: the model has ${shape.positions} positions`, ...Array(13).fill('')]);
+        rows.push([name, `n/a: the model has ${shape.positions} positions`, ...Array(12).fill('')]);
         continue;
       }
       const load = os.loadavg()[0]!.toFixed(1);

@@ -292,10 +292,11 @@ export async function exportTraceSafetensors(
         const len = Math.min(CHUNK_BYTES, bytes - off);
         let chunk: Uint8Array;
         if (scratch) {
-          // A big-endian host: the format is little-endian.
+          // A big-endian host: the format is little-endian. Bit patterns, so NaN payloads survive.
           chunk = scratch.subarray(0, len);
           const view = new DataView(chunk.buffer, chunk.byteOffset, len);
-          for (let i = 0; i < len / 4; i++) view.setFloat32(i * 4, data[off / 4 + i]!, true);
+          const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
+          for (let i = 0; i < len / 4; i++) view.setUint32(i * 4, bits[off / 4 + i]!, true);
         } else {
           chunk = new Uint8Array(data.buffer, data.byteOffset + off, len);
         }
