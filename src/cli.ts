@@ -1,6 +1,7 @@
 // Command line: `node dist/cli.js --model NAME "text"` (or --file PATH) prints a readable summary;
 // --json PATH writes the whole trace (tensors as base64 float32; with --generate, the generated
-// tokens with their probabilities and alternatives); --list-models lists built-ins,
+// tokens with their probabilities and alternatives); --export OUT.safetensors writes it as
+// safetensors (streamed, any size) with OUT.index.json beside it; --list-models lists built-ins,
 // --list-cache the Hugging Face cache; --download REPO[@REV] fetches a checkpoint into that cache.
 // --memory-budget MB refuses a run whose estimated memory is larger before it starts (default: the
 // attentionLens.memoryBudgetMB setting's default), as the extension's worker does.
@@ -24,6 +25,7 @@ import {
   type Trace,
 } from '../shared/trace';
 import { traceToJson } from '../shared/codec';
+import { checkExportTarget, exportTraceSafetensors } from './model/formats/safetensorsWriter';
 import { decodedOutput, predictionKind, predictionRowLabel } from '../shared/tensorView';
 import {
   GENERATE_USAGE,
@@ -39,6 +41,8 @@ interface Args {
   text?: string;
   file?: string;
   json?: string;
+  export?: string;
+  force: boolean;
   score?: ScoreFunction;
   normaliser?: Normaliser;
   maxTokens?: number;
@@ -79,18 +83,22 @@ function memoryBudget(v: string): number {
 }
 
 const USAGE = `Usage: attention-lens [--model MODEL] [--score dot|scaled-dot|general|additive] [--normaliser softmax|sparsemax|sigmoid|hardmax|sampled]
-                      [--max-tokens N] [--memory-budget MB] [--timeout SECONDS] [--json OUT.json] ("text" | --file PATH)
+                      [--max-tokens N] [--memory-budget MB] [--timeout SECONDS] [--json OUT.json] [--export OUT.safetensors [--force]]
+                      ("text" | --file PATH)
        attention-lens --list-models | --list-cache
        attention-lens --download REPO[@REVISION] ["text"]
 MODEL is a built-in id (--list-models), a checkpoint folder, its config.json, a TensorFlow.js model.json,
 an *.attention.json (which carries its own input), or a repo id in the Hugging Face cache (--list-cache).
 --memory-budget MB refuses a run estimated to need more (${MEMORY_BUDGET_RANGE[0]} to ${MEMORY_BUDGET_RANGE[1]}; default ${DEFAULT_MEMORY_BUDGET_MB}).
+--export writes every tensor of the trace as float32 safetensors (named <stage>/<tensor>) and OUT.index.json
+beside it (tokens, stages, formulas, predictions); an existing OUT or index is refused unless --force.
 ${GENERATE_USAGE}
 Exit codes: 0 done, 1 model or input refused, 2 bad usage, 3 download failed, 124 timed out, 130 interrupted.`;
 
 function parse(argv: string[]): Args {
   const a: Args = {
     model: DEFAULT_MODEL_ID,
+    force: false,
     list: false,
     listCache: false,
     help: false,
@@ -107,6 +115,8 @@ function parse(argv: string[]): Args {
     if (arg === '--model') a.model = next();
     else if (arg === '--file') a.file = next();
     else if (arg === '--json') a.json = next();
+    else if (arg === '--export') a.export = next();
+    else if (arg === '--force') a.force = true;
     else if (arg === '--max-tokens') a.maxTokens = positive(arg, next(), true);
     else if (arg === '--timeout') a.timeoutSeconds = positive(arg, next(), false);
     else if (arg === '--memory-budget') a.memoryBudgetMB = memoryBudget(next());
@@ -216,6 +226,34 @@ async function download(spec: string, signal: AbortSignal): Promise<string> {
   return snapshot;
 }
 
+/** --file's text; a file that cannot be read is bad usage, named. */
+function readInput(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new UsageError(
+      `--file ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'it is a folder' : e.message}.`,
+    );
+  }
+}
+
+/** The whole trace as safetensors + index, with progress on a terminal. */
+async function writeExport(trace: Trace, file: string, force: boolean, signal: AbortSignal): Promise<void> {
+  let shown = -1;
+  const r = await exportTraceSafetensors(trace, file, {
+    overwrite: force,
+    signal,
+    onProgress: (f) => {
+      const pct = Math.floor(f * 100);
+      if (pct !== shown && process.stderr.isTTY) process.stderr.write(`\rexporting ${pct}%   `);
+      shown = pct;
+    },
+  });
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  console.error(`wrote ${file} (${r.tensors} tensors, ${formatBytes(r.bytes)}) and ${r.indexPath}`);
+}
+
 async function main(signal: AbortSignal): Promise<number> {
   const args = parse(process.argv.slice(2));
   if (args.help) {
@@ -238,11 +276,19 @@ async function main(signal: AbortSignal): Promise<number> {
     args.model = snapshot;
   }
   const sampling = samplingOf(args.gen, (m) => new UsageError(m));
-  const text = args.file ? fs.readFileSync(args.file, 'utf8') : args.text;
+  if (args.force && !args.export)
+    throw new UsageError('--force replaces an existing --export file; give --export OUT.safetensors with it.');
+  const text = args.file ? readInput(args.file) : args.text;
   const which = await resolveModel(args.model);
   if (text === undefined && which.kind !== 'attention-json') {
     console.error(USAGE);
     return EXIT.usage;
+  }
+  // Checked before the model runs: a long run should not end in "cannot write".
+  if (args.export) {
+    await checkExportTarget(args.export, args.force).catch((err: Error) => {
+      throw new UsageError(`--export: ${err.message}`);
+    });
   }
   const backend = await initBackend('wasm', path.join(__dirname, 'wasm'));
   if (backend.warning) console.error(`warning: ${backend.warning}`);
@@ -273,6 +319,7 @@ async function main(signal: AbortSignal): Promise<number> {
     trace = await model.run(text!, options);
     if (args.gen.n !== undefined) {
       console.log(summary(trace));
+      if (args.export) await writeExport(trace, args.export, args.force, signal);
       const generated = await printGeneration(
         model,
         trace.tokens.map((t) => t.id),
@@ -287,6 +334,8 @@ async function main(signal: AbortSignal): Promise<number> {
       model.dispose();
       return EXIT.ok;
     }
+    // The weights are freed before the leak count below, which counts only what the run left behind.
+    model.dispose();
   }
   if (args.gen.n !== undefined)
     throw new UsageError(`--generate needs a model and a text, not ${which.path}, which carries its own input.`);
@@ -295,6 +344,7 @@ async function main(signal: AbortSignal): Promise<number> {
     fs.writeFileSync(args.json, JSON.stringify(traceToJson(trace)));
     console.error(`wrote ${args.json}`);
   }
+  if (args.export) await writeExport(trace, args.export, args.force, signal);
   const leaked = tf.memory().numTensors - before;
   if (leaked !== 0) console.error(`warning: ${leaked} tensors leaked`);
   return EXIT.ok;

@@ -12,13 +12,14 @@ import { benchLayers } from './layer';
 import { benchRender } from './render';
 import { benchLoad } from './load';
 import { benchBig } from './bigCheckpoints';
+import { benchScale } from './scale';
 import { benchGenerate } from './generate';
 import { execFileSync } from 'node:child_process';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
-// `--only=layer,models` runs just those parts (activation, layer, models, load, worker, render, generate; big only when named).
+// `--only=layer,models` runs just those parts (activation, layer, models, load, worker, render, generate; big and scale only when named).
 const only = [...args]
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
@@ -260,6 +261,8 @@ async function main(): Promise<void> {
   if (part('generate')) await benchGenerate({ quick });
   // Not in the default run: it writes ~4 GB of checkpoints once and takes minutes.
   if (only?.includes('big')) await benchBig();
+  // Not in the default run either: ~1.5 GB of checkpoints once, and rows that take minutes and GBs.
+  if (only?.includes('scale')) await benchScale({ quick, argv: process.argv.slice(2) });
 }
 
 main().catch((err) => {

@@ -1,5 +1,5 @@
 // The command line as a user runs it (a child process): --model's forms, --list-cache, --download
-// against the imitation Hub, validated numbers, --timeout, and the exit codes.
+// against the imitation Hub, validated numbers, --timeout, --export (safetensors + index) and the exit codes.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -8,6 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { addSnapshot } from './hfCacheTree';
 import { repoFromFolder, startFakeHub, type FakeHub } from './fakeHub';
+import { readTraceExport } from '../../src/model/formats/safetensorsWriter';
+import { traceFromJson } from '../../shared/codec';
 
 const ROOT = path.join(__dirname, '..', '..');
 const FIX = path.join(ROOT, 'test', 'fixtures', 'hf');
@@ -134,4 +136,78 @@ test('--timeout ends a run that takes longer with exit 124', async () => {
   const r = await cli(['--timeout', '0.05', '--model', path.join(FIX, 'gpt2'), 'The quick fox']);
   assert.equal(r.code, 124, r.stderr);
   assert.match(r.stderr, /timed out after 0\.05 s/);
+});
+
+test('--export OUT.safetensors --file TEXT writes the whole trace and OUT.index.json, equal bit for bit to --json', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'al-cli-export-'));
+  const text = path.join(dir, 'input.txt');
+  fs.writeFileSync(text, 'The quick brown fox jumps over the lazy dog, and the cat sleeps.');
+  const out = path.join(dir, 'run.safetensors');
+  const json = path.join(dir, 'run.json');
+  const r = await cli([
+    '--model',
+    path.join(FIX, 'gpt2'),
+    '--max-tokens',
+    '8',
+    '--file',
+    text,
+    '--json',
+    json,
+    '--export',
+    out,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  assert.match(
+    r.stderr,
+    new RegExp(`wrote ${esc(out)} \\(\\d+ tensors, [\\d.]+ kB\\) and ${esc(path.join(dir, 'run.index.json'))}`),
+  );
+  const exported = await readTraceExport(out);
+  const written = traceFromJson(JSON.parse(fs.readFileSync(json, 'utf8')));
+  assert.equal(exported.tokens.length, 8);
+  assert.deepEqual(exported.tokens, written.tokens);
+  assert.deepEqual(
+    exported.stages.map((s) => [s.id, s.title, s.formula, s.tensors.map((t) => [t.name, ...t.shape])]),
+    written.stages.map((s) => [s.id, s.title, s.formula, s.tensors.map((t) => [t.name, ...t.shape])]),
+  );
+  for (const [i, s] of written.stages.entries())
+    for (const [j, t] of s.tensors.entries())
+      assert.deepEqual(
+        new Uint32Array(exported.stages[i]!.tensors[j]!.data.slice().buffer),
+        new Uint32Array(t.data.slice().buffer),
+        `${s.id}/${t.name}`,
+      );
+  assert.deepEqual(exported.predictions, written.predictions);
+});
+
+test('--export refuses an existing file before the model runs (exit 2) unless --force; a missing folder and a bad --file exit 2', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'al-cli-export-'));
+  const out = path.join(dir, 'run.safetensors');
+  const model = ['--model', path.join(FIX, 'gpt2')];
+  assert.equal((await cli([...model, '--export', out, 'The quick fox'])).code, 0);
+  const first = fs.readFileSync(out);
+  const again = await cli([...model, '--export', out, 'A lazy dog']);
+  assert.equal(again.code, 2, again.stderr);
+  assert.match(
+    again.stderr,
+    /--export: Cannot export to .*run\.safetensors: .*run\.safetensors already exists \(replace it with --force\)\./,
+  );
+  assert.equal(again.stdout, '', 'refused before the model ran');
+  assert.deepEqual(fs.readFileSync(out), first);
+  const forced = await cli([...model, '--export', out, '--force', 'A lazy dog']);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.equal((await readTraceExport(out)).text, 'A lazy dog');
+
+  const missing = await cli([...model, '--export', path.join(dir, 'no', 'run.safetensors'), 'hi']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /--export: Cannot export to .*: the folder .*no does not exist\./);
+  const underFile = await cli([...model, '--export', path.join(out, 'x.safetensors'), 'hi']);
+  assert.equal(underFile.code, 2);
+  assert.match(underFile.stderr, /run\.safetensors is not a folder/);
+  const force = await cli([...model, '--force', 'hi']);
+  assert.equal(force.code, 2);
+  assert.match(force.stderr, /--force replaces an existing --export file/);
+  const noFile = await cli([...model, '--file', path.join(dir, 'nothing.txt')]);
+  assert.equal(noFile.code, 2);
+  assert.match(noFile.stderr, /--file .*nothing\.txt: no such file\./);
 });
