@@ -1,7 +1,7 @@
 // Paints the attention of the token under the caret onto the text (background opacity by weight).
 import * as vscode from 'vscode';
 import type { Session } from '../session';
-import { attendedBy, tokenAt } from './attends';
+import { attendedBy, forecastAttendedAt, tokenAt } from './attends';
 import { traceFor } from './provider';
 
 const LEVELS = 8;
@@ -55,8 +55,9 @@ export class AttentionDecorations implements vscode.Disposable {
     const src = traceFor(this.session, editor.document);
     if (!this.enabled() || !trace || !src || src.stale) return this.clear(editor);
     const local = editor.document.offsetAt(editor.selection.active) - src.offset;
-    const q = tokenAt(trace.tokens, local);
-    const a = q >= 0 ? attendedBy(trace, this.session.cursor, q, 0) : undefined;
+    const forecast = forecastAttendedAt(trace, this.session.cursor, local, 0);
+    const q = forecast ? -1 : tokenAt(trace.tokens, local);
+    const a = forecast ?? (q >= 0 ? attendedBy(trace, this.session.cursor, q, 0) : undefined);
     if (!a) return this.clear(editor);
     const buckets: vscode.Range[][] = Array.from({ length: LEVELS }, () => []);
     const max = Math.max(...a.row, 1e-9);
@@ -72,7 +73,7 @@ export class AttentionDecorations implements vscode.Disposable {
       );
     });
     this.types.forEach((t, i) => editor.setDecorations(t, buckets[i]!));
-    const qt = trace.tokens[q]!;
+    const qt = forecast ? forecast.hovered : trace.tokens[q]!;
     editor.setDecorations(this.focus, [
       new vscode.Range(
         editor.document.positionAt(src.offset + qt.start),
