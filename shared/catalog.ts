@@ -61,13 +61,13 @@ export const CATALOG: readonly CatalogEntry[] = [
     id: 'traffic-lstm-attention',
     label: 'Traffic forecast: LSTM + temporal attention',
     description:
-      'Real I-94 traffic (UCI, CC BY 4.0): an LSTM reads 168 hourly volumes, a decoder forecasts 6 hours attending over them (qᵀWk).',
+      'Real I-94 traffic (UCI, CC BY 4.0): an LSTM reads the last 24 hours and the same hour on the 6 days before; a decoder forecasts 6 hours attending over them (qᵀWk).',
   },
   {
     id: 'traffic-conv-lstm-attention',
     label: 'Traffic forecast: Conv → LSTM + temporal attention',
     description:
-      'The case study’s hybrid: a causal 1-D convolution over the 168-hour window feeds the LSTM; attention over the past hours (qᵀWk).',
+      'The case study’s hybrid: a causal 1-D convolution over the past week feeds the LSTM (the same 30 hours); attention over them (qᵀWk).',
   },
 ];
 

@@ -443,6 +443,28 @@ def write_results(results: dict, info: dict) -> None:
         lines.append(f"| {v} | {100 * L['day']:.1f}% | {100 * L['day_uniform']:.1f}% | {100 * L['week']:.1f}% | "
                      f"{100 * L['week_uniform']:.1f}% | {100 * L['last3']:.1f}% | {100 * L['last3_uniform']:.1f}% | "
                      f"{', '.join(str(x) for x in L['top_lags'][0])} |")
+    # Reading, from the numbers above (nothing hand-written about the values)
+    att = r['variants'].get('lstm-attention')
+    none = r['variants'].get('lstm-none')
+    if att and none:
+        def cmp(a: float, b: float) -> str:
+            return 'lower' if a < b else 'higher'
+        lines += ['', '## Reading', '',
+                  f"- Over the 6 hours, the attention LSTM's MAE ({att['test']['mae']:.1f}) is {cmp(att['test']['mae'], sn['mae'])} "
+                  f"than the seasonal naive forecast's ({sn['mae']:.1f}) and its RMSE ({att['test']['rmse']:.1f}) "
+                  f"{cmp(att['test']['rmse'], sn['rmse'])} ({sn['rmse']:.1f}): the models make fewer large errors "
+                  f"(holidays, incidents, where last week is a poor guide) but not a smaller typical error. At +1 h they are "
+                  f"far better ({att['test']['mae_by_h'][0]:.1f} against {sn['mae_by_h'][0]:.1f}); by +6 h worse "
+                  f"({att['test']['mae_by_h'][-1]:.1f}).",
+                  f"- Attention against none, same encoder and the same {att['train']['epochs']} epochs: MAE "
+                  f"{att['test']['mae']:.1f} vs {none['test']['mae']:.1f}, RMSE {att['test']['rmse']:.1f} vs "
+                  f"{none['test']['rmse']:.1f}.",
+                  f"- The attention is broad: {100 * att['lags']['day']:.1f}% on lag 24 ± 1 where an even spread gives "
+                  f"{100 * att['lags']['day_uniform']:.1f}%, {100 * att['lags']['week']:.1f}% on lag 168 ± 1 (even: "
+                  f"{100 * att['lags']['week_uniform']:.1f}%). The stage texts in the panel quote these numbers.",
+                  '- Training was cut short by the shared machine: 3 epochs each (one process per variant, a 12-minute '
+                  'cap, then one more epoch for the two attention variants so all three have 3); longer training would '
+                  'likely lower every error here.']
     lines.append('')
     (OUT_DIR / 'RESULTS.md').write_text('\n'.join(lines))
 

@@ -65,8 +65,9 @@ export class AttentionHoverProvider implements vscode.HoverProvider {
     const md = new vscode.MarkdownString(undefined, true);
     md.appendMarkdown(`**Attention Lens** · ${escape(trace.model.name)} · ${escape(a.stage.title)}\n\n`);
     const truth = a.hovered === trace.outputTokens?.[a.hour];
+    const range = new vscode.Range(doc.positionAt(offset + a.hovered.start), doc.positionAt(offset + a.hovered.end));
     md.appendMarkdown(
-      `Forecast hour +${a.hour + 1}: ${Math.round(a.forecast)} vehicles/hour${truth ? ` (this number, ${code(a.hovered.text)}, is its truth)` : ''} attends to:\n\n`,
+      `Forecast hour +${a.hour + 1}: ${Math.round(a.forecast)} vehicles/hour${truth ? ` (this number, ${code(doc.getText(range))}, is its truth)` : ''} attends to:\n\n`,
     );
     md.appendMarkdown('| hour | volume | lag | weight | |\n|---:|---:|---:|---:|---|\n');
     for (const e of a.entries)
@@ -80,7 +81,6 @@ export class AttentionHoverProvider implements vscode.HoverProvider {
     const args = encodeURIComponent(JSON.stringify([{ stage: a.stageIndex, row: a.hour }]));
     md.appendMarkdown(`\n[Show in panel](command:${SHOW_IN_PANEL}?${args})`);
     md.isTrusted = { enabledCommands: [SHOW_IN_PANEL] };
-    const range = new vscode.Range(doc.positionAt(offset + a.hovered.start), doc.positionAt(offset + a.hovered.end));
     return new vscode.Hover(md, range);
   }
 }

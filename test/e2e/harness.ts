@@ -65,7 +65,7 @@ export async function launch(opts: LaunchOptions = {}): Promise<Session> {
     const consoleLines: string[] = [];
     page.on('console', (m) => consoleLines.push(m.text()));
     const url = opts.query ? `${server.url}&${opts.query(server.port)}` : server.url;
-    await page.goto(url);
+    await page.goto(url, { timeout: 120_000 }); // a loaded machine (2 shared cores) can take more than the default 30 s
     await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
     mkdirSync(RESULTS, { recursive: true });
     const b = browser;

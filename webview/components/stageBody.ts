@@ -2,6 +2,7 @@
 // grid, or the tokens), the predictions, the what-if and the export bar, each its own part.
 import { blockOf } from '../../shared/navigation';
 import { headCount, toMatrix } from '../../shared/tensorView';
+import { timeSeriesOf } from '../../shared/timeSeries';
 import { h } from '../dom';
 import { linesTensor, matrixOf, shownTensors, withMask } from '../matrices';
 import { currentStage, type PanelState } from '../store';
@@ -11,6 +12,7 @@ import { linesFigure } from './linesFigure';
 import { matrixFigure, type Figure } from './matrixFigure';
 import { group, type Built, type PanelContext, type PartSpec } from './part';
 import { decodedPart, predictionsPart } from './predictions';
+import { timeAxisFigure } from './timeAxis';
 import { tokenChips } from './tokens';
 import { viewSwitchPart } from './viewSwitch';
 import { whatIfPart } from './whatIf';
@@ -29,6 +31,8 @@ export function contentPart(ctx: PanelContext): PartSpec {
       const { view, row } = s.cursor;
       const map = s.settings.colourMap;
       if (view === 'grid') return [s.trace, 'grid', map];
+      // A forecast (the traffic models): the time axis above the stage's own figures, for the focused forecast hour.
+      if (view === 'heatmap' && timeSeriesOf(s.trace)) return [stage, 'time', map, row];
       if (stage.kind === 'tokens') return [s.trace, 'tokens'];
       // A stage without a head axis (embeddings, layer outputs) looks the same for every head.
       const head = stage.tensors.some((t) => headCount(t) > 0) ? s.cursor.head : undefined;
@@ -41,7 +45,10 @@ export function contentPart(ctx: PanelContext): PartSpec {
       const { view, head, row } = s.cursor;
       const map = s.settings.colourMap;
       if (view === 'grid') return buildGrid(ctx, t, map);
-      if (stage.kind === 'tokens') return { nodes: [tokenChips(t)] };
+      const series = view === 'heatmap' ? timeSeriesOf(t) : undefined;
+      const axis = series && timeAxisFigure(ctx, t, stage, series, row, map);
+      if (stage.kind === 'tokens')
+        return axis ? figures([axis], h('div', {}, axis.el, tokenChips(t))) : { nodes: [tokenChips(t)] };
       const mask = blockOf(t, stage)?.mask;
       const kvHeadOf = stage.attention?.kvHeadOf;
       const lines = view === 'lines' ? linesTensor(stage) : undefined;
@@ -58,7 +65,8 @@ export function contentPart(ctx: PanelContext): PartSpec {
           kvHeadOf,
         }),
       );
-      return figures(list, h('div', { class: 'matrices' }, ...list.map((f) => f.el)));
+      const matrices = h('div', { class: 'matrices' }, ...list.map((f) => f.el));
+      return axis ? figures([axis, ...list], h('div', {}, axis.el, matrices)) : figures(list, matrices);
     },
   };
 }

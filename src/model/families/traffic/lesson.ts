@@ -23,7 +23,7 @@ export function trafficName(variant: TrafficVariant): string {
 }
 
 export function trafficDescription(variant: TrafficVariant, M: number, H: number): string {
-  return `${variant === 'conv-lstm-attention' ? 'A causal 1-D convolution over the window feeds an LSTM encoder' : 'An LSTM encoder reads the window'}; an LSTM decoder forecasts the next ${H} hourly volumes of westbound I-94 (Minneapolis–St Paul), attending over the past ${M} hours with the general score s_tᵀ W h_i. ${TRAFFIC_CREDIT_SHORT}`;
+  return `${variant === 'conv-lstm-attention' ? 'A causal 1-D convolution over the past ' + M + ' hours feeds an LSTM encoder' : 'An LSTM encoder reads'} the last 24 hours and the same hour on each earlier day of the week; an LSTM decoder forecasts the next ${H} hourly volumes of westbound I-94 (Minneapolis–St Paul), attending over those hours with the general score s_tᵀ W h_j. ${TRAFFIC_CREDIT_SHORT}`;
 }
 
 /** The sizes and measured facts the text quotes. */

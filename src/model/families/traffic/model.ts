@@ -110,7 +110,7 @@ class TrafficModel implements AttentionModel {
       stages.push(...stepStages(lesson, stepFacts(lesson, t, step, known?.value), step, data.encoder.Wk));
       // A forecast hour whose truth is in the selection points at that number, so hovering it shows what the forecast attended to.
       outputTokens.push({
-        text: `+${t + 1} h`,
+        text: `+${t + 1} h: ${fmt(step.forecast)} `, // the row label, and the panel's "decoded output" line
         id: t,
         start: known ? known.start : -1,
         end: known ? known.end : -1,
