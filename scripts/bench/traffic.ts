@@ -58,7 +58,7 @@ export async function benchTraffic(opts: { quick: boolean }): Promise<void> {
           opts.quick ? 1 : 3,
         );
         const leak = tf.memory().numTensors - before;
-        row.push(`${ms.toFixed(1)} ms (${(ms / M).toFixed(2)} ms/h)${leak ? ` LEAK ${leak}` : ''}`);
+        row.push(`${ms.toFixed(1)} ms (${keysFor(M).length} hours read)${leak ? ` LEAK ${leak}` : ''}`);
       }
       sizeRows.push(row);
     } finally {
