@@ -9,6 +9,8 @@ export interface CatalogEntry {
 export const SEQ2SEQ_VARIANTS = ['additive', 'dot', 'general', 'scaled-dot', 'none'] as const;
 export type Seq2seqVariant = (typeof SEQ2SEQ_VARIANTS)[number];
 
+export const TRAFFIC_VARIANTS = ['lstm-attention', 'conv-lstm-attention'] as const;
+
 export const DEFAULT_MODEL_ID = 'tinystories-656k';
 
 export const CATALOG: readonly CatalogEntry[] = [
@@ -54,6 +56,18 @@ export const CATALOG: readonly CatalogEntry[] = [
     id: 'seq2seq-dates-none',
     label: 'Seq2seq dates: no attention (bottleneck)',
     description: 'The decoder sees only the encoder’s final state: the fixed-context bottleneck.',
+  },
+  {
+    id: 'traffic-lstm-attention',
+    label: 'Traffic forecast: LSTM + temporal attention',
+    description:
+      'Real I-94 traffic (UCI, CC BY 4.0): an LSTM reads the last 24 hours and the same hour on the 6 days before; a decoder forecasts 6 hours attending over them (qᵀWk).',
+  },
+  {
+    id: 'traffic-conv-lstm-attention',
+    label: 'Traffic forecast: Conv → LSTM + temporal attention',
+    description:
+      'The case study’s hybrid: a causal 1-D convolution over the past week feeds the LSTM (the same 30 hours); attention over them (qᵀWk).',
   },
 ];
 

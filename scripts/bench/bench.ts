@@ -14,12 +14,13 @@ import { benchLoad } from './load';
 import { benchBig } from './bigCheckpoints';
 import { benchScale } from './scale';
 import { benchGenerate } from './generate';
+import { benchTraffic } from './traffic';
 import { execFileSync } from 'node:child_process';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
-// `--only=layer,models` runs just those parts (activation, layer, models, load, worker, render, generate; big and scale only when named).
+// `--only=layer,models` runs just those parts (activation, layer, models, load, worker, render, generate, traffic; big and scale only when named).
 const only = [...args]
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
@@ -127,6 +128,8 @@ async function models(): Promise<void> {
   const rows: (string | number)[][] = [];
   const refRows: (string | number)[][] = [];
   for (const entry of CATALOG) {
+    // A forecaster reads 168 hourly volumes, not text of a given length: its own part (`--only=traffic`).
+    if (entry.id.startsWith('traffic-')) continue;
     let model;
     try {
       model = await getModel(entry.id);
@@ -259,6 +262,7 @@ async function main(): Promise<void> {
   if (part('worker')) await worker();
   if (part('render')) await benchRender();
   if (part('generate')) await benchGenerate({ quick });
+  if (part('traffic')) await benchTraffic({ quick });
   // Not in the default run: it writes ~4 GB of checkpoints once and takes minutes.
   if (only?.includes('big')) await benchBig();
   // Not in the default run either: ~1.5 GB of checkpoints once, and rows that take minutes and GBs.

@@ -1,7 +1,8 @@
 // What a token attends to, for the editor hover and decorations. Pure: no vscode import.
 import type { Stage, Token, Trace } from '../../shared/trace';
 import type { Cursor } from '../../shared/protocol';
-import { blockAt, type AttentionBlock } from '../../shared/navigation';
+import { attentionBlocks, blockAt, type AttentionBlock } from '../../shared/navigation';
+import { attentionRow, forecastHourOf, timeSeriesOf } from '../../shared/timeSeries';
 
 /** Index of the token covering a UTF-16 offset into the trace's text, or -1. */
 export function tokenAt(tokens: readonly Token[], offset: number): number {
@@ -63,6 +64,54 @@ export function attendedBy(trace: Trace, cursor: Cursor, query: number, k: numbe
   const entries = order.slice(0, k).map((key) => ({ key, token: block.keyTokens[key]!, weight: row[key]! }));
   const stage = block.stages.normalise;
   return { block, stage, stageIndex: trace.stages.indexOf(stage), head, query, entries, row };
+}
+
+/** What a forecast hour attended to, for a hover over one of the numbers of a forecasting trace. */
+export interface ForecastAttended extends Attended {
+  /** The forecast hour (0-based) and the number under the mouse (an input hour, or that hour's truth). */
+  readonly hour: number;
+  readonly hovered: Token;
+  readonly forecast: number;
+}
+
+/**
+ * Forecasting traces (the traffic models): the numbers in the editor are the input hours, and
+ * those after the window are the truth of the forecast hours. Hovering a truth number shows what
+ * that forecast hour attended to; hovering an input hour shows the cursor's forecast hour (+1 h
+ * when the cursor is on no particular hour). `local` is the offset into the trace's text.
+ */
+export function forecastAttendedAt(
+  trace: Trace,
+  cursor: Cursor,
+  local: number,
+  k: number,
+): ForecastAttended | undefined {
+  const series = timeSeriesOf(trace);
+  if (!series) return undefined;
+  const outputs = trace.outputTokens ?? [];
+  const o = outputs.findIndex((t) => t.start >= 0 && t.start <= local && local < t.end);
+  const i = o >= 0 ? -1 : tokenAt(trace.tokens, local);
+  if (o < 0 && i < 0) return undefined;
+  const cur = trace.stages[cursor.stage];
+  const hour = o >= 0 ? o : (forecastHourOf(cur, cursor.row, series.horizon) ?? 0);
+  const block = attentionBlocks(trace).find((b) => b.step === hour && b.info.queries === 'output');
+  const row = attentionRow(trace, cur, hour);
+  if (!block || !row) return undefined;
+  const order = Array.from({ length: row.length }, (_, j) => j).sort((a, b) => row[b]! - row[a]! || a - b);
+  const entries = order.slice(0, k).map((key) => ({ key, token: trace.tokens[key]!, weight: row[key]! }));
+  const stage = block.stages.normalise;
+  return {
+    block,
+    stage,
+    stageIndex: trace.stages.indexOf(stage),
+    head: 0,
+    query: hour,
+    entries,
+    row,
+    hour,
+    hovered: o >= 0 ? outputs[o]! : trace.tokens[i]!,
+    forecast: series.forecast[hour]!,
+  };
 }
 
 /** A 10-cell text bar for a weight in [0, 1]. */

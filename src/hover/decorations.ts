@@ -1,7 +1,7 @@
 // Paints the attention of the token under the caret onto the text (background opacity by weight).
 import * as vscode from 'vscode';
 import type { Session } from '../session';
-import { attendedBy, crossRow, tokenAt } from './attends';
+import { attendedBy, crossRow, forecastAttendedAt, tokenAt } from './attends';
 import { traceFor } from './provider';
 
 const LEVELS = 8;
@@ -55,11 +55,12 @@ export class AttentionDecorations implements vscode.Disposable {
     const src = traceFor(this.session, editor.document);
     if (!this.enabled() || !trace || !src || src.stale) return this.clear(editor);
     const local = editor.document.offsetAt(editor.selection.active) - src.offset;
-    const caret = tokenAt(trace.tokens, local);
+    const forecast = forecastAttendedAt(trace, this.session.cursor, local, 0);
+    const caret = forecast ? -1 : tokenAt(trace.tokens, local);
     const self = caret >= 0 ? attendedBy(trace, this.session.cursor, caret, 0) : undefined;
     // On cross-attention, the output token the panel focuses (its row) shades the input it reads.
-    const cross = self ? undefined : crossRow(trace, this.session.cursor);
-    const a = self ?? cross;
+    const cross = forecast || self ? undefined : crossRow(trace, this.session.cursor);
+    const a = forecast ?? self ?? cross;
     if (!a) return this.clear(editor);
     const q = self ? caret : -1;
     const buckets: vscode.Range[][] = Array.from({ length: LEVELS }, () => []);
@@ -76,7 +77,7 @@ export class AttentionDecorations implements vscode.Disposable {
       );
     });
     this.types.forEach((t, i) => editor.setDecorations(t, buckets[i]!));
-    const qt = trace.tokens[q];
+    const qt = forecast ? forecast.hovered : trace.tokens[q];
     if (!qt) return editor.setDecorations(this.focus, []);
     editor.setDecorations(this.focus, [
       new vscode.Range(

@@ -1,7 +1,7 @@
 // Hover-to-inspect: hovering a token of the last run shows the tokens it attends to.
 import * as vscode from 'vscode';
 import type { Session } from '../session';
-import { attendedBy, bar, readBy, tokenAt, type ReadBy } from './attends';
+import { attendedBy, bar, forecastAttendedAt, readBy, tokenAt, type ForecastAttended, type ReadBy } from './attends';
 import { tokenLabel } from '../../shared/tensorView';
 import { markdownCode as code, markdownText as escape } from '../../shared/escape';
 import type { Token } from '../../shared/trace';
@@ -34,6 +34,8 @@ export class AttentionHoverProvider implements vscode.HoverProvider {
         ),
       );
     }
+    const forecast = forecastAttendedAt(trace, this.session.cursor, local, this.topK());
+    if (forecast) return this.forecastHover(doc, src.offset, forecast);
     const index = tokenAt(trace.tokens, local);
     if (index < 0) return undefined;
     const token = trace.tokens[index]!;
@@ -74,5 +76,31 @@ export class AttentionHoverProvider implements vscode.HoverProvider {
     md.appendMarkdown(`\n[Show in panel](command:${SHOW_IN_PANEL}?${args})`);
     md.isTrusted = { enabledCommands: [SHOW_IN_PANEL] };
     return md;
+  }
+
+  /** A forecasting trace: which past hours forecast hour +t attended to (t: the hovered truth's hour, else the cursor's). */
+  private forecastHover(doc: vscode.TextDocument, offset: number, a: ForecastAttended): vscode.Hover {
+    const trace = this.session.trace!;
+    const M = trace.tokens.length;
+    const md = new vscode.MarkdownString(undefined, true);
+    md.appendMarkdown(`**Attention Lens** · ${escape(trace.model.name)} · ${escape(a.stage.title)}\n\n`);
+    const truth = a.hovered === trace.outputTokens?.[a.hour];
+    const range = new vscode.Range(doc.positionAt(offset + a.hovered.start), doc.positionAt(offset + a.hovered.end));
+    md.appendMarkdown(
+      `Forecast hour +${a.hour + 1}: ${Math.round(a.forecast)} vehicles/hour${truth ? ` (this number, ${code(doc.getText(range))}, is its truth)` : ''} attends to:\n\n`,
+    );
+    md.appendMarkdown('| hour | volume | lag | weight | |\n|---:|---:|---:|---:|---|\n');
+    for (const e of a.entries)
+      md.appendMarkdown(
+        `| ${e.key + 1} | ${code(e.token.text)} | ${M + a.hour - e.key} h | ${e.weight.toFixed(4)} | ${bar(e.weight / Math.max(a.entries[0]!.weight, 1e-9))} |\n`,
+      );
+    if (!truth) {
+      const i = a.hovered.id;
+      md.appendMarkdown(`\nThis hour (${i + 1} of ${M}) has weight ${a.row[i]!.toFixed(4)}.\n`);
+    }
+    const args = encodeURIComponent(JSON.stringify([{ stage: a.stageIndex, row: a.hour }]));
+    md.appendMarkdown(`\n[Show in panel](command:${SHOW_IN_PANEL}?${args})`);
+    md.isTrusted = { enabledCommands: [SHOW_IN_PANEL] };
+    return new vscode.Hover(md, range);
   }
 }

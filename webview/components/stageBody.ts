@@ -2,6 +2,7 @@
 // grid, or the tokens), the predictions, the what-if and the export bar, each its own part.
 import { blockOf } from '../../shared/navigation';
 import { headCount, toMatrix } from '../../shared/tensorView';
+import { timeSeriesOf } from '../../shared/timeSeries';
 import { h } from '../dom';
 import { isAttentionMatrix, linesTensor, matrixOf, shownTensors, withMask } from '../matrices';
 import { currentStage, type PanelState } from '../store';
@@ -12,6 +13,7 @@ import { matrixFigure, type Figure } from './matrixFigure';
 import { group, type Built, type PanelContext, type PartSpec } from './part';
 import { attentionView } from './attentionView';
 import { decodedPart, predictionsPart } from './predictions';
+import { timeAxisFigure } from './timeAxis';
 import { tokenChips } from './tokens';
 import { viewSwitchPart } from './viewSwitch';
 import { whatIfPart } from './whatIf';
@@ -30,6 +32,8 @@ export function contentPart(ctx: PanelContext): PartSpec {
       const { view, row } = s.cursor;
       const map = s.settings.colourMap;
       if (view === 'grid') return [s.trace, 'grid', map];
+      // A forecast (the traffic models): the time axis above the stage's own figures, for the focused forecast hour.
+      if (view === 'heatmap' && timeSeriesOf(s.trace)) return [stage, 'time', map, row];
       if (stage.kind === 'tokens') return [s.trace, 'tokens'];
       // A stage without a head axis (embeddings, layer outputs) looks the same for every head.
       const head = stage.tensors.some((t) => headCount(t) > 0) ? s.cursor.head : undefined;
@@ -46,7 +50,10 @@ export function contentPart(ctx: PanelContext): PartSpec {
       const { view, head, row } = s.cursor;
       const map = s.settings.colourMap;
       if (view === 'grid') return buildGrid(ctx, t, ctx.tensors.gridOf(t), map);
-      if (stage.kind === 'tokens') return { nodes: [tokenChips(t)] };
+      const series = view === 'heatmap' ? timeSeriesOf(t) : undefined;
+      const axis = series && timeAxisFigure(ctx, t, stage, series, row, map);
+      if (stage.kind === 'tokens')
+        return axis ? figures([axis], h('div', {}, axis.el, tokenChips(t))) : { nodes: [tokenChips(t)] };
       if (view === 'heads' || view === 'text' || view === 'neuron')
         return attentionView(ctx, t, stage, view, head, row);
       const mask = blockOf(t, stage)?.mask;
@@ -66,7 +73,8 @@ export function contentPart(ctx: PanelContext): PartSpec {
           ...(stage.attention && row !== undefined && isAttentionMatrix(tensor) ? { focusRow: row } : {}),
         }),
       );
-      return figures(list, h('div', { class: 'matrices' }, ...list.map((f) => f.el)));
+      const matrices = h('div', { class: 'matrices' }, ...list.map((f) => f.el));
+      return axis ? figures([axis, ...list], h('div', {}, axis.el, matrices)) : figures(list, matrices);
     },
   };
 }

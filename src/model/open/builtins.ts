@@ -2,12 +2,19 @@
 // catalog's ids (shared/catalog.ts); a catalog entry without a loader, or a loader the catalog does
 // not list, fails at start-up. Cached per process.
 import type { AttentionModel } from '../model';
-import { CATALOG, DEFAULT_MODEL_ID, SEQ2SEQ_VARIANTS, type CatalogEntry } from '../../../shared/catalog';
+import {
+  CATALOG,
+  DEFAULT_MODEL_ID,
+  SEQ2SEQ_VARIANTS,
+  TRAFFIC_VARIANTS,
+  type CatalogEntry,
+} from '../../../shared/catalog';
 import { createToyModel } from '../families/toy/model';
 import { builtinTinyStoriesDir, loadLlama } from '../families/llama/model';
 import { builtinSeq2seqDir, loadSeq2seq } from '../families/seq2seq/model';
 import { builtinEnglishEncoderDir, loadBert } from '../families/bert/model';
 import { builtinDatesTransformerDir, loadEncoderDecoder } from '../families/marian/model';
+import { builtinTrafficDir, loadTraffic } from '../families/traffic/model';
 
 export { CATALOG as BUILTIN_MODELS, DEFAULT_MODEL_ID };
 
@@ -17,6 +24,7 @@ const LOADERS: Readonly<Record<string, () => Promise<AttentionModel>>> = {
   'english-encoder': () => loadBert(builtinEnglishEncoderDir()),
   'dates-transformer': () => loadEncoderDecoder(builtinDatesTransformerDir()),
   ...Object.fromEntries(SEQ2SEQ_VARIANTS.map((v) => [`seq2seq-dates-${v}`, () => loadSeq2seq(builtinSeq2seqDir(), v)])),
+  ...Object.fromEntries(TRAFFIC_VARIANTS.map((v) => [`traffic-${v}`, () => loadTraffic(builtinTrafficDir(), v)])),
 };
 
 const listed = new Set(CATALOG.map((m) => m.id));
