@@ -55,6 +55,24 @@ export const CATALOG: readonly CatalogEntry[] = [
     label: 'Seq2seq dates: no attention (bottleneck)',
     description: 'The decoder sees only the encoder’s final state: the fixed-context bottleneck.',
   },
+  {
+    id: 'seq2seq-dates-lstm',
+    label: 'Seq2seq dates: LSTM, additive (Bahdanau)',
+    description:
+      'BiLSTM encoder → LSTM decoder, additive score vᵀtanh(W₁q + W₂k); shows the gates i, f, o and the cell state.',
+  },
+  {
+    id: 'seq2seq-reverse-additive',
+    label: 'Reverse strings: GRU with additive attention',
+    description:
+      'BiGRU encoder → GRU decoder, additive score vᵀtanh(W₁q + W₂k); writes a–z letters backwards. Charts accuracy against length.',
+  },
+  {
+    id: 'seq2seq-reverse-none',
+    label: 'Reverse strings: GRU, no attention (bottleneck)',
+    description:
+      'BiGRU encoder → GRU decoder that sees only the encoder’s final state; accuracy falls as strings grow. Charts accuracy against length.',
+  },
 ];
 
 /** A model from the user's disk is named by its file: `file:` + the absolute path of its config.json / model.json. */

@@ -5,7 +5,7 @@ import type { AttentionModel } from '../model';
 import { CATALOG, DEFAULT_MODEL_ID, SEQ2SEQ_VARIANTS, type CatalogEntry } from '../../../shared/catalog';
 import { createToyModel } from '../families/toy/model';
 import { builtinTinyStoriesDir, loadLlama } from '../families/llama/model';
-import { builtinSeq2seqDir, loadSeq2seq } from '../families/seq2seq/model';
+import { builtinReverseDir, builtinSeq2seqDir, loadSeq2seq } from '../families/seq2seq/model';
 import { builtinEnglishEncoderDir, loadBert } from '../families/bert/model';
 import { builtinDatesTransformerDir, loadEncoderDecoder } from '../families/marian/model';
 
@@ -17,6 +17,13 @@ const LOADERS: Readonly<Record<string, () => Promise<AttentionModel>>> = {
   'english-encoder': () => loadBert(builtinEnglishEncoderDir()),
   'dates-transformer': () => loadEncoderDecoder(builtinDatesTransformerDir()),
   ...Object.fromEntries(SEQ2SEQ_VARIANTS.map((v) => [`seq2seq-dates-${v}`, () => loadSeq2seq(builtinSeq2seqDir(), v)])),
+  'seq2seq-dates-lstm': () => loadSeq2seq(builtinSeq2seqDir(), 'additive', { cell: 'lstm' }),
+  ...Object.fromEntries(
+    (['additive', 'none'] as const).map((v) => [
+      `seq2seq-reverse-${v}`,
+      () => loadSeq2seq(builtinReverseDir(), v, { task: 'reverse', id: `seq2seq-reverse-${v}` }),
+    ]),
+  ),
 };
 
 const listed = new Set(CATALOG.map((m) => m.id));

@@ -28,7 +28,16 @@ export interface EncoderStates {
 }
 
 export function disposeEncoder(e: EncoderStates): void {
-  tf.dispose([e.X, e.Hf, e.Hb, e.H, e.s0.h, ...(e.s0.c ? [e.s0.c] : []), ...(e.Cf ? [e.Cf] : []), ...(e.Cb ? [e.Cb] : [])]);
+  tf.dispose([
+    e.X,
+    e.Hf,
+    e.Hb,
+    e.H,
+    e.s0.h,
+    ...(e.s0.c ? [e.s0.c] : []),
+    ...(e.Cf ? [e.Cf] : []),
+    ...(e.Cb ? [e.Cb] : []),
+  ]);
   tf.dispose([...Object.values(e.gatesF), ...Object.values(e.gatesB)]);
 }
 

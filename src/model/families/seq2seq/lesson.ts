@@ -64,7 +64,7 @@ export function seq2seqDescription(variant: Seq2seqVariant, cell: Cell = 'gru', 
 export const GATE_FORMULA: Readonly<Record<string, string>> = {
   z: 'zₜ = σ(W_z xₜ + U_z hₜ₋₁ + b_z)',
   r: 'rₜ = σ(W_r xₜ + U_r hₜ₋₁ + b_r)',
-  'h̃': 'h̃ₜ = tanh(W_h xₜ + b_h + rₜ ⊙ (U_h hₜ₋₁ + b_Uh))',
+  h̃: 'h̃ₜ = tanh(W_h xₜ + b_h + rₜ ⊙ (U_h hₜ₋₁ + b_Uh))',
   i: 'iₜ = σ(W_i xₜ + U_i hₜ₋₁ + b_i)',
   f: 'fₜ = σ(W_f xₜ + U_f hₜ₋₁ + b_f)',
   g: 'gₜ = tanh(W_g xₜ + U_g hₜ₋₁ + b_g)',
@@ -83,7 +83,7 @@ export const SHOWN_GATES: Readonly<Record<Cell, readonly string[]>> = {
 const GATE_WORDS: Readonly<Record<string, string>> = {
   z: 'update gate',
   r: 'reset gate',
-  'h̃': 'candidate state',
+  h̃: 'candidate state',
   i: 'input gate',
   f: 'forget gate',
   g: 'candidate (cell input)',
@@ -98,9 +98,10 @@ export function gateDescription(name: string, where: string): string {
 
 /** Every equation of one step of the cell, joined for a stage's formula line. */
 export function cellFormula(cell: Cell): string {
-  return [...(cell === 'gru' ? ['z', 'r', 'h̃'] : ['i', 'f', 'g', 'o', 'c']).map((k) => GATE_FORMULA[k]), STATE_FORMULA[cell]].join(
-    ',  ',
-  );
+  return [
+    ...(cell === 'gru' ? ['z', 'r', 'h̃'] : ['i', 'f', 'g', 'o', 'c']).map((k) => GATE_FORMULA[k]),
+    STATE_FORMULA[cell],
+  ].join(',  ');
 }
 
 function cellExplanation(cell: Cell, dh: number): string {

@@ -74,7 +74,9 @@ export function encoderStages(c: LessonContext, e: EncoderNumbers): Stage[] {
         ...dirTensors('forward', e.gatesF),
         ...dirTensors('backward', e.gatesB),
         tensor('s0', [d], ['d_dec'], e.s0, { description: 'decoder initial state s₀ = [→h_n ; ←h_1]' }),
-        ...(e.c0 ? [tensor('c0', [d], ['d_dec'], e.c0, { description: 'decoder initial cell state c₀ = [→c_n ; ←c_1]' })] : []),
+        ...(e.c0
+          ? [tensor('c0', [d], ['d_dec'], e.c0, { description: 'decoder initial cell state c₀ = [→c_n ; ←c_1]' })]
+          : []),
       ],
     },
   ];
