@@ -3,6 +3,7 @@
     /usr/bin/python3 scripts/train/bottleneck.py                # train both, evaluate, write the results
     /usr/bin/python3 scripts/train/bottleneck.py --train-only none   # train one (two processes can run at once)
     /usr/bin/python3 scripts/train/bottleneck.py --eval-only    # evaluate the exported weights, write the results
+    /usr/bin/python3 scripts/train/bottleneck.py --write-results   # RESULTS.md from accuracy-by-length.json
 
 Task: the input is a string of 5 to 60 lower-case letters a–z, the target is the same string reversed
 ("attention" → "noitnetta"). Data is generated from a fixed seed; the test strings never occur in
@@ -197,10 +198,27 @@ def write_results(acc: dict) -> None:
     lines += ['', '## Per-character accuracy by input length', '', head, rule]
     for v in VARIANTS:
         lines.append(f'| `{v}` ({names[v]}) | ' + ' | '.join(f'{100 * x:.1f}%' for x in acc['models'][v]['char']) + ' |')
-    lines += ['', '| model | parameters | training time |', '|---|---|---|']
+    lines += ['', '## Training', '', f'| model | parameters | steps | training loss (step {EVAL_EVERY} → end) | validation exact / per character, by step | training time |',
+              '|---|---|---|---|---|---|']
     for v in VARIANTS:
         t = acc['training'][v]
-        lines.append(f"| `{v}` | {t['parameters']:,} | {t['seconds'] / 60:.1f} min |")
+        hist = t['history']
+        curve = ', '.join(f"{h['step']}: {100 * h['valid_exact']:.0f}% / {100 * h['valid_char']:.0f}%" for h in hist)
+        lines.append(f"| `{v}` | {t['parameters']:,} | {t['steps']} | {hist[0]['loss']:.2f} → {hist[-1]['loss']:.2f} | {curve} | "
+                     f"{t['seconds'] / 60:.1f} min |")
+    a, n = acc['models']['additive'], acc['models']['none']
+    lines += ['', '## Reading these numbers', '',
+              f'- With attention, per-character accuracy is at least {100 * min(a["char"]):.1f}% at every length, and exact match',
+              f'  falls only from {100 * a["exact"][0]:.1f}% (5–10 letters) to {100 * a["exact"][-1]:.1f}% (51–60): each decoder step looks at the',
+              '  encoder state of the letter it copies (the alignment is the anti-diagonal), so length costs little.',
+              f'- Without attention, per-character accuracy falls from {100 * n["char"][0]:.1f}% (5–10) to {100 * n["char"][-1]:.1f}% (51–60), not far',
+              '  above chance (1/26 ≈ 3.8%): everything must pass through s₀, 64 numbers, whatever the',
+              '  length. Its loss was still falling when training stopped, so with the same budget it had not even',
+              f'  mastered short strings ({100 * n["exact"][0]:.1f}% exact at 5–10); a longer run would help short strings most, which is',
+              '  the bottleneck too: what a fixed-size state cannot hold grows with the input.',
+              '- Both models had the same data, batches, seed, optimiser and 800 steps (the budget two shared cores',
+              '  allowed); neither was tuned. Greedy decoding; a string counts as exact only if every letter and the',
+              '  end token are right.']
     lines += ['', f'CPU, {torch.get_num_threads()} thread(s), PyTorch {torch.__version__}; the 2-core machine was shared with other jobs.',
               '', 'The same numbers are in `accuracy-by-length.json`, which the extension reads to draw the chart',
               '"accuracy against input length" at the end of a run with either model.', '']
@@ -214,6 +232,9 @@ def main() -> None:
     vocab = build_vocab()
     (OUT_DIR / 'vocab.json').write_text(json.dumps(vocab, indent=1, ensure_ascii=False) + '\n')
     acc_path = OUT_DIR / 'accuracy-by-length.json'
+    if '--write-results' in sys.argv:  # RESULTS.md from accuracy-by-length.json, nothing recomputed
+        write_results(json.loads((OUT_DIR / 'accuracy-by-length.json').read_text()))
+        return
     args = [a for a in sys.argv[1:] if not a.startswith('--')]
     train_only = '--train-only' in sys.argv
     training = {}
