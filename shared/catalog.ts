@@ -57,9 +57,9 @@ export const CATALOG: readonly CatalogEntry[] = [
   },
   {
     id: 'seq2seq-dates-lstm',
-    label: 'Seq2seq dates: LSTM, additive (Bahdanau)',
+    label: 'Seq2seq dates: BiLSTM → LSTM, additive (Bahdanau)',
     description:
-      'BiLSTM encoder → LSTM decoder, additive score vᵀtanh(W₁q + W₂k); shows the gates i, f, o and the cell state.',
+      'BiLSTM encoder → LSTM decoder, additive score vᵀtanh(W₁q + W₂k); shows the gates i, f, g, o and the cell state c.',
   },
   {
     id: 'seq2seq-reverse-additive',

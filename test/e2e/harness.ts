@@ -65,7 +65,8 @@ export async function launch(opts: LaunchOptions = {}): Promise<Session> {
     const consoleLines: string[] = [];
     page.on('console', (m) => consoleLines.push(m.text()));
     const url = opts.query ? `${server.url}&${opts.query(server.port)}` : server.url;
-    await page.goto(url);
+    // A loaded machine (several test runs sharing two cores) can take longer than the default 30 s.
+    await page.goto(url, { timeout: 120_000 });
     await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
     mkdirSync(RESULTS, { recursive: true });
     const b = browser;

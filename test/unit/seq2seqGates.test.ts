@@ -217,6 +217,13 @@ test('stage text: each gate’s formula, exactly as the cell computes it', async
   assert.match(lstm.info.description, /BiLSTM encoder → LSTM decoder with additive \(Bahdanau\) attention/);
   // The decoder's gates are per-unit vectors; sigmoid gates lie in (0, 1), the candidates in (−1, 1).
   const q = stage(tl, 'dec0.query');
-  for (const g of ['i', 'f', 'o']) assert.ok(findTensor(q, g)!.data.every((x) => x > 0 && x < 1), `${g} in (0, 1)`);
-  assert.ok(findTensor(q, 'g')!.data.every((x) => x > -1 && x < 1), 'g in (−1, 1)');
+  for (const g of ['i', 'f', 'o'])
+    assert.ok(
+      findTensor(q, g)!.data.every((x) => x > 0 && x < 1),
+      `${g} in (0, 1)`,
+    );
+  assert.ok(
+    findTensor(q, 'g')!.data.every((x) => x > -1 && x < 1),
+    'g in (−1, 1)',
+  );
 });
