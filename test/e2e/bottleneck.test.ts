@@ -34,6 +34,8 @@ before(async () => {
   }
 });
 after(async () => {
+  const errors = s?.consoleLines.filter((l) => /error/i.test(l)) ?? [];
+  if (errors.length) console.log(`webview console errors:\n${errors.slice(0, 10).join('\n')}`);
   await s?.close();
 });
 
@@ -66,11 +68,15 @@ test('without attention: the reversing sample’s first line, and the chart of b
   await selectLine(s.page, 1);
   await rightClickMenu(s.page, 'Visualise attention');
   const frame = await panelFrame(s.page, '[data-testid="tokens"]');
-  const out = await decodedOutput(frame);
-  console.log(`none:     ${LINE} → ${out} (right: ${REVERSED})`);
   const chips = await frame.locator('nav.pipeline > .phase').allTextContents();
   assert.equal(chips[chips.length - 1], 'accuracy by length', `the chart is the last part: ${chips}`);
-  await s.shot('bottleneck-none-tokens');
+  // The last decoder step (just before the chart) shows the decoded output.
+  await showChart(frame);
+  await frame.click('[data-testid="prev-stage"]');
+  const out = await decodedOutput(frame);
+  console.log(`none:     ${LINE} → ${out} (right: ${REVERSED})`);
+  assert.notEqual(out, REVERSED, 'without attention the 50-letter line comes out wrong');
+  await s.shot('bottleneck-none-output');
   await showChart(frame);
   assert.equal(
     await frame.textContent('[data-testid="stage-title"]'),
@@ -84,9 +90,32 @@ test('without attention: the reversing sample’s first line, and the chart of b
     const label = (await frame.getAttribute(`[data-testid="curves-${name}"]`, 'aria-label')) ?? '';
     const key = name === 'exact match' ? 'exact' : 'char';
     // Both curves, every bucket, with the measured numbers.
-    assert.ok(label.includes(`additive attention 5–10 ${pct(ACC.models.additive[key][0]!)}`), label);
-    assert.ok(label.includes(`no attention 51–60 ${pct(ACC.models.none[key][5]!)}`), label);
+    const [withAttn, without] = label.replace(/^.*?: /, '').split('; ') as [string, string];
+    assert.ok(withAttn.startsWith(`additive attention 5–10 ${pct(ACC.models.additive[key][0]!)}`), label);
+    assert.ok(without.startsWith('no attention 5–10'), label);
+    assert.ok(without.endsWith(`51–60 ${pct(ACC.models.none[key][5]!)}`), label);
     assert.ok(await chart.locator('canvas').isVisible());
+    // Both curves are on the canvas: pixels in each series' colour (blue #1f77b4, orange #ff7f0e).
+    const count = (): Promise<{ blue: number; orange: number }> =>
+      frame.evaluate((id) => {
+        const c = document.querySelector<HTMLCanvasElement>(`[data-testid="${id}"]`)!;
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        let blue = 0;
+        let orange = 0;
+        // (no named helpers in here: the page does not have tsx's __name)
+        for (let i = 0; i < d.length; i += 4) {
+          if (Math.abs(d[i]! - 0x1f) + Math.abs(d[i + 1]! - 0x77) + Math.abs(d[i + 2]! - 0xb4) < 60) blue++;
+          if (Math.abs(d[i]! - 0xff) + Math.abs(d[i + 1]! - 0x7f) + Math.abs(d[i + 2]! - 0x0e) < 60) orange++;
+        }
+        return { blue, orange };
+      }, `curves-${name}`);
+    // (a loaded machine paints late: look again for up to 15 s)
+    let counts = await count();
+    for (let i = 0; i < 30 && !(counts.blue > 200 && counts.orange > 200); i++) {
+      await s.page.waitForTimeout(500);
+      counts = await count();
+    }
+    assert.ok(counts.blue > 200 && counts.orange > 200, `${name}: both curves drawn ${JSON.stringify(counts)}`);
   }
   // Hovering a point reads its value out.
   const canvas = frame.locator('[data-testid="curves-exact match"]');
@@ -98,6 +127,7 @@ test('without attention: the reversing sample’s first line, and the chart of b
   await s.page.mouse.move(box.x + x, box.y + y);
   const readout = (await frame.textContent('[data-testid="readout-exact match"]')) ?? '';
   assert.ok(readout.startsWith('no attention · input length 51–60:'), readout);
+  await s.page.waitForTimeout(1000);
   await s.shot('bottleneck-chart');
 });
 
@@ -107,23 +137,23 @@ test('with attention: Choose model… re-runs the same line; it reverses it and 
   await s.page.locator('.quick-input-list .monaco-list-row', { hasText: 'with additive attention' }).first().waitFor();
   await s.page.keyboard.press('Enter');
   let frame = await panelFrame(s.page, '[data-testid="stage-title"]');
-  let out = '';
   for (let i = 0; i < 120; i++) {
     frame = await panelFrame(s.page, '[data-testid="stage-title"]');
-    if ((await frame.locator('nav.pipeline > .phase', { hasText: 'cross-attention' }).count()) > 0) {
-      out = await decodedOutput(frame);
-      break;
-    }
+    if ((await frame.locator('nav.pipeline > .phase', { hasText: 'cross-attention' }).count()) > 0) break;
     await s.page.waitForTimeout(500);
   }
-  console.log(`additive: ${LINE} → ${out} (right: ${REVERSED})`);
-  assert.equal(out, REVERSED, 'the attention model reverses the 50-letter line');
-  // The alignment is the stage just before the chart.
+  // The alignment is the stage just before the chart, the last decoder step the one before it.
   await showChart(frame);
   await frame.click('[data-testid="prev-stage"]');
   assert.match((await frame.textContent('[data-testid="stage-title"]')) ?? '', /^Alignment/);
+  await s.page.waitForTimeout(3000);
   await s.shot('bottleneck-additive-alignment');
-  await frame.click('[data-testid="next-stage"]');
+  await frame.click('[data-testid="prev-stage"]');
+  const out = await decodedOutput(frame);
+  console.log(`additive: ${LINE} → ${out} (right: ${REVERSED})`);
+  assert.equal(out, REVERSED, 'the attention model reverses the 50-letter line');
+  await showChart(frame);
   assert.equal(await frame.locator('[data-testid="legend-exact match"] .series').count(), 2);
+  await s.page.waitForTimeout(3000);
   await s.shot('bottleneck-additive-chart');
 });

@@ -43,7 +43,7 @@ function marker(g: CanvasRenderingContext2D, s: number, x: number, y: number): v
   g.fill();
 }
 
-function draw(
+export function drawCurves(
   g: CanvasRenderingContext2D,
   m: Matrix,
   l: CurvesLayout,
@@ -126,7 +126,10 @@ export function curvePointAt(l: CurvesLayout, m: Matrix, x: number, y: number): 
   return best && { s: best.s, k: best.k };
 }
 
-export function curvesFigure(ctx: PanelContext, tensor: TensorData, m: Matrix): Figure {
+export function curvesFigure(ctx: PanelContext, tensor: TensorData, matrix: Matrix): Figure {
+  // Its own copy of the numbers: every repaint (resize, theme, hover) reads them, and the trace's
+  // typed arrays may be handed on (transferred) after this figure is built.
+  const m: Matrix = { ...matrix, data: Float32Array.from(matrix.data) };
   const testid = tensor.name;
   const xTitle = `${m.colAxis} (characters)`;
   const yTitle = tensor.name;
@@ -149,7 +152,7 @@ export function curvesFigure(ctx: PanelContext, tensor: TensorData, m: Matrix): 
   let g: CanvasRenderingContext2D | null = null;
   let focus: { s: number; k: number } | undefined;
   const paint = (): void => {
-    if (g) draw(g, m, layout, ctx.theme(), xTitle, yTitle, focus);
+    if (g) drawCurves(g, m, layout, ctx.theme(), xTitle, yTitle, focus);
     readout.textContent = focus
       ? `${m.rowLabels[focus.s]} · ${m.colAxis} ${m.colLabels[focus.k]}: ${percent(m.data[focus.s * m.cols + focus.k]!)}`
       : '\u00a0';
