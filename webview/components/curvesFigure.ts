@@ -81,7 +81,7 @@ export function drawCurves(
   g.textBaseline = 'middle';
   g.fillText(yTitle, 0, 0);
   g.restore();
-  // One line per series, its markers, and each point's value (above the upper curve, below the lower).
+  // One line per series, its markers, and each point's value.
   for (let s = 0; s < m.rows; s++) {
     const colour = COLOURS[s % COLOURS.length]!;
     g.strokeStyle = colour;
@@ -99,9 +99,10 @@ export function drawCurves(
       marker(g, s, p.x, p.y);
       const others = Array.from({ length: m.rows }, (_, r) => m.data[r * m.cols + k]!);
       const v = m.data[s * m.cols + k]!;
-      const highest = v >= Math.max(...others);
-      g.textBaseline = highest ? 'bottom' : 'top';
-      g.fillText(percent(v), p.x, highest ? p.y - 6 : p.y + 6);
+      // Above the point for the upper curve, below it for the lower one unless that would run into the x labels.
+      const above = v >= Math.max(...others) || p.y + 22 > l.bottom;
+      g.textBaseline = above ? 'bottom' : 'top';
+      g.fillText(percent(v), p.x, above ? p.y - 6 : p.y + 6);
     }
   }
   if (focus) {
