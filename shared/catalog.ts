@@ -69,6 +69,24 @@ export const CATALOG: readonly CatalogEntry[] = [
     description:
       'The case study’s hybrid: a causal 1-D convolution over the past week feeds the LSTM (the same 30 hours); attention over them (qᵀWk).',
   },
+  {
+    id: 'seq2seq-dates-lstm',
+    label: 'Seq2seq dates: BiLSTM → LSTM, additive (Bahdanau)',
+    description:
+      'BiLSTM encoder → LSTM decoder, additive score vᵀtanh(W₁q + W₂k); shows the gates i, f, g, o and the cell state c.',
+  },
+  {
+    id: 'seq2seq-reverse-additive',
+    label: 'Reverse strings: GRU with additive attention',
+    description:
+      'BiGRU encoder → GRU decoder, additive score vᵀtanh(W₁q + W₂k); writes a–z letters backwards. Charts accuracy against length.',
+  },
+  {
+    id: 'seq2seq-reverse-none',
+    label: 'Reverse strings: GRU, no attention (bottleneck)',
+    description:
+      'BiGRU encoder → GRU decoder that sees only the encoder’s final state; accuracy falls as strings grow. Charts accuracy against length.',
+  },
 ];
 
 /** A model from the user's disk is named by its file: `file:` + the absolute path of its config.json / model.json. */

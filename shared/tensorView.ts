@@ -29,6 +29,8 @@ function labelsFor(trace: Trace, tensor: TensorData, axis: number): string[] {
   const n = tensor.shape[axis]!;
   const list = which === 'output' ? trace.outputTokens : which === 'input' ? trace.tokens : undefined;
   if (list && list.length >= n) return list.slice(0, n).map(tokenLabel);
+  const given = tensor.labels?.[name];
+  if (given && given.length === n) return [...given];
   if (name === 'vocab') {
     // Logits over a small output vocabulary: each column is the token it scores (its id if never decoded).
     const texts = vocabTexts(trace);
@@ -133,12 +135,21 @@ export type ScaleEnds = Partial<ValueRange>;
 
 /** Attention weights are probabilities: always drawn on [0, 1], so heads and layers compare. */
 export function scaleEndsFor(tensorName: string): ScaleEnds {
-  return tensorName === 'weights' ? { min: 0, max: 1 } : tensorName === 'rollout' ? { min: 0 } : {};
+  return tensorName === 'weights' || isSigmoidGate(tensorName)
+    ? { min: 0, max: 1 }
+    : tensorName === 'rollout'
+      ? { min: 0 }
+      : {};
 }
 
-/** Probabilities are drawn on a sequential map; everything else (scores, Q, K, V, differences) is signed. */
+/** A recurrent cell's sigmoid gate, in (0, 1): GRU z, r; LSTM i, f, o ('z', or 'forward z' for an encoder direction). */
+export function isSigmoidGate(tensorName: string): boolean {
+  return /^(?:(?:forward|backward) )?[zrifo]$/.test(tensorName);
+}
+
+/** Probabilities and gates are drawn on a sequential map; everything else (scores, Q, K, V, differences) is signed. */
 export function isSigned(tensorName: string): boolean {
-  return !['weights', 'probs', 'top_p', 'mask', 'rollout'].includes(tensorName);
+  return !['weights', 'probs', 'top_p', 'mask', 'rollout'].includes(tensorName) && !isSigmoidGate(tensorName);
 }
 
 /** A signed tensor's colour range: symmetric about 0, so 0 is the diverging map's neutral middle. */
@@ -165,6 +176,7 @@ const LEGEND_TITLES: Record<string, string> = {
 
 /** What a heatmap's colour measures, as its legend's title. */
 export function legendTitle(tensorName: string): string {
+  if (isSigmoidGate(tensorName)) return `gate ${tensorName.replace(/^(forward|backward) /, '')} (σ, 0 to 1)`;
   return LEGEND_TITLES[tensorName] ?? `${tensorName} value`;
 }
 

@@ -13,6 +13,10 @@ export interface TensorData {
    * 'output' = trace.outputTokens. Axes not listed are numbered (feature dimensions, heads).
    */
   readonly tokenAxes?: Readonly<Record<string, 'input' | 'output'>>;
+  /** Labels of an axis that is neither tokens nor numbered, by axis name (e.g. model names, length buckets). */
+  readonly labels?: Readonly<Record<string, readonly string[]>>;
+  /** 'curves': a [series, x] matrix drawn as one line per row (a chart), not a heatmap. */
+  readonly plot?: 'curves';
   readonly description?: string;
   /** Left with the host in the panel's index of a big trace (shared/lazy.ts): `data` is filled when fetched. */
   readonly remote?: true;
@@ -141,7 +145,7 @@ export function tensor(
   shape: readonly number[],
   axes: readonly string[],
   data: Float32Array,
-  extra: Pick<TensorData, 'tokenAxes' | 'description'> = {},
+  extra: Pick<TensorData, 'tokenAxes' | 'labels' | 'plot' | 'description'> = {},
 ): TensorData {
   const size = shape.reduce((a, b) => a * b, 1);
   if (data.length !== size)

@@ -15,6 +15,7 @@ import { h } from '../dom';
 import { HeatmapPainter, hitTest, layoutHeatmap, scaleOf, type HeatmapStyle, type Layout } from '../draw/heatmap';
 import { isAttentionMatrix } from '../matrices';
 import type { PanelContext } from './part';
+import { curvesFigure } from './curvesFigure';
 
 export interface Figure {
   readonly el: HTMLElement;
@@ -59,6 +60,8 @@ function rowText(m: Matrix, r: number): string {
 
 export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure {
   const { matrix, tensor } = o;
+  // A [series, x] tensor meant as a chart (accuracy by input length) is drawn as curves, not a heatmap.
+  if (tensor.plot === 'curves' && tensor.shape.length === 2) return curvesFigure(ctx, tensor, matrix);
   const testid = o.testid ?? tensor.name;
   const wide = isAttentionMatrix(tensor);
   let style: HeatmapStyle = {
@@ -142,7 +145,7 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
         : '';
   const el = h(
     'figure',
-    { class: wide ? 'figure wide' : 'figure' },
+    { class: wide ? 'figure wide' : 'figure', title: tensor.description },
     h(
       'figcaption',
       {},

@@ -13,6 +13,8 @@ import { go, type PanelContext, type PartSpec } from './part';
 /** The part of the architecture a stage belongs to, as the bar names it. */
 export function sectionOf(t: Trace, s: Stage): string {
   if (s.kind === 'tokens') return 'tokens';
+  // A chart of measured results (the bottleneck models' accuracy by input length) is its own part, after the output.
+  if (s.tensors.some((x) => x.plot === 'curves')) return 'accuracy by length';
   const kind = predictionKind(t);
   if (s.tensors.some((x) => x.name === 'top_id' || x.name === 'probs'))
     return kind === 'masked' ? 'masked-token output' : kind === 'decoder' ? 'output' : 'next-token output';

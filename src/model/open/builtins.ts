@@ -11,7 +11,7 @@ import {
 } from '../../../shared/catalog';
 import { createToyModel } from '../families/toy/model';
 import { builtinTinyStoriesDir, loadLlama } from '../families/llama/model';
-import { builtinSeq2seqDir, loadSeq2seq } from '../families/seq2seq/model';
+import { builtinReverseDir, builtinSeq2seqDir, loadSeq2seq } from '../families/seq2seq/model';
 import { builtinEnglishEncoderDir, loadBert } from '../families/bert/model';
 import { builtinDatesTransformerDir, loadEncoderDecoder } from '../families/marian/model';
 import { builtinTrafficDir, loadTraffic } from '../families/traffic/model';
@@ -25,6 +25,13 @@ const LOADERS: Readonly<Record<string, () => Promise<AttentionModel>>> = {
   'dates-transformer': () => loadEncoderDecoder(builtinDatesTransformerDir()),
   ...Object.fromEntries(SEQ2SEQ_VARIANTS.map((v) => [`seq2seq-dates-${v}`, () => loadSeq2seq(builtinSeq2seqDir(), v)])),
   ...Object.fromEntries(TRAFFIC_VARIANTS.map((v) => [`traffic-${v}`, () => loadTraffic(builtinTrafficDir(), v)])),
+  'seq2seq-dates-lstm': () => loadSeq2seq(builtinSeq2seqDir(), 'additive', { cell: 'lstm' }),
+  ...Object.fromEntries(
+    (['additive', 'none'] as const).map((v) => [
+      `seq2seq-reverse-${v}`,
+      () => loadSeq2seq(builtinReverseDir(), v, { task: 'reverse', id: `seq2seq-reverse-${v}` }),
+    ]),
+  ),
 };
 
 const listed = new Set(CATALOG.map((m) => m.id));

@@ -3,6 +3,8 @@ import { findBuiltinDir } from '../../formats/hfFolder';
 import { AttentionInputError, type ScoreFunction } from '../../../../shared/trace';
 
 export type Seq2seqVariant = ScoreFunction | 'none';
+/** What a trained model does: models/seq2seq-dates (dates → ISO) or models/seq2seq-reverse (reverse letters). */
+export type Seq2seqTask = 'dates' | 'reverse';
 export const SEQ2SEQ_VARIANTS: readonly Seq2seqVariant[] = ['additive', 'dot', 'general', 'scaled-dot', 'none'];
 
 /** models/seq2seq-dates/config.json (the fields this loader reads). */
@@ -23,6 +25,11 @@ export interface Seq2seqConfig {
 /** The built-in model's folder, found by walking up from this file (source tree or dist/). */
 export function builtinSeq2seqDir(startDir: string = __dirname): string {
   return findBuiltinDir('models/seq2seq-dates', startDir);
+}
+
+/** The bottleneck models' folder (scripts/train/bottleneck.py). */
+export function builtinReverseDir(startDir: string = __dirname): string {
+  return findBuiltinDir('models/seq2seq-reverse', startDir);
 }
 
 export function parseSeq2seqConfig(json: unknown, file: string): Seq2seqConfig {
@@ -48,4 +55,34 @@ export function parseSeq2seqConfig(json: unknown, file: string): Seq2seqConfig {
       `${file}: d_dec (${c.d_dec}) must equal d_key (${c.d_key}) so s₀ = [→h_n ; ←h_1]`,
     );
   return c;
+}
+
+/** models/<dir>/accuracy-by-length.json (written by scripts/train/bottleneck.py): the fields the chart reads. */
+export interface AccuracyByLength {
+  readonly buckets: readonly string[];
+  readonly models: Readonly<Record<string, { readonly exact: readonly number[]; readonly char: readonly number[] }>>;
+}
+
+/** Checks accuracy-by-length.json: both curves as long as the buckets, every value a share in [0, 1]. */
+export function parseAccuracyByLength(json: unknown, file: string): AccuracyByLength {
+  const bad = (why: string): never => {
+    throw new AttentionInputError('file', `${file}: ${why}`);
+  };
+  if (typeof json !== 'object' || json === null) bad('not a JSON object');
+  const j = json as Record<string, unknown>;
+  const buckets = j.buckets;
+  if (!Array.isArray(buckets) || buckets.length < 2 || !buckets.every((b) => typeof b === 'string'))
+    bad('"buckets" must list at least two length buckets');
+  const models = j.models as Record<string, unknown> | undefined;
+  if (typeof models !== 'object' || models === null) bad('"models" must be an object');
+  for (const [name, m] of Object.entries(models!)) {
+    for (const k of ['exact', 'char'] as const) {
+      const v = (m as Record<string, unknown> | null)?.[k];
+      if (!Array.isArray(v) || v.length !== (buckets as string[]).length)
+        bad(`models.${name}.${k} must have one value per bucket`);
+      if (!(v as unknown[]).every((x) => typeof x === 'number' && x >= 0 && x <= 1))
+        bad(`models.${name}.${k} must be shares between 0 and 1`);
+    }
+  }
+  return json as AccuracyByLength;
 }

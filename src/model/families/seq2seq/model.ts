@@ -20,13 +20,67 @@ import {
   type Token,
   type Trace,
 } from '../../../../shared/trace';
-import { SEQ2SEQ_VARIANTS, parseSeq2seqConfig, type Seq2seqConfig, type Seq2seqVariant } from './config';
-import { buildWeights, type Seq2seqWeights } from './weights';
-import { decoderStep, encode, prepareKeys, type DecoderStepOptions, type PreparedKeys } from './forward';
+import {
+  SEQ2SEQ_VARIANTS,
+  parseAccuracyByLength,
+  parseSeq2seqConfig,
+  type AccuracyByLength,
+  type Seq2seqConfig,
+  type Seq2seqTask,
+  type Seq2seqVariant,
+} from './config';
+import { buildWeights, type Cell, type RnnState, type Seq2seqWeights } from './weights';
+import {
+  decoderStep,
+  disposeEncoder,
+  encode,
+  prepareKeys,
+  type DecoderStepOptions,
+  type EncoderStates,
+  type PreparedKeys,
+} from './forward';
 import { seq2seqDescription, seq2seqName, seq2seqWarnings, type LessonContext } from './lesson';
-import { alignmentStage, encoderStages, inputStages, stepStages, type StepContext } from './stages';
+import { accuracyStage, alignmentStage, encoderStages, inputStages, stepStages, type StepContext } from './stages';
 
-export { SEQ2SEQ_VARIANTS, builtinSeq2seqDir, type Seq2seqConfig, type Seq2seqVariant } from './config';
+export {
+  SEQ2SEQ_VARIANTS,
+  builtinReverseDir,
+  builtinSeq2seqDir,
+  type Seq2seqConfig,
+  type Seq2seqTask,
+  type Seq2seqVariant,
+} from './config';
+export type { Cell } from './weights';
+
+/** Which trained model a folder's file is: its id, cell, task, and the chart it carries (bottleneck models). */
+interface ModelSpec {
+  readonly id: string;
+  readonly cell: Cell;
+  readonly task: Seq2seqTask;
+  readonly accuracy?: AccuracyByLength;
+}
+
+function disposeState(s: RnnState): void {
+  s.h.dispose();
+  s.c?.dispose();
+}
+
+/** The encoder's numbers for its stage. */
+function encoderNumbers(e: EncoderStates) {
+  const read = (g: Readonly<Record<string, tf.Tensor2D>>, C?: tf.Tensor2D): Record<string, Float32Array> => ({
+    ...Object.fromEntries(Object.entries(g).map(([k, v]) => [k, f32(v).slice()])),
+    ...(C ? { c: f32(C).slice() } : {}),
+  });
+  return {
+    H: f32(e.H),
+    Hf: f32(e.Hf),
+    Hb: f32(e.Hb),
+    s0: f32(e.s0.h).slice(),
+    ...(e.s0.c ? { c0: f32(e.s0.c).slice() } : {}),
+    gatesF: read(e.gatesF, e.Cf),
+    gatesB: read(e.gatesB, e.Cb),
+  };
+}
 
 /** Indices of the k largest probabilities, largest first (ties: lower id first, as a stable sort gives). */
 function topIds(probs: Float32Array, k: number): number[] {
@@ -46,12 +100,13 @@ class Seq2seqModel implements AttentionModel {
     private readonly w: Seq2seqWeights,
     private readonly owned: tf.Tensor[],
     parameters: number,
+    private readonly spec: ModelSpec,
   ) {
     this.info = {
-      id: `seq2seq-dates-${variant}`,
-      name: seq2seqName(variant),
+      id: spec.id,
+      name: seq2seqName(variant, spec.cell, spec.task),
       family: 'seq2seq',
-      description: seq2seqDescription(variant),
+      description: seq2seqDescription(variant, spec.cell, spec.task),
       layers: 1,
       heads: variant === 'none' ? 0 : 1,
       dModel: cfg.d_dec,
@@ -76,7 +131,10 @@ class Seq2seqModel implements AttentionModel {
     const run = Run.begin(text, options, {
       defaultMaxTokens: cfg.max_input,
       vocabSize: this.vocab.outputSize,
-      emptyMessage: 'Select some text with a date in it: the input is empty or only whitespace.',
+      emptyMessage:
+        this.spec.task === 'reverse'
+          ? 'Select some lower-case letters to reverse: the input is empty or only whitespace.'
+          : 'Select some text with a date in it: the input is empty or only whitespace.',
     });
     if (options.maxTokens !== undefined && (!Number.isInteger(options.maxTokens) || options.maxTokens < 1)) {
       throw new AttentionInputError('shape', `maxTokens must be a positive integer (got ${options.maxTokens}).`);
@@ -109,7 +167,17 @@ class Seq2seqModel implements AttentionModel {
     const { run, tokens, ids, coveredLength } = this.admit(text, options);
     const { w, cfg, vocab, variant } = this;
     const n = tokens.length;
-    const lesson: LessonContext = { variant, n, dEmb: cfg.d_emb, dh: cfg.d_enc, dk: cfg.d_key, d: cfg.d_dec };
+    const { cell, task } = this.spec;
+    const lesson: LessonContext = {
+      variant,
+      cell,
+      task,
+      n,
+      dEmb: cfg.d_emb,
+      dh: cfg.d_enc,
+      dk: cfg.d_key,
+      d: cfg.d_dec,
+    };
     const score = variant === 'none' ? undefined : variant;
     const info: AttentionInfo | undefined = score
       ? { queries: 'output', keys: 'input', causal: false, score, normaliser: 'softmax' }
@@ -124,9 +192,7 @@ class Seq2seqModel implements AttentionModel {
     let keys: PreparedKeys | undefined;
     try {
       const stages: Stage[] = inputStages(lesson, ids, f32(enc.X));
-      stages.push(
-        ...encoderStages(lesson, { H: f32(enc.H), Hf: f32(enc.Hf), Hb: f32(enc.Hb), s0: f32(enc.s0).slice() }),
-      );
+      stages.push(...encoderStages(lesson, encoderNumbers(enc)));
       run.checkCancelled();
       run.progress(0.3, 'Decoding');
 
@@ -149,7 +215,7 @@ class Seq2seqModel implements AttentionModel {
         await yieldToEventLoop();
         run.checkCancelled();
         const step = decoderStep({ w, prev, state, attention });
-        if (state !== enc.s0) state.dispose();
+        if (state !== enc.s0) disposeState(state);
         state = step.state;
         const { data } = step;
         const best = topIds(data.probs, 1)[0]!;
@@ -185,22 +251,39 @@ class Seq2seqModel implements AttentionModel {
         finished = isEos;
       }
       if (!finished) run.warnings.push(seq2seqWarnings.noEos(cfg.max_output));
-      if (info) stages.push(alignmentStage(info, alignment, n));
+      if (info) stages.push(alignmentStage(lesson, info, alignment, n));
+      if (this.spec.accuracy) stages.push(accuracyStage(this.spec.accuracy));
       return run.finish({ model: this.info, coveredLength, tokens, outputTokens, stages, predictions });
     } finally {
-      if (state !== enc.s0) state.dispose();
+      if (state !== enc.s0) disposeState(state);
       keys?.projected?.dispose();
-      for (const t of [enc.X, enc.Hf, enc.Hb, enc.H, enc.s0]) t.dispose();
+      disposeEncoder(enc);
     }
   }
 }
 
-/** Loads one trained variant from a directory holding config.json, vocab.json and <variant>.safetensors. */
+export interface LoadSeq2seqOptions {
+  signal?: AbortSignal;
+  onProgress?: (fraction: number, message: string) => void;
+  /** 'lstm' reads lstm-<variant>.safetensors (BiLSTM → LSTM); default 'gru' reads <variant>.safetensors. */
+  cell?: Cell;
+  /** The model's id (default seq2seq-dates-<variant>, seq2seq-dates-lstm for the LSTM). */
+  id?: string;
+  /** What the model was trained to do (default 'dates'); 'reverse' also reads accuracy-by-length.json for its chart. */
+  task?: Seq2seqTask;
+}
+
+/**
+ * Loads one trained variant from a directory holding config.json, vocab.json and <variant>.safetensors
+ * (lstm-<variant>.safetensors for the LSTM), and accuracy-by-length.json for the reverse task.
+ */
 export async function loadSeq2seq(
   dir: string,
   variant: Seq2seqVariant,
-  options: { signal?: AbortSignal; onProgress?: (fraction: number, message: string) => void } = {},
+  options: LoadSeq2seqOptions = {},
 ): Promise<AttentionModel> {
+  const cell = options.cell ?? 'gru';
+  const task = options.task ?? 'dates';
   if (!SEQ2SEQ_VARIANTS.includes(variant)) {
     throw new AttentionInputError(
       'unsupported',
@@ -211,9 +294,15 @@ export async function loadSeq2seq(
   const cfg = parseSeq2seqConfig(await readJsonFile(cfgFile, 'file'), cfgFile);
   const vocabFile = path.join(dir, 'vocab.json');
   const vocab = CharVocab.fromJson(await readJsonFile(vocabFile, 'file'), vocabFile);
-  const file = path.join(dir, `${variant}.safetensors`);
+  let accuracy: AccuracyByLength | undefined;
+  if (task === 'reverse') {
+    const accFile = path.join(dir, 'accuracy-by-length.json');
+    accuracy = parseAccuracyByLength(await readJsonFile(accFile, 'file'), accFile);
+  }
+  const file = path.join(dir, cell === 'lstm' ? `lstm-${variant}.safetensors` : `${variant}.safetensors`);
   const map = await readSafetensorsFile(file, options);
   throwIfCancelled(options.signal);
-  const { w, all, count } = buildWeights(map, cfg, vocab, variant, file);
-  return new Seq2seqModel(variant, cfg, vocab, w, all, count);
+  const { w, all, count } = buildWeights(map, cfg, vocab, variant, file, cell);
+  const id = options.id ?? (cell === 'lstm' ? 'seq2seq-dates-lstm' : `seq2seq-dates-${variant}`);
+  return new Seq2seqModel(variant, cfg, vocab, w, all, count, { id, cell, task, ...(accuracy ? { accuracy } : {}) });
 }

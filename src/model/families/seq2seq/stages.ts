@@ -1,8 +1,14 @@
 // The seq2seq trace's stages: the numbers from forward.ts laid out with the words of lesson.ts.
 import { tensor, type AttentionInfo, type ScoreFunction, type Stage, type TensorData } from '../../../../shared/trace';
 import type { CharVocab } from '../../tokenizers/charVocab';
+import type { AccuracyByLength } from './config';
 import type { StepData } from './forward';
-import { seq2seqLesson as L, type LessonContext, type StepFacts } from './lesson';
+import { gateDescription, seq2seqLesson as L, SHOWN_GATES, type LessonContext, type StepFacts } from './lesson';
+
+/** The tensor name of a gate: rnnStep's 'n' is the GRU candidate h̃; the LSTM's cell state is 'c'. */
+function shownName(gate: string): string {
+  return gate === 'h̃' ? 'n' : gate;
+}
 
 const IN = { token: 'input' } as const;
 const KEY = { key: 'input' } as const;
@@ -29,11 +35,27 @@ export function inputStages(c: LessonContext, ids: readonly number[], X: Float32
   ];
 }
 
-export function encoderStages(
-  c: LessonContext,
-  e: { H: Float32Array; Hf: Float32Array; Hb: Float32Array; s0: Float32Array },
-): Stage[] {
+/** The encoder's numbers, read out of tf: states, gates per direction ([n, d_h] each), s₀ (and c₀). */
+export interface EncoderNumbers {
+  readonly H: Float32Array;
+  readonly Hf: Float32Array;
+  readonly Hb: Float32Array;
+  readonly s0: Float32Array;
+  readonly c0?: Float32Array;
+  /** Keyed by rnnStep's gate names (z, r, n or i, f, g, o) and 'c' for the LSTM's cell states. */
+  readonly gatesF: Readonly<Record<string, Float32Array>>;
+  readonly gatesB: Readonly<Record<string, Float32Array>>;
+}
+
+export function encoderStages(c: LessonContext, e: EncoderNumbers): Stage[] {
   const { n, dh, dk, d } = c;
+  const dirTensors = (dir: 'forward' | 'backward', gates: Readonly<Record<string, Float32Array>>): TensorData[] =>
+    SHOWN_GATES[c.cell].map((g) =>
+      tensor(`${dir} ${g}`, [n, dh], ['token', 'unit'], gates[shownName(g)]!, {
+        tokenAxes: IN,
+        description: gateDescription(g, dir === 'forward' ? ', left to right' : ', right to left'),
+      }),
+    );
   const stages: Stage[] = [
     {
       id: 'encoder',
@@ -43,13 +65,18 @@ export function encoderStages(
         tensor('hidden', [n, dk], ['token', 'd_key'], e.H, { tokenAxes: IN, description: 'h_i = [→h_i ; ←h_i]' }),
         tensor('forward', [n, dh], ['token', 'd_h'], e.Hf, {
           tokenAxes: IN,
-          description: 'left-to-right GRU states →h_i',
+          description: `left-to-right ${c.cell.toUpperCase()} states →h_i`,
         }),
         tensor('backward', [n, dh], ['token', 'd_h'], e.Hb, {
           tokenAxes: IN,
-          description: 'right-to-left GRU states ←h_i',
+          description: `right-to-left ${c.cell.toUpperCase()} states ←h_i`,
         }),
+        ...dirTensors('forward', e.gatesF),
+        ...dirTensors('backward', e.gatesB),
         tensor('s0', [d], ['d_dec'], e.s0, { description: 'decoder initial state s₀ = [→h_n ; ←h_1]' }),
+        ...(e.c0
+          ? [tensor('c0', [d], ['d_dec'], e.c0, { description: 'decoder initial cell state c₀ = [→c_n ; ←c_1]' })]
+          : []),
       ],
     },
   ];
@@ -123,6 +150,11 @@ export function stepStages(c: StepContext, facts: StepFacts, data: StepData): St
         tensor('input', [c.dOutEmb], ['d_out_emb'], data.input, {
           description: `embedding of the previous output '${prevText}'`,
         }),
+        ...SHOWN_GATES[c.lesson.cell].map((g) =>
+          tensor(g, [d], ['unit'], g === 'c' ? data.cell! : data.gates[shownName(g)]!, {
+            description: gateDescription(g, ', the decoder'),
+          }),
+        ),
       ],
     },
   ];
@@ -170,16 +202,45 @@ export function stepStages(c: StepContext, facts: StepFacts, data: StepData): St
 }
 
 /** Every step's weights as one [T_out, n] matrix. */
-export function alignmentStage(info: AttentionInfo, rows: readonly Float32Array[], n: number): Stage {
+export function alignmentStage(
+  lesson: LessonContext,
+  info: AttentionInfo,
+  rows: readonly Float32Array[],
+  n: number,
+): Stage {
   const A = new Float32Array(rows.length * n);
   rows.forEach((row, t) => A.set(row, t * n));
   return {
     id: 'alignment',
     kind: 'cross-attention',
-    ...L.alignment(),
+    ...L.alignment(lesson),
     attention: info,
     tensors: [
       tensor('weights', [rows.length, n], ['output', 'input'], A, { tokenAxes: { output: 'output', input: 'input' } }),
+    ],
+  };
+}
+
+/** The measured accuracy of both models by input length, as [model, input length] curves. */
+export function accuracyStage(acc: AccuracyByLength): Stage {
+  const names = ['additive', 'none'].filter((m) => acc.models[m]);
+  const label: Record<string, string> = { additive: 'additive attention', none: 'no attention' };
+  const lengths = acc.buckets.map((b) => b.replace('-', '–'));
+  const curves = (k: 'exact' | 'char'): Float32Array => Float32Array.from(names.flatMap((m) => acc.models[m]![k]));
+  const extra = { labels: { model: names.map((m) => label[m]!), 'input length': lengths }, plot: 'curves' as const };
+  return {
+    id: 'accuracy-by-length',
+    kind: 'output',
+    ...L.accuracy(acc),
+    tensors: [
+      tensor('exact match', [names.length, lengths.length], ['model', 'input length'], curves('exact'), {
+        ...extra,
+        description: 'share of held-out strings reversed exactly, by input length (characters)',
+      }),
+      tensor('per-character accuracy', [names.length, lengths.length], ['model', 'input length'], curves('char'), {
+        ...extra,
+        description: 'share of output positions right, by input length (characters)',
+      }),
     ],
   };
 }
