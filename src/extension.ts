@@ -4,6 +4,7 @@ import { EngineClient } from './engine/client';
 import { Session } from './session';
 import { PanelManager, PANEL_VIEW_TYPE } from './panel/panel';
 import { rerunLast, restoreRun, visualiseSelection } from './commands/visualise';
+import { exportRunSafetensors } from './commands/exportTrace';
 import { registerStepCommands } from './commands/steps';
 import { registerChooseCommands } from './commands/choose';
 import { showModelInfo } from './commands/modelInfo';
@@ -85,6 +86,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     ...registerStepCommands(session),
     ...registerChooseCommands((id) => rerunLast(deps, id)),
     vscode.commands.registerCommand('attentionLens.showModelInfo', () => showModelInfo(session)),
+    vscode.commands.registerCommand('attentionLens.exportTraceSafetensors', () => exportRunSafetensors(session, log)),
     vscode.commands.registerCommand(SHOW_IN_PANEL, (target?: Partial<Cursor>) => {
       if (!session.trace) return;
       session.moveCursor({

@@ -1,13 +1,13 @@
-// Heatmap | head view (lines) | all heads (model view) | head view (all heads overlaid) | text | neuron: tabs, switched in place.
+// Heatmap | lines (one head) | all heads, grid | all heads, overlaid lines (BertViz's head view) | text | neuron: tabs, switched in place.
 import type { ViewMode } from '../../shared/protocol';
 import { h } from '../dom';
 import { go, type PanelContext, type PartSpec } from './part';
 
 const VIEWS: readonly [ViewMode, string][] = [
   ['heatmap', 'Heatmap'],
-  ['lines', 'Head view (lines)'],
-  ['grid', 'All heads (model view)'],
-  ['heads', 'Head view (all heads)'],
+  ['lines', 'Lines (one head)'],
+  ['grid', 'All heads: grid'],
+  ['heads', 'All heads: lines'],
   ['text', 'Text view'],
   ['neuron', 'Neuron view'],
 ];
