@@ -17,13 +17,15 @@ import {
 import { findTensor, type Trace } from '../../shared/trace';
 import { DEFAULT_CURSOR } from '../../shared/protocol';
 
+import { sampleTextFor } from './sampleText';
+
 const TEXT: Record<string, string> = {
   'tinystories-656k': 'Once upon a time, there was a little dog.',
   'toy-self-attention': 'The cat sat on the mat.',
   'english-encoder': 'The cat sat on the warm mat.',
   'dates-transformer': 'Monday 23rd of November 2026',
 };
-const textOf = (id: string): string => TEXT[id] ?? 'Monday 23rd of November 2026';
+const textOf = (id: string): string => TEXT[id] ?? sampleTextFor(id);
 
 const traces = new Map<string, Trace>();
 async function traceOf(id: string): Promise<Trace> {

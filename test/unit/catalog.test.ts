@@ -2,6 +2,7 @@
 // against it, and every entry loads and runs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { sampleTextFor } from './sampleText';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CATALOG, DEFAULT_MODEL_ID } from '../../shared/catalog';
@@ -17,11 +18,6 @@ interface Setting {
 const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
   contributes: { configuration: { properties: Record<string, Setting> } };
 };
-// A forecaster reads a week of hourly volumes: the shipped sample's header and first 168 rows.
-const TRAFFIC_WEEK = readFileSync(path.join(ROOT, 'samples', 'traffic', 'i94-westbound-3-weeks.csv'), 'utf8')
-  .split('\n')
-  .slice(0, 169)
-  .join('\n');
 const setting = pkg.contributes.configuration.properties['attentionLens.model']!;
 
 /** What the Settings editor shows under each choice: the catalog's label and description. */
@@ -47,13 +43,7 @@ test('every catalog id loads through getModel and runs, leaking nothing', async 
     const model = await getModel(id);
     assert.equal(model.info.id, id, `${id}: the model says which built-in it is`);
     const before = tf.memory().numTensors;
-    const trace = await model.run(
-      id.startsWith('traffic-')
-        ? TRAFFIC_WEEK
-        : id.startsWith('seq2seq') || id === 'dates-transformer'
-          ? 'Monday 23rd of November 2026'
-          : 'The cat sat on the mat.',
-    );
+    const trace = await model.run(sampleTextFor(id));
     assert.equal(trace.model.id, id);
     assert.ok(trace.tokens.length > 0 && trace.stages.length > 0, `${id} ran`);
     assert.equal(tf.memory().numTensors, before, `${id} leaks no tensors`);
