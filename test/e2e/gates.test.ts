@@ -106,8 +106,11 @@ test('LSTM: a decoder step shows its state update: i, f, g, o and c over the dec
 test('GRU: choosing the GRU model re-runs the text; its encoder shows z, r and h̃ with the reset-after formula', async () => {
   await runCommand(s.page, 'Attention Lens: Choose model…');
   await s.page.keyboard.type('Seq2seq dates: additive');
-  await s.page.locator('.quick-input-list .monaco-list-row', { hasText: 'Seq2seq dates: additive' }).first().waitFor();
-  await s.page.keyboard.press('Enter');
+  // Click the row itself: Enter takes the active row, which a list still filling in (cache rows come
+  // in later) may not have moved to yet.
+  const row = s.page.locator('.quick-input-list .monaco-list-row', { hasText: 'Seq2seq dates: additive' }).first();
+  await row.waitFor();
+  await row.click();
   // The re-run replaces the trace: wait for the GRU model's name in the panel's header.
   let frame = await panelFrame(s.page, '[data-testid="stage-title"]');
   for (let i = 0; i < 180; i++) {
@@ -115,6 +118,11 @@ test('GRU: choosing the GRU model re-runs the text; its encoder shows z, r and h
     if (((await frame.textContent('body')) ?? '').includes('Seq2seq dates, additive (Bahdanau) attention')) break;
     await s.page.waitForTimeout(500);
   }
+  await s.shot('gates-gru-chosen');
+  assert.ok(
+    ((await frame.textContent('body')) ?? '').includes('Seq2seq dates, additive (Bahdanau) attention'),
+    'the panel shows the GRU model',
+  );
   await frame.locator('nav.pipeline > .phase', { hasText: 'encoder' }).first().click();
   await goTo(frame, /^Bidirectional GRU encoder$/);
   const formula = (await frame.textContent('[data-testid="stage-formula"]')) ?? '';
