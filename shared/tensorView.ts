@@ -176,7 +176,7 @@ const LEGEND_TITLES: Record<string, string> = {
 
 /** What a heatmap's colour measures, as its legend's title. */
 export function legendTitle(tensorName: string): string {
-  if (isSigmoidGate(tensorName)) return `gate ${tensorName.replace(/^(forward|backward) /, '')} (σ, 0 to 1)`;
+  if (isSigmoidGate(tensorName)) return `gate ${tensorName.replace(/^(forward|backward) /, '')} (σ)`;
   return LEGEND_TITLES[tensorName] ?? `${tensorName} value`;
 }
 

@@ -76,10 +76,7 @@ test('LSTM: the encoder shows h, c and the gates i, f, g, o per character and un
       assert.match((await shape(frame, name)) ?? '', /12.*64/, `${name} is [token 12, unit 64]`);
     }
   // Sigmoid gates on their own range, candidates and cell states signed.
-  assert.equal(
-    await frame.getAttribute('[data-testid="heatmap-forward f"]', 'data-legend'),
-    'gate f (σ, 0 to 1): 0 to 1',
-  );
+  assert.equal(await frame.getAttribute('[data-testid="heatmap-forward f"]', 'data-legend'), 'gate f (σ): 0 to 1');
   assert.match(
     (await frame.getAttribute('[data-testid="heatmap-forward g"]', 'data-legend')) ?? '',
     /^forward g value: -/,
