@@ -2,8 +2,8 @@
 // checked against the shape the config implies, and the GRU cell that uses them.
 import { tf } from '../../runtime/backend';
 import type { SafeTensor } from '../../formats/safetensors';
+import { weightReader } from '../../runtime/weightReader';
 import type { CharVocab } from '../../tokenizers/charVocab';
-import { AttentionInputError } from '../../../../shared/trace';
 import type { Seq2seqConfig, Seq2seqVariant } from './config';
 
 export type Cell = 'gru' | 'lstm';
@@ -49,31 +49,8 @@ export function buildWeights(
   file: string,
   cell: Cell = 'gru',
 ): { w: Seq2seqWeights; all: tf.Tensor[]; count: number } {
-  const all: tf.Tensor[] = [];
-  let count = 0;
-  const get = (name: string, shape: readonly number[]): SafeTensor => {
-    const t = map.get(name);
-    if (!t) throw new AttentionInputError('file', `${file}: missing tensor "${name}"`);
-    if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
-      throw new AttentionInputError(
-        'file',
-        `${file}: tensor "${name}" has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`,
-      );
-    }
-    count += t.data.length;
-    return t;
-  };
-  const keep = <T extends tf.Tensor>(t: T): T => {
-    all.push(t);
-    return t;
-  };
-  const mat = (name: string, rows: number, cols: number): tf.Tensor2D =>
-    keep(tf.tensor2d(get(name, [rows, cols]).data, [rows, cols]));
-  const matT = (name: string, rows: number, cols: number): tf.Tensor2D => {
-    const t = get(name, [rows, cols]);
-    return keep(tf.tidy(() => tf.tensor2d(t.data, [rows, cols]).transpose())); // [rows, cols] → [cols, rows]
-  };
-  const vec = (name: string, n: number): tf.Tensor1D => keep(tf.tensor1d(get(name, [n]).data));
+  const r = weightReader(map, file);
+  const { mat, matT, vec, all } = r;
   const G = GATE_BLOCKS[cell];
   const gru = (prefix: string, dIn: number, h: number): Rnn => ({
     WihT: matT(`${prefix}.W_ih`, G * h, dIn),
@@ -103,7 +80,7 @@ export function buildWeights(
       WoT: matT('output.weight', vocab.outputSize, cfg.d_dec),
       bo: vec('output.bias', vocab.outputSize),
     };
-    return { w, all, count };
+    return { w, all, count: r.count };
   } catch (err) {
     for (const t of all) t.dispose();
     throw err;

@@ -2,7 +2,7 @@
 // checked against the shape the config implies, and the LSTM cell that uses them.
 import { tf } from '../../runtime/backend';
 import type { SafeTensor } from '../../formats/safetensors';
-import { AttentionInputError } from '../../../../shared/trace';
+import { weightReader } from '../../runtime/weightReader';
 import type { TrafficConfig, TrafficVariant } from './config';
 
 export interface Lstm {
@@ -36,31 +36,8 @@ export function buildTrafficWeights(
   variant: TrafficVariant,
   file: string,
 ): { w: TrafficWeights; all: tf.Tensor[]; count: number } {
-  const all: tf.Tensor[] = [];
-  let count = 0;
-  const get = (name: string, shape: readonly number[]): SafeTensor => {
-    const t = map.get(name);
-    if (!t) throw new AttentionInputError('file', `${file}: missing tensor "${name}"`);
-    if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
-      throw new AttentionInputError(
-        'file',
-        `${file}: tensor "${name}" has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`,
-      );
-    }
-    count += t.data.length;
-    return t;
-  };
-  const keep = <T extends tf.Tensor>(t: T): T => {
-    all.push(t);
-    return t;
-  };
-  const mat = (name: string, rows: number, cols: number): tf.Tensor2D =>
-    keep(tf.tensor2d(get(name, [rows, cols]).data, [rows, cols]));
-  const matT = (name: string, rows: number, cols: number): tf.Tensor2D => {
-    const t = get(name, [rows, cols]);
-    return keep(tf.tidy(() => tf.tensor2d(t.data, [rows, cols]).transpose())); // [rows, cols] → [cols, rows]
-  };
-  const vec = (name: string, n: number): tf.Tensor1D => keep(tf.tensor1d(get(name, [n]).data));
+  const r = weightReader(map, file);
+  const { get, keep, mat, matT, vec, all } = r;
   const lstm = (prefix: string, dIn: number, h: number): Lstm => ({
     WihT: matT(`${prefix}.W_ih`, 4 * h, dIn),
     WhhT: matT(`${prefix}.W_hh`, 4 * h, h),
@@ -93,7 +70,7 @@ export function buildTrafficWeights(
       wy: keep(tf.tensor2d(get('output.weight', [d]).data, [d, 1])),
       by: vec('output.bias', 1),
     };
-    return { w, all, count };
+    return { w, all, count: r.count };
   } catch (err) {
     for (const t of all) t.dispose();
     throw err;
