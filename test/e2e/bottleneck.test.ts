@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame } from 'playwright-core';
-import { launch, openFile, panelFrame, rightClickMenu, runCommand, selectLine, type Session } from './harness';
+import { launch, openFile, panelFrame, rightClickMenu, runCommand, selectLine, type Session, retry } from './harness';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ACC = JSON.parse(
@@ -23,15 +23,8 @@ const LINE = readFileSync(path.join(ROOT, 'samples', 'reverse.txt'), 'utf8').spl
 const REVERSED = [...LINE].reverse().join('');
 
 before(async () => {
-  // A loaded machine can miss the workbench's 30 s page load: try again (a fresh server each time).
-  for (let attempt = 1; ; attempt++) {
-    try {
-      s = await launch({ folder, settings: { 'attentionLens.model': 'seq2seq-reverse-none' } });
-      return;
-    } catch (err) {
-      if (attempt === 3) throw err;
-    }
-  }
+  // A loaded machine can miss the workbench's page load: try again (a fresh server each time).
+  s = await retry(3, () => launch({ folder, settings: { 'attentionLens.model': 'seq2seq-reverse-none' } }));
 });
 after(async () => {
   const errors = s?.consoleLines.filter((l) => /error/i.test(l)) ?? [];

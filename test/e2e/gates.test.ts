@@ -8,22 +8,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame } from 'playwright-core';
-import { launch, openFile, panelFrame, rightClickMenu, runCommand, selectLine, type Session } from './harness';
+import { launch, openFile, panelFrame, rightClickMenu, runCommand, selectLine, type Session, retry } from './harness';
 
 let s: Session;
 const folder = mkdtempSync(path.join(os.tmpdir(), 'attention-lens-gates-'));
 writeFileSync(path.join(folder, 'dates.txt'), 'Nov 23, 2026\n');
 
 before(async () => {
-  // A loaded machine can miss the workbench's 30 s page load: try again (a fresh server each time).
-  for (let attempt = 1; ; attempt++) {
-    try {
-      s = await launch({ folder, settings: { 'attentionLens.model': 'seq2seq-dates-lstm' } });
-      return;
-    } catch (err) {
-      if (attempt === 3) throw err;
-    }
-  }
+  // A loaded machine can miss the workbench's page load: try again (a fresh server each time).
+  s = await retry(3, () => launch({ folder, settings: { 'attentionLens.model': 'seq2seq-dates-lstm' } }));
 });
 after(async () => {
   await s?.close();

@@ -29,6 +29,18 @@ export interface LaunchOptions {
   readonly folder?: string;
 }
 
+/** Runs `attempt` until it succeeds, at most `times` times (a loaded machine misses a timeout now and then); `recover` runs between tries. */
+export async function retry<T>(times: number, attempt: () => Promise<T>, recover?: () => Promise<void>): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (i >= times) throw err;
+      await recover?.();
+    }
+  }
+}
+
 export async function launch(opts: LaunchOptions = {}): Promise<Session> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'attention-lens-e2e-'));
   const userDataDir = makeProfile(path.join(tmp, 'user-data'), {

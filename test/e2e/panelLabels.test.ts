@@ -16,6 +16,7 @@ import {
   runCommand,
   selectLine,
   type Session,
+  retry,
 } from './harness';
 
 let s: Session | undefined;
@@ -149,16 +150,14 @@ test('Open sample opens the prose beside, with its first sentence selected, not 
   });
   // Right after a fresh launch the palette may not list the extension's commands yet (lazy activation,
   // extensions still being scanned): ask again, as a person would.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await runCommand(s.page, 'Attention Lens: Open sample');
-      break;
-    } catch (err) {
-      if (attempt === 3) throw err;
-      await s.page.keyboard.press('Escape');
-      await s.page.waitForTimeout(3000);
-    }
-  }
+  await retry(
+    3,
+    () => runCommand(s!.page, 'Attention Lens: Open sample'),
+    async () => {
+      await s!.page.keyboard.press('Escape');
+      await s!.page.waitForTimeout(3000);
+    },
+  );
   await s.page.locator('.tab.active', { hasText: 'Untitled' }).waitFor({ timeout: 15_000 });
   await s.page.waitForSelector('.monaco-editor .view-overlays .selected-text');
   // The selection is the first sentence: visualising it gives its tokens.

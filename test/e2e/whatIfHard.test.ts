@@ -13,6 +13,7 @@ import {
   runCommand,
   selectLine,
   type Session,
+  retry,
 } from './harness';
 import { findTensor } from '../../shared/trace';
 
@@ -21,20 +22,18 @@ const MODEL = 'toy-self-attention';
 let s: Session;
 let frame: Frame;
 before(async () => {
-  // On a loaded machine the workbench can miss page.goto's 30 s or quick open's 15 s: start afresh, up to 6 times.
-  for (let attempt = 1; ; attempt++) {
-    try {
+  // On a loaded machine the workbench can miss page.goto's or quick open's timeouts: start afresh, up to 6 times.
+  await retry(
+    6,
+    async () => {
       s = await launch({ settings: { 'attentionLens.model': MODEL }, colorTheme: 'Default Light Modern' });
       await openFile(s.page, 'translation.txt');
       await selectLine(s.page, 1);
       await rightClickMenu(s.page, 'Visualise attention');
       frame = await panelFrame(s.page, '[data-testid="tokens"]');
-      break;
-    } catch (err) {
-      await s?.close();
-      if (attempt >= 6) throw err;
-    }
-  }
+    },
+    async () => await s?.close(),
+  );
   const trace = cliTrace(MODEL, TEXT);
   const at = trace.stages.findIndex((st) => st.kind === 'normalise');
   for (let i = 0; i < at; i++) await frame.click('[data-testid="next-stage"]');
