@@ -28,3 +28,24 @@ export function h(
   }
   return el;
 }
+
+/** The cell an arrow key moves a (row, col) cursor to, kept inside rows × cols; undefined for any other key. */
+export function arrowStep(
+  key: string,
+  at: { readonly row: number; readonly col: number },
+  rows: number,
+  cols: number,
+): { row: number; col: number } | undefined {
+  const moves: Record<string, readonly [number, number]> = {
+    ArrowUp: [-1, 0],
+    ArrowDown: [1, 0],
+    ArrowLeft: [0, -1],
+    ArrowRight: [0, 1],
+  };
+  const mv = moves[key];
+  if (!mv) return undefined;
+  return {
+    row: Math.max(0, Math.min(rows - 1, at.row + mv[0])),
+    col: Math.max(0, Math.min(cols - 1, at.col + mv[1])),
+  };
+}

@@ -3,7 +3,7 @@
 // titles, each point's value written beside it, and a readout of the point under the mouse.
 import type { TensorData } from '../../shared/trace';
 import { shapeText, type Matrix } from '../../shared/tensorView';
-import { h } from '../dom';
+import { arrowStep, h } from '../dom';
 import type { PanelContext } from './part';
 import { sizeCanvas, type Figure } from './matrixFigure';
 
@@ -172,17 +172,11 @@ export function curvesFigure(ctx: PanelContext, tensor: TensorData, matrix: Matr
     }
   });
   canvas.addEventListener('keydown', (e) => {
-    const moves: Record<string, [number, number]> = {
-      ArrowUp: [-1, 0],
-      ArrowDown: [1, 0],
-      ArrowLeft: [0, -1],
-      ArrowRight: [0, 1],
-    };
-    const mv = moves[e.key];
-    if (!mv) return;
-    e.preventDefault();
     const f = focus ?? { s: 0, k: 0 };
-    focus = { s: Math.max(0, Math.min(m.rows - 1, f.s + mv[0])), k: Math.max(0, Math.min(m.cols - 1, f.k + mv[1])) };
+    const next = arrowStep(e.key, { row: f.s, col: f.k }, m.rows, m.cols);
+    if (!next) return;
+    e.preventDefault();
+    focus = { s: next.row, k: next.col };
     paint();
   });
   relayout();

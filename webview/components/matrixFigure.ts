@@ -11,7 +11,7 @@ import {
   shapeText,
   type Matrix,
 } from '../../shared/tensorView';
-import { h } from '../dom';
+import { arrowStep, h } from '../dom';
 import { HeatmapPainter, hitTest, layoutHeatmap, scaleOf, type HeatmapStyle, type Layout } from '../draw/heatmap';
 import { isAttentionMatrix } from '../matrices';
 import type { PanelContext } from './part';
@@ -119,20 +119,10 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
     if (!cell) show({ row: 0, col: 0 });
   });
   canvas.addEventListener('keydown', (e) => {
-    const moves: Record<string, [number, number]> = {
-      ArrowUp: [-1, 0],
-      ArrowDown: [1, 0],
-      ArrowLeft: [0, -1],
-      ArrowRight: [0, 1],
-    };
-    const mv = moves[e.key];
-    if (!mv) return;
+    const next = arrowStep(e.key, cell ?? { row: 0, col: 0 }, matrix.rows, matrix.cols);
+    if (!next) return;
     e.preventDefault();
-    const c = cell ?? { row: 0, col: 0 };
-    show({
-      row: Math.max(0, Math.min(matrix.rows - 1, c.row + mv[0])),
-      col: Math.max(0, Math.min(matrix.cols - 1, c.col + mv[1])),
-    });
+    show(next);
   });
   relayout();
   const headNote =
