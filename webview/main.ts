@@ -68,7 +68,7 @@ const fromHostSource: TensorSource = {
   tensors: (want) => rpc.request({ kind: 'tensors', key: traceKey, want }),
   thumbnails: (max) => rpc.request({ kind: 'thumbnails', key: traceKey, max }),
 };
-const loader = new TensorLoader(standalone ? embeddedOnly(() => store.state.trace) : fromHostSource);
+const loader = new TensorLoader(standalone ? embeddedOnly() : fromHostSource);
 const nav = navigator(store, loader);
 
 const ctx: PanelContext = {

@@ -3,7 +3,7 @@
 // budget (least recently used first out), and the grid's pooled thumbnails. A small trace arrives
 // whole and this asks for nothing.
 import { gridThumbnails, type GridThumbs } from '../shared/derived';
-import { EMPTY, fetchTensor, isRemote, needsOf, type TensorRequest } from '../shared/lazy';
+import { EMPTY, isRemote, needsOf, type TensorRequest } from '../shared/lazy';
 import type { Cursor } from '../shared/protocol';
 import { headCount } from '../shared/tensorView';
 import type { TensorData, Trace } from '../shared/trace';
@@ -137,23 +137,15 @@ function find(trace: Trace, r: TensorRequest): TensorData | undefined {
   return trace.stages.find((s) => s.id === r.stage)?.tensors.find((t) => t.name === r.tensor);
 }
 
-/** A source for a page with no host (the standalone export): what it embeds is all there is. */
-export function embeddedOnly(trace: () => Trace | undefined): TensorSource {
-  const none = (): never => {
+/**
+ * A source for a page with no host (the standalone export): what it embeds is all there is, and
+ * the loader asks only for tensors the page left out.
+ */
+export function embeddedOnly(): TensorSource {
+  const none = async (): Promise<never> => {
     throw new Error(
       'This exported page leaves out the tensors of this stage (the run was too big to embed whole); open the run in VS Code to see them.',
     );
   };
-  return {
-    tensors: async (want) => {
-      const t = trace();
-      if (!t) none();
-      return want.map((r) => {
-        const x = fetchTensor(t!, r);
-        if (x.remote) none();
-        return x;
-      });
-    },
-    thumbnails: async () => none(),
-  };
+  return { tensors: none, thumbnails: none };
 }

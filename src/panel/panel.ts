@@ -7,6 +7,8 @@ import type { EngineClient } from '../engine/client';
 import { findTensor, type AttentionInfo, type TensorData, type Trace } from '../../shared/trace';
 import {
   assertNever,
+  type Cursor,
+  type RunRef,
   type HostMessage,
   type PanelSettings,
   type PersistedState,
@@ -21,7 +23,6 @@ import { traceFromJson } from '../../shared/codec';
 import { standaloneHtml } from './standalone';
 import { fetchTensor, traceIndex } from '../../shared/lazy';
 import { gridThumbnails } from '../../shared/derived';
-import type { Cursor, RunRef } from '../../shared/protocol';
 import { continueGeneration } from './continue';
 
 export const PANEL_VIEW_TYPE = 'attentionLens.panel';
