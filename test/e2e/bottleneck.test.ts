@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame } from 'playwright-core';
-import { launch, openFile, panelFrame, rightClickMenu, runCommand, selectLine, type Session, retry } from './harness';
+import { launch, openFile, panelFrame, rightClickMenu, selectLine, type Session, retry, chooseModel } from './harness';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ACC = JSON.parse(
@@ -125,10 +125,7 @@ test('without attention: the reversing sample’s first line, and the chart of b
 });
 
 test('with attention: Choose model… re-runs the same line; it reverses it and its alignment is the anti-diagonal', async () => {
-  await runCommand(s.page, 'Attention Lens: Choose model…');
-  await s.page.keyboard.type('Reverse strings: GRU with additive');
-  await s.page.locator('.quick-input-list .monaco-list-row', { hasText: 'with additive attention' }).first().waitFor();
-  await s.page.keyboard.press('Enter');
+  await chooseModel(s.page, 'Reverse strings: GRU with additive', 'with additive attention');
   let frame = await panelFrame(s.page, '[data-testid="stage-title"]');
   for (let i = 0; i < 120; i++) {
     frame = await panelFrame(s.page, '[data-testid="stage-title"]');

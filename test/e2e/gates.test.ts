@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame } from 'playwright-core';
-import { launch, openFile, panelFrame, rightClickMenu, runCommand, selectLine, type Session, retry } from './harness';
+import { launch, openFile, panelFrame, rightClickMenu, selectLine, type Session, retry, chooseModel } from './harness';
 
 let s: Session;
 const folder = mkdtempSync(path.join(os.tmpdir(), 'attention-lens-gates-'));
@@ -94,13 +94,7 @@ test('LSTM: a decoder step shows its state update: i, f, g, o and c over the dec
 });
 
 test('GRU: choosing the GRU model re-runs the text; its encoder shows z, r and h̃ with the reset-after formula', async () => {
-  await runCommand(s.page, 'Attention Lens: Choose model…');
-  await s.page.keyboard.type('Seq2seq dates: additive');
-  // Click the row itself: Enter takes the active row, which a list still filling in (cache rows come
-  // in later) may not have moved to yet.
-  const row = s.page.locator('.quick-input-list .monaco-list-row', { hasText: 'Seq2seq dates: additive' }).first();
-  await row.waitFor();
-  await row.click();
+  await chooseModel(s.page, 'Seq2seq dates: additive', 'Seq2seq dates: additive');
   // The re-run replaces the trace: wait for the GRU model's name in the panel's header.
   let frame = await panelFrame(s.page, '[data-testid="stage-title"]');
   for (let i = 0; i < 180; i++) {

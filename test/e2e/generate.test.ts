@@ -172,9 +172,10 @@ test('sampling with a seed, and Cancel during a long Continue adds nothing', asy
   await frame.fill('[data-testid="gen-seed"]', '42');
   await frame.fill('[data-testid="gen-tokens"]', '64');
   await frame.click('[data-testid="continue"]');
+  // Cancel at once: 64 tokens of this small model take about a second, less than a screenshot.
   await frame.locator('[data-testid="gen-cancel"]').waitFor({ state: 'visible' });
-  await s.shot('generate-busy');
   await frame.click('[data-testid="gen-cancel"]');
+  await s.shot('generate-cancelled');
   await frame.locator('[data-testid="gen-status"]', { hasText: 'Cancelled' }).waitFor({ timeout: 30_000 });
   assert.equal(await frame.locator('[data-testid="gen-token"]').count(), 5, 'nothing was added');
   // A short sampled Continue: one more token, drawn with its probability shown.

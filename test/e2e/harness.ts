@@ -217,6 +217,30 @@ export async function runCommand(page: Page, title: string): Promise<void> {
   await page.keyboard.press('Enter');
 }
 
+/**
+ * Choose model…, then the row whose text has `rowText` after typing `filter`. Waits for this
+ * command's own list before typing (typed keys would otherwise go to whatever had focus), and
+ * clicks the row: Enter takes the active row, which a list still filling in may not have moved to.
+ */
+export async function chooseModel(page: Page, filter: string, rowText: string): Promise<void> {
+  const widget = page.locator('.quick-input-widget:not([style*="display: none"])');
+  await retry(
+    3,
+    async () => {
+      await runCommand(page, 'Attention Lens: Choose model…');
+      await widget.locator('.quick-input-title', { hasText: 'choose a model' }).waitFor({ timeout: 15_000 });
+      await page.keyboard.type(filter);
+      const row = widget.locator('.quick-input-list .monaco-list-row', { hasText: rowText }).first();
+      await row.waitFor({ state: 'visible', timeout: 30_000 });
+      await row.click();
+    },
+    async () => {
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('Escape');
+    },
+  );
+}
+
 /** The webview frame that holds our panel (webviews are nested iframes). */
 export async function panelFrame(page: Page, selector = '#app', timeoutMs = 90_000): Promise<Frame> {
   const deadline = Date.now() + timeoutMs;

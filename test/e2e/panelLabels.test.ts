@@ -17,6 +17,7 @@ import {
   selectLine,
   type Session,
   retry,
+  chooseModel,
 } from './harness';
 
 let s: Session | undefined;
@@ -117,10 +118,7 @@ test('seq2seq (high contrast): a step’s row reads the previous output; logits 
 test('choosing a model re-runs the last text and keeps the stage', async () => {
   const frame = await open('seq2seq-dates-dot', 'Default Light Modern', 'dates.txt', 2);
   const title = await goTo(frame, /Decoder step 3: attention weights/);
-  await runCommand(s!.page, 'Attention Lens: Choose model…');
-  await s!.page.keyboard.type('Seq2seq dates: additive');
-  await s!.page.waitForSelector('.quick-input-list .monaco-list-row[aria-label*="additive"]', { timeout: 15_000 });
-  await s!.page.keyboard.press('Enter');
+  await chooseModel(s!.page, 'Seq2seq dates: additive', 'Seq2seq dates: additive');
   const deadline = Date.now() + 60_000;
   while (!/additive/i.test((await frame.textContent('[data-testid="model-name"]')) ?? '') && Date.now() < deadline)
     await s!.page.waitForTimeout(250);
