@@ -28,11 +28,15 @@ export function tensorBytes(t: Pick<TensorData, 'shape'>): number {
   return t.shape.reduce((a, b) => a * b, 1) * 4;
 }
 
-/** Bytes of every tensor of the trace. */
+/** Bytes of every tensor of the trace, by shape (an index is as big as the run it describes). */
 export function traceBytes(trace: Trace): number {
   let n = 0;
-  for (const s of trace.stages) for (const t of s.tensors) n += t.data.byteLength;
+  for (const s of trace.stages) for (const t of s.tensors) n += tensorBytes(t);
   return n;
+}
+
+export function hasRemote(trace: Trace): boolean {
+  return trace.stages.some((s) => s.tensors.some(isRemote));
 }
 
 /** The trace as the panel first receives it: tensors above `inlineBytes` keep their shape and axes, not their data. */
@@ -120,7 +124,7 @@ export const EMBED_WHOLE_BYTES = 48 * 1024 * 1024;
  */
 export function embeddable(trace: Trace, c: Cursor, wholeUpTo = EMBED_WHOLE_BYTES): Trace {
   const bytes = traceBytes(trace);
-  if (bytes <= wholeUpTo) return trace;
+  if (bytes <= wholeUpTo && !hasRemote(trace)) return trace;
   const keep = new Set(stagesShown(trace, c).map((s) => s.id));
   const index = traceIndex(trace);
   const mb = (n: number): string => (n < 2 ** 20 ? `${(n / 1024).toFixed(0)} KB` : `${(n / 2 ** 20).toFixed(0)} MB`);

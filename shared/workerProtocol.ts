@@ -3,6 +3,8 @@ import type { GenerationStep, Normaliser, ScoreFunction, TensorData, Token, Trac
 import type { ContinueSettings } from './generation';
 import type { LocalWindow, WhatIfResult } from './protocol';
 import type { ChannelMessage } from './channel';
+import type { TensorRequest } from './lazy';
+import type { GridThumbs } from './derived';
 
 export interface RunRequest {
   readonly modelId: string;
@@ -54,18 +56,38 @@ export interface WhatIfRequest {
   readonly seed?: number;
 }
 
+/**
+ * A run's answer: the trace whole, or (when it has tensors too big to travel with it) its index
+ * (shared/lazy.ts) while the worker holds the tensors under `held.id` for 'fetch' and 'thumbnails'.
+ */
+export interface HeldTrace {
+  readonly trace: Trace;
+  readonly held?: { readonly id: number; readonly bytes: number };
+}
+
 /** What the host asks the worker, over the one Channel (shared/channel.ts). */
 export type WorkerRequest =
   | ({ readonly kind: 'run' } & RunRequest)
   | ({ readonly kind: 'generate' } & GenerateRequest)
   | ({ readonly kind: 'whatIf' } & WhatIfRequest)
+  | { readonly kind: 'fetch'; readonly id: number; readonly want: readonly TensorRequest[] }
+  | { readonly kind: 'thumbnails'; readonly id: number; readonly max: number }
+  | { readonly kind: 'release'; readonly id: number }
   | { readonly kind: 'memory' };
 
 export interface WorkerResponseMap {
-  run: Trace;
-  generate: Trace;
+  run: HeldTrace;
+  generate: HeldTrace;
   whatIf: WhatIfResult;
-  memory: { readonly numTensors: number; readonly numBytes: number };
+  fetch: readonly TensorData[];
+  thumbnails: GridThumbs;
+  release: void;
+  memory: {
+    readonly numTensors: number;
+    readonly numBytes: number;
+    /** Traces the worker holds for fetches, and their tensors' bytes. */
+    readonly held: { readonly traces: number; readonly bytes: number };
+  };
 }
 
 /** The one message outside the channel: the worker's backend is up (posted once, unasked). */

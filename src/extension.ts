@@ -45,7 +45,9 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     panelSettings,
     (run, cursor) => restoreRun(deps, run, cursor),
   );
-  const decorations = new AttentionDecorations(session, () => readConfig().decorations && panels.isOpen);
+  const fill = engine.filled.bind(engine);
+  let shown = session.trace;
+  const decorations = new AttentionDecorations(session, () => readConfig().decorations && panels.isOpen, fill);
   const configs = new ConfigChecker(context.asAbsolutePath('dist/configWorker.js'));
   const deps: ConfigDeps = { session, engine, panels, log, configs };
   const setContext = (key: string, value: unknown): Thenable<unknown> =>
@@ -61,7 +63,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, panels.serializer()),
     vscode.languages.registerHoverProvider(
       { scheme: '*' },
-      new AttentionHoverProvider(session, () => readConfig().topK),
+      new AttentionHoverProvider(session, () => readConfig().topK, fill),
     ),
     createStatusBar(session, () => panels.isOpen, panels.onDidChangeActive),
     vscode.commands.registerCommand('attentionLens.visualiseSelection', (arg?: unknown) => {
@@ -86,7 +88,9 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     ...registerStepCommands(session),
     ...registerChooseCommands((id) => rerunLast(deps, id)),
     vscode.commands.registerCommand('attentionLens.showModelInfo', () => showModelInfo(session)),
-    vscode.commands.registerCommand('attentionLens.exportTraceSafetensors', () => exportRunSafetensors(session, log)),
+    vscode.commands.registerCommand('attentionLens.exportTraceSafetensors', () =>
+      exportRunSafetensors(session, engine, log),
+    ),
     vscode.commands.registerCommand(SHOW_IN_PANEL, (target?: Partial<Cursor>) => {
       if (!session.trace) return;
       session.moveCursor({
@@ -138,6 +142,9 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
       );
     }),
     session.onDidChange(() => {
+      // A replaced run's tensors are freed in the worker that holds them.
+      if (shown && shown !== session.trace) engine.release(shown);
+      shown = session.trace;
       void setContext('attentionLens.hasTrace', session.trace !== undefined);
       void setContext('attentionLens.hasSteps', session.trace ? stepsOf(session.trace).length > 0 : false);
     }),

@@ -1,7 +1,8 @@
 // "Export the run as safetensors…": every tensor of the run shown, streamed to a file the user
-// chooses, with its JSON index beside it; progress and Cancel. The host holds the whole trace.
+// chooses, with its JSON index beside it; progress and Cancel. Tensors a worker holds are fetched one at a time.
 import * as vscode from 'vscode';
 import type { Session } from '../session';
+import type { EngineClient } from '../engine/client';
 import { exportTraceSafetensors } from '../model/formats/safetensorsWriter';
 import { AttentionInputError } from '../../shared/trace';
 import { notificationText } from '../../shared/escape';
@@ -10,6 +11,7 @@ const size = (n: number): string => (n < 2 ** 20 ? `${(n / 1024).toFixed(1)} KB`
 
 export async function exportRunSafetensors(
   session: Session,
+  engine: Pick<EngineClient, 'holds' | 'tensors'>,
   log: vscode.LogOutputChannel,
 ): Promise<string | undefined> {
   const trace = session.trace;
@@ -40,6 +42,12 @@ export async function exportRunSafetensors(
         const r = await exportTraceSafetensors(trace, target.fsPath, {
           overwrite: true,
           signal: abort.signal,
+          ...(engine.holds(trace)
+            ? {
+                fetch: async (stage: string, tensor: string) =>
+                  (await engine.tensors(trace, [{ stage, tensor }]))[0]!.data,
+              }
+            : {}),
           onProgress: (fraction, message) => {
             progress.report({ increment: (fraction - last) * 100, message });
             last = fraction;

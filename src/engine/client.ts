@@ -7,12 +7,15 @@ import { Worker } from 'node:worker_threads';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { filePathOf } from '../../shared/catalog';
-import type { Trace } from '../../shared/trace';
+import type { Stage, TensorData, Trace } from '../../shared/trace';
 import type { WhatIfResult } from '../../shared/protocol';
 import { Channel, type Call, type WireError } from '../../shared/channel';
+import { fetchTensor, isRemote, type TensorRequest } from '../../shared/lazy';
+import { gridThumbnails, type GridThumbs } from '../../shared/derived';
 import type {
   FromWorker,
   GenerateRequest,
+  HeldTrace,
   RunRequest,
   WhatIfRequest,
   WorkerRequest,
@@ -182,8 +185,43 @@ async function weightBytes(file: string): Promise<number> {
   return total;
 }
 
+type JobRequest = Extract<WorkerRequest, { kind: 'run' | 'generate' }>;
+
+/** Where a trace's big tensors are: a worker's store, under an id, for as long as that thread lives. */
+interface Holding {
+  slot: WorkerSlot;
+  generation: number;
+  id: number;
+  /** How to make the same trace again when the worker lost it (a restart, an eviction), and the index it must match. */
+  readonly request: JobRequest;
+  readonly index: Trace;
+  remaking?: Promise<void> | undefined;
+}
+
+/** Two indexes describe the same run: the same stages with the same tensors and shapes. */
+function sameRun(a: Trace, b: Trace): boolean {
+  return (
+    a.tokens.length === b.tokens.length &&
+    a.stages.length === b.stages.length &&
+    a.stages.every((s, i) => {
+      const o = b.stages[i]!;
+      return (
+        s.id === o.id &&
+        s.tensors.length === o.tensors.length &&
+        s.tensors.every((t, j) => t.name === o.tensors[j]!.name && t.shape.join() === o.tensors[j]!.shape.join())
+      );
+    })
+  );
+}
+
+/** Filled stages kept per trace for the host's own readers (hover, decorations, export). */
+const FILLED_PER_TRACE = 4;
+
 export class EngineClient {
   private readonly slots: Record<Lane, WorkerSlot>;
+  /** Traces whose big tensors a worker holds (their index is what the caller has). */
+  private readonly holdings = new WeakMap<Trace, Holding>();
+  private readonly filledStages = new WeakMap<Trace, Map<string, Stage>>();
   /** The lane of the last run: what-if and memory questions go where its trace came from. */
   private lastLane: Lane = 'small';
 
@@ -251,14 +289,32 @@ export class EngineClient {
     return this.job({ kind: 'generate', ...request }, onProgress);
   }
 
-  private job(
-    request: Extract<WorkerRequest, { kind: 'run' | 'generate' }>,
+  private job(request: JobRequest, onProgress?: (fraction: number, message: string) => void): RunHandle {
+    const handle = this.start(request, onProgress);
+    return { promise: handle.promise.then(({ held, slot }) => this.keep(held, slot, request)), cancel: handle.cancel };
+  }
+
+  /** The trace the caller gets; a held one is remembered with where its tensors are. */
+  private keep(held: HeldTrace, slot: WorkerSlot, request: JobRequest): Trace {
+    if (held.held)
+      this.holdings.set(held.trace, {
+        slot,
+        generation: slot.generation,
+        id: held.held.id,
+        request,
+        index: held.trace,
+      });
+    return held.trace;
+  }
+
+  private start(
+    request: JobRequest,
     onProgress?: (fraction: number, message: string) => void,
-  ): RunHandle {
+  ): { promise: Promise<{ held: HeldTrace; slot: WorkerSlot }>; cancel(): void } {
     let settled = false;
     let stopped: EngineError | undefined;
     let slot: WorkerSlot | undefined;
-    let call: Call<Trace> | undefined;
+    let call: Call<HeldTrace> | undefined;
     const budget = (this.settings().runTimeoutSeconds ?? 0) * 1000;
     const stop = (why: EngineError, graceMs: number): void => {
       if (settled || stopped) return;
@@ -275,14 +331,14 @@ export class EngineClient {
         }
       }, graceMs).unref?.();
     };
-    const attempt = async (tries: number): Promise<Trace> => {
+    const attempt = async (tries: number): Promise<{ held: HeldTrace; slot: WorkerSlot }> => {
       const lane = await this.laneFor(request);
       if (stopped) throw stopped;
       this.lastLane = lane;
-      slot = this.slots[lane];
-      call = slot.call(request, onProgress);
+      const s = (slot = this.slots[lane]);
+      call = s.call(request, onProgress);
       try {
-        return await call.promise;
+        return { held: await call.promise, slot: s };
       } catch (err) {
         if (stopped) throw stopped;
         const code = (err as EngineError).code;
@@ -316,11 +372,108 @@ export class EngineClient {
     return { promise, cancel };
   }
 
+  /** Whether a worker holds this trace's big tensors (its own arrays of them are empty). */
+  holds(trace: Trace): boolean {
+    return this.holdings.has(trace);
+  }
+
+  /** Tensors of a trace, whole or one head: from its own arrays, or fetched from the worker that holds them. */
+  async tensors(trace: Trace, want: readonly TensorRequest[]): Promise<readonly TensorData[]> {
+    const h = this.holdings.get(trace);
+    if (!h) return want.map((r) => fetchTensor(trace, r));
+    const got = await this.ask(h, (id) => h.slot.call({ kind: 'fetch', id, want }).promise);
+    if (got.length !== want.length)
+      throw new EngineError(`The worker answered ${got.length} of ${want.length} tensors.`);
+    return got;
+  }
+
+  /** The all-heads grid's pooled thumbnails, pooled where the tensors are. */
+  async thumbnails(trace: Trace, max: number): Promise<GridThumbs> {
+    const h = this.holdings.get(trace);
+    if (!h) return gridThumbnails(trace, max);
+    return this.ask(h, (id) => h.slot.call({ kind: 'thumbnails', id, max }).promise);
+  }
+
+  /**
+   * The trace with every tensor of these stages in hand (fetched whole when held elsewhere), for
+   * the host's own readers; the last few such stages are kept per trace.
+   */
+  async filled(trace: Trace, stageIds: readonly string[]): Promise<Trace> {
+    if (!this.holdings.has(trace)) return trace;
+    let cache = this.filledStages.get(trace);
+    if (!cache) this.filledStages.set(trace, (cache = new Map()));
+    for (const id of stageIds) {
+      if (cache.has(id)) {
+        const s = cache.get(id)!;
+        cache.delete(id);
+        cache.set(id, s);
+        continue;
+      }
+      const stage = trace.stages.find((s) => s.id === id);
+      if (!stage || !stage.tensors.some(isRemote)) continue;
+      const remote = stage.tensors.filter(isRemote);
+      const got = await this.tensors(
+        trace,
+        remote.map((t) => ({ stage: id, tensor: t.name })),
+      );
+      const byName = new Map(remote.map((t, i) => [t.name, got[i]!]));
+      cache.set(id, { ...stage, tensors: stage.tensors.map((t) => byName.get(t.name) ?? t) });
+      while (cache.size > Math.max(FILLED_PER_TRACE, stageIds.length)) cache.delete(cache.keys().next().value!);
+    }
+    const filled = cache;
+    return { ...trace, stages: trace.stages.map((s) => filled.get(s.id) ?? s) };
+  }
+
+  /** The worker may drop this trace's tensors (it was replaced). */
+  release(trace: Trace): void {
+    const h = this.holdings.get(trace);
+    this.holdings.delete(trace);
+    this.filledStages.delete(trace);
+    if (h && h.slot.started && h.slot.generation === h.generation)
+      h.slot.call({ kind: 'release', id: h.id }).promise.catch(() => {});
+  }
+
+  /**
+   * Asks the worker that holds `h`; when it no longer does (restarted, or the trace was evicted)
+   * the run is made again — the same request, so the same numbers — and asked once more.
+   */
+  private async ask<T>(h: Holding, request: (id: number) => Promise<T>): Promise<T> {
+    for (let tries = 1; ; tries++) {
+      if (!h.slot.started || h.slot.generation !== h.generation) await this.remake(h);
+      try {
+        return await request(h.id);
+      } catch (err) {
+        const code = (err as EngineError).code;
+        if (tries >= 2 || (code !== 'trace-gone' && code !== RESTARTED)) throw err;
+        if (code === 'trace-gone') h.generation = -1;
+      }
+    }
+  }
+
+  private remake(h: Holding): Promise<void> {
+    h.remaking ??= (async () => {
+      try {
+        this.log('info', `the worker no longer holds run ${h.id}'s tensors: running it again`);
+        const { held, slot } = await this.start(h.request).promise;
+        if (!held.held || !sameRun(held.trace, h.index))
+          throw new EngineError(
+            'The run could not be made again as it was (its model files may have changed): run Visualise attention again.',
+          );
+        h.slot = slot;
+        h.generation = slot.generation;
+        h.id = held.held.id;
+      } finally {
+        h.remaking = undefined;
+      }
+    })();
+    return h.remaking;
+  }
+
   whatIf(request: WhatIfRequest): Promise<WhatIfResult> {
     return this.slots[this.lastLane].call({ kind: 'whatIf', ...request }).promise;
   }
 
-  memory(): Promise<{ numTensors: number; numBytes: number }> {
+  memory(): Promise<WorkerResponseMap['memory']> {
     return this.slots[this.lastLane].call({ kind: 'memory' }).promise;
   }
 

@@ -4,6 +4,15 @@ import type { Cursor } from '../../shared/protocol';
 import { attentionBlocks, blockAt, type AttentionBlock } from '../../shared/navigation';
 import { attentionRow, forecastHourOf, timeSeriesOf } from '../../shared/timeSeries';
 
+/** Brings the tensors of these stages into a trace whose big tensors are held elsewhere (EngineClient.filled). */
+export type FillStages = (trace: Trace, stageIds: readonly string[]) => Promise<Trace>;
+
+/** The stages the hover and decorations read at the cursor: its attention block's weights. */
+export function hoverStages(trace: Trace, cursor: Cursor): string[] {
+  const block = blockAt(trace, cursor);
+  return block ? [block.stages.normalise.id] : [];
+}
+
 /** Index of the token covering a UTF-16 offset into the trace's text, or -1. */
 export function tokenAt(tokens: readonly Token[], offset: number): number {
   // Tokens are sorted by start; binary search for the last token starting at or before offset.

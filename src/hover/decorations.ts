@@ -1,8 +1,10 @@
 // Paints the attention of the token under the caret onto the text (background opacity by weight).
 import * as vscode from 'vscode';
 import type { Session } from '../session';
-import { attendedBy, crossRow, forecastAttendedAt, tokenAt } from './attends';
+import { attendedBy, crossRow, forecastAttendedAt, hoverStages, tokenAt, type FillStages } from './attends';
 import { traceFor } from './provider';
+import type { Trace } from '../../shared/trace';
+import type { Cursor } from '../../shared/protocol';
 
 const LEVELS = 8;
 
@@ -14,6 +16,7 @@ export class AttentionDecorations implements vscode.Disposable {
   constructor(
     private readonly session: Session,
     private readonly enabled: () => boolean,
+    private readonly fill: FillStages = async (t) => t,
   ) {
     // One decoration type per opacity bucket; weights in (0, 1] map to buckets 1..LEVELS.
     this.types = Array.from({ length: LEVELS }, (_, i) =>
@@ -50,16 +53,34 @@ export class AttentionDecorations implements vscode.Disposable {
     editor.setDecorations(this.focus, []);
   }
 
+  /** The latest paint per editor: an earlier one still fetching tensors must not paint over it. */
+  private readonly painting = new WeakMap<vscode.TextEditor, number>();
+  private paints = 0;
+
   private paint(editor: vscode.TextEditor): void {
-    const trace = this.session.trace;
+    const run = this.session.trace;
     const src = traceFor(this.session, editor.document);
-    if (!this.enabled() || !trace || !src || src.stale) return this.clear(editor);
+    if (!this.enabled() || !run || !src || src.stale) return this.clear(editor);
+    const cursor = this.session.cursor;
+    const ticket = ++this.paints;
+    this.painting.set(editor, ticket);
+    this.fill(run, hoverStages(run, cursor)).then(
+      (trace) => {
+        if (this.painting.get(editor) === ticket && this.session.trace === run)
+          this.draw(editor, trace, cursor, src.offset);
+      },
+      () => this.clear(editor),
+    );
+  }
+
+  private draw(editor: vscode.TextEditor, trace: Trace, cursor: Cursor, offset: number): void {
+    const src = { offset };
     const local = editor.document.offsetAt(editor.selection.active) - src.offset;
-    const forecast = forecastAttendedAt(trace, this.session.cursor, local, 0);
+    const forecast = forecastAttendedAt(trace, cursor, local, 0);
     const caret = forecast ? -1 : tokenAt(trace.tokens, local);
-    const self = caret >= 0 ? attendedBy(trace, this.session.cursor, caret, 0) : undefined;
+    const self = caret >= 0 ? attendedBy(trace, cursor, caret, 0) : undefined;
     // On cross-attention, the output token the panel focuses (its row) shades the input it reads.
-    const cross = forecast || self ? undefined : crossRow(trace, this.session.cursor);
+    const cross = forecast || self ? undefined : crossRow(trace, cursor);
     const a = forecast ?? self ?? cross;
     if (!a) return this.clear(editor);
     const q = self ? caret : -1;

@@ -1,7 +1,17 @@
 // Hover-to-inspect: hovering a token of the last run shows the tokens it attends to.
 import * as vscode from 'vscode';
 import type { Session } from '../session';
-import { attendedBy, bar, forecastAttendedAt, readBy, tokenAt, type ForecastAttended, type ReadBy } from './attends';
+import {
+  attendedBy,
+  bar,
+  forecastAttendedAt,
+  hoverStages,
+  readBy,
+  tokenAt,
+  type FillStages,
+  type ForecastAttended,
+  type ReadBy,
+} from './attends';
 import { tokenLabel } from '../../shared/tensorView';
 import { markdownCode as code, markdownText as escape } from '../../shared/escape';
 import type { Token } from '../../shared/trace';
@@ -19,12 +29,17 @@ export class AttentionHoverProvider implements vscode.HoverProvider {
   constructor(
     private readonly session: Session,
     private readonly topK: () => number,
+    private readonly fill: FillStages = async (t) => t,
   ) {}
 
-  provideHover(doc: vscode.TextDocument, pos: vscode.Position): vscode.Hover | undefined {
+  async provideHover(doc: vscode.TextDocument, pos: vscode.Position): Promise<vscode.Hover | undefined> {
     const src = traceFor(this.session, doc);
-    const trace = this.session.trace;
-    if (!src || !trace) return undefined;
+    const run = this.session.trace;
+    if (!src || !run) return undefined;
+    const cursor = this.session.cursor;
+    const trace = await this.fill(run, hoverStages(run, cursor));
+    // A run that replaced this one meanwhile is not described by it.
+    if (this.session.trace !== run) return undefined;
     const local = doc.offsetAt(pos) - src.offset;
     if (local < 0 || local >= trace.text.length) return undefined;
     if (src.stale) {
@@ -34,15 +49,15 @@ export class AttentionHoverProvider implements vscode.HoverProvider {
         ),
       );
     }
-    const forecast = forecastAttendedAt(trace, this.session.cursor, local, this.topK());
+    const forecast = forecastAttendedAt(trace, cursor, local, this.topK());
     if (forecast) return this.forecastHover(doc, src.offset, forecast);
     const index = tokenAt(trace.tokens, local);
     if (index < 0) return undefined;
     const token = trace.tokens[index]!;
     const range = new vscode.Range(doc.positionAt(src.offset + token.start), doc.positionAt(src.offset + token.end));
-    const a = attendedBy(trace, this.session.cursor, index, this.topK());
+    const a = attendedBy(trace, cursor, index, this.topK());
     if (!a) {
-      const r = readBy(trace, this.session.cursor, index, this.topK());
+      const r = readBy(trace, cursor, index, this.topK());
       return r ? new vscode.Hover(this.readByText(trace.model.name, token, r), range) : undefined;
     }
     const headText = a.head < 0 ? 'mean of heads' : `head ${a.head}`;

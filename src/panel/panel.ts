@@ -21,8 +21,7 @@ import { blockOf } from '../../shared/navigation';
 import { saveExport } from './export';
 import { traceFromJson } from '../../shared/codec';
 import { standaloneHtml } from './standalone';
-import { fetchTensor, traceIndex } from '../../shared/lazy';
-import { gridThumbnails } from '../../shared/derived';
+import { EMBED_WHOLE_BYTES, stagesShown, traceBytes, traceIndex } from '../../shared/lazy';
 import { continueGeneration } from './continue';
 
 export const PANEL_VIEW_TYPE = 'attentionLens.panel';
@@ -53,11 +52,9 @@ export class PanelManager implements vscode.Disposable {
       handlers: {
         whatIf: (req) => this.whatIf(this.session.trace, req),
         save: (req) => this.save(req),
-        tensors: async (req) => {
-          const trace = this.current(req.key);
-          return req.want.map((r) => fetchTensor(trace, r));
-        },
-        thumbnails: async (req) => gridThumbnails(this.current(req.key), Math.max(8, Math.min(512, req.max))),
+        // From the session's trace, or from the worker that holds its big tensors.
+        tensors: (req) => this.engine.tensors(this.current(req.key), req.want),
+        thumbnails: (req) => this.engine.thumbnails(this.current(req.key), Math.max(8, Math.min(512, req.max))),
         continue: (req, ctx) =>
           continueGeneration({ session: this.session, engine: this.engine, log: this.log }, req, ctx),
       },
@@ -216,27 +213,36 @@ export class PanelManager implements vscode.Disposable {
 
   private async save(req: Request & { kind: 'save' }): Promise<ResponseMap['save']> {
     if (req.format !== 'html') return saveExport(req, this.log);
-    const trace = this.session.trace;
-    if (!trace) throw new Error('There is no run to export.');
+    const run = this.session.trace;
+    if (!run) throw new Error('There is no run to export.');
+    const cursor = this.session.cursor;
+    // The page embeds the whole run when it fits, else the stages the cursor's view draws; whoever holds them.
+    const stages = traceBytes(run) <= EMBED_WHOLE_BYTES ? run.stages : stagesShown(run, cursor);
+    const trace = await this.engine.filled(
+      run,
+      stages.map((s) => s.id),
+    );
     const read = async (...p: string[]): Promise<string> =>
       new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(this.extensionUri, ...p)));
-    const content = standaloneHtml(
-      trace,
-      this.session.cursor,
-      await read('dist', 'webview.js'),
-      await read('media', 'panel.css'),
-    );
+    const content = standaloneHtml(trace, cursor, await read('dist', 'webview.js'), await read('media', 'panel.css'));
     return saveExport({ ...req, content }, this.log);
   }
 
   /** Recomputes the attention block of `req.stageId` (any of its stages) from its own Q, K and V. */
-  private whatIf(trace: Trace | undefined, req: Request & { kind: 'whatIf' }): Promise<ResponseMap['whatIf']> {
-    const stage = trace?.stages.find((s) => s.id === req.stageId);
-    const block = trace && stage && blockOf(trace, stage);
+  private async whatIf(run: Trace | undefined, req: Request & { kind: 'whatIf' }): Promise<ResponseMap['whatIf']> {
+    const at = run?.stages.findIndex((s) => s.id === req.stageId) ?? -1;
+    if (!run || at < 0) throw new Error(`No attention stage "${req.stageId}" in the current run.`);
+    // Q, K, V, the parameters, the mask and a score bias: the block's stages, in hand.
+    const trace = await this.engine.filled(
+      run,
+      stagesShown(run, { ...this.session.cursor, stage: at }).map((s) => s.id),
+    );
+    const stage = trace.stages[at]!;
+    const block = blockOf(trace, stage);
     if (!block) throw new Error(`No attention stage "${req.stageId}" in the current run.`);
     const { q: Q, k: K, v: V } = block;
     if (!Q || !K || !V || !block.stages.qkv)
-      throw new Error(`Stage "${stage!.title}" has no Q, K and V to recompute from.`);
+      throw new Error(`Stage "${stage.title}" has no Q, K and V to recompute from.`);
     const params: Record<string, TensorData> = {};
     for (const name of ['W', 'W1', 'W2', 'v', 'W_p', 'v_p']) {
       const t = findTensor(block.stages.qkv, name);
@@ -252,7 +258,7 @@ export class PanelManager implements vscode.Disposable {
       ...(block.mask ? { mask: block.mask } : {}),
       ...(block.info.scale !== undefined ? { scale: block.info.scale } : {}),
       ...(block.info.softCap !== undefined ? { softCap: block.info.softCap } : {}),
-      ...this.scoreBias(trace!, block.info.scoreBias),
+      ...this.scoreBias(trace, block.info.scoreBias),
       score: req.score,
       normaliser: req.normaliser,
       ...(req.local ? { local: req.local } : {}),

@@ -12,13 +12,17 @@ import { throwIfCancelled, type AttentionModel, type RunOptions } from '../model
 import { Channel } from '../../shared/channel';
 import type { WorkerReady, WorkerRequest, WorkerResponseMap } from '../../shared/workerProtocol';
 import { guarded, testFault } from './faults';
-import { checkBudget, checkBudgetTokens } from './budget';
+import { checkBudget, checkBudgetTokens, DEFAULT_MEMORY_BUDGET_MB } from './budget';
 import { continueTrace } from '../model/transformer/continueTrace';
+import { TraceStore } from './traceStore';
 
 const port = parentPort;
 if (!port) throw new Error('worker.js must run in a worker thread');
 
 const fileModels = new ModelFileCache();
+/** Big traces stay here; the host fetches what it shows. Bounded by the run's memory budget. */
+const store = new TraceStore();
+const budgetBytes = (mb: number | undefined): number => (mb ?? DEFAULT_MEMORY_BUDGET_MB) * 1024 * 1024;
 
 const backend = initBackend(
   process.env.ATTENTION_LENS_BACKEND === 'cpu' ? 'cpu' : 'wasm',
@@ -55,7 +59,7 @@ async function withModel<T>(
 
 const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
   post: (message, transfer) => port.postMessage(message, transfer),
-  // The worker keeps nothing it sends: traces and what-if results move to the host.
+  // The worker keeps nothing it sends (a held trace's index and fetches are copies): results move to the host.
   transferResults: true,
   handlers: {
     run: guarded(async (request, { signal, progress }) => {
@@ -63,8 +67,8 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
       const { text, maxTokens, score, normaliser, topK, config, modelId } = request;
       const options: RunOptions = { maxTokens, score, normaliser, topK, signal, onProgress: progress };
       const budgetMB = request.memoryBudgetMB;
-      if (config)
-        return runConfigFile(
+      if (config) {
+        const trace = await runConfigFile(
           config.text,
           config.baseDir,
           options,
@@ -75,20 +79,27 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
                   : checkBudgetTokens(info, input.tokens, budgetMB, { budget: 'attentionLens.memoryBudgetMB' })
             : undefined,
         );
-      return withModel(modelId, options, (model) => {
+        return store.admit(trace, budgetBytes(budgetMB));
+      }
+      const trace = await withModel(modelId, options, (model) => {
         if (budgetMB) checkBudget(model.info, text, maxTokens, budgetMB);
         return model.run(text, options);
       });
+      return store.admit(trace, budgetBytes(budgetMB));
     }),
     generate: guarded(async (request, { signal, progress }) => {
       await started(signal, request.modelId);
       const { modelId, topK, memoryBudgetMB, ...input } = request;
       const options: RunOptions = { topK, signal, onProgress: progress };
-      return withModel(modelId, options, (model) => {
+      const trace = await withModel(modelId, options, (model) => {
         if (memoryBudgetMB) checkBudgetTokens(model.info, input.prior.length + input.tokens, memoryBudgetMB);
         return continueTrace(model, input, options);
       });
+      return store.admit(trace, budgetBytes(memoryBudgetMB));
     }),
+    fetch: async (r) => store.fetch(r.id, r.want),
+    thumbnails: async (r) => store.thumbnails(r.id, Math.max(8, Math.min(512, r.max))),
+    release: async (r) => store.release(r.id),
     whatIf: guarded(async (r) => {
       await backend;
       return recompute(
@@ -112,7 +123,7 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
     memory: async () => {
       await backend;
       const m = tf.memory();
-      return { numTensors: m.numTensors, numBytes: m.numBytes };
+      return { numTensors: m.numTensors, numBytes: m.numBytes, held: store.held };
     },
   },
 });

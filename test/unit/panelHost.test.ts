@@ -9,6 +9,7 @@ import { tensor, type TensorData, type Trace } from '../../shared/trace';
 import { makeTrace } from './traceFixture';
 import { DEFAULT_CURSOR, type HostMessage, type PanelSettings } from '../../shared/protocol';
 import type { WhatIfRequest } from '../../shared/workerProtocol';
+import { EngineClient } from '../../src/engine/client';
 
 installFakeVscode();
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -22,16 +23,17 @@ const log = { info: () => {}, warn: () => {}, error: () => {} };
 function setup() {
   const session = new Session();
   const asked: WhatIfRequest[] = [];
-  const engine = {
+  // The real client (no worker starts: these traces are whole, so their tensors are read in place), its what-if recorded.
+  const engine = Object.assign(new EngineClient('/no-worker.js'), {
     whatIf: async (r: WhatIfRequest) => {
       asked.push(r);
       return { scores: r.Q, weights: r.K, context: r.V };
     },
-  };
+  });
   const panels = new PanelManager(
     { path: '/ext' } as never,
     session,
-    engine as never,
+    engine,
     log as never,
     () => settings,
     async () => true,

@@ -1,0 +1,152 @@
+// Big traces stay in the worker (src/worker/traceStore.ts); the host holds their index and
+// fetches. What a fetch returns must be exactly what the eager run recorded, at every stage kind,
+// also after the worker evicted or lost the trace and made the run again.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { initBackend } from '../../src/model/runtime/backend';
+import { getModel } from '../../src/model/open/builtins';
+import { TraceStore } from '../../src/worker/traceStore';
+import { EngineClient } from '../../src/engine/client';
+import { hasRemote, isRemote, traceIndex, type TensorRequest } from '../../shared/lazy';
+import { gridThumbnails } from '../../shared/derived';
+import { headCount } from '../../shared/tensorView';
+import type { TensorData, Trace } from '../../shared/trace';
+
+const WORKER = path.resolve(__dirname, '..', '..', 'dist', 'worker.js');
+const skip = !existsSync(WORKER) && 'run `npm run build` first';
+const TEXT = 'Once upon a time there was a little girl who liked to play in the park with her dog. '.repeat(12);
+
+let eager: Trace;
+before(async () => {
+  await initBackend();
+  eager = await (await getModel('tinystories-656k')).run(TEXT, {});
+});
+
+/** Every tensor of the trace, as (stage, tensor) requests. */
+const everyTensor = (t: Trace): TensorRequest[] =>
+  t.stages.flatMap((s) => s.tensors.map((x) => ({ stage: s.id, tensor: x.name })));
+
+function sameBits(a: TensorData, b: TensorData, what: string): void {
+  assert.deepEqual(a.shape, b.shape, `${what}: shape`);
+  assert.deepEqual(a.axes, b.axes, `${what}: axes`);
+  assert.equal(a.data.length, b.data.length, `${what}: length`);
+  const x = new Uint32Array(a.data.buffer, a.data.byteOffset, a.data.length);
+  const y = new Uint32Array(b.data.buffer, b.data.byteOffset, b.data.length);
+  for (let i = 0; i < x.length; i++)
+    if (x[i] !== y[i]) assert.fail(`${what}: value ${i} differs (${a.data[i]} vs ${b.data[i]})`);
+}
+
+test('the store keeps a big trace and answers with its index; every fetch is the eager run’s tensor', () => {
+  assert.ok(hasRemote(traceIndex(eager)), 'this text makes tensors too big to travel with the index');
+  const store = new TraceStore();
+  const { trace: index, held } = store.admit(eager, 2 ** 30);
+  assert.ok(held && held.bytes > 0);
+  const kinds = new Set<string>();
+  for (const [i, s] of index.stages.entries()) {
+    kinds.add(s.kind);
+    for (const [j, t] of s.tensors.entries()) {
+      const full = eager.stages[i]!.tensors[j]!;
+      if (isRemote(t)) {
+        assert.equal(t.data.length, 0);
+        continue;
+      }
+      // Inline tensors travel as copies: transferring them leaves the held trace whole.
+      assert.notEqual(t.data.buffer, full.data.buffer, `${s.id}/${t.name} is a copy`);
+      sameBits(t, full, `${s.id}/${t.name} inline`);
+    }
+  }
+  assert.ok(kinds.size >= 5, `stage kinds covered: ${[...kinds].join(', ')}`);
+  const got = store.fetch(held.id, everyTensor(index));
+  everyTensor(index).forEach((r, k) => {
+    const full = eager.stages.find((s) => s.id === r.stage)!.tensors.find((t) => t.name === r.tensor)!;
+    sameBits(got[k]!, full, `${r.stage}/${r.tensor}`);
+  });
+  // One head of a [head, …] tensor is that head's slice.
+  const weights = eager.stages.find((s) => s.kind === 'normalise')!;
+  const w = weights.tensors.find((t) => headCount(t) > 1)!;
+  const H = headCount(w);
+  const one = store.fetch(held.id, [{ stage: weights.id, tensor: w.name, head: H - 1 }])[0]!;
+  const size = w.data.length / H;
+  sameBits(
+    one,
+    { ...w, shape: w.shape.slice(1), axes: w.axes.slice(1), data: w.data.subarray((H - 1) * size) },
+    'last head',
+  );
+  assert.deepEqual(store.thumbnails(held.id, 32), gridThumbnails(eager, 32), 'thumbnails pooled where the tensors are');
+});
+
+test('eviction: least recently used beyond the budget, the newest always kept; an evicted id is "trace-gone"', () => {
+  const store = new TraceStore();
+  const a = store.admit(eager, 1).held!;
+  assert.equal(store.held.traces, 1, 'the newest stays even past the budget');
+  const b = store.admit(eager, a.bytes * 2.5).held!;
+  const c = store.admit(eager, a.bytes * 2.5).held!;
+  assert.equal(store.held.traces, 2);
+  assert.throws(
+    () => store.fetch(a.id, []),
+    (e: Error & { code?: string }) => e.code === 'trace-gone',
+  );
+  store.fetch(b.id, []); // b is now the most recently used
+  store.admit(eager, a.bytes * 2.5);
+  assert.throws(() => store.fetch(c.id, []), /no longer holds/);
+  store.fetch(b.id, []);
+  store.release(b.id);
+  assert.equal(store.held.traces, 1);
+  // A small trace is not held at all.
+  const small: Trace = { ...eager, stages: eager.stages.slice(0, 1) };
+  assert.equal(store.admit(small, 2 ** 30).held, undefined);
+});
+
+test(
+  'through the worker: the host holds the index; fetches equal the eager run, also after a restart or an eviction',
+  { skip },
+  async () => {
+    const logs: string[] = [];
+    const engine = new EngineClient(WORKER, (_level, m) => logs.push(m));
+    try {
+      const request = { modelId: 'tinystories-656k', text: TEXT };
+      const trace = await engine.run(request).promise;
+      assert.ok(engine.holds(trace) && hasRemote(trace), 'the big tensors stayed in the worker');
+      const want = everyTensor(trace);
+      const check = async (what: string): Promise<void> => {
+        const got = await engine.tensors(trace, want);
+        want.forEach((r, k) => {
+          const full = eager.stages.find((s) => s.id === r.stage)!.tensors.find((t) => t.name === r.tensor)!;
+          sameBits(got[k]!, full, `${what}: ${r.stage}/${r.tensor}`);
+        });
+      };
+      await check('held');
+      assert.deepEqual(await engine.thumbnails(trace, 32), gridThumbnails(eager, 32));
+      const mem = await engine.memory();
+      assert.equal(mem.held.traces, 1);
+      // The worker dies: its store with it. The next fetch makes the run again, the same numbers.
+      engine.restartWorker();
+      await check('after a restart');
+      assert.ok(
+        logs.some((m) => /running it again/.test(m)),
+        'the re-run is logged',
+      );
+      // A second run under a tiny budget evicts the first; fetching the first makes it again.
+      const first = mem.held.bytes;
+      const budgetMB = Math.ceil(first / 2 ** 20);
+      const other = await engine.run({ ...request, text: TEXT, maxTokens: 140, memoryBudgetMB: budgetMB }).promise;
+      assert.ok(engine.holds(other));
+      assert.equal((await engine.memory()).held.traces, 1, 'the first run was evicted');
+      await check('after an eviction');
+      // The host's own readers get whole stages.
+      const normalise = trace.stages.find((s) => s.kind === 'normalise')!;
+      const filled = await engine.filled(trace, [normalise.id]);
+      const fs = filled.stages.find((s) => s.id === normalise.id)!;
+      assert.ok(!fs.tensors.some(isRemote));
+      sameBits(fs.tensors[0]!, eager.stages.find((s) => s.id === normalise.id)!.tensors[0]!, 'filled');
+      engine.release(other);
+      engine.release(trace);
+      assert.equal(engine.holds(trace), false);
+      assert.equal((await engine.memory()).held.traces, 0, 'released in the worker');
+    } finally {
+      engine.dispose();
+    }
+  },
+);
