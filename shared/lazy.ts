@@ -57,6 +57,23 @@ export function traceIndex(trace: Trace, inlineBytes = INLINE_BYTES): Trace {
   };
 }
 
+/**
+ * Light mode: stages with their big tensors left out (empty, `remote`), except those `keep` names
+ * (the input a layer is recomputed from). The model makes them again on request.
+ */
+export function lighten(
+  stages: readonly Stage[],
+  keep: (stage: Stage, tensor: TensorData) => boolean,
+  inlineBytes = INLINE_BYTES,
+): Stage[] {
+  return stages.map((s) => ({
+    ...s,
+    tensors: s.tensors.map((t) =>
+      t.data.byteLength <= inlineBytes || keep(s, t) ? t : { ...t, data: EMPTY, remote: true as const },
+    ),
+  }));
+}
+
 /** The answer to one fetch, from the full trace; a copy, so posting it never drags the whole buffer along. */
 export function fetchTensor(trace: Trace, r: TensorRequest): TensorData {
   const stage = trace.stages.find((s) => s.id === r.stage);

@@ -4,6 +4,7 @@ import {
   type ModelInfo,
   type Normaliser,
   type ScoreFunction,
+  type Stage,
   type Trace,
 } from '../../shared/trace';
 
@@ -19,11 +20,21 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
   /** Progress in [0, 1] with a short message, for the editor's progress notification. */
   readonly onProgress?: (fraction: number, message: string) => void;
+  /**
+   * Light mode (models with recomputeLayer): each layer's big tensors are left out of the trace as
+   * it runs (marked `remote`, empty), its input kept, so memory follows one layer, not all of them.
+   */
+  readonly light?: boolean;
 }
 
 export interface AttentionModel {
   readonly info: ModelInfo;
   run(text: string, options?: RunOptions): Promise<Trace>;
+  /**
+   * Layer `layer`'s stages of a light-mode trace, computed again from the input the trace kept:
+   * the numbers of the eager run, bit for bit. Synchronous (the weights are loaded).
+   */
+  recomputeLayer?(trace: Trace, layer: number): Stage[];
   /** Frees the model's weight tensors. */
   dispose(): void;
 }

@@ -81,3 +81,36 @@ export function checkBudget(
 ): void {
   checkBudgetTokens(info, tokenBound(text, maxTokens), budgetMB, names);
 }
+
+/**
+ * Bytes a light-mode run keeps (RunOptions.light): every layer's input ([T, d_model]) and its
+ * small tensors, plus one layer recorded whole while it runs and one recomputed when shown.
+ */
+export function estimateLightBytes(info: ModelInfo, tokens: number): number {
+  const layers = Math.max(1, info.layers);
+  return tokens * Math.max(1, info.dModel) * layers * FLOAT * 2 + 2 * estimateRunBytes({ ...info, layers: 1 }, tokens);
+}
+
+/**
+ * How a run fits the budget: eagerly (false), only in light mode (true, when the model can
+ * recompute its layers), or not at all (throws the eager run's 'too-long' message).
+ */
+export function needsLight(
+  info: ModelInfo,
+  tokens: number,
+  budgetMB: number,
+  canLight: boolean,
+  names: BudgetNames = SETTING_NAMES,
+): boolean {
+  const budget = budgetMB * 1024 * 1024;
+  if (estimateRunBytes(info, tokens) <= budget) return false;
+  if (canLight && estimateLightBytes(info, tokens) <= budget) return true;
+  checkBudgetTokens(info, tokens, budgetMB, names);
+  return false;
+}
+
+/** The note a light-mode trace carries: why, and what it means for the user. */
+export function lightNote(info: ModelInfo, tokens: number, budgetMB: number, names: BudgetNames = SETTING_NAMES): string {
+  const mb = (b: number): string => `${Math.ceil(b / (1024 * 1024)).toLocaleString('en-US')} MB`;
+  return `Light mode: every tensor of this run would take about ${mb(estimateRunBytes(info, tokens))}, more than ${names.budget} (${mb(budgetMB * 1024 * 1024)}), so each layer's input is kept (about ${mb(estimateLightBytes(info, tokens))}) and a layer's attention is computed again, with the same numbers, when it is shown.`;
+}

@@ -2,19 +2,37 @@
 // kept here; the host gets its index (shared/lazy.ts) and fetches tensors by the id. Traces are
 // evicted least recently used beyond a byte budget (the newest always stays); a fetch for an
 // evicted id is answered 'trace-gone', and the host makes the run again.
-import { fetchTensor, INLINE_BYTES, traceBytes, traceIndex, type TensorRequest } from '../../shared/lazy';
+import { fetchTensor, INLINE_BYTES, isRemote, traceIndex, type TensorRequest } from '../../shared/lazy';
 import { gridThumbnails, type GridThumbs } from '../../shared/derived';
-import type { TensorData, Trace } from '../../shared/trace';
+import type { Stage, TensorData, Trace } from '../../shared/trace';
 import type { HeldTrace } from '../../shared/workerProtocol';
 
 export class TraceGoneError extends Error {
   readonly code = 'trace-gone';
 }
 
+/** A light-mode trace's way back to its layers (the model, leased while the store holds the trace). */
+export interface Recompute {
+  readonly recompute: (trace: Trace, layer: number) => Stage[];
+  readonly release: () => void;
+}
+
+interface Entry {
+  readonly trace: Trace;
+  readonly bytes: number;
+  readonly light?: Recompute;
+  /** Recomputed layers, most recently used last. */
+  readonly layers: Map<number, Stage[]>;
+}
+
+/** Recomputed layers kept per light trace (a layer switch back and forth costs nothing). */
+const LAYERS_KEPT = 2;
+
 export class TraceStore {
   /** Insertion order is recency: a fetch moves its trace to the end. */
-  private readonly traces = new Map<number, { readonly trace: Trace; readonly bytes: number }>();
-  private nextId = 1;
+  private readonly traces = new Map<number, Entry>();
+  /** Ids differ between threads too, so one thread's id never names another's trace. */
+  private nextId = 1 + Math.floor(Math.random() * 2 ** 40);
 
   constructor(private readonly inlineBytes = INLINE_BYTES) {}
 
@@ -22,12 +40,14 @@ export class TraceStore {
    * The answer to a run: the trace whole when every tensor is small; else its index, whose small
    * tensors are copies (the answer's buffers are transferred, and the held trace keeps its own).
    */
-  admit(trace: Trace, budgetBytes: number): HeldTrace {
+  admit(trace: Trace, budgetBytes: number, light?: Recompute): HeldTrace {
     const index = traceIndex(trace, this.inlineBytes);
-    if (index === trace) return { trace };
+    if (index === trace && !light) return { trace };
     const id = this.nextId++;
-    const bytes = traceBytes(trace);
-    this.traces.set(id, { trace, bytes });
+    // What it holds: a light trace keeps only its small tensors and each layer's input.
+    let bytes = 0;
+    for (const s of trace.stages) for (const t of s.tensors) bytes += t.data.byteLength;
+    this.traces.set(id, { trace, bytes, ...(light ? { light } : {}), layers: new Map() });
     this.evict(budgetBytes);
     const copied: Trace = {
       ...index,
@@ -40,16 +60,45 @@ export class TraceStore {
   }
 
   fetch(id: number, want: readonly TensorRequest[]): TensorData[] {
-    const trace = this.touch(id);
-    return want.map((r) => fetchTensor(trace, r));
+    const entry = this.touch(id);
+    return want.map((r) => {
+      const stage = entry.trace.stages.find((s) => s.id === r.stage);
+      const t = stage?.tensors.find((x) => x.name === r.tensor);
+      if (!stage || !t || !isRemote(t)) return fetchTensor(entry.trace, r);
+      return fetchTensor({ ...entry.trace, stages: this.layer(entry, stage) }, r);
+    });
   }
 
+  /** Pooled where the tensors are; a light trace's layers are recomputed one at a time as the pooling reads them. */
   thumbnails(id: number, max: number): GridThumbs {
-    return gridThumbnails(this.touch(id), max);
+    const entry = this.touch(id);
+    if (!entry.light) return gridThumbnails(entry.trace, max);
+    const lazy: Trace = {
+      ...entry.trace,
+      stages: entry.trace.stages.map((s) =>
+        s.tensors.some(isRemote)
+          ? {
+              ...s,
+              tensors: s.tensors.map((t) => {
+                if (!isRemote(t)) return t;
+                const { remote: _remote, data: _data, ...rest } = t;
+                const get = (): Float32Array =>
+                  this.layer(entry, s)
+                    .find((x) => x.id === s.id)!
+                    .tensors.find((x) => x.name === t.name)!.data;
+                return Object.defineProperty(rest, 'data', { get, enumerable: true }) as TensorData;
+              }),
+            }
+          : s,
+      ),
+    };
+    return gridThumbnails(lazy, max);
   }
 
   release(id: number): void {
+    const entry = this.traces.get(id);
     this.traces.delete(id);
+    entry?.light?.release();
   }
 
   get held(): { readonly traces: number; readonly bytes: number } {
@@ -58,12 +107,25 @@ export class TraceStore {
     return { traces: this.traces.size, bytes };
   }
 
-  private touch(id: number): Trace {
+  private touch(id: number): Entry {
     const entry = this.traces.get(id);
     if (!entry) throw new TraceGoneError(`The worker no longer holds run ${id}'s tensors (evicted or restarted).`);
     this.traces.delete(id);
     this.traces.set(id, entry);
-    return entry.trace;
+    return entry;
+  }
+
+  /** The stages of the layer `stage` belongs to, whole: recomputed by the model (a light trace), kept for the next few reads. */
+  private layer(entry: Entry, stage: Stage): Stage[] {
+    const l = stage.layer;
+    if (!entry.light || l === undefined)
+      throw new Error(`Stage "${stage.title}" has a tensor this run did not keep, and no way to make it again.`);
+    let stages = entry.layers.get(l);
+    if (stages) entry.layers.delete(l);
+    else stages = entry.light.recompute(entry.trace, l);
+    entry.layers.set(l, stages);
+    while (entry.layers.size > LAYERS_KEPT) entry.layers.delete(entry.layers.keys().next().value!);
+    return stages;
   }
 
   /** Drops the least recently used traces until the rest fit in the budget; the newest is kept whatever its size. */
@@ -71,7 +133,7 @@ export class TraceStore {
     let total = this.held.bytes;
     for (const [id, entry] of this.traces) {
       if (total <= budgetBytes || this.traces.size <= 1) break;
-      this.traces.delete(id);
+      this.release(id);
       total -= entry.bytes;
     }
   }

@@ -10,9 +10,17 @@ import { runConfigFile } from '../model/open/runConfig';
 import { recompute } from '../model/attention/whatif';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from '../model/model';
 import { Channel } from '../../shared/channel';
-import type { WorkerReady, WorkerRequest, WorkerResponseMap } from '../../shared/workerProtocol';
+import type { HeldTrace, WorkerReady, WorkerRequest, WorkerResponseMap } from '../../shared/workerProtocol';
+import type { Trace } from '../../shared/trace';
 import { guarded, testFault } from './faults';
-import { checkBudget, checkBudgetTokens, DEFAULT_MEMORY_BUDGET_MB } from './budget';
+import {
+  checkBudget,
+  checkBudgetTokens,
+  DEFAULT_MEMORY_BUDGET_MB,
+  lightNote,
+  needsLight,
+  tokenBound,
+} from './budget';
 import { continueTrace } from '../model/transformer/continueTrace';
 import { TraceStore } from './traceStore';
 
@@ -41,19 +49,51 @@ async function started(signal: AbortSignal, modelId: string): Promise<void> {
   testFault(modelId);
 }
 
-/** A built-in, or a model file held for this job only: another job's request for another file cannot dispose it meanwhile. */
+/** A model for one job: a built-in, or a model file leased until `release` (another job's request for another file cannot dispose it meanwhile). */
+async function leaseModel(modelId: string, options: RunOptions): Promise<{ model: AttentionModel; release(): void }> {
+  const file = filePathOf(modelId);
+  if (!file) return { model: await getModel(modelId), release: () => {} };
+  return fileModels.acquire(file, options);
+}
+
+/** A model for the length of `job`. */
 async function withModel<T>(
   modelId: string,
   options: RunOptions,
   job: (model: AttentionModel) => Promise<T>,
 ): Promise<T> {
-  const file = filePathOf(modelId);
-  if (!file) return job(await getModel(modelId));
-  const lease = await fileModels.acquire(file, options);
+  const lease = await leaseModel(modelId, options);
   try {
     return await job(lease.model);
   } finally {
     lease.release();
+  }
+}
+
+/**
+ * A model's run under the budget: eager when it fits, else in light mode when the model can
+ * recompute its layers (the store then keeps the model leased to do so), else refused.
+ */
+async function runModel(request: WorkerRequest & { kind: 'run' }, options: RunOptions): Promise<HeldTrace> {
+  const { modelId, text, maxTokens } = request;
+  const budgetMB = request.memoryBudgetMB;
+  const lease = await leaseModel(modelId, options);
+  let kept = false;
+  try {
+    const model = lease.model;
+    const tokens = tokenBound(text, maxTokens);
+    const light = budgetMB ? needsLight(model.info, tokens, budgetMB, model.recomputeLayer !== undefined) : false;
+    const trace = await model.run(text, { ...options, light });
+    if (!light || !model.recomputeLayer) return store.admit(trace, budgetBytes(budgetMB));
+    const recompute = model.recomputeLayer.bind(model);
+    const noted: Trace = { ...trace, warnings: [...trace.warnings, lightNote(model.info, tokens, budgetMB!)] };
+    kept = true;
+    return store.admit(noted, budgetBytes(budgetMB), {
+      recompute: (t, layer) => recompute(t, layer),
+      release: () => lease.release(),
+    });
+  } finally {
+    if (!kept) lease.release();
   }
 }
 
@@ -64,7 +104,7 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
   handlers: {
     run: guarded(async (request, { signal, progress }) => {
       await started(signal, request.modelId);
-      const { text, maxTokens, score, normaliser, topK, config, modelId } = request;
+      const { maxTokens, score, normaliser, topK, config } = request;
       const options: RunOptions = { maxTokens, score, normaliser, topK, signal, onProgress: progress };
       const budgetMB = request.memoryBudgetMB;
       if (config) {
@@ -81,11 +121,7 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
         );
         return store.admit(trace, budgetBytes(budgetMB));
       }
-      const trace = await withModel(modelId, options, (model) => {
-        if (budgetMB) checkBudget(model.info, text, maxTokens, budgetMB);
-        return model.run(text, options);
-      });
-      return store.admit(trace, budgetBytes(budgetMB));
+      return runModel(request, options);
     }),
     generate: guarded(async (request, { signal, progress }) => {
       await started(signal, request.modelId);

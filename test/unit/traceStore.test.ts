@@ -13,6 +13,7 @@ import { hasRemote, isRemote, traceIndex, type TensorRequest } from '../../share
 import { gridThumbnails } from '../../shared/derived';
 import { headCount } from '../../shared/tensorView';
 import type { TensorData, Trace } from '../../shared/trace';
+import { fileModelId } from '../../shared/catalog';
 
 const WORKER = path.resolve(__dirname, '..', '..', 'dist', 'worker.js');
 const skip = !existsSync(WORKER) && 'run `npm run build` first';
@@ -145,6 +146,121 @@ test(
       engine.release(trace);
       assert.equal(engine.holds(trace), false);
       assert.equal((await engine.memory()).held.traces, 0, 'released in the worker');
+    } finally {
+      engine.dispose();
+    }
+  },
+);
+
+test('light mode: a layer recomputed from the input the trace kept is the eager run’s, bit for bit; no tensor leaks', async () => {
+  const model = await getModel('tinystories-656k');
+  const { tf } = await import('../../src/model/runtime/backend');
+  const before = tf.memory().numTensors;
+  const light = await model.run(TEXT, { light: true });
+  assert.equal(light.stages.length, eager.stages.length);
+  assert.equal(tf.memory().numTensors, before, 'the light run leaks nothing');
+  let dropped = 0;
+  const layers = new Set<number>();
+  light.stages.forEach((s, i) => {
+    s.tensors.forEach((t, j) => {
+      const full = eager.stages[i]!.tensors[j]!;
+      if (isRemote(t)) {
+        dropped++;
+        assert.equal(t.data.length, 0);
+        assert.deepEqual(t.shape, full.shape);
+        if (s.layer !== undefined) layers.add(s.layer);
+      } else sameBits(t, full, `${s.id}/${t.name} kept`);
+    });
+  });
+  assert.ok(dropped > 0 && layers.size > 0, `${dropped} tensors left out`);
+  for (const l of layers) {
+    const again = model.recomputeLayer!(light, l);
+    assert.equal(tf.memory().numTensors, before, `recomputing layer ${l} leaks nothing`);
+    for (const s of again) {
+      const e = eager.stages.find((x) => x.id === s.id)!;
+      assert.deepEqual(
+        s.tensors.map((t) => t.name),
+        e.tensors.map((t) => t.name),
+      );
+      s.tensors.forEach((t, j) => sameBits(t, e.tensors[j]!, `layer ${l}: ${s.id}/${t.name}`));
+    }
+    assert.deepEqual(
+      again.map((s) => s.id),
+      eager.stages.filter((s) => s.layer === l && s.id.startsWith(`L${l}.`)).map((s) => s.id),
+    );
+  }
+  assert.throws(() => model.recomputeLayer!(light, 99), /no layer 99/);
+  // Through the store: fetches and thumbnails of a light trace are the eager run's.
+  const store = new TraceStore();
+  let released = 0;
+  const { trace: index, held } = store.admit(light, 2 ** 30, {
+    recompute: (t, l) => model.recomputeLayer!(t, l),
+    release: () => released++,
+  });
+  const got = store.fetch(held!.id, everyTensor(index));
+  everyTensor(index).forEach((r, k) => {
+    const full = eager.stages.find((s) => s.id === r.stage)!.tensors.find((t) => t.name === r.tensor)!;
+    sameBits(got[k]!, full, `light fetch ${r.stage}/${r.tensor}`);
+  });
+  assert.deepEqual(store.thumbnails(held!.id, 32), gridThumbnails(eager, 32));
+  store.release(held!.id);
+  assert.equal(released, 1, 'the model lease goes with the trace');
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test(
+  'light mode through the worker: chosen when only it fits the budget, said so, and fetched right (Gemma 3: sliding and global layers)',
+  { skip },
+  async () => {
+    const config = path.resolve(__dirname, '..', 'fixtures', 'hf', 'gemma3', 'config.json');
+    const { loadModelFile } = await import('../../src/model/open/modelFiles');
+    const model = await loadModelFile(config);
+    const text = 'the cat sat on the mat and the dog ran in the park '.repeat(8);
+    const eagerG = await model.run(text, { maxTokens: 200 });
+    const T = eagerG.tokens.length;
+    assert.ok(T > 128, `${T} tokens make [head, query, key] tensors too big to travel with the index`);
+    const { estimateRunBytes, estimateLightBytes } = await import('../../src/worker/budget');
+    const eagerMB = estimateRunBytes(model.info, T) / 2 ** 20;
+    const lightMB = estimateLightBytes(model.info, T) / 2 ** 20;
+    assert.ok(lightMB < eagerMB, `light ${lightMB} MB < eager ${eagerMB} MB`);
+    const budgetMB = Math.ceil(lightMB);
+    model.dispose();
+    const engine = new EngineClient(WORKER);
+    try {
+      const request = { modelId: fileModelId(config), text, maxTokens: T, memoryBudgetMB: budgetMB };
+      const trace = await engine.run(request).promise;
+      assert.ok(
+        trace.warnings.some((w) =>
+          new RegExp(
+            `^Light mode: every tensor of this run would take about \\d+ MB, more than attentionLens.memoryBudgetMB \\(${budgetMB} MB\\)`,
+          ).test(w),
+        ),
+        trace.warnings.join('\n'),
+      );
+      const mem = await engine.memory();
+      assert.ok(
+        mem.held.bytes < eagerMB * 2 ** 20 * 0.5,
+        `the worker keeps ${mem.held.bytes} bytes, not the whole run`,
+      );
+      const want = everyTensor(trace);
+      const got = await engine.tensors(trace, want);
+      want.forEach((r, k) => {
+        const full = eagerG.stages.find((s) => s.id === r.stage)!.tensors.find((t) => t.name === r.tensor)!;
+        sameBits(got[k]!, full, `worker light fetch ${r.stage}/${r.tensor}`);
+      });
+      assert.deepEqual(await engine.thumbnails(trace, 32), gridThumbnails(eagerG, 32));
+      // After a restart the light run is made again, light again, with the same numbers.
+      engine.restartWorker();
+      const again = await engine.tensors(trace, want.slice(-8));
+      want.slice(-8).forEach((r, k) => {
+        const full = eagerG.stages.find((s) => s.id === r.stage)!.tensors.find((t) => t.name === r.tensor)!;
+        sameBits(again[k]!, full, `after a restart ${r.stage}/${r.tensor}`);
+      });
+      // Neither fits: refused with the eager run's message.
+      await assert.rejects(
+        engine.run({ ...request, memoryBudgetMB: 1 }).promise,
+        /more than attentionLens.memoryBudgetMB \(1 MB\)/,
+      );
     } finally {
       engine.dispose();
     }

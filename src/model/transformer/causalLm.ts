@@ -10,9 +10,10 @@ import type { EmbeddingTable } from '../layers/embedding';
 import { Run, topKPredictions, type AdmittedInput, type AdmitWords, type PositionLimit } from '../trace/run';
 import { attentionStages, topKRows, topKTensors, type AttentionWords } from '../trace/stages';
 import type { HfTokenizer } from '../tokenizers/hfTokenizer';
-import { kvHeadOf, type BlockRecord, type BlockWeights } from './block';
+import { kvHeadOf, transformerBlock, type BlockRecord, type BlockWeights } from './block';
 import { runStack } from './stack';
-import type { LayerList } from './streamedWeights';
+import { withLayer, type LayerList } from './streamedWeights';
+import { lighten } from '../../../shared/lazy';
 import { embedTokens, positionIds, type PositionKind } from './embedding';
 import { configOfLayer, type AttentionConfig, type BlockConfig, type LayerConfigs } from './config';
 import { SelfInputs } from './selfInputs';
@@ -26,6 +27,7 @@ import {
   type ModelInfo,
   type ScoreFunction,
   type Stage,
+  type TensorData,
   type Token,
   type Trace,
 } from '../../../shared/trace';
@@ -87,6 +89,23 @@ export interface LessonContext<C> {
   readonly tokenizer: HfTokenizer;
   readonly info: ModelInfo;
   readonly kvHeadOf: readonly number[];
+}
+
+/** What every layer's stages share (CausalLm.layerKit). */
+interface LayerKit<C> {
+  readonly c: LessonContext<C>;
+  readonly L: CausalLmLesson<C>;
+  readonly rows: (name: string, data: Float32Array, words: Words, fallback: string) => TensorData;
+  readonly tok: { readonly token: 'input' };
+  readonly attention: AttentionInfo;
+  readonly cfgs: LayerConfigs;
+  readonly masks: SelfInputs;
+  readonly tokens: readonly Token[];
+  readonly T: number;
+  readonly D: number;
+  readonly H: number;
+  readonly KV: number;
+  readonly hd: number;
 }
 
 /** The prose of a causal LM's trace, apart from its numbers (each family's lesson.ts). */
@@ -155,7 +174,16 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
    */
   private async forward(
     ids: readonly number[],
-    opts: { record: boolean; lastOnly?: boolean; topK?: number; run?: Run; signal?: AbortSignal; cache?: KvCache },
+    opts: {
+      record: boolean;
+      lastOnly?: boolean;
+      topK?: number;
+      run?: Run;
+      signal?: AbortSignal;
+      cache?: KvCache;
+      /** Light mode: each layer's record goes here as it is made, not into the result. */
+      onLayer?: (layer: number, record: BlockRecord) => void;
+    },
   ): Promise<ForwardResult> {
     const w = this.live();
     const { block, layers: L, positions } = this.spec;
@@ -204,6 +232,7 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
           record,
           signal,
           progress: (l) => opts.run?.progress(l / (L + 1), `Layer ${l + 1} of ${L}`),
+          ...(opts.onLayer ? { onRecord: opts.onLayer } : {}),
         },
       );
       x = stack.out;
@@ -334,18 +363,54 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
 
   private async traceOf(run: Run, tokens: readonly Token[], coveredLength: number): Promise<Trace> {
     const ids = tokens.map((t) => t.id);
-    const out = await this.forward(ids, { record: true, topK: run.topK, run });
+    // Light mode: a layer's stages are made as soon as it has run, and only its input and small tensors kept.
+    const kit = this.layerKit(tokens, run.topK);
+    const light: Stage[][] = [];
+    const onLayer = run.options.light
+      ? (l: number, rec: BlockRecord) =>
+          (light[l] = lighten(this.layerStages(kit, rec, l), (s, t) => s.id === `L${l}.input` && t.name === 'residual'))
+      : undefined;
+    const out = await this.forward(ids, { record: true, topK: run.topK, run, ...(onLayer ? { onLayer } : {}) });
     run.checkCancelled();
     return run.finish({
       model: { ...this.info, causalLm: true },
       coveredLength,
       tokens,
-      stages: this.stages(tokens, out, run.topK),
+      stages: this.stages(kit, out, onLayer ? light : undefined),
       predictions: topKPredictions(out.topId!, out.topP!, ids.length, run.topK, (id) => this.tokenizer.piece(id)),
     });
   }
 
-  private stages(tokens: readonly Token[], out: ForwardResult, topK: number): Stage[] {
+  recomputeLayer(trace: Trace, layer: number): Stage[] {
+    const { block, layers } = this.spec;
+    if (!Number.isInteger(layer) || layer < 0 || layer >= layers)
+      throw new AttentionInputError('shape', `This model has no layer ${layer} (it has ${layers}).`);
+    const T = trace.tokens.length;
+    const residual = trace.stages.find((s) => s.id === `L${layer}.input`)?.tensors.find((t) => t.name === 'residual');
+    if (!residual || residual.data.length !== T * block.dModel)
+      throw new AttentionInputError('shape', `The trace keeps no input of layer ${layer} to recompute it from.`);
+    const cfg = configOfLayer(this.layerConfigs(), layer);
+    const inputs = new SelfInputs(T, true);
+    try {
+      const w = this.live();
+      let rec: BlockRecord | undefined;
+      // As runStack runs the layer: the same input values, weights and inputs (made outside the tidy), so the same numbers.
+      const layerInputs = { ...inputs.for(cfg.self), layer };
+      withLayer(w.layers, layer, (weights) =>
+        tf.tidy(() => {
+          const x = tf.tensor2d(residual.data, [T, block.dModel]);
+          rec = transformerBlock(x, weights, cfg, layerInputs, true).record;
+        }),
+      );
+      if (!rec) throw new Error(`layer ${layer} recorded nothing`);
+      return this.layerStages(this.layerKit(trace.tokens, trace.predictions?.[0]?.top.length ?? 5), rec, layer);
+    } finally {
+      inputs.dispose();
+    }
+  }
+
+  /** What every layer's stages share: the lesson's context, the row helper, the attention info and masks. */
+  private layerKit(tokens: readonly Token[], topK: number): LayerKit<C> {
     const { block, groupedQuery, score } = this.spec;
     const T = tokens.length;
     const D = block.dModel;
@@ -376,6 +441,13 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
     };
     const cfgs = this.layerConfigs();
     const masks = new SelfInputs(T, true);
+    return { c, L, rows, tok, attention, cfgs, masks, tokens, T, D, H, KV, hd };
+  }
+
+  /** The trace's stages: tokens, embedding, each layer's (light mode: as made while it ran), the output. */
+  private stages(k: LayerKit<C>, out: ForwardResult, light?: readonly Stage[][]): Stage[] {
+    const { c, L, rows, tok, tokens, T } = k;
+    const topK = c.topK;
     const tokensWords = L.tokens(c);
     const embeddingWords = L.embedding(c);
     const stages: Stage[] = [
@@ -404,48 +476,8 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
         ],
       },
     ];
-    out.layers.forEach((rec, l) => {
-      const input = L.layerInput(c, l);
-      const output = L.layerOutput(c, l);
-      stages.push(
-        {
-          id: `L${l}.input`,
-          kind: 'encoder-layer',
-          layer: l,
-          ...pick(input),
-          tensors: [
-            rows('hidden', rec.attnInput, input, 'norm(x): the input to attention'),
-            rows('residual', rec.residual, input, 'x: the residual stream entering the layer'),
-          ],
-        },
-        ...attentionStages({
-          prefix: `L${l}`,
-          layer: l,
-          title: L.layerTitle?.(c, l) ?? `Layer ${l}`,
-          attention: layerAttention(attention, configOfLayer(cfgs, l).self, l),
-          heads: H,
-          ...(groupedQuery ? { kvHeads: KV } : {}),
-          headDim: hd,
-          dModel: D,
-          queryCount: T,
-          keyCount: T,
-          record: rec.self,
-          mask: masks.allowed(configOfLayer(cfgs, l).self),
-          ...L.attention(c, l),
-        }),
-        {
-          id: `L${l}.output`,
-          kind: 'encoder-layer',
-          layer: l,
-          ...pick(output),
-          tensors: [
-            rows('hidden', rec.output, output, "x'': the residual stream after the layer"),
-            rows('attention_residual', rec.afterSelf, output, "x' = x + attention output"),
-            rows('mlp_input', rec.mlpInput, output, "norm(x'): the input to the MLP"),
-          ],
-        },
-      );
-    });
+    const layers = light ?? out.layers.map((rec, l) => this.layerStages(k, rec, l));
+    for (const l of layers) stages.push(...l);
     const final = L.output(c);
     stages.push({
       id: 'output',
@@ -457,6 +489,52 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
       ],
     });
     return stages;
+  }
+
+  /** Layer l's stages from its record: its input, its attention block, its output. */
+  private layerStages(k: LayerKit<C>, rec: BlockRecord, l: number): Stage[] {
+    const { c, L, rows, attention, cfgs, masks, T, D, H, KV, hd } = k;
+    const { groupedQuery } = this.spec;
+    const input = L.layerInput(c, l);
+    const output = L.layerOutput(c, l);
+    return [
+      {
+        id: `L${l}.input`,
+        kind: 'encoder-layer',
+        layer: l,
+        ...pick(input),
+        tensors: [
+          rows('hidden', rec.attnInput, input, 'norm(x): the input to attention'),
+          rows('residual', rec.residual, input, 'x: the residual stream entering the layer'),
+        ],
+      },
+      ...attentionStages({
+        prefix: `L${l}`,
+        layer: l,
+        title: L.layerTitle?.(c, l) ?? `Layer ${l}`,
+        attention: layerAttention(attention, configOfLayer(cfgs, l).self, l),
+        heads: H,
+        ...(groupedQuery ? { kvHeads: KV } : {}),
+        headDim: hd,
+        dModel: D,
+        queryCount: T,
+        keyCount: T,
+        record: rec.self,
+        mask: masks.allowed(configOfLayer(cfgs, l).self),
+        ...L.attention(c, l),
+      }),
+      {
+        id: `L${l}.output`,
+        kind: 'encoder-layer',
+        layer: l,
+        ...pick(output),
+        tensors: [
+          rows('hidden', rec.output, output, "x'': the residual stream after the layer"),
+          rows('attention_residual', rec.afterSelf, output, "x' = x + attention output"),
+          rows('mlp_input', rec.mlpInput, output, "norm(x'): the input to the MLP"),
+        ],
+      },
+    ];
   }
 }
 

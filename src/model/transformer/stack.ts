@@ -13,6 +13,8 @@ export interface StackOptions {
   readonly progress?: (layer: number, layers: number) => void;
   /** Yield to the event loop after each layer (default true). */
   readonly yieldEach?: boolean;
+  /** With `record`: each layer's record is handed over here as it is made instead of collected (light mode). */
+  readonly onRecord?: (layer: number, record: BlockRecord) => void;
 }
 
 /** A layer's inputs: the same for every layer, or chosen by its config (per-layer masks and RoPE: SelfInputs). */
@@ -42,7 +44,10 @@ export async function runStack(
       cur = withLayer(layers, l, (w) =>
         tf.tidy(() => {
           const r = transformerBlock(input, w, configOfLayer(cfg, l), { ...layerInputs, layer: l }, opts.record);
-          if (r.record) records.push(r.record);
+          if (r.record) {
+            if (opts.onRecord) opts.onRecord(l, r.record);
+            else records.push(r.record);
+          }
           return r.out;
         }),
       );
