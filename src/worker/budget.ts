@@ -88,7 +88,10 @@ export function checkBudget(
  */
 export function estimateLightBytes(info: ModelInfo, tokens: number): number {
   const layers = Math.max(1, info.layers);
-  return tokens * Math.max(1, info.dModel) * layers * FLOAT * 2 + 2 * estimateRunBytes({ ...info, layers: 1 }, tokens);
+  // Each layer keeps its input and tensors up to 256 KB (a quarter more, generously).
+  return (
+    tokens * Math.max(1, info.dModel) * layers * FLOAT * 1.25 + 2 * estimateRunBytes({ ...info, layers: 1 }, tokens)
+  );
 }
 
 /**
@@ -110,7 +113,12 @@ export function needsLight(
 }
 
 /** The note a light-mode trace carries: why, and what it means for the user. */
-export function lightNote(info: ModelInfo, tokens: number, budgetMB: number, names: BudgetNames = SETTING_NAMES): string {
+export function lightNote(
+  info: ModelInfo,
+  tokens: number,
+  budgetMB: number,
+  names: BudgetNames = SETTING_NAMES,
+): string {
   const mb = (b: number): string => `${Math.ceil(b / (1024 * 1024)).toLocaleString('en-US')} MB`;
   return `Light mode: every tensor of this run would take about ${mb(estimateRunBytes(info, tokens))}, more than ${names.budget} (${mb(budgetMB * 1024 * 1024)}), so each layer's input is kept (about ${mb(estimateLightBytes(info, tokens))}) and a layer's attention is computed again, with the same numbers, when it is shown.`;
 }
