@@ -43,3 +43,32 @@ export function traceFromJson(json: unknown): Trace {
   }));
   return { ...t, stages };
 }
+
+/**
+ * The same tensors with their numbers in one ArrayBuffer (each tensor a view into it, shared data
+ * kept shared). VS Code's webview transport carries a message's buffers separately, and with
+ * hundreds of them (a 50-step seq2seq run has over 600) the later ones arrived empty.
+ */
+export function packTensors(tensors: readonly TensorData[]): TensorData[] {
+  const offsets = new Map<Float32Array, number>();
+  let floats = 0;
+  for (const t of tensors)
+    if (!offsets.has(t.data)) {
+      offsets.set(t.data, floats);
+      floats += t.data.length;
+    }
+  const all = new Float32Array(floats);
+  for (const [data, at] of offsets) all.set(data, at);
+  return tensors.map((t) => {
+    const at = offsets.get(t.data)!;
+    return { ...t, data: all.subarray(at, at + t.data.length) };
+  });
+}
+
+/** The trace with every tensor packed into one buffer (packTensors). */
+export function packTrace(trace: Trace): Trace {
+  const flat = trace.stages.flatMap((s) => s.tensors);
+  const packed = packTensors(flat);
+  let i = 0;
+  return { ...trace, stages: trace.stages.map((s) => ({ ...s, tensors: s.tensors.map(() => packed[i++]!) })) };
+}

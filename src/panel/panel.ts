@@ -19,7 +19,7 @@ import {
 import { Channel } from '../../shared/channel';
 import { blockOf } from '../../shared/navigation';
 import { saveExport } from './export';
-import { traceFromJson } from '../../shared/codec';
+import { packTensors, packTrace, traceFromJson } from '../../shared/codec';
 import { standaloneHtml } from './standalone';
 import { EMBED_WHOLE_BYTES, stagesShown, traceBytes, traceIndex } from '../../shared/lazy';
 import { continueGeneration } from './continue';
@@ -53,7 +53,7 @@ export class PanelManager implements vscode.Disposable {
         whatIf: (req) => this.whatIf(this.session.trace, req),
         save: (req) => this.save(req),
         // From the session's trace, or from the worker that holds its big tensors.
-        tensors: (req) => this.engine.tensors(this.current(req.key), req.want),
+        tensors: async (req) => packTensors(await this.engine.tensors(this.current(req.key), req.want)),
         thumbnails: (req) => this.engine.thumbnails(this.current(req.key), Math.max(8, Math.min(512, req.max))),
         continue: (req, ctx) =>
           continueGeneration({ session: this.session, engine: this.engine, log: this.log }, req, ctx),
@@ -148,7 +148,7 @@ export class PanelManager implements vscode.Disposable {
     const trace = this.session.trace;
     if (!trace) return;
     let index = this.indexes.get(trace);
-    if (!index) this.indexes.set(trace, (index = traceIndex(trace)));
+    if (!index) this.indexes.set(trace, (index = packTrace(traceIndex(trace))));
     const run = this.session.run;
     this.post({
       type: 'trace',

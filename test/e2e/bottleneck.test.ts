@@ -137,6 +137,18 @@ test('with attention: Choose model… re-runs the same line; it reverses it and 
   await frame.click('[data-testid="prev-stage"]');
   assert.match((await frame.textContent('[data-testid="stage-title"]')) ?? '', /^Alignment/);
   await s.page.waitForTimeout(3000);
+  // Every cell painted (the numbers of all 51 steps reached the panel: once, the later steps' arrived empty).
+  const painted = await frame.evaluate(() => {
+    const c = document.querySelector<HTMLCanvasElement>('[data-testid="heatmap-weights"]')!;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let opaque = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i]! > 200) opaque++;
+    return opaque / (d.length / 4);
+  });
+  assert.ok(painted > 0.4, `the alignment heatmap's cells are painted (${(painted * 100).toFixed(0)}% of the canvas)`);
+  const readout = await frame.locator('[data-testid="heatmap-weights"]').boundingBox();
+  await s.page.mouse.move(readout!.x + readout!.width / 2, readout!.y + readout!.height / 2);
+  assert.match((await frame.textContent('[data-testid="readout-weights"]')) ?? '', /= \d\.\d{4}$/);
   await s.shot('bottleneck-additive-alignment');
   await frame.click('[data-testid="prev-stage"]');
   const out = await decodedOutput(frame);

@@ -9,7 +9,8 @@ import { getModel } from '../../src/model/open/builtins';
 import { EMPTY, embeddable, fetchTensor, needsOf, stagesShown, traceIndex, INLINE_BYTES } from '../../shared/lazy';
 import { gridThumbnails, selfAttentionBlocks } from '../../shared/derived';
 import { headCount } from '../../shared/tensorView';
-import type { Trace } from '../../shared/trace';
+import { tensor, type Trace } from '../../shared/trace';
+import { makeTrace } from './traceFixture';
 import { traceFromJson, traceToJson } from '../../shared/codec';
 
 const RUNS: readonly [string, string][] = [
@@ -174,4 +175,39 @@ test('a standalone page past its size embeds the stage shown whole and says what
     page.warnings.at(-1)!,
     /This page embeds the tensors of “.+” and every tensor up to 256 KB; the run's \d+ KB of tensors/,
   );
+});
+
+test('packTrace: every tensor a view into one buffer, shared data kept shared, values unchanged', async () => {
+  const { packTrace } = await import('../../shared/codec');
+  const shared = Float32Array.from([1, 2, 3, 4]);
+  const base = makeTrace();
+  const trace = {
+    ...base,
+    stages: [
+      ...base.stages,
+      {
+        id: 'x',
+        kind: 'output' as const,
+        title: 'x',
+        formula: '',
+        explanation: '',
+        tensors: [tensor('a', [4], ['d'], shared)],
+      },
+      {
+        id: 'y',
+        kind: 'output' as const,
+        title: 'y',
+        formula: '',
+        explanation: '',
+        tensors: [tensor('b', [2, 2], ['r', 'c'], shared)],
+      },
+    ],
+  };
+  const packed = packTrace(trace);
+  const all = packed.stages.flatMap((s) => s.tensors);
+  assert.equal(new Set(all.map((t) => t.data.buffer)).size, 1, 'one buffer');
+  const before = trace.stages.flatMap((s) => s.tensors);
+  all.forEach((t, i) => assert.deepEqual([...t.data], [...before[i]!.data], `${t.name} unchanged`));
+  const [a, b] = packed.stages.slice(-2).map((s) => s.tensors[0]!);
+  assert.equal(a!.data.byteOffset, b!.data.byteOffset, 'shared data is stored once');
 });
