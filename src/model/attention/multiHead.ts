@@ -108,9 +108,41 @@ export interface AttentionRecord {
   readonly context: Float32Array;
   /** [Tq, d_model]: concat(heads) W_O + b_O, what attention adds to the residual stream. */
   readonly output: Float32Array;
+  /** [H, Tq, Tk]: ‖αᵢⱼ vⱼ W_O^h‖ (Kobayashi et al., 2020), where the block has an output projection. */
+  readonly valueNorms?: Float32Array;
 }
 
-export function recordAttention(m: MultiHeadTensors, output: tf.Tensor2D): AttentionRecord {
+/**
+ * Value-weighted attention norms (Kobayashi et al., 2020, "Attention is Not Only a Weight"): per head
+ * h, query i and key j, ‖αᵢⱼ^h · (vⱼ^h W_O^h)‖₂, where W_O^h is the rows [h·dv, (h+1)·dv) of the output
+ * projection that head h's context occupies, and vⱼ^h the value of the K/V head h reads (grouped-query
+ * attention shares it). W_O's bias is not part of it. Since αᵢⱼ ≥ 0 it is αᵢⱼ·‖vⱼ^h W_O^h‖: one
+ * [Tk, dv]·[dv, D] product per head, then a broadcast product with the weights. Call inside tf.tidy.
+ * `wo` is the output projection's kernel, [H·dv, D].
+ */
+export function valueWeightedNorms(m: MultiHeadTensors, wo: tf.Tensor2D, kvHeadOf?: readonly number[]): tf.Tensor2D[] {
+  const H = m.weights.length;
+  const dv = m.v.shape[2];
+  if (wo.shape[0] !== H * dv)
+    throw new Error(`valueWeightedNorms: W_O is ${wo.shape.join('×')}, expected ${H}·${dv} rows ([H·dv, D])`);
+  const vs = tf.unstack(m.v) as tf.Tensor2D[]; // KV × [Tk, dv]
+  const out: tf.Tensor2D[] = [];
+  for (let h = 0; h < H; h++) {
+    const woh = tf.slice(wo, [h * dv, 0], [dv, wo.shape[1]]); // [dv, D]
+    const vo = tf.matMul(vs[kvHeadOf?.[h] ?? h]!, woh); // [Tk, dv]·[dv, D] → [Tk, D]
+    const len = tf.sqrt(tf.sum(tf.square(vo), 1)); // [Tk]
+    out.push(tf.mul<tf.Tensor2D>(tf.abs(m.weights[h]!), tf.reshape(len, [1, -1]))); // [Tq, Tk]·[1, Tk]
+  }
+  return out;
+}
+
+/** The block's numbers read out of tf; with `wo` (the output projection's kernel, [H·dv, D]) its value-weighted norms too. */
+export function recordAttention(
+  m: MultiHeadTensors,
+  output: tf.Tensor2D,
+  wo?: tf.Tensor2D,
+  kvHeadOf?: readonly number[],
+): AttentionRecord {
   return {
     q: f32(m.q),
     k: f32(m.k),
@@ -119,5 +151,6 @@ export function recordAttention(m: MultiHeadTensors, output: tf.Tensor2D): Atten
     weights: readConcatenated(m.weights),
     context: f32(m.context),
     output: f32(output),
+    ...(wo ? { valueNorms: readConcatenated(valueWeightedNorms(m, wo, kvHeadOf)) } : {}),
   };
 }

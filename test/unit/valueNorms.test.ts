@@ -1,0 +1,99 @@
+// Value-weighted attention norms ‖αᵢⱼ vⱼ W_O^h‖ (Kobayashi et al., 2020) of the built-in Transformers
+// against an independent numpy computation (scripts/reference/value_norms.py): TinyStories (grouped-
+// query attention, 8 query heads over 4 K/V heads) and the English encoder (BERT, biases on V and O),
+// every layer and head, to 1e-5; plus where the tensor sits, how it is labelled, and no leaked tensor.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { initBackend, tf } from '../../src/model/runtime/backend';
+import { builtinTinyStoriesDir, loadLlama, type LlamaModel } from '../../src/model/families/llama/model';
+import { builtinEnglishEncoderDir, loadBert, type BertModel } from '../../src/model/families/bert/model';
+import { attentionBlocks } from '../../shared/navigation';
+import { legendTitle, isSigned, scaleEndsFor } from '../../shared/tensorView';
+import { findTensor, type Trace } from '../../shared/trace';
+import { estimateRunBytes } from '../../src/worker/budget';
+import { assertClose, decodeArr, type Arr } from './fixtureTools';
+
+interface Fixture {
+  model: string;
+  text: string;
+  ids: number[];
+  kvHeadOf: number[];
+  layers: { weights: Arr; value_norms: Arr }[];
+}
+const readFixture = (name: string): Fixture =>
+  JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'valueNorms', `${name}.json`), 'utf8')) as Fixture;
+
+let llama: LlamaModel | undefined;
+let bert: BertModel | undefined;
+before(async () => {
+  await initBackend();
+  llama = await loadLlama(builtinTinyStoriesDir());
+  bert = await loadBert(builtinEnglishEncoderDir());
+});
+after(() => {
+  llama?.dispose();
+  bert?.dispose();
+});
+
+function compare(trace: Trace, fx: Fixture): void {
+  assert.deepEqual(
+    trace.tokens.map((t) => t.id),
+    fx.ids,
+    'the same token ids as the reference',
+  );
+  const blocks = attentionBlocks(trace);
+  assert.equal(blocks.length, fx.layers.length, 'one attention block per layer');
+  blocks.forEach((b, l) => {
+    const ref = fx.layers[l]!;
+    const n = b.valueNorms;
+    assert.ok(n, `layer ${l}: the weights stage has its value-weighted norms`);
+    assert.deepEqual(n.shape, ref.value_norms.shape, `layer ${l}: [H, Tq, Tk]`);
+    assert.deepEqual(n.axes, ['head', 'query', 'key']);
+    assertClose(b.weights.data, decodeArr(ref.weights), `layer ${l} weights`);
+    // Every layer and head: the whole [H, Tq, Tk] tensor.
+    assertClose(n.data, decodeArr(ref.value_norms), `layer ${l} value norms`);
+    assert.deepEqual(b.info.kvHeadOf ?? fx.kvHeadOf, fx.kvHeadOf, `layer ${l}: K/V heads`);
+  });
+}
+
+test('TinyStories (grouped-query: 8 heads over 4 K/V heads): ‖α·v·W_O‖ of every layer and head matches numpy', async () => {
+  const fx = readFixture('tinystories');
+  assert.ok(new Set(fx.kvHeadOf).size < fx.kvHeadOf.length, 'the fixture is grouped-query');
+  const before = tf.memory().numTensors;
+  const trace = await llama!.run(fx.text);
+  assert.equal(tf.memory().numTensors, before, 'no leaked tensors');
+  compare(trace, fx);
+});
+
+test('English encoder (BERT): ‖α·v·W_O‖ of every layer and head matches numpy', async () => {
+  const fx = readFixture('english-encoder');
+  const before = tf.memory().numTensors;
+  const trace = await bert!.run(fx.text);
+  assert.equal(tf.memory().numTensors, before, 'no leaked tensors');
+  compare(trace, fx);
+});
+
+test('the norms are labelled exactly, sit in the weights stage, and say the bias is left out', async () => {
+  const trace = await llama!.run('Tom saw a big dog.');
+  const b = attentionBlocks(trace)[0]!;
+  const stage = b.stages.normalise;
+  const t = findTensor(stage, 'value_norms');
+  assert.equal(t, b.valueNorms);
+  assert.match(t!.description!, /^‖α·v·W_O‖ \(value-weighted norm\)/);
+  assert.match(t!.description!, /bias b_O is not part of it/);
+  assert.match(stage.explanation, /Kobayashi et al\., 2020/);
+  assert.match(stage.explanation, /The bias b_O is not part of it/);
+  assert.equal(legendTitle('value_norms'), 'value-weighted norm ‖αvW_O‖');
+  assert.equal(isSigned('value_norms'), false, 'a sequential scale');
+  assert.deepEqual(scaleEndsFor('value_norms'), { min: 0 }, 'from 0 to the data’s maximum');
+  // A norm of a non-negative multiple: zero exactly where the weight is (masked future keys).
+  for (let i = 0; i < t!.data.length; i++) if (b.weights.data[i] === 0) assert.equal(t!.data[i], 0);
+});
+
+test('the run’s memory estimate counts the norms: four T×T matrices per head and layer', () => {
+  const info = { id: 'x', name: 'x', family: 'llama', description: '', layers: 1, heads: 1, dModel: 1 };
+  // T = 1000: 4·T² + 5·T·D floats.
+  assert.equal(estimateRunBytes(info, 1000), (4 * 1000 * 1000 + 5 * 1000) * 4);
+});
