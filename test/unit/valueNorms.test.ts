@@ -10,6 +10,10 @@ import { initBackend, tf } from '../../src/model/runtime/backend';
 import { builtinTinyStoriesDir, loadLlama, type LlamaModel } from '../../src/model/families/llama/model';
 import { builtinEnglishEncoderDir, loadBert, type BertModel } from '../../src/model/families/bert/model';
 import { attentionBlocks } from '../../shared/navigation';
+import { gridThumbnails } from '../../shared/derived';
+import { DEFAULT_CURSOR } from '../../shared/protocol';
+import { builtinSeq2seqDir, loadSeq2seq } from '../../src/model/families/seq2seq/model';
+import { DEFAULT_SETTINGS, reduce, type PanelState } from '../../webview/store';
 import { legendTitle, isSigned, scaleEndsFor } from '../../shared/tensorView';
 import { findTensor, type Trace } from '../../shared/trace';
 import { estimateRunBytes } from '../../src/worker/budget';
@@ -96,4 +100,44 @@ test('the run’s memory estimate counts the norms: four T×T matrices per head 
   const info = { id: 'x', name: 'x', family: 'llama', description: '', layers: 1, heads: 1, dModel: 1 };
   // T = 1000: 4·T² + 5·T·D floats.
   assert.equal(estimateRunBytes(info, 1000), (4 * 1000 * 1000 + 5 * 1000) * 4);
+});
+
+test('the grid pools the norms beside the weights; a seq2seq RNN (no per-head W_O) has none, so no toggle', async () => {
+  const trace = await llama!.run('Tom saw a big dog.');
+  const g = gridThumbnails(trace, 4);
+  const row = g.sections[0]!.rows[1]!;
+  assert.ok(row.norms, 'each Transformer row has pooled norms');
+  assert.equal(row.norms.heads.length, 8);
+  // Pooled like the weights: each thumbnail cell the mean of its block of norms.
+  const b = attentionBlocks(trace)[1]!;
+  const [, Q, K] = b.weights.shape as [number, number, number];
+  const pool = g.sections[0]!.pool;
+  let sum = 0;
+  for (let q = 0; q < pool.rows && q < Q; q++)
+    for (let k = 0; k < pool.cols && k < K; k++) sum += b.valueNorms!.data[2 * Q * K + q * K + k]!;
+  const cells = Math.min(pool.rows, Q) * Math.min(pool.cols, K);
+  assert.ok(Math.abs(row.norms.heads[2]!.data[0]! - sum / cells) < 1e-5);
+
+  const seq = await loadSeq2seq(builtinSeq2seqDir(), 'additive');
+  try {
+    const t = await seq.run('23/11/2026');
+    assert.ok(attentionBlocks(t).length > 0);
+    assert.ok(
+      attentionBlocks(t).every((x) => x.valueNorms === undefined),
+      'no value-weighted norms without W_O',
+    );
+    assert.ok(gridThumbnails(t, 4).sections.every((sec) => sec.rows.every((r) => r.norms === undefined)));
+  } finally {
+    seq.dispose();
+  }
+});
+
+test('“colour by” is panel state kept across runs; choosing the same one changes nothing', () => {
+  const s0: PanelState = { cursor: DEFAULT_CURSOR, settings: DEFAULT_SETTINGS };
+  const s1 = reduce(s0, { type: 'colourBy', by: 'value_norms' });
+  assert.equal(s1.colourBy, 'value_norms');
+  assert.equal(reduce(s1, { type: 'colourBy', by: 'value_norms' }), s1);
+  assert.equal(reduce(s0, { type: 'colourBy', by: 'weights' }), s0, 'weights is the default');
+  const s2 = reduce(s1, { type: 'trace', trace: undefined, cursor: DEFAULT_CURSOR });
+  assert.equal(s2.colourBy, 'value_norms', 'a new run keeps the choice');
 });
