@@ -85,7 +85,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     rerunOnSave(deps),
     ...registerStepCommands(session),
     ...registerChooseCommands((id) => rerunLast(deps, id)),
-    vscode.commands.registerCommand('attentionLens.showModelInfo', () => showModelInfo(session)),
+    vscode.commands.registerCommand('attentionLens.showModelInfo', () => showModelInfo(session, panels)),
     vscode.commands.registerCommand('attentionLens.exportTraceSafetensors', () => exportRunSafetensors(session, log)),
     vscode.commands.registerCommand(SHOW_IN_PANEL, (target?: Partial<Cursor>) => {
       if (!session.trace) return;

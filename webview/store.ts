@@ -45,6 +45,8 @@ export interface PanelState {
   readonly banner?: Banner;
   /** Kept across runs; 'weights' when unset. Applies where a block has value-weighted norms. */
   readonly colourBy?: ColourBy;
+  /** The model info section is open (the header's button or the "Show model info" command); kept across runs. */
+  readonly modelInfo?: boolean;
 }
 
 /** Where a cursor change came from: the panel's own controls are reported to the host, the host's are not sent back. */
@@ -62,7 +64,8 @@ export type Action =
   | { readonly type: 'banner'; readonly banner: Banner | undefined }
   | { readonly type: 'whatIf'; readonly whatIf: WhatIf }
   | { readonly type: 'whatIfError'; readonly error: string }
-  | { readonly type: 'colourBy'; readonly by: ColourBy };
+  | { readonly type: 'colourBy'; readonly by: ColourBy }
+  | { readonly type: 'modelInfo'; readonly open: boolean };
 
 export const DEFAULT_SETTINGS: PanelSettings = {
   colourMap: 'viridis',
@@ -93,6 +96,7 @@ export function reduce(s: PanelState, a: Action): PanelState {
         cursor: a.cursor,
         settings: a.settings ?? s.settings,
         ...(s.colourBy ? { colourBy: s.colourBy } : {}),
+        ...(s.modelInfo ? { modelInfo: true } : {}),
       };
     case 'cursor':
       // A cursor move ends what the last banner said (it belonged to the view that was shown).
@@ -108,6 +112,8 @@ export function reduce(s: PanelState, a: Action): PanelState {
       return { ...s, whatIf: a.whatIf, whatIfError: undefined };
     case 'whatIfError':
       return { ...s, whatIfError: a.error };
+    case 'modelInfo':
+      return (s.modelInfo ?? false) === a.open ? s : { ...s, modelInfo: a.open };
     case 'colourBy':
       return (s.colourBy ?? 'weights') === a.by ? s : { ...s, colourBy: a.by };
   }
