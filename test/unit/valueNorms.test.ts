@@ -11,6 +11,7 @@ import { builtinTinyStoriesDir, loadLlama, type LlamaModel } from '../../src/mod
 import { builtinEnglishEncoderDir, loadBert, type BertModel } from '../../src/model/families/bert/model';
 import { attentionBlocks } from '../../shared/navigation';
 import { gridThumbnails } from '../../shared/derived';
+import { fetchTensor, INLINE_BYTES, needsOf, traceIndex } from '../../shared/lazy';
 import { DEFAULT_CURSOR } from '../../shared/protocol';
 import { builtinSeq2seqDir, loadSeq2seq } from '../../src/model/families/seq2seq/model';
 import { DEFAULT_SETTINGS, reduce, type PanelState } from '../../webview/store';
@@ -140,4 +141,21 @@ test('“colour by” is panel state kept across runs; choosing the same one cha
   assert.equal(reduce(s0, { type: 'colourBy', by: 'weights' }), s0, 'weights is the default');
   const s2 = reduce(s1, { type: 'trace', trace: undefined, cursor: DEFAULT_CURSOR });
   assert.equal(s2.colourBy, 'value_norms', 'a new run keeps the choice');
+});
+
+test('at long lengths the norms stay with the host like the weights, and the weights stage fetches them', async () => {
+  const trace = await llama!.run('Tom saw a big dog. '.repeat(40));
+  const b = attentionBlocks(trace)[0]!;
+  const T = b.weights.shape[1]!;
+  assert.ok(T * T * 8 * 4 > INLINE_BYTES, `${T} tokens: the [8, T, T] tensors are over the inline size`);
+  const index = traceIndex(trace);
+  const stageIndex = trace.stages.indexOf(b.stages.normalise);
+  const shown = index.stages[stageIndex]!;
+  assert.equal(findTensor(shown, 'value_norms')!.remote, true, 'left with the host');
+  assert.equal(findTensor(shown, 'value_norms')!.data.length, 0);
+  const wants = needsOf(index, { stage: stageIndex, head: 0, view: 'heatmap' });
+  assert.ok(wants.some((w) => w.stage === shown.id && w.tensor === 'value_norms'));
+  const got = fetchTensor(trace, { stage: shown.id, tensor: 'value_norms', head: 3 });
+  assert.deepEqual(got.shape, [T, T]);
+  assert.deepEqual(got.data, b.valueNorms!.data.subarray(3 * T * T, 4 * T * T));
 });
