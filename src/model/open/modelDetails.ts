@@ -37,13 +37,17 @@ export function contextOf(raw: Record<string, unknown>): number | undefined {
   return undefined;
 }
 
-/** The folder's files (not folders) and their sizes, by name; links are followed for their size only. */
+/**
+ * The folder's files (not folders) and their sizes, by name. Nothing is opened: lstat, and stat
+ * only through a link (a Hugging Face cache snapshot's files are links to its blobs).
+ */
 export async function folderFiles(dir: string): Promise<{ name: string; bytes: number }[]> {
   const names = (await fs.readdir(dir)).sort().slice(0, MAX_FILES);
   const out: { name: string; bytes: number }[] = [];
   for (const name of names) {
     try {
-      const st = await fs.stat(path.join(dir, name));
+      const own = await fs.lstat(path.join(dir, name));
+      const st = own.isSymbolicLink() ? await fs.stat(path.join(dir, name)) : own;
       if (st.isFile()) out.push({ name, bytes: st.size });
     } catch {
       // a dangling link: not a file of the model
