@@ -18,6 +18,7 @@ import { DEFAULT_SETTINGS, reduce, type PanelState } from '../../webview/store';
 import { legendTitle, isSigned, scaleEndsFor } from '../../shared/tensorView';
 import { findTensor, type Trace } from '../../shared/trace';
 import { estimateRunBytes } from '../../src/worker/budget';
+import { attendedBy } from '../../src/hover/attends';
 import { assertClose, decodeArr, type Arr } from './fixtureTools';
 
 interface Fixture {
@@ -158,4 +159,20 @@ test('at long lengths the norms stay with the host like the weights, and the wei
   const got = fetchTensor(trace, { stage: shown.id, tensor: 'value_norms', head: 3 });
   assert.deepEqual(got.shape, [T, T]);
   assert.deepEqual(got.data, b.valueNorms!.data.subarray(3 * T * T, 4 * T * T));
+});
+
+test('the editor hover’s entries carry ‖αvW_O‖ beside α, one head and the mean of heads', async () => {
+  const trace = await llama!.run('Tom saw a big dog.');
+  const b = attentionBlocks(trace)[1]!;
+  const [H, Q, K] = b.weights.shape as [number, number, number];
+  const stage = trace.stages.indexOf(b.stages.normalise);
+  const q = Q - 1;
+  const one = attendedBy(trace, { stage, head: 5, view: 'heatmap' }, q, 3)!;
+  for (const e of one.entries) assert.equal(e.norm, b.valueNorms!.data[(5 * Q + q) * K + e.key]);
+  const mean = attendedBy(trace, { stage, head: -1, view: 'heatmap' }, q, 3)!;
+  for (const e of mean.entries) {
+    let sum = 0;
+    for (let h = 0; h < H; h++) sum += b.valueNorms!.data[(h * Q + q) * K + e.key]!;
+    assert.ok(Math.abs(e.norm! - sum / H) < 1e-6);
+  }
 });
