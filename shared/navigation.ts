@@ -126,7 +126,7 @@ export interface AttentionBlock {
   readonly mask?: TensorData;
   readonly scores?: TensorData;
   readonly weights: TensorData;
-  /** ‖αᵢⱼ vⱼ W_O^h‖ (Kobayashi et al., 2020), like the weights; where the block has an output projection W_O. */
+  /** ‖αᵢⱼ vⱼ W_Oʰ‖ (Kobayashi et al., 2020), like the weights; where the block has an output projection W_O. */
   readonly valueNorms?: TensorData;
   readonly context?: TensorData;
   readonly queryTokens: readonly Token[];

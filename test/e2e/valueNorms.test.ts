@@ -13,6 +13,7 @@ import { findTensor } from '../../shared/trace';
 import {
   cliTrace,
   explorerRow,
+  hoverText,
   launch,
   openFile,
   panelFrame,
@@ -108,6 +109,10 @@ test('TinyStories: colour the weights heatmap by ‖αvW_O‖; a cell reads both
   assert.ok(Math.abs(shownAlpha - wantAlpha) <= 1e-4, `${both} vs α ${wantAlpha}`);
   assert.ok(Math.abs(number(readout, '') - wantNorm) <= 1e-4 * Math.max(1, wantNorm), readout);
   await s.shot('value-norms-heatmap');
+  // The figure itself, with its two readouts, for a closer look.
+  await frame
+    .locator('figure', { has: canvas })
+    .screenshot({ path: path.join(__dirname, '..', '..', 'test-results', 'value-norms-figure.png') });
 
   // Back to α: the same cell reads α as its colour and the norm beside it.
   await frame.click('[data-testid="colour-by-weights"]');
@@ -137,4 +142,21 @@ test('TinyStories: colour the weights heatmap by ‖αvW_O‖; a cell reads both
   );
   assert.equal(await frame.getAttribute('[data-testid="colour-by-value_norms"]', 'aria-pressed'), 'true');
   await s.shot('value-norms-grid');
+
+  // The editor hover on “girl” (layer 1, head 0: the cursor's) lists α and ‖αvW_O‖ of its strongest key.
+  await s.page.locator('.monaco-editor .view-lines').first().click();
+  await hoverText(s.page, LINE, LINE.indexOf('girl') + 1);
+  const hover = s.page.locator('.monaco-hover-content', { hasText: 'Attention Lens' }).first();
+  await hover.waitFor({ timeout: 15_000 });
+  const text = (await hover.innerText()).replace(/\s+/g, ' ');
+  const at = LINE.indexOf('girl') + 1;
+  const q = trace.tokens.findIndex((t) => t.start <= at && at < t.end);
+  const row = Array.from({ length: K }, (_, k) => weights.data[q * K + k]!);
+  const best = row.indexOf(Math.max(...row));
+  assert.match(text, /weight α ‖αvW_O‖/);
+  assert.ok(
+    text.includes(`${row[best]!.toFixed(4)} ${norms.data[q * K + best]!.toFixed(4)}`),
+    `hover “${text}” lacks α ${row[best]!.toFixed(4)} and ‖αvW_O‖ ${norms.data[q * K + best]!.toFixed(4)} of key ${best}`,
+  );
+  await s.shot('value-norms-editor-hover');
 });

@@ -108,15 +108,15 @@ export interface AttentionRecord {
   readonly context: Float32Array;
   /** [Tq, d_model]: concat(heads) W_O + b_O, what attention adds to the residual stream. */
   readonly output: Float32Array;
-  /** [H, Tq, Tk]: ‖αᵢⱼ vⱼ W_O^h‖ (Kobayashi et al., 2020), where the block has an output projection. */
+  /** [H, Tq, Tk]: ‖αᵢⱼ vⱼ W_Oʰ‖ (Kobayashi et al., 2020), where the block has an output projection. */
   readonly valueNorms?: Float32Array;
 }
 
 /**
  * Value-weighted attention norms (Kobayashi et al., 2020, "Attention is Not Only a Weight"): per head
- * h, query i and key j, ‖αᵢⱼ^h · (vⱼ^h W_O^h)‖₂, where W_O^h is the rows [h·dv, (h+1)·dv) of the output
+ * h, query i and key j, ‖αᵢⱼ^h · (vⱼ^h W_Oʰ)‖₂, where W_Oʰ is the rows [h·dv, (h+1)·dv) of the output
  * projection that head h's context occupies, and vⱼ^h the value of the K/V head h reads (grouped-query
- * attention shares it). W_O's bias is not part of it. Since αᵢⱼ ≥ 0 it is αᵢⱼ·‖vⱼ^h W_O^h‖: one
+ * attention shares it). W_O's bias is not part of it. Since αᵢⱼ ≥ 0 it is αᵢⱼ·‖vⱼ^h W_Oʰ‖: one
  * [Tk, dv]·[dv, D] product per head, then a broadcast product with the weights. Call inside tf.tidy.
  * `wo` is the output projection's kernel, [H·dv, D].
  */
