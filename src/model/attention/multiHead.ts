@@ -116,23 +116,32 @@ export interface AttentionRecord {
  * Value-weighted attention norms (Kobayashi et al., 2020, "Attention is Not Only a Weight"): per head
  * h, query i and key j, ‖αᵢⱼ^h · (vⱼ^h W_Oʰ)‖₂, where W_Oʰ is the rows [h·dv, (h+1)·dv) of the output
  * projection that head h's context occupies, and vⱼ^h the value of the K/V head h reads (grouped-query
- * attention shares it). W_O's bias is not part of it. Since αᵢⱼ ≥ 0 it is αᵢⱼ·‖vⱼ^h W_Oʰ‖: one
- * [Tk, dv]·[dv, D] product per head, then a broadcast product with the weights. Call inside tf.tidy.
+ * attention shares it). W_O's bias is not part of it. Softmax weights are ≥ 0, so it is
+ * αᵢⱼ·‖vⱼ^h W_Oʰ‖: this returns the lengths ‖vⱼ^h W_Oʰ‖ as [H, Tk] (one [Tk, dv]·[dv, D] product per
+ * head), and `scaleByLengths` multiplies the weights read out of tf by them. Call inside tf.tidy.
  * `wo` is the output projection's kernel, [H·dv, D].
  */
-export function valueWeightedNorms(m: MultiHeadTensors, wo: tf.Tensor2D, kvHeadOf?: readonly number[]): tf.Tensor2D[] {
+export function valueLengths(m: MultiHeadTensors, wo: tf.Tensor2D, kvHeadOf?: readonly number[]): tf.Tensor2D {
   const H = m.weights.length;
   const dv = m.v.shape[2];
   if (wo.shape[0] !== H * dv)
-    throw new Error(`valueWeightedNorms: W_O is ${wo.shape.join('×')}, expected ${H}·${dv} rows ([H·dv, D])`);
+    throw new Error(`valueLengths: W_O is ${wo.shape.join('×')}, expected ${H}·${dv} rows ([H·dv, D])`);
   const vs = tf.unstack(m.v) as tf.Tensor2D[]; // KV × [Tk, dv]
-  const out: tf.Tensor2D[] = [];
-  for (let h = 0; h < H; h++) {
-    const woh = tf.slice(wo, [h * dv, 0], [dv, wo.shape[1]]); // [dv, D]
-    const vo = tf.matMul(vs[kvHeadOf?.[h] ?? h]!, woh); // [Tk, dv]·[dv, D] → [Tk, D]
-    const len = tf.sqrt(tf.sum(tf.square(vo), 1)); // [Tk]
-    out.push(tf.mul<tf.Tensor2D>(tf.abs(m.weights[h]!), tf.reshape(len, [1, -1]))); // [Tq, Tk]·[1, Tk]
-  }
+  const wos = tf.split(wo, H, 0) as tf.Tensor2D[]; // H × [dv, D]
+  const vo = tf.stack(wos.map((w, h) => tf.matMul(vs[kvHeadOf?.[h] ?? h]!, w))); // H × [Tk, D] → [H, Tk, D]
+  return tf.sqrt(tf.sum(tf.square(vo), 2)) as tf.Tensor2D; // [H, Tk]
+}
+
+/** weights [H, Tq, Tk] (read out) × lengths [H, Tk] along the keys → the norms ‖αᵢⱼ vⱼ W_Oʰ‖, [H, Tq, Tk]. */
+export function scaleByLengths(weights: Float32Array, lengths: Float32Array, H: number): Float32Array {
+  const Tk = lengths.length / H;
+  const Tq = weights.length / (H * Tk);
+  const out = new Float32Array(weights.length);
+  for (let h = 0; h < H; h++)
+    for (let i = 0; i < Tq; i++) {
+      const at = (h * Tq + i) * Tk;
+      for (let j = 0; j < Tk; j++) out[at + j] = weights[at + j]! * lengths[h * Tk + j]!;
+    }
   return out;
 }
 
@@ -143,14 +152,15 @@ export function recordAttention(
   wo?: tf.Tensor2D,
   kvHeadOf?: readonly number[],
 ): AttentionRecord {
+  const weights = readConcatenated(m.weights);
   return {
     q: f32(m.q),
     k: f32(m.k),
     v: f32(m.v),
     scores: readConcatenated(m.scores),
-    weights: readConcatenated(m.weights),
+    weights,
     context: f32(m.context),
     output: f32(output),
-    ...(wo ? { valueNorms: readConcatenated(valueWeightedNorms(m, wo, kvHeadOf)) } : {}),
+    ...(wo ? { valueNorms: scaleByLengths(weights, f32(valueLengths(m, wo, kvHeadOf)), m.weights.length) } : {}),
   };
 }
