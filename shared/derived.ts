@@ -121,6 +121,8 @@ export interface GridRow {
   readonly first: readonly number[];
   /** Per head: the mean over queries of the weight on special keys ([CLS], [SEP], <s>, </s>), if there are any. */
   readonly special?: readonly number[];
+  /** The value-weighted norms ‖αᵢⱼ vⱼ W_O^h‖ pooled like the weights, where the block has them. */
+  readonly norms?: { readonly heads: readonly Thumb[]; readonly mean: Thumb };
 }
 
 export type GridKind = 'self' | 'encoder-self' | 'decoder-self' | 'cross';
@@ -176,6 +178,7 @@ export function gridThumbnails(trace: Trace, max: number): GridThumbs {
   for (const b of blocks) {
     const [H, Q, K] = b.weights.shape as [number, number, number];
     const w = b.weights.data;
+    const n = b.valueNorms && b.valueNorms.data.length === w.length ? b.valueNorms.data : undefined;
     const specialKeys = b.keyTokens.slice(0, K).flatMap((t, j) => (t.special ? [j] : []));
     const share = (keys: readonly number[]): number[] =>
       Array.from({ length: H }, (_, hd) => {
@@ -192,6 +195,14 @@ export function gridThumbnails(trace: Trace, max: number): GridThumbs {
       mean: pooled(headMean(w, H, Q, K), Q, K),
       first: share([0]),
       ...(specialKeys.length > 0 ? { special: share(specialKeys) } : {}),
+      ...(n
+        ? {
+            norms: {
+              heads: Array.from({ length: H }, (_, hd) => pooled(n.subarray(hd * Q * K, (hd + 1) * Q * K), Q, K)),
+              mean: pooled(headMean(n, H, Q, K), Q, K),
+            },
+          }
+        : {}),
     };
     const kind = gridKind(b, encoderDecoder);
     const sec = sections.get(kind) ?? { rows: [], Q, K };

@@ -126,6 +126,8 @@ export interface AttentionBlock {
   readonly mask?: TensorData;
   readonly scores?: TensorData;
   readonly weights: TensorData;
+  /** ‖αᵢⱼ vⱼ W_Oʰ‖ (Kobayashi et al., 2020), like the weights; where the block has an output projection W_O. */
+  readonly valueNorms?: TensorData;
   readonly context?: TensorData;
   readonly queryTokens: readonly Token[];
   readonly keyTokens: readonly Token[];
@@ -199,6 +201,7 @@ function build(trace: Trace): Blocks {
       mask,
       scores: g.score && findTensor(g.score, 'scores'),
       weights,
+      valueNorms: findTensor(normalise, 'value_norms'),
       context: g.context && findTensor(g.context, 'context'),
       queryTokens: tokensOf(info.queries),
       keyTokens: tokensOf(info.keys),

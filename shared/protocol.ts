@@ -120,6 +120,8 @@ export type HostMessage =
   | { readonly type: 'busy'; readonly message: string }
   | { readonly type: 'error'; readonly message: string }
   | { readonly type: 'export'; readonly format: ExportFormat }
+  /** "Show model info": the panel opens its model info. */
+  | { readonly type: 'modelInfo' }
   | {
       readonly type: 'response';
       readonly id: number;

@@ -137,7 +137,7 @@ export type ScaleEnds = Partial<ValueRange>;
 export function scaleEndsFor(tensorName: string): ScaleEnds {
   return tensorName === 'weights' || isSigmoidGate(tensorName)
     ? { min: 0, max: 1 }
-    : tensorName === 'rollout'
+    : tensorName === 'rollout' || tensorName === 'value_norms'
       ? { min: 0 }
       : {};
 }
@@ -149,7 +149,9 @@ export function isSigmoidGate(tensorName: string): boolean {
 
 /** Probabilities and gates are drawn on a sequential map; everything else (scores, Q, K, V, differences) is signed. */
 export function isSigned(tensorName: string): boolean {
-  return !['weights', 'probs', 'top_p', 'mask', 'rollout'].includes(tensorName) && !isSigmoidGate(tensorName);
+  return (
+    !['weights', 'probs', 'top_p', 'mask', 'rollout', 'value_norms'].includes(tensorName) && !isSigmoidGate(tensorName)
+  );
 }
 
 /** A signed tensor's colour range: symmetric about 0, so 0 is the diverging map's neutral middle. */
@@ -160,6 +162,7 @@ export function centredRange(r: ValueRange): ValueRange {
 
 const LEGEND_TITLES: Record<string, string> = {
   weights: 'attention weight α',
+  value_norms: 'value-weighted norm ‖αvW_O‖',
   scores: 'score S',
   difference: 'difference (what-if − model)',
   'score difference': 'Δ score (what-if − model)',

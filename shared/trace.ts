@@ -95,6 +95,19 @@ export interface Prediction {
   readonly top: readonly { readonly text: string; readonly id: number; readonly p: number }[];
 }
 
+/** What the panel's model info says beyond the shape: read from the model's folder when it has one. */
+export interface ModelDetails {
+  readonly vocabulary?: number;
+  /** Positions the model was trained for (max_position_embeddings or the family's name for it). */
+  readonly context?: number;
+  /** The positional scheme in words, e.g. 'rotary (RoPE), θ = 10000'. */
+  readonly positions?: string;
+  /** The folder's files and their sizes in bytes, by name. */
+  readonly files?: readonly { readonly name: string; readonly bytes: number }[];
+  /** Where the weights come from (a built-in's SOURCE.md: its original model). */
+  readonly credit?: string;
+}
+
 export interface ModelInfo {
   readonly id: string;
   readonly name: string;
@@ -108,6 +121,7 @@ export interface ModelInfo {
   readonly licence?: string;
   /** A decoder-only language model: it can continue the text (the panel's Continue, the CLI's --generate). */
   readonly causalLm?: boolean;
+  readonly details?: ModelDetails;
 }
 
 /** One generated token of a continued trace, with what the model offered at that step. */

@@ -87,7 +87,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     rerunOnSave(deps),
     ...registerStepCommands(session),
     ...registerChooseCommands((id) => rerunLast(deps, id)),
-    vscode.commands.registerCommand('attentionLens.showModelInfo', () => showModelInfo(session)),
+    vscode.commands.registerCommand('attentionLens.showModelInfo', () => showModelInfo(session, panels)),
     vscode.commands.registerCommand('attentionLens.exportTraceSafetensors', () =>
       exportRunSafetensors(session, engine, log),
     ),

@@ -46,6 +46,9 @@ export function connectHost(store: Store, nav: Navigator, link: HostLink): (msg:
       case 'export':
         link.exportAs(msg.format);
         return;
+      case 'modelInfo':
+        store.dispatch({ type: 'modelInfo', open: true });
+        return;
       case 'response':
         link.settle(msg);
         return;

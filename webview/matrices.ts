@@ -8,7 +8,12 @@ import { currentStage, type PanelState } from './store';
 
 /** Attention matrices ([query, key] per head) are drawn with their block's mask hatched. */
 export function isAttentionMatrix(tensor: TensorData): boolean {
-  return tensor.name === 'weights' || tensor.name === 'scores' || tensor.name === 'difference';
+  return (
+    tensor.name === 'weights' ||
+    tensor.name === 'value_norms' ||
+    tensor.name === 'scores' ||
+    tensor.name === 'difference'
+  );
 }
 
 /** The 2-D matrix a figure shows for a tensor and head; mask = the block's [query, key] mask. */

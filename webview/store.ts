@@ -24,6 +24,9 @@ export interface WhatIf {
   readonly result: WhatIfResult;
 }
 
+/** What the attention heatmaps and the grid are coloured by: the weights α, or the value-weighted norms ‖αᵢⱼ vⱼ W_O^h‖. */
+export type ColourBy = 'weights' | 'value_norms';
+
 export interface Banner {
   readonly text: string;
   readonly kind: 'busy' | 'error';
@@ -40,6 +43,10 @@ export interface PanelState {
   readonly whatIf?: WhatIf;
   readonly whatIfError?: string;
   readonly banner?: Banner;
+  /** Kept across runs; 'weights' when unset. Applies where a block has value-weighted norms. */
+  readonly colourBy?: ColourBy;
+  /** The model info section is open (the header's button or the "Show model info" command); kept across runs. */
+  readonly modelInfo?: boolean;
 }
 
 /** Where a cursor change came from: the panel's own controls are reported to the host, the host's are not sent back. */
@@ -56,7 +63,9 @@ export type Action =
   | { readonly type: 'settings'; readonly settings: PanelSettings }
   | { readonly type: 'banner'; readonly banner: Banner | undefined }
   | { readonly type: 'whatIf'; readonly whatIf: WhatIf }
-  | { readonly type: 'whatIfError'; readonly error: string };
+  | { readonly type: 'whatIfError'; readonly error: string }
+  | { readonly type: 'colourBy'; readonly by: ColourBy }
+  | { readonly type: 'modelInfo'; readonly open: boolean };
 
 export const DEFAULT_SETTINGS: PanelSettings = {
   colourMap: 'viridis',
@@ -82,7 +91,13 @@ export function sameSettings(a: PanelSettings, b: PanelSettings): boolean {
 export function reduce(s: PanelState, a: Action): PanelState {
   switch (a.type) {
     case 'trace':
-      return { trace: a.trace, cursor: a.cursor, settings: a.settings ?? s.settings };
+      return {
+        trace: a.trace,
+        cursor: a.cursor,
+        settings: a.settings ?? s.settings,
+        ...(s.colourBy ? { colourBy: s.colourBy } : {}),
+        ...(s.modelInfo ? { modelInfo: true } : {}),
+      };
     case 'cursor':
       // A cursor move ends what the last banner said (it belonged to the view that was shown).
       return sameCursor(s.cursor, a.cursor) ? s : { ...s, cursor: a.cursor, banner: undefined };
@@ -97,6 +112,10 @@ export function reduce(s: PanelState, a: Action): PanelState {
       return { ...s, whatIf: a.whatIf, whatIfError: undefined };
     case 'whatIfError':
       return { ...s, whatIfError: a.error };
+    case 'modelInfo':
+      return (s.modelInfo ?? false) === a.open ? s : { ...s, modelInfo: a.open };
+    case 'colourBy':
+      return (s.colourBy ?? 'weights') === a.by ? s : { ...s, colourBy: a.by };
   }
 }
 

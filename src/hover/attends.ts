@@ -47,7 +47,13 @@ export interface Attended {
   /** -1 = mean over heads. */
   readonly head: number;
   readonly query: number;
-  readonly entries: readonly { readonly key: number; readonly token: Token; readonly weight: number }[];
+  readonly entries: readonly {
+    readonly key: number;
+    readonly token: Token;
+    readonly weight: number;
+    /** ‖αvW_O‖ of the same pair (mean of heads likewise), where the block has value-weighted norms. */
+    readonly norm?: number;
+  }[];
   /** The full row of weights over keys (for decorations). */
   readonly row: Float32Array;
 }
@@ -70,7 +76,16 @@ export function attendedBy(trace: Trace, cursor: Cursor, query: number, k: numbe
     for (let h = 0; h < H; h++) for (let j = 0; j < K; j++) row[j]! += w.data[(h * Q + query) * K + j]! / H;
   } else row.set(w.data.subarray((head * Q + query) * K, (head * Q + query + 1) * K));
   const order = Array.from({ length: K }, (_, j) => j).sort((a, b) => row[b]! - row[a]! || a - b);
-  const entries = order.slice(0, k).map((key) => ({ key, token: block.keyTokens[key]!, weight: row[key]! }));
+  const n = block.valueNorms && block.valueNorms.data.length === w.data.length ? block.valueNorms.data : undefined;
+  const normAt = (key: number): number => {
+    if (head >= 0) return n![(head * Q + query) * K + key]!;
+    let sum = 0;
+    for (let h = 0; h < H; h++) sum += n![(h * Q + query) * K + key]!;
+    return sum / H;
+  };
+  const entries = order
+    .slice(0, k)
+    .map((key) => ({ key, token: block.keyTokens[key]!, weight: row[key]!, ...(n ? { norm: normAt(key) } : {}) }));
   const stage = block.stages.normalise;
   return { block, stage, stageIndex: trace.stages.indexOf(stage), head, query, entries, row };
 }

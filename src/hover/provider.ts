@@ -68,9 +68,18 @@ export class AttentionHoverProvider implements vscode.HoverProvider {
       `**Attention Lens** · ${escape(trace.model.name)} · ${escape(a.stage.title)} · ${headText}${kv}\n\n`,
     );
     md.appendMarkdown(`${code(tokenLabel(token))} attends to:\n\n`);
-    md.appendMarkdown('| token | weight | |\n|---|---:|---|\n');
+    const norms = a.entries.some((e) => e.norm !== undefined);
+    md.appendMarkdown(
+      norms ? '| token | weight α | ‖αvW_O‖ | |\n|---|---:|---:|---|\n' : '| token | weight | |\n|---|---:|---|\n',
+    );
     for (const e of a.entries)
-      md.appendMarkdown(`| ${code(tokenLabel(e.token))} #${e.key} | ${e.weight.toFixed(4)} | ${bar(e.weight)} |\n`);
+      md.appendMarkdown(
+        `| ${code(tokenLabel(e.token))} #${e.key} | ${e.weight.toFixed(4)} |${norms ? ` ${(e.norm ?? NaN).toFixed(4)} |` : ''} ${bar(e.weight)} |\n`,
+      );
+    if (norms)
+      md.appendMarkdown(
+        '\n‖αvW_O‖: the value-weighted norm, the length of what the key adds through this head (W_O’s bias left out).\n',
+      );
     const args = encodeURIComponent(JSON.stringify([{ stage: a.stageIndex, row: index }]));
     md.appendMarkdown(`\n[Show in panel](command:${SHOW_IN_PANEL}?${args})`);
     md.isTrusted = { enabledCommands: [SHOW_IN_PANEL] };

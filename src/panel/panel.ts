@@ -29,6 +29,8 @@ export const PANEL_VIEW_TYPE = 'attentionLens.panel';
 export class PanelManager implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
   private ready = false;
+  /** "Show model info" asked before the webview was ready: sent once it is. */
+  private modelInfoPending = false;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly activeChanged = new vscode.EventEmitter<boolean>();
   readonly onDidChangeActive = this.activeChanged.event;
@@ -87,6 +89,13 @@ export class PanelManager implements vscode.Disposable {
       this.options(),
     );
     this.attach(panel);
+  }
+
+  /** Opens (or reveals) the panel with its model info open. */
+  showModelInfo(): void {
+    this.show();
+    if (this.ready) this.post({ type: 'modelInfo' });
+    else this.modelInfoPending = true;
   }
 
   serializer(): vscode.WebviewPanelSerializer<PersistedState> {
@@ -195,6 +204,10 @@ export class PanelManager implements vscode.Disposable {
       case 'ready':
         this.ready = true;
         this.sendTrace();
+        if (this.modelInfoPending) {
+          this.modelInfoPending = false;
+          this.post({ type: 'modelInfo' });
+        }
         return;
       case 'cursor':
         this.session.moveCursor(msg.cursor, this);

@@ -1,14 +1,14 @@
 // A run's memory, estimated before it starts from the model's shape and an upper bound on its
 // tokens, so a run that would exhaust the wasm heap (a trap, then a restart) is refused with the
-// largest token count that fits instead. Every layer records, per head, T×T scores, weights and
-// the mask/score inputs (3 float32 matrices), and T×d_model for Q, K, V, context and the residual.
+// largest token count that fits instead. Every layer records, per head, T×T scores, weights, the
+// value-weighted norms ‖αvW_O‖ and the mask/score inputs (4 float32 matrices), and T×d_model for Q, K, V, context and the residual.
 // The weights are not counted: they are loaded (or streamed) already when the check runs.
 import type { ModelInfo } from '../../shared/trace';
 import { AttentionInputError } from '../../shared/trace';
 
 const FLOAT = 4;
-/** T×T tensors recorded per head per layer (scores, weights, and the masked scores). */
-const SQUARE_PER_HEAD = 3;
+/** T×T tensors recorded per head per layer (scores, weights, value-weighted norms, and the masked scores). */
+const SQUARE_PER_HEAD = 4;
 /** T×d_model tensors recorded per layer (Q, K, V, context, output). */
 const LINEAR_PER_LAYER = 5;
 

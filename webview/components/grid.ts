@@ -9,7 +9,8 @@ import { tensor, type Trace } from '../../shared/trace';
 import { toMatrix } from '../../shared/tensorView';
 import { h } from '../dom';
 import { paintThumb, THUMB } from '../draw/thumb';
-import type { PanelState } from '../store';
+import type { ColourBy, PanelState } from '../store';
+import { colourByControl } from './colourBy';
 import { matrixFigure, type Figure } from './matrixFigure';
 import { go, type Built, type PanelContext } from './part';
 
@@ -25,14 +26,26 @@ let scale: Scale = 'own';
 
 const pct = (v: number): string => `${(v * 100).toFixed(0)}%`;
 
-/** The largest pooled weight of any head thumbnail in a section: the shared scale's top. */
-function sectionMax(sec: GridSection): number {
+/** The largest pooled value of any head thumbnail in a section (weights or norms): the shared scale's top. */
+function sectionMax(sec: GridSection, by: ColourBy): number {
   let m = 0;
-  for (const r of sec.rows) for (const t of [...r.heads, r.mean]) for (const v of t.data) if (v > m) m = v;
+  for (const r of sec.rows)
+    for (const t of by === 'value_norms' && r.norms ? [...r.norms.heads, r.norms.mean] : [...r.heads, r.mean])
+      for (const v of t.data) if (v > m) m = v;
   return m || 1;
 }
 
-export function buildGrid(ctx: PanelContext, trace: Trace, thumbs: GridThumbs, colourMap: ColourMap): Built {
+export function buildGrid(
+  ctx: PanelContext,
+  trace: Trace,
+  thumbs: GridThumbs,
+  colourMap: ColourMap,
+  colourBy: ColourBy = 'weights',
+): Built {
+  // “Colour by” applies where every row has the norms (every Transformer block; no RNN).
+  const hasNorms = thumbs.sections.length > 0 && thumbs.sections.every((sec) => sec.rows.every((r) => r.norms));
+  const by: ColourBy = hasNorms ? colourBy : 'weights';
+  const what = by === 'value_norms' ? 'value-weighted norm ‖αvW_O‖' : 'weight';
   if (thumbs.sections.length === 0)
     return { nodes: [h('p', { class: 'muted' }, 'This model has no multi-head attention layers to show in a grid.')] };
   const painters = new Map<HTMLCanvasElement, () => void>();
@@ -83,7 +96,7 @@ export function buildGrid(ctx: PanelContext, trace: Trace, thumbs: GridThumbs, c
   };
   const sections = thumbs.sections.map((sec) => {
     const heads = Math.max(...sec.rows.map((r) => r.heads.length));
-    const shared = sectionMax(sec);
+    const shared = sectionMax(sec, by);
     const max = (): number | undefined => (scale === 'shared' ? shared : undefined);
     const table = h('div', { class: 'grid', role: 'grid', 'data-testid': `heads-grid-${sec.kind}` });
     // Through the CSSOM: the panel's CSP forbids inline style attributes.
@@ -97,7 +110,7 @@ export function buildGrid(ctx: PanelContext, trace: Trace, thumbs: GridThumbs, c
       const stage = stageIndex.get(r.stage) ?? 0;
       table.append(h('div', { class: 'grid-row-label' }, r.layer !== undefined ? `layer ${r.layer}` : r.title));
       for (let hd = 0; hd < heads; hd++) {
-        const t = r.heads[hd];
+        const t = by === 'value_norms' ? r.norms?.heads[hd] : r.heads[hd];
         if (!t) {
           table.append(h('div', {}));
           continue;
@@ -116,13 +129,19 @@ export function buildGrid(ctx: PanelContext, trace: Trace, thumbs: GridThumbs, c
         );
       }
       table.append(
-        thumb(`${sec.title}, layer ${r.layer ?? '?'} mean of heads`, r.mean, max, { stage, head: -1 }, 'mean'),
+        thumb(
+          `${sec.title}, layer ${r.layer ?? '?'} mean of heads${by === 'value_norms' ? ', value-weighted norm ‖αvW_O‖' : ''}`,
+          by === 'value_norms' && r.norms ? r.norms.mean : r.mean,
+          max,
+          { stage, head: -1 },
+          'mean',
+        ),
       );
     }
     const { pool, size } = sec;
     const pooled =
       pool.rows > 1 || pool.cols > 1
-        ? ` Pooled: each pixel is the mean of ${pool.rows} × ${pool.cols} weights of the ${size.rows} × ${size.cols} matrix.`
+        ? ` Pooled: each pixel is the mean of ${pool.rows} × ${pool.cols} ${by === 'value_norms' ? 'norms' : 'weights'} of the ${size.rows} × ${size.cols} matrix.`
         : '';
     return h(
       'section',
@@ -154,8 +173,8 @@ export function buildGrid(ctx: PanelContext, trace: Trace, thumbs: GridThumbs, c
   const setScale = (): void => {
     scaleNote.textContent =
       scale === 'own'
-        ? 'Colour: each thumbnail from 0 to its own maximum, so weak heads stay visible (heads do not compare by colour).'
-        : 'Colour: one scale per kind of attention, from 0 to its largest pooled weight, so heads compare by colour.';
+        ? `Colour: ${what}, each thumbnail from 0 to its own maximum, so weak heads stay visible (heads do not compare by colour).`
+        : `Colour: ${what}, one scale per kind of attention, from 0 to its largest pooled ${by === 'value_norms' ? 'norm' : 'weight'}, so heads compare by colour.`;
     scaleButtons.forEach((b, i) => b.setAttribute('aria-pressed', String((i === 0) === (scale === 'own'))));
     for (const [canvas, paint] of painters) if (painted.has(canvas)) paint();
   };
@@ -199,6 +218,7 @@ export function buildGrid(ctx: PanelContext, trace: Trace, thumbs: GridThumbs, c
   const view = h(
     'div',
     { class: 'grid-view' },
+    ...(hasNorms ? [colourByControl(ctx, by)] : []),
     h(
       'div',
       { class: 'grid-scale', role: 'group', 'aria-label': 'thumbnail colour scale' },

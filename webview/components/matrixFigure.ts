@@ -33,6 +33,8 @@ export interface MatrixFigureOptions {
   readonly testid?: string;
   /** The cursor's query row: outlined, named in the label, and read out (its strongest keys) until a cell is hovered. */
   readonly focusRow?: number;
+  /** A second matrix of the same cells read out beside this one's value (α beside ‖αvW_O‖), each named. */
+  readonly companion?: { readonly label: string; readonly ownLabel: string; readonly matrix: Matrix };
 }
 
 type Cell = { readonly row: number; readonly col: number };
@@ -88,6 +90,10 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
   });
   const idle = focusText ?? '\u00a0';
   const readout = h('div', { class: 'readout', 'data-testid': `readout-${testid}`, 'aria-live': 'polite' }, idle);
+  // Both numbers of the hovered cell where the figure has a companion (α and ‖αvW_O‖).
+  const companion =
+    o.companion &&
+    h('div', { class: 'readout', 'data-testid': `readout-both-${testid}`, 'aria-live': 'polite' }, '\u00a0');
   const legendWidth = Math.max(legendLabel(ends.min).length, legendLabel(ends.max).length);
   let layout: Layout;
   let painter: HeatmapPainter | undefined;
@@ -108,6 +114,11 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
     readout.textContent = c
       ? `${matrix.rowAxis} ${matrix.rowLabels[c.row]} (#${c.row}) · ${matrix.colAxis} ${matrix.colLabels[c.col]} (#${c.col}) = ${formatValue(matrix.data[c.row * matrix.cols + c.col]!)}`
       : idle;
+    const other = o.companion;
+    if (companion && other)
+      companion.textContent = c
+        ? `${other.ownLabel} = ${formatValue(matrix.data[c.row * matrix.cols + c.col]!)} (colour) · ${other.label} = ${formatValue(other.matrix.data[c.row * other.matrix.cols + c.col]!)}`
+        : '\u00a0';
   };
   canvas.addEventListener('mousemove', (e) => {
     const r = canvas.getBoundingClientRect();
@@ -139,13 +150,14 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
     h(
       'figcaption',
       {},
-      h('b', {}, o.caption ?? tensor.name),
+      h('b', { 'data-testid': `caption-${testid}` }, o.caption ?? tensor.name),
       ' ',
       h('span', { class: 'shape', 'data-testid': `shape-${testid}` }, shapeText(tensor)),
       headNote,
     ),
     canvas,
     readout,
+    ...(companion ? [companion] : []),
   );
   return { el, resize: relayout };
 }

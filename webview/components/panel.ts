@@ -21,7 +21,7 @@ export function mountPanel(root: HTMLElement, ctx: PanelContext): MountedPanel {
   const parts = [
     bannerPart,
     emptyPart,
-    headerPart,
+    headerPart(ctx),
     pipelinePart(ctx),
     controlsPart(ctx),
     generationPart(ctx),

@@ -108,16 +108,59 @@ export interface AttentionRecord {
   readonly context: Float32Array;
   /** [Tq, d_model]: concat(heads) W_O + b_O, what attention adds to the residual stream. */
   readonly output: Float32Array;
+  /** [H, Tq, Tk]: ‖αᵢⱼ vⱼ W_Oʰ‖ (Kobayashi et al., 2020), where the block has an output projection. */
+  readonly valueNorms?: Float32Array;
 }
 
-export function recordAttention(m: MultiHeadTensors, output: tf.Tensor2D): AttentionRecord {
+/**
+ * Value-weighted attention norms (Kobayashi et al., 2020, "Attention is Not Only a Weight"): per head
+ * h, query i and key j, ‖αᵢⱼ^h · (vⱼ^h W_Oʰ)‖₂, where W_Oʰ is the rows [h·dv, (h+1)·dv) of the output
+ * projection that head h's context occupies, and vⱼ^h the value of the K/V head h reads (grouped-query
+ * attention shares it). W_O's bias is not part of it. Softmax weights are ≥ 0, so it is
+ * αᵢⱼ·‖vⱼ^h W_Oʰ‖: this returns the lengths ‖vⱼ^h W_Oʰ‖ as [H, Tk] (one [Tk, dv]·[dv, D] product per
+ * head), and `scaleByLengths` multiplies the weights read out of tf by them. Call inside tf.tidy.
+ * `wo` is the output projection's kernel, [H·dv, D].
+ */
+export function valueLengths(m: MultiHeadTensors, wo: tf.Tensor2D, kvHeadOf?: readonly number[]): tf.Tensor2D {
+  const H = m.weights.length;
+  const dv = m.v.shape[2];
+  if (wo.shape[0] !== H * dv)
+    throw new Error(`valueLengths: W_O is ${wo.shape.join('×')}, expected ${H}·${dv} rows ([H·dv, D])`);
+  const vs = tf.unstack(m.v) as tf.Tensor2D[]; // KV × [Tk, dv]
+  const wos = tf.split(wo, H, 0) as tf.Tensor2D[]; // H × [dv, D]
+  const vo = tf.stack(wos.map((w, h) => tf.matMul(vs[kvHeadOf?.[h] ?? h]!, w))); // H × [Tk, D] → [H, Tk, D]
+  return tf.sqrt(tf.sum(tf.square(vo), 2)) as tf.Tensor2D; // [H, Tk]
+}
+
+/** weights [H, Tq, Tk] (read out) × lengths [H, Tk] along the keys → the norms ‖αᵢⱼ vⱼ W_Oʰ‖, [H, Tq, Tk]. */
+export function scaleByLengths(weights: Float32Array, lengths: Float32Array, H: number): Float32Array {
+  const Tk = lengths.length / H;
+  const Tq = weights.length / (H * Tk);
+  const out = new Float32Array(weights.length);
+  for (let h = 0; h < H; h++)
+    for (let i = 0; i < Tq; i++) {
+      const at = (h * Tq + i) * Tk;
+      for (let j = 0; j < Tk; j++) out[at + j] = weights[at + j]! * lengths[h * Tk + j]!;
+    }
+  return out;
+}
+
+/** The block's numbers read out of tf; with `wo` (the output projection's kernel, [H·dv, D]) its value-weighted norms too. */
+export function recordAttention(
+  m: MultiHeadTensors,
+  output: tf.Tensor2D,
+  wo?: tf.Tensor2D,
+  kvHeadOf?: readonly number[],
+): AttentionRecord {
+  const weights = readConcatenated(m.weights);
   return {
     q: f32(m.q),
     k: f32(m.k),
     v: f32(m.v),
     scores: readConcatenated(m.scores),
-    weights: readConcatenated(m.weights),
+    weights,
     context: f32(m.context),
     output: f32(output),
+    ...(wo ? { valueNorms: scaleByLengths(weights, f32(valueLengths(m, wo, kvHeadOf)), m.weights.length) } : {}),
   };
 }

@@ -6,6 +6,15 @@ import { f32 } from '../runtime/read';
 import type { AttentionRecord } from '../attention/multiHead';
 import { tensor, type AttentionInfo, type Stage, type TensorData } from '../../../shared/trace';
 
+/** The weights stage's value-weighted norms (Kobayashi et al., 2020), [head, query, key]. */
+export const VALUE_NORMS = 'value_norms';
+export const VALUE_NORMS_DESCRIPTION =
+  '‖α·v·W_O‖ (value-weighted norm): ‖αᵢⱼ (vⱼ W_Oʰ)‖₂ per head, W_Oʰ = the rows of W_O head h’s context occupies; W_O’s bias b_O is not part of it (Kobayashi et al., 2020)';
+
+/** What the weights stage adds about its value-weighted norms. */
+export const VALUE_NORMS_TEXT =
+  'A weight alone does not say how much a key moves the output: the value-weighted norm ‖αᵢⱼ vⱼ W_Oʰ‖ (Kobayashi et al., 2020) is the length of what key j actually adds to query i’s output through head h, with W_Oʰ the rows of the output projection that head h’s context occupies. The bias b_O is not part of it (it is added once, whatever the keys). Colour by it with “colour by”.';
+
 /** The words of one attention block: what the family's lesson says at each of its four stages. */
 export interface AttentionWords {
   readonly qkvText: string;
@@ -131,12 +140,20 @@ export function attentionStages(s: AttentionStageSpec): Stage[] {
       'normalise',
       'attention weights',
       s.weightsFormula ?? 'α[h] = softmax(S[h])  (each row sums to 1)',
-      s.weightsText,
+      r.valueNorms ? `${s.weightsText} ${VALUE_NORMS_TEXT}` : s.weightsText,
       [
         tensor('weights', [H, Tq, Tk], ['head', 'query', 'key'], r.weights, {
           tokenAxes: qk,
           description: 'Attention weights α',
         }),
+        ...(r.valueNorms
+          ? [
+              tensor(VALUE_NORMS, [H, Tq, Tk], ['head', 'query', 'key'], r.valueNorms, {
+                tokenAxes: qk,
+                description: VALUE_NORMS_DESCRIPTION,
+              }),
+            ]
+          : []),
       ],
     ),
     stage(

@@ -223,9 +223,9 @@ export function transformerBlock(
     record: {
       residual,
       attnInput: pre ? f32(h) : residual,
-      self: recordAttention(self.m, self.out),
+      self: recordAttention(self.m, self.out, w.self.o.w, kvHeadOf(cfg.self)),
       afterSelf,
-      ...(cross ? { cross: recordAttention(cross.m, cross.out), afterCross } : {}),
+      ...(cross ? { cross: recordAttention(cross.m, cross.out, w.cross!.o.w, kvHeadOf(cfg.cross!)), afterCross } : {}),
       mlpInput: pre ? f32(hm) : (afterCross ?? afterSelf),
       output: f32(out),
     },

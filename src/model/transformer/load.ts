@@ -3,7 +3,8 @@
 // the weights if anything after that throws. Plus the base class every loaded model extends.
 import * as path from 'node:path';
 import { readTextInside } from '../formats/files';
-import { locateWeights, readHfFolder } from '../formats/hfFolder';
+import { locateWeights, readHfFolder, readJsonFile } from '../formats/hfFolder';
+import { folderDetails } from '../open/modelDetails';
 import { readSafetensorsHeader, type SafeTensor } from '../formats/safetensors';
 import type { HfTokenizer } from '../tokenizers/hfTokenizer';
 import { throwIfCancelled } from '../model';
@@ -144,6 +145,8 @@ export async function loadHfFolder<C extends { readonly vocabSize: number }, W e
     const family = f.family(config);
     const { id, name, builtin } = folderIdentity(dir, family, options, f.builtin);
     const licence = options.licence ?? (await f.licence?.(dir, builtin));
+    const raw = await readJsonFile(path.join(dir, 'config.json'), 'config');
+    const details = await folderDetails(dir, raw, config.vocabSize);
     const info: ModelInfo = {
       id,
       name,
@@ -152,6 +155,7 @@ export async function loadHfFolder<C extends { readonly vocabSize: number }, W e
       ...f.shape(config),
       parameters,
       ...(licence ? { licence } : {}),
+      details,
     };
     options.onProgress?.(1, 'Model ready');
     return f.make(config, tokenizer, weights, info);
