@@ -74,6 +74,46 @@ export function lighten(
   }));
 }
 
+/**
+ * A light-mode trace's layers, made again by `recompute` when read and the last `keep` kept (a
+ * switch back and forth costs nothing; memory follows `keep` layers, not all of them).
+ */
+export class LayerCache {
+  private readonly layers = new Map<number, Stage[]>();
+
+  constructor(
+    private readonly trace: Trace,
+    private readonly recompute: (trace: Trace, layer: number) => Stage[],
+    private readonly keep = 2,
+  ) {}
+
+  /** The stages of the layer `stage` belongs to, whole. */
+  stagesOf(stage: Stage): Stage[] {
+    const l = stage.layer;
+    if (l === undefined)
+      throw new Error(`Stage "${stage.title}" has a tensor this run did not keep, and no way to make it again.`);
+    let stages = this.layers.get(l);
+    if (stages) this.layers.delete(l);
+    else stages = this.recompute(this.trace, l);
+    this.layers.set(l, stages);
+    while (this.layers.size > this.keep) this.layers.delete(this.layers.keys().next().value!);
+    return stages;
+  }
+
+  /** One tensor's numbers, from the trace or its recomputed layer. */
+  data(stageId: string, tensor: string): Float32Array {
+    const stage = this.trace.stages.find((s) => s.id === stageId);
+    const t = stage?.tensors.find((x) => x.name === tensor);
+    if (!stage || !t) throw new Error(`The run has no tensor ${stageId}/${tensor}.`);
+    if (!isRemote(t)) return t.data;
+    const again = this.stagesOf(stage)
+      .find((s) => s.id === stageId)
+      ?.tensors.find((x) => x.name === tensor);
+    if (!again) throw new Error(`Recomputing layer ${stage.layer} gave no tensor ${stageId}/${tensor}.`);
+    return again.data;
+  }
+}
+
 /** The answer to one fetch, from the full trace; a copy, so posting it never drags the whole buffer along. */
 export function fetchTensor(trace: Trace, r: TensorRequest): TensorData {
   const stage = trace.stages.find((s) => s.id === r.stage);

@@ -13,7 +13,16 @@ import { initBackend, tf } from './model/runtime/backend';
 import { BUILTIN_MODELS, DEFAULT_MODEL_ID, findModel, getModel } from './model/open/builtins';
 import { loadModelFile } from './model/open/modelFiles';
 import { runConfigFile } from './model/open/runConfig';
-import { checkBudget, checkBudgetTokens, CLI_NAMES, DEFAULT_MEMORY_BUDGET_MB, tokenBound } from './worker/budget';
+import {
+  checkBudget,
+  checkBudgetTokens,
+  CLI_NAMES,
+  DEFAULT_MEMORY_BUDGET_MB,
+  lightNote,
+  needsLight,
+  tokenBound,
+} from './worker/budget';
+import { LayerCache } from '../shared/lazy';
 import { describeLine, formatBytes, hfCacheDir, listCachedModels } from './model/open/hfCache';
 import { downloadPlan, HubError, parseRepoArg, planDownload } from './model/open/hub';
 import {
@@ -239,11 +248,19 @@ function readInput(file: string): string {
 }
 
 /** The whole trace as safetensors + index, with progress on a terminal. */
-async function writeExport(trace: Trace, file: string, force: boolean, signal: AbortSignal): Promise<void> {
+async function writeExport(
+  trace: Trace,
+  file: string,
+  force: boolean,
+  signal: AbortSignal,
+  layers?: LayerCache,
+): Promise<void> {
   let shown = -1;
   const r = await exportTraceSafetensors(trace, file, {
     overwrite: force,
     signal,
+    // A light-mode run: each layer made again as the file reaches it, one layer in memory.
+    ...(layers ? { fetch: async (stage: string, tensor: string) => layers.data(stage, tensor) } : {}),
     onProgress: (f) => {
       const pct = Math.floor(f * 100);
       if (pct !== shown && process.stderr.isTTY) process.stderr.write(`\rexporting ${pct}%   `);
@@ -310,13 +327,34 @@ async function main(signal: AbortSignal): Promise<number> {
     const model = which.kind === 'file' ? await loadModelFile(which.path) : await getModel(which.path);
     // Generated tokens are attended over too: the prompt's bound plus --generate's count.
     const tokens = tokenBound(text!, args.maxTokens) + (args.gen.n ?? 0);
+    let light: boolean;
     try {
-      checkBudgetTokens(model.info, tokens, args.memoryBudgetMB, CLI_NAMES);
+      light = needsLight(model.info, tokens, args.memoryBudgetMB, model.recomputeLayer !== undefined, CLI_NAMES);
+      if (light && (args.json || args.gen.n !== undefined))
+        throw new UsageError(
+          `${args.json ? '--json' : '--generate'} needs every tensor of the run at once, more than --memory-budget (${args.memoryBudgetMB} MB). ${lightNote(model.info, tokens, args.memoryBudgetMB, CLI_NAMES).replace(/^Light mode: /, '')} Use --export (it writes layer by layer), fewer --max-tokens or a larger --memory-budget.`,
+        );
     } catch (err) {
       model.dispose();
       throw err;
     }
-    trace = await model.run(text!, options);
+    trace = await model.run(text!, { ...options, light });
+    if (light) {
+      console.error(`note: ${lightNote(model.info, tokens, args.memoryBudgetMB, CLI_NAMES)}`);
+      console.log(summary(trace));
+      if (args.export)
+        await writeExport(
+          trace,
+          args.export,
+          args.force,
+          signal,
+          new LayerCache(trace, model.recomputeLayer!.bind(model), 1),
+        );
+      model.dispose();
+      const leaked = tf.memory().numTensors - before;
+      if (leaked !== 0) console.error(`warning: ${leaked} tensors leaked`);
+      return EXIT.ok;
+    }
     if (args.gen.n !== undefined) {
       console.log(summary(trace));
       if (args.export) await writeExport(trace, args.export, args.force, signal);

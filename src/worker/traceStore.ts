@@ -2,7 +2,7 @@
 // kept here; the host gets its index (shared/lazy.ts) and fetches tensors by the id. Traces are
 // evicted least recently used beyond a byte budget (the newest always stays); a fetch for an
 // evicted id is answered 'trace-gone', and the host makes the run again.
-import { fetchTensor, INLINE_BYTES, isRemote, traceIndex, type TensorRequest } from '../../shared/lazy';
+import { fetchTensor, INLINE_BYTES, isRemote, LayerCache, traceIndex, type TensorRequest } from '../../shared/lazy';
 import { gridThumbnails, type GridThumbs } from '../../shared/derived';
 import type { Stage, TensorData, Trace } from '../../shared/trace';
 import type { HeldTrace } from '../../shared/workerProtocol';
@@ -21,12 +21,9 @@ interface Entry {
   readonly trace: Trace;
   readonly bytes: number;
   readonly light?: Recompute;
-  /** Recomputed layers, most recently used last. */
-  readonly layers: Map<number, Stage[]>;
+  /** A light trace's recomputed layers. */
+  readonly layers?: LayerCache;
 }
-
-/** Recomputed layers kept per light trace (a layer switch back and forth costs nothing). */
-const LAYERS_KEPT = 2;
 
 export class TraceStore {
   /** Insertion order is recency: a fetch moves its trace to the end. */
@@ -47,7 +44,7 @@ export class TraceStore {
     // What it holds: a light trace keeps only its small tensors and each layer's input.
     let bytes = 0;
     for (const s of trace.stages) for (const t of s.tensors) bytes += t.data.byteLength;
-    this.traces.set(id, { trace, bytes, ...(light ? { light } : {}), layers: new Map() });
+    this.traces.set(id, { trace, bytes, ...(light ? { light, layers: new LayerCache(trace, light.recompute) } : {}) });
     this.evict(budgetBytes);
     const copied: Trace = {
       ...index,
@@ -82,10 +79,7 @@ export class TraceStore {
               tensors: s.tensors.map((t) => {
                 if (!isRemote(t)) return t;
                 const { remote: _remote, data: _data, ...rest } = t;
-                const get = (): Float32Array =>
-                  this.layer(entry, s)
-                    .find((x) => x.id === s.id)!
-                    .tensors.find((x) => x.name === t.name)!.data;
+                const get = (): Float32Array => entry.layers!.data(s.id, t.name);
                 return Object.defineProperty(rest, 'data', { get, enumerable: true }) as TensorData;
               }),
             }
@@ -115,17 +109,10 @@ export class TraceStore {
     return entry;
   }
 
-  /** The stages of the layer `stage` belongs to, whole: recomputed by the model (a light trace), kept for the next few reads. */
+  /** The stages of the layer `stage` belongs to, whole: recomputed by the model (a light trace). */
   private layer(entry: Entry, stage: Stage): Stage[] {
-    const l = stage.layer;
-    if (!entry.light || l === undefined)
-      throw new Error(`Stage "${stage.title}" has a tensor this run did not keep, and no way to make it again.`);
-    let stages = entry.layers.get(l);
-    if (stages) entry.layers.delete(l);
-    else stages = entry.light.recompute(entry.trace, l);
-    entry.layers.set(l, stages);
-    while (entry.layers.size > LAYERS_KEPT) entry.layers.delete(entry.layers.keys().next().value!);
-    return stages;
+    if (!entry.layers) throw new Error(`Stage "${stage.title}" has a tensor this run did not keep.`);
+    return entry.layers.stagesOf(stage);
   }
 
   /** Drops the least recently used traces until the rest fit in the budget; the newest is kept whatever its size. */

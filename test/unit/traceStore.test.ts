@@ -266,3 +266,107 @@ test(
     }
   },
 );
+
+test(
+  'CLI: past --memory-budget a decoder runs light and --export writes layer by layer, the eager run’s tensors exactly',
+  { skip },
+  async () => {
+    const { execFileSync } = await import('node:child_process');
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const { readTraceExport } = await import('../../src/model/formats/safetensorsWriter');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attention-lens-light-cli-'));
+    try {
+      const folder = path.resolve(__dirname, '..', 'fixtures', 'hf', 'gemma3');
+      const input = path.join(dir, 'text.txt');
+      // The estimate bounds the tokens by --max-tokens and the text's bytes (the model then keeps its 256):
+      // 4,000 tokens need ~3 GB eagerly, ~2 GB in light mode.
+      fs.writeFileSync(input, 'the cat sat on the mat and the dog ran in the park '.repeat(80));
+      const { estimateLightBytes } = await import('../../src/worker/budget');
+      const { loadModelFile } = await import('../../src/model/open/modelFiles');
+      const model = await loadModelFile(path.join(folder, 'config.json'));
+      const budget = String(Math.ceil(estimateLightBytes(model.info, 4000) / 2 ** 20) + 1);
+      model.dispose();
+      const cli = path.resolve(__dirname, '..', '..', 'dist', 'cli.js');
+      const run = (budget: number, out: string): string =>
+        execFileSync(
+          process.execPath,
+          [
+            cli,
+            '--model',
+            folder,
+            '--max-tokens',
+            '4000',
+            '--memory-budget',
+            String(budget),
+            '--file',
+            input,
+            '--export',
+            out,
+          ],
+          {
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        );
+      run(65536, path.join(dir, 'eager.safetensors'));
+      const { spawnSync } = await import('node:child_process');
+      const light = spawnSync(
+        process.execPath,
+        [
+          cli,
+          '--model',
+          folder,
+          '--max-tokens',
+          '4000',
+          '--memory-budget',
+          budget,
+          '--file',
+          input,
+          '--export',
+          path.join(dir, 'light.safetensors'),
+        ],
+        { encoding: 'utf8' },
+      );
+      assert.equal(light.status, 0, light.stderr);
+      assert.match(
+        light.stderr,
+        new RegExp(
+          `note: Light mode: every tensor of this run would take about [\\d,]+ MB, more than --memory-budget \\(${Number(budget).toLocaleString('en-US')} MB\\)`,
+        ),
+      );
+      assert.doesNotMatch(light.stderr, /leaked/);
+      const a = await readTraceExport(path.join(dir, 'eager.safetensors'));
+      const b = await readTraceExport(path.join(dir, 'light.safetensors'));
+      assert.equal(a.stages.length, b.stages.length);
+      a.stages.forEach((s, i) =>
+        s.tensors.forEach((t, j) => sameBits(b.stages[i]!.tensors[j]!, t, `${s.id}/${t.name}`)),
+      );
+      // --json needs every tensor at once: refused with what to do instead.
+      const json = spawnSync(
+        process.execPath,
+        [
+          cli,
+          '--model',
+          folder,
+          '--max-tokens',
+          '4000',
+          '--memory-budget',
+          budget,
+          '--file',
+          input,
+          '--json',
+          path.join(dir, 'x.json'),
+        ],
+        { encoding: 'utf8' },
+      );
+      assert.notEqual(json.status, 0);
+      assert.match(
+        json.stderr,
+        /--json needs every tensor of the run at once, more than --memory-budget .*Use --export/,
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
