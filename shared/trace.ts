@@ -150,6 +150,8 @@ export interface Trace {
   /** A continued trace: its generated tokens (flagged `generated` in tokens), oldest first. */
   readonly generation?: readonly GenerationStep[];
   readonly warnings: readonly string[];
+  /** Said quietly in the panel's header, never as a notification (maxTokens clamped to the model's context, light mode). */
+  readonly notes?: readonly string[];
   readonly backend: string;
   readonly elapsedMs: number;
 }

@@ -155,6 +155,7 @@ function summary(trace: Trace): string {
   lines.push(`tokens: ${trace.tokens.map((t) => JSON.stringify(t.text)).join(' ')}`);
   if (trace.outputTokens) lines.push(`output: ${trace.outputTokens.map((t) => t.text).join('')}`);
   for (const w of trace.warnings) lines.push(`warning: ${w}`);
+  for (const n of trace.notes ?? []) lines.push(`note: ${n}`);
   for (const s of trace.stages) {
     lines.push(`\n[${s.id}] ${s.title}   ${s.formula}`);
     for (const t of s.tensors)

@@ -13,14 +13,7 @@ import { Channel } from '../../shared/channel';
 import type { HeldTrace, WorkerReady, WorkerRequest, WorkerResponseMap } from '../../shared/workerProtocol';
 import type { Trace } from '../../shared/trace';
 import { guarded, testFault } from './faults';
-import {
-  checkBudget,
-  checkBudgetTokens,
-  DEFAULT_MEMORY_BUDGET_MB,
-  lightNote,
-  needsLight,
-  tokenBound,
-} from './budget';
+import { checkBudget, checkBudgetTokens, DEFAULT_MEMORY_BUDGET_MB, lightNote, needsLight, tokenBound } from './budget';
 import { continueTrace } from '../model/transformer/continueTrace';
 import { TraceStore } from './traceStore';
 
@@ -86,7 +79,7 @@ async function runModel(request: WorkerRequest & { kind: 'run' }, options: RunOp
     const trace = await model.run(text, { ...options, light });
     if (!light || !model.recomputeLayer) return store.admit(trace, budgetBytes(budgetMB));
     const recompute = model.recomputeLayer.bind(model);
-    const noted: Trace = { ...trace, warnings: [...trace.warnings, lightNote(model.info, tokens, budgetMB!)] };
+    const noted: Trace = { ...trace, notes: [...(trace.notes ?? []), lightNote(model.info, tokens, budgetMB!)] };
     kept = true;
     return store.admit(noted, budgetBytes(budgetMB), {
       recompute: (t, layer) => recompute(t, layer),

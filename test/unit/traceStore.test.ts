@@ -230,12 +230,12 @@ test(
       const request = { modelId: fileModelId(config), text, maxTokens: T, memoryBudgetMB: budgetMB };
       const trace = await engine.run(request).promise;
       assert.ok(
-        trace.warnings.some((w) =>
+        (trace.notes ?? []).some((w) =>
           new RegExp(
             `^Light mode: every tensor of this run would take about \\d+ MB, more than attentionLens.memoryBudgetMB \\(${budgetMB} MB\\)`,
           ).test(w),
         ),
-        trace.warnings.join('\n'),
+        (trace.notes ?? []).join('\n'),
       );
       const mem = await engine.memory();
       assert.ok(

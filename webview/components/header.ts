@@ -31,6 +31,7 @@ export function headerPart(ctx: PanelContext): PartSpec {
             open ? 'Hide model info' : 'Model info',
           ),
           ...t!.warnings.map((w) => h('div', { class: 'warning', role: 'status' }, w)),
+          ...(t!.notes ?? []).map((n) => h('div', { class: 'note muted', 'data-testid': 'run-note' }, n)),
         ),
         ...(open ? [modelInfoSection(ctx, t!)] : []),
       ],

@@ -58,6 +58,8 @@ const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' 
 export class Run {
   readonly started = performance.now();
   readonly warnings: string[] = [];
+  /** Facts about the run, not problems: shown in the header, not as notifications. */
+  readonly notes: string[] = [];
   readonly maxTokens: number;
   readonly topK: number;
   readonly signal: AbortSignal | undefined;
@@ -80,7 +82,8 @@ export class Run {
         : (limits.defaultMaxTokens ?? P ?? 256);
     maxTokens = Math.max(limits.minTokens ?? 1, maxTokens);
     if (P !== undefined && maxTokens > P) {
-      this.warnings.push(`maxTokens ${maxTokens} is more than this model's ${P} ${limits.limit!.label}; using ${P}.`);
+      // The model's own context, not a problem with the text: stated, not warned about.
+      this.notes.push(`maxTokens ${maxTokens} is more than this model's ${P} ${limits.limit!.label}; using ${P}.`);
       maxTokens = P;
     }
     this.maxTokens = maxTokens;
@@ -160,6 +163,7 @@ export class Run {
       stages: parts.stages,
       ...(parts.predictions ? { predictions: parts.predictions } : {}),
       warnings: this.warnings,
+      ...(this.notes.length ? { notes: this.notes } : {}),
       backend: backendLabel(),
       elapsedMs: performance.now() - this.started,
     };
