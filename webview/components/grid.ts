@@ -226,6 +226,9 @@ export function buildGrid(ctx: PanelContext, trace: Trace, thumbs: GridThumbs, c
       for (const o of openers) o.el.classList.toggle('current', o.stage === s.cursor.stage && o.head === s.cursor.head);
     },
     resize: () => figures.forEach((f) => f.resize()),
-    dispose: () => observer?.disconnect(),
+    dispose: () => {
+      observer?.disconnect();
+      figures.forEach((f) => f.dispose?.());
+    },
   };
 }

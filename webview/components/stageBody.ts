@@ -19,7 +19,11 @@ import { viewSwitchPart } from './viewSwitch';
 import { whatIfPart } from './whatIf';
 
 function figures(list: readonly Figure[], el: HTMLElement): Built {
-  return { nodes: [el], resize: () => list.forEach((f) => f.resize()) };
+  return {
+    nodes: [el],
+    resize: () => list.forEach((f) => f.resize()),
+    dispose: () => list.forEach((f) => f.dispose?.()),
+  };
 }
 
 /** The stage's own figures. Its key says what they are drawn from, so a head switch redraws them and nothing else. */
@@ -70,6 +74,7 @@ export function contentPart(ctx: PanelContext): PartSpec {
           head,
           colourMap: map,
           kvHeadOf,
+          zoomKey: { stage: stage.id, tensor: tensor.name, head },
           ...(stage.attention && row !== undefined && isAttentionMatrix(tensor) ? { focusRow: row } : {}),
         }),
       );
