@@ -148,7 +148,7 @@ export function viewText(v: View, rows: number, cols: number, rowAxis = 'rows', 
 
 export function plural(axis: string): string {
   if (!axis) return 'cells';
-  return axis.endsWith('y') ? `${axis.slice(0, -1)}ies` : axis.endsWith('s') ? axis : `${axis}s`;
+  return /[^aeiou]y$/.test(axis) ? `${axis.slice(0, -1)}ies` : axis.endsWith('s') ? axis : `${axis}s`;
 }
 
 /** The window's cells as a matrix of their own (labels kept; exports of a zoomed window). */
