@@ -187,9 +187,12 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
         h('label', { class: 'range-label' }, `${rowWord} `, fromIn, '–', toIn),
         button('rows-show', 'Show', `Show only these ${rowWord}`, showRows),
         rangeError,
-        minimap,
       )
     : undefined;
+  // The controls and the window's description on the left, the minimap on the right (its room kept while hidden).
+  const top = toolbar
+    ? h('div', { class: 'zoom-top' }, h('div', { class: 'zoom-left' }, toolbar, windowText), minimap)
+    : windowText;
 
   let layout: Layout;
   let painter: HeatmapPainter | undefined;
@@ -201,13 +204,13 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
   const drawMinimap = (): void => {
     if (!toolbar) return;
     const zoomed = isZoomed(view, rows, cols);
-    minimap.hidden = !zoomed;
-    if (!zoomed) return;
+    // Its room is kept while hidden, so the heatmap does not jump down when the minimap appears.
+    minimap.style.visibility = zoomed ? 'visible' : 'hidden';
     const mg = sizeCanvas(minimap, minimapSize(rows, cols).w, minimapSize(rows, cols).h);
-    if (!mg) return;
+    if (!zoomed || !mg) return;
     if (!mini) {
-      // The whole matrix once, pooled to at most 120 px on its longer side.
-      const scale = Math.min(1, 120 / Math.max(rows, cols));
+      // The whole matrix once, pooled to at most MINIMAP_PX on its longer side.
+      const scale = Math.min(1, MINIMAP_PX / Math.max(rows, cols));
       const k = poolFactor(scale);
       const p = poolMax(matrix, full, k, k);
       const img = new ImageData(p.width, p.height);
@@ -252,6 +255,9 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
     canvas.dataset.view = `${view.r0},${view.nr},${view.c0},${view.nc}`;
     canvas.dataset.rowLabels = shown.rows.join(',');
     canvas.dataset.colLabels = shown.cols.join(',');
+    // The texts drawn on the axes (as the painter wrote them), one per labelled index.
+    canvas.dataset.rowLabelText = JSON.stringify(painter?.labels.rows ?? []);
+    canvas.dataset.colLabelText = JSON.stringify(painter?.labels.cols ?? []);
     canvas.dataset.cell = layout.cell.toFixed(3);
     canvas.dataset.plotLeft = String(layout.left);
     canvas.dataset.plotTop = String(layout.top);
@@ -285,12 +291,14 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
     }
   };
 
+  const maxWidth = (): number => {
+    const w = ctx.width();
+    return wide ? Math.max(320, w - 40) : Math.max(240, Math.min(480, (w - 60) / 2));
+  };
   const relayout = (): void => {
     // The theme's colours now: a theme switch re-lays out every figure.
     style = { ...style, ...ctx.theme() };
-    const w = ctx.width();
-    const maxWidth = wide ? Math.max(320, w - 40) : Math.max(240, Math.min(480, (w - 60) / 2));
-    layout = layoutHeatmap(matrix, maxWidth, true, legendWidth, view);
+    layout = layoutHeatmap(matrix, maxWidth(), true, legendWidth, view);
     g = sizeCanvas(canvas, layout.width, layout.height);
     painter = g ? new HeatmapPainter(g, matrix, style) : undefined;
     painter?.draw(layout, cell);
@@ -303,6 +311,7 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
     const v = clampView(next, rows, cols);
     if (sameView(v, view)) return;
     view = v;
+    rangeError.textContent = '';
     relayout();
     if (key) ctx.store.dispatch({ type: 'zoom', key, view: isZoomed(v, rows, cols) ? v : undefined });
   }
@@ -387,7 +396,11 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
     if (!zoomable || !(e.ctrlKey || e.metaKey)) return;
     e.preventDefault();
     const p = local(e);
-    zoomBy(e.deltaY < 0 ? 1.25 : 0.8, cellPoint(layout, p.x, p.y));
+    // About the pointer: the cell under it stays under it (placed with the new window's own cell size).
+    const at = cellPoint(layout, p.x, p.y);
+    const next = zoomView(view, e.deltaY < 0 ? 1.25 : 0.8, at, rows, cols);
+    const l2 = layoutHeatmap(matrix, maxWidth(), true, legendWidth, next);
+    setView({ ...next, r0: at.row - (p.y - l2.top) / l2.cellH, c0: at.col - (p.x - l2.left) / l2.cell });
   });
   let miniDrag = false;
   const miniTo = (e: MouseEvent): void => {
@@ -449,9 +462,8 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
       headNote,
       poolText,
     ),
-    toolbar,
+    top,
     canvas,
-    windowText,
     readout,
   );
   return {
@@ -466,9 +478,12 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
   };
 }
 
-/** The minimap's size: the whole matrix at most 120 px on its longer side (8 px at least on each). */
+/** The minimap's longer side, in px. */
+const MINIMAP_PX = 96;
+
+/** The minimap's size: the whole matrix at most MINIMAP_PX on its longer side (8 px at least on each). */
 function minimapSize(rows: number, cols: number): { w: number; h: number } {
-  const scale = Math.min(1, 120 / Math.max(rows, cols));
+  const scale = Math.min(1, MINIMAP_PX / Math.max(rows, cols));
   return { w: Math.max(8, Math.round(cols * scale)), h: Math.max(8, Math.round(rows * scale)) };
 }
 

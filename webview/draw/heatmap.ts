@@ -162,7 +162,7 @@ export function drawHeatmap(
   l: Layout,
   style: HeatmapStyle,
   cursor?: { row: number; col: number },
-): void {
+): DrawnLabels {
   const { min, max, map } = scaleOf(m, style);
   const span = max - min || 1;
   const v = l.view;
@@ -237,12 +237,19 @@ export function drawHeatmap(
         ctx.fillText(cellText(val, integers), l.left + (c - v.c0 + 0.5) * l.cell, l.top + (r - v.r0 + 0.5) * l.cellH);
       }
   }
-  if (style.showLabels !== false) drawLabels(ctx, m, l, style);
+  const drawn = style.showLabels !== false ? drawLabels(ctx, m, l, style) : { rows: [], cols: [] };
   drawLegend(ctx, l, style, map, min, max);
   if (style.focusRow !== undefined && style.focusRow >= 0 && style.focusRow < m.rows)
     drawRowFocus(ctx, l, style, style.focusRow);
   if (cursor) drawCellCursor(ctx, l, style, cursor);
   ctx.restore();
+  return drawn;
+}
+
+/** The label texts drawn on each axis, in order (the figure reports them for tests and assistive tools). */
+export interface DrawnLabels {
+  readonly rows: readonly string[];
+  readonly cols: readonly string[];
 }
 
 /** Whether every cell of pooled block (y, x) is masked (an all-NaN block that is not masked is drawn as a NaN). */
@@ -310,6 +317,8 @@ export function visibleLabels(l: Layout): { readonly rows: number[]; readonly co
  */
 export class HeatmapPainter {
   private snapshot: HTMLCanvasElement | undefined;
+  /** What the last draw wrote on the axes. */
+  labels: DrawnLabels = { rows: [], cols: [] };
 
   constructor(
     private readonly ctx: CanvasRenderingContext2D,
@@ -319,7 +328,7 @@ export class HeatmapPainter {
 
   /** Draws everything for this layout (after the canvas was sized for it). */
   draw(l: Layout, cursor?: { row: number; col: number }): void {
-    drawHeatmap(this.ctx, this.m, l, this.style);
+    this.labels = drawHeatmap(this.ctx, this.m, l, this.style);
     const canvas = this.ctx.canvas;
     this.snapshot ??= document.createElement('canvas');
     this.snapshot.width = canvas.width;
@@ -363,7 +372,8 @@ function clip(label: string): string {
   return chars.length > 14 ? chars.slice(0, 13).join('') + '…' : label;
 }
 
-function drawLabels(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout, style: HeatmapStyle): void {
+function drawLabels(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout, style: HeatmapStyle): DrawnLabels {
+  const drawn: { rows: string[]; cols: string[] } = { rows: [], cols: [] };
   const v = l.view;
   const { rows, cols } = visibleLabels(l);
   ctx.fillStyle = style.foreground;
@@ -372,7 +382,11 @@ function drawLabels(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout, style: 
   ctx.font = font(l.cellH * l.rowLabelStride);
   ctx.textBaseline = 'middle';
   ctx.textAlign = 'right';
-  for (const r of rows) ctx.fillText(clip(m.rowLabels[r] ?? ''), l.left - 4, l.top + (r - v.r0 + 0.5) * l.cellH);
+  for (const r of rows) {
+    const text = clip(m.rowLabels[r] ?? '');
+    drawn.rows.push(text);
+    ctx.fillText(text, l.left - 4, l.top + (r - v.r0 + 0.5) * l.cellH);
+  }
   // Axis titles in the top strip: the rows' at the left edge, the columns' over the columns.
   ctx.save();
   ctx.font = `italic ${LABEL_FONT_PX}px ${style.font}`;
@@ -391,9 +405,12 @@ function drawLabels(ctx: CanvasRenderingContext2D, m: Matrix, l: Layout, style: 
     ctx.translate(l.left + (c - v.c0 + 0.5) * l.cell, l.top - 4);
     ctx.rotate(-Math.PI / 2);
     ctx.textAlign = 'left';
-    ctx.fillText(clip(m.colLabels[c] ?? ''), 0, 0);
+    const text = clip(m.colLabels[c] ?? '');
+    drawn.cols.push(text);
+    ctx.fillText(text, 0, 0);
     ctx.restore();
   }
+  return drawn;
 }
 
 function drawLegend(
