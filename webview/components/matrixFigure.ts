@@ -293,7 +293,7 @@ export function matrixFigure(ctx: PanelContext, o: MatrixFigureOptions): Figure 
 
   const maxWidth = (): number => {
     const w = ctx.width();
-    return wide ? Math.max(320, w - 40) : Math.max(240, Math.min(480, (w - 60) / 2));
+    return wide ? Math.max(160, w - 40) : Math.max(240, Math.min(480, (w - 60) / 2));
   };
   const relayout = (): void => {
     // The theme's colours now: a theme switch re-lays out every figure.
