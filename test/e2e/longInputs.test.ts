@@ -194,6 +194,7 @@ test('600 tokens: fit, zoom, pan, minimap, labels, query range, head switch, exp
   );
   assert.equal(await frame.locator('[data-testid="minimap-weights"]').isHidden(), true, 'no minimap when not zoomed');
   labelsOk(sh, tokens, 'fit');
+  const fitMs = Number(await frame.getAttribute('[data-testid="heatmap-weights"]', 'data-draw-ms'));
   assert.ok(sh.rows.length >= 10, `${sh.rows.length} row labels`);
   await s!.shot('long-dark-fit');
 
@@ -256,6 +257,8 @@ test('600 tokens: fit, zoom, pan, minimap, labels, query range, head switch, exp
   assert.equal(sh.rows.length, sh.view[1], 'every visible query labelled');
   assert.equal(sh.cols.length, sh.view[3], 'every visible key labelled');
   labelsOk(sh, tokens, 'cells ≥ 10 px');
+  const zoomedMs = Number(await frame.getAttribute('[data-testid="heatmap-weights"]', 'data-draw-ms'));
+  const zoomedCells = `${sh.view[1]}×${sh.view[3]}`;
   await s!.shot('long-dark-zoomed-labels');
 
   // ---- the cell cursor scrolls into view when moved past the window's right edge
@@ -432,7 +435,9 @@ test('600 tokens: fit, zoom, pan, minimap, labels, query range, head switch, exp
   sh = await shown(frame);
   await fits(frame, 'narrow window');
   await s!.shot('long-dark-narrow');
-  console.log(`long inputs: panel ${panelW} px, fit cell ${k}×${kH} pooled; tab row scrolls: ${row.scroll}`);
+  console.log(
+    `long inputs: panel ${panelW} px, fit pooled ${kH}×${k}, drawn in ${fitMs} ms; zoomed to ${zoomedCells} cells, drawn in ${zoomedMs} ms; tab row scrolls: ${row.scroll}`,
+  );
 });
 
 test('600 tokens in the light theme: fit, zoomed with the minimap, lines view', async () => {
