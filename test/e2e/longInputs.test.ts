@@ -400,6 +400,14 @@ test('600 tokens: fit, zoom, pan, minimap, labels, query range, head switch, exp
   );
   await frame.locator('[data-testid="lines-scroll"]').evaluate((el) => (el.scrollTop = el.scrollHeight));
   await frame.waitForFunction(() => document.querySelector<HTMLElement>('canvas.lines')?.dataset.lastRow === '599');
+  // The readout says so when no line in view reaches the drawing threshold (a long input spreads each row thin).
+  const drawnLines = await lc.getAttribute('data-lines');
+  const linesReadout = (await frame.textContent('[data-testid="lines-readout"]')) ?? '';
+  assert.equal(
+    drawnLines === '0',
+    linesReadout.includes('No line in view: every weight here is under 0.01'),
+    linesReadout,
+  );
   await s!.shot('long-dark-lines-bottom');
 
   // ---- head view: bounded, both columns labelled, the last token reachable by scrolling

@@ -4,7 +4,7 @@ import type { ColourMap } from '../../shared/protocol';
 import type { TensorData } from '../../shared/trace';
 import { formatValue, shapeText, type Matrix } from '../../shared/tensorView';
 import { h } from '../dom';
-import { drawLines, layoutLines, lineRowAt, rowsInView } from '../draw/lines';
+import { drawLines, layoutLines, lineRowAt, MIN_LINE_WEIGHT, rowsInView } from '../draw/lines';
 import type { PanelContext } from './part';
 import { sizeCanvas, type Figure } from './matrixFigure';
 
@@ -48,16 +48,22 @@ export function linesFigure(
   heads.style.width = `${l.width}px`;
   const offset = (): number => (scrolls ? area.scrollTop : 0);
   const paint = (): void => {
-    if (g) drawLines(g, m, l, colourMap, theme.foreground, theme.font, focus, offset());
+    const drawn = g ? drawLines(g, m, l, colourMap, theme.foreground, theme.font, focus, offset()) : -1;
+    canvas.dataset.lines = String(drawn);
     const shown = rowsInView(l, m.rows, offset());
     canvas.dataset.firstRow = String(shown.first);
     canvas.dataset.lastRow = String(shown.last);
-    if (focus === undefined) readout.textContent = 'Hover a token on the left to see only its lines.';
+    // A long input spreads each row thin: say so rather than show an empty figure without a word.
+    const none =
+      drawn === 0
+        ? ` No line in view: every weight here is under ${MIN_LINE_WEIGHT} (lines below it are not drawn).`
+        : '';
+    if (focus === undefined) readout.textContent = `Hover a token on the left to see only its lines.${none}`;
     else {
       const top = Array.from({ length: m.cols }, (_, k) => [k, m.data[focus! * m.cols + k]!] as const)
         .sort((a, b) => b[1] - a[1])
         .slice(0, 5);
-      readout.textContent = `${m.rowLabels[focus]} → ${top.map(([k, v]) => `${m.colLabels[k]} ${formatValue(v)}`).join(', ')}`;
+      readout.textContent = `${m.rowLabels[focus]} → ${top.map(([k, v]) => `${m.colLabels[k]} ${formatValue(v)}`).join(', ')}${none}`;
     }
   };
   canvas.addEventListener('mousemove', (e) => {

@@ -61,7 +61,8 @@ export function drawLines(
   font: string,
   focusRow?: number,
   offset = 0,
-): void {
+): number {
+  let drawn = 0;
   ctx.clearRect(0, 0, l.width, l.viewH);
   ctx.font = `${Math.min(12, l.rowH - 2)}px ${font}`;
   ctx.textBaseline = 'middle';
@@ -75,13 +76,14 @@ export function drawLines(
       if (!seen(q) && !seen(k)) continue;
       if (m.masked?.(q, k)) continue;
       const w = Math.max(0, Math.min(1, m.data[q * m.cols + k]!));
-      if (w < 0.01) continue;
+      if (w < MIN_LINE_WEIGHT) continue;
       ctx.strokeStyle = `rgba(${r},${g},${b},${w.toFixed(3)})`;
       ctx.lineWidth = 0.5 + 3 * w;
       ctx.beginPath();
       ctx.moveTo(l.colW, y(q));
       ctx.lineTo(l.colW + l.gap, y(k));
       ctx.stroke();
+      drawn++;
     }
   }
   ctx.fillStyle = foreground;
@@ -95,4 +97,8 @@ export function drawLines(
   ctx.textAlign = 'left';
   const k = rowsInView(l, m.cols, offset);
   for (let i = k.first; i <= k.last; i++) ctx.fillText(m.colLabels[i] ?? '', l.colW + l.gap + 6, y(i));
+  return drawn;
 }
+
+/** Weights below this are not drawn as lines. */
+export const MIN_LINE_WEIGHT = 0.01;
