@@ -13,11 +13,21 @@ function csvCell(s: string): string {
   return /[",\n\r]/.test(s) || /^[=+\-@\t]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-export function matrixToCsv(m: Matrix): string {
-  const head = [csvCell(`${m.rowAxis} \\ ${m.colAxis}`), ...m.colLabels.map((l, j) => csvCell(`${j}:${l}`))].join(',');
+/**
+ * The matrix as CSV, a header row of `index:label` columns. A window of a bigger matrix gives its
+ * first row and column (`at`), so the indices are the whole matrix's, and says so in the corner cell.
+ */
+export function matrixToCsv(
+  m: Matrix,
+  at?: { readonly r0: number; readonly c0: number; readonly note: string },
+): string {
+  const r0 = at?.r0 ?? 0;
+  const c0 = at?.c0 ?? 0;
+  const corner = `${m.rowAxis} \\ ${m.colAxis}${at ? ` (${at.note})` : ''}`;
+  const head = [csvCell(corner), ...m.colLabels.map((l, j) => csvCell(`${j + c0}:${l}`))].join(',');
   const rows = [head];
   for (let r = 0; r < m.rows; r++) {
-    const cells = [csvCell(`${r}:${m.rowLabels[r] ?? r}`)];
+    const cells = [csvCell(`${r + r0}:${m.rowLabels[r] ?? r + r0}`)];
     for (let c = 0; c < m.cols; c++) cells.push(exact(m.data[r * m.cols + c]!));
     rows.push(cells.join(','));
   }

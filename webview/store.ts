@@ -10,6 +10,7 @@ import {
   type PanelSettings,
   type WhatIfResult,
 } from '../shared/protocol';
+import type { View } from '../shared/viewport';
 
 /** A what-if recomputation of one attention block, with the choices it was made with. */
 export interface WhatIf {
@@ -47,6 +48,11 @@ export interface PanelState {
   readonly colourBy?: ColourBy;
   /** The model info section is open (the header's button or the "Show model info" command); kept across runs. */
   readonly modelInfo?: boolean;
+  /**
+   * Each heatmap's zoom window, by zoomKey (stage, tensor and head) and by zoomKey with head '*'
+   * (the stage's last window, which a head seen for the first time starts from). A new trace clears them.
+   */
+  readonly zoom?: Readonly<Record<string, View | undefined>>;
 }
 
 /** Where a cursor change came from: the panel's own controls are reported to the host, the host's are not sent back. */
@@ -65,7 +71,26 @@ export type Action =
   | { readonly type: 'whatIf'; readonly whatIf: WhatIf }
   | { readonly type: 'whatIfError'; readonly error: string }
   | { readonly type: 'colourBy'; readonly by: ColourBy }
-  | { readonly type: 'modelInfo'; readonly open: boolean };
+  | { readonly type: 'modelInfo'; readonly open: boolean }
+  /** A heatmap's window moved (undefined: back to the whole matrix). */
+  | { readonly type: 'zoom'; readonly key: ZoomKey; readonly view: View | undefined };
+
+/** Which heatmap a zoom window belongs to. */
+export interface ZoomKey {
+  readonly stage: string;
+  readonly tensor: string;
+  readonly head: number;
+}
+
+const zoomId = (k: ZoomKey, head: number | '*' = k.head): string => `${k.stage}\u0000${k.tensor}\u0000${head}`;
+
+/** The window kept for a heatmap: its own head's, else the last one of its stage and tensor (a head switch keeps the window). */
+export function zoomOf(s: PanelState, k: ZoomKey): View | undefined {
+  const z = s.zoom;
+  if (!z) return undefined;
+  const own = zoomId(k);
+  return own in z ? z[own] : z[zoomId(k, '*')];
+}
 
 export const DEFAULT_SETTINGS: PanelSettings = {
   colourMap: 'viridis',
@@ -116,6 +141,13 @@ export function reduce(s: PanelState, a: Action): PanelState {
       return (s.modelInfo ?? false) === a.open ? s : { ...s, modelInfo: a.open };
     case 'colourBy':
       return (s.colourBy ?? 'weights') === a.by ? s : { ...s, colourBy: a.by };
+    case 'zoom': {
+      const own = zoomId(a.key);
+      const last = zoomId(a.key, '*');
+      const z = s.zoom ?? {};
+      if (own in z && z[own] === a.view && z[last] === a.view) return s;
+      return { ...s, zoom: { ...z, [own]: a.view, [last]: a.view } };
+    }
   }
 }
 

@@ -5,7 +5,9 @@ import { isSigned, legendTitle, scaleEndsFor } from '../../shared/tensorView';
 import { h } from '../dom';
 import { fileSafe, heatmapSvg, matrixToCsv, stageToJson } from '../exporters';
 import { exportTarget } from '../matrices';
-import { currentStage } from '../store';
+import { currentStage, zoomOf } from '../store';
+import { axisName } from '../draw/heatmap';
+import { clampView, isZoomed, sliceMatrix, viewText } from '../../shared/viewport';
 import type { PanelContext, PartSpec } from './part';
 
 const FORMATS: readonly [ExportFormat, string][] = [
@@ -50,16 +52,26 @@ export async function exportAs(ctx: PanelContext, root: HTMLElement, format: Exp
   if (!trace || !stage) return;
   const banner = (text: string, kind: 'busy' | 'error'): void =>
     void ctx.store.dispatch({ type: 'banner', banner: { text, kind } });
-  const shown = exportTarget(s);
+  const whole = exportTarget(s);
   const head = s.cursor.head;
+  // A zoomed heatmap exports its window (and says so); the lines view and the rest export the whole matrix.
+  const stored =
+    whole && s.cursor.view === 'heatmap' ? zoomOf(s, { stage: stage.id, tensor: whole.tensorName, head }) : undefined;
+  const win = whole && stored ? clampView(stored, whole.matrix.rows, whole.matrix.cols) : undefined;
+  const zoomed = whole && win && isZoomed(win, whole.matrix.rows, whole.matrix.cols) ? win : undefined;
+  const note =
+    whole && zoomed
+      ? `zoomed window: ${viewText(zoomed, whole.matrix.rows, whole.matrix.cols, axisName(whole.matrix.rowAxis), axisName(whole.matrix.colAxis))}`
+      : undefined;
+  const shown = whole && zoomed ? { ...whole, matrix: sliceMatrix(whole.matrix, zoomed) } : whole;
   const base = fileSafe(
-    `${trace.model.id}-${stage.id}${shown ? `-${shown.tensorName}` : ''}${head >= 0 ? `-h${head}` : '-mean'}`,
+    `${trace.model.id}-${stage.id}${shown ? `-${shown.tensorName}` : ''}${head >= 0 ? `-h${head}` : '-mean'}${zoomed ? `-q${zoomed.r0}-${zoomed.r0 + zoomed.nr - 1}-k${zoomed.c0}-${zoomed.c0 + zoomed.nc - 1}` : ''}`,
   );
   let content: string | Uint8Array;
   switch (format) {
     case 'csv':
       if (!shown) return banner('This stage has no matrix to export as CSV.', 'error');
-      content = matrixToCsv(shown.matrix);
+      content = matrixToCsv(shown.matrix, zoomed && note ? { r0: zoomed.r0, c0: zoomed.c0, note } : undefined);
       break;
     case 'json':
       content = stageToJson(stage, { model: trace.model.id, text: trace.text, tokens: trace.tokens, head });
@@ -67,7 +79,7 @@ export async function exportAs(ctx: PanelContext, root: HTMLElement, format: Exp
     case 'svg':
       if (!shown) return banner('This stage has no matrix to export as SVG.', 'error');
       content = heatmapSvg(shown.matrix, {
-        title: `${trace.model.name}: ${shown.title}${head >= 0 ? ` (head ${head})` : ' (mean of heads)'}`,
+        title: `${trace.model.name}: ${shown.title}${head >= 0 ? ` (head ${head})` : ' (mean of heads)'}${note ? ` — ${note}` : ''}`,
         colourMap: s.settings.colourMap,
         fixedRange: scaleEndsFor(shown.tensorName),
         diverging: isSigned(shown.tensorName),

@@ -246,6 +246,9 @@ export function buildGrid(
       for (const o of openers) o.el.classList.toggle('current', o.stage === s.cursor.stage && o.head === s.cursor.head);
     },
     resize: () => figures.forEach((f) => f.resize()),
-    dispose: () => observer?.disconnect(),
+    dispose: () => {
+      observer?.disconnect();
+      figures.forEach((f) => f.dispose?.());
+    },
   };
 }

@@ -102,14 +102,14 @@ export function headView(ctx: PanelContext, trace: Trace, block: AttentionBlock,
     role: 'img',
     'aria-label': `lines from ${cube.rows} queries to ${cube.cols} keys, one colour per head; opacity = attention weight`,
   });
-  let g = sizeCanvas(canvas, layout.width, layout.height);
+  let g = sizeCanvas(canvas, layout.width, layout.viewH);
   const readout = h('div', { class: 'readout', 'data-testid': 'head-readout', 'aria-live': 'polite' }, '\u00a0');
 
   const paint = (): void => {
     const on = shown();
     const f = hover ?? focus;
     const lines = headLines(cube, on, f);
-    const drawn = g ? drawHeadLines(g, layout, lines, (i) => headColour(i, dark)) : 0;
+    const drawn = g ? drawHeadLines(g, layout, lines, (i) => headColour(i, dark), scroller.scrollTop) : 0;
     canvas.dataset.lines = String(drawn);
     canvas.dataset.shownHeads = [...on].join(',');
     canvas.dataset.focus = f ? `${f.side}:${f.index}` : '';
@@ -194,6 +194,17 @@ export function headView(ctx: PanelContext, trace: Trace, block: AttentionBlock,
 
   const body = h('div', { class: 'hv-body' }, column('query', queries), canvas, column('key', keys));
   body.style.setProperty('--hv-row', `${HEAD_ROW}px`);
+  // Long token columns scroll inside the figure (both together); the canvas stays in view (sticky)
+  // and is drawn at the scroll offset. Focusing a token scrolls it into view (the browser does).
+  const scrolls = layout.height > layout.viewH;
+  const scroller = h('div', { class: scrolls ? 'scroll-figure' : 'plain-figure', 'data-testid': 'head-scroll' }, body);
+  scroller.addEventListener('scroll', () => paint());
+  const heads = h(
+    'div',
+    { class: 'hv-heads', 'data-testid': 'hv-heads' },
+    h('span', {}, `queries (#0–#${cube.rows - 1})`),
+    h('span', {}, `keys (#0–#${cube.cols - 1})`),
+  );
   const gqa = block.info.kvHeadOf
     ? ` Grouped-query attention: ${cube.heads} query heads share ${new Set(block.info.kvHeadOf).size} key/value heads; the lines are each query head’s own weights.`
     : '';
@@ -210,6 +221,13 @@ export function headView(ctx: PanelContext, trace: Trace, block: AttentionBlock,
         { class: 'muted' },
         `all ${cube.heads} head${cube.heads === 1 ? '' : 's'} overlaid; queries (left) → keys (right); a line’s opacity is its attention weight α.${gqa}`,
       ),
+      scrolls
+        ? h(
+            'span',
+            { class: 'muted', 'data-testid': 'hv-scroll-note' },
+            ` ${Math.max(cube.rows, cube.cols)} tokens: the columns scroll inside the figure.`,
+          )
+        : undefined,
     ),
     h(
       'div',
@@ -217,7 +235,7 @@ export function headView(ctx: PanelContext, trace: Trace, block: AttentionBlock,
       ...swatches.map((s) => s.b),
       allOn,
     ),
-    body,
+    h('div', { class: 'hv-frame' }, heads, scroller),
     readout,
   );
   paint();
@@ -225,7 +243,7 @@ export function headView(ctx: PanelContext, trace: Trace, block: AttentionBlock,
     el,
     resize: () => {
       dark = isLightColour(ctx.theme().foreground);
-      g = sizeCanvas(canvas, layout.width, layout.height);
+      g = sizeCanvas(canvas, layout.width, layout.viewH);
       paint();
     },
   };

@@ -26,7 +26,11 @@ export const VALUE_NORMS_CAPTION =
   '‖α·v·W_O‖ (value-weighted norm): the length of what each key adds to the query’s output through this head (W_O’s bias left out; Kobayashi et al., 2020)';
 
 function figures(list: readonly Figure[], el: HTMLElement): Built {
-  return { nodes: [el], resize: () => list.forEach((f) => f.resize()) };
+  return {
+    nodes: [el],
+    resize: () => list.forEach((f) => f.resize()),
+    dispose: () => list.forEach((f) => f.dispose?.()),
+  };
 }
 
 /** The stage's own figures. Its key says what they are drawn from, so a head switch redraws them and nothing else. */
@@ -87,6 +91,7 @@ export function contentPart(ctx: PanelContext): PartSpec {
             head,
             colourMap: map,
             kvHeadOf,
+            zoomKey: { stage: stage.id, tensor: tensor.name, head },
             ...(tensor.name === VALUE_NORMS ? { caption: VALUE_NORMS_CAPTION } : {}),
             ...(pair && other
               ? {

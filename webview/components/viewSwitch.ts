@@ -34,17 +34,36 @@ export function viewSwitchPart(ctx: PanelContext): PartSpec {
           ] as const,
       );
       let shown: ViewMode | undefined;
+      // One row that never wraps: when the tabs are wider than the panel the row scrolls sideways
+      // (CSS), and the current tab is scrolled into it.
+      const row = h(
+        'div',
+        { class: 'view-switch', role: 'tablist', 'aria-label': 'View', 'data-testid': 'view-switch' },
+        ...tabs.map(([, b]) => b),
+      );
       return {
-        nodes: [h('div', { class: 'view-switch', role: 'tablist', 'aria-label': 'View' }, ...tabs.map(([, b]) => b))],
+        nodes: [row],
         patch: (s) => {
           if (s.cursor.view === shown) return;
           shown = s.cursor.view;
           for (const [v, b] of tabs) {
             b.className = v === shown ? 'tab current' : 'tab';
             b.setAttribute('aria-selected', v === shown ? 'true' : 'false');
+            if (v === shown) {
+              if (typeof requestAnimationFrame === 'function') requestAnimationFrame(() => revealTab(row, b));
+              else revealTab(row, b);
+            }
           }
         },
       };
     },
   };
+}
+
+/** Scrolls the tab row sideways (only) so that `tab` is wholly inside it. */
+function revealTab(row: HTMLElement, tab: HTMLElement): void {
+  const left = tab.offsetLeft - row.offsetLeft;
+  if (left < row.scrollLeft) row.scrollLeft = left;
+  else if (left + tab.offsetWidth > row.scrollLeft + row.clientWidth)
+    row.scrollLeft = left + tab.offsetWidth - row.clientWidth;
 }

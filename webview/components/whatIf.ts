@@ -266,7 +266,11 @@ export function whatIfPart(ctx: PanelContext): PartSpec {
       if (s.whatIfError) panel.append(h('div', { class: 'banner error', role: 'alert' }, s.whatIfError));
       const figures: Figure[] = [];
       if (current) figures.push(...results(ctx, panel, s, trace, b, current.result, { ...chosen }));
-      return { nodes: [panel], resize: () => figures.forEach((f) => f.resize()) };
+      return {
+        nodes: [panel],
+        resize: () => figures.forEach((f) => f.resize()),
+        dispose: () => figures.forEach((f) => f.dispose?.()),
+      };
     },
   };
 }

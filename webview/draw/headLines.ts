@@ -7,12 +7,19 @@ export const HEAD_ROW = 20;
 
 export interface HeadLinesLayout {
   readonly width: number;
+  /** The whole figure's height (both token columns). */
   readonly height: number;
   readonly row: number;
+  /** The canvas's height: the whole figure, or MAX_HEAD_VIEW px of it when the columns scroll. */
+  readonly viewH: number;
 }
 
+/** The tallest the head view is drawn; longer token columns scroll inside the figure. */
+export const MAX_HEAD_VIEW = 480;
+
 export function headLinesLayout(rows: number, cols: number): HeadLinesLayout {
-  return { width: 220, height: Math.max(rows, cols, 1) * HEAD_ROW, row: HEAD_ROW };
+  const height = Math.max(rows, cols, 1) * HEAD_ROW;
+  return { width: 220, height, row: HEAD_ROW, viewH: Math.min(height, MAX_HEAD_VIEW) };
 }
 
 /** An 8-bit canvas cannot show an opacity below 1/255: such lines are skipped, not drawn invisibly. */
@@ -24,12 +31,17 @@ export function drawHeadLines(
   l: HeadLinesLayout,
   lines: readonly HeadLine[],
   colour: (head: number) => string,
+  offset = 0,
 ): number {
-  g.clearRect(0, 0, l.width, l.height);
+  g.clearRect(0, 0, l.width, l.viewH);
   g.lineWidth = 2;
   g.lineCap = 'round';
-  const y = (i: number): number => (i + 0.5) * l.row;
-  const order = [...lines].filter((x) => x.alpha >= MIN_ALPHA).sort((a, b) => a.alpha - b.alpha);
+  // Drawn at the scroll offset: a line shows when one of its ends is in view.
+  const y = (i: number): number => (i + 0.5) * l.row - offset;
+  const seen = (i: number): boolean => y(i) > -l.row && y(i) < l.viewH + l.row;
+  const order = [...lines]
+    .filter((x) => x.alpha >= MIN_ALPHA && (seen(x.query) || seen(x.key)))
+    .sort((a, b) => a.alpha - b.alpha);
   for (const x of order) {
     g.globalAlpha = x.alpha;
     g.strokeStyle = colour(x.head);
