@@ -8,7 +8,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, closeSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -92,6 +92,8 @@ before(async () => {
 after(async () => {
   if (cli?.pid) process.kill(cli.pid);
   await s?.close();
+  // Two 1.6 GB exports: not left in the temporary folder (the checkpoint is kept for the next run).
+  if (folder) rmSync(folder, { recursive: true, force: true });
 });
 
 const title = async (): Promise<string> => (await frame.textContent('[data-testid="stage-title"]')) ?? '';
