@@ -3,8 +3,9 @@
 // (GPT-2-small-sized at 1,024 tokens, BERT-base-sized at 512; --scale-rows=gpt2-small:1024 picks), a
 // fresh Node process loads the checkpoint (checkpoints.ts), runs it, keeps the whole trace as the host
 // does and serves the panel its index (shared/lazy.ts traceIndex) and the tensors and pooled grid
-// thumbnails it asks for (fetchTensor, gridThumbnails), as binary fetch() bodies that the page hands
-// to the panel by window.postMessage (structured clone, as a VS Code webview receives them). Timed in
+// thumbnails it asks for (fetchTensor, gridThumbnails), as binary fetch() bodies from a loopback HTTP
+// server, which the page hands to the panel by window.postMessage (structured clone, as a VS Code
+// webview receives them). Timed in
 // the page, clicking the panel's own controls: index arrives → first heatmap painted (the panel's own
 // attentionLensFirstPaintMs, with the fetch of head 0's tensors), head, stage and layer switches
 // (median of 3), the all-heads grid painted; the webview's JS heap (CDP Runtime.getHeapUsage: V8 heap
@@ -12,6 +13,7 @@
 import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
+import * as http from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -51,6 +53,7 @@ export interface RenderScaleRow {
   indexFetchMs: number;
   firstPaintMs: number;
   headMs: number[];
+  cachedHeadMs: number[];
   stageMs: number[];
   layerMs: number[];
   gridMs: number;
@@ -111,43 +114,57 @@ export async function renderScaleChild(dir: string, name: string, n: number): Pr
       '--disable-sync',
     ],
   });
+  let closeServer = (): void => {};
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.route('http://bench.invalid/**', async (route) => {
-      const url = new URL(route.request().url());
-      const body = (b: Uint8Array | string, type: string): Promise<void> =>
-        route.fulfill({ status: 200, contentType: type, body: Buffer.from(b) });
-      try {
-        if (url.pathname === '/panel.html') return await body(html, 'text/html');
-        if (url.pathname === '/webview.js')
-          return await body(readFileSync(path.join(ROOT, 'dist', 'webview.js'), 'utf8'), 'text/javascript');
-        if (url.pathname === '/bench/ready') return await body(traceMsg, 'application/octet-stream');
-        if (url.pathname === '/bench/request') {
-          const req = JSON.parse(route.request().postData() ?? '{}') as
-            | { kind: 'tensors'; want: TensorRequest[] }
-            | { kind: 'thumbnails'; max: number };
-          const t = performance.now();
-          const result =
-            req.kind === 'tensors'
-              ? req.want.map((r) => fetchTensor(trace, r))
-              : gridThumbnails(trace, Math.max(8, Math.min(512, req.max)));
-          if (req.kind === 'tensors') hostTensorMs += performance.now() - t;
-          else hostThumbsMs += performance.now() - t;
-          return await body(encodeBinary(result), 'application/octet-stream');
+    // A plain HTTP server on the loopback (not page.route, which would carry every body over the
+    // DevTools pipe as base64): binary bodies, as close to a webview's message as a page gets.
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const send = (b: Uint8Array | string, type: string): void => {
+          res.writeHead(200, { 'content-type': type });
+          res.end(Buffer.from(b));
+        };
+        try {
+          const url = new URL(req.url ?? '/', 'http://localhost');
+          if (url.pathname === '/panel.html') return send(html, 'text/html');
+          if (url.pathname === '/webview.js')
+            return send(readFileSync(path.join(ROOT, 'dist', 'webview.js'), 'utf8'), 'text/javascript');
+          if (url.pathname === '/bench/ready') return send(traceMsg, 'application/octet-stream');
+          if (url.pathname === '/bench/request') {
+            const ask = JSON.parse(Buffer.concat(chunks).toString('utf8')) as
+              | { kind: 'tensors'; want: TensorRequest[] }
+              | { kind: 'thumbnails'; max: number };
+            const t = performance.now();
+            const result =
+              ask.kind === 'tensors'
+                ? ask.want.map((r) => fetchTensor(trace, r))
+                : gridThumbnails(trace, Math.max(8, Math.min(512, ask.max)));
+            if (ask.kind === 'tensors') hostTensorMs += performance.now() - t;
+            else hostThumbsMs += performance.now() - t;
+            return send(encodeBinary(result), 'application/octet-stream');
+          }
+          res.writeHead(404);
+          res.end('not found');
+        } catch (err) {
+          res.writeHead(500);
+          res.end((err as Error).message);
         }
-        return await route.fulfill({ status: 404, body: 'not found' });
-      } catch (err) {
-        return route.fulfill({ status: 500, body: (err as Error).message });
-      }
+      });
     });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closeServer = () => server.close();
+    const port = (server.address() as { port: number }).port;
     const cdp = await page.context().newCDPSession(page);
     const heap = async (): Promise<Heap> => {
       const h = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number; backingStorageSize?: number };
       return { usedMb: h.usedSize / MB, backingMb: (h.backingStorageSize ?? NaN) / MB };
     };
-    await page.goto('http://bench.invalid/panel.html');
+    await page.goto(`http://127.0.0.1:${port}/panel.html`);
     const move = (what: string, arg?: string): Promise<number> =>
       page.evaluate(
         ([w, a]) => (window as unknown as { benchMove: (w: string, a?: string) => Promise<number> }).benchMove(w!, a),
@@ -161,6 +178,8 @@ export async function renderScaleChild(dir: string, name: string, n: number): Pr
     const heapFirst = await heap();
     const headMs = [];
     for (const h of ['1', '2', '3']) headMs.push(await move('head', h));
+    // Back to heads already loaded: the panel's own work, with no fetch.
+    const cachedHeadMs = [await move('headTo', '1'), await move('headTo', '2'), await move('headTo', '3')];
     const stageMs = [];
     for (let i = 0; i < 2; i++) stageMs.push(await move('stage', 'next'), await move('stage', 'back'));
     const layerMs = [];
@@ -183,6 +202,7 @@ export async function renderScaleChild(dir: string, name: string, n: number): Pr
       indexFetchMs,
       firstPaintMs,
       headMs,
+      cachedHeadMs,
       stageMs,
       layerMs,
       gridMs,
@@ -196,6 +216,7 @@ export async function renderScaleChild(dir: string, name: string, n: number): Pr
     process.stdout.write('\n' + JSON.stringify(row) + '\n');
   } finally {
     await browser.close();
+    closeServer();
   }
 }
 
@@ -233,12 +254,12 @@ export async function benchRenderScale(options: { argv: readonly string[] }): Pr
     '\n## The real panel script in Chromium at real sizes (issue 13 goals: head/stage switch < 100 ms, grid < 500 ms, webview < 300 MB)\n',
   );
   console.log(
-    '| model @ tokens | run (Node) | trace / index sent | index → first heatmap | head switch | stage switch | layer switch | grid painted | webview heap: first heatmap / end / after GC | host: tensor slices, grid pooling |',
+    '| model @ tokens | run (Node) | trace / index sent | index → first heatmap | head switch | head switch, loaded head | stage switch | layer switch | grid painted | webview heap: first heatmap / end / after GC | host: tensor slices, grid pooling |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows)
     console.log(
-      `| ${r.name} @ ${r.tokens} | ${(r.runMs / 1000).toFixed(1)} s | ${r.traceMb.toFixed(0)} MB / ${r.indexMb.toFixed(2)} MB (${ms(r.indexFetchMs)}) | ${ms(r.firstPaintMs)} | ${list(r.headMs)} | ${list(r.stageMs)} | ${list(r.layerMs)} | ${ms(r.gridMs)} | ${heap(r.heapFirst)} / ${heap(r.heapEnd)} / ${heap(r.heapAfterGc)} | ${ms(r.hostTensorMs)}, ${ms(r.hostThumbsMs)} |`,
+      `| ${r.name} @ ${r.tokens} | ${(r.runMs / 1000).toFixed(1)} s | ${r.traceMb.toFixed(0)} MB / ${r.indexMb.toFixed(2)} MB (${ms(r.indexFetchMs)}) | ${ms(r.firstPaintMs)} | ${list(r.headMs)} | ${list(r.cachedHeadMs)} | ${list(r.stageMs)} | ${list(r.layerMs)} | ${ms(r.gridMs)} | ${heap(r.heapFirst)} / ${heap(r.heapEnd)} / ${heap(r.heapAfterGc)} | ${ms(r.hostTensorMs)}, ${ms(r.hostThumbsMs)} |`,
     );
   console.log(
     '\nSwitches click the panel’s own controls and end when the panel shows the new head, stage or layer (each fetches its tensors from the host: one head of the block past 32 MB). Heap: CDP Runtime.getHeapUsage (V8 heap + ArrayBuffer backing stores). Screenshots in test-results/bench-render-scale-*.png.',

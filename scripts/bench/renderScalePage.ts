@@ -87,6 +87,11 @@ w.benchMove = async (what, arg) => {
   } else if (what === 'head') {
     q('[aria-label="Next head"]')!.click();
     await when(() => caption('weights').endsWith(`· head ${arg}`));
+  } else if (what === 'headTo') {
+    const sel = q('[data-testid="head-select"]') as HTMLElement & { value: string };
+    sel.value = arg!;
+    sel.dispatchEvent(new Event('change'));
+    await when(() => caption('weights').endsWith(`· head ${arg}`));
   } else if (what === 'stage') {
     q(`[data-testid="${arg === 'back' ? 'prev' : 'next'}-stage"]`)!.click();
     const [re, id] = arg === 'back' ? [/attention weights/, 'weights'] : [/context vectors/, 'context'];
