@@ -13,6 +13,7 @@ import { benchRender } from './render';
 import { benchLoad } from './load';
 import { benchBig } from './bigCheckpoints';
 import { benchScale } from './scale';
+import { benchRenderScale } from './renderScale';
 import { benchGenerate } from './generate';
 import { benchTraffic } from './traffic';
 import { execFileSync } from 'node:child_process';
@@ -20,7 +21,8 @@ import { execFileSync } from 'node:child_process';
 const ROOT = path.resolve(__dirname, '..', '..');
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
-// `--only=layer,models` runs just those parts (activation, layer, models, load, worker, render, generate, traffic; big and scale only when named).
+// `--only=layer,models` runs just those parts (activation, layer, models, load, worker, render, generate, traffic; big, scale
+// and render-scale only when named; scale ends with render-scale).
 const only = [...args]
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
@@ -267,6 +269,9 @@ async function main(): Promise<void> {
   if (only?.includes('big')) await benchBig();
   // Not in the default run either: ~1.5 GB of checkpoints once, and rows that take minutes and GBs.
   if (only?.includes('scale')) await benchScale({ quick, argv: process.argv.slice(2) });
+  // The real panel script in Chromium on the GPT-2-small-sized run at 1,024 tokens and BERT-base-sized at 512.
+  if (only?.includes('scale') || only?.includes('render-scale'))
+    await benchRenderScale({ argv: process.argv.slice(2) });
 }
 
 main().catch((err) => {

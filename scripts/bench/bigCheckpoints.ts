@@ -5,14 +5,13 @@
 // and run at 128 and 512 tokens in a fresh Node process (peak RSS is that process's high-water mark),
 // beside torch float32 on the same files. Figures, not assertions.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { mulberry32 } from '../../src/model/families/toy/model';
+import { CHECKPOINT_CACHE, writeRandomSafetensors, type Init } from './checkpoints';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const CACHE = path.join(os.tmpdir(), 'attention-lens-bench');
+const CACHE = CHECKPOINT_CACHE;
 const GB = 1024 ** 3;
 const PY = '/usr/bin/python3';
 
@@ -108,45 +107,6 @@ function decoderTensors(s: DecoderShape): [string, number[]][] {
   return out;
 }
 
-/** Writes a BF16 safetensors file tensor by tensor (bounded memory): norms 1 + U(±0.1), the rest U(±0.04). */
-function writeBf16(file: string, tensors: [string, number[]][], seed: number): number {
-  const header: Record<string, unknown> = {};
-  let offset = 0;
-  for (const [name, shape] of tensors) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    header[name] = { dtype: 'BF16', shape, data_offsets: [offset, offset + 2 * n] };
-    offset += 2 * n;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
-  const fd = fs.openSync(file + '.part', 'w');
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  fs.writeSync(fd, len);
-  fs.writeSync(fd, json);
-  const rand = mulberry32(seed);
-  const f = new Float32Array(1);
-  const bits = new Uint32Array(f.buffer);
-  const chunk = new Uint16Array(1 << 22);
-  let params = 0;
-  for (const [name, shape] of tensors) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const isNorm = shape.length === 1 && name.endsWith('norm.weight');
-    for (let done = 0; done < n; done += chunk.length) {
-      const m = Math.min(chunk.length, n - done);
-      for (let i = 0; i < m; i++) {
-        f[0] = isNorm ? 1 + (rand() - 0.5) * 0.2 : (rand() - 0.5) * 0.08;
-        chunk[i] = bits[0]! >>> 16;
-      }
-      fs.writeSync(fd, chunk.subarray(0, m));
-    }
-    params += n;
-  }
-  fs.closeSync(fd);
-  fs.renameSync(file + '.part', file);
-  return params;
-}
-
 function ensureDecoder(s: DecoderShape): string {
   const dir = path.join(CACHE, s.name);
   if (fs.existsSync(path.join(dir, 'model.safetensors'))) return dir;
@@ -174,7 +134,12 @@ function ensureDecoder(s: DecoderShape): string {
   };
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
   const t0 = performance.now();
-  const params = writeBf16(path.join(dir, 'model.safetensors'), decoderTensors(s), 14);
+  // Norms 1 + U(±0.1), everything else (biases too) U(±0.04), in BF16.
+  const tensors = decoderTensors(s).map(
+    ([name, shape]) =>
+      [name, shape, shape.length === 1 && name.endsWith('norm.weight') ? 'norm' : 'weight'] as [string, number[], Init],
+  );
+  const params = writeRandomSafetensors(path.join(dir, 'model.safetensors'), tensors, 'BF16', 14);
   console.log(
     `wrote ${dir}: ${(params / 1e6).toFixed(1)} M parameters in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
