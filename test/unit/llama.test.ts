@@ -331,7 +331,10 @@ test('long input is truncated to maxTokens (default 512 = max_position_embedding
     trace.tokens.slice(0, 20).map((x) => x.id),
   );
   const over = await model.run('Tom ran.', { maxTokens: 4096 });
-  assert.ok((over.notes ?? []).some((w) => w.includes('max_position_embeddings')), 'a note, not a warning');
+  assert.ok(
+    (over.notes ?? []).some((w) => w.includes('max_position_embeddings')),
+    'a note, not a warning',
+  );
   assert.equal(tf.memory().numTensors, before);
 });
 
