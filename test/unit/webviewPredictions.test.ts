@@ -94,6 +94,8 @@ test('the stage bar follows the architecture: a causal stack is decoder layers, 
   assert.equal(sectionOf(t, attn('input', 'input')), 'encoder self-attention');
   assert.equal(sectionOf(t, attn('output', 'output')), 'decoder self-attention');
   assert.equal(sectionOf(t, attn('output', 'input')), 'cross-attention');
+  // A seq2seq decoder step's state update (its query for attention) is the decoder's part.
+  assert.equal(sectionOf(t, { ...attn('output', 'input'), kind: 'decoder-step', step: 0 }), 'decoder');
 });
 
 test('a new run keeps the stage (by id, else kind and layer), head and view where they still exist', async () => {

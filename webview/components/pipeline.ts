@@ -22,6 +22,8 @@ export function sectionOf(t: Trace, s: Stage): string {
   const decoderSide =
     s.step !== undefined || s.tensors.some((x) => Object.values(x.tokenAxes ?? {}).includes('output'));
   if (s.kind === 'embedding') return decoderSide ? 'decoder embedding' : 'embedding';
+  // A recurrent decoder's state update makes the query, but it is the decoder, not attention.
+  if (s.kind === 'decoder-step') return 'decoder';
   const a = s.attention;
   if ((a && a.queries === 'output' && a.keys === 'input') || s.kind === 'cross-attention') return 'cross-attention';
   if (encDec) {
