@@ -167,7 +167,7 @@ test(
     log('right-click → first heatmap', performance.now() - t0);
     const aria = (await frame.getAttribute('[data-testid="heatmap-weights"]', 'aria-label')) ?? '';
     assert.match(aria, /^weights \[12 head × 1024 query × 1024 key\]/, aria);
-    assert.match(await caption('weights'), /· head 0$/);
+    assert.match(await caption('weights'), /· head 0( ·|$)/);
     await s.shot('real-size-L0-weights-head0');
   },
 );
@@ -181,7 +181,7 @@ test(
     await frame.click('[aria-label="Next head"]');
     await frame.waitForFunction(
       () =>
-        / · head 1$/.test(
+        / · head 1( ·|$)/.test(
           document.querySelector('figure:has([data-testid="heatmap-weights"]) figcaption')?.textContent ?? '',
         ),
       undefined,
@@ -200,7 +200,7 @@ test(
       (await frame.getAttribute('[data-testid="heatmap-context"]', 'aria-label')) ?? '',
       /^context \[12 head × 1024 query × 64 d_head\]/,
     );
-    assert.match(await caption('context'), /· head 1$/);
+    assert.match(await caption('context'), /· head 1( ·|$)/);
     await s.shot('real-size-L0-context-head1');
 
     t = performance.now();
@@ -219,7 +219,7 @@ test(
       .click();
     await until(/Layer 5: attention weights/, 'weights');
     log('layer switch (0 → 5)', performance.now() - t);
-    assert.match(await caption('weights'), /· head 1$/);
+    assert.match(await caption('weights'), /· head 1( ·|$)/);
     assert.match(
       (await frame.getAttribute('[data-testid="heatmap-weights"]', 'aria-label')) ?? '',
       /^weights \[12 head × 1024 query × 1024 key\]/,
@@ -231,7 +231,7 @@ test(
 test('a window reload brings the panel back at the same stage and head', { timeout: 600_000 }, async () => {
   const before = await title();
   const shown = await firstCaption();
-  assert.match(shown, /· head 1$/);
+  assert.match(shown, /· head 1( ·|$)/);
   const t0 = performance.now();
   await runCommand(s.page, 'Developer: Reload Window');
   await s.page.waitForSelector('.monaco-workbench', { timeout: 120_000 });
