@@ -121,6 +121,8 @@ export interface ModelInfo {
   readonly licence?: string;
   /** A decoder-only language model: it can continue the text (the panel's Continue, the CLI's --generate). */
   readonly causalLm?: boolean;
+  /** No run sees more tokens than this, whatever the text's length (a forecaster's window of hours). */
+  readonly maxInputTokens?: number;
   readonly details?: ModelDetails;
 }
 

@@ -327,7 +327,7 @@ async function main(signal: AbortSignal): Promise<number> {
   } else {
     const model = which.kind === 'file' ? await loadModelFile(which.path) : await getModel(which.path);
     // Generated tokens are attended over too: the prompt's bound plus --generate's count.
-    const tokens = tokenBound(text!, args.maxTokens) + (args.gen.n ?? 0);
+    const tokens = tokenBound(text!, args.maxTokens, model.info) + (args.gen.n ?? 0);
     let light: boolean;
     try {
       light = needsLight(model.info, tokens, args.memoryBudgetMB, model.recomputeLayer !== undefined, CLI_NAMES);

@@ -21,10 +21,17 @@ export function estimateRunBytes(info: ModelInfo, tokens: number): number {
   return (square + linear) * FLOAT;
 }
 
-/** At most this many tokens come from `text`: UTF-8 bytes bound every tokenizer here, plus specials. */
-export function tokenBound(text: string, maxTokens: number | undefined): number {
+/**
+ * At most this many tokens come from `text`: UTF-8 bytes bound every tokenizer here, plus specials;
+ * maxTokens and the model's own bound (ModelInfo.maxInputTokens) cap it.
+ */
+export function tokenBound(
+  text: string,
+  maxTokens: number | undefined,
+  info?: Pick<ModelInfo, 'maxInputTokens'>,
+): number {
   const bytes = Buffer.byteLength(text, 'utf8') + 4;
-  return Math.max(1, Math.min(bytes, maxTokens ?? bytes));
+  return Math.max(1, Math.min(bytes, maxTokens ?? bytes, info?.maxInputTokens ?? bytes));
 }
 
 /** attentionLens.memoryBudgetMB's default, and the CLI's --memory-budget default (MB). */
@@ -79,7 +86,7 @@ export function checkBudget(
   budgetMB: number,
   names: BudgetNames = SETTING_NAMES,
 ): void {
-  checkBudgetTokens(info, tokenBound(text, maxTokens), budgetMB, names);
+  checkBudgetTokens(info, tokenBound(text, maxTokens, info), budgetMB, names);
 }
 
 /**

@@ -74,7 +74,7 @@ async function runModel(request: WorkerRequest & { kind: 'run' }, options: RunOp
   let kept = false;
   try {
     const model = lease.model;
-    const tokens = tokenBound(text, maxTokens);
+    const tokens = tokenBound(text, maxTokens, model.info);
     const light = budgetMB ? needsLight(model.info, tokens, budgetMB, model.recomputeLayer !== undefined) : false;
     const trace = await model.run(text, { ...options, light });
     if (!light || !model.recomputeLayer) return store.admit(trace, budgetBytes(budgetMB));

@@ -322,3 +322,20 @@ test('hover: a truth number shows what its forecast hour attended to; an input h
   // Between numbers, nothing; other models keep the self-attention hover only.
   assert.equal(forecastAttendedAt(trace, cursor, last.end, 2), undefined);
 });
+
+test('the memory estimate of a forecaster counts its window of hours, not the selection’s length', async () => {
+  await initBackend();
+  const { checkBudget, tokenBound } = await import('../../src/worker/budget');
+  const sample = fs.readFileSync(
+    path.resolve(__dirname, '..', '..', 'samples', 'traffic', 'i94-westbound-3-weeks.csv'),
+    'utf8',
+  );
+  for (const v of TRAFFIC_VARIANTS) {
+    const m = await getModel(`traffic-${v}`);
+    const window = m.info.maxInputTokens!;
+    assert.ok(window >= 24, `${v}: a window of ${window} hours`);
+    // Three weeks of rows are ~30 KB of text: bounded by bytes they would need gigabytes, and were refused.
+    assert.equal(tokenBound(sample, undefined, m.info), window);
+    assert.doesNotThrow(() => checkBudget(m.info, sample, undefined, 64));
+  }
+});

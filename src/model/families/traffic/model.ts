@@ -40,6 +40,8 @@ class TrafficModel implements AttentionModel {
       layers: 1,
       heads: 1,
       dModel: cfg.d_hidden,
+      // Its attention is over the window of past hours, however many rows the selection has.
+      maxInputTokens: cfg.window,
       parameters,
       licence: 'Apache-2.0 (weights); data CC BY 4.0',
     };
