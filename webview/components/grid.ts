@@ -100,7 +100,8 @@ export function buildGrid(
     const max = (): number | undefined => (scale === 'shared' ? shared : undefined);
     const table = h('div', { class: 'grid', role: 'grid', 'data-testid': `heads-grid-${sec.kind}` });
     // Through the CSSOM: the panel's CSP forbids inline style attributes.
-    table.style.gridTemplateColumns = `auto repeat(${heads + 1}, ${THUMB + 8}px)`;
+    // Columns shrink (to 28 px) so the grid fits the panel's width; the thumbnails scale with them.
+    table.style.gridTemplateColumns = `auto repeat(${heads + 1}, minmax(28px, ${THUMB + 8}px))`;
     table.append(
       h('div', {}),
       ...Array.from({ length: heads }, (_, i) => h('div', { class: 'grid-head' }, `head ${i}`)),
