@@ -108,8 +108,20 @@ export async function launch(opts: LaunchOptions = {}): Promise<Session> {
 }
 
 export async function openFile(page: Page, name: string): Promise<void> {
+  const input = '.quick-input-widget:not([style*="display: none"]) input';
   await page.keyboard.press('Control+P');
-  await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input');
+  // Focus in a notification or a webview may swallow Ctrl+P: then F1 (always forwarded) opens the
+  // palette, and deleting its '>' turns it into the same file picker.
+  const opened = await page
+    .waitForSelector(input, { timeout: 10_000 })
+    .then(() => true)
+    .catch(() => false);
+  if (!opened) {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('F1');
+    await page.waitForSelector(input, { timeout: 30_000 });
+    await page.keyboard.press('Backspace');
+  }
   await page.keyboard.type(name);
   // File search spawns ripgrep: slow on a loaded machine.
   await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${name}"]`, { timeout: 60_000 });
@@ -210,8 +222,18 @@ async function clickMenuItem(page: Page, item: Locator): Promise<void> {
 }
 
 export async function runCommand(page: Page, title: string): Promise<void> {
+  const input = '.quick-input-widget:not([style*="display: none"]) input';
   await page.keyboard.press('Control+Shift+P');
-  await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input');
+  // As in openFile: F1 when focus swallowed the shortcut.
+  const opened = await page
+    .waitForSelector(input, { timeout: 10_000 })
+    .then(() => true)
+    .catch(() => false);
+  if (!opened) {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('F1');
+    await page.waitForSelector(input, { timeout: 30_000 });
+  }
   await page.keyboard.type(title);
   await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${title}"]`, { timeout: 15_000 });
   await page.keyboard.press('Enter');
