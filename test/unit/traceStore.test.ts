@@ -271,7 +271,6 @@ test(
   'CLI: past --memory-budget a decoder runs light and --export writes layer by layer, the eager run’s tensors exactly',
   { skip },
   async () => {
-    const { execFileSync } = await import('node:child_process');
     const fs = await import('node:fs');
     const os = await import('node:os');
     const { readTraceExport } = await import('../../src/model/formats/safetensorsWriter');
@@ -288,46 +287,17 @@ test(
       const budget = String(Math.ceil(estimateLightBytes(model.info, 4000) / 2 ** 20) + 1);
       model.dispose();
       const cli = path.resolve(__dirname, '..', '..', 'dist', 'cli.js');
-      const run = (budget: number, out: string): string =>
-        execFileSync(
-          process.execPath,
-          [
-            cli,
-            '--model',
-            folder,
-            '--max-tokens',
-            '4000',
-            '--memory-budget',
-            String(budget),
-            '--file',
-            input,
-            '--export',
-            out,
-          ],
-          {
-            encoding: 'utf8',
-            stdio: ['ignore', 'pipe', 'pipe'],
-          },
-        );
-      run(65536, path.join(dir, 'eager.safetensors'));
       const { spawnSync } = await import('node:child_process');
-      const light = spawnSync(
-        process.execPath,
-        [
-          cli,
-          '--model',
-          folder,
-          '--max-tokens',
-          '4000',
-          '--memory-budget',
-          budget,
-          '--file',
-          input,
-          '--export',
-          path.join(dir, 'light.safetensors'),
-        ],
-        { encoding: 'utf8' },
-      );
+      /** The CLI on the fixture and text with this budget and output flag. */
+      const run = (budgetMB: string, ...out: string[]) =>
+        spawnSync(
+          process.execPath,
+          [cli, '--model', folder, '--max-tokens', '4000', '--memory-budget', budgetMB, '--file', input, ...out],
+          { encoding: 'utf8' },
+        );
+      const eager = run('65536', '--export', path.join(dir, 'eager.safetensors'));
+      assert.equal(eager.status, 0, eager.stderr);
+      const light = run(budget, '--export', path.join(dir, 'light.safetensors'));
       assert.equal(light.status, 0, light.stderr);
       assert.match(
         light.stderr,
@@ -343,23 +313,7 @@ test(
         s.tensors.forEach((t, j) => sameBits(b.stages[i]!.tensors[j]!, t, `${s.id}/${t.name}`)),
       );
       // --json needs every tensor at once: refused with what to do instead.
-      const json = spawnSync(
-        process.execPath,
-        [
-          cli,
-          '--model',
-          folder,
-          '--max-tokens',
-          '4000',
-          '--memory-budget',
-          budget,
-          '--file',
-          input,
-          '--json',
-          path.join(dir, 'x.json'),
-        ],
-        { encoding: 'utf8' },
-      );
+      const json = run(budget, '--json', path.join(dir, 'x.json'));
       assert.notEqual(json.status, 0);
       assert.match(
         json.stderr,
