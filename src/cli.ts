@@ -313,6 +313,9 @@ async function main(signal: AbortSignal): Promise<number> {
   const options = { score: args.score, normaliser: args.normaliser, maxTokens: args.maxTokens, signal };
   const before = tf.memory().numTensors;
   let trace: Trace;
+  /** A light-mode run's layers (recomputed for the export) and the model that makes them. */
+  let layers: LayerCache | undefined;
+  let releaseModel = (): void => {};
   if (which.kind === 'attention-json') {
     if (text !== undefined) console.error(`warning: ${which.path} carries its own input; the text given is not used.`);
     trace = await runConfigFile(
@@ -342,19 +345,9 @@ async function main(signal: AbortSignal): Promise<number> {
     trace = await model.run(text!, { ...options, light });
     if (light) {
       console.error(`note: ${lightNote(model.info, tokens, args.memoryBudgetMB, CLI_NAMES)}`);
-      console.log(summary(trace));
-      if (args.export)
-        await writeExport(
-          trace,
-          args.export,
-          args.force,
-          signal,
-          new LayerCache(trace, model.recomputeLayer!.bind(model), 1),
-        );
-      model.dispose();
-      const leaked = tf.memory().numTensors - before;
-      if (leaked !== 0) console.error(`warning: ${leaked} tensors leaked`);
-      return EXIT.ok;
+      // The export remakes each layer with the model, so it stays loaded until then.
+      layers = new LayerCache(trace, model.recomputeLayer!.bind(model), 1);
+      releaseModel = () => model.dispose();
     }
     if (args.gen.n !== undefined) {
       console.log(summary(trace));
@@ -374,7 +367,7 @@ async function main(signal: AbortSignal): Promise<number> {
       return EXIT.ok;
     }
     // The weights are freed before the leak count below, which counts only what the run left behind.
-    model.dispose();
+    if (!layers) model.dispose();
   }
   if (args.gen.n !== undefined)
     throw new UsageError(`--generate needs a model and a text, not ${which.path}, which carries its own input.`);
@@ -383,7 +376,8 @@ async function main(signal: AbortSignal): Promise<number> {
     fs.writeFileSync(args.json, JSON.stringify(traceToJson(trace)));
     console.error(`wrote ${args.json}`);
   }
-  if (args.export) await writeExport(trace, args.export, args.force, signal);
+  if (args.export) await writeExport(trace, args.export, args.force, signal, layers);
+  releaseModel();
   const leaked = tf.memory().numTensors - before;
   if (leaked !== 0) console.error(`warning: ${leaked} tensors leaked`);
   return EXIT.ok;
