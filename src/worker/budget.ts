@@ -34,6 +34,9 @@ export function tokenBound(
   return Math.max(1, Math.min(bytes, maxTokens ?? bytes, info?.maxInputTokens ?? bytes));
 }
 
+/** Bytes as the budget messages say them: whole MB, rounded up. */
+const mb = (b: number): string => `${Math.ceil(b / (1024 * 1024)).toLocaleString('en-US')} MB`;
+
 /** attentionLens.memoryBudgetMB's default, and the CLI's --memory-budget default (MB). */
 export const DEFAULT_MEMORY_BUDGET_MB = 2048;
 
@@ -67,7 +70,6 @@ export function checkBudgetTokens(
       lo = mid + 1;
     } else hi = mid - 1;
   }
-  const mb = (b: number): string => `${Math.ceil(b / (1024 * 1024)).toLocaleString('en-US')} MB`;
   const fewer = names.maxTokens
     ? `Set ${names.maxTokens} to ${fits} or fewer, or select less text, or raise the budget.`
     : `List ${fits} tokens or fewer, or raise the budget.`;
@@ -126,6 +128,5 @@ export function lightNote(
   budgetMB: number,
   names: BudgetNames = SETTING_NAMES,
 ): string {
-  const mb = (b: number): string => `${Math.ceil(b / (1024 * 1024)).toLocaleString('en-US')} MB`;
   return `Light mode: every tensor of this run would take about ${mb(estimateRunBytes(info, tokens))}, more than ${names.budget} (${mb(budgetMB * 1024 * 1024)}), so each layer's input is kept (about ${mb(estimateLightBytes(info, tokens))}) and a layer's attention is computed again, with the same numbers, when it is shown.`;
 }
