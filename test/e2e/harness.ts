@@ -107,21 +107,27 @@ export async function launch(opts: LaunchOptions = {}): Promise<Session> {
   }
 }
 
-export async function openFile(page: Page, name: string): Promise<void> {
+/**
+ * Opens the quick input with `shortcut`; false when it had to fall back to the command palette
+ * through F1 (focus in a notification or a webview may swallow the shortcut; F1 is always forwarded).
+ */
+async function openQuickInput(page: Page, shortcut: string): Promise<boolean> {
   const input = '.quick-input-widget:not([style*="display: none"]) input';
-  await page.keyboard.press('Control+P');
-  // Focus in a notification or a webview may swallow Ctrl+P: then F1 (always forwarded) opens the
-  // palette, and deleting its '>' turns it into the same file picker.
+  await page.keyboard.press(shortcut);
   const opened = await page
     .waitForSelector(input, { timeout: 10_000 })
     .then(() => true)
     .catch(() => false);
-  if (!opened) {
-    await page.keyboard.press('Escape');
-    await page.keyboard.press('F1');
-    await page.waitForSelector(input, { timeout: 30_000 });
-    await page.keyboard.press('Backspace');
-  }
+  if (opened) return true;
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  await page.waitForSelector(input, { timeout: 30_000 });
+  return false;
+}
+
+export async function openFile(page: Page, name: string): Promise<void> {
+  // Deleting the palette's '>' turns it into the same file picker.
+  if (!(await openQuickInput(page, 'Control+P'))) await page.keyboard.press('Backspace');
   await page.keyboard.type(name);
   // File search spawns ripgrep: slow on a loaded machine.
   await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${name}"]`, { timeout: 60_000 });
@@ -222,18 +228,7 @@ async function clickMenuItem(page: Page, item: Locator): Promise<void> {
 }
 
 export async function runCommand(page: Page, title: string): Promise<void> {
-  const input = '.quick-input-widget:not([style*="display: none"]) input';
-  await page.keyboard.press('Control+Shift+P');
-  // As in openFile: F1 when focus swallowed the shortcut.
-  const opened = await page
-    .waitForSelector(input, { timeout: 10_000 })
-    .then(() => true)
-    .catch(() => false);
-  if (!opened) {
-    await page.keyboard.press('Escape');
-    await page.keyboard.press('F1');
-    await page.waitForSelector(input, { timeout: 30_000 });
-  }
+  await openQuickInput(page, 'Control+Shift+P');
   await page.keyboard.type(title);
   await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${title}"]`, { timeout: 15_000 });
   await page.keyboard.press('Enter');
