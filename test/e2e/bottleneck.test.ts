@@ -7,7 +7,16 @@ import { copyFileSync, mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame } from 'playwright-core';
-import { launch, openFile, panelFrame, rightClickMenu, selectLine, type Session, retry, chooseModel } from './harness';
+import {
+  launch,
+  openFileSoon,
+  panelFrame,
+  rightClickMenu,
+  selectLine,
+  type Session,
+  retry,
+  chooseModel,
+} from './harness';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ACC = JSON.parse(
@@ -32,18 +41,6 @@ after(async () => {
   await s?.close();
 });
 
-/** Quick Open, once more if the file index was not ready yet (a loaded machine). */
-async function openSoon(name: string): Promise<void> {
-  await s.page.waitForTimeout(5000);
-  try {
-    await openFile(s.page, name);
-  } catch {
-    await s.page.keyboard.press('Escape');
-    await s.page.waitForTimeout(5000);
-    await openFile(s.page, name);
-  }
-}
-
 async function decodedOutput(frame: Frame): Promise<string> {
   const t = (await frame.textContent('[data-testid="decoded-output"]')) ?? '';
   return t.replace(/^Decoded output: /, '');
@@ -57,7 +54,7 @@ async function showChart(frame: Frame): Promise<void> {
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 
 test('without attention: the reversing sample’s first line, and the chart of both models’ accuracy by length', async () => {
-  await openSoon('reverse.txt');
+  await openFileSoon(s.page, 'reverse.txt');
   await selectLine(s.page, 1);
   await rightClickMenu(s.page, 'Visualise attention');
   const frame = await panelFrame(s.page, '[data-testid="tokens"]');

@@ -8,7 +8,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame } from 'playwright-core';
-import { launch, openFile, panelFrame, rightClickMenu, selectLine, type Session, retry, chooseModel } from './harness';
+import {
+  launch,
+  openFileSoon,
+  panelFrame,
+  rightClickMenu,
+  selectLine,
+  type Session,
+  retry,
+  chooseModel,
+} from './harness';
 
 let s: Session;
 const folder = mkdtempSync(path.join(os.tmpdir(), 'attention-lens-gates-'));
@@ -31,23 +40,11 @@ async function goTo(frame: Frame, title: RegExp): Promise<string> {
   throw new Error(`no stage titled ${title}`);
 }
 
-/** Quick Open, once more if the file index was not ready yet (a loaded machine). */
-async function openSoon(name: string): Promise<void> {
-  await s.page.waitForTimeout(5000);
-  try {
-    await openFile(s.page, name);
-  } catch {
-    await s.page.keyboard.press('Escape');
-    await s.page.waitForTimeout(5000);
-    await openFile(s.page, name);
-  }
-}
-
 const shape = (frame: Frame, name: string): Promise<string | null> =>
   frame.textContent(`[data-testid="shape-${name}"]`);
 
 test('LSTM: the encoder shows h, c and the gates i, f, g, o per character and unit, with their formulas', async () => {
-  await openSoon('dates.txt');
+  await openFileSoon(s.page, 'dates.txt');
   await selectLine(s.page, 1);
   await rightClickMenu(s.page, 'Visualise attention');
   const frame = await panelFrame(s.page, '[data-testid="tokens"]');

@@ -138,6 +138,19 @@ export async function openFile(page: Page, name: string): Promise<void> {
   await page.waitForSelector('.monaco-editor .view-lines');
 }
 
+/** openFile after a pause, once more if the file index was not ready yet (a freshly started, loaded machine). */
+export async function openFileSoon(page: Page, name: string): Promise<void> {
+  await page.waitForTimeout(5000);
+  await retry(
+    2,
+    () => openFile(page, name),
+    async () => {
+      await page.keyboard.press('Escape');
+      await page.waitForTimeout(5000);
+    },
+  );
+}
+
 /** Selects line `line` (1-based) completely, like a person pressing Ctrl+G, Home, Shift+End. */
 export async function selectLine(page: Page, line: number): Promise<void> {
   await page.click('.monaco-editor .view-lines');
