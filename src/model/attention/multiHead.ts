@@ -4,7 +4,7 @@
 // the native transpose. Returns its weights with its output, as tfjs-layers'
 // callAndReturnAttentionScores does. Call inside tf.tidy.
 import { tf } from '../runtime/backend';
-import { f32, readConcatenated } from '../runtime/read';
+import { f32, READ_ALL, type Reader } from '../runtime/read';
 
 /** kvHeadOf[h]: the key/value head query head h reads when `heads` query heads share `kvHeads` (GQA). */
 export function groupedKvHeadOf(heads: number, kvHeads: number): number[] {
@@ -145,22 +145,30 @@ export function scaleByLengths(weights: Float32Array, lengths: Float32Array, H: 
   return out;
 }
 
-/** The block's numbers read out of tf; with `wo` (the output projection's kernel, [H·dv, D]) its value-weighted norms too. */
+/**
+ * The block's numbers read out of tf (by `read`: all, or light mode's small ones); with `wo` (the
+ * output projection's kernel, [H·dv, D]) its value-weighted norms too.
+ */
 export function recordAttention(
   m: MultiHeadTensors,
   output: tf.Tensor2D,
   wo?: tf.Tensor2D,
   kvHeadOf?: readonly number[],
+  read: Reader = READ_ALL,
 ): AttentionRecord {
-  const weights = readConcatenated(m.weights);
+  const weights = read.concat(m.weights);
+  const norms = (): Float32Array =>
+    read.reads(weights.length)
+      ? scaleByLengths(weights, f32(valueLengths(m, wo!, kvHeadOf)), m.weights.length)
+      : new Float32Array(weights.length);
   return {
-    q: f32(m.q),
-    k: f32(m.k),
-    v: f32(m.v),
-    scores: readConcatenated(m.scores),
+    q: read.one(m.q),
+    k: read.one(m.k),
+    v: read.one(m.v),
+    scores: read.concat(m.scores),
     weights,
-    context: f32(m.context),
-    output: f32(output),
-    ...(wo ? { valueNorms: scaleByLengths(weights, f32(valueLengths(m, wo, kvHeadOf)), m.weights.length) } : {}),
+    context: read.one(m.context),
+    output: read.one(output),
+    ...(wo ? { valueNorms: norms() } : {}),
   };
 }

@@ -1,12 +1,43 @@
 // Reading tensors out of tfjs into typed arrays (for the trace). No vscode import.
 import { tf } from './backend';
 
-export { readConcatenated } from './wasmKernels';
+import { readConcatenated } from './wasmKernels';
+
+export { readConcatenated };
 
 /** The tensor's values as a Float32Array (no copy when it already is one). */
 export function f32(t: tf.Tensor): Float32Array {
   const d = t.dataSync();
   return d instanceof Float32Array ? d : new Float32Array(d);
+}
+
+/** How a layer's record reads its tensors out of tf. */
+export interface Reader {
+  one(t: tf.Tensor): Float32Array;
+  /** The parts' values end to end (per-head tensors). */
+  concat(parts: readonly tf.Tensor[]): Float32Array;
+  /** False for `size` values left unread, so nothing need be computed for them either. */
+  reads(size: number): boolean;
+}
+
+export const READ_ALL: Reader = { one: f32, concat: readConcatenated, reads: () => true };
+
+/**
+ * Light mode's reader: tensors over `inlineBytes` are not read out (a light trace drops them and
+ * recomputes their layer when shown). Their place holds a zero array of the right length, never
+ * written, so the kernel maps no pages for it: reading 1,024² weights per head out of the wasm heap
+ * was most of a GPT-2 run's time.
+ */
+export function readSmall(inlineBytes: number): Reader {
+  const reads = (size: number): boolean => size * 4 <= inlineBytes;
+  return {
+    reads,
+    one: (t) => (reads(t.size) ? f32(t) : new Float32Array(t.size)),
+    concat: (parts) => {
+      const size = parts.reduce((n, t) => n + t.size, 0);
+      return reads(size) ? readConcatenated(parts) : new Float32Array(size);
+    },
+  };
 }
 
 /**

@@ -3,7 +3,7 @@
 // gated MLP, causal or bidirectional self-attention and cross-attention, all from a BlockConfig.
 // Returns the attention numbers with the output (no recorder side effects). Call inside tf.tidy.
 import { tf } from '../runtime/backend';
-import { f32 } from '../runtime/read';
+import { f32, READ_ALL, type Reader } from '../runtime/read';
 import { activate } from '../layers/activations';
 import { dense, type Dense } from '../layers/linear';
 import { norm, type NormConfig, type NormWeights } from '../layers/norms';
@@ -143,13 +143,17 @@ function mlp(h: tf.Tensor2D, w: MlpWeights, cfg: BlockConfig): tf.Tensor2D {
   return dense(tf.mul(activate(cfg.mlp.activation, gate), up) as tf.Tensor2D, w.down); // [T, inner] → [T, D]
 }
 
-/** One layer: x [T, D] → [T, D], with its record when `record`. Must be called inside tf.tidy. */
+/**
+ * One layer: x [T, D] → [T, D], with its record when `record`, read by `read` (the residual x
+ * always whole: light mode recomputes the layer from it). Must be called inside tf.tidy.
+ */
 export function transformerBlock(
   x: tf.Tensor2D,
   w: BlockWeights,
   cfg: BlockConfig,
   inputs: BlockInputs,
   record: boolean,
+  read: Reader = READ_ALL,
 ): { out: tf.Tensor2D; record?: BlockRecord } {
   if (x.shape[1] !== cfg.dModel)
     throw new Error(`layer ${inputs.layer}: input is ${x.shape.join('×')}, expected T×${cfg.dModel}`);
@@ -216,18 +220,20 @@ export function transformerBlock(
       : n(tf.add(x2, ff) as tf.Tensor2D, w.mlpNorm);
   if (!record) return { out };
   const residual = f32(x);
-  const afterSelf = f32(x1);
-  const afterCross = cross ? f32(x2) : undefined;
+  const afterSelf = read.one(x1);
+  const afterCross = cross ? read.one(x2) : undefined;
   return {
     out,
     record: {
       residual,
-      attnInput: pre ? f32(h) : residual,
-      self: recordAttention(self.m, self.out, w.self.o.w, kvHeadOf(cfg.self)),
+      attnInput: pre ? read.one(h) : residual,
+      self: recordAttention(self.m, self.out, w.self.o.w, kvHeadOf(cfg.self), read),
       afterSelf,
-      ...(cross ? { cross: recordAttention(cross.m, cross.out, w.cross!.o.w, kvHeadOf(cfg.cross!)), afterCross } : {}),
-      mlpInput: pre ? f32(hm) : (afterCross ?? afterSelf),
-      output: f32(out),
+      ...(cross
+        ? { cross: recordAttention(cross.m, cross.out, w.cross!.o.w, kvHeadOf(cfg.cross!), read), afterCross }
+        : {}),
+      mlpInput: pre ? read.one(hm) : (afterCross ?? afterSelf),
+      output: read.one(out),
     },
   };
 }

@@ -3,7 +3,7 @@
 // gives its config, weights, tokenizer rule and lesson; the forward pass, greedy decoding and
 // run() are here, once. No vscode import. Every tf op is inside tf.tidy or disposed.
 import { tf } from '../runtime/backend';
-import { f32 } from '../runtime/read';
+import { f32, readSmall } from '../runtime/read';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from '../model';
 import { norm, type NormWeights } from '../layers/norms';
 import type { EmbeddingTable } from '../layers/embedding';
@@ -13,7 +13,7 @@ import type { HfTokenizer } from '../tokenizers/hfTokenizer';
 import { kvHeadOf, transformerBlock, type BlockRecord, type BlockWeights } from './block';
 import { runStack } from './stack';
 import { withLayer, type LayerList } from './streamedWeights';
-import { lighten } from '../../../shared/lazy';
+import { INLINE_BYTES, lighten } from '../../../shared/lazy';
 import { embedTokens, positionIds, type PositionKind } from './embedding';
 import { configOfLayer, type AttentionConfig, type BlockConfig, type LayerConfigs } from './config';
 import { SelfInputs } from './selfInputs';
@@ -181,7 +181,7 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
       run?: Run;
       signal?: AbortSignal;
       cache?: KvCache;
-      /** Light mode: each layer's record goes here as it is made, not into the result. */
+      /** Light mode: each layer's record goes here as it is made, not into the result, with only its small tensors read. */
       onLayer?: (layer: number, record: BlockRecord) => void;
     },
   ): Promise<ForwardResult> {
@@ -232,7 +232,7 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
           record,
           signal,
           progress: (l) => opts.run?.progress(l / (L + 1), `Layer ${l + 1} of ${L}`),
-          ...(opts.onLayer ? { onRecord: opts.onLayer } : {}),
+          ...(opts.onLayer ? { onRecord: opts.onLayer, read: readSmall(INLINE_BYTES) } : {}),
         },
       );
       x = stack.out;
@@ -368,7 +368,11 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
     const light: Stage[][] = [];
     const onLayer = run.options.light
       ? (l: number, rec: BlockRecord) =>
-          (light[l] = lighten(this.layerStages(kit, rec, l), (s, t) => s.id === `L${l}.input` && t.name === 'residual'))
+          (light[l] = lighten(
+            this.layerStages(kit, rec, l),
+            (s, t) => s.id === `L${l}.input` && t.name === 'residual',
+            INLINE_BYTES,
+          ))
       : undefined;
     const out = await this.forward(ids, { record: true, topK: run.topK, run, ...(onLayer ? { onLayer } : {}) });
     run.checkCancelled();

@@ -5,6 +5,7 @@ import { throwIfCancelled, yieldToEventLoop } from '../model';
 import { transformerBlock, type BlockInputs, type BlockRecord, type BlockWeights } from './block';
 import { configOfLayer, type LayerConfigs } from './config';
 import { withLayer, type LayerList } from './streamedWeights';
+import type { Reader } from '../runtime/read';
 
 export interface StackOptions {
   readonly record: boolean;
@@ -15,6 +16,8 @@ export interface StackOptions {
   readonly yieldEach?: boolean;
   /** With `record`: each layer's record is handed over here as it is made instead of collected (light mode). */
   readonly onRecord?: (layer: number, record: BlockRecord) => void;
+  /** How records read tensors out of tf (light mode: only the small ones). */
+  readonly read?: Reader;
 }
 
 /** A layer's inputs: the same for every layer, or chosen by its config (per-layer masks and RoPE: SelfInputs). */
@@ -43,7 +46,7 @@ export async function runStack(
       // Streamed layers are uploaded here and freed after the tidy.
       cur = withLayer(layers, l, (w) =>
         tf.tidy(() => {
-          const r = transformerBlock(input, w, configOfLayer(cfg, l), { ...layerInputs, layer: l }, opts.record);
+          const r = transformerBlock(input, w, configOfLayer(cfg, l), { ...layerInputs, layer: l }, opts.record, opts.read);
           if (r.record) {
             if (opts.onRecord) opts.onRecord(l, r.record);
             else records.push(r.record);
