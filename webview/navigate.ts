@@ -65,7 +65,9 @@ export function navigator(store: Store, loader: TensorLoader): Navigator {
       const trace = store.state.trace;
       if (!trace) return;
       void after(loader.ensure(trace, cursor), what(trace, cursor), () => {
-        if (store.state.trace === trace) store.dispatch({ type: 'cursor', cursor, from });
+        if (store.state.trace !== trace) return;
+        store.dispatch({ type: 'cursor', cursor, from });
+        loader.prefetch(trace, cursor);
       });
     },
     show: (trace, cursor, settings) => {
@@ -75,7 +77,10 @@ export function navigator(store: Store, loader: TensorLoader): Navigator {
       return after(
         loader.ensure(trace, cursor),
         what(trace, cursor),
-        () => apply(cursor),
+        () => {
+          apply(cursor);
+          loader.prefetch(trace, cursor);
+        },
         () => apply({ stage: 0, head: 0, view: 'heatmap' }),
       );
     },

@@ -3,7 +3,7 @@
 // budget (least recently used first out), and the grid's pooled thumbnails. A small trace arrives
 // whole and this asks for nothing.
 import { gridThumbnails, type GridThumbs } from '../shared/derived';
-import { EMPTY, isRemote, needsOf, type TensorRequest } from '../shared/lazy';
+import { EMPTY, isRemote, needsOf, stagesShown, type TensorRequest } from '../shared/lazy';
 import type { Cursor } from '../shared/protocol';
 import { headCount } from '../shared/tensorView';
 import type { TensorData, Trace } from '../shared/trace';
@@ -25,6 +25,8 @@ export class TensorLoader {
   /** Remote tensors holding data, least recently used first. */
   private readonly held: TensorData[] = [];
   private readonly thumbs = new WeakMap<Trace, GridThumbs>();
+  /** Fetches under way (the cursor's or a prefetch), by trace and request, so a move waits for one already asked. */
+  private readonly pending = new WeakMap<Trace, Map<string, Promise<void>>>();
 
   constructor(
     private readonly source: TensorSource,
@@ -57,11 +59,48 @@ export class TensorLoader {
       this.touch(trace, cursor);
       return undefined;
     }
-    return this.source.tensors(want).then((got) => {
-      if (got.length !== want.length) throw new Error(`asked for ${want.length} tensors, got ${got.length}`);
-      want.forEach((r, i) => this.install(trace, r, got[i]!));
-      this.touch(trace, cursor);
+    return this.load(trace, want).then(() => this.touch(trace, cursor));
+  }
+
+  /**
+   * The heads beside the cursor's (next, then previous) of the same stages, fetched in the
+   * background once the cursor's own are drawn, so Next and Previous head need no round trip.
+   * Failures are left to the move that needs them.
+   */
+  prefetch(trace: Trace, cursor: Cursor): void {
+    if (cursor.view === 'grid' || cursor.head < 0) return;
+    const heads = Math.max(
+      0,
+      ...stagesShown(trace, cursor).flatMap((s) =>
+        s.tensors.filter((t) => isRemote(t) && t.axes[0] === 'head').map((t) => t.shape[0]!),
+      ),
+    );
+    for (const head of [cursor.head + 1, cursor.head - 1]) {
+      if (head < 0 || head >= heads) continue;
+      const want = this.missing(trace, { ...cursor, head }).filter((r) => r.head !== undefined);
+      if (want.length) this.load(trace, want).catch(() => undefined);
+    }
+  }
+
+  /** Fetches `want`, joining fetches already under way for any of them. */
+  private load(trace: Trace, want: readonly TensorRequest[]): Promise<void> {
+    let pending = this.pending.get(trace);
+    if (!pending) this.pending.set(trace, (pending = new Map()));
+    const key = (r: TensorRequest): string => `${r.stage}\u0000${r.tensor}\u0000${r.head ?? ''}`;
+    const joined = want.map((r) => pending.get(key(r))).filter((p): p is Promise<void> => p !== undefined);
+    const fresh = want.filter((r) => !pending.has(key(r)));
+    const fetched =
+      fresh.length === 0
+        ? Promise.resolve()
+        : this.source.tensors(fresh).then((got) => {
+            if (got.length !== fresh.length) throw new Error(`asked for ${fresh.length} tensors, got ${got.length}`);
+            fresh.forEach((r, i) => this.install(trace, r, got[i]!));
+          });
+    const done = fetched.finally(() => {
+      for (const r of fresh) if (pending.get(key(r)) === done) pending.delete(key(r));
     });
+    for (const r of fresh) pending.set(key(r), done);
+    return Promise.all([done, ...joined]).then(() => undefined);
   }
 
   /** The grid's thumbnails: pooled here when the trace is whole, else fetched by ensure(). */

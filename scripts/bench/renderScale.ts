@@ -14,7 +14,7 @@ import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import * as http from 'node:http';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BERT_BASE, ensureScaleCheckpoint, GPT2_SMALL } from './checkpoints';
@@ -176,8 +176,20 @@ export async function renderScaleChild(dir: string, name: string, n: number): Pr
       return { firstPaintMs: w.attentionLensFirstPaintMs ?? NaN, indexFetchMs: w.benchIndexMs ?? NaN };
     });
     const heapFirst = await heap();
+    // ATTENTION_LENS_BENCH_PROFILE=1: the page's CPU profile of the head switches, for DevTools.
+    const profile = process.env.ATTENTION_LENS_BENCH_PROFILE === '1';
+    if (profile) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.start');
+    }
     const headMs = [];
     for (const h of ['1', '2', '3']) headMs.push(await move('head', h));
+    if (profile) {
+      const { profile: p } = (await cdp.send('Profiler.stop')) as { profile: unknown };
+      const out = path.join(ROOT, 'test-results', `bench-render-scale-${name}-${n}-heads.cpuprofile`);
+      writeFileSync(out, JSON.stringify(p));
+      process.stderr.write(`head switches' CPU profile: ${out}\n`);
+    }
     // Back to heads already loaded: the panel's own work, with no fetch.
     const cachedHeadMs = [await move('headTo', '1'), await move('headTo', '2'), await move('headTo', '3')];
     const stageMs = [];

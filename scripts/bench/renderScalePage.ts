@@ -52,6 +52,8 @@ const q = (sel: string): HTMLElement | null => document.querySelector(sel);
 const title = (): string => q('[data-testid="stage-title"]')?.textContent ?? '';
 const caption = (testid: string): string =>
   q(`figure:has([data-testid="heatmap-${testid}"]) figcaption`)?.textContent ?? '';
+/** The weights' caption names head `h` (a pooling or zoom note may follow it). */
+const showsHead = (h: string): boolean => new RegExp(`· head ${h}(?!\\d)`).test(caption('weights'));
 
 /** Resolves when `cond` holds, checked on every change of the panel's DOM. */
 function when(cond: () => boolean, timeoutMs = 120_000): Promise<void> {
@@ -66,7 +68,11 @@ function when(cond: () => boolean, timeoutMs = 120_000): Promise<void> {
     });
     const timer = setTimeout(() => {
       obs.disconnect();
-      reject(new Error(`timed out; title "${title()}", banner "${q('.banner')?.textContent ?? ''}"`));
+      reject(
+        new Error(
+          `timed out; title "${title()}", caption "${caption('weights')}", banner "${q('.banner')?.textContent ?? ''}"`,
+        ),
+      );
     }, timeoutMs);
     obs.observe(document.getElementById('app')!, {
       subtree: true,
@@ -86,12 +92,12 @@ w.benchMove = async (what, arg) => {
     await when(() => /attention weights/.test(title()) && q('[data-testid="heatmap-weights"]') !== null);
   } else if (what === 'head') {
     q('[aria-label="Next head"]')!.click();
-    await when(() => caption('weights').endsWith(`· head ${arg}`));
+    await when(() => showsHead(arg!));
   } else if (what === 'headTo') {
     const sel = q('[data-testid="head-select"]') as HTMLElement & { value: string };
     sel.value = arg!;
     sel.dispatchEvent(new Event('change'));
-    await when(() => caption('weights').endsWith(`· head ${arg}`));
+    await when(() => showsHead(arg!));
   } else if (what === 'stage') {
     q(`[data-testid="${arg === 'back' ? 'prev' : 'next'}-stage"]`)!.click();
     const [re, id] = arg === 'back' ? [/attention weights/, 'weights'] : [/context vectors/, 'context'];

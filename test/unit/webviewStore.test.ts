@@ -44,7 +44,7 @@ function mount(
   standalone = false,
   /** The host's whole trace, when `trace` is its index (big tensors fetched from it). */
   full?: Trace,
-  loaderOptions: { budget?: number; wholeUpTo?: number } = {},
+  loaderOptions: { budget?: number; wholeUpTo?: number; delayMs?: number } = {},
 ) {
   const store: StoreT = new m.store.Store({ trace, cursor });
   const root = document.getElementById('app')!;
@@ -54,6 +54,7 @@ function mount(
     {
       tensors: async (want) => {
         fetched.push([...want]);
+        if (loaderOptions.delayMs) await new Promise((r) => setTimeout(r, loaderOptions.delayMs));
         return want.map((r) => fetchTensor(full ?? trace, r));
       },
       thumbnails: async (max) => gridThumbnails(full ?? trace, max),
@@ -363,13 +364,21 @@ test('a big block is fetched one head at a time; the mean of heads fetches them 
   const asked = () => p.fetched.at(-1)!.map((r) => `${r.tensor}@${r.head ?? 'all'}`);
   p.fromHost({ type: 'cursor', cursor: { stage: at, head: 1, view: 'heatmap' } });
   await tick();
-  assert.deepEqual(asked(), ['weights@1', 'Q@1', 'K@1', 'V@1', 'scores@1']);
+  const names = (i: number) => p.fetched[i]!.map((r) => `${r.tensor}@${r.head ?? 'all'}`);
+  assert.deepEqual(names(0), ['weights@1', 'Q@1', 'K@1', 'V@1', 'scores@1']);
   const w = p.store.state.trace!.stages[at]!.tensors[0]!;
   const n = 9;
   assert.deepEqual(w.data.subarray(n, 2 * n), full.stages[at]!.tensors[0]!.data.subarray(n, 2 * n));
-  assert.ok(p.loader.has(w, 1) && !p.loader.has(w, 0) && !p.loader.has(w));
-  // Head 1 again: nothing to fetch, so the move renders at once.
+  assert.ok(p.loader.has(w, 1) && !p.loader.has(w));
+  // Once head 1 is on screen, its neighbour (head 0; there is no head 2) comes in the background.
+  assert.deepEqual(names(1), ['weights@0', 'Q@0', 'K@0', 'V@0', 'scores@0']);
+  assert.equal(p.fetched.length, 2);
+  assert.ok(p.loader.has(w, 0));
+  assert.deepEqual(w.data.subarray(0, n), full.stages[at]!.tensors[0]!.data.subarray(0, n));
+  // Head 0, and head 1 again: nothing to fetch, so the moves render at once.
   const count = p.fetched.length;
+  p.fromHost({ type: 'cursor', cursor: { stage: at, head: 0, view: 'heatmap' } });
+  assert.equal(p.store.state.cursor.head, 0);
   p.fromHost({ type: 'cursor', cursor: { stage: at, head: 1, view: 'lines' } });
   assert.equal(p.fetched.length, count);
   assert.equal(p.store.state.cursor.view, 'lines');
@@ -377,6 +386,33 @@ test('a big block is fetched one head at a time; the mean of heads fetches them 
   await tick();
   assert.deepEqual(asked(), ['weights@all', 'Q@all', 'K@all', 'V@all', 'scores@all']);
   assert.deepEqual(w.data, full.stages[at]!.tensors[0]!.data);
+  p.panel.dispose();
+});
+
+test('a move to a head still being prefetched waits for that fetch instead of asking again', async () => {
+  const full = withQkv(makeTrace(1, 3, 3));
+  const p = mount(traceIndex(full, 0), { stage: 0, head: 0, view: 'heatmap' }, undefined, false, full, {
+    wholeUpTo: 0,
+    delayMs: 30,
+  });
+  const at = full.stages.findIndex((s) => s.id === 'L0.weights');
+  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  p.fromHost({ type: 'cursor', cursor: { stage: at, head: 1, view: 'heatmap' } });
+  await wait(45);
+  assert.equal(p.store.state.cursor.head, 1);
+  // Heads 2 and 0 were asked for as head 1 was drawn, and are still on their way.
+  const heads = () => p.fetched.map((f) => [...new Set(f.map((r) => r.head))].join());
+  assert.deepEqual(heads(), ['1', '2', '0']);
+  const w = p.store.state.trace!.stages[at]!.tensors[0]!;
+  assert.ok(!p.loader.has(w, 2));
+  p.fromHost({ type: 'cursor', cursor: { stage: at, head: 2, view: 'heatmap' } });
+  assert.equal(p.store.state.cursor.head, 1, 'not moved before head 2 is here');
+  await wait(45);
+  assert.equal(p.store.state.cursor.head, 2);
+  assert.deepEqual(heads().slice(0, 3), ['1', '2', '0'], 'head 2 was not asked for twice');
+  assert.equal(p.fetched.filter((f) => f.some((r) => r.head === 2)).length, 1);
+  await wait(45);
+  assert.deepEqual(w.data, full.stages[at]!.tensors[0]!.data, 'every head is the host’s');
   p.panel.dispose();
 });
 
