@@ -100,6 +100,11 @@ export class LayerCache {
     return stages;
   }
 
+  /** Layer `layer`'s stages if they are cached, leaving the cache's order as it is. */
+  peek(layer: number): Stage[] | undefined {
+    return this.layers.get(layer);
+  }
+
   /** One tensor's numbers, from the trace or its recomputed layer. */
   data(stageId: string, tensor: string): Float32Array {
     const stage = this.trace.stages.find((s) => s.id === stageId);

@@ -23,6 +23,8 @@ interface Entry {
   readonly light?: Recompute;
   /** A light trace's recomputed layers. */
   readonly layers?: LayerCache;
+  /** Pooled once, by the first grid that asks at this size. */
+  thumbs?: { readonly max: number; readonly grid: GridThumbs };
 }
 
 export class TraceStore {
@@ -66,10 +68,22 @@ export class TraceStore {
     });
   }
 
-  /** Pooled where the tensors are; a light trace's layers are recomputed one at a time as the pooling reads them. */
+  /**
+   * Pooled where the tensors are, once per size. A light trace's layers are recomputed one at a
+   * time as the pooling reads them, past its own cache, so the layers the panel shows stay cached.
+   */
   thumbnails(id: number, max: number): GridThumbs {
     const entry = this.touch(id);
-    if (!entry.light) return gridThumbnails(entry.trace, max);
+    if (entry.thumbs?.max === max) return entry.thumbs.grid;
+    const grid = entry.light ? this.pooledLight(entry, entry.light, max) : gridThumbnails(entry.trace, max);
+    entry.thumbs = { max, grid };
+    return grid;
+  }
+
+  private pooledLight(entry: Entry, light: Recompute, max: number): GridThumbs {
+    // Layers the panel has open are read where they are; the rest are made one at a time and let go.
+    const shown = entry.layers!;
+    const layers = new LayerCache(entry.trace, (t, l) => shown.peek(l) ?? light.recompute(t, l), 1);
     const lazy: Trace = {
       ...entry.trace,
       stages: entry.trace.stages.map((s) =>
@@ -79,7 +93,7 @@ export class TraceStore {
               tensors: s.tensors.map((t) => {
                 if (!isRemote(t)) return t;
                 const { remote: _remote, data: _data, ...rest } = t;
-                const get = (): Float32Array => entry.layers!.data(s.id, t.name);
+                const get = (): Float32Array => layers.data(s.id, t.name);
                 return Object.defineProperty(rest, 'data', { get, enumerable: true }) as TensorData;
               }),
             }

@@ -9,7 +9,8 @@ import { initBackend } from '../../src/model/runtime/backend';
 import { getModel } from '../../src/model/open/builtins';
 import { TraceStore } from '../../src/worker/traceStore';
 import { EngineClient } from '../../src/engine/client';
-import { hasRemote, isRemote, traceIndex, type TensorRequest } from '../../shared/lazy';
+import { hasRemote, isRemote, lighten, traceIndex, type TensorRequest } from '../../shared/lazy';
+import { makeTrace } from './traceFixture';
 import { gridThumbnails } from '../../shared/derived';
 import { headCount } from '../../shared/tensorView';
 import type { TensorData, Trace } from '../../shared/trace';
@@ -193,8 +194,9 @@ test('light mode: a layer recomputed from the input the trace kept is the eager 
   // Through the store: fetches and thumbnails of a light trace are the eager run's.
   const store = new TraceStore();
   let released = 0;
+  const recomputed: number[] = [];
   const { trace: index, held } = store.admit(light, 2 ** 30, {
-    recompute: (t, l) => model.recomputeLayer!(t, l),
+    recompute: (t, l) => (recomputed.push(l), model.recomputeLayer!(t, l)),
     release: () => released++,
   });
   const got = store.fetch(held!.id, everyTensor(index));
@@ -202,10 +204,35 @@ test('light mode: a layer recomputed from the input the trace kept is the eager 
     const full = eager.stages.find((s) => s.id === r.stage)!.tensors.find((t) => t.name === r.tensor)!;
     sameBits(got[k]!, full, `light fetch ${r.stage}/${r.tensor}`);
   });
-  assert.deepEqual(store.thumbnails(held!.id, 32), gridThumbnails(eager, 32));
+  const count = recomputed.length;
+  const thumbs = store.thumbnails(held!.id, 32);
+  assert.deepEqual(thumbs, gridThumbnails(eager, 32));
+  assert.equal(recomputed.length, count, 'the pooling read the layers already made');
+  assert.equal(store.thumbnails(held!.id, 32), thumbs, 'pooled once');
   store.release(held!.id);
   assert.equal(released, 1, 'the model lease goes with the trace');
   assert.equal(tf.memory().numTensors, before);
+});
+
+test('pooling a light trace for the grid recomputes the layers not open, and leaves the open ones cached', () => {
+  const full = makeTrace(4, 2, 3);
+  const layerOf = (l: number) => full.stages.filter((s) => s.layer === l);
+  const store = new TraceStore(0);
+  const made: number[] = [];
+  const light = { ...full, stages: lighten(full.stages, () => false, 0) };
+  const { held } = store.admit(light, 2 ** 30, {
+    recompute: (_t, l) => (made.push(l), layerOf(l)),
+    release: () => {},
+  });
+  const weights = (l: number) => ({ stage: layerOf(l).find((s) => s.kind === 'normalise')!.id, tensor: 'weights' });
+  store.fetch(held!.id, [weights(1), weights(2)]);
+  assert.deepEqual(made, [1, 2]);
+  assert.deepEqual(store.thumbnails(held!.id, 8), gridThumbnails(full, 8));
+  // Layers 1 and 2 were read from the cache; 0 and 3 made for the heads, and again for the rollout
+  // (3 tokens; past ROLLOUT_MAX_TOKENS there is none).
+  assert.deepEqual(made, [1, 2, 0, 3, 0, 3]);
+  store.fetch(held!.id, [weights(1), weights(2)]);
+  assert.deepEqual(made, [1, 2, 0, 3, 0, 3], 'layers 1 and 2 are still cached');
 });
 
 test(
