@@ -5,6 +5,7 @@
 import { gridThumbnails, type GridThumbs } from '../shared/derived';
 import { EMPTY, isRemote, needsOf, stagesShown, type TensorRequest } from '../shared/lazy';
 import type { Cursor } from '../shared/protocol';
+import { moveLayer } from '../shared/navigation';
 import { headCount } from '../shared/tensorView';
 import type { TensorData, Trace } from '../shared/trace';
 import { THUMB } from './draw/thumb';
@@ -63,9 +64,10 @@ export class TensorLoader {
   }
 
   /**
-   * The heads beside the cursor's (next, then previous) of the same stages, fetched in the
-   * background once the cursor's own are drawn, so Next and Previous head need no round trip.
-   * Failures are left to the move that needs them.
+   * What the next move most likely shows, fetched in the background once the cursor's own is
+   * drawn: the heads beside it (next, then previous), then the same head and part of the next
+   * layer (which a light run makes again in the worker). Only for blocks fetched a head at a time;
+   * failures are left to the move that needs them.
    */
   prefetch(trace: Trace, cursor: Cursor): void {
     if (cursor.view === 'grid' || cursor.head < 0) return;
@@ -75,9 +77,14 @@ export class TensorLoader {
         s.tensors.filter((t) => isRemote(t) && t.axes[0] === 'head').map((t) => t.shape[0]!),
       ),
     );
-    for (const head of [cursor.head + 1, cursor.head - 1]) {
-      if (head < 0 || head >= heads) continue;
-      const want = this.missing(trace, { ...cursor, head }).filter((r) => r.head !== undefined);
+    const next = moveLayer(trace, cursor, 1);
+    const later = (trace.stages[next.stage]?.layer ?? -1) > (trace.stages[cursor.stage]?.layer ?? Infinity);
+    const guesses = [
+      ...[cursor.head + 1, cursor.head - 1].filter((h) => h >= 0 && h < heads).map((head) => ({ ...cursor, head })),
+      ...(later ? [next] : []),
+    ];
+    for (const c of guesses) {
+      const want = this.missing(trace, c).filter((r) => r.head !== undefined);
       if (want.length) this.load(trace, want).catch(() => undefined);
     }
   }

@@ -416,6 +416,25 @@ test('a move to a head still being prefetched waits for that fetch instead of as
   p.panel.dispose();
 });
 
+test('after a head is drawn, the same head of the next layer comes in the background; not past the last layer', async () => {
+  const full = withQkv(makeTrace(2, 1, 3));
+  const p = mount(traceIndex(full, 0), { stage: 0, head: 0, view: 'heatmap' }, undefined, false, full, {
+    wholeUpTo: 0,
+  });
+  const at = (id: string) => full.stages.findIndex((s) => s.id === id);
+  const asked = () => p.fetched.map((f) => [...new Set(f.map((r) => `${r.stage}@${r.head}`))].join());
+  p.fromHost({ type: 'cursor', cursor: { stage: at('L0.weights'), head: 0, view: 'heatmap' } });
+  await tick();
+  assert.deepEqual(asked(), ['L0.weights@0,L0.qkv@0,L0.scores@0', 'L1.weights@0,L1.qkv@0,L1.scores@0']);
+  const w1 = p.store.state.trace!.stages[at('L1.weights')]!.tensors[0]!;
+  assert.ok(p.loader.has(w1, 0));
+  p.fromHost({ type: 'cursor', cursor: { stage: at('L1.weights'), head: 0, view: 'heatmap' } });
+  assert.equal(p.store.state.cursor.stage, at('L1.weights'), 'drawn at once');
+  await tick();
+  assert.equal(p.fetched.length, 2, 'the last layer does not wrap round to layer 0');
+  p.panel.dispose();
+});
+
 test('under a small budget the panel lets go of blocks it left, and fetches them again on return', async () => {
   const full = withQkv(makeTrace(2, 2, 3));
   const p = mount(traceIndex(full, 0), { stage: 0, head: 0, view: 'heatmap' }, undefined, false, full, {

@@ -46,7 +46,14 @@ export async function runStack(
       // Streamed layers are uploaded here and freed after the tidy.
       cur = withLayer(layers, l, (w) =>
         tf.tidy(() => {
-          const r = transformerBlock(input, w, configOfLayer(cfg, l), { ...layerInputs, layer: l }, opts.record, opts.read);
+          const r = transformerBlock(
+            input,
+            w,
+            configOfLayer(cfg, l),
+            { ...layerInputs, layer: l },
+            opts.record,
+            opts.read,
+          );
           if (r.record) {
             if (opts.onRecord) opts.onRecord(l, r.record);
             else records.push(r.record);
