@@ -25,6 +25,8 @@ export interface LensConfig {
   readonly threads: number;
   /** Runs whose estimated memory exceeds this are refused before they start (MB). */
   readonly memoryBudgetMB: number;
+  /** Whole runs kept on disk for a reloaded panel, at most this many MB; 0 = none. */
+  readonly restoreCacheMB: number;
   /** The watchdog: a run still going after this many seconds is stopped and the worker restarted; 0 = never. */
   readonly runTimeoutSeconds: number;
   /** The panel's Continue: how many tokens and how, at first (attentionLens.generate.*). */
@@ -48,6 +50,7 @@ export const INTEGER_SETTINGS = {
   threads: [0, 8, 0],
   memoryBudgetMB: [64, 65536, DEFAULT_MEMORY_BUDGET_MB],
   runTimeoutSeconds: [0, 3600, 300],
+  restoreCacheMB: [0, 4096, 256],
   'generate.tokens': [1, MAX_CONTINUE_TOKENS, DEFAULT_GENERATE.tokens],
   'generate.topK': [0, 1_000_000, DEFAULT_GENERATE.sampling.topK],
   'generate.seed': [0, MAX_SEED, DEFAULT_GENERATE.sampling.seed],
@@ -108,6 +111,7 @@ export function readConfig(): LensConfig {
     threads: int('threads'),
     memoryBudgetMB: int('memoryBudgetMB'),
     runTimeoutSeconds: int('runTimeoutSeconds'),
+    restoreCacheMB: int('restoreCacheMB'),
     generate: {
       tokens: int('generate.tokens'),
       mode: oneOf(read(c, 'generate.decoding'), ['greedy', 'sampling'] as const),

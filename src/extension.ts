@@ -1,9 +1,11 @@
 // Wiring only: create the services, register commands, providers and the panel serializer.
 import * as vscode from 'vscode';
+import * as path from 'node:path';
 import { EngineClient } from './engine/client';
 import { Session } from './session';
 import { PanelManager, PANEL_VIEW_TYPE } from './panel/panel';
 import { rerunLast, restoreRun, visualiseSelection } from './commands/visualise';
+import { RestoreCache } from './panel/restoreCache';
 import { exportRunSafetensors } from './commands/exportTrace';
 import { registerStepCommands } from './commands/steps';
 import { registerChooseCommands } from './commands/choose';
@@ -49,7 +51,18 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   let shown = session.trace;
   const decorations = new AttentionDecorations(session, () => readConfig().decorations && panels.isOpen, fill);
   const configs = new ConfigChecker(context.asAbsolutePath('dist/configWorker.js'));
-  const deps: ConfigDeps = { session, engine, panels, log, configs };
+  const storage = context.globalStorageUri;
+  const restore =
+    storage.scheme === 'file'
+      ? {
+          cache: new RestoreCache(path.join(storage.fsPath, 'restore'), {
+            capBytes: () => readConfig().restoreCacheMB * 2 ** 20,
+            entryBytes: 64 * 2 ** 20,
+          }),
+          stamps: [context.asAbsolutePath('dist/worker.js'), context.asAbsolutePath('models')],
+        }
+      : undefined;
+  const deps: ConfigDeps = { session, engine, panels, log, configs, ...(restore ? { restore } : {}) };
   const setContext = (key: string, value: unknown): Thenable<unknown> =>
     vscode.commands.executeCommand('setContext', key, value);
 

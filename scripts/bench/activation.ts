@@ -74,6 +74,8 @@ export function timeActivation(bundle: string): ActivationTiming {
       subscriptions: [] as unknown[],
       extensionUri: anything(),
       extensionPath: '/fake',
+      // The restore cache's folder: made only when a run is kept, which activation never does.
+      globalStorageUri: { scheme: 'file', fsPath: '/fake/global-storage' },
       asAbsolutePath: (p: string) => p,
     };
     const api = ext.activate(context);

@@ -10,6 +10,7 @@ import type { PanelManager } from '../panel/panel';
 import type { Trace } from '../../shared/trace';
 import { filePathOf } from '../../shared/catalog';
 import { confirmUntrustedLoad } from './trust';
+import { fileStamps, RestoreCache } from '../panel/restoreCache';
 import { notificationText } from '../../shared/escape';
 import { carryCursor } from '../../shared/derived';
 import { DEFAULT_CURSOR, type Cursor, type RunRef } from '../../shared/protocol';
@@ -25,6 +26,15 @@ export interface VisualiseDeps {
   readonly engine: EngineClient;
   readonly panels: PanelManager;
   readonly log: vscode.LogOutputChannel;
+  /** Whole runs kept on disk for a reloaded panel; `stamps` name the extension's own files (built-in models, worker). */
+  readonly restore?: { readonly cache: RestoreCache; readonly stamps: readonly string[] };
+}
+
+/** The restore cache's key of `request`: it, and the stamps of the model files it reads. */
+async function cacheKey(deps: VisualiseDeps, request: RunRequest): Promise<string> {
+  const file = filePathOf(request.modelId);
+  const paths = [file, request.config?.baseDir].filter((p): p is string => p !== undefined);
+  return RestoreCache.key(request, await fileStamps([...(deps.restore?.stamps ?? []), ...paths]));
 }
 
 /** Hard limit on what is sent to the worker at all; models truncate further to their own maximum. */
@@ -75,6 +85,13 @@ export async function runAndShow(
           { title, request, ...(source ? { source } : {}) },
         );
         deps.panels.show();
+        // A big run stays in the worker and is made again on reload; a whole one is kept for it.
+        if (deps.restore?.cache.enabled && !deps.engine.holds(trace)) {
+          const restore = deps.restore;
+          void cacheKey(deps, request)
+            .then((key) => restore.cache.put(key, trace))
+            .then((kept) => kept && deps.log.info('kept the run for a reload of the panel'));
+        }
         return trace;
       } catch (err) {
         if (err instanceof EngineError && err.code === 'cancelled') {
@@ -153,6 +170,16 @@ export async function restoreRun(deps: VisualiseDeps, ref: RunRef, cursor: Curso
   if (fromWorkspace && !vscode.workspace.isTrusted) {
     deps.log.info('not restoring the last run: it loads files of an untrusted workspace');
     return false;
+  }
+  if (deps.restore?.cache.enabled) {
+    const started = Date.now();
+    const kept = await deps.restore.cache.get(await cacheKey(deps, ref.request));
+    if (kept) {
+      deps.session.set(kept, ref.source, clampCursor(cursor ?? DEFAULT_CURSOR, kept), ref);
+      deps.panels.show();
+      deps.log.info(`restored the panel's run from the cache in ${Date.now() - started} ms (not run again)`);
+      return true;
+    }
   }
   return (await runAndShow(deps, ref.title, ref.request, ref.source, cursor ?? DEFAULT_CURSOR)) !== undefined;
 }

@@ -16,6 +16,8 @@ export interface Session {
   readonly url: string;
   readonly serverOutput: () => string;
   readonly consoleLines: string[];
+  /** code-server's user data folder (settings, the extensions' global storage). */
+  readonly userDataDir: string;
   shot(name: string): Promise<string>;
   close(): Promise<void>;
 }
@@ -87,6 +89,7 @@ export async function launch(opts: LaunchOptions = {}): Promise<Session> {
       browser: b,
       url,
       consoleLines,
+      userDataDir,
       serverOutput: server.output,
       shot: async (name) => {
         const file = path.join(RESULTS, `${name}.png`);

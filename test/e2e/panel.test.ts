@@ -2,7 +2,7 @@
 // what-if, export, reload; untrusted token text stays text. Screenshots in light and dark.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdtempSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, mkdtempSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame } from 'playwright-core';
@@ -142,12 +142,24 @@ test('head view and all-heads grid', async () => {
   await frame.locator('[data-testid="heatmap-weights"]').waitFor();
 });
 
-test('the panel comes back after a window reload with the same stage', async () => {
+test('the panel comes back after a window reload with the same stage, read from the restore cache', async () => {
   const before = await title();
+  const header = async (): Promise<string> => (await frame.locator('header.model').textContent()) ?? '';
+  // The run's own elapsed time is in the header: a run made again would (almost surely) differ.
+  const ran = await header();
+  const dir = path.join(s.userDataDir, 'User', 'globalStorage', 'attention-lens.attention-lens', 'restore');
+  const kept = (): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.trace')) : []);
+  for (const t0 = Date.now(); kept().length === 0 && Date.now() - t0 < 15_000; )
+    await new Promise((r) => setTimeout(r, 200));
+  assert.ok(kept().length > 0, `a run is kept in ${dir}`);
+  const used = (): number => Math.max(...kept().map((f) => statSync(path.join(dir, f)).mtimeMs));
+  const keptAt = used();
   await runCommand(s.page, 'Developer: Reload Window');
   await s.page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
   frame = await panelFrame(s.page, '[data-testid="stage-title"]', 60_000);
   assert.equal(await title(), before);
+  assert.equal(await header(), ran, 'the very run, not a new one');
+  assert.ok(used() > keptAt, 'the kept run was read (reading marks it used)');
   await s.shot('panel-light-restored');
 });
 
