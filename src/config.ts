@@ -41,6 +41,7 @@ export const RESTRICTED_SETTINGS = [
   'threads',
   'memoryBudgetMB',
   'runTimeoutSeconds',
+  'restoreCacheMB',
 ] as const;
 
 /** Integer settings: [min, max, default]; anything else read is clamped or replaced by the default. */
