@@ -94,6 +94,7 @@ export function buildGrid(
     observer?.observe(canvas);
     return cell;
   };
+  const encoderDecoder = thumbs.sections.some((sec) => sec.kind === 'cross');
   const sections = thumbs.sections.map((sec) => {
     const heads = Math.max(...sec.rows.map((r) => r.heads.length));
     const shared = sectionMax(sec, by);
@@ -232,7 +233,7 @@ export function buildGrid(
       'p',
       { class: 'muted' },
       thumbs.rollout
-        ? 'Rollout (Abnar & Zuidema, 2020) multiplies the self-attention layers’ head-averaged weights, each mixed half-and-half with the identity for the residual connection: how much each token’s final state draws on each input token.'
+        ? `Rollout (Abnar & Zuidema, 2020) multiplies the ${encoderDecoder ? 'encoder’s ' : ''}self-attention layers’ head-averaged weights, each mixed half-and-half with the identity for the residual connection: how much each token’s final state draws on each input token.${encoderDecoder ? ' It follows one sequence through its own layers, so the decoder’s masked self-attention and the cross-attention are not in it.' : ''}`
         : `Rollout is left out beyond ${ROLLOUT_MAX_TOKENS} tokens (it multiplies one n × n matrix per layer), or when the model has no self-attention over its input.`,
     ),
     rolloutBox,
