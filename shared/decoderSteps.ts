@@ -10,7 +10,7 @@ import type { Stage, Trace } from './trace';
 import { findTensor } from './trace';
 
 /** What the decoder reads at position 0 (decoder_start_token_id): not among the trace's output tokens. */
-export const START_LABEL = '⟨start⟩';
+export const START_LABEL = '‹start›';
 
 /** The decoder's per-layer attention blocks (weights [head, T_out, keys]), not per-step ones (the RNN seq2seq models). */
 function decoderBlocks(trace: Trace): AttentionBlock[] {

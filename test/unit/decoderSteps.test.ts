@@ -156,7 +156,7 @@ test('labels: the decoder reads the start token, then the previous step’s outp
       stepSentence(trace, 2),
       `Output step 3 of ${out.length} reads ‘${tokenLabel(out[1]!)}’ and produces ‘${tokenLabel(out[2]!)}’ (${p}%)`,
     );
-    assert.match(stepSentence(trace, 0), /^Output step 1 of \d+ reads ‘⟨start⟩’ and produces /);
+    assert.match(stepSentence(trace, 0), /^Output step 1 of \d+ reads ‘‹start›’ and produces /);
     // The decoded output as per-step pieces is the same text as the panel's decoded output.
     assert.equal(
       decodedPieces(trace)

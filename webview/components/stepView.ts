@@ -94,7 +94,7 @@ export function stepView(ctx: PanelContext, trace: Trace, stage: Stage, head: nu
   });
   const error = h('span', { class: 'range-error', 'data-testid': 'step-error', role: 'alert' });
   slider.addEventListener('input', () => moveTo(Number(slider.value) - 1));
-  number.addEventListener('change', () => {
+  const typed = (): void => {
     const v = Number(number.value);
     if (!Number.isInteger(v) || v < 1 || v > T) {
       error.textContent = `Give a whole output step from 1 to ${T}.`;
@@ -102,6 +102,10 @@ export function stepView(ctx: PanelContext, trace: Trace, stage: Stage, head: nu
     }
     error.textContent = '';
     moveTo(v - 1);
+  };
+  number.addEventListener('change', typed);
+  number.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') typed();
   });
   const heads = h('input', { type: 'checkbox', 'data-testid': 'step-all-heads' });
   heads.checked = allHeads;
@@ -133,7 +137,7 @@ export function stepView(ctx: PanelContext, trace: Trace, stage: Stage, head: nu
     h(
       'p',
       { class: 'muted' },
-      `Decoder layer ${dec.layer}. At step t the decoder reads the token produced at step t − 1 (${decoderInputLabel(trace, 0)}, the start token, at step 1) and produces the token of step t. Steps are counted from 1.`,
+      `Decoder layer ${dec.layer}, one output step at a time (counted from 1): at step t the decoder reads the token it produced at step t − 1 (at step 1, the start token, shown as ${decoderInputLabel(trace, 0)}) and produces the token of step t.`,
     ),
     bar,
     sentence,
@@ -155,9 +159,10 @@ export function stepView(ctx: PanelContext, trace: Trace, stage: Stage, head: nu
     title: string,
     colAxis: string,
     caption: string,
+    note: string,
   ): { el: HTMLElement; fig: Figure } => {
     const m = stepMatrix(r, colAxis);
-    const t = tensor('weights', [m.rows, m.cols], ['heads', 'keys'], m.data);
+    const t = tensor('weights', [m.rows, m.cols], [allHeads ? 'heads' : 'head', 'key'], m.data);
     const fig = matrixFigure(ctx, { matrix: m, tensor: t, head, colourMap, caption, testid });
     const top = strongestKeys(r, 0)
       .map((k) => `‘${r.keyLabels[k.key]}’ (#${k.key}) ${formatValue(k.weight)}`)
@@ -167,6 +172,7 @@ export function stepView(ctx: PanelContext, trace: Trace, stage: Stage, head: nu
       'section',
       { class: 'step-section', 'data-testid': `${testid}-section`, 'data-values': JSON.stringify(Array.from(r.data)) },
       h('h4', {}, title),
+      h('p', { class: 'muted' }, note),
       fig.el,
       h('p', { class: 'muted', 'data-testid': `${testid}-top` }, `${who}, largest: ${top}`),
     );
@@ -189,29 +195,32 @@ export function stepView(ctx: PanelContext, trace: Trace, stage: Stage, head: nu
     figures.forEach((f) => f.dispose?.());
     figures = [];
     const parts: HTMLElement[] = [];
-    const headOf = head;
     if (dec.self) {
-      const r = stepRows(trace, dec.self, t, headOf, allHeads);
+      const r = stepRows(trace, dec.self, t, head, allHeads);
       const s = section(
         r,
         'step-self',
         `Decoder masked self-attention: step ${t + 1} over decoder positions 1…${t + 1}`,
         'decoder input',
-        `row ${t + 1} of the masked self-attention weights; each key is labelled by the decoder input at its position; positions after step ${t + 1} are masked (hatched)`,
+        `masked self-attention weights, row ${t + 1}`,
+        `Each key is labelled by the decoder input at its position; positions after step ${t + 1} are masked (hatched): the decoder may not look ahead.`,
       );
       parts.push(s.el);
       figures.push(s.fig);
     }
     if (dec.cross) {
-      const r = stepRows(trace, dec.cross, t, headOf, allHeads);
+      const r = stepRows(trace, dec.cross, t, head, allHeads);
       const s = section(
         r,
         'step-cross',
         `Cross-attention (output → input): step ${t + 1} over the ${r.keys} input tokens`,
         'input',
-        `row ${t + 1} of the cross-attention weights: how much output step ${t + 1} reads each input token`,
+        `cross-attention weights, row ${t + 1}`,
+        `How much output step ${t + 1} reads each input token.`,
       );
-      parts.push(s.el);
+      // On a cross-attention stage its row comes first.
+      if (stage.attention?.keys === 'input') parts.unshift(s.el);
+      else parts.push(s.el);
       figures.push(s.fig);
     }
     body.replaceChildren(...parts);
