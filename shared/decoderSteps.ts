@@ -4,13 +4,12 @@
 // the input tokens (cross-attention), and produces the token at t. Derived from the per-layer
 // [head, T_out, T] weights the trace already has: no stage per step. Pure: no DOM, no tfjs.
 import { attentionBlocks, stepsOf, type AttentionBlock } from './navigation';
-import { tokenLabel } from './tensorView';
+import { decoderInputLabel, tokenLabel } from './tensorView';
 import type { Cursor } from './protocol';
 import type { Stage, Trace } from './trace';
 import { findTensor } from './trace';
 
-/** What the decoder reads at position 0 (decoder_start_token_id): not among the trace's output tokens. */
-export const START_LABEL = '‹start›';
+export { START_LABEL, decoderInputLabel } from './tensorView';
 
 /** The decoder's per-layer attention blocks (weights [head, T_out, keys]), not per-step ones (the RNN seq2seq models). */
 function decoderBlocks(trace: Trace): AttentionBlock[] {
@@ -69,12 +68,6 @@ export function decoderLayerOf(trace: Trace, stage: Stage | undefined): DecoderL
 
 /** Output steps (decoder positions) of the trace. */
 export const stepCount = (trace: Trace): number => trace.outputTokens?.length ?? 0;
-
-/** The decoder input at position t: the start token at 0, else the token produced at t − 1. */
-export function decoderInputLabel(trace: Trace, t: number): string {
-  const prev = t > 0 ? trace.outputTokens?.[t - 1] : undefined;
-  return prev ? tokenLabel(prev) : START_LABEL;
-}
 
 export interface Produced {
   readonly id: number;

@@ -171,8 +171,15 @@ test('dark: step through the cross-attention stage; what each step reads and pro
   await frame.click('[data-testid="view-heatmap"]');
   await frame.locator('[data-testid="heatmap-weights"]').waitFor();
   assert.equal(await frame.getAttribute('[data-testid="heatmap-weights"]', 'data-focus-row'), '2');
+  // Its queries are labelled by the token each decoder position reads, as the step view's are.
+  assert.deepEqual(
+    JSON.parse((await frame.getAttribute('[data-testid="heatmap-weights"]', 'data-row-label-text')) ?? '[]'),
+    ['‹start›', ...out.slice(0, -1).map(tokenLabel)],
+  );
   const heat = (await frame.textContent('[data-testid="readout-weights"]')) ?? '';
   assert.deepEqual(largest(heat), largest(crossTop), `${heat} vs ${crossTop}`);
+  assert.match(heat, /^query 0 \(#2\), largest: /, 'row 3 reads the 0 produced at step 2');
+  await s!.shot('encdec-steps-dark-heatmap-row3');
 });
 
 test('dark: the editor hover on cross-attention names the panel’s step and the steps that read an input character', async () => {

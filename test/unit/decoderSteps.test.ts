@@ -31,7 +31,7 @@ import type { Trace } from '../../shared/trace';
 import { assertClose, decodeArr, type Arr } from './fixtureTools';
 import { stepMatrix, stepOfCursor } from '../../webview/components/stepView';
 import { decodedPieces } from '../../webview/components/predictions';
-import { decodedOutput, tokenLabel } from '../../shared/tensorView';
+import { decodedOutput, toMatrix, tokenLabel } from '../../shared/tensorView';
 
 interface Fixture {
   text: string;
@@ -247,4 +247,23 @@ test('the editor hover on cross-attention: each output step with what it reads a
   assert.equal(f.rank, 1 + row.filter((x) => x > f.weight).length);
   assert.equal(f.keys, K);
   assert.equal(readBy(trace, { ...c, row: undefined }, key, 4)!.focused, undefined);
+});
+
+test('the heatmaps label a decoder position by the token it reads: Y, the weights’ queries and the self-attention keys', () => {
+  const trace = traces[0]!;
+  const out = trace.outputTokens!;
+  const reads = [START_LABEL, ...out.slice(0, -1).map(tokenLabel)];
+  const of = (id: string, name: string) => trace.stages[at(trace, id)]!.tensors.find((x) => x.name === name)!;
+  assert.deepEqual(
+    toMatrix(trace, of('dec.embedding', 'Y'), 0).rowLabels,
+    reads,
+    'Y row 0 is the start token’s embedding',
+  );
+  const self = toMatrix(trace, of('dec0.self.weights', 'weights'), 1);
+  assert.deepEqual(self.rowLabels, reads);
+  assert.deepEqual(self.colLabels, reads);
+  const cross = toMatrix(trace, of('dec1.cross.weights', 'weights'), -1);
+  assert.deepEqual(cross.rowLabels, reads);
+  assert.deepEqual(cross.colLabels, trace.tokens.map(tokenLabel));
+  assert.deepEqual(toMatrix(trace, of('enc0.weights', 'weights'), 0).rowLabels, trace.tokens.map(tokenLabel));
 });
