@@ -226,6 +226,7 @@ test('dark: the grid has the three kinds of attention, each labelled, rows by la
     (await frame.locator('.grid-view > p.muted').last().textContent()) ?? '',
     /encoder’s self-attention layers.*decoder’s masked self-attention and the cross-attention are not in it/,
   );
+  await frame.locator('[data-testid="heads-grid-cross"]').scrollIntoViewIfNeeded();
   await s!.shot('encdec-steps-dark-grid');
 });
 
@@ -247,5 +248,6 @@ test('light: the step view and the grid', async () => {
   await s!.shot('encdec-steps-light-step5');
   await frame.click('[data-testid="view-grid"]');
   await frame.locator('[data-testid="heads-grid-cross"]').waitFor();
+  await frame.locator('[data-testid="heads-grid-decoder-self"]').scrollIntoViewIfNeeded();
   await s!.shot('encdec-steps-light-grid');
 });

@@ -31,6 +31,7 @@ import type { Trace } from '../../shared/trace';
 import { assertClose, decodeArr, type Arr } from './fixtureTools';
 import { stepMatrix, stepOfCursor } from '../../webview/components/stepView';
 import { decodedPieces } from '../../webview/components/predictions';
+import { weightsCube } from '../../webview/attentionViews';
 import { decodedOutput, toMatrix, tokenLabel } from '../../shared/tensorView';
 
 interface Fixture {
@@ -266,4 +267,16 @@ test('the heatmaps label a decoder position by the token it reads: Y, the weight
   assert.deepEqual(cross.rowLabels, reads);
   assert.deepEqual(cross.colLabels, trace.tokens.map(tokenLabel));
   assert.deepEqual(toMatrix(trace, of('enc0.weights', 'weights'), 0).rowLabels, trace.tokens.map(tokenLabel));
+});
+
+test('the head, text and neuron views’ labels: a decoder position by the token it reads', () => {
+  const trace = traces[0]!;
+  const reads = [START_LABEL, ...trace.outputTokens!.slice(0, -1).map(tokenLabel)];
+  const dec = decoderLayerOf(trace, trace.stages[at(trace, 'dec0.self.weights')]!)!;
+  const self = weightsCube(dec.self!, trace)!;
+  assert.deepEqual(self.rowLabels, reads);
+  assert.deepEqual(self.colLabels, reads);
+  const cross = weightsCube(dec.cross!, trace)!;
+  assert.deepEqual(cross.rowLabels, reads);
+  assert.deepEqual(cross.colLabels, trace.tokens.map(tokenLabel));
 });
