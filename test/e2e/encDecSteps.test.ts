@@ -223,6 +223,14 @@ test('dark: the grid has the three kinds of attention, each labelled, rows by la
       kind,
     );
   assert.match(
+    (await frame.textContent('[data-testid="grid-note-cross"]')) ?? '',
+    /^2 layers × 4 heads; a row is one output step attending over the input tokens\./,
+  );
+  assert.match(
+    (await frame.textContent('[data-testid="grid-note-decoder-self"]')) ?? '',
+    /a row is one output step attending over the decoder positions up to it \(the later ones are masked; the first holds the start token\)/,
+  );
+  assert.match(
     (await frame.locator('.grid-view > p.muted').last().textContent()) ?? '',
     /encoder’s self-attention layers.*decoder’s masked self-attention and the cross-attention are not in it/,
   );

@@ -21,6 +21,15 @@ interface Opener {
 }
 
 type Scale = 'own' | 'shared';
+
+/** What one thumbnail row is, per kind of attention. */
+const ROW_MEANING: Record<GridSection['kind'], string> = {
+  self: 'a query’s row is one token attending over the keys.',
+  'encoder-self': 'a query’s row is one input token attending over the input tokens.',
+  'decoder-self':
+    'a row is one output step attending over the decoder positions up to it (the later ones are masked; the first holds the start token).',
+  cross: 'a row is one output step attending over the input tokens.',
+};
 /** Kept while the panel lives: moving between layers and back keeps the user's choice. */
 let scale: Scale = 'own';
 
@@ -152,7 +161,7 @@ export function buildGrid(
       h(
         'p',
         { class: 'muted', 'data-testid': `grid-note-${sec.kind}` },
-        `${sec.rows.length} layer${sec.rows.length === 1 ? '' : 's'} × ${heads} heads; a query's row is one token attending over the keys. “% on 1st” is the mean weight on the first key (an attention sink when it is large).${pooled}`,
+        `${sec.rows.length} layer${sec.rows.length === 1 ? '' : 's'} × ${heads} heads; ${ROW_MEANING[sec.kind]} “% on 1st” is the mean weight on the first key (an attention sink when it is large).${pooled}`,
       ),
       table,
     );
