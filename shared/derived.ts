@@ -150,8 +150,8 @@ export const ROLLOUT_MAX_TOKENS = 512;
 const SECTION_TITLES: Record<GridKind, string> = {
   self: 'self-attention',
   'encoder-self': 'encoder self-attention',
-  'decoder-self': 'decoder self-attention',
-  cross: 'cross-attention (decoder queries, encoder keys)',
+  'decoder-self': 'decoder masked self-attention',
+  cross: 'cross-attention (output → input)',
 };
 
 function gridKind(b: AttentionBlock, encoderDecoder: boolean): GridKind {

@@ -4,6 +4,7 @@
 // fetch and say what a cursor needs.
 import type { Cursor, ViewMode } from './protocol';
 import { blockOf } from './navigation';
+import { decoderLayerOf } from './decoderSteps';
 import { headCount } from './tensorView';
 import type { Stage, TensorData, Trace } from './trace';
 
@@ -138,8 +139,8 @@ export function fetchTensor(trace: Trace, r: TensorRequest): TensorData {
   };
 }
 
-/** Views that read every head of a tensor at once (the mean of heads reads them all too). */
-const ALL_HEADS: ReadonlySet<ViewMode> = new Set<ViewMode>(['grid', 'heads']);
+/** Views that read every head of a tensor at once (the mean of heads reads them all too; the step view's all-heads rows). */
+const ALL_HEADS: ReadonlySet<ViewMode> = new Set<ViewMode>(['grid', 'heads', 'steps']);
 
 /** The stages whose tensors the cursor's view draws: its own and those of its attention block. */
 export function stagesShown(trace: Trace, c: Cursor): Stage[] {
@@ -148,6 +149,13 @@ export function stagesShown(trace: Trace, c: Cursor): Stage[] {
   const block = blockOf(trace, stage);
   const list = [stage];
   if (block) for (const s of Object.values(block.stages)) if (s && !list.includes(s)) list.push(s);
+  // The step view reads the decoder layer's self- and cross-attention weights and the top-k of every step.
+  if (c.view === 'steps') {
+    const dec = decoderLayerOf(trace, stage);
+    const out = trace.stages.find((s) => s.tensors.some((t) => t.name === 'top_id'));
+    for (const s of [dec?.self?.stages.normalise, dec?.cross?.stages.normalise, out])
+      if (s && !list.includes(s)) list.push(s);
+  }
   const bias = stage.attention?.scoreBias;
   const biasStage = bias && trace.stages.find((s) => s.id === bias.stage);
   if (biasStage && !list.includes(biasStage)) list.push(biasStage);

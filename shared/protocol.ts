@@ -7,7 +7,7 @@ import type { TensorRequest } from './lazy';
 import type { RunRequest } from './workerProtocol';
 import type { ContinueSettings, GenerateDefaults } from './generation';
 
-export type ViewMode = 'heatmap' | 'lines' | 'grid' | 'matrices' | 'heads' | 'text' | 'neuron';
+export type ViewMode = 'heatmap' | 'lines' | 'grid' | 'matrices' | 'heads' | 'text' | 'neuron' | 'steps';
 export type ColourMap = 'viridis' | 'cividis' | 'magma';
 
 /** The only mutable UI state: which stage, head and cell are shown. */

@@ -23,10 +23,41 @@ export function tokenLabel(t: Token): string {
     .replace(/^ /, '␣');
 }
 
+/** What the decoder reads at position 0 (decoder_start_token_id): not among the trace's output tokens. */
+export const START_LABEL = '‹start›';
+
+const shifted = new WeakMap<Trace, boolean>();
+/**
+ * A Transformer encoder–decoder's trace: its decoder runs over every output position at once on
+ * the outputs shifted right (masked self-attention over the outputs, no stage per step), so
+ * position t holds the token produced at t − 1, and the start token at 0.
+ */
+export function decoderInputsShifted(trace: Trace): boolean {
+  let v = shifted.get(trace);
+  if (v === undefined) {
+    v =
+      (trace.outputTokens?.length ?? 0) > 0 &&
+      trace.stages.every((s) => s.step === undefined) &&
+      trace.stages.some((s) => s.attention?.queries === 'output' && s.attention.keys === 'output');
+    shifted.set(trace, v);
+  }
+  return v;
+}
+
+/** The decoder input at position t of a shifted-right decoder: the start token at 0, else the token produced at t − 1. */
+export function decoderInputLabel(trace: Trace, t: number): string {
+  const prev = t > 0 ? trace.outputTokens?.[t - 1] : undefined;
+  return prev ? tokenLabel(prev) : START_LABEL;
+}
+
 function labelsFor(trace: Trace, tensor: TensorData, axis: number): string[] {
   const name = tensor.axes[axis]!;
   const which = tensor.tokenAxes?.[name];
   const n = tensor.shape[axis]!;
+  // A decoder position is labelled by the token it reads (the row of a query, the column of a key,
+  // the hidden state there), not by the one it goes on to produce.
+  if (which === 'output' && decoderInputsShifted(trace) && n <= (trace.outputTokens?.length ?? 0))
+    return Array.from({ length: n }, (_, t) => decoderInputLabel(trace, t));
   const list = which === 'output' ? trace.outputTokens : which === 'input' ? trace.tokens : undefined;
   if (list && list.length >= n) return list.slice(0, n).map(tokenLabel);
   const given = tensor.labels?.[name];

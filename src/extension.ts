@@ -19,6 +19,7 @@ import { AttentionHoverProvider, SHOW_IN_PANEL } from './hover/provider';
 import { AttentionDecorations } from './hover/decorations';
 import { createStatusBar } from './statusBar';
 import { stepsOf } from '../shared/navigation';
+import { hasDecoderSteps } from '../shared/decoderSteps';
 import type { Cursor } from '../shared/protocol';
 
 export interface AttentionLensApi {
@@ -159,7 +160,10 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
       if (shown && shown !== session.trace) engine.release(shown);
       shown = session.trace;
       void setContext('attentionLens.hasTrace', session.trace !== undefined);
-      void setContext('attentionLens.hasSteps', session.trace ? stepsOf(session.trace).length > 0 : false);
+      void setContext(
+        'attentionLens.hasSteps',
+        session.trace ? stepsOf(session.trace).length > 0 || hasDecoderSteps(session.trace) : false,
+      );
     }),
     panels.onDidChangeActive(() => {
       void setContext('attentionLens.panelOpen', panels.isOpen);

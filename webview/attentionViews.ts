@@ -2,8 +2,8 @@
 // [head, query, key] cube with its labels and mask, the head view's lines and their opacities,
 // the text view's shading, and the head palette. No DOM, so they run in plain Node tests.
 import type { AttentionBlock } from '../shared/navigation';
-import { tokenLabel } from '../shared/tensorView';
-import type { Token } from '../shared/trace';
+import { decoderInputLabel, decoderInputsShifted, tokenLabel } from '../shared/tensorView';
+import type { Token, Trace } from '../shared/trace';
 
 /** A block's attention weights as [heads, rows, cols], whatever rank the trace stored them in. */
 export interface WeightsCube {
@@ -24,7 +24,11 @@ export interface WeightsCube {
  * [H, Tq, Tk] weights as they are; [Tq, Tk] as one head; a decoder step's [Tk] as one head and one
  * row (the step's query). Undefined when the weights do not match the block's token lists.
  */
-export function weightsCube(block: AttentionBlock): WeightsCube | undefined {
+export function weightsCube(block: AttentionBlock, trace?: Trace): WeightsCube | undefined {
+  // A Transformer decoder's position is labelled by the token it reads (‹start›, then the previous output).
+  const shifted = trace !== undefined && decoderInputsShifted(trace);
+  const labelOf = (which: 'input' | 'output', tokens: readonly Token[]): string[] =>
+    shifted && which === 'output' ? tokens.map((_, t) => decoderInputLabel(trace, t)) : tokens.map(tokenLabel);
   const w = block.weights;
   const Tk = block.keyTokens.length;
   let heads = 1;
@@ -44,7 +48,7 @@ export function weightsCube(block: AttentionBlock): WeightsCube | undefined {
   } else {
     if (rows !== block.queryTokens.length) return undefined;
     rowTokens = block.queryTokens.slice(0, rows);
-    rowLabels = rowTokens.map((t) => tokenLabel(t!));
+    rowLabels = labelOf(block.info.queries, block.queryTokens.slice(0, rows));
   }
   const mask = block.mask;
   const masked = mask && mask.shape.length === 2 && mask.shape[0] === rows && mask.shape[1] === cols ? mask : undefined;
@@ -56,7 +60,7 @@ export function weightsCube(block: AttentionBlock): WeightsCube | undefined {
     rowTokens,
     colTokens: block.keyTokens,
     rowLabels,
-    colLabels: block.keyTokens.map(tokenLabel),
+    colLabels: labelOf(block.info.keys, block.keyTokens),
     allowed: (r, c) => !masked || masked.data[r * cols + c] !== 0,
   };
 }

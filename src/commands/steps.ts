@@ -3,9 +3,15 @@ import * as vscode from 'vscode';
 import type { Session } from '../session';
 import type { Trace } from '../../shared/trace';
 import type { Cursor } from '../../shared/protocol';
-import { moveHead, moveLayer, moveStage, moveStep } from '../../shared/navigation';
+import { moveHead, moveLayer, moveStage, moveStep, stepsOf } from '../../shared/navigation';
+import { moveOutputStep } from '../../shared/decoderSteps';
 
 type Move = (trace: Trace, c: Cursor, delta: number) => Cursor;
+
+/** A stage per decoder step (RNN seq2seq): move by stage; a Transformer encoder–decoder: move the output step (row). */
+function stepOrRow(trace: Trace, c: Cursor, delta: number): Cursor {
+  return stepsOf(trace).length > 0 ? moveStep(trace, c, delta) : moveOutputStep(trace, c, delta);
+}
 
 const MOVES: Record<string, [Move, number]> = {
   'attentionLens.nextStage': [moveStage, 1],
@@ -14,8 +20,8 @@ const MOVES: Record<string, [Move, number]> = {
   'attentionLens.previousLayer': [moveLayer, -1],
   'attentionLens.nextHead': [moveHead, 1],
   'attentionLens.previousHead': [moveHead, -1],
-  'attentionLens.nextStep': [moveStep, 1],
-  'attentionLens.previousStep': [moveStep, -1],
+  'attentionLens.nextStep': [stepOrRow, 1],
+  'attentionLens.previousStep': [stepOrRow, -1],
 };
 
 export function registerStepCommands(session: Session): vscode.Disposable[] {

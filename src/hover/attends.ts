@@ -3,6 +3,8 @@ import type { Stage, Token, Trace } from '../../shared/trace';
 import type { Cursor } from '../../shared/protocol';
 import { attentionBlocks, blockAt, type AttentionBlock } from '../../shared/navigation';
 import { attentionRow, forecastHourOf, timeSeriesOf } from '../../shared/timeSeries';
+import { decoderInputLabel } from '../../shared/decoderSteps';
+import { tokenLabel } from '../../shared/tensorView';
 
 /** Brings the tensors of these stages into a trace whose big tensors are held elsewhere (EngineClient.filled). */
 export type FillStages = (trace: Trace, stageIds: readonly string[]) => Promise<Trace>;
@@ -168,13 +170,25 @@ export interface ReadBy {
   readonly stageIndex: number;
   readonly head: number;
   readonly key: number;
-  /** Output tokens by how much of their attention lands on `key`, largest first. */
-  readonly entries: readonly { readonly query: number; readonly token: Token; readonly weight: number }[];
+  /** Output steps by how much of their attention lands on `key`, largest first (query = the 0-based step). */
+  readonly entries: readonly ReadByEntry[];
+  /** The panel's focused output step (cursor.row), when it has one: its weight on `key` and its rank among the input tokens. */
+  readonly focused?: ReadByEntry & { readonly rank: number; readonly keys: number };
+}
+
+export interface ReadByEntry {
+  readonly query: number;
+  /** The token produced at this step (not in the document: an output of the model). */
+  readonly token: Token;
+  /** What the decoder read at this step: the start token at step 0, else the token produced at step − 1. */
+  readonly reads: string;
+  readonly produces: string;
+  readonly weight: number;
 }
 
 /**
- * Cross-attention read from the input's side: which output tokens attend to input token `key`
- * in the cursor's layer and head (the weights' column), the top k.
+ * Cross-attention read from the input's side: which output steps attend to input token `key`
+ * in the cursor's layer and head (the weights' column), the top k; and the cursor's own step.
  */
 export function readBy(trace: Trace, cursor: Cursor, key: number, k: number): ReadBy | undefined {
   const block = crossBlock(trace, cursor);
@@ -183,10 +197,25 @@ export function readBy(trace: Trace, cursor: Cursor, key: number, k: number): Re
   if (key < 0 || key >= K) return undefined;
   const head = cursor.head >= H ? H - 1 : cursor.head;
   const col = Array.from({ length: Q }, (_, q) => weightAt(block, head, q, key));
+  const entry = (query: number): ReadByEntry => ({
+    query,
+    token: block.queryTokens[query]!,
+    reads: decoderInputLabel(trace, query),
+    produces: tokenLabel(block.queryTokens[query]!),
+    weight: col[query]!,
+  });
   const order = col.map((_, q) => q).sort((a, b) => col[b]! - col[a]! || a - b);
-  const entries = order.slice(0, k).map((query) => ({ query, token: block.queryTokens[query]!, weight: col[query]! }));
+  const entries = order.slice(0, k).map(entry);
+  const row = cursor.row;
+  let focused: ReadBy['focused'];
+  if (row !== undefined && row >= 0 && row < Q) {
+    const w = col[row]!;
+    let rank = 1;
+    for (let j = 0; j < K; j++) if (weightAt(block, head, row, j) > w) rank++;
+    focused = { ...entry(row), rank, keys: K };
+  }
   const stage = block.stages.normalise;
-  return { block, stage, stageIndex: trace.stages.indexOf(stage), head, key, entries };
+  return { block, stage, stageIndex: trace.stages.indexOf(stage), head, key, entries, ...(focused ? { focused } : {}) };
 }
 
 /** The focused output token's (cursor.row) cross-attention over the input, for decorations. */

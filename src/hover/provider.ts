@@ -25,6 +25,13 @@ export function traceFor(session: Session, doc: vscode.TextDocument): { offset: 
   return { offset: src.offset, stale: doc.version !== src.version };
 }
 
+/** 1st, 2nd, 3rd, 4th … 11th, 12th, 13th, 21st. */
+export function ordinal(n: number): string {
+  const teen = n % 100 >= 11 && n % 100 <= 13;
+  const suffix = teen ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th');
+  return `${n}${suffix}`;
+}
+
 export class AttentionHoverProvider implements vscode.HoverProvider {
   constructor(
     private readonly session: Session,
@@ -86,16 +93,25 @@ export class AttentionHoverProvider implements vscode.HoverProvider {
     return new vscode.Hover(md, range);
   }
 
-  /** Cross-attention from the input's side: the output tokens that read this input token. */
+  /** Cross-attention from the input's side: the output steps that read this input token (the outputs are not in the document). */
   private readByText(model: string, token: Token, r: ReadBy): vscode.MarkdownString {
     const headText = r.head < 0 ? 'mean of heads' : `head ${r.head}`;
     const md = new vscode.MarkdownString(undefined, true);
     md.appendMarkdown(`**Attention Lens** · ${escape(model)} · ${escape(r.stage.title)} · ${headText}\n\n`);
-    md.appendMarkdown(`Output tokens whose cross-attention reads ${code(tokenLabel(token))} (input #${r.key}):\n\n`);
-    md.appendMarkdown('| output token | step | weight | |\n|---|---:|---:|---|\n');
+    const f = r.focused;
+    if (f)
+      md.appendMarkdown(
+        `Output step ${f.query + 1} (${code(f.produces)}) attends to ${code(tokenLabel(token))} (input #${r.key}) with weight ${f.weight.toFixed(4)}, the ${ordinal(f.rank)} largest of its ${f.keys} input tokens.\n\n`,
+      );
+    md.appendMarkdown(
+      `Output steps whose cross-attention reads ${code(tokenLabel(token))} (input #${r.key}) most; the output is the model's, not text in this document:\n\n`,
+    );
+    md.appendMarkdown('| output step | reads | produces | weight | |\n|---:|---|---|---:|---|\n');
     for (const e of r.entries)
-      md.appendMarkdown(`| ${code(tokenLabel(e.token))} | ${e.query} | ${e.weight.toFixed(4)} | ${bar(e.weight)} |\n`);
-    const top = r.entries[0];
+      md.appendMarkdown(
+        `| ${e.query + 1} | ${code(e.reads)} | ${code(e.produces)} | ${e.weight.toFixed(4)} | ${bar(e.weight)} |\n`,
+      );
+    const top = f ?? r.entries[0];
     const args = encodeURIComponent(JSON.stringify([{ stage: r.stageIndex, ...(top ? { row: top.query } : {}) }]));
     md.appendMarkdown(`\n[Show in panel](command:${SHOW_IN_PANEL}?${args})`);
     md.isTrusted = { enabledCommands: [SHOW_IN_PANEL] };

@@ -36,15 +36,12 @@ test('one labelled section per kind of attention, with each head’s share on th
   const titles = await frame.locator('.grid-section > h3').allTextContents();
   assert.deepEqual(titles, [
     'Encoder self-attention',
-    'Decoder self-attention',
-    'Cross-attention (decoder queries, encoder keys)',
+    'Decoder masked self-attention',
+    'Cross-attention (output → input)',
   ]);
   const label =
     (await frame.locator('[data-testid="heads-grid-cross"] button').first().getAttribute('aria-label')) ?? '';
-  assert.match(
-    label,
-    /^cross-attention \(decoder queries, encoder keys\), layer 0 head 0: mean weight on the first key \d+%/,
-  );
+  assert.match(label, /^cross-attention \(output → input\), layer 0 head 0: mean weight on the first key \d+%/);
   assert.match(
     (await frame.textContent('[data-testid="grid-note-cross"]')) ?? '',
     /^\d+ layers? × \d+ heads; .*“% on 1st” is the mean weight on the first key/,
@@ -89,7 +86,10 @@ test('on cross-attention, hovering an input character lists the output tokens th
   const hover = s.page.locator('.monaco-hover-content', { hasText: 'Attention Lens' }).first();
   await hover.waitFor({ timeout: 30_000 });
   const text = (await hover.innerText()).replace(/\s+/g, ' ');
-  assert.match(text, /Output tokens whose cross-attention reads 1 \(input #\d+\)/);
+  assert.match(
+    text,
+    /Output steps whose cross-attention reads 1 \(input #\d+\) most; the output is the model's, not text in this document/,
+  );
   // The top reader and its weight are the trace's own (the CLI runs the same model on the same text).
   const trace = cliTrace('dates-transformer', '23/11/2026');
   const st = trace.stages.find(

@@ -147,8 +147,8 @@ test('the grid of an encoder–decoder has its encoder self-, decoder self- and 
     g.sections.map((s) => [s.kind, s.title]),
     [
       ['encoder-self', 'encoder self-attention'],
-      ['decoder-self', 'decoder self-attention'],
-      ['cross', 'cross-attention (decoder queries, encoder keys)'],
+      ['decoder-self', 'decoder masked self-attention'],
+      ['cross', 'cross-attention (output → input)'],
     ],
   );
   const trace = traces.get('dates-transformer')!;

@@ -35,7 +35,7 @@ export function attentionView(
       view,
       'shows one attention block: move to an attention stage (queries/keys/values, scores, weights or context) of a layer.',
     );
-  const cube = weightsCube(block);
+  const cube = weightsCube(block, trace);
   if (!cube)
     return unavailable(
       view,

@@ -21,6 +21,15 @@ interface Opener {
 }
 
 type Scale = 'own' | 'shared';
+
+/** What one thumbnail row is, per kind of attention. */
+const ROW_MEANING: Record<GridSection['kind'], string> = {
+  self: 'a query’s row is one token attending over the keys.',
+  'encoder-self': 'a query’s row is one input token attending over the input tokens.',
+  'decoder-self':
+    'a row is one output step attending over the decoder positions up to it (the later ones are masked; the first holds the start token).',
+  cross: 'a row is one output step attending over the input tokens.',
+};
 /** Kept while the panel lives: moving between layers and back keeps the user's choice. */
 let scale: Scale = 'own';
 
@@ -94,6 +103,7 @@ export function buildGrid(
     observer?.observe(canvas);
     return cell;
   };
+  const encoderDecoder = thumbs.sections.some((sec) => sec.kind === 'cross');
   const sections = thumbs.sections.map((sec) => {
     const heads = Math.max(...sec.rows.map((r) => r.heads.length));
     const shared = sectionMax(sec, by);
@@ -151,7 +161,7 @@ export function buildGrid(
       h(
         'p',
         { class: 'muted', 'data-testid': `grid-note-${sec.kind}` },
-        `${sec.rows.length} layer${sec.rows.length === 1 ? '' : 's'} × ${heads} heads; a query's row is one token attending over the keys. “% on 1st” is the mean weight on the first key (an attention sink when it is large).${pooled}`,
+        `${sec.rows.length} layer${sec.rows.length === 1 ? '' : 's'} × ${heads} heads; ${ROW_MEANING[sec.kind]} “% on 1st” is the mean weight on the first key (an attention sink when it is large).${pooled}`,
       ),
       table,
     );
@@ -232,7 +242,7 @@ export function buildGrid(
       'p',
       { class: 'muted' },
       thumbs.rollout
-        ? 'Rollout (Abnar & Zuidema, 2020) multiplies the self-attention layers’ head-averaged weights, each mixed half-and-half with the identity for the residual connection: how much each token’s final state draws on each input token.'
+        ? `Rollout (Abnar & Zuidema, 2020) multiplies the ${encoderDecoder ? 'encoder’s ' : ''}self-attention layers’ head-averaged weights, each mixed half-and-half with the identity for the residual connection: how much each token’s final state draws on each input token.${encoderDecoder ? ' It follows one sequence through its own layers, so the decoder’s masked self-attention and the cross-attention are not in it.' : ''}`
         : `Rollout is left out beyond ${ROLLOUT_MAX_TOKENS} tokens (it multiplies one n × n matrix per layer), or when the model has no self-attention over its input.`,
     ),
     rolloutBox,

@@ -3,7 +3,7 @@
 // each with its decoded text and probability. Ids are never drawn as colours.
 import type { Prediction, Stage, Trace } from '../../shared/trace';
 import { findTensor } from '../../shared/trace';
-import { decodedOutput, predictionKind, predictionRowLabel, type PredictionKind } from '../../shared/tensorView';
+import { predictionKind, predictionRowLabel, type PredictionKind } from '../../shared/tensorView';
 import { h } from '../dom';
 import { currentStage } from '../store';
 import type { PartSpec } from './part';
@@ -76,21 +76,58 @@ function decoderSide(stage: Stage): boolean {
   );
 }
 
-/** The decoded output of an encoder–decoder, above each of its decoder stages. */
+/**
+ * The decoded output as one span per output step (special tokens left out, SentencePiece's ▁ as a
+ * space, the whole trimmed as decodedOutput trims it), so the step the cursor is on can be marked.
+ */
+export function decodedPieces(trace: Trace): { step: number; text: string }[] {
+  const pieces = (trace.outputTokens ?? [])
+    .map((t, step) => ({ step, text: t.text.replace(/▁/g, ' '), special: t.special }))
+    .filter((p) => !p.special)
+    .map(({ step, text }) => ({ step, text }));
+  if (pieces.length > 0) {
+    pieces[0] = { ...pieces[0]!, text: pieces[0]!.text.trimStart() };
+    const last = pieces.length - 1;
+    pieces[last] = { ...pieces[last]!, text: pieces[last]!.text.trimEnd() };
+  }
+  return pieces;
+}
+
+/** The decoded output of an encoder–decoder, above each of its decoder stages; the focused step's token marked. */
 export const decodedPart: PartSpec = {
   name: 'decoded',
   key: (s) => {
     const stage = currentStage(s);
-    return s.trace?.outputTokens?.length && stage && decoderSide(stage) ? [s.trace] : undefined;
+    if (!s.trace?.outputTokens?.length || !stage || !decoderSide(stage)) return undefined;
+    // The focused row of a decoder stage is an output step (the step view's, a heatmap's query row).
+    const row = stage.attention?.queries === 'output' || s.cursor.view === 'steps' ? s.cursor.row : undefined;
+    return [s.trace, row];
   },
-  build: (s) => ({
-    nodes: [
-      h(
-        'p',
-        { class: 'decoded', 'data-testid': 'decoded-output' },
-        'Decoded output: ',
-        h('b', {}, decodedOutput(s.trace!) ?? ''),
-      ),
-    ],
-  }),
+  build: (s) => {
+    const stage = currentStage(s)!;
+    const row = stage.attention?.queries === 'output' || s.cursor.view === 'steps' ? s.cursor.row : undefined;
+    const at = s.cursor.view === 'steps' ? Math.max(0, row ?? 0) : row;
+    return {
+      nodes: [
+        h(
+          'p',
+          { class: 'decoded', 'data-testid': 'decoded-output' },
+          'Decoded output: ',
+          h(
+            'b',
+            {},
+            ...decodedPieces(s.trace!).map((p) =>
+              p.step === at
+                ? h(
+                    'mark',
+                    { class: 'current-step', 'data-testid': 'decoded-current', title: `output step ${p.step + 1}` },
+                    p.text,
+                  )
+                : p.text,
+            ),
+          ),
+        ),
+      ],
+    };
+  },
 };

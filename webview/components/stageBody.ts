@@ -14,6 +14,7 @@ import { linesFigure } from './linesFigure';
 import { matrixFigure, type Figure } from './matrixFigure';
 import { group, type Built, type PanelContext, type PartSpec } from './part';
 import { attentionView } from './attentionView';
+import { stepView } from './stepView';
 import { decodedPart, predictionsPart } from './predictions';
 import { timeAxisFigure } from './timeAxis';
 import { tokenChips } from './tokens';
@@ -52,6 +53,8 @@ export function contentPart(ctx: PanelContext): PartSpec {
       // The head view shows every head; the text and neuron views follow the focused row in place (patch).
       if (view === 'heads') return [stage, 'heads'];
       if (view === 'text' || view === 'neuron') return [stage, view, s.cursor.head];
+      // The step view follows the focused row (its output step) in place (patch).
+      if (view === 'steps') return [stage, 'steps', s.cursor.head, map];
       // The focused query row is outlined on attention stages only (the rows are query tokens there).
       const by = findTensor(stage, VALUE_NORMS) ? (s.colourBy ?? 'weights') : undefined;
       return [stage, 'heatmap', head, map, stage.attention ? row : undefined, by];
@@ -66,6 +69,7 @@ export function contentPart(ctx: PanelContext): PartSpec {
       const axis = series && timeAxisFigure(ctx, t, stage, series, row, map);
       if (stage.kind === 'tokens')
         return axis ? figures([axis], h('div', {}, axis.el, tokenChips(t))) : { nodes: [tokenChips(t)] };
+      if (view === 'steps') return stepView(ctx, t, stage, head, map);
       if (view === 'heads' || view === 'text' || view === 'neuron')
         return attentionView(ctx, t, stage, view, head, row);
       const mask = blockOf(t, stage)?.mask;

@@ -1,5 +1,7 @@
-// Heatmap | lines (one head) | all heads, grid | all heads, overlaid lines (BertViz's head view) | text | neuron: tabs, switched in place.
+// Heatmap | lines (one head) | all heads, grid | all heads, overlaid lines (BertViz's head view) | text | neuron
+// | by output step (Transformer encoder–decoders): tabs, switched in place.
 import type { ViewMode } from '../../shared/protocol';
+import { hasDecoderSteps } from '../../shared/decoderSteps';
 import { h } from '../dom';
 import { go, type PanelContext, type PartSpec } from './part';
 
@@ -10,14 +12,17 @@ const VIEWS: readonly [ViewMode, string][] = [
   ['heads', 'All heads: lines'],
   ['text', 'Text view'],
   ['neuron', 'Neuron view'],
+  ['steps', 'By output step'],
 ];
 
 export function viewSwitchPart(ctx: PanelContext): PartSpec {
   return {
     name: 'view-switch',
-    key: (s) => s.trace && [],
-    build: () => {
-      const tabs = VIEWS.map(
+    // The step view's tab only on a Transformer encoder–decoder (the RNN seq2seq models have a stage per step).
+    key: (s) => s.trace && [hasDecoderSteps(s.trace)],
+    build: (s) => {
+      const steps = hasDecoderSteps(s.trace!);
+      const tabs = VIEWS.filter(([v]) => v !== 'steps' || steps).map(
         ([v, label]) =>
           [
             v,

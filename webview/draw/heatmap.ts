@@ -103,7 +103,8 @@ export function layoutHeatmap(
     left,
     top,
     width: Math.ceil(left + cell * view.nc + legend),
-    height: Math.ceil(top + Math.max(cellH * view.nr, 44) + 4),
+    // At least room for the legend's rotated title beside a one-row matrix (a decoder step's row).
+    height: Math.ceil(top + Math.max(cellH * view.nr, 64) + 4),
     rowLabelStride: labelStep(cellH, LABEL_GAP_PX),
     colLabelStride: labelStep(cell, LABEL_GAP_PX),
     view,
