@@ -213,3 +213,50 @@ test('through the worker: a run cancelled mid-stream releases its entry and leak
     engine.dispose();
   }
 });
+
+test('the panel: a partial trace’s next layer keeps the stages already shown (and their fetched tensors), the cursor and the zoom', async () => {
+  const { carryStages } = await import('../../shared/lazy');
+  const { reduce, DEFAULT_SETTINGS } = await import('../../webview/store');
+  const { streamNoteText } = await import('../../webview/components/pipeline');
+  const updates: StagesUpdate[] = [];
+  const final = await (await getModel('english-encoder')).run(DEFINITION, { onStages: (u) => updates.push(u) });
+  const a = updates[1]!.trace;
+  // The next update arrives as a fresh copy (as a message does): its shared stages are taken from the one shown.
+  const copy = (t: typeof a) => ({
+    ...t,
+    stages: t.stages.map((s) => ({ ...s, tensors: s.tensors.map((x) => ({ ...x })) })),
+  });
+  const b = carryStages(a, copy(updates[2]!.trace));
+  assert.ok(
+    a.stages.every((s, i) => b.stages[i] === s),
+    'the stages shown are carried',
+  );
+  assert.ok(b.stages.length > a.stages.length && b.stages.slice(a.stages.length).every((s) => !a.stages.includes(s)));
+  const done = carryStages(b, copy(final));
+  assert.equal(done.stages.length, final.stages.length);
+  assert.equal(done.stages[b.stages.length - 1], b.stages[b.stages.length - 1]);
+  const stream = { key: 7, layersDone: 1, layers: 12 };
+  const cursor = { stage: 3, head: 1, view: 'heatmap' as const };
+  let s = reduce({ cursor, settings: DEFAULT_SETTINGS }, { type: 'trace', trace: a, cursor, stream });
+  s = reduce(s, {
+    type: 'zoom',
+    key: { stage: 'L0.weights', tensor: 'weights', head: 1 },
+    view: { x0: 0, y0: 0, x1: 2, y1: 2 } as never,
+  });
+  s = reduce(s, { type: 'trace', trace: b, cursor: s.cursor, stream: { ...stream, layersDone: 2 } });
+  assert.ok(s.zoom && s.lineage === 7 && s.stream?.layersDone === 2, 'the same run keeps its zoom windows');
+  assert.equal(streamNoteText(s.stream!), `2 of ${stream.layers} layers done · layer 2 running…`);
+  const ended = reduce(s, { type: 'streamEnded', key: 7, outcome: 'cancelled', message: '' });
+  assert.equal(
+    streamNoteText(ended.stream!),
+    `Partial run: 2 of ${stream.layers} layers arrived; the run was cancelled.`,
+  );
+  assert.equal(
+    reduce(s, { type: 'streamEnded', key: 8, outcome: 'failed', message: 'x' }),
+    s,
+    'another run’s end changes nothing',
+  );
+  const finished = reduce(s, { type: 'trace', trace: done, cursor: s.cursor, continues: 7 });
+  assert.equal(finished.stream, undefined, 'the finished trace is not labelled partial');
+  assert.ok(finished.zoom && finished.lineage === 7);
+});
