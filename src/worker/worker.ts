@@ -120,7 +120,7 @@ async function streamed(
       onStages: ({ trace: soFar, layersDone, layers }) => {
         const index = store.grow(id, soFar);
         const update: PartialTrace = { trace: index, id, layersDone, layers };
-        partial(layersDone / (layers + 1), `Layer ${layersDone} of ${layers} done`, update);
+        partial(layersDone / (layers + 1), `${layersDone} of ${layers} layers done`, update);
       },
     });
     return store.complete(id, trace, budget);
