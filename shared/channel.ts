@@ -27,6 +27,8 @@ export interface ProgressMessage {
   readonly id: number;
   readonly fraction: number;
   readonly message: string;
+  /** A part of the answer sent ahead of it (a streamed run's stages so far); its buffers may be transferred. */
+  readonly partial?: unknown;
 }
 
 /** Everything a channel posts: its own requests and cancels, and its answers to the other side's. */
@@ -40,6 +42,8 @@ export interface HandlerContext {
   /** Aborted when the asker cancels this request. */
   readonly signal: AbortSignal;
   progress(fraction: number, message: string): void;
+  /** Progress with a part of the answer ahead of it (the asker's onPartial gets it); transferred as results are. */
+  partial(fraction: number, message: string, payload: unknown): void;
 }
 
 export type Handlers<Serve extends Kinded, ServeRes extends ResponsesFor<Serve>> = {
@@ -54,6 +58,8 @@ export interface RequestOptions {
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (fraction: number, message: string) => void;
+  /** A part of the answer sent ahead of it (HandlerContext.partial); progress messages without one do not call it. */
+  readonly onPartial?: (payload: unknown) => void;
 }
 
 /** One request in flight. cancel() asks the other side to stop; the answer (usually a 'cancelled' error) settles it. */
@@ -85,6 +91,7 @@ interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
   readonly onProgress?: (fraction: number, message: string) => void;
+  readonly onPartial?: (payload: unknown) => void;
   timer?: ReturnType<typeof setTimeout>;
 }
 
@@ -118,7 +125,13 @@ export class Channel<
     const id = this.nextId++;
     const kind = request.kind;
     const promise = new Promise<AskRes[K]>((resolve, reject) => {
-      const p: Pending = { kind, resolve: resolve as (v: unknown) => void, reject, onProgress: options.onProgress };
+      const p: Pending = {
+        kind,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        onProgress: options.onProgress,
+        onPartial: options.onPartial,
+      };
       const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
       if (timeoutMs !== undefined) {
         p.timer = setTimeout(() => {
@@ -188,9 +201,12 @@ export class Channel<
         else p.reject(this.errorOf(message.error));
         return true;
       }
-      case 'progress':
-        this.pendingCalls.get(message.id)?.onProgress?.(message.fraction, message.message);
+      case 'progress': {
+        const p = this.pendingCalls.get(message.id);
+        p?.onProgress?.(message.fraction, message.message);
+        if (message.partial !== undefined) p?.onPartial?.(message.partial);
         return true;
+      }
       case 'cancel':
         this.serving.get(message.id)?.abort();
         return true;
@@ -208,6 +224,11 @@ export class Channel<
       signal: controller.signal,
       progress: (fraction, text) => {
         if (!controller.signal.aborted) this.options.post({ type: 'progress', id, fraction, message: text }, []);
+      },
+      partial: (fraction, text, payload) => {
+        if (controller.signal.aborted) return;
+        const transfer = this.options.transferResults ? transferables(payload) : [];
+        this.options.post({ type: 'progress', id, fraction, message: text, partial: payload }, transfer);
       },
     };
     let reply: ResponseMessage;

@@ -120,6 +120,26 @@ export class LayerCache {
   }
 }
 
+/**
+ * `next` with the stages it shares with `prev` (same place, id, tensor names and shapes) taken from
+ * `prev`: a streamed run's next partial trace, or its finished one, keeps the tensors the panel
+ * already fetched (the numbers are the same, bit for bit).
+ */
+export function carryStages(prev: Trace, next: Trace): Trace {
+  let carried = 0;
+  const stages = next.stages.map((s, i) => {
+    const p = prev.stages[i];
+    const same =
+      p !== undefined &&
+      p.id === s.id &&
+      p.tensors.length === s.tensors.length &&
+      p.tensors.every((t, j) => t.name === s.tensors[j]!.name && t.shape.join() === s.tensors[j]!.shape.join());
+    if (same) carried++;
+    return same ? p : s;
+  });
+  return carried === 0 ? next : { ...next, stages };
+}
+
 /** The answer to one fetch, from the full trace; a copy, so posting it never drags the whole buffer along. */
 export function fetchTensor(trace: Trace, r: TensorRequest): TensorData {
   const stage = trace.stages.find((s) => s.id === r.stage);

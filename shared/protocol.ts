@@ -114,6 +114,25 @@ export type HostMessage =
       readonly settings: PanelSettings;
       /** How to make the run again after a reload, when it can be. */
       readonly run?: RunRef;
+      /** The key of the streamed partial trace this run completes (its stages are the same, bit for bit). */
+      readonly continues?: number;
+    }
+  | {
+      /** A streamed run's trace so far: the stages of its first `layersDone` of `layers` layers (shared/lazy.ts index). */
+      readonly type: 'trace-partial';
+      readonly trace: Trace;
+      readonly key: number;
+      readonly cursor: Cursor;
+      readonly settings: PanelSettings;
+      readonly layersDone: number;
+      readonly layers: number;
+    }
+  /** The streamed run `key` will not finish: the panel keeps what arrived, labelled partial. */
+  | {
+      readonly type: 'partial-ended';
+      readonly key: number;
+      readonly outcome: 'failed' | 'cancelled';
+      readonly message: string;
     }
   | { readonly type: 'cursor'; readonly cursor: Cursor }
   | { readonly type: 'settings'; readonly settings: PanelSettings }

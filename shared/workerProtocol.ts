@@ -65,6 +65,17 @@ export interface HeldTrace {
   readonly held?: { readonly id: number; readonly bytes: number };
 }
 
+/**
+ * A streamed run's trace so far, sent ahead of its answer (a progress message's `partial`): its
+ * index (shared/lazy.ts), big tensors held by the worker under `id` (the final HeldTrace's id too).
+ */
+export interface PartialTrace {
+  readonly trace: Trace;
+  readonly id: number;
+  readonly layersDone: number;
+  readonly layers: number;
+}
+
 /** What the host asks the worker, over the one Channel (shared/channel.ts). */
 export type WorkerRequest =
   | ({ readonly kind: 'run' } & RunRequest)

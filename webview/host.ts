@@ -5,7 +5,8 @@
 import { assertNever, type ExportFormat, type HostMessage, type RunRef, type WebviewMessage } from '../shared/protocol';
 import type { Trace } from '../shared/trace';
 import type { Navigator } from './navigate';
-import type { Store } from './store';
+import { sameCursor, type Store } from './store';
+import { carryStages } from '../shared/lazy';
 
 export interface HostLink {
   readonly post: (msg: WebviewMessage) => void;
@@ -28,11 +29,36 @@ export function connectHost(store: Store, nav: Navigator, link: HostLink): (msg:
       case 'trace': {
         const received = performance.now();
         link.traceKey(msg.key);
+        const cur = store.state;
+        if (msg.continues !== undefined && cur.stream?.key === msg.continues && cur.trace) {
+          // The streamed run finished: its stages are the ones shown, and the user stays where they are.
+          const trace = carryStages(cur.trace, msg.trace);
+          const cursor = cur.cursor.stage < trace.stages.length ? cur.cursor : msg.cursor;
+          store.dispatch({ type: 'trace', trace, cursor, settings: msg.settings, continues: msg.continues });
+          if (!sameCursor(cursor, msg.cursor)) link.post({ type: 'cursor', cursor });
+          link.traceShown?.(trace, received, msg.run);
+          return;
+        }
         void nav.show(msg.trace, msg.cursor, msg.settings).then((shown) => {
           if (shown || store.state.trace === msg.trace) link.traceShown?.(msg.trace, received, msg.run);
         });
         return;
       }
+      case 'trace-partial': {
+        const cur = store.state;
+        link.traceKey(msg.key);
+        const stream = { key: msg.key, layersDone: msg.layersDone, layers: msg.layers };
+        if (cur.stream?.key === msg.key && cur.trace) {
+          // One more layer of the run shown: the stages shown are carried over, so it draws at once where the user is.
+          store.dispatch({ type: 'trace', trace: carryStages(cur.trace, msg.trace), cursor: cur.cursor, stream });
+          return;
+        }
+        void nav.show(msg.trace, msg.cursor, msg.settings, { stream });
+        return;
+      }
+      case 'partial-ended':
+        store.dispatch({ type: 'streamEnded', key: msg.key, outcome: msg.outcome, message: msg.message });
+        return;
       case 'cursor':
         nav.go(msg.cursor, 'host');
         return;

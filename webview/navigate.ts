@@ -3,14 +3,20 @@
 // from data that is there. A later move wins over an earlier one still loading.
 import type { Cursor, PanelSettings } from '../shared/protocol';
 import type { Trace } from '../shared/trace';
-import type { Origin, Store } from './store';
+import type { Origin, Store, StreamState } from './store';
 import type { TensorLoader } from './tensors';
+
+/** A streamed run's partial trace, or the finished trace that completes one. */
+export interface StreamOf {
+  readonly stream?: StreamState;
+  readonly continues?: number;
+}
 
 export interface Navigator {
   /** Moves the cursor once what it shows is loaded. */
   go(cursor: Cursor, from: Origin): void;
   /** Shows a new trace at `cursor` once what that view needs is loaded; resolves when it is on screen. */
-  show(trace: Trace, cursor: Cursor, settings?: PanelSettings): Promise<boolean>;
+  show(trace: Trace, cursor: Cursor, settings?: PanelSettings, run?: StreamOf): Promise<boolean>;
 }
 
 /** A load slower than this says so in the banner. */
@@ -64,15 +70,25 @@ export function navigator(store: Store, loader: TensorLoader): Navigator {
     go: (cursor, from) => {
       const trace = store.state.trace;
       if (!trace) return;
+      const lineage = store.state.lineage;
       void after(loader.ensure(trace, cursor), what(trace, cursor), () => {
-        if (store.state.trace !== trace) return;
+        // The same trace, or the same streamed run grown by a layer meanwhile (the stages shown are carried over).
+        const now = store.state;
+        if (now.trace !== trace && (lineage === undefined || now.lineage !== lineage)) return;
         store.dispatch({ type: 'cursor', cursor, from });
-        loader.prefetch(trace, cursor);
+        if (store.state.trace) loader.prefetch(store.state.trace, cursor);
       });
     },
-    show: (trace, cursor, settings) => {
+    show: (trace, cursor, settings, run) => {
       const apply = (c: Cursor): void =>
-        void store.dispatch({ type: 'trace', trace, cursor: c, ...(settings ? { settings } : {}) });
+        void store.dispatch({
+          type: 'trace',
+          trace,
+          cursor: c,
+          ...(settings ? { settings } : {}),
+          ...(run?.stream ? { stream: run.stream } : {}),
+          ...(run?.continues !== undefined ? { continues: run.continues } : {}),
+        });
       // If the view it was on cannot load, the new run still shows, at its tokens.
       return after(
         loader.ensure(trace, cursor),

@@ -33,6 +33,15 @@ export interface Banner {
   readonly kind: 'busy' | 'error';
 }
 
+/** A streamed run's partial trace: its first `layersDone` of `layers` layers; `ended` when it will not finish. */
+export interface StreamState {
+  /** The host's key of the partial trace. */
+  readonly key: number;
+  readonly layersDone: number;
+  readonly layers: number;
+  readonly ended?: { readonly outcome: 'failed' | 'cancelled'; readonly message: string };
+}
+
 /**
  * The trace and the cursor are what the panel shows; the settings come from the host; what-if
  * results and the banner are answers to the user's last request, cleared by a new trace.
@@ -53,6 +62,10 @@ export interface PanelState {
    * (the stage's last window, which a head seen for the first time starts from). A new trace clears them.
    */
   readonly zoom?: Readonly<Record<string, View | undefined>>;
+  /** The trace shown is a streamed run's so far, not a finished run. */
+  readonly stream?: StreamState;
+  /** The streamed run's key, kept by its finished trace: a move started on a partial trace lands on its successor. */
+  readonly lineage?: number;
 }
 
 /** Where a cursor change came from: the panel's own controls are reported to the host, the host's are not sent back. */
@@ -64,6 +77,17 @@ export type Action =
       readonly trace: Trace | undefined;
       readonly cursor: Cursor;
       readonly settings?: PanelSettings;
+      /** A streamed run's partial trace (the same run's next one keeps the zoom windows and the banner). */
+      readonly stream?: StreamState;
+      /** The key of the streamed run this finished trace completes. */
+      readonly continues?: number;
+    }
+  /** The streamed run shown will not finish. */
+  | {
+      readonly type: 'streamEnded';
+      readonly key: number;
+      readonly outcome: 'failed' | 'cancelled';
+      readonly message: string;
     }
   | { readonly type: 'cursor'; readonly cursor: Cursor; readonly from: Origin }
   | { readonly type: 'settings'; readonly settings: PanelSettings }
@@ -115,14 +139,25 @@ export function sameSettings(a: PanelSettings, b: PanelSettings): boolean {
 
 export function reduce(s: PanelState, a: Action): PanelState {
   switch (a.type) {
-    case 'trace':
+    case 'trace': {
+      // The same streamed run, one more layer (or finished): what the user set on it stays.
+      const sameRun = s.stream !== undefined && (a.stream?.key ?? a.continues) === s.stream.key;
       return {
         trace: a.trace,
         cursor: a.cursor,
         settings: a.settings ?? s.settings,
         ...(s.colourBy ? { colourBy: s.colourBy } : {}),
         ...(s.modelInfo ? { modelInfo: true } : {}),
+        ...(sameRun && s.zoom ? { zoom: s.zoom } : {}),
+        ...(sameRun && s.banner ? { banner: s.banner } : {}),
+        ...(a.stream ? { stream: a.stream } : {}),
+        ...((a.stream?.key ?? a.continues) !== undefined ? { lineage: a.stream?.key ?? a.continues } : {}),
       };
+    }
+    case 'streamEnded':
+      return s.stream?.key === a.key
+        ? { ...s, stream: { ...s.stream, ended: { outcome: a.outcome, message: a.message } } }
+        : s;
     case 'cursor':
       // A cursor move ends what the last banner said (it belonged to the view that was shown).
       return sameCursor(s.cursor, a.cursor) ? s : { ...s, cursor: a.cursor, banner: undefined };

@@ -3,7 +3,8 @@
 // into os.tmpdir()/attention-lens-bench/scale-*, reused): BERT-base-sized, GPT-2-small-sized and a
 // SmolLM2-360M-shaped Llama with grouped-query attention.
 // Each row (model × length) runs in fresh processes so peak RSS is that row's high-water mark:
-//   ours   — load, one 16-token warm-up, model.run at the length (as the worker runs it), the trace's
+//   ours   — load, one 16-token warm-up, model.run at the length (as the worker runs it, streamed: when
+//            layer 0's stages were ready is its own column), the trace's
 //            tensor bytes, then the whole-trace safetensors export (time, size, RSS after);
 //   torch  — scripts/bench/scale_ref.py: the bare forward pass returning every layer's attention
 //            (HF's output_attentions), float32, 2 threads;
@@ -32,6 +33,8 @@ interface OursRow {
   tokens: number;
   loadMs: number;
   runMs: number;
+  /** The run streamed (RunOptions.onStages, as the worker runs it): when layer 0's stages were ready, from the run's start. */
+  firstLayerMs?: number;
   traceBytes: number;
   rssAfterRunGb: number;
   exportMs: number;
@@ -53,7 +56,13 @@ export async function measureScaleChild(dir: string, n: number): Promise<void> {
   const loadMs = performance.now() - t0;
   await model.run(TEXT, { maxTokens: 16 });
   const t1 = performance.now();
-  const trace = await model.run(TEXT, { maxTokens: n });
+  let firstLayerMs: number | undefined;
+  const trace = await model.run(TEXT, {
+    maxTokens: n,
+    onStages: (u) => {
+      if (u.layersDone === 1) firstLayerMs = performance.now() - t1;
+    },
+  });
   const runMs = performance.now() - t1;
   const rssAfterRunGb = (process.resourceUsage().maxRSS * 1024) / GB;
   let traceBytes = 0;
@@ -69,6 +78,7 @@ export async function measureScaleChild(dir: string, n: number): Promise<void> {
     tokens: trace.tokens.length,
     loadMs,
     runMs,
+    ...(firstLayerMs !== undefined ? { firstLayerMs } : {}),
     traceBytes,
     rssAfterRunGb,
     exportMs,
@@ -158,7 +168,7 @@ export async function benchScale(options: { quick: boolean; argv: readonly strin
     for (const n of lengths) {
       const name = `${shape.name} @ ${n}`;
       if (n > shape.positions) {
-        rows.push([name, `n/a: the model has ${shape.positions} positions`, ...Array(12).fill('')]);
+        rows.push([name, `n/a: the model has ${shape.positions} positions`, ...Array(13).fill('')]);
         continue;
       }
       const load = os.loadavg()[0]!.toFixed(1);
@@ -177,6 +187,7 @@ export async function benchScale(options: { quick: boolean; argv: readonly strin
       rows.push([
         name,
         o ? `${s(o.runMs)} (${o.tokens} tok)` : skip(est.oursGb)!,
+        o?.firstLayerMs !== undefined ? `${s(o.firstLayerMs)} (${ratio(o.firstLayerMs, o.runMs)} of the run)` : '–',
         o ? mb(o.traceBytes) : '',
         o ? gb(o.peakRssGb) : '',
         o ? `${s(o.exportMs)}, ${mb(o.exportBytes)}` : '',
@@ -198,6 +209,7 @@ export async function benchScale(options: { quick: boolean; argv: readonly strin
     [
       'model @ tokens',
       'ours run',
+      'ours layer 0 streamed',
       'trace tensors',
       'ours peak RSS',
       'ours export',

@@ -16,6 +16,7 @@ import type {
   FromWorker,
   GenerateRequest,
   HeldTrace,
+  PartialTrace,
   RunRequest,
   WhatIfRequest,
   WorkerRequest,
@@ -30,6 +31,13 @@ export class EngineError extends Error {
     super(message);
     this.name = 'EngineError';
   }
+}
+
+/** A streamed run's trace so far (EngineClient.run's onPartial): an index whose big tensors fetch like a finished run's. */
+export interface PartialRun {
+  readonly trace: Trace;
+  readonly layersDone: number;
+  readonly layers: number;
 }
 
 export interface RunHandle {
@@ -106,8 +114,9 @@ class WorkerSlot {
   call<K extends WorkerRequest['kind']>(
     request: Extract<WorkerRequest, { kind: K }>,
     onProgress?: (fraction: number, message: string) => void,
+    onPartial?: (payload: unknown) => void,
   ): Call<WorkerResponseMap[K]> {
-    return this.channel.call(request, { onProgress });
+    return this.channel.call(request, { onProgress, ...(onPartial ? { onPartial } : {}) });
   }
 
   restart(reason: Error, log = true): void {
@@ -280,8 +289,13 @@ export class EngineClient {
    * One run. Its cancel and its watchdog stop only this run: when the thread has to be terminated
    * (a stage that never yields), the other runs it held are sent again to the fresh thread.
    */
-  run(request: RunRequest, onProgress?: (fraction: number, message: string) => void): RunHandle {
-    return this.job({ kind: 'run', ...request }, onProgress);
+  run(
+    request: RunRequest,
+    onProgress?: (fraction: number, message: string) => void,
+    /** A streamed run's trace so far, each time a layer finishes; its tensors can be fetched (tensors, thumbnails) at once. */
+    onPartial?: (partial: PartialRun) => void,
+  ): RunHandle {
+    return this.job({ kind: 'run', ...request }, onProgress, onPartial);
   }
 
   /** Continue: generates after a causal LM's trace and returns the trace of prompt + new tokens; cancel and watchdog as run. */
@@ -289,8 +303,12 @@ export class EngineClient {
     return this.job({ kind: 'generate', ...request }, onProgress);
   }
 
-  private job(request: JobRequest, onProgress?: (fraction: number, message: string) => void): RunHandle {
-    const handle = this.start(request, onProgress);
+  private job(
+    request: JobRequest,
+    onProgress?: (fraction: number, message: string) => void,
+    onPartial?: (partial: PartialRun) => void,
+  ): RunHandle {
+    const handle = this.start(request, onProgress, onPartial);
     return { promise: handle.promise.then(({ held, slot }) => this.keep(held, slot, request)), cancel: handle.cancel };
   }
 
@@ -310,6 +328,7 @@ export class EngineClient {
   private start(
     request: JobRequest,
     onProgress?: (fraction: number, message: string) => void,
+    onPartial?: (partial: PartialRun) => void,
   ): { promise: Promise<{ held: HeldTrace; slot: WorkerSlot }>; cancel(): void } {
     let settled = false;
     let stopped: EngineError | undefined;
@@ -336,7 +355,22 @@ export class EngineClient {
       if (stopped) throw stopped;
       this.lastLane = lane;
       const s = (slot = this.slots[lane]);
-      call = s.call(request, onProgress);
+      const partial = onPartial
+        ? (payload: unknown): void => {
+            if (settled || stopped) return;
+            const p = payload as PartialTrace;
+            // Held under the id the answer will have; the run cannot be made again until it ends.
+            this.holdings.set(p.trace, {
+              slot: s,
+              generation: s.generation,
+              id: p.id,
+              request,
+              index: p.trace,
+            });
+            onPartial({ trace: p.trace, layersDone: p.layersDone, layers: p.layers });
+          }
+        : undefined;
+      call = s.call(request, onProgress, partial);
       try {
         return { held: await call.promise, slot: s };
       } catch (err) {

@@ -25,6 +25,23 @@ export interface RunOptions {
    * it runs (marked `remote`, empty), its input kept, so memory follows one layer, not all of them.
    */
   readonly light?: boolean;
+  /**
+   * Streaming (models that support it): called with the trace so far — the same Trace literal as
+   * the final one, its stages a prefix of the final trace's (tokens and embedding first, then each
+   * layer's stages as soon as that layer has run), with the same numbers. Models that do not stream
+   * never call it.
+   */
+  readonly onStages?: (update: StagesUpdate) => void;
+}
+
+/** A streamed run's stages so far (RunOptions.onStages). */
+export interface StagesUpdate {
+  /** The trace so far: tokens, text and model as the final trace's; `stages` a prefix of its stages. */
+  readonly trace: Trace;
+  /** Layers whose stages are in `trace` (an encoder–decoder counts its encoder's; its decoder arrives at the end). */
+  readonly layersDone: number;
+  /** Layers the run has in all. */
+  readonly layers: number;
 }
 
 export interface AttentionModel {

@@ -3,10 +3,11 @@
 import * as vscode from 'vscode';
 import { panelHtml } from './html';
 import type { Session } from '../session';
-import type { EngineClient } from '../engine/client';
+import type { EngineClient, PartialRun } from '../engine/client';
 import { findTensor, type AttentionInfo, type TensorData, type Trace } from '../../shared/trace';
 import {
   assertNever,
+  DEFAULT_CURSOR,
   type Cursor,
   type RunRef,
   type HostMessage,
@@ -26,6 +27,32 @@ import { continueGeneration } from './continue';
 
 export const PANEL_VIEW_TYPE = 'attentionLens.panel';
 
+/** Keys of streamed partial traces: apart from the session's (1, 2, …), so a fetch never names the wrong one. */
+const PARTIAL_KEYS = 2 ** 30;
+
+/** A streamed run as the panel shows it (PanelManager.beginStream). */
+export interface PanelStream {
+  /** The run's trace so far: the panel opens and shows it. */
+  partial(p: PartialRun): void;
+  /** The run finished: the cursor the user moved to on its partial trace (undefined: not moved); the next trace sent completes it. */
+  finish(): Cursor | undefined;
+  /** The run failed or was cancelled: what the panel shows of it stays labelled partial (or the last run comes back). */
+  end(outcome: 'failed' | 'cancelled', message: string): void;
+}
+
+interface Streaming {
+  readonly id: number;
+  readonly key: number;
+  trace?: Trace;
+  layersDone: number;
+  layers: number;
+  /** Where the user moved on the partial trace. */
+  cursor?: Cursor;
+  /** Sent to the webview (it shows the partial trace, and its cursor moves are the partial's). */
+  shown: boolean;
+  ended?: 'failed' | 'cancelled';
+}
+
 export class PanelManager implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
   private ready = false;
@@ -38,6 +65,11 @@ export class PanelManager implements vscode.Disposable {
   private readonly channel: Channel<never, never, Request, ResponseMap>;
   /** The panel's index of each trace (big tensors left here), made once per trace. */
   private readonly indexes = new WeakMap<Trace, Trace>();
+  /** The streamed run the panel shows or will show, until its final trace replaces it. */
+  private stream: Streaming | undefined;
+  private streams = 0;
+  /** The partial key the next trace sent completes. */
+  private completes: number | undefined;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -52,13 +84,18 @@ export class PanelManager implements vscode.Disposable {
       // VS Code's webview postMessage clones; the session keeps its arrays.
       post: (message) => this.post(message as HostMessage),
       handlers: {
-        whatIf: (req) => this.whatIf(this.session.trace, req),
-        save: (req) => this.save(req),
+        whatIf: (req) => this.whatIf(this.settled('What-if'), req),
+        save: (req) => {
+          this.settled('Export');
+          return this.save(req);
+        },
         // From the session's trace, or from the worker that holds its big tensors.
         tensors: async (req) => packTensors(await this.engine.tensors(this.current(req.key), req.want)),
         thumbnails: (req) => this.engine.thumbnails(this.current(req.key), Math.max(8, Math.min(512, req.max))),
-        continue: (req, ctx) =>
-          continueGeneration({ session: this.session, engine: this.engine, log: this.log }, req, ctx),
+        continue: (req, ctx) => {
+          this.settled('Continue');
+          return continueGeneration({ session: this.session, engine: this.engine, log: this.log }, req, ctx);
+        },
       },
       onHandlerError: (kind, error) => this.log.error(`panel request ${kind} failed: ${error.message}`),
     });
@@ -119,6 +156,76 @@ export class PanelManager implements vscode.Disposable {
     };
   }
 
+  /**
+   * A streamed run starts: its partial traces open the panel and show as they arrive; the cursor
+   * the user moves on them is kept for the final trace. A newer stream replaces an older one.
+   */
+  beginStream(): PanelStream {
+    const id = ++this.streams;
+    const s: Streaming = { id, key: PARTIAL_KEYS + id, layersDone: 0, layers: 0, shown: false };
+    this.stream = s;
+    const mine = (): boolean => this.stream === s;
+    return {
+      partial: (p) => {
+        if (!mine() || s.ended) return;
+        s.trace = p.trace;
+        s.layersDone = p.layersDone;
+        s.layers = p.layers;
+        this.show();
+        if (this.ready) this.sendPartial(s);
+      },
+      finish: () => {
+        if (!mine()) return undefined;
+        this.stream = undefined;
+        if (s.shown) this.completes = s.key;
+        return s.cursor;
+      },
+      end: (outcome, message) => {
+        if (!mine()) return;
+        s.ended = outcome;
+        if (!s.shown) {
+          this.stream = undefined;
+          return;
+        }
+        if (this.session.trace) {
+          // The last complete run comes back; the partial one is not left on screen as if it were whole.
+          this.stream = undefined;
+          this.sendTrace();
+          this.post({ type: 'error', message: `${this.ended(s)} ${message}`.trim() });
+        } else this.post({ type: 'partial-ended', key: s.key, outcome, message });
+      },
+    };
+  }
+
+  private ended(s: Streaming): string {
+    return `The run ${s.ended === 'cancelled' ? 'was cancelled' : 'failed'} after ${s.layersDone} of ${s.layers} layers.`;
+  }
+
+  private sendPartial(s: Streaming): void {
+    if (!s.trace) return;
+    s.shown = true;
+    this.post({
+      type: 'trace-partial',
+      trace: packTrace(s.trace),
+      key: s.key,
+      cursor: s.cursor ?? DEFAULT_CURSOR,
+      settings: this.settings(),
+      layersDone: s.layersDone,
+      layers: s.layers,
+    });
+  }
+
+  /** The session's trace for a request that needs a finished run (what-if, export, Continue). */
+  private settled(what: string): Trace | undefined {
+    if (this.stream?.shown)
+      throw new Error(
+        this.stream.ended
+          ? `${what} needs a finished run. ${this.ended(this.stream)}`
+          : `${what} waits for the run to finish: layer ${this.stream.layersDone} of ${this.stream.layers} is still running.`,
+      );
+    return this.session.trace;
+  }
+
   postSettings(): void {
     if (this.ready) this.post({ type: 'settings', settings: this.settings() });
   }
@@ -159,6 +266,8 @@ export class PanelManager implements vscode.Disposable {
     let index = this.indexes.get(trace);
     if (!index) this.indexes.set(trace, (index = packTrace(traceIndex(trace))));
     const run = this.session.run;
+    const continues = this.completes;
+    this.completes = undefined;
     this.post({
       type: 'trace',
       trace: index,
@@ -166,11 +275,17 @@ export class PanelManager implements vscode.Disposable {
       cursor: this.session.cursor,
       settings: this.settings(),
       ...(run ? { run } : {}),
+      ...(continues !== undefined ? { continues } : {}),
     });
   }
 
-  /** The session's trace, if `key` still names it. */
+  /** The session's trace, or the streamed partial trace, if `key` still names it. */
   private current(key: number): Trace {
+    const s = this.stream;
+    if (s && key === s.key) {
+      if (s.ended) throw new Error(`${this.ended(s)} Its tensors are gone.`);
+      if (s.trace) return s.trace;
+    }
     const trace = this.session.trace;
     if (!trace || key !== this.session.key)
       throw new Error('The run shown has been replaced by a newer one; its tensors are gone.');
@@ -203,14 +318,17 @@ export class PanelManager implements vscode.Disposable {
     switch (msg.type) {
       case 'ready':
         this.ready = true;
-        this.sendTrace();
+        if (this.stream?.trace && !this.stream.ended) this.sendPartial(this.stream);
+        else this.sendTrace();
         if (this.modelInfoPending) {
           this.modelInfoPending = false;
           this.post({ type: 'modelInfo' });
         }
         return;
       case 'cursor':
-        this.session.moveCursor(msg.cursor, this);
+        // A move on a streamed partial trace belongs to the run still going, not to the session's last one.
+        if (this.stream?.shown) this.stream.cursor = msg.cursor;
+        else this.session.moveCursor(msg.cursor, this);
         return;
       case 'log':
         if (msg.level === 'error') this.log.error(`[webview] ${msg.message}`);

@@ -23,8 +23,10 @@ interface Entry {
   readonly light?: Recompute;
   /** A light trace's recomputed layers. */
   readonly layers?: LayerCache;
-  /** Pooled once, by the first grid that asks at this size. */
+  /** Pooled once, by the first grid that asks at this size (not while the run still grows). */
   thumbs?: { readonly max: number; readonly grid: GridThumbs };
+  /** A streamed run still going: its stages so far, never evicted until it ends. */
+  readonly growing?: boolean;
 }
 
 export class TraceStore {
@@ -42,20 +44,45 @@ export class TraceStore {
   admit(trace: Trace, budgetBytes: number, light?: Recompute): HeldTrace {
     const index = traceIndex(trace, this.inlineBytes);
     if (index === trace && !light) return { trace };
+    return this.hold(this.nextId++, trace, index, budgetBytes, light);
+  }
+
+  /** A streamed run starts: the id its stages (grow) and its answer (complete) will be held under. */
+  begin(): number {
     const id = this.nextId++;
+    this.traces.set(id, { trace: { ...EMPTY_TRACE }, bytes: 0, growing: true });
+    return id;
+  }
+
+  /** A streamed run's trace so far replaces what `id` held; its index is returned (small tensors copied). */
+  grow(id: number, trace: Trace): Trace {
+    const entry = this.traces.get(id);
+    if (!entry?.growing) throw new TraceGoneError(`Run ${id} is not a streamed run in progress.`);
+    this.traces.set(id, { trace, bytes: bytesOf(trace), growing: true });
+    return copyIndex(traceIndex(trace, this.inlineBytes));
+  }
+
+  /**
+   * A streamed run's answer, held under the id it streamed with (the host's fetches of its stages
+   * go on working); a trace small enough to travel whole lets the id go.
+   */
+  complete(id: number, trace: Trace, budgetBytes: number): HeldTrace {
+    if (!this.traces.get(id)?.growing) throw new TraceGoneError(`Run ${id} is not a streamed run in progress.`);
+    const index = traceIndex(trace, this.inlineBytes);
+    if (index === trace) {
+      this.traces.delete(id);
+      return { trace };
+    }
+    return this.hold(id, trace, index, budgetBytes);
+  }
+
+  private hold(id: number, trace: Trace, index: Trace, budgetBytes: number, light?: Recompute): HeldTrace {
     // What it holds: a light trace keeps only its small tensors and each layer's input.
-    let bytes = 0;
-    for (const s of trace.stages) for (const t of s.tensors) bytes += t.data.byteLength;
+    const bytes = bytesOf(trace);
+    this.traces.delete(id);
     this.traces.set(id, { trace, bytes, ...(light ? { light, layers: new LayerCache(trace, light.recompute) } : {}) });
     this.evict(budgetBytes);
-    const copied: Trace = {
-      ...index,
-      stages: index.stages.map((s) => ({
-        ...s,
-        tensors: s.tensors.map((t): TensorData => (t.remote ? t : { ...t, data: t.data.slice() })),
-      })),
-    };
-    return { trace: copied, held: { id, bytes } };
+    return { trace: copyIndex(index), held: { id, bytes } };
   }
 
   fetch(id: number, want: readonly TensorRequest[]): TensorData[] {
@@ -76,7 +103,7 @@ export class TraceStore {
     const entry = this.touch(id);
     if (entry.thumbs?.max === max) return entry.thumbs.grid;
     const grid = entry.light ? this.pooledLight(entry, entry.light, max) : gridThumbnails(entry.trace, max);
-    entry.thumbs = { max, grid };
+    if (!entry.growing) entry.thumbs = { max, grid };
     return grid;
   }
 
@@ -134,8 +161,37 @@ export class TraceStore {
     let total = this.held.bytes;
     for (const [id, entry] of this.traces) {
       if (total <= budgetBytes || this.traces.size <= 1) break;
+      if (entry.growing) continue;
       this.release(id);
       total -= entry.bytes;
     }
   }
+}
+
+const EMPTY_TRACE: Trace = {
+  version: 1,
+  model: { id: '', name: '', family: '', description: '', layers: 0, heads: 0, dModel: 0 },
+  text: '',
+  tokens: [],
+  stages: [],
+  warnings: [],
+  backend: '',
+  elapsedMs: 0,
+};
+
+function bytesOf(trace: Trace): number {
+  let bytes = 0;
+  for (const s of trace.stages) for (const t of s.tensors) bytes += t.data.byteLength;
+  return bytes;
+}
+
+/** An index whose small tensors are copies: the answer's buffers are transferred, and the held trace keeps its own. */
+function copyIndex(index: Trace): Trace {
+  return {
+    ...index,
+    stages: index.stages.map((s) => ({
+      ...s,
+      tensors: s.tensors.map((t): TensorData => (t.remote ? t : { ...t, data: t.data.slice() })),
+    })),
+  };
 }

@@ -9,8 +9,14 @@ import { ModelFileCache } from '../model/open/modelFiles';
 import { runConfigFile } from '../model/open/runConfig';
 import { recompute } from '../model/attention/whatif';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from '../model/model';
-import { Channel } from '../../shared/channel';
-import type { HeldTrace, WorkerReady, WorkerRequest, WorkerResponseMap } from '../../shared/workerProtocol';
+import { Channel, type HandlerContext } from '../../shared/channel';
+import type {
+  HeldTrace,
+  PartialTrace,
+  WorkerReady,
+  WorkerRequest,
+  WorkerResponseMap,
+} from '../../shared/workerProtocol';
 import type { Trace } from '../../shared/trace';
 import { guarded, testFault } from './faults';
 import { checkBudget, checkBudgetTokens, DEFAULT_MEMORY_BUDGET_MB, lightNote, needsLight, tokenBound } from './budget';
@@ -67,7 +73,11 @@ async function withModel<T>(
  * A model's run under the budget: eager when it fits, else in light mode when the model can
  * recompute its layers (the store then keeps the model leased to do so), else refused.
  */
-async function runModel(request: WorkerRequest & { kind: 'run' }, options: RunOptions): Promise<HeldTrace> {
+async function runModel(
+  request: WorkerRequest & { kind: 'run' },
+  options: RunOptions,
+  partial: HandlerContext['partial'],
+): Promise<HeldTrace> {
   const { modelId, text, maxTokens } = request;
   const budgetMB = request.memoryBudgetMB;
   const lease = await leaseModel(modelId, options);
@@ -76,8 +86,9 @@ async function runModel(request: WorkerRequest & { kind: 'run' }, options: RunOp
     const model = lease.model;
     const tokens = tokenBound(text, maxTokens, model.info);
     const light = budgetMB ? needsLight(model.info, tokens, budgetMB, model.recomputeLayer !== undefined) : false;
+    if (!light) return await streamed(model, text, options, budgetBytes(budgetMB), partial);
     const trace = await model.run(text, { ...options, light });
-    if (!light || !model.recomputeLayer) return store.admit(trace, budgetBytes(budgetMB));
+    if (!model.recomputeLayer) return store.admit(trace, budgetBytes(budgetMB));
     const recompute = model.recomputeLayer.bind(model);
     const noted: Trace = { ...trace, notes: [...(trace.notes ?? []), lightNote(model.info, tokens, budgetMB!)] };
     kept = true;
@@ -90,12 +101,41 @@ async function runModel(request: WorkerRequest & { kind: 'run' }, options: RunOp
   }
 }
 
+/**
+ * An eager run that streams: the store holds its stages as each layer finishes, and their index goes
+ * to the host ahead of the answer (a progress message's partial), under the id the answer will have.
+ * A run that fails or is cancelled lets its stages go.
+ */
+async function streamed(
+  model: AttentionModel,
+  text: string,
+  options: RunOptions,
+  budget: number,
+  partial: HandlerContext['partial'],
+): Promise<HeldTrace> {
+  const id = store.begin();
+  try {
+    const trace = await model.run(text, {
+      ...options,
+      onStages: ({ trace: soFar, layersDone, layers }) => {
+        const index = store.grow(id, soFar);
+        const update: PartialTrace = { trace: index, id, layersDone, layers };
+        partial(layersDone / (layers + 1), `${layersDone} of ${layers} layers done`, update);
+      },
+    });
+    return store.complete(id, trace, budget);
+  } catch (err) {
+    store.release(id);
+    throw err;
+  }
+}
+
 const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
   post: (message, transfer) => port.postMessage(message, transfer),
   // The worker keeps nothing it sends (a held trace's index and fetches are copies): results move to the host.
   transferResults: true,
   handlers: {
-    run: guarded(async (request, { signal, progress }) => {
+    run: guarded(async (request, { signal, progress, partial }) => {
       await started(signal, request.modelId);
       const { maxTokens, score, normaliser, topK, config } = request;
       const options: RunOptions = { maxTokens, score, normaliser, topK, signal, onProgress: progress };
@@ -114,7 +154,7 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
         );
         return store.admit(trace, budgetBytes(budgetMB));
       }
-      return runModel(request, options);
+      return runModel(request, options, partial);
     }),
     generate: guarded(async (request, { signal, progress }) => {
       await started(signal, request.modelId);

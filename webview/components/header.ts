@@ -7,8 +7,8 @@ import type { PanelContext, PartSpec } from './part';
 export function headerPart(ctx: PanelContext): PartSpec {
   return {
     name: 'header',
-    key: (s) => s.trace && [s.trace, s.modelInfo ?? false],
-    build: ({ trace: t, modelInfo: open }) => ({
+    key: (s) => s.trace && [s.trace, s.modelInfo ?? false, s.stream],
+    build: ({ trace: t, modelInfo: open, stream }) => ({
       nodes: [
         h(
           'header',
@@ -17,7 +17,10 @@ export function headerPart(ctx: PanelContext): PartSpec {
           h(
             'span',
             { class: 'muted' },
-            ` · ${t!.tokens.length} tokens · ${t!.backend} · ${t!.elapsedMs.toFixed(0)} ms `,
+            // A streamed run's partial trace has no run time yet: its time so far is not the run's.
+            ` · ${t!.tokens.length} tokens · ${t!.backend} · ${
+              !stream ? `${t!.elapsedMs.toFixed(0)} ms` : stream.ended ? 'partial run' : 'running…'
+            } `,
           ),
           h(
             'vscode-button',

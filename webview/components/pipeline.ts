@@ -7,7 +7,7 @@ import type { Cursor } from '../../shared/protocol';
 import type { Stage, Trace } from '../../shared/trace';
 import { predictionKind } from '../../shared/tensorView';
 import { h } from '../dom';
-import { currentStage } from '../store';
+import { currentStage, type StreamState } from '../store';
 import { go, type PanelContext, type PartSpec } from './part';
 
 /** The part of the architecture a stage belongs to, as the bar names it. */
@@ -50,11 +50,29 @@ function jumpToSection(t: Trace, c: Cursor, section: string): Cursor {
   return i >= 0 ? { ...c, stage: i } : c;
 }
 
+/** What the bar says of a streamed run: the layers still running, or that it stopped and this is part of it. */
+export function streamNoteText(s: StreamState): string {
+  const done = `${s.layersDone} of ${s.layers} layer${s.layers === 1 ? '' : 's'}`;
+  if (s.ended)
+    return `Partial run: ${done} arrived; the run ${s.ended.outcome === 'cancelled' ? 'was cancelled' : 'failed'}${s.ended.message ? `: ${s.ended.message}` : '.'}`;
+  return s.layersDone < s.layers
+    ? `${done} done · layer ${s.layersDone} running…`
+    : `${done} done · the output is being made…`;
+}
+
+function streamNote(s: StreamState): HTMLElement {
+  return h(
+    'span',
+    { class: s.ended ? 'stream-note ended' : 'stream-note', role: 'status', 'aria-live': 'polite' },
+    streamNoteText(s),
+  );
+}
+
 export function pipelinePart(ctx: PanelContext): PartSpec {
   return {
     name: 'pipeline',
-    key: (s) => s.trace && [s.trace],
-    build: ({ trace }) => {
+    key: (s) => s.trace && [s.trace, s.stream],
+    build: ({ trace, stream }) => {
       const t = trace!;
       const sections = [...new Set(t.stages.map((s) => sectionOf(t, s)))];
       const buttons = new Map<string, HTMLElement>();
@@ -79,7 +97,15 @@ export function pipelinePart(ctx: PanelContext): PartSpec {
         else b.removeAttribute('aria-current');
       };
       return {
-        nodes: [h('nav', { class: 'pipeline', 'aria-label': 'Pipeline stages' }, ...buttons.values(), sub)],
+        nodes: [
+          h(
+            'nav',
+            { class: 'pipeline', 'aria-label': 'Pipeline stages' },
+            ...buttons.values(),
+            sub,
+            ...(stream ? [streamNote(stream)] : []),
+          ),
+        ],
         patch: (s) => {
           const stage = currentStage(s);
           if (stage === shown) return;

@@ -141,6 +141,28 @@ export class Run {
     return input;
   }
 
+  /** A streamed run's trace so far (RunOptions.onStages): the literal finish() will make, with the stages made so far. */
+  partial(parts: {
+    readonly model: ModelInfo;
+    readonly coveredLength: number;
+    readonly tokens: readonly Token[];
+    readonly stages: readonly Stage[];
+    readonly outputTokens?: readonly Token[];
+  }): Trace {
+    return {
+      version: 1,
+      model: parts.model,
+      text: this.text.slice(0, parts.coveredLength),
+      tokens: parts.tokens,
+      ...(parts.outputTokens ? { outputTokens: parts.outputTokens } : {}),
+      stages: parts.stages,
+      warnings: [...this.warnings],
+      ...(this.notes.length ? { notes: [...this.notes] } : {}),
+      backend: backendLabel(),
+      elapsedMs: performance.now() - this.started,
+    };
+  }
+
   /** The Trace literal; `text` is what the model saw (defaults to the covered prefix of the input). */
   finish(parts: {
     readonly model: ModelInfo;

@@ -120,6 +120,9 @@ export interface CausalLmLesson<C> {
   output(c: LessonContext<C>): Words;
 }
 
+/** The embedding stage's numbers. */
+type Embedded = Pick<ForwardResult, 'tokenRows' | 'positionRows' | 'embedding'>;
+
 interface ForwardResult {
   readonly tokenRows?: Float32Array;
   readonly positionRows?: Float32Array;
@@ -181,8 +184,12 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
       run?: Run;
       signal?: AbortSignal;
       cache?: KvCache;
-      /** Light mode: each layer's record goes here as it is made, not into the result, with only its small tensors read. */
+      /** Light mode and streaming: each layer's record goes here as it is made, not into the result. */
       onLayer?: (layer: number, record: BlockRecord) => void;
+      /** Light mode: records read only their small tensors (the light trace drops the rest). */
+      light?: boolean;
+      /** Streaming: the embedding rows, as soon as they are made. */
+      onEmbedding?: (rows: Embedded) => void;
     },
   ): Promise<ForwardResult> {
     const w = this.live();
@@ -218,6 +225,7 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
         }
         return e.x;
       });
+      if (record) opts.onEmbedding?.(result);
       const embedded = x;
       x = undefined; // owned by the stack now
       const stack = await runStack(
@@ -232,7 +240,8 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
           record,
           signal,
           progress: (l) => opts.run?.progress(l / (L + 1), `Layer ${l + 1} of ${L}`),
-          ...(opts.onLayer ? { onRecord: opts.onLayer, read: readSmall(INLINE_BYTES) } : {}),
+          ...(opts.onLayer ? { onRecord: opts.onLayer } : {}),
+          ...(opts.light ? { read: readSmall(INLINE_BYTES) } : {}),
         },
       );
       x = stack.out;
@@ -364,23 +373,48 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
   private async traceOf(run: Run, tokens: readonly Token[], coveredLength: number): Promise<Trace> {
     const ids = tokens.map((t) => t.id);
     // Light mode: a layer's stages are made as soon as it has run, and only its input and small tensors kept.
+    // Streaming: each layer's stages go out as soon as it has run, and the final trace reuses them.
     const kit = this.layerKit(tokens, run.topK);
-    const light: Stage[][] = [];
-    const onLayer = run.options.light
-      ? (l: number, rec: BlockRecord) =>
-          (light[l] = lighten(
-            this.layerStages(kit, rec, l),
-            (s, t) => s.id === `L${l}.input` && t.name === 'residual',
-            INLINE_BYTES,
-          ))
+    const { light, onStages } = run.options;
+    const model = { ...this.info, causalLm: true };
+    const made: Stage[][] = [];
+    let head: Stage[] | undefined;
+    const emit = (): void =>
+      onStages?.({
+        trace: run.partial({ model, coveredLength, tokens, stages: [...(head ?? []), ...made.flat()] }),
+        layersDone: made.length,
+        layers: this.spec.layers,
+      });
+    const onLayer =
+      light || onStages
+        ? (l: number, rec: BlockRecord) => {
+            const stages = this.layerStages(kit, rec, l);
+            made[l] = light
+              ? lighten(stages, (s, t) => s.id === `L${l}.input` && t.name === 'residual', INLINE_BYTES)
+              : stages;
+            emit();
+          }
+        : undefined;
+    const onEmbedding = onStages
+      ? (e: Embedded) => {
+          head = this.headStages(kit, e);
+          emit();
+        }
       : undefined;
-    const out = await this.forward(ids, { record: true, topK: run.topK, run, ...(onLayer ? { onLayer } : {}) });
+    const out = await this.forward(ids, {
+      record: true,
+      topK: run.topK,
+      run,
+      ...(onLayer ? { onLayer } : {}),
+      ...(onEmbedding ? { onEmbedding } : {}),
+      ...(light ? { light: true } : {}),
+    });
     run.checkCancelled();
     return run.finish({
-      model: { ...this.info, causalLm: true },
+      model,
       coveredLength,
       tokens,
-      stages: this.stages(kit, out, onLayer ? light : undefined),
+      stages: this.stages(kit, out, onLayer ? made : undefined, head),
       predictions: topKPredictions(out.topId!, out.topP!, ids.length, run.topK, (id) => this.tokenizer.piece(id)),
     });
   }
@@ -448,13 +482,35 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
     return { c, L, rows, tok, attention, cfgs, masks, tokens, T, D, H, KV, hd };
   }
 
-  /** The trace's stages: tokens, embedding, each layer's (light mode: as made while it ran), the output. */
-  private stages(k: LayerKit<C>, out: ForwardResult, light?: readonly Stage[][]): Stage[] {
-    const { c, L, rows, tok, tokens, T } = k;
+  /**
+   * The trace's stages: tokens, embedding, each layer's (light mode and streaming: as made while it
+   * ran), the output. `head`: the tokens and embedding stages a streamed run already made.
+   */
+  private stages(k: LayerKit<C>, out: ForwardResult, made?: readonly Stage[][], head?: Stage[]): Stage[] {
+    const { c, L, rows, T } = k;
     const topK = c.topK;
+    const stages = [...(head ?? this.headStages(k, out))];
+    const layers = made ?? out.layers.map((rec, l) => this.layerStages(k, rec, l));
+    for (const l of layers) stages.push(...l);
+    const final = L.output(c);
+    stages.push({
+      id: 'output',
+      kind: 'decoder-step',
+      ...pick(final),
+      tensors: [
+        rows('hidden', out.final!, final, 'Final norm of the residual stream'),
+        ...topKTensors(T, topK, out.topP!, out.topId!, k.tok, 'next tokens'),
+      ],
+    });
+    return stages;
+  }
+
+  /** The tokens and embedding stages. */
+  private headStages(k: LayerKit<C>, out: Embedded): Stage[] {
+    const { c, L, rows, tok, tokens, T } = k;
     const tokensWords = L.tokens(c);
     const embeddingWords = L.embedding(c);
-    const stages: Stage[] = [
+    return [
       {
         id: 'tokens',
         kind: 'tokens',
@@ -480,19 +536,6 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
         ],
       },
     ];
-    const layers = light ?? out.layers.map((rec, l) => this.layerStages(k, rec, l));
-    for (const l of layers) stages.push(...l);
-    const final = L.output(c);
-    stages.push({
-      id: 'output',
-      kind: 'decoder-step',
-      ...pick(final),
-      tensors: [
-        rows('hidden', out.final!, final, 'Final norm of the residual stream'),
-        ...topKTensors(T, topK, out.topP!, out.topId!, tok, 'next tokens'),
-      ],
-    });
-    return stages;
   }
 
   /** Layer l's stages from its record: its input, its attention block, its output. */

@@ -33,6 +33,7 @@ import {
   type AttentionInfo,
   type ModelInfo,
   type Stage,
+  type TensorData,
   type Token,
   type Trace,
 } from '../../../../shared/trace';
@@ -171,7 +172,14 @@ export class BertModel extends LoadedModel<BertConfig, BertWeights> implements A
   }
 
   /** `keepLogits`: also return the full [T × vocab] MLM logits (a run keeps only the top-k). */
-  private async forward(ids: readonly number[], topK: number, run?: Run, keepLogits = false): Promise<ForwardResult> {
+  /** `stream`: each layer's record (and first the embedding) handed over as it is made, instead of collected. */
+  private async forward(
+    ids: readonly number[],
+    topK: number,
+    run?: Run,
+    keepLogits = false,
+    stream?: { embedding(rows: Float32Array): void; layer(l: number, rec: BlockRecord): void },
+  ): Promise<ForwardResult> {
     const w = this.live();
     const cfg = this.config;
     const L = cfg.numLayers;
@@ -194,12 +202,18 @@ export class BertModel extends LoadedModel<BertConfig, BertWeights> implements A
       return layerNorm(sum, w.embNorm.g, w.embNorm.b, cfg.eps);
     });
     const embedding = f32(x0);
+    stream?.embedding(embedding);
     const { out: last, records: layers } = await runStack(
       x0,
       w.layers,
       bertBlock(cfg),
       {},
-      { record: true, signal: run?.signal, progress: (l) => run?.progress(l / (L + 1), `Layer ${l + 1} of ${L}`) },
+      {
+        record: true,
+        signal: run?.signal,
+        progress: (l) => run?.progress(l / (L + 1), `Layer ${l + 1} of ${L}`),
+        ...(stream ? { onRecord: (l: number, rec: BlockRecord) => stream.layer(l, rec) } : {}),
+      },
     );
     try {
       run?.checkCancelled();
@@ -251,21 +265,50 @@ export class BertModel extends LoadedModel<BertConfig, BertWeights> implements A
         `${n} word${n === 1 ? '' : 's'} could not be spelled with the vocabulary and became ${this.tokenizer.unkToken ?? '[UNK]'}.`,
     });
     const ids = enc.tokens.map((t) => t.id);
-    const out = await this.forward(ids, run.topK, run);
+    // Streaming: the tokens and embedding, then each layer's stages as it finishes; the final trace reuses them.
+    const onStages = options.onStages;
+    const kit = this.kit(enc.tokens, run.topK);
+    const made: Stage[][] = [];
+    let head: Stage[] = [];
+    const emit = (): void =>
+      onStages?.({
+        trace: run.partial({
+          model: this.info,
+          coveredLength: enc.coveredLength,
+          tokens: enc.tokens,
+          stages: [...head, ...made.flat()],
+        }),
+        layersDone: made.length,
+        layers: this.config.numLayers,
+      });
+    const stream = onStages
+      ? {
+          embedding: (rows: Float32Array) => {
+            head = this.headStages(kit, enc.tokens, rows);
+            emit();
+          },
+          layer: (l: number, rec: BlockRecord) => {
+            made[l] = this.layerStages(kit, rec, l);
+            emit();
+          },
+        }
+      : undefined;
+    const out = await this.forward(ids, run.topK, run, false, stream);
     run.checkCancelled();
     const piece = (id: number): string => this.tokenizer.piece(id);
     return run.finish({
       model: this.info,
       coveredLength: enc.coveredLength,
       tokens: enc.tokens,
-      stages: this.stages(enc.tokens, out, run.topK),
+      stages: this.stages(kit, enc.tokens, out, stream ? { head, made } : undefined),
       ...(out.topId && out.topP
         ? { predictions: topKPredictions(out.topId, out.topP, ids.length, run.topK, piece) }
         : {}),
     });
   }
 
-  private stages(tokens: readonly Token[], out: ForwardResult, topK: number): Stage[] {
+  /** What every stage shares: the lesson's context, the row helper, the attention info. */
+  private kit(tokens: readonly Token[], topK: number): BertKit {
     const cfg = this.config;
     const T = tokens.length;
     const D = cfg.hiddenSize;
@@ -280,7 +323,13 @@ export class BertModel extends LoadedModel<BertConfig, BertWeights> implements A
     const c: BertLessonContext = { config: cfg, T, topK, cls: this.clsToken, sep: this.sepToken };
     const rows = (name: string, data: Float32Array, description: string) =>
       tensor(name, [T, D], ['token', 'd_model'], data, { tokenAxes: tok, description });
-    const stages: Stage[] = [
+    return { c, T, D, tok, attention, rows, topK };
+  }
+
+  /** The tokens and embedding stages. */
+  private headStages(k: BertKit, tokens: readonly Token[], embedding: Float32Array): Stage[] {
+    const { c, T, tok, rows } = k;
+    return [
       {
         id: 'tokens',
         kind: 'tokens',
@@ -299,36 +348,53 @@ export class BertModel extends LoadedModel<BertConfig, BertWeights> implements A
         id: 'embedding',
         kind: 'embedding',
         ...bertLesson.embedding(c),
-        tensors: [rows('X', out.embedding, 'Input to layer 0')],
+        tensors: [rows('X', embedding, 'Input to layer 0')],
       },
     ];
-    out.layers.forEach((rec, l) => {
-      stages.push(
-        ...attentionStages({
-          prefix: `L${l}`,
-          layer: l,
-          title: `Layer ${l}`,
-          attention,
-          heads: cfg.numHeads,
-          headDim: cfg.headDim,
-          dModel: D,
-          queryCount: T,
-          keyCount: T,
-          record: rec.self,
-          ...bertLesson.attention(c),
-        }),
-        {
-          id: `L${l}.output`,
-          kind: 'encoder-layer',
-          layer: l,
-          ...bertLesson.layerOutput(c, l),
-          tensors: [
-            rows('hidden', rec.output, 'Layer output'),
-            rows('attention_hidden', rec.afterSelf, 'LayerNorm(x + attention): input to the feed-forward block'),
-          ],
-        },
-      );
-    });
+  }
+
+  /** Layer l's stages from its record: its attention block, its output. */
+  private layerStages(k: BertKit, rec: BlockRecord, l: number): Stage[] {
+    const cfg = this.config;
+    const { c, T, D, attention, rows } = k;
+    return [
+      ...attentionStages({
+        prefix: `L${l}`,
+        layer: l,
+        title: `Layer ${l}`,
+        attention,
+        heads: cfg.numHeads,
+        headDim: cfg.headDim,
+        dModel: D,
+        queryCount: T,
+        keyCount: T,
+        record: rec.self,
+        ...bertLesson.attention(c),
+      }),
+      {
+        id: `L${l}.output`,
+        kind: 'encoder-layer',
+        layer: l,
+        ...bertLesson.layerOutput(c, l),
+        tensors: [
+          rows('hidden', rec.output, 'Layer output'),
+          rows('attention_hidden', rec.afterSelf, 'LayerNorm(x + attention): input to the feed-forward block'),
+        ],
+      },
+    ];
+  }
+
+  /** The trace's stages; `streamed`: those a streamed run already made (the same objects go into the trace). */
+  private stages(
+    k: BertKit,
+    tokens: readonly Token[],
+    out: ForwardResult,
+    streamed?: { head: Stage[]; made: Stage[][] },
+  ): Stage[] {
+    const { c, T, tok, rows, topK } = k;
+    const stages: Stage[] = [...(streamed?.head ?? this.headStages(k, tokens, out.embedding))];
+    for (const layer of streamed?.made ?? out.layers.map((rec, l) => this.layerStages(k, rec, l)))
+      stages.push(...layer);
     if (out.mlmHidden && out.topP && out.topId) {
       stages.push({
         id: 'output',
@@ -342,6 +408,16 @@ export class BertModel extends LoadedModel<BertConfig, BertWeights> implements A
     }
     return stages;
   }
+}
+
+interface BertKit {
+  readonly c: BertLessonContext;
+  readonly T: number;
+  readonly D: number;
+  readonly tok: { readonly token: 'input' };
+  readonly attention: AttentionInfo;
+  readonly rows: (name: string, data: Float32Array, description: string) => TensorData;
+  readonly topK: number;
 }
 
 /** Loads a BERT / DistilBERT / RoBERTa / XLM-RoBERTa folder: config.json, model.safetensors, tokenizer.json (+ tokenizer_config.json). */
