@@ -47,10 +47,14 @@ export class TraceStore {
     return this.hold(this.nextId++, trace, index, budgetBytes, light);
   }
 
-  /** A streamed run starts: the id its stages (grow) and its answer (complete) will be held under. */
-  begin(): number {
+  /**
+   * A streamed run starts: the id its stages (grow) and its answer (complete) will be held under.
+   * A light run's way back to its layers comes with it (released with the entry), so the layers
+   * that have arrived can be read while later ones run.
+   */
+  begin(light?: Recompute): number {
     const id = this.nextId++;
-    this.traces.set(id, { trace: { ...EMPTY_TRACE }, bytes: 0, growing: true });
+    this.traces.set(id, { trace: { ...EMPTY_TRACE }, bytes: 0, growing: true, ...(light ? { light } : {}) });
     return id;
   }
 
@@ -58,22 +62,30 @@ export class TraceStore {
   grow(id: number, trace: Trace): Trace {
     const entry = this.traces.get(id);
     if (!entry?.growing) throw new TraceGoneError(`Run ${id} is not a streamed run in progress.`);
-    this.traces.set(id, { trace, bytes: bytesOf(trace), growing: true });
+    const light = entry.light;
+    this.traces.set(id, {
+      trace,
+      bytes: bytesOf(trace),
+      growing: true,
+      ...(light ? { light, layers: new LayerCache(trace, light.recompute) } : {}),
+    });
     return copyIndex(traceIndex(trace, this.inlineBytes));
   }
 
   /**
    * A streamed run's answer, held under the id it streamed with (the host's fetches of its stages
-   * go on working); a trace small enough to travel whole lets the id go.
+   * go on working); a trace small enough to travel whole lets the id go. A light run's answer is
+   * always held (its layers are made again from it).
    */
   complete(id: number, trace: Trace, budgetBytes: number): HeldTrace {
-    if (!this.traces.get(id)?.growing) throw new TraceGoneError(`Run ${id} is not a streamed run in progress.`);
+    const entry = this.traces.get(id);
+    if (!entry?.growing) throw new TraceGoneError(`Run ${id} is not a streamed run in progress.`);
     const index = traceIndex(trace, this.inlineBytes);
-    if (index === trace) {
+    if (index === trace && !entry.light) {
       this.traces.delete(id);
       return { trace };
     }
-    return this.hold(id, trace, index, budgetBytes);
+    return this.hold(id, trace, index, budgetBytes, entry.light);
   }
 
   private hold(id: number, trace: Trace, index: Trace, budgetBytes: number, light?: Recompute): HeldTrace {

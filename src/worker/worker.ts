@@ -21,7 +21,7 @@ import type { Trace } from '../../shared/trace';
 import { guarded, testFault } from './faults';
 import { checkBudget, checkBudgetTokens, DEFAULT_MEMORY_BUDGET_MB, lightNote, needsLight, tokenBound } from './budget';
 import { continueTrace } from '../model/transformer/continueTrace';
-import { TraceStore } from './traceStore';
+import { TraceStore, type Recompute } from './traceStore';
 
 const port = parentPort;
 if (!port) throw new Error('worker.js must run in a worker thread');
@@ -86,15 +86,14 @@ async function runModel(
     const model = lease.model;
     const tokens = tokenBound(text, maxTokens, model.info);
     const light = budgetMB ? needsLight(model.info, tokens, budgetMB, model.recomputeLayer !== undefined) : false;
-    if (!light) return await streamed(model, text, options, budgetBytes(budgetMB), partial);
-    const trace = await model.run(text, { ...options, light });
-    if (!model.recomputeLayer) return store.admit(trace, budgetBytes(budgetMB));
+    if (!light || !model.recomputeLayer) return await streamed(model, text, options, budgetBytes(budgetMB), partial);
+    // Light: the store keeps the model leased (released with the trace) to make its layers again.
     const recompute = model.recomputeLayer.bind(model);
-    const noted: Trace = { ...trace, notes: [...(trace.notes ?? []), lightNote(model.info, tokens, budgetMB!)] };
     kept = true;
-    return store.admit(noted, budgetBytes(budgetMB), {
+    return await streamed(model, text, { ...options, light }, budgetBytes(budgetMB), partial, {
       recompute: (t, layer) => recompute(t, layer),
       release: () => lease.release(),
+      note: lightNote(model.info, tokens, budgetMB!),
     });
   } finally {
     if (!kept) lease.release();
@@ -102,9 +101,10 @@ async function runModel(
 }
 
 /**
- * An eager run that streams: the store holds its stages as each layer finishes, and their index goes
- * to the host ahead of the answer (a progress message's partial), under the id the answer will have.
- * A run that fails or is cancelled lets its stages go.
+ * A run that streams: the store holds its stages as each layer finishes, and their index goes to
+ * the host ahead of the answer (a progress message's partial), under the id the answer will have.
+ * A light run's layers are made again from their inputs when read, mid-run too; its note says so.
+ * A run that fails or is cancelled lets its stages (and a light run's model lease) go.
  */
 async function streamed(
   model: AttentionModel,
@@ -112,18 +112,20 @@ async function streamed(
   options: RunOptions,
   budget: number,
   partial: HandlerContext['partial'],
+  light?: Recompute & { readonly note: string },
 ): Promise<HeldTrace> {
-  const id = store.begin();
+  const noted = (t: Trace): Trace => (light ? { ...t, notes: [...(t.notes ?? []), light.note] } : t);
+  const id = store.begin(light);
   try {
     const trace = await model.run(text, {
       ...options,
       onStages: ({ trace: soFar, layersDone, layers }) => {
-        const index = store.grow(id, soFar);
+        const index = store.grow(id, noted(soFar));
         const update: PartialTrace = { trace: index, id, layersDone, layers };
         partial(layersDone / (layers + 1), `${layersDone} of ${layers} layers done`, update);
       },
     });
-    return store.complete(id, trace, budget);
+    return store.complete(id, noted(trace), budget);
   } catch (err) {
     store.release(id);
     throw err;

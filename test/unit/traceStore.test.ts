@@ -255,7 +255,31 @@ test(
     const engine = new EngineClient(WORKER);
     try {
       const request = { modelId: fileModelId(config), text, maxTokens: T, memoryBudgetMB: budgetMB };
-      const trace = await engine.run(request).promise;
+      // A light run streams too: each finished layer's index arrives, and its tensors are made
+      // again from the layer's input while later layers still run.
+      const partials: number[] = [];
+      const midRun: Promise<void>[] = [];
+      const trace = await engine.run(request, undefined, (p) => {
+        partials.push(p.layersDone);
+        assert.ok(
+          (p.trace.notes ?? []).some((n) => n.startsWith('Light mode')),
+          'a partial says it is light',
+        );
+        const weights = p.trace.stages.find((st) => st.layer === p.layersDone - 1 && st.kind === 'normalise');
+        if (!weights || p.layersDone === eagerG.model.layers) return;
+        const want = weights.tensors.filter(isRemote).map((t) => ({ stage: weights.id, tensor: t.name }));
+        midRun.push(
+          engine.tensors(p.trace, want).then((got) =>
+            want.forEach((r, k) => {
+              const full = eagerG.stages.find((x) => x.id === r.stage)!.tensors.find((t) => t.name === r.tensor)!;
+              sameBits(got[k]!, full, `mid-run light fetch ${r.stage}/${r.tensor}`);
+            }),
+          ),
+        );
+      }).promise;
+      await Promise.all(midRun);
+      assert.deepEqual(partials, [...Array(eagerG.model.layers + 1).keys()]);
+      assert.ok(midRun.length > 0, 'layers were fetched mid-run');
       assert.ok(
         (trace.notes ?? []).some((w) =>
           new RegExp(
