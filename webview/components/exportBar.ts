@@ -156,7 +156,7 @@ export async function exportAs(ctx: PanelContext, root: HTMLElement, format: Exp
 }
 
 /** Controls are not part of a view's picture (buttons, pickers, the colour-by and scale switches). */
-const SKIP_IN_PNG = 'vscode-button, vscode-single-select, .grid-scale, .colour-by, .hv-all';
+const SKIP_IN_PNG = 'vscode-button, vscode-single-select, .colour-by, .hv-all, [data-testid="grid-readout"]';
 
 /**
  * The panel's own background and text colour: the labels are drawn in the theme's foreground, so
