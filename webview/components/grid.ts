@@ -13,6 +13,7 @@ import type { ColourBy, PanelState } from '../store';
 import { colourByControl } from './colourBy';
 import { matrixFigure, type Figure } from './matrixFigure';
 import { go, type Built, type PanelContext } from './part';
+import { viewExports } from '../snapshot';
 
 interface Opener {
   readonly el: HTMLElement;
@@ -90,7 +91,7 @@ export function buildGrid(
           : undefined;
     const cell = h(
       open ? 'button' : 'div',
-      { class: 'grid-cell', title: label, 'aria-label': label, onclick },
+      { class: 'grid-cell', title: label, 'aria-label': label, onclick, 'data-label': label },
       canvas,
       h('span', { class: 'grid-label' }, caption),
       ...(note ? [h('span', { class: 'grid-sink', 'aria-hidden': 'true' }, note)] : []),
@@ -108,7 +109,13 @@ export function buildGrid(
     const heads = Math.max(...sec.rows.map((r) => r.heads.length));
     const shared = sectionMax(sec, by);
     const max = (): number | undefined => (scale === 'shared' ? shared : undefined);
-    const table = h('div', { class: 'grid', role: 'grid', 'data-testid': `heads-grid-${sec.kind}` });
+    const table = h('div', {
+      class: 'grid',
+      role: 'grid',
+      'aria-label': `${sec.title}: layers × heads; arrow keys move between thumbnails, Enter opens one`,
+      'data-testid': `heads-grid-${sec.kind}`,
+      'data-columns': heads + 1,
+    });
     // Through the CSSOM: the panel's CSP forbids inline style attributes.
     // Columns shrink (to 28 px) so the grid fits the panel's width; the thumbnails scale with them.
     table.style.gridTemplateColumns = `auto repeat(${heads + 1}, minmax(28px, ${THUMB + 8}px))`;
@@ -226,9 +233,11 @@ export function buildGrid(
       ),
     );
   }
+  // The thumbnail under the keyboard (or the mouse) announced, as the heatmap's cell is.
+  const readout = h('div', { class: 'readout', 'data-testid': 'grid-readout', 'aria-live': 'polite' }, '\u00a0');
   const view = h(
     'div',
-    { class: 'grid-view' },
+    { class: 'grid-view', 'data-export': 'grid' },
     ...(hasNorms ? [colourByControl(ctx, by)] : []),
     h(
       'div',
@@ -236,6 +245,7 @@ export function buildGrid(
       ...scaleButtons,
       scaleNote,
     ),
+    readout,
     ...sections,
     h('h3', {}, 'Attention rollout'),
     h(
@@ -248,6 +258,15 @@ export function buildGrid(
     rolloutBox,
     full,
   );
+  for (const table of view.querySelectorAll<HTMLElement>('.grid')) gridKeys(table, heads(table), readout);
+  viewExports.set(view, {
+    // Every thumbnail painted (those never scrolled into view too), for the PNG.
+    prepare: () => {
+      for (const [canvas, paint] of painters) if (!painted.has(canvas)) paint();
+    },
+    csv: () => sinkCsv(thumbs),
+    csvName: 'grid-sink-shares',
+  });
   let shown: { stage: number; head: number } | undefined;
   return {
     nodes: [view],
@@ -262,4 +281,90 @@ export function buildGrid(
       figures.forEach((f) => f.dispose?.());
     },
   };
+}
+
+const heads = (table: HTMLElement): number => Number(table.dataset.columns) || 1;
+
+/**
+ * Arrow keys between a section's thumbnails (a roving tab stop: Tab enters the grid once, at the
+ * thumbnail last focused), Home/End along a row; the focused or hovered one is read out.
+ */
+function gridKeys(table: HTMLElement, columns: number, readout: HTMLElement): void {
+  const cells = [...table.querySelectorAll<HTMLElement>('button.grid-cell')];
+  if (cells.length === 0) return;
+  // Each button's place in the rows × columns of the section (empty places are divs, skipped).
+  const places = new Map<HTMLElement, { r: number; c: number }>();
+  const at = new Map<string, HTMLElement>();
+  let i = 0;
+  let r = -1;
+  for (const el of table.children) {
+    const c = i % (columns + 1);
+    if (c === 0) r++;
+    if (el.tagName === 'BUTTON' && el.classList.contains('grid-cell')) {
+      places.set(el as HTMLElement, { r, c });
+      at.set(`${r},${c}`, el as HTMLElement);
+    }
+    i++;
+  }
+  cells.forEach((c, k) => c.setAttribute('tabindex', k === 0 ? '0' : '-1'));
+  const say = (el: HTMLElement): void => {
+    readout.textContent = el.dataset.label ?? '';
+  };
+  const moveTo = (el: HTMLElement | undefined): void => {
+    if (!el) return;
+    for (const c of cells) c.setAttribute('tabindex', c === el ? '0' : '-1');
+    el.focus();
+  };
+  for (const el of cells) {
+    el.addEventListener('focus', () => say(el));
+    el.addEventListener('mouseenter', () => say(el));
+    el.addEventListener('keydown', (e) => {
+      const p = places.get(el)!;
+      const find = (dr: number, dc: number): HTMLElement | undefined => {
+        for (let rr = p.r + dr, cc = p.c + dc; rr >= 0 && rr <= r && cc >= 1 && cc <= columns; rr += dr, cc += dc) {
+          const t = at.get(`${rr},${cc}`);
+          if (t) return t;
+        }
+        return undefined;
+      };
+      const rowCells = cells.filter((c) => places.get(c)!.r === p.r);
+      const target =
+        e.key === 'ArrowRight'
+          ? find(0, 1)
+          : e.key === 'ArrowLeft'
+            ? find(0, -1)
+            : e.key === 'ArrowDown'
+              ? find(1, 0)
+              : e.key === 'ArrowUp'
+                ? find(-1, 0)
+                : e.key === 'Home'
+                  ? rowCells[0]
+                  : e.key === 'End'
+                    ? rowCells[rowCells.length - 1]
+                    : undefined;
+      if (!target) return;
+      e.preventDefault();
+      moveTo(target);
+    });
+  }
+}
+
+/** The grid's numbers behind its notes: per section, layer and head, the mean weight on the first key and on special keys. */
+export function sinkCsv(thumbs: GridThumbs): string {
+  const special = thumbs.sections.some((sec) => sec.rows.some((r) => r.special));
+  const lines = [`attention,layer,head,first_key_share${special ? ',special_keys_share' : ''}`];
+  for (const sec of thumbs.sections)
+    for (const r of sec.rows)
+      r.first.forEach((f, hd) =>
+        lines.push(
+          [
+            `"${sec.title.replace(/"/g, '""')}"`,
+            r.layer ?? '',
+            hd,
+            String(Number(f.toPrecision(9))),
+            ...(special ? [r.special ? String(Number(r.special[hd]!.toPrecision(9))) : ''] : []),
+          ].join(','),
+        ),
+      );
+  return lines.join('\n') + '\n';
 }

@@ -96,16 +96,43 @@ export function pipelinePart(ctx: PanelContext): PartSpec {
         if (on) b.setAttribute('aria-current', 'step');
         else b.removeAttribute('aria-current');
       };
+      const nav = h(
+        'nav',
+        { class: 'pipeline', 'aria-label': 'Pipeline stages: arrow keys move between them, Enter goes there' },
+        ...buttons.values(),
+        sub,
+        ...(stream ? [streamNote(stream)] : []),
+      );
+      // One tab stop (the current part); arrows, Home and End move between the chips, Enter or Space goes.
+      const chips = (): HTMLElement[] =>
+        [...nav.querySelectorAll<HTMLElement>('button.phase')].filter((b) => !b.closest('[hidden]'));
+      nav.addEventListener('keydown', (e) => {
+        const list = chips();
+        const i = list.indexOf(e.target as HTMLElement);
+        if (i < 0) return;
+        const j =
+          e.key === 'ArrowRight' || e.key === 'ArrowDown'
+            ? Math.min(list.length - 1, i + 1)
+            : e.key === 'ArrowLeft' || e.key === 'ArrowUp'
+              ? Math.max(0, i - 1)
+              : e.key === 'Home'
+                ? 0
+                : e.key === 'End'
+                  ? list.length - 1
+                  : -1;
+        if (j < 0) return;
+        e.preventDefault();
+        for (const b of list) b.tabIndex = b === list[j] ? 0 : -1;
+        list[j]!.focus();
+      });
+      const roving = (): void => {
+        const list = chips();
+        const current = list.find((b) => b.classList.contains('current') && !b.classList.contains('step'));
+        const focused = list.find((b) => b === document.activeElement);
+        for (const b of list) b.tabIndex = b === (focused ?? current ?? list[0]) ? 0 : -1;
+      };
       return {
-        nodes: [
-          h(
-            'nav',
-            { class: 'pipeline', 'aria-label': 'Pipeline stages' },
-            ...buttons.values(),
-            sub,
-            ...(stream ? [streamNote(stream)] : []),
-          ),
-        ],
+        nodes: [nav],
         patch: (s) => {
           const stage = currentStage(s);
           if (stage === shown) return;
@@ -117,6 +144,7 @@ export function pipelinePart(ctx: PanelContext): PartSpec {
           const inAttention = stage !== undefined && STEPS.some(([, , k]) => k === stage.kind);
           sub.hidden = !inAttention;
           for (const x of steps) mark(x.el, x.kind === stage?.kind, 'phase step');
+          roving();
         },
       };
     },

@@ -46,6 +46,27 @@ export function viewSwitchPart(ctx: PanelContext): PartSpec {
         { class: 'view-switch', role: 'tablist', 'aria-label': 'View', 'data-testid': 'view-switch' },
         ...tabs.map(([, b]) => b),
       );
+      // A tab list: one tab stop (the current tab); arrows, Home and End move to a tab and show it.
+      row.addEventListener('keydown', (e) => {
+        const i = tabs.findIndex(([, b]) => b === e.target);
+        if (i < 0) return;
+        const n = tabs.length;
+        const j =
+          e.key === 'ArrowRight'
+            ? (i + 1) % n
+            : e.key === 'ArrowLeft'
+              ? (i - 1 + n) % n
+              : e.key === 'Home'
+                ? 0
+                : e.key === 'End'
+                  ? n - 1
+                  : -1;
+        if (j < 0) return;
+        e.preventDefault();
+        const [v, b] = tabs[j]!;
+        b.focus();
+        go(ctx, { ...ctx.store.state.cursor, view: v });
+      });
       return {
         nodes: [row],
         patch: (s) => {
@@ -54,6 +75,7 @@ export function viewSwitchPart(ctx: PanelContext): PartSpec {
           for (const [v, b] of tabs) {
             b.className = v === shown ? 'tab current' : 'tab';
             b.setAttribute('aria-selected', v === shown ? 'true' : 'false');
+            b.tabIndex = v === shown ? 0 : -1;
             if (v === shown) {
               if (typeof requestAnimationFrame === 'function') requestAnimationFrame(() => revealTab(row, b));
               else revealTab(row, b);

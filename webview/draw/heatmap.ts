@@ -1,5 +1,6 @@
 // Canvas heatmap with token labels on both axes, a colour legend, hover hit-testing and a
 // keyboard cell cursor. Layout and hit-testing are pure (unit-tested); drawing uses canvas 2D.
+import { isLightColour } from '../attentionViews';
 import type { ColourMap } from '../../shared/protocol';
 import { colourAt, cssColour, lut, type MapName } from './colormap';
 import {
@@ -284,6 +285,14 @@ export function drawCellCursor(
   const x = l.left + (cursor.col - l.view.c0 + 0.5) * l.cell - w / 2;
   const y = l.top + (cursor.row - l.view.r0 + 0.5) * l.cellH - hh / 2;
   ctx.strokeRect(x + 1, y + 1, Math.max(1, w - 2), Math.max(1, hh - 2));
+  // A second, opposite line inside: the cursor stands out on any cell colour, in every theme (high contrast too).
+  if (w >= 8 && hh >= 8) {
+    ctx.save();
+    ctx.lineWidth = 1;
+    ctx.strokeStyle = isLightColour(style.foreground) ? '#000' : '#fff';
+    ctx.strokeRect(x + 2.5, y + 2.5, Math.max(1, w - 5), Math.max(1, hh - 5));
+    ctx.restore();
+  }
 }
 
 /** An outline around one whole row (of the window). */
