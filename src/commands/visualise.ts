@@ -65,7 +65,7 @@ export async function runAndShow(
       });
       try {
         const trace = await handle.promise;
-        // Where the user went while the layers streamed in is where they stay.
+        // Where the user went while the layers streamed in is where they stay (unless a reload restores its own place).
         const moved = stream.finish();
         deps.log.info(
           `ran ${trace.model.id} on ${trace.tokens.length} tokens with the ${trace.backend} backend in ${trace.elapsedMs.toFixed(0)} ms (round trip ${Date.now() - started} ms)`,
@@ -80,10 +80,11 @@ export async function runAndShow(
         deps.session.set(
           trace,
           source,
-          moved
-            ? clampCursor(moved, trace)
-            : typeof keepCursor === 'object'
-              ? clampCursor(keepCursor, trace)
+          // A reload's cursor first: the partial traces it streamed through had not its stage yet.
+          typeof keepCursor === 'object'
+            ? clampCursor(keepCursor, trace)
+            : moved
+              ? clampCursor(moved, trace)
               : sameModel
                 ? deps.session.cursor
                 : // A re-run of the same text (another model, a changed setting) keeps the place; a new text starts at Tokens.
