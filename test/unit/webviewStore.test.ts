@@ -115,6 +115,18 @@ test('a head switch renders once and rebuilds only the figures', () => {
   p.panel.dispose();
 });
 
+test('controls that do not apply are hidden: no view tabs or head picker on the tokens stage', () => {
+  const p = mount(makeTrace(2, 2, 3), { stage: 0, head: 0, view: 'heatmap' });
+  const tabs = p.q('[data-testid="view-switch"]');
+  const head = p.q('[data-testid="head-select"]').closest('label')!;
+  const next = p.q('[aria-label="Next head"]');
+  assert.equal(p.store.state.trace!.stages[0]!.kind, 'tokens');
+  assert.ok(tabs.hidden && head.hidden && next.hidden, 'hidden on the tokens stage');
+  p.fromHost({ type: 'cursor', cursor: { stage: WEIGHTS_L0, head: 0, view: 'heatmap' } });
+  assert.ok(!tabs.hidden && !head.hidden && !next.hidden, 'shown on the attention weights');
+  p.panel.dispose();
+});
+
 test('the host sending the cursor already shown renders nothing and is not echoed', () => {
   const p = mount(makeTrace(2, 2, 3), { stage: WEIGHTS_L0, head: 0, view: 'heatmap' });
   const canvas = p.q('[data-testid="heatmap-weights"]');

@@ -2,6 +2,7 @@
 // once per trace; a cursor move only updates the position and the pickers' values.
 import { headsOf, layersOf, moveHead, moveStage, moveStep, stepsOf } from '../../shared/navigation';
 import { h } from '../dom';
+import type { Stage } from '../../shared/trace';
 import { currentStage, type PanelState } from '../store';
 import { go, type PanelContext, type PartSpec } from './part';
 
@@ -23,6 +24,11 @@ function select(
 function choose(sel: Select, value: string): void {
   for (const o of sel.children) o.toggleAttribute('selected', o.getAttribute('value') === value);
   if (sel.value !== value) sel.value = value;
+}
+
+/** Whether a stage has a tensor per head (or per key/value head), so the head picker means something there. */
+export function stageHasHeads(stage: Stage | undefined): boolean {
+  return stage?.tensors.some((t) => t.axes[0] === 'head' || t.axes[0] === 'kv_head') ?? false;
 }
 
 export function controlsPart(ctx: PanelContext): PartSpec {
@@ -66,6 +72,8 @@ export function controlsPart(ctx: PanelContext): PartSpec {
       }
       const heads = headsOf(t);
       let headSel: Select | undefined;
+      // Hidden on stages without heads (tokens, embeddings, a layer's input and output, the predictions).
+      let headControls: HTMLElement[] = [];
       if (heads > 0) {
         const opts = [
           ...Array.from({ length: heads }, (_, i) => ({ value: String(i), label: `Head ${i}` })),
@@ -73,14 +81,13 @@ export function controlsPart(ctx: PanelContext): PartSpec {
         ];
         const picker = select('Head', 'head-select', opts, (v) => go(ctx, { ...state().cursor, head: Number(v) }));
         headSel = picker.sel;
-        bar.append(
-          picker.el,
-          h(
-            'vscode-button',
-            { secondary: true, 'aria-label': 'Next head', onclick: () => go(ctx, moveHead(t, state().cursor, 1)) },
-            'Head ▶',
-          ),
+        const next = h(
+          'vscode-button',
+          { secondary: true, 'aria-label': 'Next head', onclick: () => go(ctx, moveHead(t, state().cursor, 1)) },
+          'Head ▶',
         );
+        headControls = [picker.el, next];
+        bar.append(picker.el, next);
       }
       if (stepsOf(t).length > 0) {
         bar.append(
@@ -105,6 +112,8 @@ export function controlsPart(ctx: PanelContext): PartSpec {
           position.textContent = `${s.cursor.stage + 1} / ${t.stages.length}`;
           if (layerSel) choose(layerSel, String(currentStage(s)?.layer ?? layers[0]));
           if (headSel) choose(headSel, String(s.cursor.head));
+          const perHead = stageHasHeads(currentStage(s));
+          for (const el of headControls) el.hidden = !perHead;
         },
       };
     },

@@ -3,6 +3,8 @@
 import type { ViewMode } from '../../shared/protocol';
 import { hasDecoderSteps } from '../../shared/decoderSteps';
 import { h } from '../dom';
+import { headsOf } from '../../shared/navigation';
+import { currentStage } from '../store';
 import { go, type PanelContext, type PartSpec } from './part';
 
 const VIEWS: readonly [ViewMode, string][] = [
@@ -70,6 +72,8 @@ export function viewSwitchPart(ctx: PanelContext): PartSpec {
       return {
         nodes: [row],
         patch: (s) => {
+          // No views to switch on the tokens stage, nor for a model without heads.
+          row.hidden = headsOf(s.trace!) === 0 || currentStage(s)?.kind === 'tokens';
           if (s.cursor.view === shown) return;
           shown = s.cursor.view;
           for (const [v, b] of tabs) {
