@@ -169,4 +169,9 @@ test('no Continue for a model that is not a causal LM; a standalone export shows
   assert.ok(standalone.q('[data-testid="gen-strip"]'));
   assert.equal(standalone.q('[data-testid="continue"]'), null);
   standalone.panel.dispose();
+  // Nothing generated yet: an exported page has no Continue section at all (it could not continue).
+  const { generation: _g, ...notContinued } = continuedTrace();
+  const page = await mount(notContinued, () => Promise.reject(new Error('none')), true);
+  assert.equal(page.q('[data-testid="generation"]'), null);
+  page.panel.dispose();
 });

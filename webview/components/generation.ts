@@ -197,6 +197,8 @@ export function generationPart(ctx: PanelContext): PartSpec {
         line.classList.toggle('error', !job && status?.error === true);
       };
       show();
+      // An exported page cannot continue: without generated tokens to show there is nothing to say.
+      if (ctx.standalone && !strip) return { nodes: [] };
       const section = h(
         'section',
         { class: 'generation', 'data-testid': 'generation' },
