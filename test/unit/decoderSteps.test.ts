@@ -280,3 +280,27 @@ test('the head, text and neuron views’ labels: a decoder position by the token
   assert.deepEqual(cross.rowLabels, reads);
   assert.deepEqual(cross.colLabels, trace.tokens.map(tokenLabel));
 });
+
+test('the text view names a decoder self-attention key by the token read there, as the heatmap does', async () => {
+  const { JSDOM, VirtualConsole } = await import('jsdom');
+  const dom = new JSDOM('<!DOCTYPE html><body></body>', { virtualConsole: new VirtualConsole() });
+  const g = globalThis as Record<string, unknown>;
+  const had = { window: g.window, document: g.document };
+  g.window = dom.window;
+  g.document = dom.window.document;
+  try {
+    const { textView } = await import('../../webview/components/textView');
+    const trace = traces[0]!;
+    const dec = decoderLayerOf(trace, trace.stages[at(trace, 'dec0.self.weights')]!)!;
+    const cube = weightsCube(dec.self!, trace)!;
+    const ctx = { theme: () => ({ foreground: '#000000', font: 'monospace' }) } as unknown as Parameters<
+      typeof textView
+    >[0];
+    const fig = textView(ctx, trace, dec.self!, cube, 0, 2);
+    const chips = [...fig.el.querySelectorAll('.tv-tok')].map((e) => e.textContent);
+    assert.deepEqual(chips, [START_LABEL, ...trace.outputTokens!.slice(0, -1).map(tokenLabel)]);
+  } finally {
+    g.window = had.window;
+    g.document = had.document;
+  }
+});

@@ -43,7 +43,13 @@ export function textView(
       : 'The input, each token shaded by the attention it gets from the chosen output step. Left and right arrows choose the step.',
   });
   const frag = document.createDocumentFragment();
-  for (const p of textPieces(cube.colTokens, source)) {
+  // Keys not in the document (a decoder's outputs) are chips with the cube's own labels: a decoder
+  // position is named by the token it reads there.
+  const pieces =
+    source === undefined
+      ? cube.colLabels.map((text, index) => ({ kind: 'token' as const, index, text: text || '∅', special: true }))
+      : textPieces(cube.colTokens, source);
+  for (const p of pieces) {
     if (p.kind === 'gap') {
       frag.append(document.createTextNode(p.text));
       continue;
