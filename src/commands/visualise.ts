@@ -52,12 +52,13 @@ export async function runAndShow(
   return vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Attention Lens: ${title}`, cancellable: true },
     async (progress, token) => {
-      // A streamed run's layers open the panel as they finish; the final trace replaces them.
-      const stream = deps.panels.beginStream();
+      // A streamed run's layers open the panel as they finish; the final trace replaces them. A
+      // reload's run does not stream: the panel it restores waits for the stage it was on.
+      const stream = typeof keepCursor === 'object' ? undefined : deps.panels.beginStream();
       const handle = deps.engine.run(
         request,
         (fraction, message) => progress.report({ message: `${message} (${Math.round(fraction * 100)}%)` }),
-        (partial) => stream.partial(partial),
+        stream ? (partial) => stream.partial(partial) : undefined,
       );
       const sub = token.onCancellationRequested(() => {
         deps.log.info(`run cancelled by the user after ${Date.now() - started} ms`);
@@ -65,8 +66,8 @@ export async function runAndShow(
       });
       try {
         const trace = await handle.promise;
-        // Where the user went while the layers streamed in is where they stay (unless a reload restores its own place).
-        const moved = stream.finish();
+        // Where the user went while the layers streamed in is where they stay.
+        const moved = stream?.finish();
         deps.log.info(
           `ran ${trace.model.id} on ${trace.tokens.length} tokens with the ${trace.backend} backend in ${trace.elapsedMs.toFixed(0)} ms (round trip ${Date.now() - started} ms)`,
         );
@@ -80,11 +81,10 @@ export async function runAndShow(
         deps.session.set(
           trace,
           source,
-          // A reload's cursor first: the partial traces it streamed through had not its stage yet.
-          typeof keepCursor === 'object'
-            ? clampCursor(keepCursor, trace)
-            : moved
-              ? clampCursor(moved, trace)
+          moved
+            ? clampCursor(moved, trace)
+            : typeof keepCursor === 'object'
+              ? clampCursor(keepCursor, trace)
               : sameModel
                 ? deps.session.cursor
                 : // A re-run of the same text (another model, a changed setting) keeps the place; a new text starts at Tokens.
@@ -104,12 +104,12 @@ export async function runAndShow(
         return trace;
       } catch (err) {
         if (err instanceof EngineError && err.code === 'cancelled') {
-          stream.end('cancelled', '');
+          stream?.end('cancelled', '');
           void vscode.window.showInformationMessage('Attention Lens: run cancelled.');
           return undefined;
         }
         const message = err instanceof Error ? err.message : String(err);
-        stream.end('failed', message);
+        stream?.end('failed', message);
         deps.log.error(`${title} failed: ${message}`);
         void vscode.window.showErrorMessage(`Attention Lens: ${notificationText(message)}`);
         return undefined;
