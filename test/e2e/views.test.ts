@@ -90,7 +90,13 @@ for (const [theme, tag] of [
   test(`head, text and neuron views on the default model (${tag})`, async () => {
     const frame = await open(theme, 'story.txt');
     const trace = cliTrace('tinystories-656k', LINE);
+    // On the tokens stage there are no heads and no views to switch: those controls are not drawn.
+    await frame.locator('[data-testid="tokens"]').waitFor();
+    assert.ok(await frame.locator('[data-testid="view-switch"]').isHidden(), 'no view tabs on the tokens stage');
+    assert.ok(await frame.locator('[aria-label="Next head"]').isHidden(), 'no head button on the tokens stage');
     const title0 = await goTo(frame, /^Layer 0: attention weights$/);
+    assert.ok(await frame.locator('[data-testid="view-switch"]').isVisible(), 'view tabs on attention weights');
+    assert.ok(await frame.locator('[aria-label="Next head"]').isVisible());
     const w0 = weightsOf(stageTitled(trace, title0));
     const [H, T] = w0.shape as [number, number];
 
@@ -215,10 +221,9 @@ test('text view at 2,000 tokens: spans built once, a hover restyles them quickly
     },
     true,
   );
-  // The text view first, then one jump to the layer's Q/K/V stage (part of the same attention block):
-  // no 2,000 × 2,000 heatmap is drawn on the way.
-  await frame.click('[data-testid="view-text"]', { timeout: 120_000 });
+  // The layer first (its heatmap fits the panel, pooled), then the text view: the tokens stage has no view tabs.
   await frame.click('nav.pipeline > .phase:has-text("encoder layers")', { timeout: 180_000 });
+  await frame.click('[data-testid="view-text"]', { timeout: 180_000 });
   await frame.locator('[data-testid="text-view"]').waitFor({ timeout: 180_000 });
   assert.equal(await frame.locator('.tv-tok').count(), 2000);
   const times = await frame.evaluate(async () => {

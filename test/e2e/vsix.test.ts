@@ -12,10 +12,14 @@ const VSIX = path.join(ROOT, 'test-results', 'attention-lens.vsix');
 let s: Session | undefined;
 before(() => {
   execFileSync(process.execPath, [path.join(ROOT, 'esbuild.mjs'), '--production'], { cwd: ROOT, stdio: 'inherit' });
-  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'vsce'), ['package', '--no-dependencies', '--out', VSIX], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  });
+  execFileSync(
+    path.join(ROOT, 'node_modules', '.bin', 'vsce'),
+    ['package', '--no-dependencies', '--no-rewrite-relative-links', '--out', VSIX],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+    },
+  );
   // Leave a development build behind for the other suites.
   execFileSync(process.execPath, [path.join(ROOT, 'esbuild.mjs')], { cwd: ROOT, stdio: 'inherit' });
 });
