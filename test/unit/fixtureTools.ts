@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after } from 'node:test';
-import { findTensor, type Stage, type Trace } from '../../shared/trace';
+import { findTensor, type Stage, type TensorData, type Trace } from '../../shared/trace';
 
 export interface Arr {
   shape: number[];
@@ -89,4 +89,15 @@ export function scratchDirs(): (prefix: string) => string {
     dirs.push(d);
     return d;
   };
+}
+
+/** Same shape, axes and bit patterns (NaN payloads and −0 included): what "bit for bit" means in these tests. */
+export function sameBits(a: TensorData, b: TensorData, what: string): void {
+  assert.deepEqual(a.shape, b.shape, `${what}: shape`);
+  assert.deepEqual(a.axes, b.axes, `${what}: axes`);
+  assert.equal(a.data.length, b.data.length, `${what}: length`);
+  const x = new Uint32Array(a.data.buffer, a.data.byteOffset, a.data.length);
+  const y = new Uint32Array(b.data.buffer, b.data.byteOffset, b.data.length);
+  for (let i = 0; i < x.length; i++)
+    if (x[i] !== y[i]) assert.fail(`${what}: value ${i} differs (${a.data[i]} vs ${b.data[i]})`);
 }

@@ -4,6 +4,7 @@
 // lets its stages go.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { sameBits } from './fixtureTools';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { initBackend, tf } from '../../src/model/runtime/backend';
@@ -12,7 +13,7 @@ import type { StagesUpdate } from '../../src/model/model';
 import { TraceStore } from '../../src/worker/traceStore';
 import { EngineClient, EngineError, type PartialRun } from '../../src/engine/client';
 import { hasRemote, isRemote, type TensorRequest } from '../../shared/lazy';
-import type { Stage, TensorData } from '../../shared/trace';
+import type { Stage } from '../../shared/trace';
 
 const WORKER = path.resolve(__dirname, '..', '..', 'dist', 'worker.js');
 const skip = !existsSync(WORKER) && 'run `npm run build` first';
@@ -22,16 +23,6 @@ const DEFINITION = 'A small domesticated carnivorous mammal with soft fur, a sho
 before(async () => {
   await initBackend();
 });
-
-function sameBits(a: TensorData, b: TensorData, what: string): void {
-  assert.deepEqual(a.shape, b.shape, `${what}: shape`);
-  assert.deepEqual(a.axes, b.axes, `${what}: axes`);
-  assert.equal(a.data.length, b.data.length, `${what}: length`);
-  const x = new Uint32Array(a.data.buffer, a.data.byteOffset, a.data.length);
-  const y = new Uint32Array(b.data.buffer, b.data.byteOffset, b.data.length);
-  for (let i = 0; i < x.length; i++)
-    if (x[i] !== y[i]) assert.fail(`${what}: value ${i} differs (${a.data[i]} vs ${b.data[i]})`);
-}
 
 /** Stage i of `part` is stage i of `whole`: the same id, words, layer and tensors, bit for bit (remote ones by shape). */
 function samePrefix(part: readonly Stage[], whole: readonly Stage[], what: string): void {

@@ -3,6 +3,7 @@
 // also after the worker evicted or lost the trace and made the run again.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { sameBits } from './fixtureTools';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { initBackend } from '../../src/model/runtime/backend';
@@ -13,7 +14,7 @@ import { hasRemote, isRemote, lighten, traceIndex, type TensorRequest } from '..
 import { makeTrace } from './traceFixture';
 import { gridThumbnails } from '../../shared/derived';
 import { headCount } from '../../shared/tensorView';
-import type { TensorData, Trace } from '../../shared/trace';
+import type { Trace } from '../../shared/trace';
 import { fileModelId } from '../../shared/catalog';
 
 const WORKER = path.resolve(__dirname, '..', '..', 'dist', 'worker.js');
@@ -29,16 +30,6 @@ before(async () => {
 /** Every tensor of the trace, as (stage, tensor) requests. */
 const everyTensor = (t: Trace): TensorRequest[] =>
   t.stages.flatMap((s) => s.tensors.map((x) => ({ stage: s.id, tensor: x.name })));
-
-function sameBits(a: TensorData, b: TensorData, what: string): void {
-  assert.deepEqual(a.shape, b.shape, `${what}: shape`);
-  assert.deepEqual(a.axes, b.axes, `${what}: axes`);
-  assert.equal(a.data.length, b.data.length, `${what}: length`);
-  const x = new Uint32Array(a.data.buffer, a.data.byteOffset, a.data.length);
-  const y = new Uint32Array(b.data.buffer, b.data.byteOffset, b.data.length);
-  for (let i = 0; i < x.length; i++)
-    if (x[i] !== y[i]) assert.fail(`${what}: value ${i} differs (${a.data[i]} vs ${b.data[i]})`);
-}
 
 test('the store keeps a big trace and answers with its index; every fetch is the eager run’s tensor', () => {
   assert.ok(hasRemote(traceIndex(eager)), 'this text makes tensors too big to travel with the index');

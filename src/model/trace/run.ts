@@ -176,19 +176,7 @@ export class Run {
     const nonFinite = nonFiniteWarning(parts.stages);
     if (nonFinite) this.warnings.push(nonFinite);
     this.progress(1, 'Done');
-    return {
-      version: 1,
-      model: parts.model,
-      text: this.text.slice(0, parts.coveredLength),
-      tokens: parts.tokens,
-      ...(parts.outputTokens ? { outputTokens: parts.outputTokens } : {}),
-      stages: parts.stages,
-      ...(parts.predictions ? { predictions: parts.predictions } : {}),
-      warnings: this.warnings,
-      ...(this.notes.length ? { notes: this.notes } : {}),
-      backend: backendLabel(),
-      elapsedMs: performance.now() - this.started,
-    };
+    return { ...this.partial(parts), ...(parts.predictions ? { predictions: parts.predictions } : {}) };
   }
 }
 
