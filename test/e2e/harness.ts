@@ -190,6 +190,31 @@ export async function rightClickMenu(page: Page, title: string): Promise<void> {
   await clickMenuItem(page, item);
 }
 
+/**
+ * Selects the whole document (its lines may run past the editor's right edge) and opens the
+ * editor's context menu inside line 1's visible part, trying again until the menu lists `title`
+ * (the workbench may not have read the extension yet). Returns the item, hovered, for the caller to click.
+ */
+export async function selectAllMenu(page: Page, title: string): Promise<Locator> {
+  await page.click('.monaco-editor .view-lines');
+  await page.keyboard.press('Control+A');
+  const item = page.locator('.monaco-menu .action-label', { hasText: title }).first();
+  for (let i = 0; i < 20; i++) {
+    const box = await page
+      .locator('.monaco-editor .view-overlays .selected-text')
+      .first()
+      .boundingBox({ timeout: 5000 })
+      .catch(() => null);
+    if (box) await page.mouse.click(box.x + Math.min(box.width / 2, 300), box.y + box.height / 2, { button: 'right' });
+    if (await item.isVisible({ timeout: 2000 }).catch(() => false)) break;
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(1000);
+  }
+  await item.hover();
+  await page.waitForTimeout(300);
+  return item;
+}
+
 /** The explorer row whose label is exactly `name`. */
 export function explorerRow(page: Page, name: string): Locator {
   return page

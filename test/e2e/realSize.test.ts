@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Frame } from 'playwright-core';
-import { answerSaveDialog, launch, openFile, panelFrame, runCommand, type Session } from './harness';
+import { answerSaveDialog, launch, openFile, panelFrame, runCommand, selectAllMenu, type Session } from './harness';
 import { ensureScaleCheckpoint, GPT2_SMALL } from '../../scripts/bench/checkpoints';
 import { indexPathFor, readTraceExport, type TraceIndex } from '../../src/model/formats/safetensorsWriter';
 import { readSafetensorsHeader } from '../../src/model/formats/safetensors';
@@ -127,22 +127,8 @@ test(
   { timeout: 600_000 },
   async () => {
     await openFile(s.page, 'long.txt');
-    await s.page.click('.monaco-editor .view-lines');
-    await s.page.keyboard.press('Control+A');
-    // The editor's menu lists the command once the workbench has read the extension: a person tries again.
-    const item = s.page.locator('.monaco-menu .action-label', { hasText: 'Visualise attention' }).first();
-    for (let i = 0; i < 20; i++) {
-      // The selected lines run past the editor's right edge: right-click inside line 1's visible part.
-      const box = await s.page.locator('.monaco-editor .view-overlays .selected-text').first().boundingBox();
-      if (box)
-        await s.page.mouse.click(box.x + Math.min(box.width / 2, 300), box.y + box.height / 2, { button: 'right' });
-      if (await item.isVisible({ timeout: 2000 }).catch(() => false)) break;
-      await s.page.keyboard.press('Escape');
-      await s.page.waitForTimeout(1000);
-    }
+    const item = await selectAllMenu(s.page, 'Visualise attention');
     await s.shot('real-size-menu');
-    await item.hover();
-    await s.page.waitForTimeout(300);
     const t0 = performance.now();
     await item.click();
     frame = await panelFrame(s.page, '[data-testid="stage-position"]', RUN_MS);

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Frame } from 'playwright-core';
-import { launch, openFile, panelFrame, type Session } from './harness';
+import { launch, openFile, panelFrame, selectAllMenu, type Session } from './harness';
 import { ensureScaleCheckpoint, BERT_BASE } from '../../scripts/bench/checkpoints';
 
 /** BERT's stages: tokens, embedding, five per layer (Q/K/V, scores, weights, context, output), the masked-token output. */
@@ -59,21 +59,8 @@ test(
   { timeout: 600_000 },
   async () => {
     await openFile(s.page, 'long.txt');
-    await s.page.click('.monaco-editor .view-lines');
-    await s.page.keyboard.press('Control+A');
-    const item = s.page.locator('.monaco-menu .action-label', { hasText: 'Visualise attention' }).first();
-    for (let i = 0; i < 20; i++) {
-      // The selected lines run past the editor's right edge: right-click inside line 1's visible part.
-      const box = await s.page.locator('.monaco-editor .view-overlays .selected-text').first().boundingBox();
-      if (box)
-        await s.page.mouse.click(box.x + Math.min(box.width / 2, 300), box.y + box.height / 2, { button: 'right' });
-      if (await item.isVisible({ timeout: 2000 }).catch(() => false)) break;
-      await s.page.keyboard.press('Escape');
-      await s.page.waitForTimeout(1000);
-    }
+    const item = await selectAllMenu(s.page, 'Visualise attention');
     await s.shot('streaming-menu');
-    await item.hover();
-    await s.page.waitForTimeout(300);
     const t0 = performance.now();
     await item.click();
 
