@@ -2,19 +2,29 @@
 // VS Code (code-server) driven through Debian's Chromium, including the mocha suites that run
 // inside the real extension host. Ends with one line: "N passed, N failed".
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, mkdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { ROOT } from './codeServer.mjs';
 
 const only = process.argv.slice(2); // e.g. `npm test -- unit` or `npm test -- e2e`
 const want = (step) => only.length === 0 || only.includes(step);
+// Every test's temporary files (folders, user data dirs, sockets) go under one directory that is
+// removed at the end, so no run leaves litter in /tmp; the generated real-size checkpoints are
+// reused across runs and live outside it.
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'attention-lens-tests-'));
+const env = {
+  ...process.env,
+  TMPDIR: tmp,
+  ATTENTION_LENS_BENCH_CACHE: process.env.ATTENTION_LENS_BENCH_CACHE ?? path.join(os.tmpdir(), 'attention-lens-bench'),
+};
 let passed = 0;
 let failed = 0;
 const failures = [];
 
 function run(name, cmd, args, opts = {}) {
   console.log(`\n▶ ${name}: ${[cmd, ...args].join(' ')}`);
-  const r = spawnSync(cmd, args, { cwd: ROOT, stdio: 'inherit', ...opts });
+  const r = spawnSync(cmd, args, { cwd: ROOT, stdio: 'inherit', env, ...opts });
   const ok = r.status === 0;
   if (!ok) failures.push(`${name} (exit ${r.status ?? r.signal})`);
   return ok;
@@ -80,6 +90,7 @@ if (want('e2e')) {
   } else failed++;
 }
 
+rmSync(tmp, { recursive: true, force: true });
 if (failures.length) console.log(`\nFailures:\n  ${failures.join('\n  ')}`);
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -6,7 +6,7 @@ import type { Cursor, ViewMode } from './protocol';
 import { blockOf } from './navigation';
 import { decoderLayerOf } from './decoderSteps';
 import { headCount } from './tensorView';
-import type { Stage, TensorData, Trace } from './trace';
+import { AttentionInputError, type Stage, type TensorData, type Trace } from './trace';
 
 /** Tensors up to this size travel with the index; bigger ones are fetched when shown. */
 export const INLINE_BYTES = 256 * 1024;
@@ -73,6 +73,55 @@ export function lighten(
       t.data.byteLength <= inlineBytes || keep(s, t) ? t : { ...t, data: EMPTY, remote: true as const },
     ),
   }));
+}
+
+/** Whether `t` of `stage` is a layer's input, which a light trace keeps to make the layer again from. */
+export const isLayerInput = (stage: Stage, t: TensorData): boolean =>
+  stage.layer !== undefined && stage.id === `L${stage.layer}.input` && t.name === 'residual';
+
+/**
+ * A held run in light form, for the restore cache: what a light run keeps (every tensor outside
+ * the layers, each layer's input, the small tensors), its other tensors marked remote, to be made
+ * again by the model (AttentionModel.recomputeLayer) from the layer's input. `fetch` brings the
+ * tensors the trace does not have in hand.
+ */
+export async function lightForm(
+  trace: Trace,
+  fetch: (want: readonly TensorRequest[]) => Promise<readonly TensorData[]>,
+): Promise<Trace> {
+  const keep = (s: Stage, t: TensorData): boolean => s.layer === undefined || isLayerInput(s, t);
+  const want = trace.stages.flatMap((s) =>
+    s.tensors.filter((t) => isRemote(t) && keep(s, t)).map((t) => ({ stage: s.id, tensor: t.name })),
+  );
+  const got = want.length ? await fetch(want) : [];
+  if (got.length !== want.length) throw new Error(`asked for ${want.length} tensors, got ${got.length}`);
+  const byKey = new Map(want.map((r, i) => [`${r.stage}\u0000${r.tensor}`, got[i]!]));
+  return {
+    ...trace,
+    stages: lighten(
+      trace.stages.map((s) => ({ ...s, tensors: s.tensors.map((t) => byKey.get(`${s.id}\u0000${t.name}`) ?? t) })),
+      keep,
+    ),
+  };
+}
+
+/** Throws unless `trace` is a light form a model of `layers` layers, `dModel` wide, can make its layers again from. */
+export function checkLightForm(trace: Trace, layers: number, dModel: number): void {
+  const T = trace.tokens.length;
+  for (let l = 0; l < layers; l++) {
+    const input = trace.stages.find((s) => s.id === `L${l}.input`)?.tensors.find((t) => t.name === 'residual');
+    if (!input || isRemote(input) || input.data.length !== T * dModel)
+      throw new AttentionInputError(
+        'shape',
+        `The kept run has no input of layer ${l} (${T} × ${dModel}) to make it again from.`,
+      );
+  }
+  for (const s of trace.stages)
+    for (const t of s.tensors)
+      if (isRemote(t) && s.layer === undefined)
+        throw new AttentionInputError('shape', `The kept run lacks the tensor ${t.name} of ${s.title}.`);
+  if (trace.stages.some((s) => s.layer !== undefined && s.layer >= layers))
+    throw new AttentionInputError('shape', `The kept run has more layers than the model (${layers}).`);
 }
 
 /**

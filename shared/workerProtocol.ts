@@ -80,14 +80,26 @@ export interface PartialTrace {
 export type WorkerRequest =
   | ({ readonly kind: 'run' } & RunRequest)
   | ({ readonly kind: 'generate' } & GenerateRequest)
+  | ({ readonly kind: 'adopt' } & AdoptRequest)
   | ({ readonly kind: 'whatIf' } & WhatIfRequest)
   | { readonly kind: 'fetch'; readonly id: number; readonly want: readonly TensorRequest[] }
   | { readonly kind: 'thumbnails'; readonly id: number; readonly max: number }
   | { readonly kind: 'release'; readonly id: number }
   | { readonly kind: 'memory' };
 
+/**
+ * A run kept in light form (the restore cache: small tensors and each layer's input, shared/lazy.ts
+ * lightForm) given back to a worker, which holds it with `request`'s model to make its layers again
+ * when they are shown: the same numbers as the run, without running it.
+ */
+export interface AdoptRequest {
+  readonly request: RunRequest;
+  readonly trace: Trace;
+}
+
 export interface WorkerResponseMap {
   run: HeldTrace;
+  adopt: HeldTrace;
   generate: HeldTrace;
   whatIf: WhatIfResult;
   fetch: readonly TensorData[];

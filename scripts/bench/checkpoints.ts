@@ -12,7 +12,9 @@ import { mulberry32 } from '../../shared/random';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 /** Where generated checkpoints live (outside the repository). */
-export const CHECKPOINT_CACHE = path.join(os.tmpdir(), 'attention-lens-bench');
+// `npm test` points TMPDIR at a directory it removes afterwards; the checkpoints outlive it.
+export const CHECKPOINT_CACHE =
+  process.env.ATTENTION_LENS_BENCH_CACHE ?? path.join(os.tmpdir(), 'attention-lens-bench');
 const CACHE = CHECKPOINT_CACHE;
 
 /** How a tensor's values are drawn: weights U(±0.04), norms 1 + U(±0.1), biases U(±0.02), a causal tril of ones. */

@@ -182,8 +182,17 @@ export async function renderScaleChild(dir: string, name: string, n: number): Pr
       await cdp.send('Profiler.enable');
       await cdp.send('Profiler.start');
     }
+    // ATTENTION_LENS_BENCH_TRACE=1: a Chrome trace of the head switches (layout, paint, message
+    // decoding: the native time a CPU profile calls "(program)").
+    const tracing = process.env.ATTENTION_LENS_BENCH_TRACE === '1';
+    const traceOut = path.join(ROOT, 'test-results', `bench-render-scale-${name}-${n}-heads.trace.json`);
+    if (tracing) await browser.startTracing(page, { path: traceOut, categories: ['devtools.timeline', 'v8', 'blink'] });
     const headMs = [];
     for (const h of ['1', '2', '3']) headMs.push(await move('head', h));
+    if (tracing) {
+      await browser.stopTracing();
+      process.stderr.write(`head switches' trace: ${traceOut}\n`);
+    }
     if (profile) {
       const { profile: p } = (await cdp.send('Profiler.stop')) as { profile: unknown };
       const out = path.join(ROOT, 'test-results', `bench-render-scale-${name}-${n}-heads.cpuprofile`);

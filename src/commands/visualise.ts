@@ -14,6 +14,7 @@ import { fileStamps, RestoreCache } from '../panel/restoreCache';
 import { notificationText } from '../../shared/escape';
 import { carryCursor } from '../../shared/derived';
 import { DEFAULT_CURSOR, type Cursor, type RunRef } from '../../shared/protocol';
+import { hasRemote, lightForm } from '../../shared/lazy';
 
 /** A saved cursor on a trace made again: the same place where it still exists. */
 function clampCursor(c: Cursor, trace: Trace): Cursor {
@@ -35,6 +36,37 @@ async function cacheKey(deps: VisualiseDeps, request: RunRequest): Promise<strin
   const file = filePathOf(request.modelId);
   const paths = [file, request.config?.baseDir].filter((p): p is string => p !== undefined);
   return RestoreCache.key(request, await fileStamps([...(deps.restore?.stamps ?? []), ...paths]));
+}
+
+/** Whether a worker can make `trace`'s layers again from their inputs (a causal LM keeps each layer's). */
+function adoptable(trace: Trace): boolean {
+  return (
+    trace.model.causalLm === true &&
+    trace.stages.every((s) => s.layer === undefined || trace.stages.some((o) => o.id === `L${s.layer}.input`))
+  );
+}
+
+/**
+ * Keeps a run for a reload of the panel: whole when the host has it whole; a big one a worker holds
+ * in light form (its small tensors and each layer's input), when its model can make the layers again.
+ */
+async function keepForReload(
+  deps: VisualiseDeps,
+  cache: RestoreCache,
+  request: RunRequest,
+  trace: Trace,
+): Promise<void> {
+  try {
+    const held = deps.engine.holds(trace);
+    if (held && !adoptable(trace)) return;
+    const kept = held ? await lightForm(trace, (want) => deps.engine.tensors(trace, want)) : trace;
+    if (await cache.put(await cacheKey(deps, request), kept))
+      deps.log.info(
+        `kept the run for a reload of the panel${held ? ' (light form: each layer is made again from its input)' : ''}`,
+      );
+  } catch (err) {
+    deps.log.warn(`the run was not kept for a reload: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 /** Hard limit on what is sent to the worker at all; models truncate further to their own maximum. */
@@ -94,13 +126,7 @@ export async function runAndShow(
           { title, request, ...(source ? { source } : {}) },
         );
         deps.panels.show();
-        // A big run stays in the worker and is made again on reload; a whole one is kept for it.
-        if (deps.restore?.cache.enabled && !deps.engine.holds(trace)) {
-          const restore = deps.restore;
-          void cacheKey(deps, request)
-            .then((key) => restore.cache.put(key, trace))
-            .then((kept) => kept && deps.log.info('kept the run for a reload of the panel'));
-        }
+        if (deps.restore?.cache.enabled) void keepForReload(deps, deps.restore.cache, request, trace);
         return trace;
       } catch (err) {
         if (err instanceof EngineError && err.code === 'cancelled') {
@@ -185,14 +211,42 @@ export async function restoreRun(deps: VisualiseDeps, ref: RunRef, cursor: Curso
   if (deps.restore?.cache.enabled) {
     const started = Date.now();
     const kept = await deps.restore.cache.get(await cacheKey(deps, ref.request));
-    if (kept) {
-      deps.session.set(kept, ref.source, clampCursor(cursor ?? DEFAULT_CURSOR, kept), ref);
+    const trace = kept && hasRemote(kept) ? await adopt(deps, ref, kept) : kept;
+    if (trace === 'cancelled') return false;
+    if (trace) {
+      deps.session.set(trace, ref.source, clampCursor(cursor ?? DEFAULT_CURSOR, trace), ref);
       deps.panels.show();
       deps.log.info(`restored the panel's run from the cache in ${Date.now() - started} ms (not run again)`);
       return true;
     }
   }
   return (await runAndShow(deps, ref.title, ref.request, ref.source, cursor ?? DEFAULT_CURSOR)) !== undefined;
+}
+
+/** A kept light form held by a worker again (the model loads; no layer runs until shown); undefined when it cannot be. */
+async function adopt(deps: VisualiseDeps, ref: RunRef, kept: Trace): Promise<Trace | 'cancelled' | undefined> {
+  return vscode.window.withProgress(
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: `Attention Lens: restoring ${ref.title}`,
+      cancellable: true,
+    },
+    async (progress, token) => {
+      const handle = deps.engine.adopt(ref.request, kept, (_fraction, message) => progress.report({ message }));
+      const sub = token.onCancellationRequested(() => handle.cancel());
+      try {
+        return await handle.promise;
+      } catch (err) {
+        if (err instanceof EngineError && err.code === 'cancelled') return 'cancelled';
+        deps.log.warn(
+          `the kept run could not be restored, running it again: ${err instanceof Error ? err.message : String(err)}`,
+        );
+        return undefined;
+      } finally {
+        sub.dispose();
+      }
+    },
+  );
 }
 
 /** After "Choose model…": the last run's text again, with the chosen model (nothing when nothing ran yet). */

@@ -195,6 +195,8 @@ async function weightBytes(file: string): Promise<number> {
 }
 
 type JobRequest = Extract<WorkerRequest, { kind: 'run' | 'generate' }>;
+/** What a job asks its worker: a run or generation, or a kept run to hold again (made again as its run). */
+type StartRequest = JobRequest | Extract<WorkerRequest, { kind: 'adopt' }>;
 
 /** Where a trace's big tensors are: a worker's store, under an id, for as long as that thread lives. */
 interface Holding {
@@ -303,6 +305,18 @@ export class EngineClient {
     return this.job({ kind: 'generate', ...request }, onProgress);
   }
 
+  /**
+   * A run kept in light form (the restore cache) held by a worker again with its model, which makes
+   * each layer again from its input when shown; when that worker is gone, `request` is run again.
+   */
+  adopt(request: RunRequest, trace: Trace, onProgress?: (fraction: number, message: string) => void): RunHandle {
+    const handle = this.start({ kind: 'adopt', request, trace }, onProgress);
+    return {
+      promise: handle.promise.then(({ held, slot }) => this.keep(held, slot, { kind: 'run', ...request })),
+      cancel: handle.cancel,
+    };
+  }
+
   private job(
     request: JobRequest,
     onProgress?: (fraction: number, message: string) => void,
@@ -326,7 +340,7 @@ export class EngineClient {
   }
 
   private start(
-    request: JobRequest,
+    request: StartRequest,
     onProgress?: (fraction: number, message: string) => void,
     onPartial?: (partial: PartialRun) => void,
   ): { promise: Promise<{ held: HeldTrace; slot: WorkerSlot }>; cancel(): void } {
@@ -335,6 +349,7 @@ export class EngineClient {
     let slot: WorkerSlot | undefined;
     let call: Call<HeldTrace> | undefined;
     const budget = (this.settings().runTimeoutSeconds ?? 0) * 1000;
+    const remakeAs: JobRequest = request.kind === 'adopt' ? { kind: 'run', ...request.request } : request;
     const stop = (why: EngineError, graceMs: number): void => {
       if (settled || stopped) return;
       stopped = why;
@@ -351,7 +366,7 @@ export class EngineClient {
       }, graceMs).unref?.();
     };
     const attempt = async (tries: number): Promise<{ held: HeldTrace; slot: WorkerSlot }> => {
-      const lane = await this.laneFor(request);
+      const lane = await this.laneFor(remakeAs);
       if (stopped) throw stopped;
       this.lastLane = lane;
       const s = (slot = this.slots[lane]);
@@ -364,7 +379,7 @@ export class EngineClient {
               slot: s,
               generation: s.generation,
               id: p.id,
-              request,
+              request: remakeAs,
               index: p.trace,
             });
             onPartial({ trace: p.trace, layersDone: p.layersDone, layers: p.layers });

@@ -1,5 +1,6 @@
-// A reloaded panel's run, read from disk instead of made again: whole traces (those the host
-// holds, not the worker's big ones) kept in the extension's storage, one file each, keyed by the
+// A reloaded panel's run, read from disk instead of made again: whole traces, and big ones (that a
+// worker held) in light form (shared/lazy.ts lightForm: a worker adopts it and makes each layer
+// again from its input), kept in the extension's storage, one file each, keyed by the
 // run's request and the model files' stamps, least recently used let go past a byte cap. A file
 // that does not read back exactly (truncated, another version, edited) is deleted and the run is
 // made again. No vscode import: the host passes the folder.
@@ -112,7 +113,7 @@ export function encode(trace: Trace): Uint8Array {
   const stages = trace.stages.map((s) => ({
     ...s,
     tensors: s.tensors.map((t): StoredTensor => {
-      if (t.remote) throw new Error('a trace the worker holds is not cached');
+      // A light form's big tensors (remote, empty) are made again by the worker that adopts it.
       let at = offsets.get(t.data);
       if (at === undefined) {
         offsets.set(t.data, (at = floats));
@@ -153,10 +154,11 @@ export function decode(bytes: Uint8Array): Trace {
   const stages: Stage[] = meta.stages.map((s) => ({
     ...s,
     tensors: s.tensors.map(({ at, n, ...rest }): TensorData => {
-      const size = rest.shape.reduce((a, b) => a * b, 1);
+      const size = rest.remote === true ? 0 : rest.shape.reduce((a, b) => a * b, 1);
       if (!Number.isInteger(at) || !Number.isInteger(n) || at < 0 || n !== size || at + n > floats.length)
         throw new Error(`tensor ${rest.name}: its numbers are not in the file`);
-      return { ...rest, data: floats.subarray(at, at + n) };
+      // A remote tensor's empty array is its own, not a view of the file's (which a transfer would take).
+      return { ...rest, data: rest.remote === true ? new Float32Array(0) : floats.subarray(at, at + n) };
     }),
   }));
   return { ...meta, stages };

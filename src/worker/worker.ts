@@ -9,6 +9,7 @@ import { ModelFileCache } from '../model/open/modelFiles';
 import { runConfigFile } from '../model/open/runConfig';
 import { recompute } from '../model/attention/whatif';
 import { throwIfCancelled, type AttentionModel, type RunOptions } from '../model/model';
+import { AttentionInputError, type Trace } from '../../shared/trace';
 import { Channel, type HandlerContext } from '../../shared/channel';
 import type {
   HeldTrace,
@@ -17,11 +18,11 @@ import type {
   WorkerRequest,
   WorkerResponseMap,
 } from '../../shared/workerProtocol';
-import type { Trace } from '../../shared/trace';
 import { guarded, testFault } from './faults';
 import { checkBudget, checkBudgetTokens, DEFAULT_MEMORY_BUDGET_MB, lightNote, needsLight, tokenBound } from './budget';
 import { continueTrace } from '../model/transformer/continueTrace';
 import { TraceStore, type Recompute } from './traceStore';
+import { checkLightForm } from '../../shared/lazy';
 
 const port = parentPort;
 if (!port) throw new Error('worker.js must run in a worker thread');
@@ -167,6 +168,30 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
         return continueTrace(model, input, options);
       });
       return store.admit(trace, budgetBytes(memoryBudgetMB));
+    }),
+    adopt: guarded(async ({ request, trace }, { signal, progress }) => {
+      await started(signal, request.modelId);
+      const lease = await leaseModel(request.modelId, { maxTokens: request.maxTokens, signal, onProgress: progress });
+      try {
+        const model = lease.model;
+        if (!model.recomputeLayer)
+          throw new AttentionInputError('shape', `${model.info.name} cannot make its layers again from their inputs.`);
+        checkLightForm(trace, model.info.layers, model.info.dModel);
+        const recompute = model.recomputeLayer.bind(model);
+        const note = `Restored from the cache in the extension's storage: each layer's tensors are made again from that layer's input when shown (the same numbers as the run).`;
+        const held = store.admit(
+          { ...trace, notes: [...(trace.notes ?? []).filter((n) => n !== note), note] },
+          budgetBytes(request.memoryBudgetMB),
+          {
+            recompute: (t, layer) => recompute(t, layer),
+            release: () => lease.release(),
+          },
+        );
+        return held;
+      } catch (err) {
+        lease.release();
+        throw err;
+      }
     }),
     fetch: async (r) => store.fetch(r.id, r.want),
     thumbnails: async (r) => store.thumbnails(r.id, Math.max(8, Math.min(512, r.max))),
