@@ -42,6 +42,8 @@ interface OursRow {
   exportTensors: number;
   peakRssGb: number;
   leaked: number;
+  /** A reload's restore (causal LMs): the light form read back, the model loaded again, layer 0 made again from its input. */
+  restore?: { bytes: number; readMs: number; loadMs: number; layerMs: number; totalMs: number };
 }
 
 /** In a fresh process: load, warm up on 16 tokens, run at `n`, export the trace; prints one JSON line. */
@@ -73,6 +75,7 @@ export async function measureScaleChild(dir: string, n: number): Promise<void> {
   const t2 = performance.now();
   const r = await exportTraceSafetensors(trace, file);
   const exportMs = performance.now() - t2;
+  const restore = model.recomputeLayer ? await measureRestore(trace, dir, out) : undefined;
   fs.rmSync(out, { recursive: true, force: true });
   const row: OursRow = {
     tokens: trace.tokens.length,
@@ -86,8 +89,37 @@ export async function measureScaleChild(dir: string, n: number): Promise<void> {
     exportTensors: r.tensors,
     peakRssGb: (process.resourceUsage().maxRSS * 1024) / GB,
     leaked: tf.memory().numTensors - start,
+    ...(restore ? { restore } : {}),
   };
   process.stdout.write('\n' + JSON.stringify(row) + '\n');
+}
+
+/**
+ * What a reload does with a big causal-LM run (src/commands/visualise.ts restoreRun): the restore
+ * cache's light form read from disk, the model loaded in a fresh worker, and the layer on screen
+ * made again from its input (the adopting worker's first fetch).
+ */
+async function measureRestore(
+  trace: import('../../shared/trace').Trace,
+  dir: string,
+  out: string,
+): Promise<NonNullable<OursRow['restore']>> {
+  const { lightForm, checkLightForm } = await import('../../shared/lazy');
+  const { encode, decode } = await import('../../src/panel/restoreCache');
+  const { loadHfModel } = await import('../../src/model/open/modelFiles');
+  const file = path.join(out, 'restore.trace');
+  fs.writeFileSync(file, encode(await lightForm(trace, async () => [])));
+  const t0 = performance.now();
+  const kept = decode(fs.readFileSync(file));
+  const readMs = performance.now() - t0;
+  const model = await loadHfModel(dir);
+  const loadMs = performance.now() - t0 - readMs;
+  checkLightForm(kept, model.info.layers, model.info.dModel);
+  const t1 = performance.now();
+  model.recomputeLayer!(kept, 0);
+  const layerMs = performance.now() - t1;
+  model.dispose();
+  return { bytes: fs.statSync(file).size, readMs, loadMs, layerMs, totalMs: performance.now() - t0 };
 }
 
 function ours(dir: string, n: number): OursRow {

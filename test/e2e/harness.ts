@@ -1,6 +1,6 @@
 // Drives a real VS Code (code-server) in Debian's Chromium the way a person does.
 import { chromium, type Browser, type Frame, type Locator, type Page } from 'playwright-core';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 // prettier-ignore
@@ -126,6 +126,15 @@ async function openQuickInput(page: Page, shortcut: string): Promise<boolean> {
   await page.keyboard.press('F1');
   await page.waitForSelector(input, { timeout: 30_000 });
   return false;
+}
+
+/** What the extension wrote to its Attention Lens output channel, over every extension host of the session (a reload starts another). */
+export function extensionLog(s: Session): string {
+  const logs = path.join(s.userDataDir, 'logs');
+  const files = (readdirSync(logs, { recursive: true }) as string[])
+    .filter((f) => f.endsWith(path.join('attention-lens.attention-lens', 'Attention Lens.log')))
+    .sort();
+  return files.map((f) => readFileSync(path.join(logs, f), 'utf8')).join('\n');
 }
 
 export async function openFile(page: Page, name: string): Promise<void> {

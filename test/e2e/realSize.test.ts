@@ -13,7 +13,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Frame } from 'playwright-core';
-import { answerSaveDialog, launch, openFile, panelFrame, runCommand, selectAllMenu, type Session } from './harness';
+import {
+  answerSaveDialog,
+  extensionLog,
+  launch,
+  openFile,
+  panelFrame,
+  runCommand,
+  selectAllMenu,
+  type Session,
+} from './harness';
 import { ensureScaleCheckpoint, GPT2_SMALL } from '../../scripts/bench/checkpoints';
 import { indexPathFor, readTraceExport, type TraceIndex } from '../../src/model/formats/safetensorsWriter';
 import { readSafetensorsHeader } from '../../src/model/formats/safetensors';
@@ -218,10 +227,19 @@ test('a window reload brings the panel back at the same stage and head', { timeo
   const before = await title();
   const shown = await firstCaption();
   assert.match(shown, /· head 1( ·|$)/);
+  const header = async (): Promise<string> => (await frame.locator('header.model').textContent()) ?? '';
+  // The run's own elapsed time is in the header: a run made again would (almost surely) differ.
+  const ran = await header();
+  // The run is kept in light form (each layer's input) once the panel shows it.
+  for (const t0 = Date.now(); !/kept the run for a reload/.test(extensionLog(s)) && Date.now() - t0 < 60_000; )
+    await new Promise((r) => setTimeout(r, 500));
+  assert.match(extensionLog(s), /kept the run for a reload of the panel \(light form/);
   const t0 = performance.now();
   await runCommand(s.page, 'Developer: Reload Window');
   await s.page.waitForSelector('.monaco-workbench', { timeout: 120_000 });
-  // The saved state holds the run's reference and the cursor: the host runs it again.
+  log('reload → workbench', performance.now() - t0);
+  // The saved state holds the run's reference and the cursor: the worker adopts the kept light form
+  // (no run) and makes the shown layer again from its input.
   frame = await panelFrame(s.page, '[data-testid="stage-title"]', RUN_MS);
   await frame.waitForFunction(
     (t) =>
@@ -231,8 +249,17 @@ test('a window reload brings the panel back at the same stage and head', { timeo
     { timeout: RUN_MS },
   );
   log('reload → panel restored', performance.now() - t0);
+  const restored = /restored the panel's run from the cache in (\d+) ms/.exec(extensionLog(s));
+  assert.ok(restored, 'read from the restore cache, not run again');
+  log('reload: cache read + model loaded + adopted (host log)', Number(restored[1]));
   assert.equal(await title(), before);
   assert.equal(await firstCaption(), shown);
+  const now = await header();
+  assert.match(now, /Restored from the cache/);
+  // Name, tokens, backend and the run's own time: the very run, not a new one.
+  const runPart = (text: string): string | undefined => /^[^]*? ms /.exec(text)?.[0];
+  assert.ok(runPart(ran), ran);
+  assert.equal(runPart(now), runPart(ran));
   await s.shot('real-size-restored');
 });
 
