@@ -200,7 +200,7 @@ export async function benchScale(options: { quick: boolean; argv: readonly strin
     for (const n of lengths) {
       const name = `${shape.name} @ ${n}`;
       if (n > shape.positions) {
-        rows.push([name, `n/a: the model has ${shape.positions} positions`, ...Array(13).fill('')]);
+        rows.push([name, `n/a: the model has ${shape.positions} positions`, ...Array(14).fill('')]);
         continue;
       }
       const load = os.loadavg()[0]!.toFixed(1);
@@ -223,6 +223,9 @@ export async function benchScale(options: { quick: boolean; argv: readonly strin
         o ? mb(o.traceBytes) : '',
         o ? gb(o.peakRssGb) : '',
         o ? `${s(o.exportMs)}, ${mb(o.exportBytes)}` : '',
+        o?.restore
+          ? `${s(o.restore.totalMs)} (${mb(o.restore.bytes)} read ${s(o.restore.readMs)}, model ${s(o.restore.loadMs)}, layer ${s(o.restore.layerMs)})`
+          : '–',
         t ? s(t.forward_ms) : skip(est.torchGb)!,
         t ? gb((t.peak_rss_kb * 1024) / GB) : '',
         b ? `${s(b.forward_ms)} + ${s(b.tolist_ms)} + ${s(b.dumps_ms)}` : skip(est.bertvizGb)!,
@@ -245,6 +248,7 @@ export async function benchScale(options: { quick: boolean; argv: readonly strin
       'trace tensors',
       'ours peak RSS',
       'ours export',
+      'ours restore (kept light form read, model loaded, layer 0 made again)',
       'torch forward',
       'torch peak RSS',
       'BertViz forward + tolist + dumps',
