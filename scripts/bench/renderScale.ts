@@ -14,7 +14,7 @@ import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import * as http from 'node:http';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BERT_BASE, ensureScaleCheckpoint, GPT2_SMALL } from './checkpoints';
@@ -42,6 +42,8 @@ body { background: #1f1f1f; color: #cccccc; }`;
 interface Heap {
   usedMb: number;
   backingMb: number;
+  /** The page's renderer processes' resident anonymous memory (Linux /proc RssAnon): what the buffers really occupy. */
+  rssMb: number;
 }
 
 export interface RenderScaleRow {
@@ -162,7 +164,11 @@ export async function renderScaleChild(dir: string, name: string, n: number): Pr
     const cdp = await page.context().newCDPSession(page);
     const heap = async (): Promise<Heap> => {
       const h = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number; backingStorageSize?: number };
-      return { usedMb: h.usedSize / MB, backingMb: (h.backingStorageSize ?? NaN) / MB };
+      return {
+        usedMb: h.usedSize / MB,
+        backingMb: (h.backingStorageSize ?? NaN) / MB,
+        rssMb: rendererRssMb(process.pid),
+      };
     };
     await page.goto(`http://127.0.0.1:${port}/panel.html`);
     const move = (what: string, arg?: string): Promise<number> =>
@@ -241,6 +247,32 @@ export async function renderScaleChild(dir: string, name: string, n: number): Pr
   }
 }
 
+/** RssAnon of the Chromium renderer processes descending from `pid` (this process launched the browser; NaN off Linux). */
+function rendererRssMb(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const parent = new Map<number, number>();
+    const procs = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+    for (const d of procs) {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    }
+    const under = (p: number): boolean => {
+      for (let q = parent.get(p); q !== undefined && q > 1; q = parent.get(q)) if (q === pid) return true;
+      return false;
+    };
+    let kb = 0;
+    for (const d of procs) {
+      const p = Number(d);
+      if (!under(p) || !readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('--type=renderer')) continue;
+      kb += Number(/RssAnon:\s+(\d+)/.exec(readFileSync(`/proc/${d}/status`, 'utf8'))?.[1] ?? 0);
+    }
+    return kb / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
 export async function benchRenderScale(options: { argv: readonly string[] }): Promise<void> {
   const exe = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   if (!existsSync(exe)) {
@@ -270,7 +302,8 @@ export async function benchRenderScale(options: { argv: readonly string[] }): Pr
   }
   const ms = (x: number): string => `${x.toFixed(0)} ms`;
   const list = (xs: readonly number[]): string => `${ms(median(xs))} (${xs.map((x) => x.toFixed(0)).join(', ')})`;
-  const heap = (h: Heap): string => `${h.usedMb.toFixed(0)} MB + ${h.backingMb.toFixed(0)} MB buffers`;
+  const heap = (h: Heap): string =>
+    `${h.usedMb.toFixed(0)} MB + ${h.backingMb.toFixed(0)} MB buffers, RSS ${Number.isFinite(h.rssMb) ? h.rssMb.toFixed(0) : '?'} MB`;
   console.log(
     '\n## The real panel script in Chromium at real sizes (issue 13 goals: head/stage switch < 100 ms, grid < 500 ms, webview < 300 MB)\n',
   );
@@ -283,6 +316,6 @@ export async function benchRenderScale(options: { argv: readonly string[] }): Pr
       `| ${r.name} @ ${r.tokens} | ${(r.runMs / 1000).toFixed(1)} s | ${r.traceMb.toFixed(0)} MB / ${r.indexMb.toFixed(2)} MB (${ms(r.indexFetchMs)}) | ${ms(r.firstPaintMs)} | ${list(r.headMs)} | ${list(r.cachedHeadMs)} | ${list(r.stageMs)} | ${list(r.layerMs)} | ${ms(r.gridMs)} | ${heap(r.heapFirst)} / ${heap(r.heapEnd)} / ${heap(r.heapAfterGc)} | ${ms(r.hostTensorMs)}, ${ms(r.hostThumbsMs)} |`,
     );
   console.log(
-    '\nSwitches click the panel’s own controls and end when the panel shows the new head, stage or layer (each fetches its tensors from the host: one head of the block past 32 MB). Heap: CDP Runtime.getHeapUsage (V8 heap + ArrayBuffer backing stores). Screenshots in test-results/bench-render-scale-*.png.',
+    '\nSwitches click the panel’s own controls and end when the panel shows the new head, stage or layer (each fetches its tensors from the host: one head of the block past 32 MB). Heap: CDP Runtime.getHeapUsage (V8 heap + ArrayBuffer backing stores; a buffer’s untouched pages count there, not in memory), and the renderer’s resident anonymous memory (RssAnon). Screenshots in test-results/bench-render-scale-*.png.',
   );
 }
