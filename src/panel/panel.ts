@@ -143,6 +143,7 @@ export class PanelManager implements vscode.Disposable {
         if (this.session.trace) return;
         if (state?.run) {
           // Made again, not stored: the state holds the request and the cursor, never the tensors.
+          this.log.info(`restoring the panel's run: ${state.run.title}`);
           void this.rerun(state.run, state.cursor);
         } else if (state?.trace) {
           // A panel saved by an older version, with its trace in the state.

@@ -252,6 +252,12 @@ test('a window reload brings the panel back at the same stage and head', { timeo
   const restored = /restored the panel's run from the cache in (\d+) ms/.exec(extensionLog(s));
   assert.ok(restored, 'read from the restore cache, not run again');
   log('reload: cache read + model loaded + adopted (host log)', Number(restored[1]));
+  // The host's own account of the reload, with its times, for whoever reads the CI log.
+  for (const line of extensionLog(s)
+    .split('\n')
+    .filter((l) => /restor|kept|activat|fetch|worker/i.test(l))
+    .slice(-12))
+    console.log(`host log: ${line}`);
   assert.equal(await title(), before);
   assert.equal(await firstCaption(), shown);
   const now = await header();
