@@ -95,6 +95,8 @@ export type WorkerRequest =
 export interface AdoptRequest {
   readonly request: RunRequest;
   readonly trace: Trace;
+  /** The layer the panel opens on: made again right after the answer, while the panel opens. */
+  readonly layer?: number;
 }
 
 export interface WorkerResponseMap {

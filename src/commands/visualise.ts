@@ -210,8 +210,11 @@ export async function restoreRun(deps: VisualiseDeps, ref: RunRef, cursor: Curso
   }
   if (deps.restore?.cache.enabled) {
     const started = Date.now();
+    // The worker starts while the file is read: a kept big run needs it at once.
+    const warm = deps.engine.warm(ref.request).catch(() => undefined);
     const kept = await deps.restore.cache.get(await cacheKey(deps, ref.request));
-    const trace = kept && hasRemote(kept) ? await adopt(deps, ref, kept) : kept;
+    const layer = kept?.stages[cursor?.stage ?? 0]?.layer;
+    const trace = kept && hasRemote(kept) ? (await warm, await adopt(deps, ref, kept, layer)) : kept;
     if (trace === 'cancelled') return false;
     if (trace) {
       deps.session.set(trace, ref.source, clampCursor(cursor ?? DEFAULT_CURSOR, trace), ref);
@@ -224,7 +227,12 @@ export async function restoreRun(deps: VisualiseDeps, ref: RunRef, cursor: Curso
 }
 
 /** A kept light form held by a worker again (the model loads; no layer runs until shown); undefined when it cannot be. */
-async function adopt(deps: VisualiseDeps, ref: RunRef, kept: Trace): Promise<Trace | 'cancelled' | undefined> {
+async function adopt(
+  deps: VisualiseDeps,
+  ref: RunRef,
+  kept: Trace,
+  layer: number | undefined,
+): Promise<Trace | 'cancelled' | undefined> {
   return vscode.window.withProgress(
     {
       location: vscode.ProgressLocation.Notification,
@@ -232,7 +240,7 @@ async function adopt(deps: VisualiseDeps, ref: RunRef, kept: Trace): Promise<Tra
       cancellable: true,
     },
     async (progress, token) => {
-      const handle = deps.engine.adopt(ref.request, kept, (_fraction, message) => progress.report({ message }));
+      const handle = deps.engine.adopt(ref.request, kept, layer, (_fraction, message) => progress.report({ message }));
       const sub = token.onCancellationRequested(() => handle.cancel());
       try {
         return await handle.promise;

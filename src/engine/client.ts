@@ -275,6 +275,11 @@ export class EngineClient {
     return this.slots.small.backend();
   }
 
+  /** Starts the worker `request` will run on (its backend loads meanwhile), e.g. while a kept run is read from disk. */
+  async warm(request: RunRequest): Promise<void> {
+    await this.slots[await this.laneFor(request)].backend();
+  }
+
   /** Which lane a request runs on: explicit thread settings use one lane; automatic sizes by weights. */
   async laneFor(request: RunRequest | GenerateRequest): Promise<Lane> {
     if (this.settings().threads > 0) return 'small';
@@ -309,8 +314,13 @@ export class EngineClient {
    * A run kept in light form (the restore cache) held by a worker again with its model, which makes
    * each layer again from its input when shown; when that worker is gone, `request` is run again.
    */
-  adopt(request: RunRequest, trace: Trace, onProgress?: (fraction: number, message: string) => void): RunHandle {
-    const handle = this.start({ kind: 'adopt', request, trace }, onProgress);
+  adopt(
+    request: RunRequest,
+    trace: Trace,
+    layer?: number,
+    onProgress?: (fraction: number, message: string) => void,
+  ): RunHandle {
+    const handle = this.start({ kind: 'adopt', request, trace, ...(layer !== undefined ? { layer } : {}) }, onProgress);
     return {
       promise: handle.promise.then(({ held, slot }) => this.keep(held, slot, { kind: 'run', ...request })),
       cancel: handle.cancel,

@@ -142,6 +142,13 @@ export class TraceStore {
     return gridThumbnails(lazy, max);
   }
 
+  /** Makes a light trace's layer again ahead of its first fetch (nothing when it is not light, or gone). */
+  warm(id: number, layer: number): void {
+    const entry = this.traces.get(id);
+    const stage = entry?.layers && entry.trace.stages.find((s) => s.layer === layer && s.tensors.some(isRemote));
+    if (stage) entry.layers!.stagesOf(stage);
+  }
+
   release(id: number): void {
     const entry = this.traces.get(id);
     this.traces.delete(id);

@@ -169,7 +169,7 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
       });
       return store.admit(trace, budgetBytes(memoryBudgetMB));
     }),
-    adopt: guarded(async ({ request, trace }, { signal, progress }) => {
+    adopt: guarded(async ({ request, trace, layer }, { signal, progress }) => {
       await started(signal, request.modelId);
       const lease = await leaseModel(request.modelId, { maxTokens: request.maxTokens, signal, onProgress: progress });
       try {
@@ -187,6 +187,17 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
             release: () => lease.release(),
           },
         );
+        // The panel's first fetch is most likely this layer: made now, while the host opens the panel.
+        if (held.held && layer !== undefined) {
+          const id = held.held.id;
+          setImmediate(() => {
+            try {
+              store.warm(id, layer);
+            } catch {
+              // The fetch that needs it will say why.
+            }
+          });
+        }
         return held;
       } catch (err) {
         lease.release();

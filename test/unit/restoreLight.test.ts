@@ -60,7 +60,21 @@ test('a held run in light form keeps only what a light run keeps, reads back fro
   const back = decode(bytes);
   checkLightForm(back, model.info.layers, model.info.dModel);
   const again = new TraceStore();
-  const adopted = again.admit(back, 2 ** 30, { recompute: (t, l) => model.recomputeLayer!(t, l), release: () => {} });
+  const made: number[] = [];
+  const adopted = again.admit(back, 2 ** 30, {
+    recompute: (t, l) => (made.push(l), model.recomputeLayer!(t, l)),
+    release: () => {},
+  });
+  // Warmed ahead of the panel's first fetch: that fetch makes nothing again.
+  again.warm(adopted.held!.id, 1);
+  assert.deepEqual(made, [1]);
+  const w1 = eager.stages.find((s) => s.layer === 1 && s.kind === 'normalise')!;
+  sameBits(
+    again.fetch(adopted.held!.id, [{ stage: w1.id, tensor: 'weights' }])[0]!,
+    w1.tensors.find((t) => t.name === 'weights')!,
+    'warmed',
+  );
+  assert.deepEqual(made, [1]);
   sameAsEager(again.fetch(adopted.held!.id, everyTensor(eager)), 'adopted');
   store.release(held.id);
 });
@@ -96,7 +110,7 @@ test(
       const kept = decode(encode(await lightForm(run, (want) => engine.tensors(run, want))));
       engine.restartWorker();
       const progress: string[] = [];
-      const adopted = await engine.adopt(request, kept, (_f, m) => progress.push(m)).promise;
+      const adopted = await engine.adopt(request, kept, 1, (_f, m) => progress.push(m)).promise;
       assert.ok(engine.holds(adopted));
       assert.ok(
         (adopted.notes ?? []).some((n) => n.startsWith('Restored from the cache')),
