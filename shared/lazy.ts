@@ -79,6 +79,12 @@ export function lighten(
 export const isLayerInput = (stage: Stage, t: TensorData): boolean =>
   stage.layer !== undefined && stage.id === `L${stage.layer}.input` && t.name === 'residual';
 
+/** Layer `layer`'s input in `trace` (what isLayerInput names), if it has one. */
+export function layerInput(trace: Trace, layer: number): TensorData | undefined {
+  const stage = trace.stages.find((s) => s.layer === layer && s.id === `L${layer}.input`);
+  return stage?.tensors.find((t) => isLayerInput(stage, t));
+}
+
 /**
  * A held run in light form, for the restore cache: what a light run keeps (every tensor outside
  * the layers, each layer's input, the small tensors), its other tensors marked remote, to be made
@@ -109,7 +115,7 @@ export async function lightForm(
 export function checkLightForm(trace: Trace, layers: number, dModel: number): void {
   const T = trace.tokens.length;
   for (let l = 0; l < layers; l++) {
-    const input = trace.stages.find((s) => s.id === `L${l}.input`)?.tensors.find((t) => t.name === 'residual');
+    const input = layerInput(trace, l);
     if (!input || isRemote(input) || input.data.length !== T * dModel)
       throw new AttentionInputError(
         'shape',

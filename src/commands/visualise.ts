@@ -14,7 +14,7 @@ import { fileStamps, RestoreCache } from '../panel/restoreCache';
 import { notificationText } from '../../shared/escape';
 import { carryCursor } from '../../shared/derived';
 import { DEFAULT_CURSOR, type Cursor, type RunRef } from '../../shared/protocol';
-import { hasRemote, lightForm } from '../../shared/lazy';
+import { hasRemote, layerInput, lightForm } from '../../shared/lazy';
 
 /** A saved cursor on a trace made again: the same place where it still exists. */
 function clampCursor(c: Cursor, trace: Trace): Cursor {
@@ -42,7 +42,7 @@ async function cacheKey(deps: VisualiseDeps, request: RunRequest): Promise<strin
 function adoptable(trace: Trace): boolean {
   return (
     trace.model.causalLm === true &&
-    trace.stages.every((s) => s.layer === undefined || trace.stages.some((o) => o.id === `L${s.layer}.input`))
+    trace.stages.every((s) => s.layer === undefined || layerInput(trace, s.layer) !== undefined)
   );
 }
 
@@ -210,11 +210,9 @@ export async function restoreRun(deps: VisualiseDeps, ref: RunRef, cursor: Curso
   }
   if (deps.restore?.cache.enabled) {
     const started = Date.now();
-    // The worker starts while the file is read: a kept big run needs it at once.
-    const warm = deps.engine.warm(ref.request).catch(() => undefined);
     const kept = await deps.restore.cache.get(await cacheKey(deps, ref.request));
     const layer = kept?.stages[cursor?.stage ?? 0]?.layer;
-    const trace = kept && hasRemote(kept) ? (await warm, await adopt(deps, ref, kept, layer)) : kept;
+    const trace = kept && hasRemote(kept) ? await adopt(deps, ref, kept, layer) : kept;
     if (trace === 'cancelled') return false;
     if (trace) {
       deps.session.set(trace, ref.source, clampCursor(cursor ?? DEFAULT_CURSOR, trace), ref);

@@ -197,6 +197,8 @@ async function weightBytes(file: string): Promise<number> {
 type JobRequest = Extract<WorkerRequest, { kind: 'run' | 'generate' }>;
 /** What a job asks its worker: a run or generation, or a kept run to hold again (made again as its run). */
 type StartRequest = JobRequest | Extract<WorkerRequest, { kind: 'adopt' }>;
+/** The request that makes a job's trace again when its worker is gone: an adopted run's own run. */
+const remakeOf = (r: StartRequest): JobRequest => (r.kind === 'adopt' ? { kind: 'run', ...r.request } : r);
 
 /** Where a trace's big tensors are: a worker's store, under an id, for as long as that thread lives. */
 interface Holding {
@@ -275,11 +277,6 @@ export class EngineClient {
     return this.slots.small.backend();
   }
 
-  /** Starts the worker `request` will run on (its backend loads meanwhile), e.g. while a kept run is read from disk. */
-  async warm(request: RunRequest): Promise<void> {
-    await this.slots[await this.laneFor(request)].backend();
-  }
-
   /** Which lane a request runs on: explicit thread settings use one lane; automatic sizes by weights. */
   async laneFor(request: RunRequest | GenerateRequest): Promise<Lane> {
     if (this.settings().threads > 0) return 'small';
@@ -320,20 +317,19 @@ export class EngineClient {
     layer?: number,
     onProgress?: (fraction: number, message: string) => void,
   ): RunHandle {
-    const handle = this.start({ kind: 'adopt', request, trace, ...(layer !== undefined ? { layer } : {}) }, onProgress);
-    return {
-      promise: handle.promise.then(({ held, slot }) => this.keep(held, slot, { kind: 'run', ...request })),
-      cancel: handle.cancel,
-    };
+    return this.job({ kind: 'adopt', request, trace, ...(layer !== undefined ? { layer } : {}) }, onProgress);
   }
 
   private job(
-    request: JobRequest,
+    request: StartRequest,
     onProgress?: (fraction: number, message: string) => void,
     onPartial?: (partial: PartialRun) => void,
   ): RunHandle {
     const handle = this.start(request, onProgress, onPartial);
-    return { promise: handle.promise.then(({ held, slot }) => this.keep(held, slot, request)), cancel: handle.cancel };
+    return {
+      promise: handle.promise.then(({ held, slot }) => this.keep(held, slot, remakeOf(request))),
+      cancel: handle.cancel,
+    };
   }
 
   /** The trace the caller gets; a held one is remembered with where its tensors are. */
@@ -359,7 +355,7 @@ export class EngineClient {
     let slot: WorkerSlot | undefined;
     let call: Call<HeldTrace> | undefined;
     const budget = (this.settings().runTimeoutSeconds ?? 0) * 1000;
-    const remakeAs: JobRequest = request.kind === 'adopt' ? { kind: 'run', ...request.request } : request;
+    const remakeAs = remakeOf(request);
     const stop = (why: EngineError, graceMs: number): void => {
       if (settled || stopped) return;
       stopped = why;

@@ -13,7 +13,7 @@ import type { HfTokenizer } from '../tokenizers/hfTokenizer';
 import { kvHeadOf, transformerBlock, type BlockRecord, type BlockWeights } from './block';
 import { runStack } from './stack';
 import { withLayer, type LayerList } from './streamedWeights';
-import { INLINE_BYTES, lighten } from '../../../shared/lazy';
+import { INLINE_BYTES, isLayerInput, layerInput, lighten } from '../../../shared/lazy';
 import { embedTokens, positionIds, type PositionKind } from './embedding';
 import { configOfLayer, type AttentionConfig, type BlockConfig, type LayerConfigs } from './config';
 import { SelfInputs } from './selfInputs';
@@ -389,9 +389,7 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
       light || onStages
         ? (l: number, rec: BlockRecord) => {
             const stages = this.layerStages(kit, rec, l);
-            made[l] = light
-              ? lighten(stages, (s, t) => s.id === `L${l}.input` && t.name === 'residual', INLINE_BYTES)
-              : stages;
+            made[l] = light ? lighten(stages, isLayerInput, INLINE_BYTES) : stages;
             emit();
           }
         : undefined;
@@ -424,7 +422,7 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
     if (!Number.isInteger(layer) || layer < 0 || layer >= layers)
       throw new AttentionInputError('shape', `This model has no layer ${layer} (it has ${layers}).`);
     const T = trace.tokens.length;
-    const residual = trace.stages.find((s) => s.id === `L${layer}.input`)?.tensors.find((t) => t.name === 'residual');
+    const residual = layerInput(trace, layer);
     if (!residual || residual.data.length !== T * block.dModel)
       throw new AttentionInputError('shape', `The trace keeps no input of layer ${layer} to recompute it from.`);
     const cfg = configOfLayer(this.layerConfigs(), layer);
