@@ -29,31 +29,41 @@ export function rollout(trace: Trace): { data: Float32Array; n: number } | undef
   const blocks = selfAttentionBlocks(trace);
   if (blocks.length === 0) return undefined;
   const n = blocks[0]!.weights.shape[1]!;
-  let r: Float32Array = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) r[i * n + i] = 1;
+  let r = identity(n);
   for (const { weights: w } of blocks) {
     const [H, Q, K] = w.shape as [number, number, number];
     if (Q !== n || K !== n) return undefined;
-    const a = headMean(w.data, H, n, n);
-    for (let i = 0; i < n; i++) {
-      let sum = 0;
-      for (let j = 0; j < n; j++) {
-        const v = 0.5 * a[i * n + j]! + (i === j ? 0.5 : 0);
-        a[i * n + j] = v;
-        sum += v;
-      }
-      for (let j = 0; j < n; j++) a[i * n + j]! /= sum || 1;
-    }
-    const next = new Float32Array(n * n);
-    for (let i = 0; i < n; i++)
-      for (let k = 0; k < n; k++) {
-        const aik = a[i * n + k]!;
-        if (aik === 0) continue;
-        for (let j = 0; j < n; j++) next[i * n + j]! += aik * r[k * n + j]!;
-      }
-    r = next;
+    r = rolloutStep(r, w.data, H, n);
   }
   return { data: r, n };
+}
+
+function identity(n: number): Float32Array {
+  const r = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) r[i * n + i] = 1;
+  return r;
+}
+
+/** One layer of the rollout: Â = ½·mean_h(A) + ½·I with rows renormalised, times the rollout so far. */
+function rolloutStep(r: Float32Array, weights: Float32Array, H: number, n: number): Float32Array {
+  const a = headMean(weights, H, n, n);
+  for (let i = 0; i < n; i++) {
+    let sum = 0;
+    for (let j = 0; j < n; j++) {
+      const v = 0.5 * a[i * n + j]! + (i === j ? 0.5 : 0);
+      a[i * n + j] = v;
+      sum += v;
+    }
+    for (let j = 0; j < n; j++) a[i * n + j]! /= sum || 1;
+  }
+  const next = new Float32Array(n * n);
+  for (let i = 0; i < n; i++)
+    for (let k = 0; k < n; k++) {
+      const aik = a[i * n + k]!;
+      if (aik === 0) continue;
+      for (let j = 0; j < n; j++) next[i * n + j]! += aik * r[k * n + j]!;
+    }
+  return next;
 }
 
 /** Average-pool a rows×cols matrix down to at most `max`×`max` cells, for thumbnails. */
@@ -160,50 +170,125 @@ function gridKind(b: AttentionBlock, encoderDecoder: boolean): GridKind {
   return b.info.queries === 'output' ? 'decoder-self' : 'encoder-self';
 }
 
-/**
- * Every per-head attention block (weights [head, query, key], not per decoder step), grouped by
- * kind, each head pooled to at most `max` × `max`, with its head mean, its share of attention on
- * the first and on special keys; and the rollout over the input's self-attention.
- */
-export function gridThumbnails(trace: Trace, max: number): GridThumbs {
-  const blocks = attentionBlocks(trace).filter(
+/** The side of a grid thumbnail, at most: the panel asks for it, and a run pools its layers at it as they are made. */
+export const GRID_THUMB = 72;
+
+/** The blocks the grid shows: every per-head attention block (weights [head, query, key]), not per decoder step. */
+function gridBlocks(trace: Trace): AttentionBlock[] {
+  return attentionBlocks(trace).filter(
     (b) => b.stages.normalise.kind === 'normalise' && b.weights.shape.length === 3 && b.step === undefined,
   );
-  const encoderDecoder = trace.outputTokens !== undefined && blocks.some((b) => b.role === 'cross');
+}
+
+/**
+ * One block's row of the grid: each head's weights (and value-weighted norms) pooled to at most
+ * `max` × `max`, their head mean, and each head's share of attention on the first and special keys.
+ */
+export function gridRow(b: AttentionBlock, max: number): GridRow {
+  const [H, Q, K] = b.weights.shape as [number, number, number];
+  const w = b.weights.data;
+  if (w.length !== H * Q * K) throw new Error(`the grid needs the weights of ${b.stages.normalise.title}`);
+  const n = b.valueNorms && b.valueNorms.data.length === w.length ? b.valueNorms.data : undefined;
   const pooled = (data: Float32Array, r: number, c: number): Thumb => {
     const d = downsample(data, r, c, max);
     return d.data === data ? { data: data.slice(), rows: r, cols: c } : d;
   };
+  const specialKeys = b.keyTokens.slice(0, K).flatMap((t, j) => (t.special ? [j] : []));
+  const share = (keys: readonly number[]): number[] =>
+    Array.from({ length: H }, (_, hd) => {
+      let sum = 0;
+      for (let q = 0; q < Q; q++) for (const j of keys) sum += w[hd * Q * K + q * K + j]!;
+      return sum / Q;
+    });
+  return {
+    stage: b.stages.normalise.id,
+    layer: b.layer,
+    title: b.stages.normalise.title,
+    ...(b.info.kvHeadOf ? { kvHeadOf: b.info.kvHeadOf } : {}),
+    heads: Array.from({ length: H }, (_, hd) => pooled(w.subarray(hd * Q * K, (hd + 1) * Q * K), Q, K)),
+    mean: pooled(headMean(w, H, Q, K), Q, K),
+    first: share([0]),
+    ...(specialKeys.length > 0 ? { special: share(specialKeys) } : {}),
+    ...(n
+      ? {
+          norms: {
+            heads: Array.from({ length: H }, (_, hd) => pooled(n.subarray(hd * Q * K, (hd + 1) * Q * K), Q, K)),
+            mean: pooled(headMean(n, H, Q, K), Q, K),
+          },
+        }
+      : {}),
+  };
+}
+
+/**
+ * A run's grid rows, pooled as its layers are made (while their weights are in hand, which a light
+ * run's are only then), by the weights stage's id; the grid of the whole run reads them. With
+ * `rollout`, the rollout too, a layer at a time (n³ each: for a light run, whose layers' weights
+ * would otherwise be made again for it).
+ */
+export class GridPool {
+  private readonly pooled = new Map<string, GridRow>();
+  private roll: { readonly ids: string[]; r: Float32Array; readonly n: number } | 'none' | undefined;
+
+  constructor(
+    readonly max: number = GRID_THUMB,
+    rollout = false,
+  ) {
+    if (!rollout) this.roll = 'none';
+  }
+
+  /** Pools the blocks of `trace` not pooled yet whose weights it holds. */
+  add(trace: Trace): void {
+    const inHand = (b: AttentionBlock): boolean => !b.weights.remote && b.weights.data.length > 0;
+    for (const b of gridBlocks(trace)) {
+      const id = b.stages.normalise.id;
+      if (!this.pooled.has(id) && inHand(b)) this.pooled.set(id, gridRow(b, this.max));
+    }
+    let roll = this.roll;
+    if (roll === 'none') return;
+    for (const b of selfAttentionBlocks(trace)) {
+      const [H, Q, K] = b.weights.shape as [number, number, number];
+      if (roll?.ids.includes(b.id) || !inHand(b)) continue;
+      const n: number = roll?.n ?? Q;
+      if (Q !== n || K !== n || n > ROLLOUT_MAX_TOKENS) {
+        this.roll = 'none';
+        return;
+      }
+      roll ??= this.roll = { ids: [], r: identity(n), n };
+      roll.r = rolloutStep(roll.r, b.weights.data, H, n);
+      roll.ids.push(b.id);
+    }
+  }
+
+  get rows(): ReadonlyMap<string, GridRow> {
+    return this.pooled;
+  }
+
+  /** The rollout over `trace`'s self-attention layers, if every one was pooled here, in order. */
+  rolloutOf(trace: Trace): { data: Float32Array; n: number } | undefined {
+    const roll = this.roll;
+    if (roll === 'none' || !roll) return undefined;
+    const ids = selfAttentionBlocks(trace).map((b) => b.id);
+    return ids.length === roll.ids.length && ids.every((id, i) => id === roll.ids[i])
+      ? { data: roll.r, n: roll.n }
+      : undefined;
+  }
+}
+
+/**
+ * Every per-head attention block (weights [head, query, key], not per decoder step), grouped by
+ * kind, each head pooled to at most `max` × `max`, with its head mean, its share of attention on
+ * the first and on special keys; and the rollout over the input's self-attention. What `pool`
+ * pooled as the run went (rows at this size, the rollout) is taken as it is.
+ */
+export function gridThumbnails(trace: Trace, max: number, pool?: GridPool): GridThumbs {
+  const pooled = pool?.max === max ? pool.rows : undefined;
+  const blocks = gridBlocks(trace);
+  const encoderDecoder = trace.outputTokens !== undefined && blocks.some((b) => b.role === 'cross');
   const sections = new Map<GridKind, { rows: GridRow[]; Q: number; K: number }>();
   for (const b of blocks) {
-    const [H, Q, K] = b.weights.shape as [number, number, number];
-    const w = b.weights.data;
-    const n = b.valueNorms && b.valueNorms.data.length === w.length ? b.valueNorms.data : undefined;
-    const specialKeys = b.keyTokens.slice(0, K).flatMap((t, j) => (t.special ? [j] : []));
-    const share = (keys: readonly number[]): number[] =>
-      Array.from({ length: H }, (_, hd) => {
-        let sum = 0;
-        for (let q = 0; q < Q; q++) for (const j of keys) sum += w[hd * Q * K + q * K + j]!;
-        return sum / Q;
-      });
-    const row: GridRow = {
-      stage: b.stages.normalise.id,
-      layer: b.layer,
-      title: b.stages.normalise.title,
-      ...(b.info.kvHeadOf ? { kvHeadOf: b.info.kvHeadOf } : {}),
-      heads: Array.from({ length: H }, (_, hd) => pooled(w.subarray(hd * Q * K, (hd + 1) * Q * K), Q, K)),
-      mean: pooled(headMean(w, H, Q, K), Q, K),
-      first: share([0]),
-      ...(specialKeys.length > 0 ? { special: share(specialKeys) } : {}),
-      ...(n
-        ? {
-            norms: {
-              heads: Array.from({ length: H }, (_, hd) => pooled(n.subarray(hd * Q * K, (hd + 1) * Q * K), Q, K)),
-              mean: pooled(headMean(n, H, Q, K), Q, K),
-            },
-          }
-        : {}),
-    };
+    const [, Q, K] = b.weights.shape as [number, number, number];
+    const row = pooled?.get(b.stages.normalise.id) ?? gridRow(b, max);
     const kind = gridKind(b, encoderDecoder);
     const sec = sections.get(kind) ?? { rows: [], Q, K };
     sec.rows.push(row);
@@ -211,7 +296,7 @@ export function gridThumbnails(trace: Trace, max: number): GridThumbs {
   }
   const order: GridKind[] = ['self', 'encoder-self', 'decoder-self', 'cross'];
   const [n] = (selfAttentionBlocks(trace)[0]?.weights.shape.slice(1) ?? [0]) as [number];
-  const r = n > 0 && n <= ROLLOUT_MAX_TOKENS ? rollout(trace) : undefined;
+  const r = n > 0 && n <= ROLLOUT_MAX_TOKENS ? (pool?.rolloutOf(trace) ?? rollout(trace)) : undefined;
   return {
     sections: order.flatMap((kind) => {
       const sec = sections.get(kind);

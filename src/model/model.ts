@@ -32,6 +32,13 @@ export interface RunOptions {
    * never call it.
    */
   readonly onStages?: (update: StagesUpdate) => void;
+  /**
+   * Called as each layer is made (models that support it) with a trace of the run's first stages
+   * and that layer's, its attention weights and value-weighted norms in hand even in light mode —
+   * for pooling the grid while they are; their buffers are reused by the next layer, so read them
+   * during the call only.
+   */
+  readonly onLayerStages?: (trace: Trace) => void;
 }
 
 /** A streamed run's stages so far (RunOptions.onStages). */

@@ -3,7 +3,7 @@
 // evicted least recently used beyond a byte budget (the newest always stays); a fetch for an
 // evicted id is answered 'trace-gone', and the host makes the run again.
 import { fetchTensor, INLINE_BYTES, isRemote, LayerCache, traceIndex, type TensorRequest } from '../../shared/lazy';
-import { gridThumbnails, type GridThumbs } from '../../shared/derived';
+import { GRID_THUMB, GridPool, gridThumbnails, type GridThumbs } from '../../shared/derived';
 import type { Stage, TensorData, Trace } from '../../shared/trace';
 import type { HeldTrace } from '../../shared/workerProtocol';
 
@@ -25,6 +25,8 @@ interface Entry {
   readonly layers?: LayerCache;
   /** Pooled once, by the first grid that asks at this size (not while the run still grows). */
   thumbs?: { readonly max: number; readonly grid: GridThumbs };
+  /** A streamed run's grid rows, pooled as its layers were made. */
+  readonly pool?: GridPool;
   /** A streamed run still going: its stages so far, never evicted until it ends. */
   readonly growing?: boolean;
 }
@@ -54,19 +56,27 @@ export class TraceStore {
    */
   begin(light?: Recompute): number {
     const id = this.nextId++;
-    this.traces.set(id, { trace: { ...EMPTY_TRACE }, bytes: 0, growing: true, ...(light ? { light } : {}) });
+    // A light run's rollout is made as it goes too: its layers' weights are not kept for it.
+    const pool = new GridPool(GRID_THUMB, light !== undefined);
+    this.traces.set(id, { trace: { ...EMPTY_TRACE }, bytes: 0, growing: true, pool, ...(light ? { light } : {}) });
     return id;
+  }
+
+  /** Pools the grid rows of a streamed run's layers not pooled yet whose weights `trace` holds (a light run's only while it is made: RunOptions.onLayerStages). */
+  poolLayer(id: number, trace: Trace): void {
+    this.traces.get(id)?.pool?.add(trace);
   }
 
   /** A streamed run's trace so far replaces what `id` held; its index is returned (small tensors copied). */
   grow(id: number, trace: Trace): Trace {
     const entry = this.traces.get(id);
     if (!entry?.growing) throw new TraceGoneError(`Run ${id} is not a streamed run in progress.`);
-    const light = entry.light;
+    const { light, pool } = entry;
     this.traces.set(id, {
       trace,
       bytes: bytesOf(trace),
       growing: true,
+      ...(pool ? { pool } : {}),
       ...(light ? { light, layers: new LayerCache(trace, light.recompute) } : {}),
     });
     return copyIndex(traceIndex(trace, this.inlineBytes));
@@ -85,14 +95,26 @@ export class TraceStore {
       this.traces.delete(id);
       return { trace };
     }
-    return this.hold(id, trace, index, budgetBytes, entry.light);
+    return this.hold(id, trace, index, budgetBytes, entry.light, entry.pool);
   }
 
-  private hold(id: number, trace: Trace, index: Trace, budgetBytes: number, light?: Recompute): HeldTrace {
+  private hold(
+    id: number,
+    trace: Trace,
+    index: Trace,
+    budgetBytes: number,
+    light?: Recompute,
+    pool?: GridPool,
+  ): HeldTrace {
     // What it holds: a light trace keeps only its small tensors and each layer's input.
     const bytes = bytesOf(trace);
     this.traces.delete(id);
-    this.traces.set(id, { trace, bytes, ...(light ? { light, layers: new LayerCache(trace, light.recompute) } : {}) });
+    this.traces.set(id, {
+      trace,
+      bytes,
+      ...(pool ? { pool } : {}),
+      ...(light ? { light, layers: new LayerCache(trace, light.recompute) } : {}),
+    });
     this.evict(budgetBytes);
     return { trace: copyIndex(index), held: { id, bytes } };
   }
@@ -108,18 +130,22 @@ export class TraceStore {
   }
 
   /**
-   * Pooled where the tensors are, once per size. A light trace's layers are recomputed one at a
-   * time as the pooling reads them, past its own cache, so the layers the panel shows stay cached.
+   * Pooled where the tensors are, once per size; a streamed run's rows were pooled as its layers
+   * were made. Otherwise a light trace's layers are recomputed one at a time as the pooling (or the
+   * rollout) reads them, past its own cache, so the layers the panel shows stay cached.
    */
   thumbnails(id: number, max: number): GridThumbs {
     const entry = this.touch(id);
-    if (entry.thumbs?.max === max) return entry.thumbs.grid;
-    const grid = entry.light ? this.pooledLight(entry, entry.light, max) : gridThumbnails(entry.trace, max);
+    // A copy: an answer's buffers are transferred away, and the pooled rows and cached grid are asked for again.
+    if (entry.thumbs?.max === max) return structuredClone(entry.thumbs.grid);
+    const grid = entry.light
+      ? this.pooledLight(entry, entry.light, max, entry.pool)
+      : gridThumbnails(entry.trace, max, entry.pool);
     if (!entry.growing) entry.thumbs = { max, grid };
-    return grid;
+    return structuredClone(grid);
   }
 
-  private pooledLight(entry: Entry, light: Recompute, max: number): GridThumbs {
+  private pooledLight(entry: Entry, light: Recompute, max: number, pool: GridPool | undefined): GridThumbs {
     // Layers the panel has open are read where they are; the rest are made one at a time and let go.
     const shown = entry.layers!;
     const layers = new LayerCache(entry.trace, (t, l) => shown.peek(l) ?? light.recompute(t, l), 1);
@@ -139,7 +165,7 @@ export class TraceStore {
           : s,
       ),
     };
-    return gridThumbnails(lazy, max);
+    return gridThumbnails(lazy, max, pool);
   }
 
   /** Makes a light trace's layer again ahead of its first fetch (nothing when it is not light, or gone). */

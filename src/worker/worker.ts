@@ -120,10 +120,13 @@ async function streamed(
   try {
     const trace = await model.run(text, {
       ...options,
+      onLayerStages: (layer) => store.poolLayer(id, layer),
       onStages: ({ trace: soFar, layersDone, layers }) => {
         const index = store.grow(id, noted(soFar));
         const update: PartialTrace = { trace: index, id, layersDone, layers };
         partial(layersDone / (layers + 1), `${layersDone} of ${layers} layers done`, update);
+        // The grid's rows of the layers that have arrived (those whose weights the trace holds).
+        store.poolLayer(id, soFar);
       },
     });
     return store.complete(id, noted(trace), budget);

@@ -141,25 +141,26 @@ test(
     const t0 = performance.now();
     await item.click();
     frame = await panelFrame(s.page, '[data-testid="stage-position"]', RUN_MS);
+    log('right-click → panel (first partial trace)', performance.now() - t0);
+    // As a learner would, while later layers still run: the bar's "decoder layers", then "weights".
+    const layers = frame.locator('nav.pipeline button.phase', { hasText: 'decoder layers' });
+    await layers.waitFor({ timeout: RUN_MS });
+    await layers.click();
+    const weights = frame.locator('nav.pipeline .steps button', { hasText: 'weights' });
+    await weights.waitFor({ state: 'visible', timeout: 60_000 });
+    await weights.click();
+    await until(/Layer 0: attention weights/, 'weights', RUN_MS);
+    log('right-click → first heatmap (layer 0)', performance.now() - t0);
+    const midRun = (await frame.textContent('nav.pipeline .stream-note')) ?? '';
+    console.log(`real size: with layer 0's heatmap painted, the stage bar said “${midRun}”`);
+    await s.shot('real-size-L0-weights-mid-run');
     await frame.waitForFunction(
       (n) => document.querySelector('[data-testid="stage-position"]')?.textContent?.endsWith(`/ ${n}`),
       STAGES,
       { timeout: RUN_MS },
     );
     log('right-click → panel with every stage', performance.now() - t0);
-    await s.shot('real-size-tokens');
-    // To the weights with the panel's own button, as a learner steps through a layer.
-    for (let i = 0; i < 8 && !/Layer 0: attention weights/.test(await title()); i++) {
-      const before = await frame.textContent('[data-testid="stage-position"]');
-      await frame.click('[data-testid="next-stage"]');
-      await frame.waitForFunction(
-        (b) => document.querySelector('[data-testid="stage-position"]')?.textContent !== b,
-        before,
-        { timeout: 60_000 },
-      );
-    }
-    await until(/Layer 0: attention weights/, 'weights');
-    log('right-click → first heatmap', performance.now() - t0);
+    assert.match(await title(), /Layer 0: attention weights/, 'the user is where they were when the run ends');
     const aria = (await frame.getAttribute('[data-testid="heatmap-weights"]', 'aria-label')) ?? '';
     assert.match(aria, /^weights \[12 head × 1024 query × 1024 key\]/, aria);
     assert.match(await caption('weights'), /· head 0( ·|$)/);
@@ -220,6 +221,32 @@ test(
       /^weights \[12 head × 1024 query × 1024 key\]/,
     );
     await s.shot('real-size-L5-weights-head1');
+
+    // The all-heads grid: 12 layers × 12 heads pooled as the run went, painted at once.
+    t = performance.now();
+    await frame.click('[data-testid="view-grid"]');
+    await frame.waitForFunction(
+      () => {
+        const c = document.querySelector<HTMLCanvasElement>('[data-testid="heads-grid-self"] canvas.thumb');
+        if (!c) return false;
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) return true;
+        return false;
+      },
+      undefined,
+      { timeout: 120_000 },
+    );
+    log('grid (12 layers × 12 heads) painted', performance.now() - t);
+    assert.equal(await frame.locator('[data-testid="heads-grid-self"] canvas.thumb').count(), 12 * 13);
+    assert.match(
+      (await frame.textContent('[data-testid="grid-note-self"]')) ?? '',
+      /Pooled: each pixel is the mean of 15 × 15 weights of the 1024 × 1024 matrix\./,
+    );
+    await s.shot('real-size-grid');
+    // A thumbnail opens its head: back to layer 5, head 1.
+    await frame.click('[aria-label^="self-attention, layer 5 head 1:"]');
+    await until(/Layer 5: attention weights/, 'weights');
+    assert.match(await caption('weights'), /· head 1( ·|$)/);
   },
 );
 

@@ -12,7 +12,7 @@ import { TraceStore } from '../../src/worker/traceStore';
 import { EngineClient } from '../../src/engine/client';
 import { hasRemote, isRemote, lighten, traceIndex, type TensorRequest } from '../../shared/lazy';
 import { makeTrace } from './traceFixture';
-import { gridThumbnails } from '../../shared/derived';
+import { GRID_THUMB, gridThumbnails } from '../../shared/derived';
 import { headCount } from '../../shared/tensorView';
 import type { Trace } from '../../shared/trace';
 import { fileModelId } from '../../shared/catalog';
@@ -199,9 +199,51 @@ test('light mode: a layer recomputed from the input the trace kept is the eager 
   const thumbs = store.thumbnails(held!.id, 32);
   assert.deepEqual(thumbs, gridThumbnails(eager, 32));
   assert.equal(recomputed.length, count, 'the pooling read the layers already made');
-  assert.equal(store.thumbnails(held!.id, 32), thumbs, 'pooled once');
+  assert.deepEqual(store.thumbnails(held!.id, 32), thumbs);
+  assert.equal(recomputed.length, count, 'pooled once');
   store.release(held!.id);
   assert.equal(released, 1, 'the model lease goes with the trace');
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test('a light run pools its grid as its layers are made: the eager run’s thumbnails and rollout, no layer made again for them', async () => {
+  const model = await getModel('tinystories-656k');
+  const { tf } = await import('../../src/model/runtime/backend');
+  const before = tf.memory().numTensors;
+  const store = new TraceStore();
+  const recomputed: number[] = [];
+  const id = store.begin({
+    recompute: (t, l) => (recomputed.push(l), model.recomputeLayer!(t, l)),
+    release: () => {},
+  });
+  let pooledLayers = 0;
+  const light = await model.run(TEXT, {
+    light: true,
+    onLayerStages: (t) => {
+      pooledLayers++;
+      // In hand during the call, though the light trace will not keep them.
+      const w = t.stages.find((s) => s.kind === 'normalise')!.tensors.find((x) => x.name === 'weights')!;
+      assert.ok(w.data.length > 0 && !isRemote(w));
+      store.poolLayer(id, t);
+    },
+    onStages: ({ trace }) => void store.grow(id, trace),
+  });
+  assert.equal(tf.memory().numTensors, before, 'the light run leaks nothing');
+  assert.equal(pooledLayers, eager.model.layers);
+  const normalise = light.stages.filter((s) => s.kind === 'normalise');
+  assert.ok(
+    normalise.every((s) => s.tensors.filter((t) => t.name === 'weights' || t.name === 'value_norms').every(isRemote)),
+    'the light trace keeps no weights',
+  );
+  const { held } = store.complete(id, light, 2 ** 30);
+  const grid = store.thumbnails(held!.id, GRID_THUMB);
+  assert.ok(grid.rollout, 'a rollout at this length');
+  assert.deepEqual(grid, gridThumbnails(eager, GRID_THUMB));
+  assert.deepEqual(recomputed, [], 'pooled as the run went');
+  // At another size the grid is pooled again from the layers, made again one by one.
+  assert.deepEqual(store.thumbnails(held!.id, 16), gridThumbnails(eager, 16));
+  assert.ok(recomputed.length >= eager.model.layers);
+  store.release(held!.id);
   assert.equal(tf.memory().numTensors, before);
 });
 
@@ -291,6 +333,11 @@ test(
         sameBits(got[k]!, full, `worker light fetch ${r.stage}/${r.tensor}`);
       });
       assert.deepEqual(await engine.thumbnails(trace, 32), gridThumbnails(eagerG, 32));
+      // At the panel's size, pooled as the run went: the same pictures.
+      const pooled = gridThumbnails(eagerG, GRID_THUMB);
+      assert.deepEqual(await engine.thumbnails(trace, GRID_THUMB), pooled);
+      // Asked again (a second panel): the first answer's buffers went to the host, the worker kept its own.
+      assert.deepEqual(await engine.thumbnails(trace, GRID_THUMB), pooled);
       // After a restart the light run is made again, light again, with the same numbers.
       engine.restartWorker();
       const again = await engine.tensors(trace, want.slice(-8));

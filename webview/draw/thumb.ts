@@ -1,10 +1,10 @@
 // Grid thumbnails: a matrix of attention weights downsampled to a small canvas.
 import type { ColourMap } from '../../shared/protocol';
-import { downsample } from '../../shared/derived';
+import { downsample, GRID_THUMB } from '../../shared/derived';
 import { colourRange } from '../../shared/tensorView';
 import { lut } from './colormap';
 
-export const THUMB = 72;
+export const THUMB = GRID_THUMB;
 
 /** Fills a canvas with a matrix of weights, downsampled to at most THUMB × THUMB cells. */
 export function paintThumb(

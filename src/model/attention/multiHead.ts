@@ -133,10 +133,14 @@ export function valueLengths(m: MultiHeadTensors, wo: tf.Tensor2D, kvHeadOf?: re
 }
 
 /** weights [H, Tq, Tk] (read out) × lengths [H, Tk] along the keys → the norms ‖αᵢⱼ vⱼ W_Oʰ‖, [H, Tq, Tk]. */
-export function scaleByLengths(weights: Float32Array, lengths: Float32Array, H: number): Float32Array {
+export function scaleByLengths(
+  weights: Float32Array,
+  lengths: Float32Array,
+  H: number,
+  out: Float32Array = new Float32Array(weights.length),
+): Float32Array {
   const Tk = lengths.length / H;
   const Tq = weights.length / (H * Tk);
-  const out = new Float32Array(weights.length);
   for (let h = 0; h < H; h++)
     for (let i = 0; i < Tq; i++) {
       const at = (h * Tq + i) * Tk;
@@ -156,11 +160,14 @@ export function recordAttention(
   kvHeadOf?: readonly number[],
   read: Reader = READ_ALL,
 ): AttentionRecord {
-  const weights = read.concat(m.weights);
+  const weights = read.pooling ? read.pooling.weights(m.weights) : read.concat(m.weights);
+  const H = m.weights.length;
   const norms = (): Float32Array =>
     read.reads(weights.length)
-      ? scaleByLengths(weights, f32(valueLengths(m, wo!, kvHeadOf)), m.weights.length)
-      : new Float32Array(weights.length);
+      ? scaleByLengths(weights, f32(valueLengths(m, wo!, kvHeadOf)), H)
+      : read.pooling
+        ? scaleByLengths(weights, f32(valueLengths(m, wo!, kvHeadOf)), H, read.pooling.norms(weights.length))
+        : new Float32Array(weights.length);
   return {
     q: read.one(m.q),
     k: read.one(m.k),

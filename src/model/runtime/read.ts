@@ -18,6 +18,12 @@ export interface Reader {
   concat(parts: readonly tf.Tensor[]): Float32Array;
   /** False for `size` values left unread, so nothing need be computed for them either. */
   reads(size: number): boolean;
+  /**
+   * Light mode when the run pools its grid as it goes: where the attention weights and their
+   * value-weighted norms are read though they are not kept — buffers every layer reuses (valid
+   * until the next layer's read), so reading them costs a copy, not fresh pages.
+   */
+  readonly pooling?: { weights(parts: readonly tf.Tensor[]): Float32Array; norms(size: number): Float32Array };
 }
 
 export const READ_ALL: Reader = { one: f32, concat: readConcatenated, reads: () => true };
@@ -28,14 +34,25 @@ export const READ_ALL: Reader = { one: f32, concat: readConcatenated, reads: () 
  * written, so the kernel maps no pages for it: reading 1,024² weights per head out of the wasm heap
  * was most of a GPT-2 run's time.
  */
-export function readSmall(inlineBytes: number): Reader {
+export function readSmall(inlineBytes: number, pooling = false): Reader {
   const reads = (size: number): boolean => size * 4 <= inlineBytes;
+  const concat = (parts: readonly tf.Tensor[]): Float32Array => {
+    const size = parts.reduce((n, t) => n + t.size, 0);
+    return reads(size) ? readConcatenated(parts) : new Float32Array(size);
+  };
+  const reader: Reader = { reads, one: (t) => (reads(t.size) ? f32(t) : new Float32Array(t.size)), concat };
+  if (!pooling) return reader;
+  const scratch = { weights: new Float32Array(0), norms: new Float32Array(0) };
+  const reused = (which: keyof typeof scratch, size: number): Float32Array =>
+    scratch[which].length === size ? scratch[which] : (scratch[which] = new Float32Array(size));
   return {
-    reads,
-    one: (t) => (reads(t.size) ? f32(t) : new Float32Array(t.size)),
-    concat: (parts) => {
-      const size = parts.reduce((n, t) => n + t.size, 0);
-      return reads(size) ? readConcatenated(parts) : new Float32Array(size);
+    ...reader,
+    pooling: {
+      weights: (parts) => {
+        const size = parts.reduce((n, t) => n + t.size, 0);
+        return reads(size) ? readConcatenated(parts) : readConcatenated(parts, reused('weights', size));
+      },
+      norms: (size) => reused('norms', size),
     },
   };
 }

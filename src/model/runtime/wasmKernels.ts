@@ -185,11 +185,13 @@ export function hasKernel(name: string): boolean {
 }
 
 /**
- * The values of `parts` end to end in one new Float32Array: one copy per part straight out of
- * the wasm heap, instead of stacking them in the heap first and then copying the stack out.
+ * The values of `parts` end to end in one new Float32Array (or `into`): one copy per part straight
+ * out of the wasm heap, instead of stacking them in the heap first and then copying the stack out.
  */
-export function readConcatenated(parts: readonly tf.Tensor[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, t) => n + t.size, 0));
+export function readConcatenated(parts: readonly tf.Tensor[], into?: Float32Array): Float32Array {
+  const size = parts.reduce((n, t) => n + t.size, 0);
+  if (into && into.length !== size) throw new Error(`readConcatenated: ${size} values into ${into.length}`);
+  const out = into ?? new Float32Array(size);
   const backend = tf.getBackend() === 'wasm' ? (tf.backend() as unknown as WasmBackend) : undefined;
   let at = 0;
   for (const t of parts) {

@@ -188,6 +188,8 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
       onLayer?: (layer: number, record: BlockRecord) => void;
       /** Light mode: records read only their small tensors (the light trace drops the rest). */
       light?: boolean;
+      /** Light mode: the weights and value norms are read too (into reused buffers), for pooling the grid. */
+      pooling?: boolean;
       /** Streaming: the embedding rows, as soon as they are made. */
       onEmbedding?: (rows: Embedded) => void;
     },
@@ -241,7 +243,7 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
           signal,
           progress: (l) => opts.run?.progress(l / (L + 1), `Layer ${l + 1} of ${L}`),
           ...(opts.onLayer ? { onRecord: opts.onLayer } : {}),
-          ...(opts.light ? { read: readSmall(INLINE_BYTES) } : {}),
+          ...(opts.light ? { read: readSmall(INLINE_BYTES, opts.pooling) } : {}),
         },
       );
       x = stack.out;
@@ -375,7 +377,7 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
     // Light mode: a layer's stages are made as soon as it has run, and only its input and small tensors kept.
     // Streaming: each layer's stages go out as soon as it has run, and the final trace reuses them.
     const kit = this.layerKit(tokens, run.topK);
-    const { light, onStages } = run.options;
+    const { light, onStages, onLayerStages } = run.options;
     const model = { ...this.info, causalLm: true };
     const made: Stage[][] = [];
     let head: Stage[] | undefined;
@@ -386,11 +388,13 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
         layers: this.spec.layers,
       });
     const onLayer =
-      light || onStages
+      light || onStages || onLayerStages
         ? (l: number, rec: BlockRecord) => {
             const stages = this.layerStages(kit, rec, l);
             made[l] = light ? lighten(stages, isLayerInput, INLINE_BYTES) : stages;
             emit();
+            // After the layer has gone out (the pooling does not hold it back), before the next reuses its buffers.
+            onLayerStages?.(run.partial({ model, coveredLength, tokens, stages: [...(head ?? []), ...stages] }));
           }
         : undefined;
     const onEmbedding = onStages
@@ -405,7 +409,7 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
       run,
       ...(onLayer ? { onLayer } : {}),
       ...(onEmbedding ? { onEmbedding } : {}),
-      ...(light ? { light: true } : {}),
+      ...(light ? { light: true, pooling: onLayerStages !== undefined } : {}),
     });
     run.checkCancelled();
     return run.finish({
