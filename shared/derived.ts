@@ -314,3 +314,36 @@ export function gridThumbnails(trace: Trace, max: number, pool?: GridPool): Grid
     ...(r ? { rollout: { data: r.data, rows: r.n, cols: r.n } } : {}),
   };
 }
+
+/**
+ * Whether `grid` is a grid of `trace` at `max` (one kept on disk, read back): a row per per-head
+ * block of the run, each with a thumbnail per head of the size pooling at `max` gives.
+ */
+export function gridFits(trace: Trace, grid: GridThumbs, max: number): boolean {
+  const blocks = new Map(gridBlocks(trace).map((b) => [b.stages.normalise.id, b]));
+  const rows = grid.sections.flatMap((s) => (Array.isArray(s.rows) ? s.rows : [undefined]));
+  const sized = (t: Thumb | undefined, Q: number, K: number): boolean =>
+    t !== undefined &&
+    t.data instanceof Float32Array &&
+    t.rows === Math.ceil(Q / Math.max(1, Math.ceil(Q / max))) &&
+    t.cols === Math.ceil(K / Math.max(1, Math.ceil(K / max))) &&
+    t.data.length === t.rows * t.cols;
+  const fits = (r: GridRow | undefined): boolean => {
+    const b = r && blocks.get(r.stage);
+    if (!r || !b) return false;
+    const [H, Q, K] = b.weights.shape as [number, number, number];
+    const all = (ts: readonly Thumb[] | undefined, mean: Thumb | undefined): boolean =>
+      Array.isArray(ts) && ts.length === H && [...ts, mean].every((t) => sized(t, Q, K));
+    return (
+      Array.isArray(r.first) &&
+      r.first.length === H &&
+      all(r.heads, r.mean) &&
+      (r.norms === undefined || all(r.norms.heads, r.norms.mean))
+    );
+  };
+  const n = selfAttentionBlocks(trace)[0]?.weights.shape[1] ?? 0;
+  const r = grid.rollout;
+  const rollout =
+    r === undefined || (r.rows === n && r.cols === n && r.data instanceof Float32Array && r.data.length === n * n);
+  return rows.length === blocks.size && rows.every(fits) && rollout;
+}

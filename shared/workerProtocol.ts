@@ -97,6 +97,8 @@ export interface AdoptRequest {
   readonly trace: Trace;
   /** The layer the panel opens on: made again right after the answer, while the panel opens. */
   readonly layer?: number;
+  /** The grid's thumbnails kept with it (at GRID_THUMB), used when they fit the run. */
+  readonly grid?: GridThumbs;
 }
 
 export interface WorkerResponseMap {

@@ -110,7 +110,7 @@ async function measureRestore(
   const file = path.join(out, 'restore.trace');
   fs.writeFileSync(file, encode(await lightForm(trace, async () => [])));
   const t0 = performance.now();
-  const kept = decode(fs.readFileSync(file));
+  const { trace: kept } = decode(fs.readFileSync(file));
   const readMs = performance.now() - t0;
   const model = await loadHfModel(dir);
   const loadMs = performance.now() - t0 - readMs;

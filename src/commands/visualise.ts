@@ -10,9 +10,9 @@ import type { PanelManager } from '../panel/panel';
 import type { Trace } from '../../shared/trace';
 import { filePathOf } from '../../shared/catalog';
 import { confirmUntrustedLoad } from './trust';
-import { fileStamps, RestoreCache } from '../panel/restoreCache';
+import { fileStamps, RestoreCache, type Kept } from '../panel/restoreCache';
 import { notificationText } from '../../shared/escape';
-import { carryCursor } from '../../shared/derived';
+import { carryCursor, GRID_THUMB } from '../../shared/derived';
 import { DEFAULT_CURSOR, type Cursor, type RunRef } from '../../shared/protocol';
 import { hasRemote, layerInput, lightForm } from '../../shared/lazy';
 
@@ -60,7 +60,9 @@ async function keepForReload(
     const held = deps.engine.holds(trace);
     if (held && !adoptable(trace)) return;
     const kept = held ? await lightForm(trace, (want) => deps.engine.tensors(trace, want)) : trace;
-    if (await cache.put(await cacheKey(deps, request), kept))
+    // Its grid too (pooled as it ran): a restored light form would make every layer again for it.
+    const grid = held ? await deps.engine.thumbnails(trace, GRID_THUMB).catch(() => undefined) : undefined;
+    if (await cache.put(await cacheKey(deps, request), kept, grid))
       deps.log.info(
         `kept the run for a reload of the panel${held ? ' (light form: each layer is made again from its input)' : ''}`,
       );
@@ -211,8 +213,8 @@ export async function restoreRun(deps: VisualiseDeps, ref: RunRef, cursor: Curso
   if (deps.restore?.cache.enabled) {
     const started = Date.now();
     const kept = await deps.restore.cache.get(await cacheKey(deps, ref.request));
-    const layer = kept?.stages[cursor?.stage ?? 0]?.layer;
-    const trace = kept && hasRemote(kept) ? await adopt(deps, ref, kept, layer) : kept;
+    const layer = kept?.trace.stages[cursor?.stage ?? 0]?.layer;
+    const trace = kept && hasRemote(kept.trace) ? await adopt(deps, ref, kept, layer) : kept?.trace;
     if (trace === 'cancelled') return false;
     if (trace) {
       deps.session.set(trace, ref.source, clampCursor(cursor ?? DEFAULT_CURSOR, trace), ref);
@@ -228,7 +230,7 @@ export async function restoreRun(deps: VisualiseDeps, ref: RunRef, cursor: Curso
 async function adopt(
   deps: VisualiseDeps,
   ref: RunRef,
-  kept: Trace,
+  kept: Kept,
   layer: number | undefined,
 ): Promise<Trace | 'cancelled' | undefined> {
   return vscode.window.withProgress(

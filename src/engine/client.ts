@@ -313,11 +313,15 @@ export class EngineClient {
    */
   adopt(
     request: RunRequest,
-    trace: Trace,
+    kept: { readonly trace: Trace; readonly grid?: GridThumbs },
     layer?: number,
     onProgress?: (fraction: number, message: string) => void,
   ): RunHandle {
-    return this.job({ kind: 'adopt', request, trace, ...(layer !== undefined ? { layer } : {}) }, onProgress);
+    const { trace, grid } = kept;
+    return this.job(
+      { kind: 'adopt', request, trace, ...(layer !== undefined ? { layer } : {}), ...(grid ? { grid } : {}) },
+      onProgress,
+    );
   }
 
   private job(

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import type { GridThumbs } from '../../shared/derived';
 import type { Stage, TensorData, Trace } from '../../shared/trace';
 
 const MAGIC = 0x43524c41; // "ALRC", little-endian
@@ -15,6 +16,12 @@ const HEAD = 12; // magic, version, JSON byte length
 
 /** A tensor in the file's JSON: its numbers at `at` (floats) in the data that follows. */
 type StoredTensor = Omit<TensorData, 'data'> & { readonly at: number; readonly n: number };
+
+/** What a file keeps: a run, and with a light form the grid's thumbnails (pooled from every layer, which a worker would otherwise make again). */
+export interface Kept {
+  readonly trace: Trace;
+  readonly grid?: GridThumbs;
+}
 
 export interface RestoreCacheOptions {
   /** Bytes the folder may hold, read when used (a setting); 0 turns the cache off. */
@@ -38,11 +45,11 @@ export class RestoreCache {
     return this.options.capBytes() > 0;
   }
 
-  /** Keeps `trace` under `key`; false when it is not kept (too big, cache off). Never throws. */
-  async put(key: string, trace: Trace): Promise<boolean> {
+  /** Keeps `trace` (and its grid) under `key`; false when it is not kept (too big, cache off). Never throws. */
+  async put(key: string, trace: Trace, grid?: GridThumbs): Promise<boolean> {
     if (!this.enabled) return false;
     try {
-      const bytes = encode(trace);
+      const bytes = encode(trace, grid);
       if (bytes.byteLength > Math.min(this.options.entryBytes ?? Infinity, this.options.capBytes())) return false;
       await fs.mkdir(this.dir, { recursive: true });
       const file = this.file(key);
@@ -56,8 +63,8 @@ export class RestoreCache {
     }
   }
 
-  /** The trace kept under `key`, or undefined (none, or one that does not read back: it is deleted). */
-  async get(key: string): Promise<Trace | undefined> {
+  /** What is kept under `key`, or undefined (none, or a file that does not read back: it is deleted). */
+  async get(key: string): Promise<Kept | undefined> {
     if (!this.enabled) return undefined;
     const file = this.file(key);
     let bytes: Buffer;
@@ -69,10 +76,10 @@ export class RestoreCache {
       return undefined;
     }
     try {
-      const trace = decode(bytes);
+      const kept = decode(bytes);
       const now = new Date();
       await fs.utimes(file, now, now).catch(() => undefined);
-      return trace;
+      return kept;
     } catch {
       await fs.rm(file, { force: true }).catch(() => undefined);
       return undefined;
@@ -106,24 +113,36 @@ export class RestoreCache {
   }
 }
 
-/** One file: the header, the trace as JSON with each tensor's numbers replaced by where they are, then the numbers. */
-export function encode(trace: Trace): Uint8Array {
+/**
+ * One file: the header, the trace (and a grid, under `grid`) as JSON with each array of numbers
+ * replaced by where it is, then the numbers.
+ */
+export function encode(trace: Trace, grid?: GridThumbs): Uint8Array {
   const offsets = new Map<Float32Array, number>();
   let floats = 0;
+  const place = (data: Float32Array): number => {
+    let at = offsets.get(data);
+    if (at === undefined) {
+      offsets.set(data, (at = floats));
+      floats += data.length;
+    }
+    return at;
+  };
   const stages = trace.stages.map((s) => ({
     ...s,
     tensors: s.tensors.map((t): StoredTensor => {
       // A light form's big tensors (remote, empty) are made again by the worker that adopts it.
-      let at = offsets.get(t.data);
-      if (at === undefined) {
-        offsets.set(t.data, (at = floats));
-        floats += t.data.length;
-      }
-      const { data: _data, ...rest } = t;
-      return { ...rest, at, n: t.data.length };
+      const { data, ...rest } = t;
+      return { ...rest, at: place(data), n: data.length };
     }),
   }));
-  const json = Buffer.from(JSON.stringify({ ...trace, stages }), 'utf8');
+  // A thumbnail's numbers as { at, n }, like a tensor's.
+  const stored =
+    grid &&
+    JSON.parse(
+      JSON.stringify(grid, (_k, v: unknown) => (v instanceof Float32Array ? { at: place(v), n: v.length } : v)),
+    );
+  const json = Buffer.from(JSON.stringify({ ...trace, stages, ...(stored ? { grid: stored } : {}) }), 'utf8');
   const dataAt = HEAD + Math.ceil(json.length / 4) * 4;
   const out = new Uint8Array(dataAt + floats * 4);
   const view = new DataView(out.buffer);
@@ -136,18 +155,17 @@ export function encode(trace: Trace): Uint8Array {
   return out;
 }
 
-/** The trace `encode` wrote; throws on anything else (a truncated or edited file, another version). */
-export function decode(bytes: Uint8Array): Trace {
+/** What `encode` wrote; throws on anything else (a truncated or edited file, another version). */
+export function decode(bytes: Uint8Array): Kept {
   if (bytes.byteLength < HEAD) throw new Error('too short');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== MAGIC || view.getUint32(4, true) !== VERSION) throw new Error('not a cache file');
   const jsonLength = view.getUint32(8, true);
   const dataAt = HEAD + Math.ceil(jsonLength / 4) * 4;
   if (dataAt > bytes.byteLength || (bytes.byteLength - dataAt) % 4 !== 0) throw new Error('truncated');
-  const meta = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + HEAD, jsonLength).toString('utf8')) as Omit<
-    Trace,
-    'stages'
-  > & { stages: (Omit<Stage, 'tensors'> & { tensors: StoredTensor[] })[] };
+  const { grid, ...meta } = JSON.parse(
+    Buffer.from(bytes.buffer, bytes.byteOffset + HEAD, jsonLength).toString('utf8'),
+  ) as Omit<Trace, 'stages'> & { stages: (Omit<Stage, 'tensors'> & { tensors: StoredTensor[] })[]; grid?: unknown };
   if (meta?.version !== 1 || !Array.isArray(meta.stages)) throw new Error('not a trace');
   // One aligned copy of the numbers (a Buffer from readFile may sit at any offset in its pool).
   const floats = new Float32Array(new Uint8Array(bytes.subarray(dataAt)).buffer);
@@ -161,7 +179,31 @@ export function decode(bytes: Uint8Array): Trace {
       return { ...rest, data: rest.remote === true ? new Float32Array(0) : floats.subarray(at, at + n) };
     }),
   }));
-  return { ...meta, stages };
+  return { trace: { ...meta, stages }, ...(grid !== undefined ? { grid: gridOf(grid, floats) } : {}) };
+}
+
+/** A kept grid with its thumbnails' numbers in hand (copies); its fit to the run is the adopting worker's to check. */
+function gridOf(stored: unknown, floats: Float32Array): GridThumbs {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (typeof v !== 'object' || v === null) return v;
+    const o = v as Record<string, unknown>;
+    if ('rows' in o && 'cols' in o && typeof o.data === 'object' && o.data !== null) {
+      const { at, n } = o.data as { at?: unknown; n?: unknown };
+      if (
+        !Number.isInteger(at) ||
+        !Number.isInteger(n) ||
+        (at as number) < 0 ||
+        (at as number) + (n as number) > floats.length
+      )
+        throw new Error('a thumbnail of the grid is not in the file');
+      return { ...o, data: floats.slice(at as number, (at as number) + (n as number)) };
+    }
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, walk(x)]));
+  };
+  const grid = walk(stored) as GridThumbs;
+  if (!Array.isArray(grid?.sections)) throw new Error('not a grid');
+  return grid;
 }
 
 /**

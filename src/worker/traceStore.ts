@@ -168,6 +168,12 @@ export class TraceStore {
     return gridThumbnails(lazy, max, pool);
   }
 
+  /** The grid of `id` at `max`, pooled before (kept with a restored run). */
+  keepThumbnails(id: number, max: number, grid: GridThumbs): void {
+    const entry = this.traces.get(id);
+    if (entry && !entry.growing) entry.thumbs = { max, grid };
+  }
+
   /** Makes a light trace's layer again ahead of its first fetch (nothing when it is not light, or gone). */
   warm(id: number, layer: number): void {
     const entry = this.traces.get(id);

@@ -23,6 +23,7 @@ import { checkBudget, checkBudgetTokens, DEFAULT_MEMORY_BUDGET_MB, lightNote, ne
 import { continueTrace } from '../model/transformer/continueTrace';
 import { TraceStore, type Recompute } from './traceStore';
 import { checkLightForm } from '../../shared/lazy';
+import { GRID_THUMB, gridFits } from '../../shared/derived';
 
 const port = parentPort;
 if (!port) throw new Error('worker.js must run in a worker thread');
@@ -172,7 +173,7 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
       });
       return store.admit(trace, budgetBytes(memoryBudgetMB));
     }),
-    adopt: guarded(async ({ request, trace, layer }, { signal, progress }) => {
+    adopt: guarded(async ({ request, trace, layer, grid }, { signal, progress }) => {
       await started(signal, request.modelId);
       const lease = await leaseModel(request.modelId, { maxTokens: request.maxTokens, signal, onProgress: progress });
       try {
@@ -190,6 +191,9 @@ const channel = new Channel<never, never, WorkerRequest, WorkerResponseMap>({
             release: () => lease.release(),
           },
         );
+        // A kept grid that fits the run spares making every layer again when the grid opens.
+        if (held.held && grid && gridFits(trace, grid, GRID_THUMB))
+          store.keepThumbnails(held.held.id, GRID_THUMB, grid);
         // The panel's first fetch is most likely this layer: made now, while the host opens the panel.
         if (held.held && layer !== undefined) {
           const id = held.held.id;

@@ -131,6 +131,34 @@ async function until(re: RegExp, testid: string, timeout = 60_000): Promise<void
   );
 }
 
+/** Opens the all-heads grid, times it until a thumbnail is painted, then goes back to layer 5, head 1 by its thumbnail. */
+async function openGrid(what: string, shot: string): Promise<void> {
+  const t = performance.now();
+  await frame.click('[data-testid="view-grid"]');
+  await frame.waitForFunction(
+    () => {
+      const c = document.querySelector<HTMLCanvasElement>('[data-testid="heads-grid-self"] canvas.thumb');
+      if (!c) return false;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) return true;
+      return false;
+    },
+    undefined,
+    { timeout: 120_000 },
+  );
+  log(what, performance.now() - t);
+  assert.equal(await frame.locator('[data-testid="heads-grid-self"] canvas.thumb').count(), 12 * 13);
+  assert.match(
+    (await frame.textContent('[data-testid="grid-note-self"]')) ?? '',
+    /Pooled: each pixel is the mean of 15 × 15 weights of the 1024 × 1024 matrix\./,
+  );
+  await s.shot(shot);
+  // A thumbnail opens its head.
+  await frame.click('[aria-label^="self-attention, layer 5 head 1:"]');
+  await until(/Layer 5: attention weights/, 'weights');
+  assert.match(await caption('weights'), /· head 1( ·|$)/);
+}
+
 test(
   'right-click on 1,024 tokens → layer 0’s 1,024 × 1,024 attention weights in the panel',
   { timeout: 600_000 },
@@ -146,8 +174,20 @@ test(
     const layers = frame.locator('nav.pipeline button.phase', { hasText: 'decoder layers' });
     await layers.waitFor({ timeout: RUN_MS });
     await layers.click();
+    // The section opens on layer 0's input; its attention steps show from the next stage on.
+    await frame.waitForFunction(() =>
+      /^Layer 0/.test(document.querySelector('[data-testid="stage-title"]')?.textContent ?? ''),
+    );
     const weights = frame.locator('nav.pipeline .steps button', { hasText: 'weights' });
-    await weights.waitFor({ state: 'visible', timeout: 60_000 });
+    for (let i = 0; i < 3 && !(await weights.isVisible()); i++) {
+      const was = await title();
+      await frame.click('[data-testid="next-stage"]');
+      await frame.waitForFunction(
+        (b) => document.querySelector('[data-testid="stage-title"]')?.textContent !== b,
+        was,
+        { timeout: 60_000 },
+      );
+    }
     await weights.click();
     await until(/Layer 0: attention weights/, 'weights', RUN_MS);
     log('right-click → first heatmap (layer 0)', performance.now() - t0);
@@ -223,30 +263,7 @@ test(
     await s.shot('real-size-L5-weights-head1');
 
     // The all-heads grid: 12 layers × 12 heads pooled as the run went, painted at once.
-    t = performance.now();
-    await frame.click('[data-testid="view-grid"]');
-    await frame.waitForFunction(
-      () => {
-        const c = document.querySelector<HTMLCanvasElement>('[data-testid="heads-grid-self"] canvas.thumb');
-        if (!c) return false;
-        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-        for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) return true;
-        return false;
-      },
-      undefined,
-      { timeout: 120_000 },
-    );
-    log('grid (12 layers × 12 heads) painted', performance.now() - t);
-    assert.equal(await frame.locator('[data-testid="heads-grid-self"] canvas.thumb').count(), 12 * 13);
-    assert.match(
-      (await frame.textContent('[data-testid="grid-note-self"]')) ?? '',
-      /Pooled: each pixel is the mean of 15 × 15 weights of the 1024 × 1024 matrix\./,
-    );
-    await s.shot('real-size-grid');
-    // A thumbnail opens its head: back to layer 5, head 1.
-    await frame.click('[aria-label^="self-attention, layer 5 head 1:"]');
-    await until(/Layer 5: attention weights/, 'weights');
-    assert.match(await caption('weights'), /· head 1( ·|$)/);
+    await openGrid('grid (12 layers × 12 heads) painted', 'real-size-grid');
   },
 );
 
@@ -292,6 +309,8 @@ test('a window reload brings the panel back at the same stage and head', { timeo
   assert.ok(runPart(ran), ran);
   assert.equal(runPart(now), runPart(ran));
   await s.shot('real-size-restored');
+  // The grid was kept with the run: read back, not pooled from 12 layers made again.
+  await openGrid('grid after the reload (kept with the run)', 'real-size-restored-grid');
 });
 
 test(

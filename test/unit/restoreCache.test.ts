@@ -49,12 +49,33 @@ test('a kept run reads back bit for bit: metadata, notes, predictions, NaN, shar
   const bytes = encode(trace);
   const floats = new Set(trace.stages.flatMap((s) => s.tensors.map((t) => t.data))).size;
   assert.ok(floats < trace.stages.flatMap((s) => s.tensors).length, 'the fixture shares an array');
-  sameTrace(decode(bytes), trace);
+  sameTrace(decode(bytes).trace, trace);
   const cache = new RestoreCache(tmp(), { capBytes: () => 8 * MB });
   const key = RestoreCache.key({ modelId: 'm', text: 'The cat sat' }, ['a']);
   assert.equal(await cache.get(key), undefined);
   assert.equal(await cache.put(key, trace), true);
-  sameTrace((await cache.get(key))!, trace);
+  sameTrace((await cache.get(key))!.trace, trace);
+  // With a grid: its thumbnails' numbers come back exactly, each its own array.
+  const head = { data: new Float32Array([0.25, NaN, 1e-8, 0.5]), rows: 2, cols: 2 };
+  const grid = {
+    sections: [
+      {
+        kind: 'self' as const,
+        title: 'self-attention',
+        rows: [{ stage: 'L0.w', layer: 0, title: 'w', heads: [head], mean: head, first: [0.5] }],
+        size: { rows: 4, cols: 4 },
+        pool: { rows: 2, cols: 2 },
+      },
+    ],
+    rollout: { data: new Float32Array([1, 0, 0.5, 0.5]), rows: 2, cols: 2 },
+  };
+  assert.ok(await cache.put(key, trace, grid));
+  const back = (await cache.get(key))!;
+  sameTrace(back.trace, trace);
+  assert.deepEqual(back.grid, grid);
+  const row = back.grid!.sections[0]!.rows[0]!;
+  assert.notEqual(row.heads[0]!.data, row.mean.data, 'each thumbnail its own array');
+  assert.equal(decode(encode(trace)).grid, undefined);
 });
 
 test('a file that does not read back is a miss and is deleted: truncated, another version, bad lengths or JSON, not a file', async () => {
@@ -111,7 +132,7 @@ test('past the cap the least recently used runs are let go; too big a run or a c
   assert.equal(await cache.put(a!, trace), false);
   // A light form's tensors left to the worker come back remote and empty, each with its own array.
   const remote = { ...trace.stages[2]!.tensors[0]!, data: new Float32Array(0), remote: true as const };
-  const back = decode(
+  const { trace: back } = decode(
     encode({ ...trace, stages: [{ ...trace.stages[2]!, tensors: [remote, trace.stages[2]!.tensors[0]!] }] }),
   );
   const [r, kept] = back.stages[0]!.tensors;

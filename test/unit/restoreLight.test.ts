@@ -14,6 +14,7 @@ import { checkLightForm, hasRemote, isRemote, lightForm, type TensorRequest } fr
 import { decode, encode } from '../../src/panel/restoreCache';
 import type { Trace } from '../../shared/trace';
 import { sameBits } from './fixtureTools';
+import { GRID_THUMB, gridThumbnails, type GridThumbs } from '../../shared/derived';
 
 const WORKER = path.resolve(__dirname, '..', '..', 'dist', 'worker.js');
 const skip = !existsSync(WORKER) && 'run `npm run build` first';
@@ -57,7 +58,7 @@ test('a held run in light form keeps only what a light run keeps, reads back fro
   const bytes = encode(form);
   const full = encode(eager);
   assert.ok(bytes.byteLength < full.byteLength / 3, `${bytes.byteLength} bytes on disk, not ${full.byteLength}`);
-  const back = decode(bytes);
+  const { trace: back } = decode(bytes);
   checkLightForm(back, model.info.layers, model.info.dModel);
   const again = new TraceStore();
   const made: number[] = [];
@@ -107,7 +108,11 @@ test(
       const request = { modelId: MODEL, text: TEXT, maxTokens: 256 };
       const run = await engine.run(request).promise;
       assert.ok(engine.holds(run));
-      const kept = decode(encode(await lightForm(run, (want) => engine.tensors(run, want))));
+      // The grid goes with it (pooled as the run went); marked, so the one read back is known.
+      const grid = await engine.thumbnails(run, GRID_THUMB);
+      const kept = decode(encode(await lightForm(run, (want) => engine.tensors(run, want)), grid));
+      assert.deepEqual(kept.grid, grid);
+      kept.grid!.sections[0]!.rows[0]!.heads[0]!.data[0] = 42;
       engine.restartWorker();
       const progress: string[] = [];
       const adopted = await engine.adopt(request, kept, 1, (_f, m) => progress.push(m)).promise;
@@ -116,6 +121,8 @@ test(
         (adopted.notes ?? []).some((n) => n.startsWith('Restored from the cache')),
         'the header says the layers are made again',
       );
+      const mark = (g: GridThumbs): number => g.sections[0]!.rows[0]!.heads[0]!.data[0]!;
+      assert.equal(mark(await engine.thumbnails(adopted, GRID_THUMB)), 42, 'the kept grid, not pooled again');
       sameAsEager(await engine.tensors(adopted, everyTensor(eager)), 'adopted in the worker');
       assert.equal(
         (await engine.memory()).held.traces,
@@ -126,8 +133,16 @@ test(
       engine.restartWorker();
       sameAsEager(await engine.tensors(adopted, everyTensor(eager)), 'after a restart');
       // A form the model cannot make again is refused, and nothing is held for it.
-      const bad = { ...kept, stages: kept.stages.filter((s) => s.id !== 'L0.input') };
+      const bad = { trace: { ...kept.trace, stages: kept.trace.stages.filter((s) => s.id !== 'L0.input') } };
       await assert.rejects(engine.adopt(request, bad).promise, /no input of layer 0/);
+      // A kept grid that does not fit the run (a head short) is let go: the grid is pooled from the layers.
+      const [sec] = kept.grid!.sections;
+      const short = {
+        ...kept.grid!,
+        sections: [{ ...sec!, rows: sec!.rows.map((r) => ({ ...r, heads: r.heads.slice(1) })) }],
+      };
+      const again = await engine.adopt(request, { ...kept, grid: short }).promise;
+      assert.deepEqual(await engine.thumbnails(again, GRID_THUMB), gridThumbnails(eager, GRID_THUMB));
     } finally {
       engine.dispose();
     }
