@@ -1,5 +1,6 @@
 // A trace as plain JSON for files (CLI --json, panel export): tensors as base64 little-endian
 // float32 with shape and axes, never as nested number arrays. Round-trips exactly.
+import type { GridThumbs, Thumb } from './derived';
 import type { Stage, TensorData, Trace } from './trace';
 
 export interface JsonTensor extends Omit<TensorData, 'data'> {
@@ -71,4 +72,31 @@ export function packTrace(trace: Trace): Trace {
   const packed = packTensors(flat);
   let i = 0;
   return { ...trace, stages: trace.stages.map((s) => ({ ...s, tensors: s.tensors.map(() => packed[i++]!) })) };
+}
+
+/** The grid with every thumbnail's numbers in one buffer (each a view into it), for the same reason as packTensors. */
+export function packGrid(grid: GridThumbs): GridThumbs {
+  let floats = 0;
+  const count = (t: Thumb): Thumb => ((floats += t.data.length), t);
+  const each = (g: GridThumbs, f: (t: Thumb) => Thumb): GridThumbs => ({
+    ...g,
+    sections: g.sections.map((sec) => ({
+      ...sec,
+      rows: sec.rows.map((r) => ({
+        ...r,
+        heads: r.heads.map(f),
+        mean: f(r.mean),
+        ...(r.norms ? { norms: { heads: r.norms.heads.map(f), mean: f(r.norms.mean) } } : {}),
+      })),
+    })),
+    ...(g.rollout ? { rollout: f(g.rollout) } : {}),
+  });
+  each(grid, count);
+  const all = new Float32Array(floats);
+  let at = 0;
+  return each(grid, (t) => {
+    all.set(t.data, at);
+    const data = all.subarray(at, (at += t.data.length));
+    return { ...t, data };
+  });
 }

@@ -20,7 +20,7 @@ import {
 import { Channel } from '../../shared/channel';
 import { blockOf } from '../../shared/navigation';
 import { saveExport } from './export';
-import { packTensors, packTrace, traceFromJson } from '../../shared/codec';
+import { packGrid, packTensors, packTrace, traceFromJson } from '../../shared/codec';
 import { standaloneHtml } from './standalone';
 import { EMBED_WHOLE_BYTES, stagesShown, traceBytes, traceIndex } from '../../shared/lazy';
 import { continueGeneration } from './continue';
@@ -91,7 +91,8 @@ export class PanelManager implements vscode.Disposable {
         },
         // From the session's trace, or from the worker that holds its big tensors.
         tensors: async (req) => packTensors(await this.engine.tensors(this.current(req.key), req.want)),
-        thumbnails: (req) => this.engine.thumbnails(this.current(req.key), Math.max(8, Math.min(512, req.max))),
+        thumbnails: async (req) =>
+          packGrid(await this.engine.thumbnails(this.current(req.key), Math.max(8, Math.min(512, req.max)))),
         continue: (req, ctx) => {
           this.settled('Continue');
           return continueGeneration({ session: this.session, engine: this.engine, log: this.log }, req, ctx);

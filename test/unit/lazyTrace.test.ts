@@ -11,7 +11,7 @@ import { gridThumbnails, selfAttentionBlocks } from '../../shared/derived';
 import { headCount } from '../../shared/tensorView';
 import { tensor, type Trace } from '../../shared/trace';
 import { makeTrace } from './traceFixture';
-import { traceFromJson, traceToJson } from '../../shared/codec';
+import { packGrid, traceFromJson, traceToJson } from '../../shared/codec';
 
 const RUNS: readonly [string, string][] = [
   ['tinystories-656k', 'Once upon a time there was a little cat.'],
@@ -139,6 +139,17 @@ test('grid thumbnails: one per head and layer, each cell the mean of its block o
   assert.ok(Math.abs(sec.rows[0]!.first[1]! - first / Q) < 1e-6);
   assert.ok(Math.abs(sec.rows[0]!.special![1]! - spec / Q) < 1e-6);
   assert.ok(g.rollout && g.rollout.rows === Q, 'rollout at full size at this length');
+});
+
+test('the grid travels to the panel in one buffer: the same thumbnails, each a view of it', () => {
+  const g = gridThumbnails(traces.get('dates-transformer')!, 8);
+  const packed = packGrid(g);
+  assert.deepEqual(packed, g);
+  const thumbs = packed.sections.flatMap((s) =>
+    s.rows.flatMap((r) => [...r.heads, r.mean, ...(r.norms ? [...r.norms.heads, r.norms.mean] : [])]),
+  );
+  assert.ok(thumbs.length > 20);
+  assert.equal(new Set([...thumbs, ...(packed.rollout ? [packed.rollout] : [])].map((t) => t.data.buffer)).size, 1);
 });
 
 test('the grid of an encoder–decoder has its encoder self-, decoder self- and cross-attention, each labelled', () => {
