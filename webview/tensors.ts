@@ -15,8 +15,12 @@ export interface TensorSource {
   thumbnails(max: number): Promise<GridThumbs>;
 }
 
-/** What the panel keeps of remote tensors at most; the cursor's own are kept whatever their size. */
-export const PANEL_TENSOR_BUDGET = 192 * 1024 * 1024;
+/**
+ * What the panel keeps of remote tensors at most (the bytes it really holds: a head fetched alone
+ * counts its own size); the cursor's own are kept whatever their size. About four more blocks of one
+ * head at GPT-2-small size and 1,024 tokens (13 MB each): the prefetched neighbours and a step back.
+ */
+export const PANEL_TENSOR_BUDGET = 64 * 1024 * 1024;
 
 type Mutable = { data: Float32Array };
 
@@ -27,7 +31,11 @@ function bytesHeld(t: TensorData): number {
   return n;
 }
 
-/** `d` in a buffer of its own: a fetch packs all its tensors into one, which one view would keep alive whole. */
+/**
+ * A head in a buffer of its own: a fetch packs all its tensors into one buffer, which one view would
+ * keep alive whole after the others are let go. (Whole tensors keep it: a fetch of them is one block,
+ * held and let go together, and a copy would double a 48 MB tensor's peak.)
+ */
 const own = (d: Float32Array): Float32Array => (d.byteLength === d.buffer.byteLength ? d : d.slice());
 
 export class TensorLoader {
@@ -147,7 +155,7 @@ export class TensorLoader {
     const size = t.shape.reduce((a, b) => a * b, 1);
     if (r.head === undefined) {
       if (got.data.length !== size) throw new Error(`tensor ${r.tensor}: ${got.data.length} values for ${size}`);
-      (t as unknown as Mutable).data = own(got.data);
+      (t as unknown as Mutable).data = got.data;
       dropHeads(t);
     } else if (!isWhole(t)) {
       // Only this head's numbers: never a full-size array for them (readers go through headData).
