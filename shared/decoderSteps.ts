@@ -4,7 +4,7 @@
 // the input tokens (cross-attention), and produces the token at t. Derived from the per-layer
 // [head, T_out, T] weights the trace already has: no stage per step. Pure: no DOM, no tfjs.
 import { attentionBlocks, stepsOf, type AttentionBlock } from './navigation';
-import { decoderInputLabel, tokenLabel } from './tensorView';
+import { decoderInputLabel, headData, tokenLabel } from './tensorView';
 import type { Cursor } from './protocol';
 import type { Stage, Trace } from './trace';
 import { findTensor } from './trace';
@@ -117,8 +117,7 @@ export interface StepRows {
 export function stepRows(trace: Trace, block: AttentionBlock, t: number, head: number, allHeads = false): StepRows {
   const [H, Q, K] = block.weights.shape as [number, number, number];
   if (!Number.isInteger(t) || t < 0 || t >= Q) throw new Error(`output step ${t + 1} is not one of the ${Q} steps`);
-  const w = block.weights.data;
-  const row = (h: number): Float32Array => w.subarray((h * Q + t) * K, (h * Q + t + 1) * K);
+  const row = (h: number): Float32Array => headData(block.weights, h).subarray(t * K, (t + 1) * K);
   const mean = (): Float32Array => {
     const m = new Float32Array(K);
     for (let h = 0; h < H; h++) {

@@ -5,7 +5,7 @@
 import type { Cursor, ViewMode } from './protocol';
 import { blockOf } from './navigation';
 import { decoderLayerOf } from './decoderSteps';
-import { headCount } from './tensorView';
+import { headCount, headOfTensor } from './tensorView';
 import { AttentionInputError, type Stage, type TensorData, type Trace } from './trace';
 
 /** Tensors up to this size travel with the index; bigger ones are fetched when shown. */
@@ -235,11 +235,6 @@ export function stagesShown(trace: Trace, c: Cursor): Stage[] {
   const biasStage = bias && trace.stages.find((s) => s.id === bias.stage);
   if (biasStage && !list.includes(biasStage)) list.push(biasStage);
   return list;
-}
-
-/** The head of tensor `t` that query head `head` reads (grouped-query K/V map through kvHeadOf). */
-export function headOfTensor(t: TensorData, head: number, kvHeadOf?: readonly number[]): number {
-  return t.axes[0] === 'kv_head' && kvHeadOf ? (kvHeadOf[head] ?? 0) : Math.min(head, headCount(t) - 1);
 }
 
 /**

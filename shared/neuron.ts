@@ -6,6 +6,7 @@
 import type { AttentionBlock } from './navigation';
 import type { Normaliser, ScoreFunction, Stage, TensorData } from './trace';
 import { findTensor } from './trace';
+import { headCount, headData, headsHeld, isWhole, wholeData } from './tensorView';
 
 /** Why a block has no neuron view, or the tensors it is computed from. */
 export type NeuronSource =
@@ -67,12 +68,15 @@ export function neuronSource(block: AttentionBlock, biasStage?: Stage): NeuronSo
     };
   let bias: TensorData | undefined;
   if (info.scoreBias) {
-    bias = biasStage && findTensor(biasStage, info.scoreBias.tensor);
-    if (!bias || bias.shape.length !== 3 || bias.data.length !== H * Tq * Tk)
+    const b = biasStage && findTensor(biasStage, info.scoreBias.tensor);
+    // Read a head at a time (headData): the cursor's head of a big run is all it needs.
+    const loaded = b !== undefined && (isWhole(b) || headsHeld(b).size > 0);
+    if (!b || !loaded || headCount(b) !== H || b.shape.join() !== [H, Tq, Tk].join())
       return {
         ok: false,
         reason: `This block's scores include a position bias (${info.scoreBias.tensor} of stage ${info.scoreBias.stage}) that is not loaded here.`,
       };
+    bias = b;
   }
   if (score === 'general') {
     const W = params && findTensor(params, 'W');
@@ -161,14 +165,13 @@ export interface NeuronPair {
   readonly recorded: { readonly score: number; readonly weight: number };
 }
 
-/** [rows, d] slice r of head h of a [H, T, d] tensor. */
+/** Row r of head h of a [H, T, d] tensor. */
 function vec(t: TensorData, h: number, r: number): Float64Array {
-  const [, T, d] = t.shape as [number, number, number];
-  const at = (h * T + r) * d;
-  return Float64Array.from(t.data.subarray(at, at + d));
+  const d = t.shape[2]!;
+  return Float64Array.from(headData(t, h).subarray(r * d, (r + 1) * d));
 }
 
-/** Row r of M [n, m] times x [m] → [n]. */
+/** Row r of M [n, m] times x [m] → [n]. M, like v, is a hand-built config's small parameter: always whole. */
 function matVec(M: TensorData, x: Float64Array): Float64Array {
   const [n, m] = M.shape as [number, number];
   const out = new Float64Array(n);
@@ -293,9 +296,10 @@ export function neuronPair(
   if (key < 0 || key >= Tk) throw new RangeError(`key ${key} is not one of the block's ${Tk} keys`);
   const scale = scoreScale(src.score, src.dk, info.scale);
   const cap = info.softCap;
+  const biasRow = src.bias && headData(src.bias, head).subarray(query * Tk, (query + 1) * Tk);
   const finalOf = (raw: number, j: number): { scaled: number; bias?: number; final: number } => {
     const scaled = raw * scale.value;
-    const bias = src.bias ? src.bias.data[(head * Tq + query) * Tk + j]! : undefined;
+    const bias = biasRow ? biasRow[j]! : undefined;
     const biased = scaled + (bias ?? 0);
     return { scaled, bias, final: cap !== undefined ? cap * Math.tanh(biased / cap) : biased };
   };
@@ -306,11 +310,11 @@ export function neuronPair(
   // A sampled row is the model's own draw (a one-hot); normaliseRow gives the softmax it was drawn from.
   const weights =
     info.normaliser === 'sampled'
-      ? Float64Array.from(block.weights.data.subarray((head * Tq + query) * Tk, (head * Tq + query + 1) * Tk))
+      ? Float64Array.from(weightsRow(block, head, query))
       : normaliseRow(scores, allowed, info.normaliser);
   const t = terms(src, head, kvHead, query, key);
   const f = finalOf(t.raw, key);
-  const cell = (head * Tq + query) * Tk + key;
+  const cell = query * Tk + key;
   return {
     head,
     kvHead,
@@ -328,24 +332,32 @@ export function neuronPair(
     normaliser: info.normaliser,
     row: { scores, allowed, weights },
     recorded: {
-      score: block.scores!.data[cell]!,
-      weight: block.weights.shape.length === 3 ? block.weights.data[cell]! : NaN,
+      score: headData(block.scores!, head)[cell]!,
+      weight: block.weights.shape.length === 3 ? headData(block.weights, head)[cell]! : NaN,
     },
   };
 }
 
 /** Largest difference between the view's row (scores of allowed keys, all weights) and the trace's. */
 export function rowMismatch(block: AttentionBlock, p: NeuronPair): { scores: number; weights: number } {
-  const Tq = block.queryTokens.length;
   const Tk = block.keyTokens.length;
-  const at = (p.head * Tq + p.query) * Tk;
+  const scores = headData(block.scores!, p.head).subarray(p.query * Tk, (p.query + 1) * Tk);
+  const weights = weightsRow(block, p.head, p.query);
   let ds = 0;
   let dw = 0;
   for (let j = 0; j < Tk; j++) {
-    if (p.row.allowed[j]) ds = Math.max(ds, relErr(p.row.scores[j]!, block.scores!.data[at + j]!));
-    dw = Math.max(dw, Math.abs(p.row.weights[j]! - block.weights.data[at + j]!));
+    if (p.row.allowed[j]) ds = Math.max(ds, relErr(p.row.scores[j]!, scores[j]!));
+    dw = Math.max(dw, Math.abs(p.row.weights[j]! - weights[j]!));
   }
   return { scores: ds, weights: dw };
+}
+
+/** The trace's weights of query `query` in head `head`, over the block's keys. */
+function weightsRow(block: AttentionBlock, head: number, query: number): Float32Array {
+  const Tk = block.keyTokens.length;
+  const w = block.weights;
+  // [query, key] weights (one head) have no head axis; the panel fetches them whole.
+  return (w.shape.length === 3 ? headData(w, head) : wholeData(w)).subarray(query * Tk, (query + 1) * Tk);
 }
 
 const relErr = (a: number, b: number): number => Math.abs(a - b) / Math.max(1, Math.abs(b));

@@ -78,6 +78,75 @@ export function headCount(t: TensorData): number {
   return t.axes[0] === 'head' || t.axes[0] === 'kv_head' ? t.shape[0]! : 0;
 }
 
+/** The head of tensor `t` that query head `head` reads (grouped-query K/V map through kvHeadOf; clamped). */
+export function headOfTensor(t: TensorData, head: number, kvHeadOf?: readonly number[]): number {
+  return t.axes[0] === 'kv_head' && kvHeadOf ? (kvHeadOf[head] ?? 0) : Math.min(head, headCount(t) - 1);
+}
+
+const valuesOf = (t: Pick<TensorData, 'shape'>): number => t.shape.reduce((a, b) => a * b, 1);
+
+/**
+ * The heads of big [head, …] tensors that the panel fetched a head at a time, each its own array:
+ * such a tensor's `data` stays empty (no full-size buffer for a few heads' numbers). Keyed by the
+ * tensor, so a copy of it (spread) holds no heads and every read of it fails loudly.
+ */
+const heldHeads = new WeakMap<TensorData, Map<number, Float32Array>>();
+
+/** Whether `t.data` holds every value of `t` (false for a tensor left remote, or held a head at a time). */
+export function isWhole(t: TensorData): boolean {
+  return t.data.length === valuesOf(t);
+}
+
+/** The heads of `t` held one at a time, by head index (empty for a whole tensor). */
+export function headsHeld(t: TensorData): ReadonlyMap<number, Float32Array> {
+  return heldHeads.get(t) ?? new Map<number, Float32Array>();
+}
+
+/** Whether head `h` of `t` can be read (the whole tensor is here, or that head). */
+export function hasHead(t: TensorData, h: number): boolean {
+  return isWhole(t) || heldHeads.get(t)?.has(h) === true;
+}
+
+/** Keeps `data` as head `h` of `t` (whose own data stays empty): the panel's loader fills this. */
+export function holdHead(t: TensorData, h: number, data: Float32Array): void {
+  const H = headCount(t);
+  if (!Number.isInteger(h) || h < 0 || h >= H) throw new RangeError(`tensor ${t.name} has no head ${h}`);
+  const per = valuesOf(t) / H;
+  if (data.length !== per) throw new Error(`tensor ${t.name} head ${h}: ${data.length} values for ${per}`);
+  let m = heldHeads.get(t);
+  if (!m) heldHeads.set(t, (m = new Map()));
+  m.set(h, data);
+}
+
+/** Lets go of every head of `t` held one at a time. */
+export function dropHeads(t: TensorData): void {
+  heldHeads.delete(t);
+}
+
+/** Head `h` of a [head, …] tensor: a view into a whole tensor, or the head fetched alone. Throws when it is not here. */
+export function headData(t: TensorData, h: number): Float32Array {
+  const H = headCount(t);
+  if (H === 0) throw new Error(`tensor ${t.name} ${JSON.stringify(t.shape)} has no head axis`);
+  if (!Number.isInteger(h) || h < 0 || h >= H) throw new RangeError(`tensor ${t.name} has no head ${h} (of ${H})`);
+  const per = valuesOf(t) / H;
+  if (t.data.length === per * H) return t.data.subarray(h * per, (h + 1) * per);
+  const d = heldHeads.get(t)?.get(h);
+  if (!d) throw new Error(`head ${h} of tensor ${t.name} is not loaded`);
+  return d;
+}
+
+/**
+ * Every value of `t`, for the readers that need all heads at once (the mean of heads, the head
+ * view, the step view's rows per head): throws rather than hand over an empty or partial array.
+ */
+export function wholeData(t: TensorData): Float32Array {
+  if (isWhole(t)) return t.data;
+  const held = [...headsHeld(t).keys()];
+  throw new Error(
+    `tensor ${t.name} is not loaded whole (${held.length ? `only head${held.length === 1 ? '' : 's'} ${held.join(', ')}` : 'no data'})`,
+  );
+}
+
 /**
  * The 2-D slice to draw. For a [head, a, b] tensor: head h, or the mean over heads for h = -1.
  * For grouped-query K/V ([kv_head, …]) a query head h maps to kvHeadOf[h].
@@ -87,30 +156,23 @@ export function toMatrix(trace: Trace, t: TensorData, head: number, kvHeadOf?: r
   const heads = headCount(t);
   if (heads > 0 && t.shape.length === 3) {
     const [H, R, C] = t.shape as [number, number, number];
-    const size = R * C;
-    let data: Float32Array;
-    if (head < 0) {
-      data = headMean(t.data, H, R, C);
-    } else {
-      const idx = t.axes[0] === 'kv_head' && kvHeadOf ? (kvHeadOf[head] ?? 0) : Math.min(head, H - 1);
-      data = t.data.subarray(idx * size, (idx + 1) * size);
-    }
     return {
       rows: R,
       cols: C,
-      data,
+      data: head < 0 ? headMean(wholeData(t), H, R, C) : headData(t, headOfTensor(t, head, kvHeadOf)),
       rowLabels: labelsFor(trace, t, 1),
       colLabels: labelsFor(trace, t, 2),
       rowAxis: t.axes[1]!,
       colAxis: t.axes[2]!,
     };
   }
+  // Below: tensors with no head axis, which the panel only ever fetches whole (lazy.ts needsOf).
   if (t.shape.length === 2) {
     const [R, C] = t.shape as [number, number];
     return {
       rows: R,
       cols: C,
-      data: t.data,
+      data: wholeData(t),
       rowLabels: labelsFor(trace, t, 0),
       colLabels: labelsFor(trace, t, 1),
       rowAxis: t.axes[0]!,
@@ -121,7 +183,7 @@ export function toMatrix(trace: Trace, t: TensorData, head: number, kvHeadOf?: r
     return {
       rows: 1,
       cols: t.shape[0]!,
-      data: t.data,
+      data: wholeData(t),
       rowLabels: [t.name],
       colLabels: labelsFor(trace, t, 0),
       rowAxis: '',
@@ -130,11 +192,12 @@ export function toMatrix(trace: Trace, t: TensorData, head: number, kvHeadOf?: r
   }
   // Higher ranks: flatten leading axes into rows.
   const C = t.shape[t.shape.length - 1]!;
-  const R = t.data.length / C;
+  const data = wholeData(t);
+  const R = data.length / C;
   return {
     rows: R,
     cols: C,
-    data: t.data,
+    data,
     rowLabels: Array.from({ length: R }, (_, i) => String(i)),
     colLabels: Array.from({ length: C }, (_, i) => String(i)),
     rowAxis: t.axes.slice(0, -1).join('·'),

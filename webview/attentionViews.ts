@@ -2,7 +2,7 @@
 // [head, query, key] cube with its labels and mask, the head view's lines and their opacities,
 // the text view's shading, and the head palette. No DOM, so they run in plain Node tests.
 import type { AttentionBlock } from '../shared/navigation';
-import { decoderInputLabel, decoderInputsShifted, tokenLabel } from '../shared/tensorView';
+import { decoderInputLabel, decoderInputsShifted, headData, tokenLabel, wholeData } from '../shared/tensorView';
 import type { Token, Trace } from '../shared/trace';
 
 /** A block's attention weights as [heads, rows, cols], whatever rank the trace stored them in. */
@@ -10,7 +10,8 @@ export interface WeightsCube {
   readonly heads: number;
   readonly rows: number;
   readonly cols: number;
-  readonly data: Float32Array;
+  /** Head h's [rows × cols] weights, row-major (through headData: a head fetched alone is enough). */
+  head(h: number): Float32Array;
   /** The token of each row and column (undefined for a row that stands for a decoder step's state). */
   readonly rowTokens: readonly (Token | undefined)[];
   readonly colTokens: readonly Token[];
@@ -56,7 +57,8 @@ export function weightsCube(block: AttentionBlock, trace?: Trace): WeightsCube |
     heads,
     rows,
     cols,
-    data: w.data,
+    // A [query, key] or a step's [key] tensor has no head axis: the panel fetches it whole.
+    head: w.shape.length === 3 ? (h) => headData(w, h) : () => wholeData(w),
     rowTokens,
     colTokens: block.keyTokens,
     rowLabels,
@@ -64,9 +66,6 @@ export function weightsCube(block: AttentionBlock, trace?: Trace): WeightsCube |
     allowed: (r, c) => !masked || masked.data[r * cols + c] !== 0,
   };
 }
-
-export const weightAt = (c: WeightsCube, h: number, r: number, k: number): number =>
-  c.data[(h * c.rows + r) * c.cols + k]!;
 
 // ---- head view --------------------------------------------------------------------------------
 
@@ -97,10 +96,11 @@ export function headLines(c: WeightsCube, shown: ReadonlySet<number>, focus?: Li
   const out: HeadLine[] = [];
   for (let h = 0; h < c.heads; h++) {
     if (!shown.has(h)) continue;
+    const w = c.head(h);
     for (let q = 0; q < c.rows; q++)
       for (let k = 0; k < c.cols; k++) {
         if (!c.allowed(q, k)) continue;
-        const weight = weightAt(c, h, q, k);
+        const weight = w[q * c.cols + k]!;
         if (!(weight > 0)) continue;
         const touches = !focus || (focus.side === 'query' ? focus.index === q : focus.index === k);
         const a = Math.min(1, weight);
@@ -188,10 +188,13 @@ export function textShading(c: WeightsCube, head: number, row: number): { shades
   const w = new Float64Array(c.cols);
   if (head < 0 || c.heads === 1) {
     const hs = head < 0 ? c.heads : 1;
-    for (let h = 0; h < hs; h++) for (let k = 0; k < c.cols; k++) w[k]! += weightAt(c, h, r, k) / hs;
+    for (let h = 0; h < hs; h++) {
+      const d = c.head(h);
+      for (let k = 0; k < c.cols; k++) w[k]! += d[r * c.cols + k]! / hs;
+    }
   } else {
-    const h = Math.min(head, c.heads - 1);
-    for (let k = 0; k < c.cols; k++) w[k] = weightAt(c, h, r, k);
+    const d = c.head(Math.min(head, c.heads - 1));
+    for (let k = 0; k < c.cols; k++) w[k] = d[r * c.cols + k]!;
   }
   let max = 0;
   for (let k = 0; k < c.cols; k++) if (c.allowed(r, k) && w[k]! > max) max = w[k]!;

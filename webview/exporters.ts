@@ -1,10 +1,20 @@
 // Exports of the current view: CSV and JSON of its tensors, SVG of its heatmap (vector,
 // publication quality). Pure string builders, unit-tested in plain Node.
 import type { ColourMap } from '../shared/protocol';
-import type { Stage } from '../shared/trace';
+import type { Stage, TensorData } from '../shared/trace';
 import { tensorToJson } from '../shared/codec';
 import { cssColour } from './draw/colormap';
-import { centredRange, colourRange, formatValue, type Matrix, type ScaleEnds } from '../shared/tensorView';
+import {
+  centredRange,
+  colourRange,
+  formatValue,
+  headData,
+  headsHeld,
+  isWhole,
+  wholeData,
+  type Matrix,
+  type ScaleEnds,
+} from '../shared/tensorView';
 
 /** Float32 values printed with 9 significant digits round-trip exactly. */
 const exact = (v: number): string => (Number.isFinite(v) ? String(Number(v.toPrecision(9))) : String(v));
@@ -34,8 +44,30 @@ export function matrixToCsv(
   return rows.join('\n') + '\n';
 }
 
+/**
+ * A tensor as the JSON export saves it: whole, or (a big run's, fetched a head at a time) the heads
+ * the panel holds, its head axis labelled by their indices. Throws for a tensor not loaded at all.
+ */
+export function exportedTensor(t: TensorData): TensorData {
+  const { remote: _remote, ...rest } = t;
+  if (isWhole(t)) return rest;
+  const held = [...headsHeld(t).keys()].sort((a, b) => a - b);
+  if (held.length === 0) return { ...rest, data: wholeData(t) }; // throws: nothing of it is here
+  const per = t.shape.slice(1).reduce((a, b) => a * b, 1);
+  const data = new Float32Array(held.length * per);
+  held.forEach((h, i) => data.set(headData(t, h), i * per));
+  const axis = t.axes[0]!;
+  return {
+    ...rest,
+    shape: [held.length, ...t.shape.slice(1)],
+    data,
+    labels: { ...t.labels, [axis]: held.map(String) },
+  };
+}
+
 export function stageToJson(stage: Stage, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({ ...extra, stage: { ...stage, tensors: stage.tensors.map(tensorToJson) } }, null, 1);
+  const tensors = stage.tensors.map((t) => tensorToJson(exportedTensor(t)));
+  return JSON.stringify({ ...extra, stage: { ...stage, tensors } }, null, 1);
 }
 
 function esc(s: string): string {

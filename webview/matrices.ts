@@ -3,7 +3,8 @@
 import type { Stage, TensorData, Trace } from '../shared/trace';
 import { findTensor } from '../shared/trace';
 import { blockOf } from '../shared/navigation';
-import { toMatrix, type Matrix } from '../shared/tensorView';
+import { EMPTY } from '../shared/lazy';
+import { headData, headOfTensor, holdHead, isWhole, toMatrix, wholeData, type Matrix } from '../shared/tensorView';
 import { currentStage, type PanelState } from './store';
 
 /** Attention matrices ([query, key] per head) are drawn with their block's mask hatched. */
@@ -71,4 +72,30 @@ export function exportTarget(s: PanelState): ExportTarget | undefined {
 
 export function withMask(m: Matrix, mask: TensorData | undefined): Matrix {
   return mask && mask.shape.length === 2 ? { ...m, masked: (r, c) => mask.data[r * m.cols + c] === 0 } : m;
+}
+
+/**
+ * `mine` − `theirs` (a what-if's tensor and the model's own), named `name`, and its values. Whole
+ * when the model's tensor is here whole; else (a big run's, fetched a head at a time) only head
+ * `head`, held as that head of a tensor of the same shape, so the figure reads it as any other.
+ * Undefined when the shapes differ; throws when the model's numbers for the view are not here.
+ */
+export function difference(
+  mine: TensorData,
+  theirs: TensorData,
+  name: string,
+  head: number,
+): { tensor: TensorData; values: Float32Array } | undefined {
+  if (mine.shape.join() !== theirs.shape.join()) return undefined;
+  if (isWhole(theirs) || head < 0) {
+    const b = wholeData(theirs);
+    const values = wholeData(mine).map((v, i) => v - b[i]!);
+    return { tensor: { ...mine, name, data: values }, values };
+  }
+  const h = headOfTensor(theirs, head);
+  const b = headData(theirs, h);
+  const values = headData(mine, h).map((v, i) => v - b[i]!);
+  const tensor: TensorData = { ...mine, name, data: EMPTY };
+  holdHead(tensor, h, values);
+  return { tensor, values };
 }

@@ -6,7 +6,7 @@ import { gridThumbnails, type GridThumbs } from '../shared/derived';
 import { EMPTY, isRemote, needsOf, stagesShown, type TensorRequest } from '../shared/lazy';
 import type { Cursor } from '../shared/protocol';
 import { moveLayer } from '../shared/navigation';
-import { headCount } from '../shared/tensorView';
+import { dropHeads, headsHeld, holdHead, isWhole } from '../shared/tensorView';
 import type { TensorData, Trace } from '../shared/trace';
 import { THUMB } from './draw/thumb';
 
@@ -15,15 +15,31 @@ export interface TensorSource {
   thumbnails(max: number): Promise<GridThumbs>;
 }
 
-/** What the panel keeps of remote tensors at most; the cursor's own are kept whatever their size. */
-export const PANEL_TENSOR_BUDGET = 192 * 1024 * 1024;
+/**
+ * What the panel keeps of remote tensors at most (the bytes it really holds: a head fetched alone
+ * counts its own size); the cursor's own are kept whatever their size. About four more blocks of one
+ * head at GPT-2-small size and 1,024 tokens (13 MB each): the prefetched neighbours and a step back.
+ */
+export const PANEL_TENSOR_BUDGET = 64 * 1024 * 1024;
 
 type Mutable = { data: Float32Array };
-type Loaded = 'all' | Set<number>;
+
+/** Bytes a remote tensor holds: its whole data, or the heads fetched one at a time. */
+function bytesHeld(t: TensorData): number {
+  let n = t.data.byteLength;
+  for (const d of headsHeld(t).values()) n += d.byteLength;
+  return n;
+}
+
+/**
+ * A head in a buffer of its own: a fetch packs all its tensors into one buffer, which one view would
+ * keep alive whole after the others are let go. (Whole tensors keep it: a fetch of them is one block,
+ * held and let go together, and a copy would double a 48 MB tensor's peak.)
+ */
+const own = (d: Float32Array): Float32Array => (d.byteLength === d.buffer.byteLength ? d : d.slice());
 
 export class TensorLoader {
-  private readonly loaded = new WeakMap<TensorData, Loaded>();
-  /** Remote tensors holding data, least recently used first. */
+  /** Remote tensors holding data (whole, or some heads), least recently used first. */
   private readonly held: TensorData[] = [];
   private readonly thumbs = new WeakMap<Trace, GridThumbs>();
   /** Fetches under way (the cursor's or a prefetch), by trace and request, so a move waits for one already asked. */
@@ -39,9 +55,8 @@ export class TensorLoader {
 
   /** Whether `t` can be drawn for `head` (undefined: every head). */
   has(t: TensorData, head?: number): boolean {
-    if (!isRemote(t)) return true;
-    const l = this.loaded.get(t);
-    return l === 'all' || (l !== undefined && head !== undefined && head >= 0 && l.has(head));
+    if (!isRemote(t) || isWhole(t)) return true;
+    return head !== undefined && headsHeld(t).has(head);
   }
 
   /** The fetches `cursor` still needs on `trace`. */
@@ -121,9 +136,9 @@ export class TensorLoader {
     return g;
   }
 
-  /** Bytes of remote tensors the panel holds now. */
+  /** Bytes of remote tensors the panel holds now (the heads it holds of those fetched a head at a time). */
   get heldBytes(): number {
-    return this.held.reduce((n, t) => n + t.data.byteLength, 0);
+    return this.held.reduce((n, t) => n + bytesHeld(t), 0);
   }
 
   private async loadThumbs(trace: Trace): Promise<void> {
@@ -138,19 +153,13 @@ export class TensorLoader {
     const t = find(trace, r);
     if (!t) throw new Error(`the run shown has no tensor ${r.stage}/${r.tensor}`);
     const size = t.shape.reduce((a, b) => a * b, 1);
-    const m = t as unknown as Mutable;
     if (r.head === undefined) {
       if (got.data.length !== size) throw new Error(`tensor ${r.tensor}: ${got.data.length} values for ${size}`);
-      m.data = got.data;
-      this.loaded.set(t, 'all');
-    } else {
-      const per = size / headCount(t);
-      if (got.data.length !== per) throw new Error(`tensor ${r.tensor} head ${r.head}: ${got.data.length} values`);
-      if (m.data.length !== size) m.data = new Float32Array(size);
-      m.data.set(got.data, r.head * per);
-      const l = this.loaded.get(t);
-      if (l === undefined || l === 'all') this.loaded.set(t, new Set([r.head]));
-      else l.add(r.head);
+      (t as unknown as Mutable).data = got.data;
+      dropHeads(t);
+    } else if (!isWhole(t)) {
+      // Only this head's numbers: never a full-size array for them (readers go through headData).
+      holdHead(t, r.head, own(got.data));
     }
     const i = this.held.indexOf(t);
     if (i >= 0) this.held.splice(i, 1);
@@ -171,9 +180,9 @@ export class TensorLoader {
         i++;
         continue;
       }
-      bytes -= t.data.byteLength;
+      bytes -= bytesHeld(t);
       (t as unknown as Mutable).data = EMPTY;
-      this.loaded.delete(t);
+      dropHeads(t);
       this.held.splice(i, 1);
     }
   }

@@ -8,6 +8,7 @@ import { tensor, type Trace } from '../../shared/trace';
 import { makeTrace } from './traceFixture';
 import { fetchTensor, traceIndex, type TensorRequest } from '../../shared/lazy';
 import { gridThumbnails } from '../../shared/derived';
+import { headData, headsHeld } from '../../shared/tensorView';
 import type { Store as StoreT, PanelState } from '../../webview/store';
 import type { PanelContext } from '../../webview/components/part';
 
@@ -380,13 +381,17 @@ test('a big block is fetched one head at a time; the mean of heads fetches them 
   assert.deepEqual(names(0), ['weights@1', 'Q@1', 'K@1', 'V@1', 'scores@1']);
   const w = p.store.state.trace!.stages[at]!.tensors[0]!;
   const n = 9;
-  assert.deepEqual(w.data.subarray(n, 2 * n), full.stages[at]!.tensors[0]!.data.subarray(n, 2 * n));
+  assert.deepEqual(headData(w, 1), full.stages[at]!.tensors[0]!.data.subarray(n, 2 * n));
+  assert.equal(w.data.length, 0, 'no full-size array for one head');
   assert.ok(p.loader.has(w, 1) && !p.loader.has(w));
   // Once head 1 is on screen, its neighbour (head 0; there is no head 2) comes in the background.
   assert.deepEqual(names(1), ['weights@0', 'Q@0', 'K@0', 'V@0', 'scores@0']);
   assert.equal(p.fetched.length, 2);
   assert.ok(p.loader.has(w, 0));
-  assert.deepEqual(w.data.subarray(0, n), full.stages[at]!.tensors[0]!.data.subarray(0, n));
+  assert.deepEqual(headData(w, 0), full.stages[at]!.tensors[0]!.data.subarray(0, n));
+  // One head of weights and scores (3 × 3) and of Q, K, V (3 × 2 each), twice: the heads held, in bytes.
+  const perHead = (2 * n + 3 * 6) * 4;
+  assert.equal(p.loader.heldBytes, 2 * perHead);
   // Head 0, and head 1 again: nothing to fetch, so the moves render at once.
   const count = p.fetched.length;
   p.fromHost({ type: 'cursor', cursor: { stage: at, head: 0, view: 'heatmap' } });
@@ -398,6 +403,8 @@ test('a big block is fetched one head at a time; the mean of heads fetches them 
   await tick();
   assert.deepEqual(asked(), ['weights@all', 'Q@all', 'K@all', 'V@all', 'scores@all']);
   assert.deepEqual(w.data, full.stages[at]!.tensors[0]!.data);
+  assert.equal(headsHeld(w).size, 0, 'the heads held alone are let go once the tensor is whole');
+  assert.equal(p.loader.heldBytes, 2 * perHead);
   p.panel.dispose();
 });
 
@@ -424,7 +431,8 @@ test('a move to a head still being prefetched waits for that fetch instead of as
   assert.deepEqual(heads().slice(0, 3), ['1', '2', '0'], 'head 2 was not asked for twice');
   assert.equal(p.fetched.filter((f) => f.some((r) => r.head === 2)).length, 1);
   await wait(45);
-  assert.deepEqual(w.data, full.stages[at]!.tensors[0]!.data, 'every head is the host’s');
+  const host = full.stages[at]!.tensors[0]!;
+  for (let hd = 0; hd < 3; hd++) assert.deepEqual(headData(w, hd), headData(host, hd), `head ${hd} is the host’s`);
   p.panel.dispose();
 });
 

@@ -109,7 +109,11 @@ export async function exportAs(ctx: PanelContext, root: HTMLElement, format: Exp
       content = matrixToCsv(shown.matrix, zoomed && note ? { r0: zoomed.r0, c0: zoomed.c0, note } : undefined);
       break;
     case 'json':
-      content = stageToJson(stage, { model: trace.model.id, text: trace.text, tokens: trace.tokens, head });
+      try {
+        content = stageToJson(stage, { model: trace.model.id, text: trace.text, tokens: trace.tokens, head });
+      } catch (err) {
+        return banner(`Export failed: ${(err as Error).message}`, 'error');
+      }
       break;
     case 'svg':
       if (!shown) return banner('This stage has no matrix to export as SVG.', 'error');

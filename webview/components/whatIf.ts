@@ -17,7 +17,7 @@ import {
   type Trace,
 } from '../../shared/trace';
 import { h } from '../dom';
-import { matrixOf } from '../matrices';
+import { difference, matrixOf } from '../matrices';
 import { currentStage, type PanelState } from '../store';
 import { matrixFigure, type Figure } from './matrixFigure';
 import type { PanelContext, PartSpec } from './part';
@@ -308,14 +308,14 @@ function results(
   const diffs: Figure[] = [];
   const absent: string[] = [];
   const diff = (mine: TensorData, theirs: TensorData | undefined, name: string, caption: string, testid: string) => {
-    if (!theirs || theirs.data.length !== mine.data.length) {
+    const d = theirs && difference(mine, theirs, name, head);
+    if (!d) {
       absent.push(mine.name);
       return;
     }
-    const d = { ...mine, name, data: mine.data.map((v, i) => v - theirs.data[i]!) };
     // A map of zeros is one flat colour: say so in words.
-    const same = d.data.every((v) => v === 0) ? ' — 0 everywhere, the same as the model’s' : '';
-    diffs.push(fig(d, matrixOf(trace, d, head, undefined, b.mask), caption + same, testid));
+    const same = d.values.every((v) => v === 0) ? ' — 0 everywhere, the same as the model’s' : '';
+    diffs.push(fig(d.tensor, matrixOf(trace, d.tensor, head, undefined, b.mask), caption + same, testid));
   };
   diff(scores, b.scores, 'score difference', 'what-if − model: scores', 'whatif-diff-scores');
   diff(weights, b.weights, 'difference', 'what-if − model: weights', 'whatif-diff');
