@@ -42,6 +42,8 @@ export class TensorLoader {
   /** Remote tensors holding data (whole, or some heads), least recently used first. */
   private readonly held: TensorData[] = [];
   private readonly thumbs = new WeakMap<Trace, GridThumbs>();
+  /** Counts moves and prefetches: a prefetch asks for its next guess only while no move came after it. */
+  private guessing = 0;
   /** Fetches under way (the cursor's or a prefetch), by trace and request, so a move waits for one already asked. */
   private readonly pending = new WeakMap<Trace, Map<string, Promise<void>>>();
 
@@ -69,6 +71,8 @@ export class TensorLoader {
 
   /** Loads what `cursor` needs; undefined when it is all here already (the move can render at once). */
   ensure(trace: Trace, cursor: Cursor): Promise<void> | undefined {
+    // A move: the guesses not yet asked for were for where the cursor no longer is.
+    this.guessing++;
     if (cursor.view === 'grid') return this.thumbs.has(trace) ? undefined : this.loadThumbs(trace);
     const want = this.missing(trace, cursor);
     if (want.length === 0) {
@@ -81,10 +85,12 @@ export class TensorLoader {
   /**
    * What the next move most likely shows, fetched in the background once the cursor's own is
    * drawn: the heads beside it (next, then previous), then the same head and part of the next
-   * layer (which a light run makes again in the worker). Only for blocks fetched a head at a time;
-   * failures are left to the move that needs them.
+   * layer (which a light run makes again in the worker). One at a time, and none after the next
+   * move, so a move (or the grid) waits behind one guess at most, not three. Only for blocks
+   * fetched a head at a time; failures are left to the move that needs them.
    */
   prefetch(trace: Trace, cursor: Cursor): void {
+    const round = ++this.guessing;
     if (cursor.view === 'grid' || cursor.head < 0) return;
     const heads = Math.max(
       0,
@@ -98,10 +104,14 @@ export class TensorLoader {
       ...[cursor.head + 1, cursor.head - 1].filter((h) => h >= 0 && h < heads).map((head) => ({ ...cursor, head })),
       ...(later ? [next] : []),
     ];
-    for (const c of guesses) {
-      const want = this.missing(trace, c).filter((r) => r.head !== undefined);
-      if (want.length) this.load(trace, want).catch(() => undefined);
-    }
+    const guess = async (): Promise<void> => {
+      for (const c of guesses) {
+        if (round !== this.guessing) return;
+        const want = this.missing(trace, c).filter((r) => r.head !== undefined);
+        if (want.length) await this.load(trace, want).catch(() => undefined);
+      }
+    };
+    void guess();
   }
 
   /** Fetches `want`, joining fetches already under way for any of them. */

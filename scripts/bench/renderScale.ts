@@ -194,12 +194,21 @@ export async function renderScaleChild(dir: string, name: string, n: number): Pr
       return { firstPaintMs: w.attentionLensFirstPaintMs ?? NaN, indexFetchMs: w.benchIndexMs ?? NaN };
     });
     const heapFirst = await heap();
-    // ATTENTION_LENS_BENCH_PROFILE=1: the page's CPU profile of the head switches, for DevTools.
-    const profile = process.env.ATTENTION_LENS_BENCH_PROFILE === '1';
-    if (profile) {
-      await cdp.send('Profiler.enable');
-      await cdp.send('Profiler.start');
-    }
+    // ATTENTION_LENS_BENCH_PROFILE=1 (or =heads, =layers): the page's CPU profile of the head (or layer) switches, for DevTools.
+    const profiled = process.env.ATTENTION_LENS_BENCH_PROFILE;
+    const profileOf = async (what: 'heads' | 'layers', start: boolean): Promise<void> => {
+      if (profiled !== what && !(what === 'heads' && profiled === '1')) return;
+      if (start) {
+        await cdp.send('Profiler.enable');
+        await cdp.send('Profiler.start');
+        return;
+      }
+      const { profile: p } = (await cdp.send('Profiler.stop')) as { profile: unknown };
+      const out = path.join(ROOT, 'test-results', `bench-render-scale-${name}-${n}-${what}.cpuprofile`);
+      writeFileSync(out, JSON.stringify(p));
+      process.stderr.write(`${what === 'heads' ? 'head' : 'layer'} switches' CPU profile: ${out}\n`);
+    };
+    await profileOf('heads', true);
     // ATTENTION_LENS_BENCH_TRACE=1: a Chrome trace of the head switches (layout, paint, message
     // decoding: the native time a CPU profile calls "(program)").
     const tracing = process.env.ATTENTION_LENS_BENCH_TRACE === '1';
@@ -211,19 +220,16 @@ export async function renderScaleChild(dir: string, name: string, n: number): Pr
       await browser.stopTracing();
       process.stderr.write(`head switches' trace: ${traceOut}\n`);
     }
-    if (profile) {
-      const { profile: p } = (await cdp.send('Profiler.stop')) as { profile: unknown };
-      const out = path.join(ROOT, 'test-results', `bench-render-scale-${name}-${n}-heads.cpuprofile`);
-      writeFileSync(out, JSON.stringify(p));
-      process.stderr.write(`head switches' CPU profile: ${out}\n`);
-    }
+    await profileOf('heads', false);
     // Back to heads already loaded: the panel's own work, with no fetch.
     const cachedHeadMs = [await move('headTo', '1'), await move('headTo', '2'), await move('headTo', '3')];
     const stageMs = [];
     for (let i = 0; i < 2; i++) stageMs.push(await move('stage', 'next'), await move('stage', 'back'));
     const layerMs = [];
     const last = Math.max(...trace.stages.map((s) => s.layer ?? 0));
+    await profileOf('layers', true);
     for (const l of [Math.floor(last / 2), last, 0]) layerMs.push(await move('layer', String(l)));
+    await profileOf('layers', false);
     const shot = path.join(ROOT, 'test-results', `bench-render-scale-${name}-${n}.png`);
     await page.screenshot({ path: shot });
     const gridMs = await move('grid');

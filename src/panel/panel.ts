@@ -53,6 +53,8 @@ interface Streaming {
   ended?: 'failed' | 'cancelled';
 }
 
+/** A fetch slower than this is logged. */
+const SLOW_FETCH_MS = 500;
 export class PanelManager implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
   private ready = false;
@@ -70,6 +72,15 @@ export class PanelManager implements vscode.Disposable {
   private streams = 0;
   /** The partial key the next trace sent completes. */
   private completes: number | undefined;
+
+  /** A fetch for the webview, logged when it is slow (to tell a slow move from a slow panel). */
+  private async timed<T>(what: string, fetch: () => Promise<T>): Promise<T> {
+    const t0 = Date.now();
+    const result = await fetch();
+    const ms = Date.now() - t0;
+    if (ms >= SLOW_FETCH_MS) this.log.info(`the panel's fetch of ${what} took ${ms} ms`);
+    return result;
+  }
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -90,9 +101,14 @@ export class PanelManager implements vscode.Disposable {
           return this.save(req);
         },
         // From the session's trace, or from the worker that holds its big tensors.
-        tensors: async (req) => packTensors(await this.engine.tensors(this.current(req.key), req.want)),
-        thumbnails: async (req) =>
-          packGrid(await this.engine.thumbnails(this.current(req.key), Math.max(8, Math.min(512, req.max)))),
+        tensors: (req) =>
+          this.timed(`${req.want.length} tensor(s)`, async () =>
+            packTensors(await this.engine.tensors(this.current(req.key), req.want)),
+          ),
+        thumbnails: (req) =>
+          this.timed('the grid', async () =>
+            packGrid(await this.engine.thumbnails(this.current(req.key), Math.max(8, Math.min(512, req.max)))),
+          ),
         continue: (req, ctx) => {
           this.settled('Continue');
           return continueGeneration({ session: this.session, engine: this.engine, log: this.log }, req, ctx);

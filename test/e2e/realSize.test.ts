@@ -147,6 +147,12 @@ async function openGrid(what: string, shot: string): Promise<void> {
     { timeout: 120_000 },
   );
   log(what, performance.now() - t);
+  // The host's account of its slow fetches so far (the grid's, and any prefetch it waited behind).
+  for (const line of extensionLog(s)
+    .split('\n')
+    .filter((l) => /the panel's fetch of/.test(l))
+    .slice(-8))
+    console.log(`host log: ${line}`);
   assert.equal(await frame.locator('[data-testid="heads-grid-self"] canvas.thumb').count(), 12 * 13);
   assert.match(
     (await frame.textContent('[data-testid="grid-note-self"]')) ?? '',
