@@ -241,7 +241,7 @@ export abstract class CausalLm<C> extends LoadedModel<C, CausalLmWeights> implem
         {
           record,
           signal,
-          progress: (l) => opts.run?.progress(l / (L + 1), `Layer ${l + 1} of ${L}`),
+          progress: (l) => opts.run?.progress(l / (L + 1), `Running layer ${l} (layers 0–${L - 1})`),
           ...(opts.onLayer ? { onRecord: opts.onLayer } : {}),
           ...(opts.light ? { read: readSmall(INLINE_BYTES, opts.pooling) } : {}),
         },

@@ -211,7 +211,7 @@ export class BertModel extends LoadedModel<BertConfig, BertWeights> implements A
       {
         record: true,
         signal: run?.signal,
-        progress: (l) => run?.progress(l / (L + 1), `Layer ${l + 1} of ${L}`),
+        progress: (l) => run?.progress(l / (L + 1), `Running layer ${l} (layers 0–${L - 1})`),
         ...(stream ? { onRecord: (l: number, rec: BlockRecord) => stream.layer(l, rec) } : {}),
       },
     );
