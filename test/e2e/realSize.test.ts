@@ -180,20 +180,12 @@ test(
     const layers = frame.locator('nav.pipeline button.phase', { hasText: 'decoder layers' });
     await layers.waitFor({ timeout: RUN_MS });
     await layers.click();
-    // The section opens on layer 0's input; its attention steps show from the next stage on.
+    // The section opens on layer 0's input, with that layer's attention steps beside it.
     await frame.waitForFunction(() =>
       /^Layer 0/.test(document.querySelector('[data-testid="stage-title"]')?.textContent ?? ''),
     );
     const weights = frame.locator('nav.pipeline .steps button', { hasText: 'weights' });
-    for (let i = 0; i < 3 && !(await weights.isVisible()); i++) {
-      const was = await title();
-      await frame.click('[data-testid="next-stage"]');
-      await frame.waitForFunction(
-        (b) => document.querySelector('[data-testid="stage-title"]')?.textContent !== b,
-        was,
-        { timeout: 60_000 },
-      );
-    }
+    await weights.waitFor({ state: 'visible', timeout: 60_000 });
     await weights.click();
     await until(/Layer 0: attention weights/, 'weights', RUN_MS);
     log('right-click → first heatmap (layer 0)', performance.now() - t0);

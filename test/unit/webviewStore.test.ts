@@ -171,6 +171,35 @@ test('a stage move in the same phase keeps the header and stage bar; a resize re
   p.panel.dispose();
 });
 
+test('on a layer’s own stage (its input) the bar shows that layer’s attention steps, none current; a step opens it', () => {
+  const base = makeTrace(2, 2, 3);
+  const input = {
+    id: 'L1.input',
+    kind: 'encoder-layer' as const,
+    title: 'Layer 1: input',
+    formula: 'x',
+    explanation: '',
+    layer: 1,
+    tensors: [],
+  };
+  const at = base.stages.findIndex((x) => x.layer === 1);
+  const trace = { ...base, stages: [...base.stages.slice(0, at), input, ...base.stages.slice(at)] };
+  const p = mount(trace, { stage: at, head: 0, view: 'heatmap' });
+  const sub = p.q<HTMLElement>('nav.pipeline .steps');
+  assert.equal(sub.hidden, false, 'the steps of layer 1 show on its input');
+  assert.equal(p.q('nav.pipeline .step.current'), null, 'none is current');
+  const weights = [...sub.querySelectorAll<HTMLButtonElement>('button')].find((b) => b.textContent === 'weights')!;
+  weights.click();
+  const now = p.store.state.trace!.stages[p.store.state.cursor.stage]!;
+  assert.equal(now.layer, 1);
+  assert.equal(now.kind, 'normalise');
+  assert.equal(p.q('nav.pipeline .step.current')!.textContent, 'weights');
+  // On the tokens stage (no layer) the steps stay hidden.
+  p.q<HTMLButtonElement>('nav.pipeline .phase').click();
+  assert.equal(sub.hidden, true);
+  p.panel.dispose();
+});
+
 test('a new trace renders every part once; the predictions say the k the run computed', () => {
   const base = makeTrace(1, 1, 3);
   const trace: Trace = {

@@ -140,9 +140,13 @@ export function pipelinePart(ctx: PanelContext): PartSpec {
           const section = stage && sectionOf(t, stage);
           for (const [name, b] of buttons)
             if (b.classList.contains('current') !== (name === section)) mark(b, name === section, 'phase');
-          // The steps of the current attention part; hidden elsewhere (embeddings, MLPs, outputs).
-          const inAttention = stage !== undefined && STEPS.some(([, , k]) => k === stage.kind);
-          sub.hidden = !inAttention;
+          // The steps of the current attention part, and of the layer the cursor is in (its input, MLP,
+          // output: none marked); hidden elsewhere (embeddings, outputs).
+          const attends = (x: Stage): boolean => STEPS.some(([, , k]) => k === x.kind);
+          const inLayer =
+            stage?.layer !== undefined &&
+            t.stages.some((x) => x.layer === stage.layer && x.step === stage.step && attends(x));
+          sub.hidden = !(stage !== undefined && (attends(stage) || inLayer));
           for (const x of steps) mark(x.el, x.kind === stage?.kind, 'phase step');
           roving();
         },
