@@ -66,6 +66,11 @@ function rolloutStep(r: Float32Array, weights: Float32Array, H: number, n: numbe
   return next;
 }
 
+/** The side of the block of cells pooled into one when `n` cells are pooled down to at most `max`. */
+function poolBlock(n: number, max: number): number {
+  return Math.max(1, Math.ceil(n / max));
+}
+
 /** Average-pool a rows×cols matrix down to at most `max`×`max` cells, for thumbnails. */
 export function downsample(
   data: Float32Array,
@@ -73,8 +78,8 @@ export function downsample(
   cols: number,
   max: number,
 ): { data: Float32Array; rows: number; cols: number } {
-  const fr = Math.max(1, Math.ceil(rows / max));
-  const fc = Math.max(1, Math.ceil(cols / max));
+  const fr = poolBlock(rows, max);
+  const fc = poolBlock(cols, max);
   if (fr === 1 && fc === 1) return { data, rows, cols };
   const R = Math.ceil(rows / fr);
   const C = Math.ceil(cols / fc);
@@ -307,7 +312,7 @@ export function gridThumbnails(trace: Trace, max: number, pool?: GridPool): Grid
           title: SECTION_TITLES[kind],
           rows: sec.rows,
           size: { rows: sec.Q, cols: sec.K },
-          pool: { rows: Math.max(1, Math.ceil(sec.Q / max)), cols: Math.max(1, Math.ceil(sec.K / max)) },
+          pool: { rows: poolBlock(sec.Q, max), cols: poolBlock(sec.K, max) },
         },
       ];
     }),
@@ -325,8 +330,8 @@ export function gridFits(trace: Trace, grid: GridThumbs, max: number): boolean {
   const sized = (t: Thumb | undefined, Q: number, K: number): boolean =>
     t !== undefined &&
     t.data instanceof Float32Array &&
-    t.rows === Math.ceil(Q / Math.max(1, Math.ceil(Q / max))) &&
-    t.cols === Math.ceil(K / Math.max(1, Math.ceil(K / max))) &&
+    t.rows === Math.ceil(Q / poolBlock(Q, max)) &&
+    t.cols === Math.ceil(K / poolBlock(K, max)) &&
     t.data.length === t.rows * t.cols;
   const fits = (r: GridRow | undefined): boolean => {
     const b = r && blocks.get(r.stage);
