@@ -173,13 +173,20 @@ export function decode(bytes: Uint8Array): Kept {
     ...s,
     tensors: s.tensors.map(({ at, n, ...rest }): TensorData => {
       const size = rest.remote === true ? 0 : rest.shape.reduce((a, b) => a * b, 1);
-      if (!Number.isInteger(at) || !Number.isInteger(n) || at < 0 || n !== size || at + n > floats.length)
-        throw new Error(`tensor ${rest.name}: its numbers are not in the file`);
+      const numbers = span(floats, at, n);
+      if (!numbers || n !== size) throw new Error(`tensor ${rest.name}: its numbers are not in the file`);
       // A remote tensor's empty array is its own, not a view of the file's (which a transfer would take).
-      return { ...rest, data: rest.remote === true ? new Float32Array(0) : floats.subarray(at, at + n) };
+      return { ...rest, data: rest.remote === true ? new Float32Array(0) : numbers };
     }),
   }));
   return { trace: { ...meta, stages }, ...(grid !== undefined ? { grid: gridOf(grid, floats) } : {}) };
+}
+
+/** The `n` numbers at `at` of the file's data, if a stored { at, n } names numbers that are there. */
+function span(floats: Float32Array, at: unknown, n: unknown): Float32Array | undefined {
+  if (typeof at !== 'number' || typeof n !== 'number' || !Number.isInteger(at) || !Number.isInteger(n))
+    return undefined;
+  return at >= 0 && n >= 0 && at + n <= floats.length ? floats.subarray(at, at + n) : undefined;
 }
 
 /** A kept grid with its thumbnails' numbers in hand (copies); its fit to the run is the adopting worker's to check. */
@@ -190,14 +197,9 @@ function gridOf(stored: unknown, floats: Float32Array): GridThumbs {
     const o = v as Record<string, unknown>;
     if ('rows' in o && 'cols' in o && typeof o.data === 'object' && o.data !== null) {
       const { at, n } = o.data as { at?: unknown; n?: unknown };
-      if (
-        !Number.isInteger(at) ||
-        !Number.isInteger(n) ||
-        (at as number) < 0 ||
-        (at as number) + (n as number) > floats.length
-      )
-        throw new Error('a thumbnail of the grid is not in the file');
-      return { ...o, data: floats.slice(at as number, (at as number) + (n as number)) };
+      const numbers = span(floats, at, n);
+      if (!numbers) throw new Error('a thumbnail of the grid is not in the file');
+      return { ...o, data: numbers.slice() };
     }
     return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, walk(x)]));
   };
